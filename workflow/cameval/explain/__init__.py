@@ -1,0 +1,75 @@
+"""Explainers behind one call, :func:`explain`.
+
+```python
+maps = explain(model, x, target, method="gradcam", layer="features.29", size=None)
+```
+``x``: float ``[N, C, H, W]``; ``target``: int, ``[N]`` or ``[N, K]`` (K maps per image).
+CAM methods (``gradcam``, ``gradcampp``) return ``[N, h, w]`` at the layer's grid (ReLU applied,
+not normalized) or at ``size`` (bilinear, align_corners=False); pixel methods
+(``guided_backprop``, ``guided_gradcam``, ``integrated_gradients``, ``gradient_shap``) return
+``[N, C, H, W]``; ``occlusion`` returns ``[N, H, W]`` of score drops. With a ``[N, K]`` target a
+K axis follows N. ``layer=None`` is the study's default (see :func:`default_layer`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cameval.explain._core import DEFAULT_LAYERS, as_targets, check_input, default_layer, get_layer, upsample
+from cameval.explain.gradcam import cam_maps
+from cameval.explain.guided import combine_guided_gradcam, guided_backprop, guided_gradcam, guided_relus
+from cameval.explain.occlusion import occlusion
+from cameval.explain.pathint import gradient_shap, integrated_gradients
+
+CAM_METHODS = ("gradcam", "gradcampp")
+PIXEL_METHODS = ("guided_backprop", "guided_gradcam", "integrated_gradients", "gradient_shap")
+METHODS = CAM_METHODS + PIXEL_METHODS + ("occlusion",)
+
+
+def explain_targets(
+    model: nn.Module, x: torch.Tensor, targets: torch.Tensor, method: str = "gradcam",
+    layer: str | None = None, size=None, **params,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maps for every column of ``targets`` ``[N, K]`` from one forward pass where the method
+    allows: ``(maps [N, K, ...], logits [N, classes])``. This is what the pipeline calls."""
+    check_input(x)
+    if method not in METHODS:
+        raise ValueError(f"method: {method!r} is not one of {', '.join(METHODS)}")
+    if method in CAM_METHODS or method == "guided_gradcam":
+        layer = layer or default_layer(model)
+    if method in CAM_METHODS:
+        maps, logits = cam_maps(model, x, targets, layer, method, **params)
+        return upsample(maps, size), logits
+    if size is not None:
+        raise ValueError(f"size: only CAM methods are resized; {method} maps have the input's size")
+    if method == "guided_backprop":
+        return guided_backprop(model, x, targets, **params)
+    if method == "guided_gradcam":
+        return guided_gradcam(model, x, targets, layer, **params)
+    if method == "integrated_gradients":
+        return integrated_gradients(model, x, targets, **params)
+    if method == "gradient_shap":
+        return gradient_shap(model, x, targets, **params)
+    return occlusion(model, x, targets, **params)
+
+
+def explain(
+    model: nn.Module, x: torch.Tensor, target, method: str = "gradcam",
+    layer: str | None = None, size=None, **params,
+) -> torch.Tensor:
+    """The public entry point; see the module docstring for shapes and conventions."""
+    check_input(x)
+    targets = as_targets(target, x.shape[0], x.device)
+    maps, _ = explain_targets(model, x, targets, method, layer=layer, size=size, **params)
+    single = not isinstance(target, torch.Tensor) or target.ndim < 2
+    if isinstance(target, (list, tuple)) and len(target) and isinstance(target[0], (list, tuple)):
+        single = False
+    return maps[:, 0] if single else maps
+
+
+__all__ = [
+    "explain", "explain_targets", "METHODS", "CAM_METHODS", "PIXEL_METHODS", "DEFAULT_LAYERS",
+    "default_layer", "get_layer", "cam_maps", "guided_backprop", "guided_gradcam",
+    "combine_guided_gradcam", "guided_relus", "occlusion", "integrated_gradients", "gradient_shap",
+]
