@@ -1,0 +1,24 @@
+"""Dispatch a dataset's config entry to its builder."""
+
+from __future__ import annotations
+
+from cameval.errors import ConfigError
+
+
+def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0) -> None:
+    """Build the dataset described by ``spec`` (a ``datasets.<name>`` config entry)."""
+    kind = spec.get("kind")
+    if kind == "digits":
+        from cameval.data.digits import make_digits_loc
+
+        make_digits_loc(images, manifest, size=spec["size"], counts=spec["counts"], scale=tuple(spec["scale"]),
+                        clutter=spec["clutter"], fractions=tuple(spec["fractions"]), seed=seed,
+                        mean=tuple(spec["mean"]), std=tuple(spec["std"]))
+    elif kind == "imagenet":
+        from cameval.data.imagenet import build_imagenet
+
+        build_imagenet(images, manifest, images_dir=spec["images"], annotations=spec["annotations"],
+                       synsets=spec["synsets"], limit=spec["limit"], resize=spec["resize"], crop=spec["crop"],
+                       mean=tuple(spec["mean"]), std=tuple(spec["std"]))
+    else:
+        raise ConfigError(f"datasets.*.kind: {kind!r} is not one of digits, imagenet")

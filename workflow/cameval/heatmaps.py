@@ -1,0 +1,96 @@
+"""Compute one heatmap shard: the rows ``[start, stop)`` of a dataset's evaluation split.
+
+This is the costly step of the pipeline; everything downstream reads its shards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from cameval.data.images import ImageSet, read_manifest
+from cameval.errors import ConfigError
+from cameval.explain import explain_targets
+from cameval.explain._core import default_layer, logits_of
+from cameval.models import load_model, model_digest
+from cameval.store import write_shard
+
+log = logging.getLogger(__name__)
+
+
+def select_targets(logits: torch.Tensor, labels: torch.Tensor, spec: str) -> torch.Tensor:
+    """Classes to explain per image, ``[N, K]``, from a spec such as ``top5``, ``label`` or
+    ``top5+label`` (columns in that order: the top-k predictions by score, then the label)."""
+    cols = []
+    for part in spec.split("+"):
+        if part == "label":
+            cols.append(labels[:, None])
+        elif part.startswith("top") and part[3:].isdigit() and int(part[3:]) >= 1:
+            cols.append(logits.topk(int(part[3:]), dim=1).indices)
+        else:
+            raise ConfigError(f"targets: {spec!r}: expected 'topK', 'label' or both joined by '+'")
+    return torch.cat(cols, dim=1)
+
+
+def eval_rows(manifest_path: str | os.PathLike, split: str):
+    """The evaluation split of a manifest, in order (this order defines the shards)."""
+    manifest = read_manifest(manifest_path)
+    rows = manifest[manifest["split"] == split].reset_index(drop=True)
+    if rows.empty:
+        raise ConfigError(f"eval_split: no rows with split {split!r} in {manifest_path}")
+    return rows
+
+
+def fill_in_input_space(fill_pixel, mean, std) -> list[float]:
+    """A gray given in the image's pixel space [0, 1] as the model sees it: (v - mean) / std."""
+    fill = np.broadcast_to(np.asarray(fill_pixel, dtype=float), (len(mean),))
+    return list((fill - np.asarray(mean)) / np.asarray(std))
+
+
+def compute_shard(
+    weights: str, images: str, manifest: str, out: str, *, split: str, start: int, stop: int,
+    method: str, targets: str, params: dict | None = None, layer: str | None = None,
+    batch_size: int = 32, dataset: str = "", shard: int = 0, progress: bool = True, device: str = "cpu",
+) -> None:
+    """Explain rows ``[start, stop)`` of ``split`` with ``method`` and write the shard ``out``.
+
+    ``params`` are the method's keyword arguments; for occlusion ``fill`` is given in pixel
+    space (0–1) and converted here with the dataset's normalization.
+    """
+    params = dict(params or {})
+    model = load_model(weights).to(device)
+    rows = eval_rows(manifest, split).iloc[start:stop]
+    if rows.empty:
+        raise ConfigError(f"shard {shard}: rows {start}..{stop} are past the end of split {split!r} in {manifest}")
+    if method in ("gradcam", "gradcampp", "guided_gradcam"):
+        layer = layer or default_layer(model)
+    maps, targets_all, scores, t0 = [], [], [], time.perf_counter()
+    with ImageSet(images) as imgs:
+        if method == "occlusion":
+            params["fill"] = fill_in_input_space(params.get("fill", 0.5), imgs.mean, imgs.std)
+        index = rows["index"].to_numpy()
+        labels = torch.as_tensor(rows["label"].to_numpy(), dtype=torch.long)
+        for b0 in tqdm(range(0, len(rows), batch_size), desc=f"{method} shard {shard}", disable=not progress):
+            x = imgs.tensor(index[b0 : b0 + batch_size]).to(device)
+            with torch.no_grad():
+                logits = logits_of(model(x))
+            t = select_targets(logits, labels[b0 : b0 + batch_size].to(device), targets)
+            m, _ = explain_targets(model, x, t, method, layer=layer, **params)
+            maps.append(m.detach().cpu().numpy())
+            targets_all.append(t.cpu().numpy())
+            scores.append(logits.cpu().numpy())
+            size = list(x.shape[-2:])
+    seconds = time.perf_counter() - t0
+    log.info("%s: %d images in %.1f s (%.3f s/image)", out, len(rows), seconds, seconds / len(rows))
+    write_shard(
+        out, ids=rows["id"].tolist(), labels=labels.numpy(), targets=np.concatenate(targets_all),
+        scores=np.concatenate(scores), maps=np.concatenate(maps),
+        attrs={"method": method, "layer": layer or "", "params": params, "targets_spec": targets,
+               "model_digest": model_digest(weights), "dataset": dataset, "split": split,
+               "shard": shard, "rows": [start, stop], "seconds": seconds, "input_size": size},
+    )

@@ -1,0 +1,182 @@
+"""Build models by name and load their weights without executing pickled code.
+
+Weight sources (``load_weights`` / the ``weights:`` key of a model in the config):
+- ``torchvision:<Enum>.<member>`` such as ``torchvision:VGG16_Weights.IMAGENET1K_V1``: torchvision's
+  checkpoint from its cache (``$TORCH_HOME/hub/checkpoints``), downloaded when online;
+- a ``.safetensors`` file;
+- a ``.pt`` / ``.pth`` / ``.pth.tar`` state dict, read with ``torch.load(weights_only=True)``
+  (a ``{"state_dict": …}`` wrapper and a ``module.`` prefix from DataParallel are unwrapped).
+
+Models are saved as safetensors with their build arguments in the metadata, so
+``load_model(path)`` rebuilds the architecture before loading the tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torchvision
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from cameval.errors import ConfigError, DataError
+from cameval.io import atomic_path
+from cameval.models.small import SmallAlexNet, SmallGoogLeNet, SmallVGG, small_densenet
+
+log = logging.getLogger(__name__)
+
+
+def _googlenet(num_classes: int = 1000, transform_input: bool = False) -> nn.Module:
+    return torchvision.models.googlenet(
+        num_classes=num_classes, aux_logits=False, init_weights=True, transform_input=transform_input
+    )
+
+
+#: arch name -> builder(num_classes, **kwargs)
+ARCHS: dict[str, Callable[..., nn.Module]] = {
+    "vgg16": lambda num_classes=1000: torchvision.models.vgg16(num_classes=num_classes),
+    "vgg16_bn": lambda num_classes=1000: torchvision.models.vgg16_bn(num_classes=num_classes),
+    "alexnet": lambda num_classes=1000: torchvision.models.alexnet(num_classes=num_classes),
+    "googlenet": _googlenet,
+    "densenet121": lambda num_classes=1000: torchvision.models.densenet121(num_classes=num_classes),
+    "small_vgg": lambda num_classes=10: SmallVGG(num_classes),
+    "small_alexnet": lambda num_classes=10: SmallAlexNet(num_classes),
+    "small_googlenet": lambda num_classes=10: SmallGoogLeNet(num_classes),
+    "small_densenet": lambda num_classes=10: small_densenet(num_classes),
+}
+
+
+def build_model(arch: str, num_classes: int | None = None, **kwargs) -> nn.Module:
+    """A freshly initialised ``arch`` (see ``ARCHS``) in eval mode."""
+    if arch not in ARCHS:
+        raise ConfigError(f"arch: {arch!r} is not one of {', '.join(ARCHS)}")
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    return ARCHS[arch](**kwargs).eval()
+
+
+def _torchvision_weights(spec: str):
+    name = spec.split(":", 1)[1]
+    try:
+        return torchvision.models.get_weight(name)
+    except (ValueError, KeyError, AttributeError) as err:
+        raise ConfigError(f"weights: {spec!r} is not a torchvision weights enum (e.g. VGG16_Weights.IMAGENET1K_V1)") from err
+
+
+def torchvision_state_dict(spec: str) -> dict[str, torch.Tensor]:
+    """State dict of a ``torchvision:<Enum>.<member>`` spec, from the cache or downloaded."""
+    weights = _torchvision_weights(spec)
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+    try:
+        return weights.get_state_dict(progress=False, check_hash=False)
+    except Exception as err:  # offline, proxy, partial file …
+        raise DataError(
+            f"weights: {spec}: could not load {cached} ({type(err).__name__}: {err}). Offline, put "
+            f"the file {os.path.basename(weights.url)} from {weights.url} there, or set TORCH_HOME "
+            f"to a folder whose hub/checkpoints holds it"
+        ) from err
+
+
+def from_torchvision(arch: str, spec: str) -> tuple[nn.Module, dict]:
+    """``arch`` with torchvision's weights ``spec``, and the build arguments that recreate it.
+
+    GoogLeNet's ImageNet weights expect ``transform_input=True`` (torchvision sets it); the
+    auxiliary classifiers are dropped, as in torchvision's builder.
+    """
+    weights = _torchvision_weights(spec)
+    state = torchvision_state_dict(spec)
+    build = {"num_classes": len(weights.meta["categories"])}
+    if arch == "googlenet":
+        build["transform_input"] = True
+        state = {k: v for k, v in state.items() if not k.startswith("aux")}
+    model = build_model(arch, **build)
+    model.load_state_dict(state)
+    return model.eval(), build
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Tensors of a local checkpoint, never unpickling code."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"weights: no file {path} (expected .safetensors, .pt, .pth or .pth.tar)")
+    if path.suffix == ".safetensors":
+        return load_file(str(path))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise DataError(f"weights: {path} is not a state dict loadable with weights_only=True: {err}") from err
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise DataError(f"weights: {path} holds a {type(obj).__name__}, expected a state dict")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def load_weights(model: nn.Module, source: str) -> nn.Module:
+    """Load ``source`` (see the module docstring) into ``model``; keys must match exactly."""
+    state = torchvision_state_dict(source) if source.startswith("torchvision:") else read_state_dict(source)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+             if k in state and state[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        raise DataError(
+            f"weights: {source} does not fit {type(model).__name__}: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}, wrong shapes {wrong[:5]}"
+        )
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def save_model(model: nn.Module, path: str | os.PathLike, arch: str, build: dict | None = None,
+               info: dict | None = None) -> None:
+    """Write ``model``'s tensors as safetensors, atomically, with what rebuilds it."""
+    meta = {"arch": arch, "build": build or {}, "info": info or {}}
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"cameval": json.dumps(meta)})
+
+
+def model_metadata(path: str | os.PathLike) -> dict:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = (f.metadata() or {}).get("cameval")
+    if meta is None:
+        raise DataError(f"{path}: no cameval metadata (expected a file written by cameval.models.save_model)")
+    return json.loads(meta)
+
+
+def load_model(path: str | os.PathLike) -> nn.Module:
+    """Rebuild and load a model written by :func:`save_model`, in eval mode."""
+    meta = model_metadata(path)
+    model = build_model(meta["arch"], **meta["build"])
+    return load_weights(model, str(path))
+
+
+def model_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a weights file (recorded in every heatmap shard)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def import_weights(arch: str, source: str, out: str | os.PathLike, num_classes: int | None = None) -> None:
+    """Write ``arch`` with the weights of ``source`` (torchvision spec or local file) as safetensors."""
+    if source.startswith("torchvision:"):
+        model, build = from_torchvision(arch, source)
+    else:
+        build = {} if num_classes is None else {"num_classes": num_classes}
+        model = load_weights(build_model(arch, **build), source)
+    save_model(model, out, arch, build=build, info={"source": source})
+    log.info("%s: %s weights from %s written to %s", arch, type(model).__name__, source, out)

@@ -1,0 +1,118 @@
+"""Seeded CPU training of the embedded default's classifiers; the best validation epoch is kept."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from cameval.explain._core import logits_of
+
+log = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> dict:
+    """Mean cross-entropy and top-1 accuracy of ``model`` (put in eval mode) on ``(x, y)``."""
+    model.eval()
+    loss, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        out = logits_of(model(x[i : i + batch_size]))
+        loss += nn.functional.cross_entropy(out, y[i : i + batch_size], reduction="sum").item()
+        correct += (out.argmax(1) == y[i : i + batch_size]).sum().item()
+    return {"loss": loss / len(x), "acc": correct / len(x)}
+
+
+def train_classifier(
+    model: nn.Module,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    epochs: int = 6,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[nn.Module, list[dict]]:
+    """Train with AdamW and a cosine schedule; return the best-validation model and the curve.
+
+    The curve has one row per epoch: ``epoch, train_loss, train_acc, val_loss, val_acc, seconds``.
+    """
+    torch.manual_seed(seed)
+    x, y = train
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps = epochs * ((len(x) + batch_size - 1) // batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.2)
+    best, best_acc, curve = copy.deepcopy(model.state_dict()), -1.0, []
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(x), generator=gen)
+        total, correct, seen = 0.0, 0, 0
+        bar = tqdm(range(0, len(x), batch_size), desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False)
+        for i in bar:
+            idx = order[i : i + batch_size]
+            out = logits_of(model(x[idx]))
+            loss = nn.functional.cross_entropy(out, y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+            correct += (out.argmax(1) == y[idx]).sum().item()
+            seen += len(idx)
+        v = evaluate(model, *val)
+        row = {"epoch": epoch, "train_loss": total / seen, "train_acc": correct / seen,
+               "val_loss": v["loss"], "val_acc": v["acc"], "seconds": time.perf_counter() - start}
+        curve.append(row)
+        log.info("epoch %d: train loss %.4f acc %.4f, val loss %.4f acc %.4f (%.1f s)", epoch,
+                 row["train_loss"], row["train_acc"], row["val_loss"], row["val_acc"], row["seconds"])
+        if v["acc"] > best_acc:
+            best_acc, best = v["acc"], copy.deepcopy(model.state_dict())
+    model.load_state_dict(best)
+    return model.eval(), curve
+
+
+def split_tensors(images: str, manifest: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """All images of ``split`` as normalized float tensors with their labels."""
+    from cameval.data.images import ImageSet, read_manifest
+    from cameval.errors import DataError
+
+    rows = read_manifest(manifest)
+    rows = rows[rows["split"] == split]
+    if rows.empty:
+        raise DataError(f"{manifest}: no rows with split {split!r} (expected train, val and test rows)")
+    with ImageSet(images) as imgs:
+        x = imgs.tensor(rows["index"].to_numpy())
+    return x, torch.as_tensor(rows["label"].to_numpy(), dtype=torch.long)
+
+
+def train_on_dataset(arch: str, num_classes: int, images: str, manifest: str, weights_out: str,
+                     metrics_out: str, curve_out: str, *, epochs: int, lr: float, batch_size: int,
+                     weight_decay: float = 1e-4, seed: int = 0) -> dict:
+    """Train ``arch`` on the train split, keep the best val epoch, report test accuracy, save."""
+    import pandas as pd
+
+    from cameval.io import write_csv, write_json
+    from cameval.models.registry import build_model, save_model
+
+    torch.manual_seed(seed)
+    model = build_model(arch, num_classes=num_classes)
+    train, val, test = (split_tensors(images, manifest, s) for s in ("train", "val", "test"))
+    model, curve = train_classifier(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size,
+                                    weight_decay=weight_decay, seed=seed)
+    result = {"arch": arch, "test_acc": evaluate(model, *test)["acc"],
+              "val_acc": max(r["val_acc"] for r in curve),
+              "best_epoch": max(curve, key=lambda r: r["val_acc"])["epoch"],
+              "epochs": epochs, "seconds": sum(r["seconds"] for r in curve),
+              "n_train": len(train[0]), "n_val": len(val[0]), "n_test": len(test[0])}
+    log.info("%s: test accuracy %.4f (best epoch %d)", arch, result["test_acc"], result["best_epoch"])
+    write_csv(pd.DataFrame(curve), curve_out)
+    write_json(result, metrics_out)
+    save_model(model, weights_out, arch, build={"num_classes": num_classes}, info=result)
+    return result

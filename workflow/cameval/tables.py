@@ -1,0 +1,79 @@
+"""Tables: aggregate per-image rows into the paper's tables, as CSV and Markdown.
+
+Every number comes with a 95 % percentile-bootstrap interval over images; where the config gives
+the study's and the original paper's values they stand in their own columns beside ours.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pandas as pd
+
+from cameval.io import write_csv, write_text
+from cameval.metrics import mean_ci
+
+
+def _fmt(value, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def to_markdown(df: pd.DataFrame, digits: int = 2) -> str:
+    """A GitHub-flavoured Markdown table of ``df`` (no extra dependency)."""
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, row in df.iterrows():
+        lines.append("| " + " | ".join(_fmt(row[c], digits) for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(df: pd.DataFrame, csv: str | os.PathLike, md: str | os.PathLike, title: str,
+                notes: list[str], display: pd.DataFrame | None = None, digits: int = 2) -> None:
+    """Write the full table as CSV and a readable version (``display``) as Markdown."""
+    write_csv(df, csv)
+    body = to_markdown(display if display is not None else df, digits)
+    write_text(f"# {title}\n\n{body}\n" + "".join(f"- {n}\n" for n in notes), md)
+
+
+def _with_ci(value: float, low: float, high: float, digits: int = 2) -> str:
+    return f"{_fmt(value, digits)} [{_fmt(low, digits)}, {_fmt(high, digits)}]"
+
+
+TABLE1_METRICS = {  # column -> (per-image correctness column, label)
+    "top1_loc": ("loc_top1", "top-1 loc. err."),
+    "top5_loc": ("loc_top5", "top-5 loc. err."),
+    "top1_cls": ("cls_top1", "top-1 cls. err."),
+    "top5_cls": ("cls_top5", "top-5 cls. err."),
+}
+
+
+def table1(rows: dict[tuple[str, str], pd.DataFrame], reference: dict | None = None,
+           n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 1: classification and localization error (%) per model and CAM method.
+
+    ``rows[(model, method)]`` are :func:`cameval.experiments.localization_rows`; ``reference``
+    maps a model to ``{"study": {...}, "original": {...}}`` with keys of ``TABLE1_METRICS``.
+    Returns the full table (CSV) and its display form (Markdown).
+    """
+    reference = reference or {}
+    full, display = [], []
+    for (model, method), df in rows.items():
+        rec = {"model": model, "method": method, "n": len(df)}
+        shown = {"model": model, "method": method, "n": len(df)}
+        for key, (col, label) in TABLE1_METRICS.items():
+            err = 100.0 * (1.0 - df[col].astype(float).to_numpy())
+            s = mean_ci(err, n_boot=n_boot, seed=seed)
+            rec.update({key: s["mean"], f"{key}_low": s["low"], f"{key}_high": s["high"]})
+            shown[label] = _with_ci(s["mean"], s["low"], s["high"])
+            for source in ("study", "original"):
+                value = reference.get(model, {}).get(source, {}).get(key)
+                rec[f"{source}_{key}"] = value
+                if reference:
+                    shown[f"{label} ({source})"] = _fmt(value)
+        full.append(rec)
+        display.append(shown)
+    return pd.DataFrame(full), pd.DataFrame(display)

@@ -1,0 +1,31 @@
+# Datasets -> resources/data/{dataset}/images.h5 + manifest.csv
+
+
+def raw_inputs(wildcards):
+    d = config["datasets"][wildcards.dataset]
+    if d["kind"] == "imagenet":
+        return [d["images"], d["annotations"], d["synsets"]]
+    return []
+
+
+rule dataset:
+    input:
+        raw_inputs,
+    output:
+        images="resources/data/{dataset}/images.h5",
+        manifest="resources/data/{dataset}/manifest.csv",
+    params:
+        spec=lambda w: config["datasets"][w.dataset],
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=lambda w: 20 if config["datasets"][w.dataset]["kind"] == "digits" else 600,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/data/{dataset}.log",
+    benchmark:
+        "benchmarks/data/{dataset}.tsv"
+    script:
+        "../scripts/dataset.py"

@@ -1,0 +1,53 @@
+# Models -> resources/models/{model}.safetensors (trained here, or imported from torchvision / a file)
+
+
+rule train_model:
+    input:
+        unpack(lambda w: dataset_files(config["models"][w.model]["dataset"])),
+    output:
+        weights="resources/models/{model}.safetensors",
+        metrics="resources/models/{model}.json",
+        curve="resources/models/{model}.curve.csv",
+    wildcard_constraints:
+        model=names("models", lambda m: "train" in m),
+    params:
+        spec=lambda w: config["models"][w.model],
+        seed=config["seed"],
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/models/{model}.log",
+    benchmark:
+        "benchmarks/models/{model}.tsv"
+    script:
+        "../scripts/train_model.py"
+
+
+def local_weights(wildcards):
+    source = config["models"][wildcards.model]["weights"]
+    return [] if source.startswith("torchvision:") else [source]
+
+
+rule import_model:
+    input:
+        local_weights,
+    output:
+        weights="resources/models/{model}.safetensors",
+    wildcard_constraints:
+        model=names("models", lambda m: "weights" in m),
+    params:
+        spec=lambda w: config["models"][w.model],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/models/{model}.log",
+    script:
+        "../scripts/import_model.py"

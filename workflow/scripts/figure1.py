@@ -1,0 +1,15 @@
+"""Figure 1: Grad-CAM, Grad-CAM++, Guided Backprop and Guided Grad-CAM side by side."""
+
+from collections import defaultdict
+
+from cameval.figures import figure1_from_shards
+from cameval.logs import setup_logging
+
+setup_logging(snakemake.log[0])
+models = defaultdict(dict)
+for key, path in snakemake.input.items():
+    if "__" in key:
+        model, heatmap = key.split("__")
+        models[model][heatmap] = path
+figure1_from_shards(models, snakemake.input.images, snakemake.input.manifest, snakemake.output[0],
+                    n_images=snakemake.params.n_images)

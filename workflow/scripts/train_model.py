@@ -1,0 +1,13 @@
+"""Train one of the embedded default's models on its dataset."""
+
+from cameval.logs import set_threads, setup_logging
+from cameval.models.train import train_on_dataset
+
+setup_logging(snakemake.log[0])
+set_threads(snakemake.threads)
+spec = snakemake.params.spec
+train_on_dataset(
+    spec["arch"], spec["num_classes"], snakemake.input.images, snakemake.input.manifest,
+    snakemake.output.weights, snakemake.output.metrics, snakemake.output.curve,
+    seed=snakemake.params.seed, **spec["train"],
+)
