@@ -102,3 +102,81 @@ def figure1_from_shards(models: dict[str, dict[str, str]], images: str, manifest
                         "gradcam": cam.maps[i, 0], "gradcampp": campp.maps[i, 0], "gbp": gbp.maps[i, 0],
                     })
     figure1(panels, path)
+
+
+def appendix_b(images: str, manifest: str, gradcam: list[str], occlusions: dict[str, list[str]],
+               path: str | os.PathLike, n_images: int = 4) -> None:
+    """Appendix B: per image, Grad-CAM overlay and the occlusion maps of each patch size.
+
+    ``occlusions`` maps a column title (e.g. ``occlusion 25×25``) to its shards.
+    """
+    from cameval.data.images import ImageSet, read_manifest
+    from cameval.store import Shard
+
+    index = read_manifest(manifest).set_index("id")["index"]
+    occ = {k: Shard(v[0]) for k, v in occlusions.items()}
+    cam = Shard(gradcam[0])
+    try:
+        n = min(n_images, *(len(s) for s in occ.values()))
+        cols = ["Grad-CAM", *occ]
+        fig, axes = plt.subplots(n, len(cols), figsize=(2.4 * len(cols), 2.3 * n), squeeze=False)
+        with ImageSet(images) as imgs:
+            for r in range(n):
+                image_id = next(iter(occ.values())).ids[r]
+                image = imgs.uint8(np.array([index[image_id]]))[0]
+                h, w = image.shape[:2]
+                k = cam.ids.index(image_id)
+                im = overlay(axes[r, 0], image, upsample_map(cam.maps[k, 0], (h, w)))
+                axes[r, 0].set_ylabel(f"{image_id.split('/')[-1]}\nclass {int(cam.targets[k, 0])}", fontsize=8)
+                for c, (title, shard) in enumerate(occ.items(), start=1):
+                    m = shard.maps[r, 0]
+                    lim = float(np.abs(m).max()) or 1.0
+                    oim = axes[r, c].imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim)
+                    cb = fig.colorbar(oim, ax=axes[r, c], fraction=0.046, pad=0.02)
+                    cb.ax.tick_params(labelsize=6)
+                    if r == n - 1:
+                        cb.set_label("score drop", fontsize=7)
+                for c, title in enumerate(cols):
+                    axes[r, c].set_xticks([])
+                    axes[r, c].set_yticks([])
+                    if r == 0:
+                        axes[r, c].set_title(title, fontsize=9)
+        cbar = fig.colorbar(im, ax=axes[:, 0], location="bottom", shrink=0.8, pad=0.02)
+        cbar.set_label("Grad-CAM / max")
+        save(fig, path)
+    finally:
+        cam.close()
+        for s in occ.values():
+            s.close()
+
+
+def appendix_c(attacks: dict[str, str], path: str | os.PathLike, n_images: int = 3) -> None:
+    """Appendix C: image and Grad-CAM of the true class, clean and after FGSM, per model."""
+    import h5py
+
+    rows = []
+    for model, file in attacks.items():
+        with h5py.File(file, "r") as f:
+            for i in range(min(n_images, len(f["ids"]))):
+                rows.append({k: f[k][i] for k in ("clean", "adv", "cam_clean", "cam_adv", "label", "pred_clean", "pred_adv")}
+                            | {"model": model, "eps": float(f.attrs["eps"])})
+    cols = ["clean", "Grad-CAM (clean)", "FGSM", "Grad-CAM (FGSM)"]
+    fig, axes = plt.subplots(len(rows), 4, figsize=(9, 2.3 * len(rows)), squeeze=False)
+    im = None
+    for r, row in enumerate(rows):
+        h, w = row["clean"].shape[:2]
+        axes[r, 0].imshow(row["clean"])
+        im = overlay(axes[r, 1], row["clean"], upsample_map(row["cam_clean"], (h, w)))
+        axes[r, 2].imshow(row["adv"])
+        overlay(axes[r, 3], row["adv"], upsample_map(row["cam_adv"], (h, w)))
+        axes[r, 0].set_ylabel(f"{row['model']}\nlabel {row['label']}", fontsize=8)
+        axes[r, 0].set_xlabel(f"predicted {row['pred_clean']}", fontsize=8)
+        axes[r, 2].set_xlabel(f"predicted {row['pred_adv']} (ε = {row['eps']:.3g})", fontsize=8)
+        for c in range(4):
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+            if r == 0:
+                axes[r, c].set_title(cols[c], fontsize=9)
+    cbar = fig.colorbar(im, ax=axes[:, [1, 3]], location="bottom", shrink=0.6, pad=0.04)
+    cbar.set_label("Grad-CAM of the true class / max")
+    save(fig, path)

@@ -77,3 +77,71 @@ def table1(rows: dict[tuple[str, str], pd.DataFrame], reference: dict | None = N
         full.append(rec)
         display.append(shown)
     return pd.DataFrame(full), pd.DataFrame(display)
+
+
+def _stat_columns(rec: dict, shown: dict, key: str, label: str, values, n_boot: int, seed: int,
+                  digits: int = 3, std: bool = False) -> None:
+    s = mean_ci(np.asarray(values, dtype=float), n_boot=n_boot, seed=seed)
+    rec.update({key: s["mean"], f"{key}_low": s["low"], f"{key}_high": s["high"]})
+    if std:
+        rec[f"{key}_std"] = s["std"]
+        shown[label] = f"{_fmt(s['mean'], digits)} ± {_fmt(s['std'], digits)} [{_fmt(s['low'], digits)}, {_fmt(s['high'], digits)}]"
+    else:
+        shown[label] = _with_ci(s["mean"], s["low"], s["high"], digits)
+
+
+def table2(rows: dict[str, pd.DataFrame], tolerances, reference: dict | None = None,
+           n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 2: pointing-game accuracy (per tolerance) and recall per model, as fractions."""
+    reference = reference or {}
+    full, display = [], []
+    for model, df in rows.items():
+        rec, shown = {"model": model, "n": len(df)}, {"model": model, "n": len(df)}
+        for t in tolerances:
+            _stat_columns(rec, shown, f"accuracy_tol{t}", f"accuracy ({t} px)", df[f"hit_tol{t}"].astype(float), n_boot, seed)
+        _stat_columns(rec, shown, "recall", "recall", df["recall"], n_boot, seed)
+        for key in ("accuracy", "recall"):
+            value = reference.get(model, {}).get("study", {}).get(key)
+            rec[f"study_{key}"] = value
+            if reference:
+                shown[f"{key} (study)"] = _fmt(value, 5)
+        full.append(rec)
+        display.append(shown)
+    return pd.DataFrame(full), pd.DataFrame(display)
+
+
+TABLE3_METHODS = {"guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM"}
+
+
+def table3(rows: dict[tuple[str, str], pd.DataFrame], patches: dict[str, int], reference: dict | None = None,
+           n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 3: mean ± std Spearman rho with occlusion, per model, patch size and method."""
+    reference = reference or {}
+    full, display = [], []
+    for (model, occlusion), df in rows.items():
+        rec = {"model": model, "occlusion": occlusion, "patch": patches[occlusion], "n": len(df)}
+        shown = {"model": model, "patch": f"{patches[occlusion]}×{patches[occlusion]}", "n": len(df)}
+        for key, label in TABLE3_METHODS.items():
+            _stat_columns(rec, shown, key, label, df[key], n_boot, seed, std=True)
+        full.append(rec)
+        display.append(shown)
+    for source in ("original", "study"):
+        values = reference.get(source)
+        if values:
+            display.append({"model": f"({source})", "patch": values.get("patch", "–"), "n": values.get("n", "–"),
+                            **{label: _fmt(values.get(key), 4) for key, label in TABLE3_METHODS.items()}})
+    return pd.DataFrame(full), pd.DataFrame(display)
+
+
+def fgsm_table(rows: dict[str, pd.DataFrame], eps: float, n_boot: int = 1000, seed: int = 0):
+    """Appendix C in numbers: accuracy before/after FGSM and how much Grad-CAM moved."""
+    full, display = [], []
+    for model, df in rows.items():
+        rec, shown = {"model": model, "eps": eps, "n": len(df)}, {"model": model, "eps": f"{eps:.4g}", "n": len(df)}
+        _stat_columns(rec, shown, "acc_clean", "accuracy clean", df["correct_clean"].astype(float), n_boot, seed)
+        _stat_columns(rec, shown, "acc_adv", "accuracy FGSM", df["correct_adv"].astype(float), n_boot, seed)
+        _stat_columns(rec, shown, "rank_corr", "Spearman ρ (before, after)", df["rank_corr"], n_boot, seed)
+        _stat_columns(rec, shown, "box_iou", "box IoU (before, after)", df["box_iou"], n_boot, seed)
+        full.append(rec)
+        display.append(shown)
+    return pd.DataFrame(full), pd.DataFrame(display)

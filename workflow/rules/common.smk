@@ -19,7 +19,7 @@ for _name, _m in config["models"].items():
     _require(f"models.{_name}.dataset", _m["dataset"], config["datasets"])
     if ("train" in _m) == ("weights" in _m):
         raise ConfigError(f"models.{_name}: give exactly one of 'train' (train it here) or 'weights' (load them)")
-for _exp in ("table1", "figure1"):
+for _exp in ("table1", "figure1", "table2", "table3", "fgsm"):
     _require(f"{_exp}.dataset", config[_exp]["dataset"], config["datasets"])
     for _model in config[_exp]["models"]:
         _require(f"{_exp}.models", _model, config["models"])
@@ -34,6 +34,13 @@ for _name, _d in config["datasets"].items():
                 raise ConfigError(f"datasets.{_name}.{_key}: no {_d[_key]} (expected {_expected})")
 for _method in config["table1"]["methods"]:
     _require("table1.methods", _method, config["heatmaps"])
+_require("table2.heatmap", config["table2"]["heatmap"], config["heatmaps"])
+for _key in ("gradcam", "guided_backprop"):
+    _require(f"table3.{_key}", config["table3"][_key], config["heatmaps"])
+for _occ in config["table3"]["occlusion"]:
+    _require("table3.occlusion", _occ, config["heatmaps"])
+    if config["heatmaps"][_occ]["method"] != "occlusion" or "patch" not in config["heatmaps"][_occ]["params"]:
+        raise ConfigError(f"table3.occlusion: heatmaps.{_occ} must have method occlusion and params.patch")
 
 
 def n_eval(dataset):
@@ -75,8 +82,6 @@ def names(section, keep=lambda entry: True):
 
 
 def all_targets():
-    return [
-        "results/tables/table1.csv",
-        "results/tables/table1.md",
-        "results/figures/figure1.png",
-    ]
+    tables = [f"results/tables/{t}.{ext}" for t in ("table1", "table2", "table3", "fgsm") for ext in ("csv", "md")]
+    figures = [f"results/figures/{f}.png" for f in ("figure1", "appendix_b", "appendix_c")]
+    return tables + figures

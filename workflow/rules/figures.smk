@@ -28,3 +28,52 @@ rule figure1:
         "logs/figures/figure1.log",
     script:
         "../scripts/figure1.py"
+
+
+def appendix_b_inputs(wildcards):
+    t = config["table3"]
+    model = t["models"][0]
+    files = {"gradcam": shards(t["dataset"], model, t["gradcam"], 1)}
+    for occ in t["occlusion"]:
+        files[occ] = shards(t["dataset"], model, occ, 1)
+    return files
+
+
+rule appendix_b:
+    input:
+        unpack(appendix_b_inputs),
+        **dataset_files(config["table3"]["dataset"]),
+    output:
+        report("results/figures/appendix_b.png", caption="../report/appendix_b.rst", category="Figures"),
+    params:
+        titles={k: "occlusion {0}×{0}".format(config["heatmaps"][k]["params"]["patch"]) for k in config["table3"]["occlusion"]},
+        n_images=config["table3"]["figure_images"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/figures/appendix_b.log",
+    script:
+        "../scripts/appendix_b.py"
+
+
+rule appendix_c:
+    input:
+        unpack(lambda w: {m: f"results/attacks/fgsm/{config['fgsm']['dataset']}/{m}.h5" for m in config["fgsm"]["models"]}),
+    output:
+        report("results/figures/appendix_c.png", caption="../report/appendix_c.rst", category="Figures"),
+    params:
+        n_images=config["fgsm"]["figure_images"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/figures/appendix_c.log",
+    script:
+        "../scripts/appendix_c.py"

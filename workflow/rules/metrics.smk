@@ -20,3 +20,81 @@ rule localization:
         "logs/metrics/localization/{dataset}/{model}/{heatmap}.log",
     script:
         "../scripts/localization.py"
+
+
+rule pointing:
+    input:
+        shards=lambda w: shards(w.dataset, w.model, config["table2"]["heatmap"]),
+        manifest="resources/data/{dataset}/manifest.csv",
+    output:
+        "results/metrics/pointing/{dataset}/{model}.csv",
+    params:
+        tolerances=config["table2"]["tolerances"],
+        threshold=config["table2"]["threshold"],
+        scale=config["table2"]["scale"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/metrics/pointing/{dataset}/{model}.log",
+    script:
+        "../scripts/pointing.py"
+
+
+def rankcorr_inputs(wildcards):
+    t, n = config["table3"], config["table3"]["images"]
+    files = {"occlusion": shards(wildcards.dataset, wildcards.model, wildcards.occlusion, n)}
+    for method in ("gradcam", "guided_backprop"):
+        files[method] = shards(wildcards.dataset, wildcards.model, t[method], n)
+    return files
+
+
+rule rank_correlation:
+    input:
+        unpack(rankcorr_inputs),
+    output:
+        "results/metrics/rankcorr/{dataset}/{model}/{occlusion}.csv",
+    params:
+        images=config["table3"]["images"],
+        size=config["table3"]["size"],
+        reduce=config["table3"]["reduce"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/metrics/rankcorr/{dataset}/{model}/{occlusion}.log",
+    script:
+        "../scripts/rankcorr.py"
+
+
+rule fgsm:
+    input:
+        unpack(lambda w: dataset_files(w.dataset)),
+        weights="resources/models/{model}.safetensors",
+    output:
+        rows="results/metrics/fgsm/{dataset}/{model}.csv",
+        maps="results/attacks/fgsm/{dataset}/{model}.h5",
+    params:
+        split=lambda w: config["datasets"][w.dataset]["eval_split"],
+        images=config["fgsm"]["images"],
+        eps=config["fgsm"]["eps"],
+        threshold=config["table1"]["threshold"],
+        layer=lambda w: config["models"][w.model].get("layer"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/attacks/fgsm/{dataset}/{model}.log",
+    benchmark:
+        "benchmarks/attacks/fgsm/{dataset}/{model}.tsv"
+    script:
+        "../scripts/fgsm.py"

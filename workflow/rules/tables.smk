@@ -32,3 +32,81 @@ rule table1:
         "logs/tables/table1.log",
     script:
         "../scripts/table1.py"
+
+
+rule table2:
+    input:
+        unpack(lambda w: {m: f"results/metrics/pointing/{config['table2']['dataset']}/{m}.csv"
+                          for m in config["table2"]["models"]}),
+    output:
+        csv="results/tables/table2.csv",
+        md="results/tables/table2.md",
+    params:
+        cfg=config["table2"],
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/tables/table2.log",
+    script:
+        "../scripts/table2.py"
+
+
+def table3_inputs(wildcards):
+    t = config["table3"]
+    return {
+        f"{model}__{occ}": f"results/metrics/rankcorr/{t['dataset']}/{model}/{occ}.csv"
+        for model in t["models"]
+        for occ in t["occlusion"]
+    }
+
+
+rule table3:
+    input:
+        unpack(table3_inputs),
+    output:
+        csv="results/tables/table3.csv",
+        md="results/tables/table3.md",
+    params:
+        cfg=config["table3"],
+        patches={k: config["heatmaps"][k]["params"]["patch"] for k in config["table3"]["occlusion"]},
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/tables/table3.log",
+    script:
+        "../scripts/table3.py"
+
+
+rule fgsm_table:
+    input:
+        unpack(lambda w: {m: f"results/metrics/fgsm/{config['fgsm']['dataset']}/{m}.csv"
+                          for m in config["fgsm"]["models"]}),
+    output:
+        csv="results/tables/fgsm.csv",
+        md="results/tables/fgsm.md",
+    params:
+        eps=config["fgsm"]["eps"],
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/tables/fgsm.log",
+    script:
+        "../scripts/fgsm_table.py"

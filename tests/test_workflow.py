@@ -1,0 +1,130 @@
+"""The Snakemake workflow: dry-runs of both configs and a tiny end-to-end run of the default."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(*args, workdir, check=True):
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "-d", str(workdir),
+           "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry-run as {rule: count}."""
+    block = output.split("Job stats:")[1].split("\n\n")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M) if m[1] != "total"}
+
+
+@pytest.fixture
+def paper_config(tmp_path, tiny_imagenet):
+    cfg = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    cfg["datasets"]["imagenet"].update(images=str(tiny_imagenet["images"]), annotations=str(tiny_imagenet["xml"]),
+                                       synsets=str(tiny_imagenet["synsets"]), limit=4)
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_default_config_dry_run_plans_every_stage(tmp_path):
+    out = snakemake("-n", "all", "--configfile", str(ROOT / "config/config.yaml"), workdir=tmp_path).stdout
+    counts = job_counts(out)
+    # 1000 test images: 2 shards of 500 per CAM method and model (3 models x 2 methods); the
+    # first guided-backprop shard (24 images) of each model for Figure 1, which Table 3 reuses;
+    # 24 occlusion images of VGG in 2 shards of 12 for each of the two patch sizes
+    assert counts == {"dataset": 1, "train_model": 3, "heatmaps": 3 * 2 * 2 + 3 + 2 * 2, "localization": 6,
+                      "table1": 1, "figure1": 1, "pointing": 2, "table2": 1, "rank_correlation": 2,
+                      "table3": 1, "appendix_b": 1, "fgsm": 2, "fgsm_table": 1, "appendix_c": 1, "all": 1}
+
+
+def test_table1_alone_needs_no_figure_inputs(tmp_path):
+    out = snakemake("-n", "results/tables/table1.csv", "--configfile", str(ROOT / "config/config.yaml"),
+                    workdir=tmp_path).stdout
+    counts = job_counts(out)
+    assert "figure1" not in counts
+    assert counts["heatmaps"] == 12  # gradcam and gradcampp only: 3 models x 2 methods x 2 shards
+    assert "guided_backprop" not in out and "occlusion" not in out
+
+
+def test_table3_alone_computes_only_the_maps_it_needs(tmp_path):
+    out = snakemake("-n", "results/tables/table3.csv", "--configfile", str(ROOT / "config/config.yaml"),
+                    workdir=tmp_path).stdout
+    counts = job_counts(out)
+    # VGG only: the first Grad-CAM shard (500 images cover the first 24), the first guided-backprop
+    # shard, and 2 + 2 occlusion shards; no other model is trained
+    assert counts["heatmaps"] == 1 + 1 + 4 and counts["train_model"] == 1
+    assert "localization" not in counts and "figure1" not in counts
+
+
+def test_table2_after_table1_reuses_the_gradcam_shards(tmp_path):
+    """Table 2 reads the very shard files Table 1 reads: no heatmap job of its own."""
+    cfg = ["--configfile", str(ROOT / "config/config.yaml")]
+    t1 = snakemake("-n", "results/tables/table1.csv", *cfg, workdir=tmp_path).stdout
+    t2 = snakemake("-n", "results/tables/table2.csv", *cfg, workdir=tmp_path).stdout
+    shards_t2 = set(re.findall(r"results/heatmaps/\S+?\.h5", t2))
+    shards_t1 = set(re.findall(r"results/heatmaps/\S+?\.h5", t1))
+    assert shards_t2 and shards_t2 <= shards_t1
+
+
+def test_paper_config_dry_run_against_imagenet_fixture(tmp_path, paper_config):
+    out = snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path).stdout
+    counts = job_counts(out)
+    assert counts["import_model"] == 3 and counts["dataset"] == 1
+    out = snakemake("-n", "results/tables/table1.csv", "--configfile", str(paper_config), workdir=tmp_path).stdout
+    assert job_counts(out)["heatmaps"] == 6  # 4 images: one shard per model and CAM method
+
+
+def test_missing_imagenet_folder_fails_at_parse_time_naming_the_key(tmp_path, paper_config):
+    cfg = yaml.safe_load(paper_config.read_text())
+    cfg["datasets"]["imagenet"]["images"] = str(tmp_path / "nowhere")
+    paper_config.write_text(yaml.safe_dump(cfg))
+    proc = snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "datasets.imagenet.images" in proc.stdout + proc.stderr
+    assert "ILSVRC2012_val_" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("edit, key", [
+    (lambda c: c["table1"].pop("models"), "models"),
+    (lambda c: c["table1"].update(rule="voc"), "voc"),
+    (lambda c: c["models"]["vgg"].update(arch="resnet9"), "resnet9"),
+    (lambda c: c["table1"].update(models=["vgg", "nosuch"]), "nosuch"),
+    (lambda c: c["heatmaps"]["gradcam"].update(targets="top0"), "top0"),
+])
+def test_bad_config_fails_at_parse_time_naming_the_key(tmp_path, edit, key):
+    cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
+    edit(cfg)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake("-n", "all", "--configfile", str(path), workdir=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert key in proc.stdout + proc.stderr
+
+
+@pytest.mark.e2e
+def test_tiny_end_to_end_run_builds_table1_and_figure1_then_nothing(tmp_path):
+    cfg = ["--configfile", str(ROOT / "tests/configs/tiny.yaml")]
+    snakemake("all", *cfg, workdir=tmp_path)
+    table = pd.read_csv(tmp_path / "results/tables/table1.csv")
+    assert set(table["model"]) == {"vgg", "googlenet"} and set(table["method"]) == {"gradcam", "gradcampp"}
+    for col in ("top1_loc", "top5_loc", "top1_cls", "top5_cls"):
+        assert table[col].between(0, 100).all()
+        assert (table[f"{col}_low"] <= table[col]).all() and (table[col] <= table[f"{col}_high"]).all()
+    # localization can only be right where classification is: loc error >= cls error
+    assert (table["top1_loc"] >= table["top1_cls"]).all() and (table["top5_loc"] >= table["top5_cls"]).all()
+    assert (tmp_path / "results/tables/table1.md").read_text().startswith("# Table 1")
+    assert (tmp_path / "results/figures/figure1.png").stat().st_size > 10_000
+    again = snakemake("-n", "all", *cfg, workdir=tmp_path).stdout
+    assert "Nothing to be done" in again

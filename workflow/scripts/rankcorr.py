@@ -1,0 +1,14 @@
+"""Table 3's per-image rank correlation between occlusion and the other maps, for one patch size."""
+
+from cameval.experiments import rankcorr_rows
+from cameval.io import write_csv
+from cameval.logs import setup_logging
+
+setup_logging(snakemake.log[0])
+p = snakemake.params
+rows = rankcorr_rows(
+    snakemake.input.occlusion,
+    {"gradcam": snakemake.input.gradcam, "guided_backprop": snakemake.input.guided_backprop},
+    n_images=p.images, size=p.size, reduce=p.reduce,
+)
+write_csv(rows, snakemake.output[0])
