@@ -62,9 +62,7 @@ def explain(
     check_input(x)
     targets = as_targets(target, x.shape[0], x.device)
     maps, _ = explain_targets(model, x, targets, method, layer=layer, size=size, **params)
-    single = not isinstance(target, torch.Tensor) or target.ndim < 2
-    if isinstance(target, (list, tuple)) and len(target) and isinstance(target[0], (list, tuple)):
-        single = False
+    single = torch.as_tensor(target).ndim < 2  # int or [N]; [N, K] as a tensor, array or nested list keeps K
     return maps[:, 0] if single else maps
 
 

@@ -40,13 +40,28 @@ class _GuidedReLU(torch.autograd.Function):
         return grad_out.clamp(min=0) * (x > 0).to(grad_out.dtype)
 
 
+class _GuidedReLUInPlace(torch.autograd.Function):
+    """In place, as the call it replaces: callers may ignore the return value (``x.relu_()``)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x.clamp_(min=0)
+        ctx.mark_dirty(x)
+        ctx.save_for_backward(x)  # the output: [out > 0] == [x > 0]
+        return x
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (out,) = ctx.saved_tensors
+        return grad_out.clamp(min=0) * (out > 0).to(grad_out.dtype)
+
+
 def _guided_relu(x, inplace: bool = False, *args, **kwargs):
-    # Out of place even when asked in place: every caller we know uses the return value.
-    return _GuidedReLU.apply(x)
+    return _GuidedReLUInPlace.apply(x) if inplace else _GuidedReLU.apply(x)
 
 
 def _guided_relu_(x, *args, **kwargs):
-    return _GuidedReLU.apply(x)
+    return _GuidedReLUInPlace.apply(x)
 
 
 _PATCHES = [
@@ -57,19 +72,25 @@ _PATCHES = [
     (torch.Tensor, "relu", _guided_relu),
     (torch.Tensor, "relu_", _guided_relu_),
 ]
+_ABSENT = object()
 
 
 @contextlib.contextmanager
 def guided_relus() -> Iterator[None]:
     """Within the block every ReLU, module or functional, backpropagates the guided way."""
-    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in _PATCHES]
+    # vars(), not getattr(): Tensor.relu is inherited from the C base class and must stay so
+    saved = [(owner, name, vars(owner).get(name, _ABSENT)) for owner, name, _ in _PATCHES]
     try:
         for owner, name, fn in _PATCHES:
             setattr(owner, name, fn)
         yield
     finally:
         for owner, name, original in saved:
-            setattr(owner, name, original)
+            if original is _ABSENT:
+                if name in vars(owner):
+                    delattr(owner, name)
+            else:
+                setattr(owner, name, original)
 
 
 def guided_backprop(

@@ -7,7 +7,7 @@ Integrated Gradients (Sundararajan et al., 2017), trapezoidal rule on ``steps`` 
 Gradient SHAP (Lundberg & Lee, 2017; captum's form): the expectation over baselines ``b`` drawn
 from ``baselines``, ``a ~ U(0, 1)`` and Gaussian input noise of ``stdev`` of
 ``dy^c/dx (b + a (x' - b)) * (x' - b)`` with ``x' = x + noise``, estimated with ``n_samples``
-draws per image from a seeded generator.
+draws per image from a generator seeded with ``seed``; every target column reuses the same draws.
 """
 
 from __future__ import annotations
@@ -62,11 +62,12 @@ def gradient_shap(
     """
     if baselines is None:
         baselines = torch.zeros_like(x[:1])
-    gen = torch.Generator(device="cpu").manual_seed(seed)
     with torch.no_grad():
         logits = logits_of(model(x))
     maps = []
     for k in range(targets.shape[1]):
+        # the same draws for every column: the map of a class does not depend on the others asked for
+        gen = torch.Generator(device="cpu").manual_seed(seed)
         total = torch.zeros_like(x)
         for _ in range(n_samples):
             idx = torch.randint(len(baselines), (x.shape[0],), generator=gen)

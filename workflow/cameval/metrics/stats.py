@@ -1,0 +1,80 @@
+"""Confidence intervals over images: a percentile bootstrap (Efron & Tibshirani, 1993, ch. 13).
+
+Every number in the tables is a statistic of per-image values; its interval comes from
+resampling the images (rows) with replacement ``n_boot`` times and taking the
+``(1 - level)/2`` and ``(1 + level)/2`` percentiles of the resampled statistic. Rows holding NaN
+are dropped first; the seed makes the interval reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+_CHUNK = 4_000_000  # resampled values held at once
+
+
+def _rows(values) -> np.ndarray:
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = arr[None]
+    keep = ~np.isnan(arr) if arr.ndim == 1 else ~np.isnan(arr).reshape(len(arr), -1).any(axis=1)
+    return arr[keep]
+
+
+def bootstrap_ci(values, stat: Callable = np.mean, n_boot: int = 1000, level: float = 0.95,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval ``(low, high)`` of ``stat(values)``, resampling rows.
+
+    ``values``: 1-D per-image values (or 2-D, rows = images, when ``stat`` reduces an array to a
+    number). NaN rows are dropped; no rows left gives ``(nan, nan)``. ``stat`` is called as
+    ``stat(samples, axis=1)`` on a batch of 1-D resamples when it accepts ``axis`` (numpy
+    reductions do), otherwise once per resample. Deterministic for a given ``seed``.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level: {level}, expected a value in (0, 1)")
+    arr = _rows(values)
+    n = len(arr)
+    if n == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    boots = []
+    per = max(1, _CHUNK // max(1, arr[0].size * n))
+    for start in range(0, n_boot, per):
+        idx = rng.integers(0, n, size=(min(per, n_boot - start), n))
+        samples = arr[idx]
+        out = None
+        if arr.ndim == 1:
+            try:
+                out = np.asarray(stat(samples, axis=1), dtype=np.float64)
+            except TypeError:
+                out = None
+            if out is not None and out.shape != (len(idx),):
+                out = None
+        if out is None:
+            out = np.array([stat(s) for s in samples], dtype=np.float64)
+        boots.append(out)
+    b = np.concatenate(boots)
+    low, high = np.percentile(b, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(low), float(high)
+
+
+def mean_ci(values, n_boot: int = 1000, level: float = 0.95, seed: int = 0, ddof: int = 1) -> dict:
+    """Mean, standard deviation and the bootstrap interval of the mean of 1-D ``values``.
+
+    Returns ``{"mean", "std", "low", "high", "n"}`` with ``n`` the number of non-NaN values and
+    ``std`` the sample standard deviation (``ddof=1``; NaN when ``n <= ddof``). Empty: NaNs and
+    ``n = 0``.
+    """
+    arr = _rows(values)
+    if arr.ndim != 1:
+        raise ValueError(f"values: shape {arr.shape}, expected 1-D per-image values")
+    n = len(arr)
+    if n == 0:
+        return {"mean": float("nan"), "std": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0}
+    std = float(arr.std(ddof=ddof)) if n > ddof else float("nan")
+    low, high = bootstrap_ci(arr, np.mean, n_boot=n_boot, level=level, seed=seed)
+    return {"mean": float(arr.mean()), "std": std, "low": low, "high": high, "n": int(n)}
