@@ -84,6 +84,14 @@ def test_paper_config_dry_run_against_imagenet_fixture(tmp_path, paper_config):
     assert counts["import_model"] == 3 and counts["dataset"] == 1
     out = snakemake("-n", "results/tables/table1.csv", "--configfile", str(paper_config), workdir=tmp_path).stdout
     assert job_counts(out)["heatmaps"] == 6  # 4 images: one shard per model and CAM method
+    # Table 2 reads those Grad-CAM shards of VGG-16 and GoogLeNet; Table 3 only VGG-16's maps
+    out = snakemake("-n", "results/tables/table2.csv", "--configfile", str(paper_config), workdir=tmp_path).stdout
+    counts = job_counts(out)
+    assert counts["heatmaps"] == 2 and counts["pointing"] == 2 and counts["import_model"] == 2
+    out = snakemake("-n", "results/tables/table3.csv", "--configfile", str(paper_config), workdir=tmp_path).stdout
+    counts = job_counts(out)
+    assert counts["import_model"] == 1 and counts["rank_correlation"] == 2
+    assert set(re.findall(r"results/heatmaps/imagenet/(\w+)/", out)) == {"vgg16"}
 
 
 def test_missing_imagenet_folder_fails_at_parse_time_naming_the_key(tmp_path, paper_config):
@@ -114,7 +122,7 @@ def test_bad_config_fails_at_parse_time_naming_the_key(tmp_path, edit, key):
 
 
 @pytest.mark.e2e
-def test_tiny_end_to_end_run_builds_table1_and_figure1_then_nothing(tmp_path):
+def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
     cfg = ["--configfile", str(ROOT / "tests/configs/tiny.yaml")]
     snakemake("all", *cfg, workdir=tmp_path)
     table = pd.read_csv(tmp_path / "results/tables/table1.csv")
@@ -125,6 +133,20 @@ def test_tiny_end_to_end_run_builds_table1_and_figure1_then_nothing(tmp_path):
     # localization can only be right where classification is: loc error >= cls error
     assert (table["top1_loc"] >= table["top1_cls"]).all() and (table["top5_loc"] >= table["top5_cls"]).all()
     assert (tmp_path / "results/tables/table1.md").read_text().startswith("# Table 1")
-    assert (tmp_path / "results/figures/figure1.png").stat().st_size > 10_000
+    # Table 2: fractions with intervals, one row per model, accuracy at both tolerances
+    t2 = pd.read_csv(tmp_path / "results/tables/table2.csv")
+    assert set(t2["model"]) == {"vgg", "googlenet"} and (t2["n"] == 24).all()
+    for col in ("accuracy_tol0", "accuracy_tol2", "recall"):
+        assert t2[col].between(0, 1).all() and (t2[f"{col}_low"] <= t2[col]).all()
+    assert (t2["accuracy_tol2"] >= t2["accuracy_tol0"]).all()  # a tolerance can only add hits
+    # Table 3: one row per patch size over the first 5 images, rho in [-1, 1]
+    t3 = pd.read_csv(tmp_path / "results/tables/table3.csv")
+    assert sorted(t3["patch"]) == [3, 7] and (t3["n"] == 5).all()
+    for col in ("guided_backprop", "gradcam", "guided_gradcam"):
+        assert t3[col].between(-1, 1).all()
+    fg = pd.read_csv(tmp_path / "results/tables/fgsm.csv")
+    assert fg["n"].tolist() == [10] and fg["acc_adv"].iloc[0] <= fg["acc_clean"].iloc[0] + 1e-9
+    for name in ("figure1", "appendix_b", "appendix_c"):
+        assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 10_000, name
     again = snakemake("-n", "all", *cfg, workdir=tmp_path).stdout
     assert "Nothing to be done" in again

@@ -174,7 +174,7 @@ def fgsm_rows(weights: str, images: str, manifest: str, out_h5: str, *, split: s
         for b0 in tqdm(range(0, len(rows_m), batch_size), desc="fgsm", unit="batch"):
             chunk = rows_m.iloc[b0 : b0 + batch_size]
             pixels = torch.as_tensor(imgs.uint8(index[b0 : b0 + batch_size]), dtype=torch.float32).permute(0, 3, 1, 2) / 255
-            labels = torch.as_tensor(chunk["label"].to_numpy(), dtype=torch.long)
+            labels = torch.as_tensor(chunk["label"].to_numpy(copy=True), dtype=torch.long)
             adv = fgsm(model, pixels, labels, eps, mean, std)
             x, xa = (pixels - m) / s, (adv - m) / s
             with torch.no_grad():

@@ -51,7 +51,8 @@ def figure1(panels: list[dict], path: str | os.PathLike, class_names=None) -> No
     ``[C, H, W]``. Guided Grad-CAM is formed here from the cached Guided Backprop and Grad-CAM.
     """
     cols = ["image", "Grad-CAM", "Grad-CAM++", "Guided Backprop", "Guided Grad-CAM"]
-    fig, axes = plt.subplots(len(panels), len(cols), figsize=(2.2 * len(cols), 2.2 * len(panels)), squeeze=False)
+    fig, axes = plt.subplots(len(panels), len(cols), figsize=(2.2 * len(cols), 2.2 * len(panels)), squeeze=False,
+                             layout="constrained")
     name = (lambda c: class_names[c]) if class_names is not None else str
     im = None
     for r, p in enumerate(panels):
@@ -119,7 +120,8 @@ def appendix_b(images: str, manifest: str, gradcam: list[str], occlusions: dict[
     try:
         n = min(n_images, *(len(s) for s in occ.values()))
         cols = ["Grad-CAM", *occ]
-        fig, axes = plt.subplots(n, len(cols), figsize=(2.4 * len(cols), 2.3 * n), squeeze=False)
+        fig, axes = plt.subplots(n, len(cols), figsize=(2.4 * len(cols), 2.3 * n), squeeze=False,
+                                 layout="constrained")
         with ImageSet(images) as imgs:
             for r in range(n):
                 image_id = next(iter(occ.values())).ids[r]
@@ -161,7 +163,7 @@ def appendix_c(attacks: dict[str, str], path: str | os.PathLike, n_images: int =
                 rows.append({k: f[k][i] for k in ("clean", "adv", "cam_clean", "cam_adv", "label", "pred_clean", "pred_adv")}
                             | {"model": model, "eps": float(f.attrs["eps"])})
     cols = ["clean", "Grad-CAM (clean)", "FGSM", "Grad-CAM (FGSM)"]
-    fig, axes = plt.subplots(len(rows), 4, figsize=(9, 2.3 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 4, figsize=(9, 2.3 * len(rows)), squeeze=False, layout="constrained")
     im = None
     for r, row in enumerate(rows):
         h, w = row["clean"].shape[:2]

@@ -74,7 +74,7 @@ def compute_shard(
         if method == "occlusion":
             params["fill"] = fill_in_input_space(params.get("fill", 0.5), imgs.mean, imgs.std)
         index = rows["index"].to_numpy()
-        labels = torch.as_tensor(rows["label"].to_numpy(), dtype=torch.long)
+        labels = torch.as_tensor(rows["label"].to_numpy(copy=True), dtype=torch.long)
         for b0 in tqdm(range(0, len(rows), batch_size), desc=f"{method} shard {shard}", disable=not progress):
             x = imgs.tensor(index[b0 : b0 + batch_size]).to(device)
             with torch.no_grad():

@@ -89,7 +89,7 @@ def split_tensors(images: str, manifest: str, split: str) -> tuple[torch.Tensor,
         raise DataError(f"{manifest}: no rows with split {split!r} (expected train, val and test rows)")
     with ImageSet(images) as imgs:
         x = imgs.tensor(rows["index"].to_numpy())
-    return x, torch.as_tensor(rows["label"].to_numpy(), dtype=torch.long)
+    return x, torch.as_tensor(rows["label"].to_numpy(copy=True), dtype=torch.long)
 
 
 def train_on_dataset(arch: str, num_classes: int, images: str, manifest: str, weights_out: str,
