@@ -75,7 +75,8 @@ def compute_shard(
             params["fill"] = fill_in_input_space(params.get("fill", 0.5), imgs.mean, imgs.std)
         index = rows["index"].to_numpy()
         labels = torch.as_tensor(rows["label"].to_numpy(copy=True), dtype=torch.long)
-        for b0 in tqdm(range(0, len(rows), batch_size), desc=f"{method} shard {shard}", disable=not progress):
+        bar = tqdm(total=len(rows), desc=f"{method} shard {shard}", unit="img", disable=not progress)
+        for b0 in range(0, len(rows), batch_size):
             x = imgs.tensor(index[b0 : b0 + batch_size]).to(device)
             with torch.no_grad():
                 logits = logits_of(model(x))
@@ -85,6 +86,8 @@ def compute_shard(
             targets_all.append(t.cpu().numpy())
             scores.append(logits.cpu().numpy())
             size = list(x.shape[-2:])
+            bar.update(len(x))
+        bar.close()
     seconds = time.perf_counter() - t0
     log.info("%s: %d images in %.1f s (%.3f s/image)", out, len(rows), seconds, seconds / len(rows))
     write_shard(

@@ -76,6 +76,6 @@ def occlusion(
                 xb[b, :, r0:r1, c0:c1] = fill_t
             scores = logits_of(model(xb))[:, targets[img]]  # [B, K]
             out[img, :, b0 : b0 + len(chunk)] = base[img][:, None] - scores.T
-        log.debug("occlusion %dx%d: image %d, %d forward passes in %.2f s",
+        log.info("occlusion %dx%d: image %d, %d forward passes in %.2f s",
                   patch, patch, img, len(centres), time.perf_counter() - start)
     return out.reshape(n, targets.shape[1], len(rows), len(cols)), logits
