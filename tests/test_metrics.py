@@ -335,3 +335,47 @@ def test_errors_name_the_bad_input():
         metrics.iou((5, 0, 1, 1), (0, 0, 1, 1))
     with pytest.raises(ValueError, match="same shape"):
         metrics.contrastivity(np.zeros((2, 2)), np.zeros((3, 3)))
+
+
+# --- Quantus as an oracle: its PointingGame and AttributionLocalisation on the same maps ---------
+
+def _box_mask(shape, boxes):
+    mask = np.zeros(shape, dtype=bool)
+    for x0, y0, x1, y1 in boxes:
+        mask[y0 : y1 + 1, x0 : x1 + 1] = True
+    return mask
+
+
+def _random_cases(n=40, size=24, seed=0):
+    rng = np.random.default_rng(seed)
+    maps = rng.random((n, size, size))  # a unique maximum, almost surely
+    boxes = []
+    for _ in range(n):
+        x0, y0 = rng.integers(0, size - 4, 2)
+        w, h = rng.integers(2, size // 2, 2)
+        boxes.append([(int(x0), int(y0), int(min(x0 + w, size - 1)), int(min(y0 + h, size - 1)))])
+    for i in range(0, n, 2):  # every other map peaks at a random point, in or out of its box
+        maps[i, rng.integers(boxes[i][0][1], size), rng.integers(boxes[i][0][0], size)] = 2.0
+    return maps, boxes
+
+
+def test_pointing_hit_equals_quantus_pointing_game():
+    quantus = pytest.importorskip("quantus")
+    maps, boxes = _random_cases()
+    masks = np.stack([_box_mask(m.shape, b) for m, b in zip(maps, boxes)])
+    oracle = quantus.PointingGame(disable_warnings=True).evaluate_batch(a_batch=maps[:, None], s_batch=masks[:, None])
+    ours = [metrics.pointing_hit(m, b) for m, b in zip(maps, boxes)]
+    assert 0 < sum(ours) < len(ours)  # both outcomes occur
+    assert ours == [bool(h) for h in oracle]
+
+
+def test_inbox_ratio_equals_quantus_attribution_localisation_of_the_binarized_map():
+    quantus = pytest.importorskip("quantus")
+    maps, boxes = _random_cases(seed=1)
+    masks = np.stack([_box_mask(m.shape, b) for m, b in zip(maps, boxes)])
+    high = (maps >= 0.6 * maps.max(axis=(1, 2), keepdims=True)).astype(float)
+    oracle = quantus.AttributionLocalisation(disable_warnings=True).evaluate_batch(
+        x_batch=np.zeros((len(maps), 1, *maps.shape[1:])), a_batch=high[:, None], s_batch=masks[:, None])
+    ours = [metrics.inbox_ratio(m, b, threshold=0.6) for m, b in zip(maps, boxes)]
+    np.testing.assert_allclose(ours, oracle, atol=1e-6)
+    assert len(set(np.round(ours, 6))) > 5  # not a constant
