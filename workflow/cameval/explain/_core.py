@@ -19,7 +19,9 @@ from torch import nn
 from cameval.errors import ConfigError
 
 #: The study's default layer per torchvision architecture: the last convolutional feature map
-#: after its ReLU (DenseNet: the final feature block, whose ReLU is functional in ``forward``).
+#: after its ReLU. DenseNet: the final feature block (``norm5``'s output), i.e. *before* the ReLU
+#: that torchvision applies functionally in ``forward`` and that no module exposes; its
+#: activations can be negative (pytorch-grad-cam's DenseNet examples use the same layer).
 DEFAULT_LAYERS = {
     "VGG": None,  # last ReLU of ``features``: features.29 for VGG-16, features.42 for VGG-16-BN
     "AlexNet": "features.11",
