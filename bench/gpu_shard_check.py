@@ -2,7 +2,10 @@
 
 Builds a small ``digits-loc`` set and a seeded, untrained small VGG in a temporary folder, computes
 one shard per method on both devices and compares targets and maps (what a SLURM run with
-``device: cuda`` does). TF32 off.
+``device: cuda`` does). TF32 off. CAMs and occlusion must agree to 1e-3 of the peak; pixel-gradient
+maps in float32 may differ more where a ReLU input lies within rounding of zero (see
+``bench/gpu_check.py --dtype float64`` for the same code agreeing to 1e-15), so they are judged
+by the relative L2 difference (5e-2).
 
     python bench/gpu_shard_check.py
 """
@@ -48,11 +51,14 @@ def main() -> None:
                 same_targets = np.array_equal(a.targets, b.targets)
                 ma, mb = a.maps[:], b.maps[:]
                 rel = float(np.abs(ma - mb).max() / max(np.abs(ma).max(), 1e-12))
-                worst = max(worst, rel if same_targets else np.inf)
+                l2 = float(np.linalg.norm(ma - mb) / max(np.linalg.norm(ma), 1e-12))
+                score = l2 / 5e-2 if method == "guided_backprop" else rel / 1e-3  # <= 1 passes
+                worst = max(worst, score if same_targets else np.inf)
                 print(f"{method:16s} maps {tuple(ma.shape)}  targets equal: {same_targets}  max rel diff {rel:.2e}  "
+                      f"rel L2 {l2:.2e}  "
                       f"cpu {a.attrs['seconds']:.2f} s  cuda {b.attrs['seconds']:.2f} s", flush=True)
-    print(f"worst {worst:.2e}")
-    raise SystemExit(0 if worst <= 1e-2 else 1)
+    print(f"worst difference / tolerance: {worst:.2f}")
+    raise SystemExit(0 if worst <= 1 else 1)
 
 
 if __name__ == "__main__":
