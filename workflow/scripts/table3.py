@@ -5,6 +5,9 @@ import pandas as pd
 from cameval.logs import setup_logging
 from cameval.tables import table3, write_table
 
+REDUCE = {"abs_max": "max over channels of the absolute value", "sum": "sum over channels",
+          "abs_sum": "sum over channels of the absolute value", "norm": "L2 norm over channels"}
+
 setup_logging(snakemake.log[0])
 cfg = snakemake.params.cfg
 rows = {tuple(k.split("__")): pd.read_csv(path) for k, path in snakemake.input.items()}
@@ -19,7 +22,7 @@ write_table(
         "Occlusion: a gray patch centred at every pixel on the stride grid (clipped at the border), "
         "map = score drop; the model sees the image at its own size.",
         f"Pixel maps (Guided Backprop, Guided Grad-CAM) reduced to one channel with '{cfg['reduce']}' "
-        "(max over channels of the absolute value); Guided Grad-CAM = Guided Backprop ⊙ upsampled Grad-CAM.",
+        f"({REDUCE[cfg['reduce']]}); Guided Grad-CAM = Guided Backprop ⊙ upsampled Grad-CAM.",
     ],
     display=display, digits=3,
 )
