@@ -339,13 +339,6 @@ def test_errors_name_the_bad_input():
 
 # --- Quantus as an oracle: its PointingGame and AttributionLocalisation on the same maps ---------
 
-def _box_mask(shape, boxes):
-    mask = np.zeros(shape, dtype=bool)
-    for x0, y0, x1, y1 in boxes:
-        mask[y0 : y1 + 1, x0 : x1 + 1] = True
-    return mask
-
-
 def _random_cases(n=40, size=24, seed=0):
     rng = np.random.default_rng(seed)
     maps = rng.random((n, size, size))  # a unique maximum, almost surely
@@ -362,7 +355,7 @@ def _random_cases(n=40, size=24, seed=0):
 def test_pointing_hit_equals_quantus_pointing_game():
     quantus = pytest.importorskip("quantus")
     maps, boxes = _random_cases()
-    masks = np.stack([_box_mask(m.shape, b) for m, b in zip(maps, boxes)])
+    masks = np.stack([blob(b[0], m.shape) > 0 for m, b in zip(maps, boxes)])  # one box each
     oracle = quantus.PointingGame(disable_warnings=True).evaluate_batch(a_batch=maps[:, None], s_batch=masks[:, None])
     ours = [metrics.pointing_hit(m, b) for m, b in zip(maps, boxes)]
     assert 0 < sum(ours) < len(ours)  # both outcomes occur
@@ -372,7 +365,7 @@ def test_pointing_hit_equals_quantus_pointing_game():
 def test_inbox_ratio_equals_quantus_attribution_localisation_of_the_binarized_map():
     quantus = pytest.importorskip("quantus")
     maps, boxes = _random_cases(seed=1)
-    masks = np.stack([_box_mask(m.shape, b) for m, b in zip(maps, boxes)])
+    masks = np.stack([blob(b[0], m.shape) > 0 for m, b in zip(maps, boxes)])  # one box each
     high = (maps >= 0.6 * maps.max(axis=(1, 2), keepdims=True)).astype(float)
     oracle = quantus.AttributionLocalisation(disable_warnings=True).evaluate_batch(
         x_batch=np.zeros((len(maps), 1, *maps.shape[1:])), a_batch=high[:, None], s_batch=masks[:, None])

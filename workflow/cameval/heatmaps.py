@@ -70,12 +70,12 @@ def compute_shard(
     if method in ("gradcam", "gradcampp", "guided_gradcam"):
         layer = layer or default_layer(model)
     maps, targets_all, scores, t0 = [], [], [], time.perf_counter()
-    with ImageSet(images) as imgs:
+    with ImageSet(images) as imgs, \
+            tqdm(total=len(rows), desc=f"{method} shard {shard}", unit="img", disable=not progress) as bar:
         if method == "occlusion":
             params["fill"] = fill_in_input_space(params.get("fill", 0.5), imgs.mean, imgs.std)
         index = rows["index"].to_numpy()
         labels = torch.as_tensor(rows["label"].to_numpy(copy=True), dtype=torch.long)
-        bar = tqdm(total=len(rows), desc=f"{method} shard {shard}", unit="img", disable=not progress)
         for b0 in range(0, len(rows), batch_size):
             x = imgs.tensor(index[b0 : b0 + batch_size]).to(device)
             with torch.no_grad():
@@ -87,7 +87,6 @@ def compute_shard(
             scores.append(logits.cpu().numpy())
             size = list(x.shape[-2:])
             bar.update(len(x))
-        bar.close()
     seconds = time.perf_counter() - t0
     log.info("%s: %d images in %.1f s (%.3f s/image)", out, len(rows), seconds, seconds / len(rows))
     write_shard(

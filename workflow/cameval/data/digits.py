@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cameval.data.images import ImageSetWriter, write_manifest
+from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
 from cameval.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -267,7 +267,7 @@ def make_digits_loc(
                     rows.append({"id": ids[i - sl.start], "split": split, "index": offset + i, "label": label,
                                  "source": int(plan["main"][i]), "boxes": [[label, *box]]})
             offset += n
-        write_manifest(pd.DataFrame(rows, columns=["id", "split", "index", "label", "source", "boxes"]),
+        write_manifest(pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)),
                        path_manifest)
     b = np.array([r["boxes"][0][1:] for r in rows]).reshape(-1, 4)
     summary = {

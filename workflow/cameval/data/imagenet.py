@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from cameval.data.images import ImageSetWriter, write_manifest
+from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
 from cameval.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ def build_imagenet(
                 rows.append({"id": f.stem, "split": "val", "index": i, "label": label, "source": f.name,
                              "boxes": out})
                 bar.update(1)
-        write_manifest(pd.DataFrame(rows, columns=["id", "split", "index", "label", "source", "boxes"]),
+        write_manifest(pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)),
                        path_manifest)
     summary = {"images": len(rows), "boxes": n_boxes, "boxes_outside_crop": dropped}
     log.info("ILSVRC val: %d images, %d boxes kept, %d outside the %d px crop", len(rows), n_boxes, dropped, crop)
