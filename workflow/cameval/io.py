@@ -1,12 +1,16 @@
 """Atomic writes: a result is written to a temporary file beside its target, then renamed.
 
-A crash leaves either the old file or none, never half of a new one, so a rerun resumes.
+A crash leaves either the old file or none, never half of a new one, so a rerun resumes. The
+temporary file is named ``.<target name>.<random>.tmp``; a process killed outright (``kill -9``,
+out of memory) cannot delete it, so the next writer of the same target removes such leftovers
+before it starts (Snakemake runs one job per output at a time, so nothing else can own them).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -14,18 +18,46 @@ from typing import Iterator
 
 import pandas as pd
 
+log = logging.getLogger(__name__)
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+def temporaries(path: str | os.PathLike) -> list[Path]:
+    """Temporary files of :func:`atomic_path` for ``path`` still on disk (leftovers of a killed writer)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    return sorted(path.parent.glob(f".{glob_escape(path.name)}.*.tmp"))
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters ``*?[`` taken literally."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def remove_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete the leftovers :func:`temporaries` finds for ``path``; returns what was removed."""
+    removed = []
+    for tmp in temporaries(path):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            removed.append(tmp)
+            log.warning("%s: removed %s, left by an earlier writer that did not finish", path, tmp.name)
+    return removed
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in ``path``'s folder; rename it onto ``path`` on success.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    On any exception (a full disk included) the temporary file is removed and ``path`` is left
+    untouched. Leftover temporaries of ``path`` from a killed writer are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)

@@ -6,6 +6,7 @@ import re
 from snakemake.utils import validate
 
 from cameval.errors import ConfigError
+from cameval.explain import check_params
 
 validate(config, workflow.source_path("../schemas/config.schema.yaml"), set_default=True)
 
@@ -32,6 +33,8 @@ for _name, _d in config["datasets"].items():
         ):
             if not os.path.exists(_d[_key]):
                 raise ConfigError(f"datasets.{_name}.{_key}: no {_d[_key]} (expected {_expected})")
+for _name, _h in config["heatmaps"].items():
+    check_params(_h["method"], _h["params"], key=f"heatmaps.{_name}.params")
 for _method in config["table1"]["methods"]:
     _require("table1.methods", _method, config["heatmaps"])
 _require("table2.heatmap", config["table2"]["heatmap"], config["heatmaps"])

@@ -13,9 +13,13 @@ K axis follows N. ``layer=None`` is the study's default (see :func:`default_laye
 
 from __future__ import annotations
 
+import inspect
+import numbers
+
 import torch
 from torch import nn
 
+from cameval.errors import ConfigError
 from cameval.explain._core import DEFAULT_LAYERS, as_targets, check_input, default_layer, get_layer, upsample
 from cameval.explain.gradcam import cam_maps
 from cameval.explain.guided import combine_guided_gradcam, guided_backprop, guided_gradcam, guided_relus
@@ -25,6 +29,53 @@ from cameval.explain.pathint import gradient_shap, integrated_gradients
 CAM_METHODS = ("gradcam", "gradcampp")
 PIXEL_METHODS = ("guided_backprop", "guided_gradcam", "integrated_gradients", "gradient_shap")
 METHODS = CAM_METHODS + PIXEL_METHODS + ("occlusion",)
+
+#: method -> the function whose keyword arguments are the method's ``params`` (the arguments the
+#: pipeline passes itself, ``model, x, targets, layer, method``, excluded). A method added to
+#: :func:`explain_targets` is added here too, so that its params are checked at parse time.
+METHOD_FUNCTIONS = {
+    "gradcam": cam_maps, "gradcampp": cam_maps, "guided_backprop": guided_backprop,
+    "guided_gradcam": guided_gradcam, "occlusion": occlusion,
+    "integrated_gradients": integrated_gradients, "gradient_shap": gradient_shap,
+}
+_PASSED_BY_PIPELINE = ("model", "x", "targets", "layer", "method")
+#: smallest allowed value of integer params
+_MINIMUM = {"patch": 1, "stride": 1, "batch_size": 1, "steps": 2, "n_samples": 1}
+
+
+def check_params(method: str, params: dict, key: str = "params") -> None:
+    """Raise :class:`ConfigError` naming ``key`` unless ``params`` fit ``method``'s signature.
+
+    Every name must be a keyword argument of the method's function (see ``METHOD_FUNCTIONS``),
+    every argument without a default must be given, values annotated ``int`` / ``float`` /
+    ``bool`` must have that type, and the integers of ``_MINIMUM`` must reach their minimum.
+    Methods not in ``METHOD_FUNCTIONS`` are not checked.
+    """
+    func = METHOD_FUNCTIONS.get(method)
+    if func is None:
+        return
+    if not isinstance(params, dict):
+        raise ConfigError(f"{key}: expected a mapping of keyword arguments of {method}, got {params!r}")
+    sig = inspect.signature(func)
+    accepted = {n: p for n, p in sig.parameters.items()
+                if n not in _PASSED_BY_PIPELINE and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(f"{key}: {method} takes no parameter {', '.join(map(repr, unknown))} "
+                          f"(expected some of {sorted(accepted) or 'none'})")
+    missing = sorted(n for n, p in accepted.items() if p.default is p.empty and n not in params)
+    if missing:
+        raise ConfigError(f"{key}: {method} needs {', '.join(map(repr, missing))}")
+    for name, value in params.items():
+        kind = str(accepted[name].annotation)
+        if kind == "int" and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+            raise ConfigError(f"{key}.{name}: expected an integer, got {value!r}")
+        if kind == "float" and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+            raise ConfigError(f"{key}.{name}: expected a number, got {value!r}")
+        if kind == "bool" and not isinstance(value, bool):
+            raise ConfigError(f"{key}.{name}: expected true or false, got {value!r}")
+        if name in _MINIMUM and isinstance(value, numbers.Integral) and value < _MINIMUM[name]:
+            raise ConfigError(f"{key}.{name}: expected an integer >= {_MINIMUM[name]}, got {value!r}")
 
 
 def explain_targets(
@@ -67,7 +118,7 @@ def explain(
 
 
 __all__ = [
-    "explain", "explain_targets", "METHODS", "CAM_METHODS", "PIXEL_METHODS", "DEFAULT_LAYERS",
+    "explain", "explain_targets", "check_params", "METHOD_FUNCTIONS", "METHODS", "CAM_METHODS", "PIXEL_METHODS", "DEFAULT_LAYERS",
     "default_layer", "get_layer", "cam_maps", "guided_backprop", "guided_gradcam",
     "combine_guided_gradcam", "guided_relus", "occlusion", "integrated_gradients", "gradient_shap",
 ]
