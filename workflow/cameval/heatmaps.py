@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from cameval.data.images import ImageSet, read_manifest
+from cameval.data.images import ImageSet, check_manifest, read_manifest
 from cameval.errors import ConfigError
 from cameval.explain import explain_targets
 from cameval.explain._core import default_layer, logits_of
@@ -37,9 +37,17 @@ def select_targets(logits: torch.Tensor, labels: torch.Tensor, spec: str) -> tor
     return torch.cat(cols, dim=1)
 
 
-def eval_rows(manifest_path: str | os.PathLike, split: str):
-    """The evaluation split of a manifest, in order (this order defines the shards)."""
+def eval_rows(manifest_path: str | os.PathLike, split: str, expected: int | None = None,
+              images: ImageSet | None = None):
+    """The evaluation split of a manifest, in order (this order defines the shards).
+
+    ``expected``: the rows of ``split`` the config promises (the shard count was fixed from it at
+    parse time); ``images``: the image set the manifest describes. Both are checked with
+    :func:`cameval.data.images.check_manifest`.
+    """
     manifest = read_manifest(manifest_path)
+    check_manifest(manifest, manifest_path, images=images,
+                   counts=None if expected is None else {split: expected})
     rows = manifest[manifest["split"] == split].reset_index(drop=True)
     if rows.empty:
         raise ConfigError(f"eval_split: no rows with split {split!r} in {manifest_path}")
@@ -56,15 +64,19 @@ def compute_shard(
     weights: str, images: str, manifest: str, out: str, *, split: str, start: int, stop: int,
     method: str, targets: str, params: dict | None = None, layer: str | None = None,
     batch_size: int = 32, dataset: str = "", shard: int = 0, progress: bool = True, device: str = "cpu",
+    expected: int | None = None,
 ) -> None:
     """Explain rows ``[start, stop)`` of ``split`` with ``method`` and write the shard ``out``.
 
     ``params`` are the method's keyword arguments; for occlusion ``fill`` is given in pixel
-    space (0–1) and converted here with the dataset's normalization.
+    space (0–1) and converted here with the dataset's normalization. ``expected``: the rows of
+    ``split`` the config promises; the manifest is checked against it, against ``images`` and
+    against the model's class count before anything is computed.
     """
     params = dict(params or {})
     model = load_model(weights).to(device)
-    rows = eval_rows(manifest, split).iloc[start:stop]
+    with ImageSet(images) as imgs:
+        rows = eval_rows(manifest, split, expected=expected, images=imgs).iloc[start:stop]
     if rows.empty:
         raise ConfigError(f"shard {shard}: rows {start}..{stop} are past the end of split {split!r} in {manifest}")
     if method in ("gradcam", "gradcampp", "guided_gradcam"):
@@ -72,6 +84,7 @@ def compute_shard(
     maps, targets_all, scores, t0 = [], [], [], time.perf_counter()
     with ImageSet(images) as imgs, \
             tqdm(total=len(rows), desc=f"{method} shard {shard}", unit="img", disable=not progress) as bar:
+        n_classes = None
         if method == "occlusion":
             params["fill"] = fill_in_input_space(params.get("fill", 0.5), imgs.mean, imgs.std)
         index = rows["index"].to_numpy()
@@ -80,6 +93,9 @@ def compute_shard(
             x = imgs.tensor(index[b0 : b0 + batch_size]).to(device)
             with torch.no_grad():
                 logits = logits_of(model(x))
+            if n_classes is None:
+                n_classes = logits.shape[1]
+                check_manifest(rows, manifest, num_classes=n_classes)
             t = select_targets(logits, labels[b0 : b0 + batch_size].to(device), targets)
             m, _ = explain_targets(model, x, t, method, layer=layer, **params)
             maps.append(m.detach().cpu().numpy())

@@ -11,8 +11,10 @@ A shard holds, for each of its images (rows in the dataset's evaluation order):
 
 and as attributes: method, layer, the method's parameters (JSON), model digest, dataset,
 shard index and row range, and the cameval and torch versions. Files are written to a temporary
-name and renamed, so a shard either exists whole or not at all; reads are lazy (``maps`` stays an
-h5py dataset until sliced).
+name and renamed, so a shard either exists whole or not at all; reads are lazy (``maps`` reads
+from the file when sliced). Reading checks what is read: every array has one row per id, ids
+are unique, the ``rows`` attribute matches the row count, scores and maps are finite, and a
+damaged chunk is a :class:`DataError` naming the file (not h5py's bare ``OSError``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ def write_shard(path: str | os.PathLike, ids, labels, targets, scores, maps, att
     for name, arr in arrays.items():
         if len(arr) != n:
             raise ValueError(f"write_shard {path}: {name} has {len(arr)} rows, expected {n} (one per id)")
+    for name in ("scores", "maps"):
+        bad = ~np.isfinite(arrays[name]).reshape(n, -1).all(axis=1) if n else np.zeros(0, bool)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise DataError(f"write_shard {path}: {name} of ids {[ids[i] for i in rows[:5]]} are not finite "
+                            "(expected finite numbers; NaN or inf came out of the model or method)")
     import torch
 
     with atomic_path(path) as tmp:
@@ -65,17 +73,45 @@ class Shard:
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError(f"{self.path}: no such heatmap shard (expected an HDF5 file written by cameval.store)")
-        self._f = h5py.File(self.path, "r")
+        try:
+            self._f = h5py.File(self.path, "r")
+        except OSError as e:
+            raise DataError(f"{self.path}: not a readable HDF5 heatmap shard ({e})") from e
+        try:
+            self._load()
+        except BaseException:
+            self._f.close()
+            raise
+
+    def _load(self) -> None:
         missing = [k for k in ("ids", *ARRAYS) if k not in self._f]
         if missing:
-            self._f.close()
             raise DataError(f"{self.path}: not a heatmap shard, missing datasets {missing}")
-        self.ids = [s.decode() if isinstance(s, bytes) else str(s) for s in self._f["ids"][()]]
-        self.labels = self._f["labels"][()]
-        self.targets = self._f["targets"][()]
-        self.scores = self._f["scores"][()]
-        self.maps = self._f["maps"]
-        self.attrs = {k: _decode(v) for k, v in self._f.attrs.items()}
+        try:
+            self.ids = [s.decode() if isinstance(s, bytes) else str(s) for s in self._f["ids"][()]]
+            self.labels = self._f["labels"][()]
+            self.targets = self._f["targets"][()]
+            self.scores = self._f["scores"][()]
+            self.attrs = {k: _decode(v) for k, v in self._f.attrs.items()}
+        except OSError as e:
+            raise DataError(f"{self.path}: damaged heatmap shard ({e}); delete it and rerun its rule") from e
+        self.maps = CheckedMaps(self._f["maps"], self.path)
+        n = len(self.ids)
+        for name in ARRAYS:
+            if self._f[name].shape[0] != n:
+                raise DataError(f"{self.path}: dataset {name!r} has {self._f[name].shape[0]} rows for {n} ids "
+                                "(expected one row per id)")
+        if len(set(self.ids)) != n:
+            dup = sorted({i for i in self.ids if self.ids.count(i) > 1})
+            raise DataError(f"{self.path}: ids {dup[:5]} appear more than once (expected each id once)")
+        rows = self.attrs.get("rows")
+        if isinstance(rows, list) and len(rows) == 2 and rows[1] - rows[0] != n:
+            raise DataError(f"{self.path}: attribute rows={rows} promises {rows[1] - rows[0]} images, the shard "
+                            f"holds {n} (expected them to agree: the manifest changed under the shard?)")
+        if n and not np.isfinite(self.scores).all():
+            bad = np.flatnonzero(~np.isfinite(self.scores).all(axis=1))
+            raise DataError(f"{self.path}: scores of ids {[self.ids[i] for i in bad[:5]]} are not finite "
+                            "(expected finite numbers)")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -88,6 +124,41 @@ class Shard:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class CheckedMaps:
+    """The ``maps`` dataset of a shard, read on slicing: ``maps[i, k]`` is a numpy array.
+
+    A damaged chunk raises :class:`DataError` naming the file and the index (h5py would say only
+    ``OSError: filter returned failure``), and so does a map holding NaN or inf.
+    """
+
+    def __init__(self, dataset: h5py.Dataset, path: Path):
+        self._ds, self.path = dataset, path
+        self.shape, self.dtype, self.ndim = dataset.shape, dataset.dtype, dataset.ndim
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        try:
+            out = self._ds[index]
+        except OSError as e:
+            raise DataError(f"{self.path}: maps{_index_text(index)} cannot be read ({e}); the shard is "
+                            "damaged: delete it and rerun its rule") from e
+        if not np.isfinite(out).all():
+            raise DataError(f"{self.path}: maps{_index_text(index)} hold NaN or inf (expected finite maps)")
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[()]
+        return out if dtype is None else out.astype(dtype)
+
+
+def _index_text(index) -> str:
+    index = index if isinstance(index, tuple) else (index,)
+    parts = [f"{i.start or ''}:{'' if i.stop is None else i.stop}" if isinstance(i, slice) else str(i) for i in index]
+    return "[" + ", ".join(parts) + "]"
 
 
 def _decode(value):

@@ -18,6 +18,7 @@ rule heatmaps:
         spec=heatmap_spec,
         rows=lambda w: shard_rows(w.dataset, w.heatmap, int(w.shard)),
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
+        expected=lambda w: n_eval(w.dataset),
         layer=lambda w: config["models"][w.model].get("layer"),
         device=config["device"],
     threads: 1

@@ -20,6 +20,14 @@ coordinates of the stored (preprocessed) image, so a box covers pixels ``x0 <= x
 ints (exact ink boxes); ImageNet boxes are floats (the original integer boxes mapped through the
 resize, see :func:`cameval.data.imagenet.transform_box`). JSON keeps the difference: ints read
 back as ``int``, floats as ``float``.
+
+Every reader checks what it reads and raises :class:`~cameval.errors.DataError` naming the file,
+the row or key, and what was expected: :func:`read_manifest` checks each row on its own (unique
+ids, known splits, integer index and label, boxes ``[class, x0, y0, x1, y1]`` with
+``0 <= x0 <= x1`` and ``0 <= y0 <= y1``); :func:`check_manifest` checks it against what it
+describes (rows per split from the config, one row per image of ``images.h5`` with matching ids,
+boxes inside the image, labels below the model's class count); :class:`ImageSet` reports an
+unreadable chunk with the file and rows. Readers of other files follow the same pattern.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ from cameval.io import atomic_path, write_csv
 log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = ("id", "split", "index", "label", "source", "boxes")
+SPLITS = ("train", "val", "test")
+"""The splits a manifest may name."""
 
 
 class ImageSetWriter:
@@ -180,6 +190,13 @@ class ImageSet:
         An int gives ``n = 1``. Arrays may be in any order and repeat rows; they are read in
         sorted order (as HDF5 needs) and returned in the order asked.
         """
+        try:
+            return self._read(index)
+        except OSError as e:  # a damaged chunk: h5py says only "filter returned failure"
+            raise DataError(f"{self.path}: images at rows {_describe(index)} cannot be read ({e}); "
+                            "the file is damaged: delete it and rerun the dataset rule") from e
+
+    def _read(self, index) -> np.ndarray:
         ds = self._images()
         n = len(self)
         if isinstance(index, (int, np.integer)):
@@ -241,6 +258,13 @@ class ImageSet:
         return f"ImageSet({str(self.path)!r}, n={len(self)}, size={self.height}x{self.width})"
 
 
+def _describe(index) -> str:
+    if isinstance(index, slice):
+        return f"{index.start}..{index.stop}"
+    idx = np.atleast_1d(np.asarray(index))
+    return str(idx.tolist()) if idx.size <= 8 else f"{idx[:8].tolist()}... ({idx.size} rows)"
+
+
 def _plain(value):
     if isinstance(value, bytes):
         return value.decode()
@@ -289,7 +313,9 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
 
     ``class`` is an int, the coordinates ints (digits) or floats (ImageNet) as written; ``id``,
     ``split`` and ``source`` are strings, ``index`` and ``label`` ints. A missing file, a missing
-    column or malformed boxes raise :class:`DataError` naming the file.
+    column, malformed boxes or a row that breaks the rules of the module docstring (duplicate
+    id, unknown split, ``x0 > x1``, negative coordinates, ...) raise :class:`DataError` naming the
+    file and the row. :func:`check_manifest` checks it against its images and the config.
     """
     path = Path(path)
     if not path.is_file():
@@ -318,6 +344,87 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
             raise DataError(f"{path}: row {row!r}: boxes {text!r} are not a JSON list of "
                             f"[class, x0, y0, x1, y1] ({e})") from e
     df["boxes"] = boxes
+    _check_rows(df, path)
+    return df
+
+
+def _fail(path, what: str, rows: pd.DataFrame | pd.Series, expected: str, limit: int = 5):
+    ids = rows["id"] if isinstance(rows, pd.DataFrame) else rows
+    shown = [str(i) for i in list(ids)[:limit]]
+    more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
+    raise DataError(f"{path}: {what} in row(s) with id {shown}{more} (expected {expected})")
+
+
+def _check_rows(df: pd.DataFrame, path) -> None:
+    """What each manifest row must satisfy on its own (see the module docstring)."""
+    dup = df[df["id"].duplicated(keep=False)]
+    if len(dup):
+        _fail(path, "duplicate ids", dup, "each id once")
+    bad = df[~df["split"].isin(SPLITS)]
+    if len(bad):
+        _fail(path, f"unknown split(s) {sorted(set(bad['split']))}", bad, f"one of {list(SPLITS)}")
+    bad = df[df["index"] < 0]
+    if len(bad):
+        _fail(path, "negative index", bad, "the row of the image in images.h5, >= 0")
+    dup = df[df["index"].duplicated(keep=False)]
+    if len(dup):
+        _fail(path, "repeated index", dup, "one manifest row per image of images.h5")
+    bad = df[df["label"] < -1]
+    if len(bad):
+        _fail(path, "label below -1", bad, "a class index >= 0, or -1 for none")
+    for image_id, boxes in zip(df["id"], df["boxes"]):
+        for b in boxes:
+            cls, x0, y0, x1, y1 = b
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in b[1:]):
+                raise DataError(f"{path}: row {image_id!r}: box {list(b)} has a non-numeric coordinate "
+                                "(expected finite numbers)")
+            if cls < 0 or not 0 <= x0 <= x1 or not 0 <= y0 <= y1:
+                raise DataError(f"{path}: row {image_id!r}: box {list(b)} is not [class >= 0, x0, y0, x1, y1] "
+                                "with 0 <= x0 <= x1 and 0 <= y0 <= y1 (inclusive pixels)")
+
+
+def check_manifest(df: pd.DataFrame, path: str | os.PathLike, *, images: "ImageSet | None" = None,
+                   counts: dict[str, int] | None = None, num_classes: int | None = None) -> pd.DataFrame:
+    """Check a manifest read by :func:`read_manifest` against what it describes; returns ``df``.
+
+    - ``images``: its image set; every image has exactly one row (``index`` runs over
+      ``0 .. len(images) - 1``), ``ids[index]`` equals the row's id, and every box lies inside
+      the image: ``x1 <= width - 1`` and ``y1 <= height - 1``;
+    - ``counts``: rows per split the config promises, e.g. ``{"test": 24}``;
+    - ``num_classes``: labels and box classes are ``< num_classes``.
+
+    Raises :class:`DataError` naming ``path``, the offending row(s) and what was expected.
+    """
+    if counts:
+        for split, n in counts.items():
+            have = int((df["split"] == split).sum())
+            if have != int(n):
+                raise DataError(f"{path}: {have} rows with split {split!r}, the config says {n} "
+                                "(rows lost or added: rebuild the dataset)")
+    if num_classes is not None:
+        bad = df[df["label"] >= num_classes]
+        if len(bad):
+            _fail(path, f"label >= {num_classes}", bad, f"a class in 0..{num_classes - 1}, or -1 for none")
+        for image_id, boxes in zip(df["id"], df["boxes"]):
+            for b in boxes:
+                if b[0] >= num_classes:
+                    raise DataError(f"{path}: row {image_id!r}: box {list(b)} has class {b[0]} "
+                                    f"(expected 0..{num_classes - 1})")
+    if images is not None:
+        n = len(images)
+        if len(df) != n or not np.array_equal(np.sort(df["index"].to_numpy()), np.arange(n)):
+            raise DataError(f"{path}: {len(df)} rows for the {n} images of {images.path} "
+                            f"(expected one row per image, index 0..{n - 1}: rows lost or added)")
+        wrong = [i for i, (image_id, k) in enumerate(zip(df["id"], df["index"])) if images.ids[k] != image_id]
+        if wrong:
+            _fail(path, f"ids that differ from those of {images.path} at the same index", df.iloc[wrong],
+                  "the manifest and images.h5 written together")
+        for image_id, boxes in zip(df["id"], df["boxes"]):
+            for b in boxes:
+                if b[3] > images.width - 1 or b[4] > images.height - 1:
+                    raise DataError(f"{path}: row {image_id!r}: box {list(b)} reaches outside the "
+                                    f"{images.width}x{images.height} image (expected x1 <= {images.width - 1}, "
+                                    f"y1 <= {images.height - 1})")
     return df
 
 

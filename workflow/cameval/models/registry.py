@@ -105,7 +105,11 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise DataError(f"weights: no file {path} (expected .safetensors, .pt, .pth or .pth.tar)")
     if path.suffix == ".safetensors":
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except Exception as err:  # SafetensorError ("header too large" ...), OSError
+            raise DataError(f"weights: {path} is not a readable safetensors file ({type(err).__name__}: {err}); "
+                            "expected a file written by safetensors (cameval.models.save_model)") from err
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -146,11 +150,24 @@ def save_model(model: nn.Module, path: str | os.PathLike, arch: str, build: dict
 def model_metadata(path: str | os.PathLike) -> dict:
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        meta = (f.metadata() or {}).get("cameval")
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such model file (expected a .safetensors file written by the model rules)")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = (f.metadata() or {}).get("cameval")
+    except Exception as err:  # SafetensorError ("header too large" ...), OSError
+        raise DataError(f"{path}: not a readable safetensors file ({type(err).__name__}: {err}); expected a "
+                        "file written by cameval.models.save_model") from err
     if meta is None:
         raise DataError(f"{path}: no cameval metadata (expected a file written by cameval.models.save_model)")
-    return json.loads(meta)
+    try:
+        meta = json.loads(meta)
+        if not isinstance(meta, dict) or "arch" not in meta:
+            raise ValueError("no 'arch'")
+    except ValueError as err:
+        raise DataError(f"{path}: cameval metadata {meta[:200]!r} is not JSON with 'arch' and 'build' ({err})") from err
+    meta.setdefault("build", {})
+    return meta
 
 
 def load_model(path: str | os.PathLike) -> nn.Module:

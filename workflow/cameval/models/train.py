@@ -78,16 +78,19 @@ def train_classifier(
     return model.eval(), curve
 
 
-def split_tensors(images: str, manifest: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """All images of ``split`` as normalized float tensors with their labels."""
-    from cameval.data.images import ImageSet, read_manifest
+def split_tensors(images: str, manifest: str, split: str,
+                  num_classes: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """All images of ``split`` as normalized float tensors with their labels; the manifest is
+    checked against the images and ``num_classes`` first (:func:`cameval.data.images.check_manifest`)."""
+    from cameval.data.images import ImageSet, check_manifest, read_manifest
     from cameval.errors import DataError
 
     rows = read_manifest(manifest)
-    rows = rows[rows["split"] == split]
-    if rows.empty:
-        raise DataError(f"{manifest}: no rows with split {split!r} (expected train, val and test rows)")
     with ImageSet(images) as imgs:
+        check_manifest(rows, manifest, images=imgs, num_classes=num_classes)
+        rows = rows[rows["split"] == split]
+        if rows.empty:
+            raise DataError(f"{manifest}: no rows with split {split!r} (expected train, val and test rows)")
         x = imgs.tensor(rows["index"].to_numpy())
     return x, torch.as_tensor(rows["label"].to_numpy(copy=True), dtype=torch.long)
 
@@ -103,7 +106,7 @@ def train_on_dataset(arch: str, num_classes: int, images: str, manifest: str, we
 
     torch.manual_seed(seed)
     model = build_model(arch, num_classes=num_classes)
-    train, val, test = (split_tensors(images, manifest, s) for s in ("train", "val", "test"))
+    train, val, test = (split_tensors(images, manifest, s, num_classes) for s in ("train", "val", "test"))
     model, curve = train_classifier(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size,
                                     weight_decay=weight_decay, seed=seed)
     result = {"arch": arch, "test_acc": evaluate(model, *test)["acc"],
