@@ -11,3 +11,8 @@ class ConfigError(CamevalError):
 
 class DataError(CamevalError):
     """An input file is missing, malformed or inconsistent with its manifest."""
+
+
+class WriteError(CamevalError, OSError):
+    """An output could not be written (disk full, quota, read-only file system); the target was
+    left untouched and the temporary file removed."""

@@ -9,6 +9,7 @@ before it starts (Snakemake runs one job per output at a time, so nothing else c
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -18,7 +19,12 @@ from typing import Iterator
 
 import pandas as pd
 
+from cameval.errors import CamevalError, WriteError
+
 log = logging.getLogger(__name__)
+
+#: errno values of an OSError that mean "the output cannot be written here", re-raised as WriteError
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -66,9 +72,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if tmp.exists():  # mkstemp creates 0600; give the result the permissions of a plain file
             os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
+    except OSError as err:
+        if isinstance(err, CamevalError) or not _no_room(err):
+            raise
+        raise WriteError(f"{path}: could not be written ({err}); the target was left untouched and the "
+                         "temporary file removed: free space and rerun") from err
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _no_room(err: OSError) -> bool:
+    """Whether ``err`` says the disk is full or not writable (h5py's errors carry no errno, only text)."""
+    return err.errno in _NO_ROOM or any(text in str(err) for text in ("No space left", "Disk quota", "Read-only file"))
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike, **kwargs) -> None:

@@ -1,0 +1,754 @@
+"""Reliability suite: bad configs and params, damaged images, manifests, shards and checkpoints,
+crashes mid-write, a full disk, failed jobs, and the documented command lines.
+
+Each case provokes one failure and checks that it ends in cameval's error naming the file or key,
+with nothing half-written left behind. What the user sees and what is left on disk are recorded;
+when every case has run (``make test``), the table in ``docs/reliability.md`` is written from
+those records, so the page shows what the suite measured.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from cameval.errors import ConfigError, DataError, WriteError
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "reliability.md"
+
+#: case -> (area, how it is provoked). docs/reliability.md lists them in this order.
+CASES = {
+    "param_unknown": ("config", "`heatmaps.occlusion3.params: {strid: 2}` (a misspelled parameter)"),
+    "param_missing": ("config", "`heatmaps.occlusion3.params` without `patch`"),
+    "param_type": ("config", "`heatmaps.occlusion3.params.stride: \"2\"` (a string)"),
+    "shard_size_negative": ("config", "`heatmaps.gradcam.shard_size: -1`"),
+    "method_unknown": ("config", "`heatmaps.gradcam.method: gradcam3`"),
+    "rows_deleted_eval": ("manifest", "3 rows of the evaluation split deleted from `manifest.csv`"),
+    "rows_deleted_train": ("manifest", "3 rows of the train split deleted from `manifest.csv`"),
+    "box_outside": ("manifest", "box `[8, 40, 40, 60, 60]` on a 32 px image"),
+    "box_negative": ("manifest", "box `[3, -2, 5, 10, 12]` (negative coordinate)"),
+    "box_reversed": ("manifest", "box `[3, 20, 5, 10, 12]` (x0 > x1)"),
+    "id_duplicate": ("manifest", "two rows with the same id"),
+    "split_unknown": ("manifest", "a row with split `tset`"),
+    "label_range": ("manifest", "label 12 for a 10-class model"),
+    "images_chunk": ("images", "one gzip chunk of `images.h5` overwritten with junk"),
+    "images_truncated": ("images", "`images.h5` cut to half its size"),
+    "shard_nan_write": ("shard", "a NaN in the maps handed to `write_shard`"),
+    "shard_nan_read": ("shard", "a NaN written into a shard's maps on disk"),
+    "shard_rows": ("shard", "a shard whose `rows` attribute disagrees with its contents"),
+    "shard_chunk": ("shard", "one chunk of a shard's maps overwritten with junk"),
+    "ckpt_pickle": ("checkpoint", "a `.pt` whose payload runs code when unpickled"),
+    "ckpt_layout": ("checkpoint", "small_alexnet's state dict loaded into small_vgg"),
+    "ckpt_shapes": ("checkpoint", "a 5-class small_vgg loaded as a 10-class one"),
+    "ckpt_not_safetensors": ("checkpoint", "a text file named `model.safetensors`"),
+    "kill_mid_write": ("crash", "`kill -9` of a writer half-way through `images.h5`, then the writer again"),
+    "disk_full_csv": ("disk full", "`No space left on device` half-way through a CSV"),
+    "disk_full_shard": ("disk full", "`No space left on device` half-way through a heatmap shard"),
+    "disk_full_weights": ("disk full", "`No space left on device` half-way through a safetensors file"),
+    "script_exception": ("logs", "a script that raises after `setup_logging(log)`"),
+    "e2e_failed_job": ("workflow", "tiny run, then 3 rows deleted from `manifest.csv` and the run repeated"),
+    "e2e_kill9": ("workflow", "`kill -9` of Snakemake and its job mid-run, `--unlock`, then the same command"),
+    "e2e_report": ("workflow", "`snakemake --cores 2 all --configfile tests/configs/tiny.yaml --report results/report.html`"),
+}
+SEEN: dict[str, tuple[str, str]] = {}
+
+
+def _normalize(text: str, base: Path | None) -> str:
+    if base is not None:
+        text = text.replace(str(base), "<tmp>")
+    text = text.replace(str(ROOT), ".")
+    text = re.sub(r"/tmp/pytest-of-[^/\s]+/pytest-\d+/[^/\s]+", "<tmp>", text)
+    text = re.sub(r"\.[A-Za-z0-9_]{8}\.tmp\b", ".*.tmp", text)  # mkstemp's random part
+    return text
+
+
+def record(case: str, seen: str, left: str, base: Path | None = None) -> None:
+    """Keep what the user saw (first line of the message) and what was left on disk for ``case``."""
+    assert case in CASES, case
+    first = _normalize(str(seen).strip().splitlines()[0] if str(seen).strip() else "(nothing)", base)
+    if len(first) > 260:
+        first = first[:257] + "..."
+    SEEN[case] = (first, _normalize(left, base))
+
+
+def new_files(folder: Path, before: set[str]) -> list[str]:
+    """Files under ``folder`` that were not in ``before`` (relative paths)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()
+                  and str(p.relative_to(folder)) not in before)
+
+
+def files_of(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def temporaries(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*.tmp"))
+
+
+def describe_left(folder: Path, before: set[str]) -> str:
+    left = new_files(folder, before)
+    return "nothing new" if not left else ", ".join(f"`{f}`" for f in left)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def reliability_table():
+    """After the module: write docs/reliability.md when every case has been recorded."""
+    yield
+    if set(CASES) - set(SEEN):
+        return
+    from cameval.io import write_text
+
+    lines = [
+        "# Reliability",
+        "",
+        "What happens when inputs are damaged, a config is wrong, a job is killed or the disk fills up.",
+        "Each row is one case of `tests/test_reliability.py`; the last two columns are what the suite",
+        "measured on its last complete run (`make test`), written here by the suite itself: the first",
+        "line of the message the user sees, and the files left behind besides the inputs (`<tmp>` is the",
+        "test's scratch folder). Every case ends in cameval's own error (`ConfigError`, `DataError`,",
+        "`WriteError`) naming the file or config key, before anything half-written can remain.",
+        "",
+        "| area | case | what the user sees | left on disk |",
+        "|---|---|---|---|",
+    ]
+    for case, (area, how) in CASES.items():
+        seen, left = SEEN[case]
+        lines.append(f"| {area} | {how} | {seen.replace('|', '/')} | {left.replace('|', '/')} |")
+    lines += [
+        "",
+        "Conventions behind these rows (see `docs/architecture.md`): the config and every method's",
+        "parameters are checked when the workflow is parsed; every reader checks what it reads",
+        "(`cameval.data.images.read_manifest` / `check_manifest`, `ImageSet`, `cameval.store.Shard`,",
+        "`cameval.models.read_state_dict` / `load_model`); every output is written to a temporary beside",
+        "it and renamed when complete (`cameval.io.atomic_path`), and a temporary left by a killed job is",
+        "removed by the next job that writes the same output; `cameval.logs.setup_logging` writes an",
+        "uncaught exception, with its traceback, to the job's log.",
+        "",
+    ]
+    write_text("\n".join(lines), DOC)
+
+
+# --- small inputs in the real formats ------------------------------------------------------------
+
+N_TEST = 8
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    """A tiny digits image set (32 px; 12/6/8 images) and a random 10-class small_vgg."""
+    from cameval.data.digits import make_digits_loc
+    from cameval.models import build_model
+    from cameval.models.registry import save_model
+
+    root = tmp_path_factory.mktemp("source")
+    make_digits_loc(root / "images.h5", root / "manifest.csv", size=32,
+                    counts={"train": 12, "val": 6, "test": N_TEST}, clutter=1, seed=0)
+    torch.manual_seed(0)
+    save_model(build_model("small_vgg", num_classes=10), root / "model.safetensors", "small_vgg",
+               build={"num_classes": 10})
+    return root
+
+
+@pytest.fixture
+def data(source, tmp_path):
+    """A private copy of the source files in ``tmp_path / "in"``; outputs go to ``tmp_path / "out"``."""
+    d = tmp_path / "in"
+    shutil.copytree(source, d)
+    (tmp_path / "out").mkdir()
+    return {"root": tmp_path, "images": d / "images.h5", "manifest": d / "manifest.csv",
+            "weights": d / "model.safetensors", "out": tmp_path / "out"}
+
+
+def shard_of(data, expected=N_TEST):
+    from cameval.heatmaps import compute_shard
+
+    out = data["out"] / "shard-0.h5"
+    compute_shard(str(data["weights"]), str(data["images"]), str(data["manifest"]), str(out), split="test",
+                  start=0, stop=N_TEST, method="gradcam", targets="top1", batch_size=8, progress=False,
+                  expected=expected)
+    return out
+
+
+def edit_manifest(path: Path, edit) -> None:
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = edit(df)
+    df.to_csv(path, index=False)
+
+
+def first_row(df: pd.DataFrame, split: str) -> int:
+    return int(np.flatnonzero(df["split"].to_numpy() == split)[0])
+
+
+def expect_shard_error(data, case: str, match: str, expected=N_TEST):
+    before = files_of(data["root"])
+    with pytest.raises(DataError, match=match) as err:
+        shard_of(data, expected)
+    assert str(data["manifest"]) in str(err.value) or str(data["images"]) in str(err.value)
+    assert not (data["out"] / "shard-0.h5").exists() and not temporaries(data["root"])
+    record(case, err.value, describe_left(data["root"], before), data["root"])
+
+
+def test_undamaged_inputs_give_a_shard(data):
+    from cameval.store import Shard
+
+    with Shard(shard_of(data)) as s:
+        assert len(s) == N_TEST and np.isfinite(s.maps[:]).all()
+
+
+# --- config: checked at parse time, naming the key -----------------------------------------------
+
+def snakemake_at(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(cwd / "workflow")}
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def error_line(output: str, marker: str) -> str:
+    """The first output line that mentions ``marker`` (the error the user reads)."""
+    for line in output.splitlines():
+        if marker in line and not line.lstrip().startswith("File "):
+            return line.strip()
+    return output.strip().splitlines()[-1] if output.strip() else ""
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("case, edit, key", [
+    ("param_unknown", lambda c: c["heatmaps"]["occlusion3"]["params"].update(strid=2),
+     "heatmaps.occlusion3.params: occlusion takes no parameter 'strid'"),
+    ("param_missing", lambda c: c["heatmaps"]["occlusion3"]["params"].pop("patch"),
+     "heatmaps.occlusion3.params: occlusion needs 'patch'"),
+    ("param_type", lambda c: c["heatmaps"]["occlusion3"]["params"].update(stride="2"),
+     "heatmaps.occlusion3.params.stride: expected an integer"),
+    ("shard_size_negative", lambda c: c["heatmaps"]["gradcam"].update(shard_size=-1), "shard_size"),
+    ("method_unknown", lambda c: c["heatmaps"]["gradcam"].update(method="gradcam3"), "gradcam3"),
+])
+def test_bad_config_stops_the_dry_run_naming_the_key(tmp_path, case, edit, key):
+    cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
+    edit(cfg)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake_at(ROOT, "-n", "--cores", "2", "all", "--configfile", str(path))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and key in out
+    assert "Job stats" not in out  # stopped before planning a single job
+    record(case, error_line(out, key), "nothing (stopped at parse time)", tmp_path)
+
+
+# --- manifests ------------------------------------------------------------------------------------
+
+def test_rows_deleted_from_the_evaluation_split_are_caught(data):
+    def drop(df):
+        rows = np.flatnonzero(df["split"].to_numpy() == "test")[:3]
+        return df.drop(index=rows)
+
+    edit_manifest(data["manifest"], drop)
+    expect_shard_error(data, "rows_deleted_eval", r"5 rows with split 'test', the config says 8")
+
+
+def test_rows_deleted_from_the_train_split_are_caught_before_training(data):
+    from cameval.models.train import split_tensors
+
+    edit_manifest(data["manifest"], lambda df: df.drop(index=np.flatnonzero(df["split"].to_numpy() == "train")[:3]))
+    with pytest.raises(DataError, match=r"23 rows for the 26 images") as err:
+        split_tensors(str(data["images"]), str(data["manifest"]), "train", 10)
+    assert str(data["manifest"]) in str(err.value)
+    # the heatmap job sees it too, although its own split is complete
+    expect_shard_error(data, "rows_deleted_train", r"23 rows for the 26 images")
+
+
+@pytest.mark.parametrize("case, box, match", [
+    ("box_outside", [8, 40, 40, 60, 60], r"reaches outside the 32x32 image \(expected x1 <= 31"),
+    ("box_negative", [3, -2, 5, 10, 12], r"0 <= x0 <= x1"),
+    ("box_reversed", [3, 20, 5, 10, 12], r"0 <= x0 <= x1"),
+])
+def test_boxes_outside_the_image_or_reversed_are_refused(data, case, box, match):
+    def put(df):
+        df.loc[first_row(df, "test"), "boxes"] = json.dumps([box])
+        return df
+
+    edit_manifest(data["manifest"], put)
+    expect_shard_error(data, case, match)
+
+
+def test_duplicate_ids_and_unknown_splits_are_refused(data):
+    from cameval.data.images import read_manifest
+
+    original = data["manifest"].read_text()
+
+    def dup(df):
+        df.loc[1, "id"] = df.loc[0, "id"]
+        return df
+
+    edit_manifest(data["manifest"], dup)
+    with pytest.raises(DataError, match="duplicate ids"):
+        read_manifest(data["manifest"])
+    expect_shard_error(data, "id_duplicate", "duplicate ids")
+    data["manifest"].write_text(original)
+
+    def split(df):
+        df.loc[first_row(df, "test"), "split"] = "tset"
+        return df
+
+    edit_manifest(data["manifest"], split)
+    expect_shard_error(data, "split_unknown", r"unknown split\(s\) \['tset'\]")
+
+
+def test_labels_beyond_the_models_classes_are_refused(data):
+    def label(df):
+        df.loc[first_row(df, "test"), "label"] = "12"
+        return df
+
+    edit_manifest(data["manifest"], label)
+    expect_shard_error(data, "label_range", r"label >= 10")
+
+
+# --- image sets -----------------------------------------------------------------------------------
+
+def junk_chunk(path: Path, dataset: str, coord: tuple) -> None:
+    """Overwrite the stored bytes of the chunk at ``coord`` with junk (the file stays a valid HDF5)."""
+    with h5py.File(path, "r") as f:
+        info = f[dataset].id.get_chunk_info_by_coord(coord)
+    with open(path, "r+b") as f:
+        f.seek(info.byte_offset)
+        f.write(b"\xff" * info.size)
+
+
+def test_a_damaged_chunk_of_images_names_the_file(data):
+    from cameval.data.images import read_manifest
+
+    row = int(read_manifest(data["manifest"]).query("split == 'test'")["index"].iloc[0])
+    junk_chunk(data["images"], "images", (row, 0, 0, 0))
+    expect_shard_error(data, "images_chunk", r"images at rows .* cannot be read .*damaged")
+
+
+def test_a_truncated_image_set_names_the_file(data):
+    size = data["images"].stat().st_size
+    with open(data["images"], "r+b") as f:
+        f.truncate(size // 2)
+    expect_shard_error(data, "images_truncated", r"not a readable HDF5 image set")
+
+
+# --- heatmap shards -------------------------------------------------------------------------------
+
+def small_shard(path: Path, n: int = 4, rows=None, maps=None):
+    from cameval.store import write_shard
+
+    rng = np.random.default_rng(0)
+    maps = rng.random((n, 1, 4, 4)) if maps is None else maps
+    write_shard(path, ids=[f"im{i}" for i in range(n)], labels=np.zeros(n), targets=np.zeros((n, 1)),
+                scores=rng.random((n, 3)), maps=maps, attrs={"rows": rows or [0, n], "method": "gradcam"})
+    return path
+
+
+def test_non_finite_maps_are_refused_on_writing_and_on_reading(tmp_path):
+    from cameval.store import Shard
+
+    maps = np.ones((4, 1, 4, 4))
+    maps[2, 0, 1, 1] = np.nan
+    with pytest.raises(DataError, match=r"maps of ids \['im2'\] are not finite") as err:
+        small_shard(tmp_path / "nan.h5", maps=maps)
+    assert not list(tmp_path.iterdir())
+    record("shard_nan_write", err.value, describe_left(tmp_path, set()), tmp_path)
+
+    path = small_shard(tmp_path / "shard-0.h5")
+    with h5py.File(path, "r+") as f:
+        f["maps"][1, 0, 0, 0] = np.inf
+    before = files_of(tmp_path)
+    with Shard(path) as s:
+        np.testing.assert_array_equal(s.maps[0].shape, (1, 4, 4))
+        with pytest.raises(DataError, match=r"shard-0.h5: maps\[1\] hold NaN or inf") as err:
+            s.maps[1]
+    record("shard_nan_read", err.value, describe_left(tmp_path, before), tmp_path)
+
+
+def test_a_shard_whose_rows_disagree_with_its_contents_is_refused(tmp_path):
+    from cameval.store import Shard
+
+    path = small_shard(tmp_path / "shard-1.h5", n=5, rows=[8, 16])
+    with pytest.raises(DataError, match=r"rows=\[8, 16\] promises 8 images, the shard holds 5") as err:
+        Shard(path)
+    record("shard_rows", err.value, describe_left(tmp_path, {"shard-1.h5"}), tmp_path)
+
+
+def test_a_damaged_shard_chunk_names_the_shard(tmp_path):
+    from cameval.store import Shard
+
+    path = small_shard(tmp_path / "shard-0.h5")
+    junk_chunk(path, "maps", (2, 0, 0, 0))
+    with Shard(path) as s:
+        s.maps[1]
+        with pytest.raises(DataError, match=r"shard-0.h5: maps\[2, :1\] cannot be read") as err:
+            s.maps[2, :1]
+    record("shard_chunk", err.value, describe_left(tmp_path, {"shard-0.h5"}), tmp_path)
+
+
+# --- checkpoints ----------------------------------------------------------------------------------
+
+class _Payload:
+    """Unpickling this would create the marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickled_payload_is_refused_without_running_it(tmp_path):
+    from cameval.models.registry import read_state_dict
+
+    marker = tmp_path / "pwned"
+    torch.save({"state_dict": {"w": _Payload(marker)}}, tmp_path / "evil.pt")
+    with pytest.raises(DataError, match=r"evil.pt is not a state dict loadable with weights_only=True") as err:
+        read_state_dict(tmp_path / "evil.pt")
+    assert not marker.exists()
+    record("ckpt_pickle", err.value, describe_left(tmp_path, {"evil.pt"}) + " (the payload never ran)", tmp_path)
+
+
+@pytest.mark.parametrize("case, other, match", [
+    ("ckpt_layout", ("small_alexnet", 10), r"does not fit SmallVGG: missing \['features"),
+    ("ckpt_shapes", ("small_vgg", 5), r"wrong shapes \['classifier"),
+])
+def test_checkpoints_of_another_layout_or_shape_are_refused(tmp_path, case, other, match):
+    from cameval.models import build_model, load_weights
+
+    torch.save(build_model(other[0], num_classes=other[1]).state_dict(), tmp_path / "other.pt")
+    with pytest.raises(DataError, match=match) as err:
+        load_weights(build_model("small_vgg", num_classes=10), str(tmp_path / "other.pt"))
+    assert "other.pt" in str(err.value)
+    record(case, err.value, describe_left(tmp_path, {"other.pt"}), tmp_path)
+
+
+def test_a_file_that_is_not_safetensors_names_its_path(tmp_path):
+    from cameval.models import load_model
+    from cameval.models.registry import read_state_dict
+
+    path = tmp_path / "model.safetensors"
+    path.write_text("this is not a safetensors file, but it is long enough to have a header" * 3)
+    with pytest.raises(DataError, match="not a readable safetensors file") as err:
+        read_state_dict(path)
+    assert str(path) in str(err.value)
+    with pytest.raises(DataError, match="not a readable safetensors file") as err:
+        load_model(path)
+    assert str(path) in str(err.value)
+    record("ckpt_not_safetensors", err.value, describe_left(tmp_path, {"model.safetensors"}), tmp_path)
+
+
+# --- crashes and a full disk ----------------------------------------------------------------------
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    from cameval.data.images import ImageSetWriter
+    path, stop = sys.argv[1], sys.argv[2] == "stop"
+    with ImageSetWriter(path, 8, 16, 16, [0.5] * 3, [0.5] * 3) as w:
+        for i in range(8):
+            w.write(i, np.full((16, 16, 3), i, np.uint8), f"im{i}")
+            if stop and i == 3:
+                print("half", flush=True)
+                time.sleep(60)
+""")
+
+
+def test_a_writer_killed_mid_write_leaves_only_a_temporary_that_the_next_writer_removes(tmp_path):
+    from cameval.data.images import ImageSet
+
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    out = tmp_path / "data" / "images.h5"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow")}
+    proc = subprocess.Popen([sys.executable, str(script), str(out), "stop"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "half"
+    finally:
+        proc.kill()  # SIGKILL: no finally block, no atexit runs in the writer
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()
+    killed = temporaries(tmp_path / "data")
+    assert len(killed) == 1 and killed[0].startswith(".images.h5.")
+    subprocess.run([sys.executable, str(script), str(out), "go"], check=True, env=env, timeout=120)
+    assert temporaries(tmp_path / "data") == []
+    with ImageSet(out) as s:
+        np.testing.assert_array_equal(s.uint8(slice(None))[:, 0, 0, 0], np.arange(8))
+    record("kill_mid_write", "(the writer dies; the rerun succeeds and logs that it removed the leftover)",
+           f"after the kill: `{killed[0]}` only; after the rerun: `images.h5`, no temporary", tmp_path)
+
+
+def _no_space(path=None):
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+
+def test_a_full_disk_while_writing_a_csv_leaves_no_half_written_file(tmp_path, monkeypatch):
+    from cameval.io import write_csv
+
+    target = tmp_path / "results" / "table1.csv"
+    write_csv(pd.DataFrame({"a": [1]}), target)
+    old = target.read_bytes()
+    real = pd.DataFrame.to_csv
+
+    def half_then_full(self, path, **kwargs):
+        real(self.iloc[: len(self) // 2], path, **kwargs)
+        raise _no_space(str(path))
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_full)
+    with pytest.raises(WriteError, match=r"table1.csv: could not be written .*No space left") as err:
+        write_csv(pd.DataFrame({"a": range(100)}), target)
+    assert target.read_bytes() == old and temporaries(tmp_path) == []
+    record("disk_full_csv", err.value, "the previous `table1.csv`, unchanged; no temporary", tmp_path)
+
+
+def test_a_full_disk_while_writing_a_shard_leaves_nothing(tmp_path, monkeypatch):
+    real = h5py.Group.create_dataset
+    calls = []
+
+    def full_on_third(self, *args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 3:
+            raise OSError("Can't write data (file write failed: errno = 28, error message = 'No space left on device')")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(h5py.Group, "create_dataset", full_on_third)
+    with pytest.raises(WriteError, match=r"shard-0.h5: could not be written") as err:
+        small_shard(tmp_path / "shard-0.h5")
+    assert len(calls) == 3 and list(tmp_path.iterdir()) == []
+    record("disk_full_shard", err.value, describe_left(tmp_path, set()), tmp_path)
+
+
+def test_a_full_disk_while_writing_weights_leaves_nothing(tmp_path, monkeypatch):
+    import cameval.models.registry as registry
+    from cameval.models import build_model
+
+    def half_then_full(tensors, filename, metadata=None):
+        Path(filename).write_bytes(b"\0" * 1000)
+        raise _no_space(filename)
+
+    monkeypatch.setattr(registry, "save_file", half_then_full)
+    with pytest.raises(WriteError, match=r"vgg.safetensors: could not be written") as err:
+        registry.save_model(build_model("small_vgg", num_classes=10), tmp_path / "vgg.safetensors", "small_vgg")
+    assert list(tmp_path.iterdir()) == []
+    record("disk_full_weights", err.value, describe_left(tmp_path, set()), tmp_path)
+
+
+def test_an_exception_in_a_script_is_logged_with_its_traceback(tmp_path):
+    script = tmp_path / "job.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        from cameval.data.images import read_manifest
+        from cameval.logs import setup_logging
+        setup_logging(sys.argv[1])
+        read_manifest(sys.argv[2])
+    """))
+    log = tmp_path / "logs" / "job.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow")}
+    proc = subprocess.run([sys.executable, str(script), str(log), str(tmp_path / "nowhere.csv")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and 'job.py", line 6' in text
+    assert f"DataError: {tmp_path / 'nowhere.csv'}: no such manifest" in text
+    record("script_exception", text.splitlines()[0].split(" ", 2)[2], "`logs/job.log` with the message and "
+           "the traceback (exit status 1)", tmp_path)
+
+
+# --- documented commands, from the repository root -----------------------------------------------
+
+def documented_commands() -> list[tuple[str, str]]:
+    """Every `snakemake` / `make` command line in the code blocks of README.md and config/README.md."""
+    found = []
+    for doc in ("README.md", "config/README.md"):
+        blocks = re.findall(r"```[a-z]*\n(.*?)```", (ROOT / doc).read_text(), re.S)
+        for block in blocks:
+            for line in block.splitlines():
+                cmd = line.split("#", 1)[0].strip()
+                if re.match(r"^(\.venv/bin/)?snakemake\s|^make\s", cmd):
+                    found.append((doc, cmd))
+    return found
+
+
+def test_the_docs_hold_the_commands_a_user_needs():
+    cmds = [c for _, c in documented_commands()]
+    assert "make all" in cmds and "make test" in cmds
+    assert any("config/paper.yaml" in c and "profiles/slurm" in c for c in cmds)
+    assert any("--report" in c for c in cmds)
+    for _, cmd in documented_commands():
+        words = cmd.split()
+        if "--configfile" in words:  # it takes several values: nothing but config files may follow
+            assert all(w.endswith((".yaml", ".yml")) for w in words[words.index("--configfile") + 1:]), cmd
+
+
+@pytest.fixture(scope="module")
+def imagenet_override(tmp_path_factory, tiny_imagenet):
+    """A config file that points config/paper.yaml at the tiny ILSVRC fixture (merged after it)."""
+    path = tmp_path_factory.mktemp("override") / "imagenet-fixture.yaml"
+    path.write_text(yaml.safe_dump({"datasets": {"imagenet": {
+        "images": str(tiny_imagenet["images"]), "annotations": str(tiny_imagenet["xml"]),
+        "synsets": str(tiny_imagenet["synsets"]), "limit": 4}}}))
+    return path
+
+
+def as_dry_run(cmd: str, override: Path) -> list[str]:
+    """``cmd`` as run by the test: this interpreter's snakemake, ``-n``, the fixture after paper.yaml."""
+    words = cmd.split()
+    if words[0].endswith("snakemake"):
+        words = [sys.executable, "-m", "snakemake", "-n", *words[1:]]
+    if "config/paper.yaml" in words:
+        words.insert(words.index("config/paper.yaml") + 1, str(override))
+    return words
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("doc, cmd", documented_commands())
+def test_every_documented_command_runs_from_the_repository_root(doc, cmd, imagenet_override):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow")}
+    if cmd.startswith("make "):
+        proc = subprocess.run(["make", "-n", *cmd.split()[1:]], cwd=ROOT, capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        # what make would run: its snakemake command, dry-run (the report is built by the e2e test)
+        runs = [line for line in proc.stdout.splitlines() if "bin/snakemake " in line and "--report" not in line]
+        for line in runs:
+            words = line.split()
+            words = [sys.executable, "-m", "snakemake", "-n", *words[1:]]
+            sub = subprocess.run(words, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+            assert sub.returncode == 0, f"{line}:\n{sub.stdout[-2000:]}\n{sub.stderr[-2000:]}"
+        return
+    if "--report" in cmd:
+        pytest.skip("builds the report of finished results: see test_report_of_the_tiny_run_builds")
+    proc = subprocess.run(as_dry_run(cmd, imagenet_override), cwd=ROOT, capture_output=True, text=True, env=env,
+                          timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{doc}: {cmd}\n{out[-3000:]}"
+    assert "No validator found" not in out
+    assert "Job stats" in out or "Nothing to be done" in out
+
+
+# --- the workflow end to end, in a copy of the repository ----------------------------------------
+
+TINY = ["--cores", "2", "all", "--configfile", "tests/configs/tiny.yaml"]
+_SKIP = {".git", ".venv", "results", "logs", "benchmarks", ".snakemake", ".pytest_cache", "__pycache__"}
+
+
+def clone(dest: Path) -> Path:
+    """The project's files (no results, resources, caches or venv) in ``dest``: a fresh checkout."""
+    def ignore(folder, names):
+        skip = {n for n in names if n in _SKIP}
+        if Path(folder).resolve() == (ROOT / "resources").resolve():
+            skip |= {n for n in names if n != "README.md"}
+        return skip
+
+    shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
+    return dest
+
+
+def outputs(root: Path) -> dict[str, Path]:
+    return {str(p.relative_to(root)): p for base in ("results", "resources") for p in (root / base).rglob("*")
+            if p.is_file() and p.name != "README.md" and p.name != "report.html"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The tiny config, run once from the root of a fresh copy of the project."""
+    root = clone(tmp_path_factory.mktemp("run") / "cameval")
+    proc = snakemake_at(root, *TINY)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return root
+
+
+@pytest.mark.workflow
+@pytest.mark.e2e
+def test_report_of_the_tiny_run_builds(tiny_run):
+    proc = snakemake_at(tiny_run, *TINY, "--report", "results/report.html")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = tiny_run / "results/report.html"
+    html = report.read_text(errors="replace")
+    assert report.stat().st_size > 50_000
+    for name in ("figure1.png", "appendix_b.png", "appendix_c.png"):
+        assert name in html, name
+    record("e2e_report", f"exit status 0; `results/report.html` ({report.stat().st_size // 1000} kB) "
+           "holds the three figures", "the report, no temporary", tiny_run)
+    assert temporaries(tiny_run) == []
+
+
+@pytest.mark.workflow
+@pytest.mark.e2e
+def test_kill9_mid_run_then_rerun_gives_identical_results_and_no_leftovers(tiny_run, tmp_path):
+    root = clone(tmp_path / "cameval")
+    env = {**os.environ, "PYTHONPATH": str(root / "workflow")}
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", *TINY], cwd=root, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen, deadline = [], time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        seen = temporaries(root / "resources") + temporaries(root / "results")
+        if seen:  # a job is writing an output right now
+            break
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and every job it started
+    proc.wait()
+    assert seen, "no job was caught writing: nothing to test"
+    left_after_kill = temporaries(root)
+    first = snakemake_at(root, *TINY)
+    locked = first.returncode != 0 and "cannot be locked" in first.stdout + first.stderr
+    if locked:
+        assert snakemake_at(root, "--unlock", "--cores", "1", "--configfile", "tests/configs/tiny.yaml").returncode == 0
+        first = snakemake_at(root, *TINY)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert temporaries(root) == []
+    a, b = outputs(tiny_run), outputs(root)
+    assert a.keys() == b.keys()
+    for name in a:
+        if name.startswith("results/tables/"):
+            assert a[name].read_bytes() == b[name].read_bytes(), name
+        elif name.endswith(".h5"):
+            with h5py.File(a[name]) as fa, h5py.File(b[name]) as fb:
+                for key in fa:
+                    np.testing.assert_array_equal(fa[key][()], fb[key][()], err_msg=f"{name}:{key}")
+        elif name.endswith(".safetensors"):
+            from safetensors.numpy import load_file
+
+            ta, tb = load_file(a[name]), load_file(b[name])
+            assert ta.keys() == tb.keys() and all(np.array_equal(ta[k], tb[k]) for k in ta), name
+    seen_text = ", ".join(f"`{s}`" for s in left_after_kill) or "nothing"
+    record("e2e_kill9",
+           ("the rerun stops: `Directory cannot be locked` (Snakemake's own message); after "
+            "`snakemake --unlock` the same command finishes" if locked else "the rerun finishes"),
+           f"after the kill: {_normalize(seen_text, root)}; after the rerun: no temporary; tables byte-identical "
+           f"to an uninterrupted run's, images, weights and every shard's tensors equal", root)
+
+
+@pytest.mark.workflow
+@pytest.mark.e2e
+def test_a_failed_job_says_why_in_its_log(tiny_run):
+    manifest = tiny_run / "resources/data/digits-loc/manifest.csv"
+    original = manifest.read_bytes()
+    try:
+        edit_manifest(manifest, lambda df: df.drop(index=np.flatnonzero(df["split"].to_numpy() == "test")[:3]))
+        proc = snakemake_at(tiny_run, *TINY)
+        assert proc.returncode != 0
+        logs = [p for p in (tiny_run / "logs").rglob("*.log") if "DataError" in p.read_text()]
+        assert logs, "no log holds the error"
+        text = logs[0].read_text()
+        assert "Traceback (most recent call last)" in text and str(manifest.relative_to(tiny_run)) in text
+        message = next(line for line in text.splitlines() if "DataError" in line and "CRITICAL" in line)
+        record("e2e_failed_job", f"`{logs[0].relative_to(tiny_run)}`: " + message.split(" ", 3)[3],
+               "the failed job's outputs removed by Snakemake; no temporary; tables of the earlier run kept",
+               tiny_run)
+        assert temporaries(tiny_run) == [] and (tiny_run / "results/tables/table1.csv").exists()
+    finally:
+        manifest.write_bytes(original)
