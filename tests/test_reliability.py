@@ -48,6 +48,7 @@ CASES = {
     "id_duplicate": ("manifest", "two rows with the same id"),
     "split_unknown": ("manifest", "a row with split `tset`"),
     "label_range": ("manifest", "label 12 for a 10-class model"),
+    "xml_box_reversed": ("images", "an ILSVRC XML box with `xmin > xmax`"),
     "images_chunk": ("images", "one gzip chunk of `images.h5` overwritten with junk"),
     "images_truncated": ("images", "`images.h5` cut to half its size"),
     "shard_nan_write": ("shard", "a NaN in the maps handed to `write_shard`"),
@@ -343,6 +344,21 @@ def test_a_truncated_image_set_names_the_file(data):
     with open(data["images"], "r+b") as f:
         f.truncate(size // 2)
     expect_shard_error(data, "images_truncated", r"not a readable HDF5 image set")
+
+
+def test_a_reversed_box_in_an_ilsvrc_xml_stops_the_build_naming_the_xml(tiny_imagenet, tmp_path):
+    from cameval.data.imagenet import build_imagenet
+
+    xml = tmp_path / "bbox_val"
+    shutil.copytree(tiny_imagenet["xml"], xml)
+    one = xml / "ILSVRC2012_val_00000001.xml"
+    one.write_text(one.read_text().replace("<xmin>100</xmin>", "<xmin>450</xmin>"))
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=r"ILSVRC2012_val_00000001.xml: box \['n01443537', 450, 60, 399, 299\] "
+                                        r"is reversed") as err:
+        build_imagenet(tmp_path / "out/images.h5", tmp_path / "out/manifest.csv", tiny_imagenet["images"], xml,
+                       tiny_imagenet["synsets"], progress=False)
+    record("xml_box_reversed", err.value, describe_left(tmp_path, before), tmp_path)
 
 
 # --- heatmap shards -------------------------------------------------------------------------------

@@ -252,6 +252,10 @@ def build_imagenet(
         if len(classes) > 1:
             raise DataError(f"{where}: boxes of several classes {sorted(classes)} (expected one class per "
                             "ILSVRC val image)")
+        for b in boxes:
+            if not (b[1] <= b[3] and b[2] <= b[4]) or (w is not None and (b[1] >= w or b[2] >= h or b[3] < 0 or b[4] < 0)):
+                raise DataError(f"{where}: box {list(b)} is reversed or lies outside the {w}x{h} image "
+                                "(expected xmin <= xmax, ymin <= ymax, overlapping the image)")
         labelled.append((f, index_of[boxes[0][0]], w, h, boxes))
 
     workers = workers or min(4, os.cpu_count() or 1)
