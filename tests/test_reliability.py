@@ -601,7 +601,7 @@ def documented_commands() -> list[tuple[str, str]]:
 
 def test_the_docs_hold_the_commands_a_user_needs():
     cmds = [c for _, c in documented_commands()]
-    assert "make all" in cmds and "make test" in cmds
+    assert "make all" in cmds and "make test" in cmds and "make report" in cmds
     assert any("config/paper.yaml" in c and "profiles/slurm" in c for c in cmds)
     assert any("--report" in c for c in cmds)
     for _, cmd in documented_commands():
