@@ -17,8 +17,8 @@ rule fgsm:
         layer=lambda w: config["models"][w.model].get("layer"),
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(60),
     conda:
         "../../envs/cameval.yaml"
     log:

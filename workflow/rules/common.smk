@@ -71,6 +71,20 @@ def shards(dataset, model, heatmap, n_images=None):
     )
 
 
+def per_attempt(base):
+    """A resource that grows with the attempt: value = base × attempt.
+
+    A job killed for memory or time (SLURM: OUT_OF_MEMORY, TIMEOUT) is retried (`retries` in
+    profiles/slurm) with twice, then three times, its `mem_mb` / `runtime`. `base` is a number or
+    a function of the wildcards.
+    """
+
+    def value(wildcards, attempt):
+        return (base(wildcards) if callable(base) else base) * attempt
+
+    return value
+
+
 def dataset_files(dataset):
     return {
         "images": f"resources/data/{dataset}/images.h5",

@@ -19,8 +19,8 @@ rule dataset:
         seed=config["seed"],
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=lambda w: 20 if config["datasets"][w.dataset]["kind"] == "digits" else 600,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(lambda w: 20 if config["datasets"][w.dataset]["kind"] == "digits" else 600),
     conda:
         "../../envs/cameval.yaml"
     log:

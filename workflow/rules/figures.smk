@@ -20,8 +20,8 @@ rule figure1:
         n_images=config["figure1"]["images"],
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -50,8 +50,8 @@ rule appendix_b:
         n_images=config["table3"]["figure_images"],
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -69,8 +69,8 @@ rule appendix_c:
         n_images=config["fgsm"]["figure_images"],
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:

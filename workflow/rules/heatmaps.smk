@@ -23,8 +23,8 @@ rule heatmaps:
         device=config["device"],
     threads: 1
     resources:
-        mem_mb=lambda w: heatmap_spec(w)["mem_mb"],
-        runtime=lambda w: heatmap_spec(w)["runtime"],
+        mem_mb=per_attempt(lambda w: heatmap_spec(w)["mem_mb"]),
+        runtime=per_attempt(lambda w: heatmap_spec(w)["runtime"]),
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     conda:
         "../../envs/cameval.yaml"

@@ -12,8 +12,8 @@ rule localization:
         rule=config["table1"]["rule"],
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -34,8 +34,8 @@ rule pointing:
         scale=config["table2"]["scale"],
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -63,8 +63,8 @@ rule rank_correlation:
         reduce=config["table3"]["reduce"],
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
     conda:
         "../../envs/cameval.yaml"
     log:

@@ -15,8 +15,8 @@ rule train_model:
         seed=config["seed"],
     threads: 2
     resources:
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=per_attempt(6000),
+        runtime=per_attempt(60),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -43,8 +43,8 @@ rule import_model:
         spec=lambda w: config["models"][w.model],
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(30),
     conda:
         "../../envs/cameval.yaml"
     log:

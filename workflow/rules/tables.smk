@@ -24,8 +24,8 @@ rule table1:
         threshold=config["table1"]["threshold"],
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -47,8 +47,8 @@ rule table2:
         seed=config["seed"],
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -79,8 +79,8 @@ rule table3:
         seed=config["seed"],
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -102,8 +102,8 @@ rule fgsm_table:
         seed=config["seed"],
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:

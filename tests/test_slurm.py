@@ -1,0 +1,177 @@
+"""The cluster profile: what it asks SLURM for (dry-runs), and the tiny config run end to end on a
+real SLURM, its tables byte-identical to a local run's.
+
+The end-to-end test needs a SLURM that answers (`.ci/run` starts a one-node one with
+`.ci/slurm/start.sh`); elsewhere it is skipped with the reason. Both runs use the README's
+command lines from the root of a copy of the project, so that Snakemake finds `profiles/default`
+exactly as it does for a user.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.workflow
+PROJECT = ("Snakefile", "workflow", "config", "profiles", "envs", "tests/configs")
+
+
+def project_copy(dest: Path) -> Path:
+    """The files a user's clone runs from (no results, no .snakemake) under `dest`."""
+    for name in PROJECT:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def run(args, cwd: Path, timeout=1800, check=True):
+    """`snakemake ARGS` from `cwd`, as the README writes it (this interpreter's snakemake)."""
+    env = dict(os.environ, PYTHONPATH=str(cwd / "workflow"), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed in {cwd}:\n"
+                             f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def job_resources(output: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, {resource: value}) for every job a dry-run lists."""
+    jobs = []
+    for block in re.split(r"\n(?=rule \w+:|localrule \w+:)", output):
+        head = re.match(r"(?:local)?rule (\w+):", block)
+        res = re.search(r"^\s+resources: (.*)$", block, re.M)
+        if head and res:
+            jobs.append((head[1], dict(kv.split("=", 1) for kv in res[1].split(", "))))
+    return jobs
+
+
+def set_partition(profile: Path, partition: str) -> None:
+    """What the profile's comment tells a user to do: uncomment slurm_partition and set it."""
+    text = profile.read_text()
+    new, n = re.subn(r"^(\s*)# slurm_partition: .*$", rf'\1slurm_partition: "{partition}"', text, count=1, flags=re.M)
+    assert n == 1, f"{profile}: no commented 'slurm_partition' line to set"
+    profile.write_text(new)
+
+
+@pytest.fixture
+def paper_copy(tmp_path, tiny_imagenet):
+    """A project copy whose config/paper.yaml points at the tiny ILSVRC fixture (4 images)."""
+    dest = project_copy(tmp_path / "clone")
+    path = dest / "config/paper.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg["datasets"]["imagenet"].update(images=str(tiny_imagenet["images"]), annotations=str(tiny_imagenet["xml"]),
+                                       synsets=str(tiny_imagenet["synsets"]), limit=4)
+    path.write_text(yaml.safe_dump(cfg))
+    return dest
+
+
+def test_cluster_jobs_get_their_own_memory_and_a_gpu_only_with_device_cuda(paper_copy):
+    """The local workflow profile caps nothing on the cluster, the partition set in the cluster
+    profile reaches every job, and `gpu` follows the config's device alone."""
+    set_partition(paper_copy / "profiles/slurm/config.yaml", "compute")
+    out = run(["-n", "--profile", "profiles/slurm", "all", "--configfile", "config/paper.yaml"], paper_copy).stdout
+    jobs = job_resources(out)
+    heat = [r for rule, r in jobs if rule == "heatmaps"]
+    assert heat and all(r["slurm_partition"] == "compute" for _, r in jobs)
+    # config/paper.yaml: occlusion shards declare 24000 MB / 240 min, Grad-CAM shards 16000 / 60
+    assert sorted({(r["mem_mb"], r["runtime"]) for r in heat}) == [("16000", "60"), ("24000", "240")]
+    assert {r["gpu"] for r in heat} == {"1"}  # paper.yaml says device: cuda
+    assert all(r.get("gpu", "0") == "0" for rule, r in jobs if rule != "heatmaps")
+    cfg = yaml.safe_load((paper_copy / "config/paper.yaml").read_text())
+    cfg["device"] = "cpu"
+    (paper_copy / "config/paper.yaml").write_text(yaml.safe_dump(cfg))
+    out = run(["-n", "--profile", "profiles/slurm", "all", "--configfile", "config/paper.yaml"], paper_copy).stdout
+    assert {r["gpu"] for rule, r in job_resources(out) if rule == "heatmaps"} == {"0"}
+
+
+def test_profiles_set_no_device_and_the_workflow_profile_no_resources():
+    """profiles/default is loaded on cluster runs too: it must not hold resources or cluster keys;
+    neither profile may set the device (the config's key) or a gres."""
+    local = yaml.safe_load((ROOT / "profiles/default/config.yaml").read_text())
+    slurm = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
+    assert not {"resources", "default-resources", "set-resources", "latency-wait", "retries", "jobs",
+                "executor", "config", "groups"} & set(local)
+    assert "config" not in slurm and "gres" not in str(slurm)
+    assert slurm["executor"] == "slurm" and slurm["retries"] >= 1
+
+
+def test_a_retry_asks_for_more_memory_and_time(tmp_path):
+    """Every rule's mem_mb and runtime are base × attempt: evaluate them at attempts 1 and 2."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, DeploymentSettings, OutputSettings, ResourceSettings
+
+    dest = project_copy(tmp_path / "clone")
+    cwd = os.getcwd()
+    os.chdir(dest)
+    try:
+        with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+            wf = api.workflow(resource_settings=ResourceSettings(cores=1),
+                              config_settings=ConfigSettings(configfiles=[dest / "tests/configs/tiny.yaml"]),
+                              deployment_settings=DeploymentSettings(), snakefile=dest / "Snakefile", workdir=dest)
+            dag_api = wf.dag()
+            dag_api.workflow_api._workflow._prepare_dag(forceall=False, ignore_incomplete=False, lock_warn_only=False)
+            dag_api.workflow_api._workflow._build_dag()
+            jobs = list(dag_api.workflow_api._workflow.dag.jobs)
+            assert jobs
+            for job in jobs:
+                if job.rule.name == "all":
+                    continue
+                first = (job.resources["mem_mb"], job.resources["runtime"])
+                job.attempt = 2
+                assert (job.resources["mem_mb"], job.resources["runtime"]) == (2 * first[0], 2 * first[1]), job
+    finally:
+        os.chdir(cwd)
+
+
+def slurm_partition() -> str | None:
+    """The default partition of a SLURM whose node takes jobs, or None."""
+    if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
+        return None
+    try:
+        proc = subprocess.run(["sinfo", "-h", "-o", "%P %t"], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return None
+    rows = [line.split() for line in proc.stdout.splitlines() if line.strip()] if proc.returncode == 0 else []
+    up = [p for p, state in rows if state in ("idle", "mix")]
+    default = [p.rstrip("*") for p in up if p.endswith("*")]
+    return (default or [p.rstrip("*") for p in up] or [None])[0]
+
+
+@pytest.mark.slurm
+def test_tiny_config_on_slurm_gives_the_local_tables_byte_for_byte(tmp_path):
+    partition = slurm_partition()
+    if partition is None:
+        message = ("no SLURM answers here (sinfo/sbatch missing or no idle node); "
+                   "`.ci/slurm/start.sh` starts a one-node one (root, apt), as .ci/run does")
+        if os.environ.get("CAMEVAL_REQUIRE_SLURM"):
+            pytest.fail(message + ", and CAMEVAL_REQUIRE_SLURM is set")
+        pytest.skip(message)
+    config = ["all", "--configfile", "tests/configs/tiny.yaml"]
+    local = project_copy(tmp_path / "local")
+    run(["--cores", "2", *config], local)
+    cluster = project_copy(tmp_path / "cluster")
+    set_partition(cluster / "profiles/slurm/config.yaml", partition)
+    proc = run(["--profile", "profiles/slurm", *config], cluster)
+    log = proc.stdout + proc.stderr
+    assert "workflow specific profile profiles/default" in log  # the leak the profiles guard against
+    submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
+    assert submitted, "no job was submitted to SLURM"
+    assert "group_metrics" in log  # the metric jobs went out grouped (profiles/slurm: groups)
+    tables = sorted(p.relative_to(local) for p in (local / "results/tables").iterdir())
+    assert tables == sorted(p.relative_to(cluster) for p in (cluster / "results/tables").iterdir())
+    assert {p.name for p in tables} >= {"table1.csv", "table2.csv", "table3.csv", "fgsm.csv"}
+    for rel in tables:
+        assert (cluster / rel).read_bytes() == (local / rel).read_bytes(), f"{rel} differs from the local run's"
+    again = run(["-n", "--profile", "profiles/slurm", *config], cluster).stdout
+    assert "Nothing to be done" in again
