@@ -161,3 +161,90 @@ def test_sample_is_seeded_and_never_larger_than_the_pool():
     assert userstudy.sample_images(pool[:5], 13, seed=0) == pool[:5]
     with pytest.raises(DataError, match="table4.pool"):
         userstudy.sample_images([], 13, seed=0)
+
+
+# --- the kit, built from shards made here ---------------------------------------------------------
+
+
+@pytest.fixture
+def kit_inputs(tmp_path):
+    """10 images of 16x16; labels i % 3; vgg wrong on images 1 and 4, alexnet wrong on image 2."""
+    from cameval.data.images import ImageSetWriter, write_manifest
+    from cameval.store import write_shard
+
+    rng = np.random.default_rng(0)
+    n, ids = 10, [f"im{i}" for i in range(10)]
+    labels = np.arange(n) % 3
+    with ImageSetWriter(tmp_path / "images.h5", n, 16, 16, [0.5] * 3, [0.5] * 3) as w:
+        for i in range(n):
+            w.write(i, rng.integers(0, 255, (16, 16, 3), dtype=np.uint8), ids[i])
+    write_manifest(pd.DataFrame({"id": ids, "split": "test", "index": range(n), "label": labels,
+                                 "source": ids, "boxes": [[]] * n}), tmp_path / "manifest.csv")
+    wrong = {"vgg": {1, 4}, "alexnet": {2}}
+    maps, gbp, cam = {}, {}, {}
+    for m in ("vgg", "alexnet"):
+        top1 = np.array([(labels[i] + 1) % 3 if i in wrong[m] else labels[i] for i in range(n)])
+        g = rng.normal(size=(n, 1, 3, 16, 16)).astype(np.float32)
+        c = rng.random((n, 1, 4, 4)).astype(np.float32)
+        scores = np.zeros((n, 3), np.float32)
+        gbp[m] = []
+        for s, rows in enumerate((range(0, 5), range(5, 10))):
+            path = tmp_path / f"{m}_gbp_{s}.h5"
+            rows = list(rows)
+            write_shard(path, [ids[i] for i in rows], labels[rows], top1[rows, None], scores[rows], g[rows], {})
+            gbp[m].append(str(path))
+        path = tmp_path / f"{m}_cam.h5"
+        write_shard(path, ids, labels, np.stack([top1, labels], 1), scores,
+                    np.concatenate([c, c], axis=1), {})
+        cam[m] = [str(path)]
+        maps[m] = (g[:, 0], c[:, 0])
+    return {"gbp": gbp, "gradcam": cam, "images": str(tmp_path / "images.h5"),
+            "manifest": str(tmp_path / "manifest.csv")}, maps
+
+
+def _pictures(page):
+    import base64
+    import io
+    import json
+    import re
+
+    from PIL import Image
+
+    items = json.loads(re.search(r"const ITEMS = (\[.*?\]);\n", page).group(1))
+    decode = lambda uri: np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
+    return {it["id"]: (decode(it["a"]), decode(it["b"])) for it in items}
+
+
+def _shown(g):
+    """The display of a gradient, by hand: 0.5 + 0.1 (g - mean) / std, clipped, as uint8 [H, W, 3]."""
+    g = g.transpose(1, 2, 0).astype(np.float64)
+    return np.round(np.clip((g - g.mean()) / (g.std() + 1e-8) * 0.1 + 0.5, 0, 1) * 255)
+
+
+def test_kit_samples_only_images_both_models_get_right_and_shows_each_agents_own_maps(tmp_path, kit_inputs):
+    import torch
+
+    inputs, maps = kit_inputs
+    kw = dict(**inputs, names=["zero", "one", "two"], better="vgg", n_images=3, pool=8,
+              methods=["guided_backprop", "guided_gradcam"], seed=1, question="Which agent seems more reasonable?",
+              size=16)
+    key = userstudy.build_kit(key_path=tmp_path / "key.csv", html_path=tmp_path / "survey.html", **kw)
+    # pool = first 8 images; vgg wrong on 1, 4; alexnet wrong on 2 -> sample out of 0, 3, 5, 6, 7
+    assert len(key) == 6 and set(key["image_id"]) <= {"im0", "im3", "im5", "im6", "im7"}
+    assert key["image_id"].nunique() == 3
+    assert key["method"].tolist() == ["guided_backprop", "guided_gradcam"] * 3
+    assert (pd.read_csv(tmp_path / "key.csv")["item"] == key["item"]).all()
+    page = (tmp_path / "survey.html").read_text()
+    shown = _pictures(page)
+    for row in key.itertuples():
+        i = int(row.image_id[2:])
+        assert row._3 == ["zero", "one", "two"][i % 3]  # the class column: the shared label's name
+        for agent, picture in zip((row.agent_a, row.agent_b), shown[row.item]):
+            g, c = maps[agent][0][i], maps[agent][1][i]
+            if row.method == "guided_gradcam":
+                up = torch.nn.functional.interpolate(torch.as_tensor(c)[None, None], size=(16, 16), mode="bilinear",
+                                                     align_corners=False)[0, 0].numpy()
+                g = g * up
+            assert np.abs(picture.astype(float) - _shown(g)).max() <= 1, (row.item, agent)
+    again = userstudy.build_kit(key_path=tmp_path / "key2.csv", html_path=tmp_path / "survey2.html", **kw)
+    assert again.equals(key)  # seeded: the same sample and agent order
