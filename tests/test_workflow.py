@@ -151,12 +151,15 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
     for name in ("figure1", "appendix_b", "appendix_c"):
         assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 10_000, name
     # Table 4's kit: 4 images x 2 methods, the key apart from the page, no model named in the page
+    # (fewer images when fewer of the 24 are classified correctly by both one-epoch models)
     key = pd.read_csv(tmp_path / "results/user_study/key.csv")
-    assert len(key) == 8 and set(key["method"]) == {"guided_backprop", "guided_gradcam"}
+    n_img = key["image_id"].nunique()
+    assert 1 <= n_img <= 4 and len(key) == 2 * n_img and set(key["method"]) == {"guided_backprop", "guided_gradcam"}
     assert all({a, b} == {"vgg", "googlenet"} for a, b in zip(key["agent_a"], key["agent_b"]))
     page = (tmp_path / "results/user_study/survey.html").read_text()
     visible = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page).lower()
-    assert "vgg" not in visible and "googlenet" not in visible and page.count("data:image/png;base64,") == 8 * 2 + 4
+    assert "vgg" not in visible and "googlenet" not in visible
+    assert page.count("data:image/png;base64,") == 2 * len(key) + n_img
     t4 = pd.read_csv(tmp_path / "results/tables/table4.csv")
     assert t4["status"].tolist() == ["awaiting answers"] * 2 and t4["mean"].isna().all()
     # claims: a verdict for every table built, "not evaluated" for Tables 5-7 and the unanswered study

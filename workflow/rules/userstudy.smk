@@ -23,7 +23,8 @@ rule user_study_kit:
                     category=REPORT_CATEGORIES["table4"], subcategory="survey (what raters see)"),
         key="results/user_study/key.csv",
     params:
-        cfg=lambda w: table4_cfg(),
+        # only what the kit depends on: listing answer files later must not rebuild it
+        cfg=lambda w: {k: table4_cfg()[k] for k in ("models", "images", "pool", "methods", "question")},
         better=lambda w: table4_cfg().get("better") or table4_cfg()["models"][0],
         dataset=lambda w: config["datasets"][table4_cfg()["dataset"]],
         num_classes=lambda w: config["models"][table4_cfg()["models"][0]].get("num_classes", 1000),
