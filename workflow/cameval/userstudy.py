@@ -303,7 +303,8 @@ def _png(rgb: np.ndarray, size: int) -> bytes:
 def build_kit(gbp: dict[str, list[str]], gradcam: dict[str, list[str]], images: str, manifest: str,
               names: list[str], better: str, n_images: int, pool: int, methods: list[str], seed: int,
               key_path: str | os.PathLike, html_path: str | os.PathLike, question: str,
-              title: str = "Which agent seems more reasonable?", size: int = 224) -> pd.DataFrame:
+              title: str = "Which agent seems more reasonable?", size: int = 224,
+              require_correct: bool = True) -> pd.DataFrame:
     """Build the blinded kit from cached maps; write ``key_path`` and ``html_path``; return the key.
 
     ``gbp[model]`` / ``gradcam[model]``: the Guided Backprop and Grad-CAM shards covering the first
@@ -311,7 +312,8 @@ def build_kit(gbp: dict[str, list[str]], gradcam: dict[str, list[str]], images: 
     ``n_images`` of the pool images both models classify correctly (top-1 = label); per image and
     method an item (``guided_backprop``: the gradient; ``guided_gradcam``: gradient × upsampled
     Grad-CAM, both shown as ``0.5 + 0.1 · (g − mean) / std``); agent A is each item's model drawn
-    at random (seeded).
+    at random (seeded). ``require_correct=False`` (smoke tests only: barely trained models are right
+    on almost no image) draws from every pool image and shows the label as the class.
     """
     import torch
 
@@ -328,6 +330,9 @@ def build_kit(gbp: dict[str, list[str]], gradcam: dict[str, list[str]], images: 
     ids = [i for i in maps[models[0]] if i in maps[models[1]]]
     correct = [i for i in ids if all(maps[m][i]["top1"] == maps[m][i]["label"] for m in models)]
     log.info("user study: %d of %d pool images classified correctly by both %s", len(correct), len(ids), models)
+    if not require_correct:
+        log.warning("user study: require_correct is false: drawing from all %d pool images (smoke test only)", len(ids))
+        correct = ids
     chosen = sample_images(correct, n_images, seed)
     rng = np.random.default_rng(seed + 1)
     index = read_manifest(manifest).set_index("id")["index"]

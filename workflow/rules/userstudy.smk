@@ -24,7 +24,8 @@ rule user_study_kit:
         key="results/user_study/key.csv",
     params:
         # only what the kit depends on: listing answer files later must not rebuild it
-        cfg=lambda w: {k: table4_cfg()[k] for k in ("models", "images", "pool", "methods", "question")},
+        cfg=lambda w: {k: table4_cfg()[k] for k in ("models", "images", "pool", "methods", "question",
+                                                        "require_correct")},
         better=lambda w: table4_cfg().get("better") or table4_cfg()["models"][0],
         dataset=lambda w: config["datasets"][table4_cfg()["dataset"]],
         num_classes=lambda w: config["models"][table4_cfg()["models"][0]].get("num_classes", 1000),
