@@ -284,10 +284,17 @@ def evaluate_claims(tables: dict[str, pd.DataFrame | None], ctx: Context | None 
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
-def claims_markdown(df: pd.DataFrame, title: str = "The study's claims, checked on this run's tables") -> str:
-    """``results/claims.md``: a summary table, then per claim its numbers and criterion."""
+def claims_markdown(df: pd.DataFrame, title: str = "The study's claims, checked on this run's tables",
+                    setup: list[str] | None = None) -> str:
+    """``results/claims.md``: a summary table, then per claim its numbers and criterion.
+
+    ``setup``: lines saying on which data and models each table was computed in this run (the
+    statements name the study's data; the verdicts are about this run's).
+    """
     lines = [f"# {title}", "",
-             "Verdicts are computed from the tables in `results/tables/` (see `results/claims.csv`).", "",
+             "Verdicts are computed from the tables in `results/tables/` (see `results/claims.csv`). "
+             "The statements are the study's; the numbers come from this run's data and models:", "",
+             *[f"- {s}" for s in setup or []], "",
              "| claim | study | verdict |", "|---|---|---|"]
     lines += [f"| {r['statement']} | {r['source']} | **{r['verdict']}** |" for _, r in df.iterrows()]
     lines.append("")
