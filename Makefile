@@ -29,6 +29,7 @@ dry-run: $(VENV)/.runtime
 	$(BIN)/snakemake -n --cores $(CORES) all
 
 report: $(VENV)/.runtime
+	$(BIN)/snakemake --cores $(CORES) all
 	$(BIN)/snakemake --cores $(CORES) all --report results/report.html
 
 clean:

@@ -1,5 +1,6 @@
 """The Snakemake workflow: dry-runs of both configs and a tiny end-to-end run of the default."""
 
+import json
 import re
 import subprocess
 import sys
@@ -44,9 +45,11 @@ def test_default_config_dry_run_plans_every_stage(tmp_path):
     # 1000 test images: 2 shards of 500 per CAM method and model (3 models x 2 methods); the
     # first guided-backprop shard (24 images) of each model for Figure 1, which Table 3 reuses;
     # 24 occlusion images of VGG in 2 shards of 12 for each of the two patch sizes
-    assert counts == {"dataset": 1, "train_model": 3, "heatmaps": 3 * 2 * 2 + 3 + 2 * 2, "localization": 6,
+    # Table 4's kit reads the guided-backprop shards of its 120-image pool: 4 more per model (VGG, AlexNet)
+    assert counts == {"dataset": 1, "train_model": 3, "heatmaps": 3 * 2 * 2 + 3 + 2 * 2 + 2 * 4, "localization": 6,
                       "table1": 1, "figure1": 1, "pointing": 2, "table2": 1, "rank_correlation": 2,
-                      "table3": 1, "appendix_b": 1, "fgsm": 2, "fgsm_table": 1, "appendix_c": 1, "all": 1}
+                      "table3": 1, "appendix_b": 1, "fgsm": 2, "fgsm_table": 1, "appendix_c": 1,
+                      "user_study_kit": 1, "table4": 1, "claims": 1, "table_html": 5, "all": 1}
 
 
 def test_table1_alone_needs_no_figure_inputs(tmp_path):
@@ -148,5 +151,33 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
     assert fg["n"].tolist() == [10] and fg["acc_adv"].iloc[0] <= fg["acc_clean"].iloc[0] + 1e-9
     for name in ("figure1", "appendix_b", "appendix_c"):
         assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 10_000, name
+    # Table 4's kit: 4 images x 2 methods, the key apart from the page, no model named in the page
+    # (tiny: require_correct is false, one-epoch models are right on almost no image)
+    key = pd.read_csv(tmp_path / "results/user_study/key.csv")
+    n_img = key["image_id"].nunique()
+    assert n_img == 4 and len(key) == 2 * n_img and set(key["method"]) == {"guided_backprop", "guided_gradcam"}
+    assert all({a, b} == {"vgg", "googlenet"} for a, b in zip(key["agent_a"], key["agent_b"]))
+    page = (tmp_path / "results/user_study/survey.html").read_text()
+    visible = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page).lower()
+    assert "vgg" not in visible and "googlenet" not in visible
+    assert page.count("data:image/png;base64,") == 2 * len(key) + n_img
+    t4 = pd.read_csv(tmp_path / "results/tables/table4.csv")
+    assert t4["status"].tolist() == ["awaiting answers"] * 2 and t4["mean"].isna().all()
+    # claims: a verdict for every table built, "not evaluated" for Tables 5-7 and the unanswered study
+    cl = pd.read_csv(tmp_path / "results/claims.csv").set_index("id")
+    for cid in ("gradcampp-worse-imagenet", "pointing-googlenet-vgg", "guided-gradcam-occlusion", "gradcam-fgsm-robust"):
+        assert cl.loc[cid, "verdict"] in ("holds", "does not hold", "undecided at this sample size"), cid
+    assert cl.loc["user-study-not-significant", "verdict"].startswith("not evaluated (awaiting answers")
+    assert cl.loc["one-pixel-sensitivity", "verdict"] == "not evaluated (table not built in this configuration)"
+    # the report: every table page, the figures, the claims and the survey in one file
+    report = tmp_path / "results/report.html"
+    snakemake("all", "--report", str(report), *cfg, workdir=tmp_path)
+    text = report.read_text()
+    for name in ("table1.html", "table2.html", "table3.html", "table4.html", "fgsm.html", "table1.csv",
+                 "figure1.png", "appendix_b.png", "appendix_c.png", "claims.html", "survey.html"):
+        assert name in text, name
+    for category in ("Table 1 — weakly supervised localization", "Table 4 / App. D — user study",
+                     "Claims — the study's conclusions checked"):
+        assert json.dumps(category)[1:-1] in text, category  # the report holds its items as JSON
     again = snakemake("-n", "all", *cfg, workdir=tmp_path).stdout
     assert "Nothing to be done" in again

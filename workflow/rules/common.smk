@@ -44,6 +44,20 @@ for _occ in config["table3"]["occlusion"]:
     _require("table3.occlusion", _occ, config["heatmaps"])
     if config["heatmaps"][_occ]["method"] != "occlusion" or "patch" not in config["heatmaps"][_occ]["params"]:
         raise ConfigError(f"table3.occlusion: heatmaps.{_occ} must have method occlusion and params.patch")
+if "table4" in config:
+    _require("table4.dataset", config["table4"]["dataset"], config["datasets"])
+    for _model in config["table4"]["models"]:
+        _require("table4.models", _model, config["models"])
+        if config["models"][_model]["dataset"] != config["table4"]["dataset"]:
+            raise ConfigError(f"table4.models: {_model} is trained on {config['models'][_model]['dataset']}, "
+                              f"not on table4.dataset {config['table4']['dataset']}")
+    if config["table4"].get("better", config["table4"]["models"][0]) not in config["table4"]["models"]:
+        raise ConfigError(f"table4.better: {config['table4']['better']!r} is not one of table4.models {config['table4']['models']}")
+    for _key in ("gradcam", "guided_backprop"):
+        _require(f"table4.{_key}", config["table4"][_key], config["heatmaps"])
+    for _f in config["table4"]["answers"]:
+        if not os.path.isfile(_f):
+            raise ConfigError(f"table4.answers: no file {_f} (expected a CSV exported by results/user_study/survey.html)")
 
 
 def n_eval(dataset):
@@ -101,4 +115,40 @@ def names(section, keep=lambda entry: True):
 def all_targets():
     tables = [f"results/tables/{t}.{ext}" for t in ("table1", "table2", "table3", "fgsm") for ext in ("csv", "md")]
     figures = [f"results/figures/{f}.png" for f in ("figure1", "appendix_b", "appendix_c")]
-    return tables + figures
+    return tables + figures + study_targets()
+
+
+# --- Table 4 (user study), results/claims.md and the report (one HTML page per table) -------------
+
+# report categories: one per experiment, tables and figures of an experiment together
+REPORT_CATEGORIES = {
+    "figure1": "Figure 1 / App. A — the methods side by side",
+    "table1": "Table 1 — weakly supervised localization",
+    "table2": "Table 2 — pointing game",
+    "table3": "Table 3 / App. B — rank correlation with occlusion",
+    "table4": "Table 4 / App. D — user study",
+    "fgsm": "App. C — FGSM robustness",
+    "table5": "Table 5 / App. E — medical localization",
+    "table6": "Table 6 / App. F — sensitivity (one-pixel attacks)",
+    "table7": "Table 7 / App. G — fidelity and contrastivity",
+    "claims": "Claims — the study's conclusions checked",
+}
+
+
+def built_tables():
+    """The tables this configuration builds (Tables 5-7 once their config sections exist)."""
+    tables = ["table1", "table2", "table3", "fgsm"]
+    tables += [t for t in ("table4", "table5", "table6", "table7") if t in config]
+    return tables
+
+
+def study_targets():
+    """Targets of `all` beyond Tables 1-3, App. C and the figures: the user-study kit, Table 4,
+    the claims, and the HTML rendering of every table for the report."""
+    targets = []
+    if "table4" in config:
+        targets += ["results/user_study/survey.html", "results/user_study/key.csv",
+                    "results/tables/table4.csv", "results/tables/table4.md"]
+    targets += ["results/claims.md", "results/claims.csv"]
+    targets += [f"results/report/{t}.html" for t in built_tables()]
+    return targets

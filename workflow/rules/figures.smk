@@ -15,7 +15,8 @@ rule figure1:
         unpack(figure1_inputs),
         **dataset_files(config["figure1"]["dataset"]),
     output:
-        report("results/figures/figure1.png", caption="../report/figure1.rst", category="Figures"),
+        report("results/figures/figure1.png", caption="../report/figure1.rst", category=REPORT_CATEGORIES["figure1"],
+               subcategory="figures"),
     params:
         n_images=config["figure1"]["images"],
     threads: 1
@@ -44,7 +45,8 @@ rule appendix_b:
         unpack(appendix_b_inputs),
         **dataset_files(config["table3"]["dataset"]),
     output:
-        report("results/figures/appendix_b.png", caption="../report/appendix_b.rst", category="Figures"),
+        report("results/figures/appendix_b.png", caption="../report/appendix_b.rst", category=REPORT_CATEGORIES["table3"],
+               subcategory="figures"),
     params:
         titles={k: "occlusion {0}×{0}".format(config["heatmaps"][k]["params"]["patch"]) for k in config["table3"]["occlusion"]},
         n_images=config["table3"]["figure_images"],
@@ -64,7 +66,8 @@ rule appendix_c:
     input:
         unpack(lambda w: {m: f"results/attacks/fgsm/{config['fgsm']['dataset']}/{m}.h5" for m in config["fgsm"]["models"]}),
     output:
-        report("results/figures/appendix_c.png", caption="../report/appendix_c.rst", category="Figures"),
+        report("results/figures/appendix_c.png", caption="../report/appendix_c.rst", category=REPORT_CATEGORIES["fgsm"],
+               subcategory="figures"),
     params:
         n_images=config["fgsm"]["figure_images"],
     threads: 1

@@ -1,0 +1,232 @@
+"""The survey page in a real browser: headless Chromium answers it by clicking, reloads midway,
+exports; the export is scored against the key.
+
+Chromium is driven through the DevTools protocol over a pipe (``--remote-debugging-pipe``), so
+nothing but Debian's ``chromium`` package is needed and nothing is downloaded at test time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cameval import userstudy
+from cameval.survey import render_survey
+
+CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="needs a headless Chromium: `apt-get install chromium` (Debian; .ci/run installs it)",
+)
+
+HAND_PREFERENCE_A = {
+    "Agent A seems clearly the most reasonable": 2,
+    "Agent A seems slightly more reasonable than agent B": 1,
+    "Both agents seem equally reasonable": 0,
+    "Agent B seems slightly more reasonable than agent A": -1,
+    "Agent B seems clearly the most reasonable": -2,
+}
+
+
+class Chromium:
+    """A headless Chromium and one page, spoken to with DevTools-protocol messages over a pipe."""
+
+    def __init__(self, binary: str, profile: Path, downloads: Path):
+        to_child_r, self._w = os.pipe()
+        self._r, from_child_w = os.pipe()
+
+        def fds():  # in the child: the protocol wants its input on fd 3 and its output on fd 4
+            a = fcntl.fcntl(to_child_r, fcntl.F_DUPFD, 10)
+            b = fcntl.fcntl(from_child_w, fcntl.F_DUPFD, 10)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        self.proc = subprocess.Popen(
+            [binary, "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--no-default-browser-check", "--disable-extensions", "--disable-dev-shm-usage",
+             f"--user-data-dir={profile}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=fds, pass_fds=(3, 4),
+        )
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._buf, self._id, self.session = b"", 0, None
+        self.send("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads))
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.send("Page.enable")
+
+    def send(self, method: str, timeout: float = 30, **params):
+        self._id += 1
+        msg = {"id": self._id, "method": method, "params": params}
+        if self.session and not method.startswith(("Target.", "Browser.")):
+            msg["sessionId"] = self.session
+        os.write(self._w, json.dumps(msg).encode() + b"\0")
+        end = time.monotonic() + timeout
+        while True:
+            while b"\0" in self._buf:
+                raw, self._buf = self._buf.split(b"\0", 1)
+                reply = json.loads(raw)
+                if reply.get("id") == self._id:
+                    if "error" in reply:
+                        raise RuntimeError(f"{method}: {reply['error']}")
+                    return reply.get("result", {})
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([self._r], [], [], left)[0]:
+                raise TimeoutError(f"{method}: no reply from Chromium in {timeout} s")
+            chunk = os.read(self._r, 1 << 20)
+            if not chunk:
+                raise RuntimeError(f"{method}: Chromium closed the pipe")
+            self._buf += chunk
+
+    def js(self, expression: str):
+        res = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in res:
+            raise RuntimeError(f"{expression}: {res['exceptionDetails']}")
+        return res["result"].get("value")
+
+    def wait_loaded(self, timeout: float = 20):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                if self.js("document.readyState") == "complete":
+                    return
+            except RuntimeError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError("page did not finish loading")
+
+    def goto(self, url: str):
+        self.send("Page.navigate", url=url)
+        time.sleep(0.2)
+        self.wait_loaded()
+
+    def reload(self):
+        self.send("Page.reload")
+        time.sleep(0.2)
+        self.wait_loaded()
+
+    def click(self, selector: str):
+        """A real mouse click (press and release) at the centre of the element."""
+        box = self.js(f"""(() => {{ const e = document.querySelector({json.dumps(selector)});
+            if (!e) return null; e.scrollIntoView({{block: "center"}}); const r = e.getBoundingClientRect();
+            return [r.left + r.width / 2, r.top + r.height / 2, r.width * r.height]; }})()""")
+        if not box or box[2] == 0:
+            raise AssertionError(f"{selector}: not on screen")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
+
+    def type(self, selector: str, text: str):
+        self.click(selector)
+        self.js(f"document.querySelector({json.dumps(selector)}).select()")
+        self.send("Input.insertText", text=text)
+
+    def close(self):
+        try:
+            self.send("Browser.close", timeout=5)
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        os.close(self._w)
+        os.close(self._r)
+
+
+def _png(colour) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def kit(tmp_path):
+    """Three images x two methods, agents in a seeded random order, as build_kit lays them out."""
+    rng = np.random.default_rng(5)
+    key, items, pictures = [], [], {}
+    for n in range(3):
+        pictures[f"img{n}"] = _png((40 * n, 90, 160))
+        for method in ("guided_backprop", "guided_gradcam"):
+            a, b = ("vgg", "alexnet") if rng.random() < 0.5 else ("alexnet", "vgg")
+            item = f"item{len(key) + 1:02d}"
+            key.append({"item": item, "method": method, "class": f"digit {n}", "agent_a": a, "agent_b": b})
+            items.append({"id": item, "image": f"img{n}", "class": f"digit {n}",
+                          "a": _png((200, 10 * len(key), 0)), "b": _png((0, 10 * len(key), 200))})
+    key_csv = tmp_path / "key.csv"
+    pd.DataFrame(key).to_csv(key_csv, index=False)
+    html = tmp_path / "survey.html"
+    render_survey(items, pictures, html, question="Which agent seems more reasonable?",
+                  answers=userstudy.ANSWERS, title="Which agent seems more reasonable?", survey_id="test")
+    return html, key_csv, pd.DataFrame(key)
+
+
+def test_survey_answered_by_clicking_reloaded_midway_exported_and_scored(tmp_path, kit):
+    html, key_csv, key = kit
+    page = html.read_text()
+    # blinding: no model name anywhere in the page outside the embedded pictures
+    visible = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page).lower()
+    assert "vgg" not in visible and "alexnet" not in visible
+    assert "http://" not in visible and "https://" not in visible  # no network
+    for text in HAND_PREFERENCE_A:
+        assert text in page
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser = Chromium(CHROMIUM, tmp_path / "profile", downloads)
+    try:
+        browser.goto(html.as_uri())
+        assert browser.js("document.getElementById('start').classList.contains('on')")
+        browser.type("#rater", "rater-7")
+        browser.click("#begin")
+        chosen, seen = {}, []
+        answers = list(HAND_PREFERENCE_A)
+        for step in range(len(key)):
+            if step == 3:  # reload midway: the answers, the order and the position are kept
+                browser.reload()
+                assert browser.js("document.getElementById('ask').classList.contains('on')")
+            progress = browser.js("document.getElementById('progress').textContent")
+            assert progress.startswith(f"Item {step + 1} of {len(key)}"), progress
+            assert f"({step} answered)" in progress
+            assert browser.js("document.getElementById('bar').value") == step
+            item = browser.js("document.getElementById('ask').dataset.item")
+            k = (int(item[-2:]) * 3) % 5  # every answer text comes up at least once
+            browser.click(f'#answers button[data-k="{k}"]')
+            chosen[item] = answers[k]
+            seen.append(item)
+        assert sorted(seen) == sorted(key["item"])  # each item exactly once
+        assert browser.js("document.getElementById('done').classList.contains('on')")
+        browser.click("#export")
+        exported = browser.js("document.getElementById('export-csv').value")
+        end = time.monotonic() + 10
+        while not list(downloads.glob("*.csv")) and time.monotonic() < end:
+            time.sleep(0.1)
+    finally:
+        browser.close()
+
+    out = tmp_path / "answers.csv"
+    out.write_text(exported)
+    df = pd.read_csv(out, dtype=str)
+    assert list(df.columns) == ["rater", *key["item"]]
+    assert df["rater"].tolist() == ["rater-7"]
+    assert df.iloc[0, 1:].to_dict() == chosen
+    files = list(downloads.glob("*.csv"))
+    assert files and files[0].read_text() == exported  # the downloaded file is the same export
+
+    scores = userstudy.score_answers(out, key_csv, better="vgg").set_index("item")["score"]
+    for row in key.itertuples():
+        sign = 1 if row.agent_a == "vgg" else -1
+        assert scores[row.item] == sign * HAND_PREFERENCE_A[chosen[row.item]], row.item

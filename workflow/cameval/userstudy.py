@@ -1,0 +1,362 @@
+"""Table 4: a blinded, randomized user study of two models' explanations, and its analysis.
+
+The study (Nagy et al., Table 4 and Appendix D, after Selvaraju et al.'s "trust" experiment)
+showed raters an image that two models ("agents") both classified correctly, each agent's
+explanation by one method (Guided Backprop, or Guided Grad-CAM), and asked which agent seemed
+more reasonable on a five-point scale. An answer is scored
+
+    s = +p   if the better model is agent A,   s = -p   if it is agent B,
+
+where p ∈ {2, 1, 0, -1, -2} is the preference for agent A of :data:`ANSWERS` (in that order).
+So s > 0 means the rater judged the more accurate model (``better``) more reasonable.
+
+Files:
+
+- key CSV (``key.csv``): ``item, method, class, agent_a, agent_b``, one row per item; kept
+  apart from what raters see.
+- answers CSV: one row per rater, a rater id column first (``rater``), then one column per item
+  in the key's row order holding the answer text (an empty cell: not answered).
+
+:func:`summarize` gives per method the mean and the standard deviation (ddof = 1, as the study's
+numbers are) of the scores, a 95 % percentile-bootstrap interval clustered by rater (raters are
+resampled with replacement, every answer of a drawn rater comes along) and a paired test between
+the two methods: the Wilcoxon signed-rank test on per-rater mean scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cameval.errors import DataError
+
+log = logging.getLogger(__name__)
+
+#: The study's five answers, verbatim, from "agent A clearly" to "agent B clearly".
+ANSWERS = (
+    "Agent A seems clearly the most reasonable",
+    "Agent A seems slightly more reasonable than agent B",
+    "Both agents seem equally reasonable",
+    "Agent B seems slightly more reasonable than agent A",
+    "Agent B seems clearly the most reasonable",
+)
+#: Preference for agent A of each answer: +2 … −2.
+PREFERENCE_A = dict(zip(ANSWERS, (2, 1, 0, -1, -2)))
+KEY_COLUMNS = ("item", "method", "class", "agent_a", "agent_b")
+METHOD_NAMES = {"guided_backprop": "Guided Backprop", "guided_gradcam": "Guided Grad-CAM"}
+
+
+def read_key(path: str | os.PathLike) -> pd.DataFrame:
+    """The key CSV as a DataFrame with :data:`KEY_COLUMNS` (strings), item ids unique."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such key file (expected CSV with columns {', '.join(KEY_COLUMNS)})")
+    key = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in KEY_COLUMNS if c not in key.columns]
+    if missing:
+        raise DataError(f"{path}: key lacks columns {missing} (expected {', '.join(KEY_COLUMNS)})")
+    if key["item"].duplicated().any():
+        raise DataError(f"{path}: items {sorted(key.loc[key['item'].duplicated(), 'item'])} appear more than once")
+    return key
+
+
+def score_answers(answers_csv: str | os.PathLike, key_csv: str | os.PathLike, better: str = "vgg") -> pd.DataFrame:
+    """Score every answer: one row per (rater, item) with ``rater, item, method, answer, score``.
+
+    ``score`` ∈ {−2, …, 2}, positive when the rater prefers the model ``better`` (a name in the
+    key's ``agent_a`` / ``agent_b`` columns). Empty cells (unanswered items) are left out. An
+    answer text not among :data:`ANSWERS`, an item of the key without its column, a column that is
+    no item of the key, or ``better`` not one of an item's agents raise :class:`DataError`.
+    """
+    key = read_key(key_csv)
+    path = Path(answers_csv)
+    if not path.is_file():
+        raise DataError(f"{path}: no such answers file (expected CSV: rater, then one column per item of the key)")
+    answers = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if len(answers.columns) == 0:
+        raise DataError(f"{path}: empty answers file (expected a header: rater, {', '.join(key['item'][:3])}, ...)")
+    rater_col = answers.columns[0]
+    items = list(answers.columns[1:])
+    missing = [i for i in key["item"] if i not in items]
+    if missing:
+        raise DataError(f"{path}: no column for items {missing} of {key_csv} (expected one column per item of the key)")
+    extra = [c for c in items if c not in set(key["item"])]
+    if extra:
+        raise DataError(f"{path}: columns {extra} are no items of {key_csv}")
+    if answers[rater_col].duplicated().any():
+        raise DataError(f"{path}: rater ids {sorted(set(answers.loc[answers[rater_col].duplicated(), rater_col]))} "
+                        "appear more than once (expected one row per rater)")
+    sign = {}
+    for row in key.itertuples(index=False):
+        if better == row.agent_a:
+            sign[row.item] = 1
+        elif better == row.agent_b:
+            sign[row.item] = -1
+        else:
+            raise DataError(f"{key_csv}: item {row.item}: better={better!r} is neither agent A ({row.agent_a}) "
+                            f"nor agent B ({row.agent_b})")
+    method = dict(zip(key["item"], key["method"]))
+    rows = []
+    for _, rec in answers.iterrows():
+        rater = str(rec[rater_col])
+        for item in key["item"]:
+            text = str(rec[item]).strip()
+            if not text:
+                continue
+            if text not in PREFERENCE_A:
+                raise DataError(f"{path}: rater {rater}, item {item}: unknown answer {text!r} "
+                                f"(expected one of {list(ANSWERS)})")
+            rows.append({"rater": rater, "item": item, "method": method[item], "answer": text,
+                         "score": sign[item] * PREFERENCE_A[text]})
+    return pd.DataFrame(rows, columns=["rater", "item", "method", "answer", "score"])
+
+
+def clustered_bootstrap_ci(scores: pd.DataFrame, n_boot: int = 1000, level: float = 0.95,
+                           seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of the mean score, resampling raters (with all their answers).
+
+    Each resample draws R raters with replacement out of the R present and takes the mean of all
+    the drawn raters' scores: ``Σ_r∈draw sum_r / Σ_r∈draw n_r``.
+    """
+    per = scores.groupby("rater")["score"].agg(["sum", "count"])
+    if per.empty:
+        return float("nan"), float("nan")
+    sums, counts = per["sum"].to_numpy(float), per["count"].to_numpy(float)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(per), size=(n_boot, len(per)))
+    means = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+    low, high = np.percentile(means, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(low), float(high)
+
+
+def paired_test(scores: pd.DataFrame, methods: tuple[str, str]) -> dict:
+    """Wilcoxon signed-rank test (two-sided) between two methods on per-rater mean scores.
+
+    Pairs are the raters who answered items of both methods; ``d_r = mean_r(m1) − mean_r(m2)``.
+    Returns ``pairs``, ``statistic`` and ``p_value`` (NaN with no pair; 1.0 when every d_r is 0,
+    where there is no difference to test).
+    """
+    from scipy.stats import wilcoxon
+
+    per = scores.groupby(["rater", "method"])["score"].mean().unstack("method")
+    if not all(m in per.columns for m in methods):
+        return {"pairs": 0, "statistic": float("nan"), "p_value": float("nan")}
+    per = per[list(methods)].dropna()
+    d = per[methods[0]].to_numpy() - per[methods[1]].to_numpy()
+    if len(d) == 0:
+        return {"pairs": 0, "statistic": float("nan"), "p_value": float("nan")}
+    if np.all(d == 0):
+        return {"pairs": len(d), "statistic": 0.0, "p_value": 1.0}
+    res = wilcoxon(per[methods[0]].to_numpy(), per[methods[1]].to_numpy())
+    return {"pairs": len(d), "statistic": float(res.statistic), "p_value": float(res.pvalue)}
+
+
+SUMMARY_COLUMNS = ["method", "raters", "items", "answers", "mean", "std", "ci_low", "ci_high",
+                   "test", "pairs", "statistic", "p_value"]
+
+
+def summarize(scores: pd.DataFrame, methods: tuple[str, ...] | None = None, n_boot: int = 1000,
+              seed: int = 0) -> pd.DataFrame:
+    """Per method: raters, items, answers, mean, std (ddof = 1), 95 % rater-clustered bootstrap
+    interval, and the paired Wilcoxon test between the first two methods (same on both rows).
+
+    ``methods``: the order of the rows (default: as they first appear in ``scores``).
+    """
+    methods = tuple(methods) if methods is not None else tuple(dict.fromkeys(scores["method"]))
+    test = paired_test(scores, methods[:2]) if len(methods) >= 2 else {"pairs": 0, "statistic": float("nan"),
+                                                                        "p_value": float("nan")}
+    rows = []
+    for m in methods:
+        s = scores[scores["method"] == m]
+        low, high = clustered_bootstrap_ci(s, n_boot=n_boot, seed=seed)
+        rows.append({
+            "method": m, "raters": s["rater"].nunique(), "items": s["item"].nunique(), "answers": len(s),
+            "mean": float(s["score"].mean()) if len(s) else float("nan"),
+            "std": float(s["score"].std(ddof=1)) if len(s) > 1 else float("nan"),
+            "ci_low": low, "ci_high": high,
+            "test": f"Wilcoxon signed-rank, per-rater means, {methods[0]} vs {methods[1]}" if len(methods) >= 2 else "",
+            **test,
+        })
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def table4(answer_files: list[str | os.PathLike], key_csv: str | os.PathLike, better: str,
+           reference: dict | None = None, n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """Table 4 from the answer files: ``(full, display, awaiting)``.
+
+    With no answer file the table keeps one row per method of the key with empty numbers and
+    ``status = awaiting answers`` (nothing is invented). ``reference[method] = {mean, std}``
+    (the study's values) stand in their own columns.
+    """
+    from cameval.tables import _fmt
+
+    reference = reference or {}
+    key = read_key(key_csv)
+    methods = tuple(dict.fromkeys(key["method"]))
+    if answer_files:
+        scores = pd.concat([score_answers(f, key_csv, better=better) for f in answer_files], ignore_index=True)
+        dup = scores.duplicated(["rater", "item"])
+        if dup.any():
+            raise DataError(f"{list(map(str, answer_files))}: raters {sorted(set(scores.loc[dup, 'rater']))} "
+                            "appear in more than one answers file")
+        full = summarize(scores, methods, n_boot=n_boot, seed=seed)
+        full["status"] = "answered"
+    else:
+        full = pd.DataFrame({c: [np.nan] * len(methods) for c in SUMMARY_COLUMNS})
+        full["method"] = list(methods)
+        full["status"] = "awaiting answers"
+    full["study_mean"] = [reference.get(m, {}).get("mean") for m in full["method"]]
+    full["study_std"] = [reference.get(m, {}).get("std") for m in full["method"]]
+    display = []
+    for _, r in full.iterrows():
+        shown = {"method": METHOD_NAMES.get(r["method"], r["method"])}
+        if answer_files:
+            shown.update({"raters": int(r["raters"]), "answers": int(r["answers"]),
+                          "mean ± std [95 % CI]": f"{_fmt(r['mean'])} ± {_fmt(r['std'])} "
+                                                  f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]",
+                          "Wilcoxon p": _fmt(r["p_value"], 3)})
+        else:
+            shown["ours"] = "awaiting answers"
+        if reference:
+            shown["study mean ± std"] = f"{_fmt(r['study_mean'])} ± {_fmt(r['study_std'])}"
+        display.append(shown)
+    return full, pd.DataFrame(display), not answer_files
+
+
+# --- the kit: stimuli, key and the survey page ------------------------------------------------------
+
+
+def class_names(dataset: dict, num_classes: int) -> list[str]:
+    """Names raters see: ImageNet's from ``LOC_synset_mapping.txt``'s first synonym, else ``digit k``."""
+    if dataset.get("kind") == "imagenet":
+        lines = [ln for ln in Path(dataset["synsets"]).read_text().splitlines() if ln.strip()]
+        return [ln.split(maxsplit=1)[1].split(",")[0].strip() if len(ln.split(maxsplit=1)) > 1 else ln.split()[0]
+                for ln in lines]
+    return [f"digit {k}" for k in range(num_classes)]
+
+
+def sample_images(correct: list[str], n_images: int, seed: int) -> list[str]:
+    """A seeded random sample (without replacement, in pool order) of ``n_images`` ids out of
+    ``correct``; all of them, with a warning, when fewer are available."""
+    if not correct:
+        raise DataError("user study: no image of the pool is classified correctly by both models "
+                        "(expected at least one; enlarge table4.pool)")
+    if len(correct) < n_images:
+        log.warning("user study: only %d images of the pool are classified correctly by both models, %d asked",
+                    len(correct), n_images)
+        n_images = len(correct)
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(correct), size=n_images, replace=False))
+    return [correct[i] for i in pick]
+
+
+def _load_maps(gbp_files: list[str], cam_files: list[str], pool: int) -> dict:
+    """Per image id of the first ``pool`` images: label, top-1 class, Guided Backprop [C,H,W] and
+    the top-1 Grad-CAM [h,w] read from the cached shards."""
+    from cameval.store import Shard
+
+    out: dict = {}
+    for f in gbp_files:
+        with Shard(f) as s:
+            for i, image_id in enumerate(s.ids):
+                if len(out) < pool:
+                    out[image_id] = {"label": int(s.labels[i]), "top1": int(s.targets[i, 0]), "gbp": s.maps[i, 0]}
+    cams: dict = {}
+    for f in cam_files:
+        with Shard(f) as s:
+            for i, image_id in enumerate(s.ids):
+                if image_id in out and image_id not in cams:
+                    if int(s.targets[i, 0]) != out[image_id]["top1"]:
+                        raise DataError(f"{f}: image {image_id}: Grad-CAM's first target {int(s.targets[i, 0])} is not "
+                                        f"the top-1 class {out[image_id]['top1']} of the Guided Backprop shard")
+                    cams[image_id] = s.maps[i, 0]
+    lost = [i for i in out if i not in cams]
+    if lost:
+        raise DataError(f"{cam_files}: no Grad-CAM for images {lost[:3]} (expected shards covering the pool)")
+    for image_id, rec in out.items():
+        rec["cam"] = cams[image_id]
+    return out
+
+
+def _png(rgb: np.ndarray, size: int) -> bytes:
+    """RGB [H, W, 3] in [0, 1] or uint8 as PNG bytes, the longer side scaled to ``size`` px."""
+    import io
+
+    from PIL import Image
+
+    arr = np.asarray(rgb)
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+    im = Image.fromarray(arr, "RGB")
+    scale = size / max(im.size)
+    im = im.resize((max(1, round(im.size[0] * scale)), max(1, round(im.size[1] * scale))), Image.Resampling.BICUBIC)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def build_kit(gbp: dict[str, list[str]], gradcam: dict[str, list[str]], images: str, manifest: str,
+              names: list[str], better: str, n_images: int, pool: int, methods: list[str], seed: int,
+              key_path: str | os.PathLike, html_path: str | os.PathLike, question: str,
+              title: str = "Which agent seems more reasonable?", size: int = 224,
+              require_correct: bool = True) -> pd.DataFrame:
+    """Build the blinded kit from cached maps; write ``key_path`` and ``html_path``; return the key.
+
+    ``gbp[model]`` / ``gradcam[model]``: the Guided Backprop and Grad-CAM shards covering the first
+    ``pool`` evaluation images of each of the two models. Stimuli: a seeded random sample of
+    ``n_images`` of the pool images both models classify correctly (top-1 = label); per image and
+    method an item (``guided_backprop``: the gradient; ``guided_gradcam``: gradient × upsampled
+    Grad-CAM, both shown as ``0.5 + 0.1 · (g − mean) / std``); agent A is each item's model drawn
+    at random (seeded). ``require_correct=False`` (smoke tests only: barely trained models are right
+    on almost no image) draws from every pool image and shows the label as the class.
+    """
+    import torch
+
+    from cameval.data.images import ImageSet, read_manifest
+    from cameval.explain.guided import combine_guided_gradcam
+    from cameval.figures import deprocess_gradient
+    from cameval.io import write_csv
+    from cameval.survey import render_survey
+
+    models = list(gbp)
+    if len(models) != 2 or better not in models:
+        raise DataError(f"user study: needs exactly two models with better={better!r} among them, got {models}")
+    maps = {m: _load_maps(gbp[m], gradcam[m], pool) for m in models}
+    ids = [i for i in maps[models[0]] if i in maps[models[1]]]
+    correct = [i for i in ids if all(maps[m][i]["top1"] == maps[m][i]["label"] for m in models)]
+    log.info("user study: %d of %d pool images classified correctly by both %s", len(correct), len(ids), models)
+    if not require_correct:
+        log.warning("user study: require_correct is false: drawing from all %d pool images (smoke test only)", len(ids))
+        correct = ids
+    chosen = sample_images(correct, n_images, seed)
+    rng = np.random.default_rng(seed + 1)
+    index = read_manifest(manifest).set_index("id")["index"]
+    pictures, items, key = {}, [], []
+    with ImageSet(images) as imgs:
+        for n, image_id in enumerate(chosen):
+            pictures[f"img{n}"] = _png(imgs.uint8(np.array([index[image_id]]))[0], size)
+            label = maps[models[0]][image_id]["label"]
+            for method in methods:
+                shown = {}
+                for m in models:
+                    g = torch.as_tensor(np.asarray(maps[m][image_id]["gbp"]))
+                    if method == "guided_gradcam":
+                        g = combine_guided_gradcam(g[None], torch.as_tensor(np.asarray(maps[m][image_id]["cam"]))[None])[0]
+                    elif method != "guided_backprop":
+                        raise DataError(f"table4.methods: {method!r} (expected guided_backprop or guided_gradcam)")
+                    shown[m] = _png(deprocess_gradient(g.numpy()), size)
+                a, b = (models if rng.random() < 0.5 else models[::-1])
+                item = f"item{len(key) + 1:02d}"
+                key.append({"item": item, "method": method, "class": names[label], "agent_a": a, "agent_b": b,
+                            "image_id": image_id})
+                items.append({"id": item, "image": f"img{n}", "class": names[label], "a": shown[a], "b": shown[b]})
+    key_df = pd.DataFrame(key, columns=[*KEY_COLUMNS, "image_id"])
+    write_csv(key_df, key_path)
+    survey_id = hashlib.sha1(key_df.to_csv(index=False).encode()).hexdigest()[:12]
+    render_survey(items, pictures, html_path, question=question, answers=ANSWERS, title=title, survey_id=survey_id)
+    return key_df

@@ -1,0 +1,50 @@
+# results/claims.md (the study's conclusions checked on the tables) and the HTML renderings of the
+# tables that `snakemake --report results/report.html` shows, grouped by experiment.
+
+
+rule claims:
+    input:
+        unpack(lambda w: {t: f"results/tables/{t}.csv" for t in built_tables()}),
+    output:
+        md="results/claims.md",
+        csv="results/claims.csv",
+        html=report("results/report/claims.html", caption="../report/claims.rst",
+                    category=REPORT_CATEGORIES["claims"], subcategory="claims"),
+    params:
+        models=config["models"],
+        setup={t: {"dataset": config[t]["dataset"], "models": config[t]["models"]} for t in built_tables() if t in config},
+        alpha=config.get("claims", {}).get("alpha", 0.05),
+        tolerance=config.get("claims", {}).get("tolerance", 5.0),
+        fgsm_min_rho=config.get("claims", {}).get("fgsm_min_rho", 0.5),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/claims.log",
+    script:
+        "../scripts/claims.py"
+
+
+rule table_html:
+    input:
+        md="results/tables/{table}.md",
+        csv=report("results/tables/{table}.csv", caption="../report/table_csv.rst",
+                   category=lambda w: REPORT_CATEGORIES.get(w.table, w.table), subcategory="tables (CSV, every column)"),
+    output:
+        html=report("results/report/{table}.html", caption="../report/table.rst",
+                    category=lambda w: REPORT_CATEGORIES.get(w.table, w.table), subcategory="tables"),
+    wildcard_constraints:
+        table=r"table\d+|fgsm",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/report/{table}.log",
+    script:
+        "../scripts/table_html.py"

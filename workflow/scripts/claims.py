@@ -1,0 +1,21 @@
+"""results/claims.md: the study's conclusions checked against this run's tables."""
+
+import logging
+
+import pandas as pd
+
+from cameval.claims import Context, claims_markdown, evaluate_claims, model_roles
+from cameval.io import write_csv, write_text
+from cameval.logs import setup_logging
+from cameval.report import markdown_to_html
+
+setup_logging(snakemake.log[0])
+p = snakemake.params
+tables = {name: pd.read_csv(path) for name, path in snakemake.input.items()}
+ctx = Context(roles=model_roles(p.models), alpha=p.alpha, tolerance=p.tolerance, fgsm_min_rho=p.fgsm_min_rho)
+df = evaluate_claims(tables, ctx)
+logging.getLogger("cameval.claims").info("verdicts: %s", df["verdict"].value_counts().to_dict())
+md = claims_markdown(df, setup=[f"{t}: {s['dataset']}, models {', '.join(s['models'])}" for t, s in p.setup.items()])
+write_csv(df, snakemake.output.csv)
+write_text(md, snakemake.output.md)
+write_text(markdown_to_html(md, "Claims"), snakemake.output.html)

@@ -1,0 +1,16 @@
+"""Table 4's kit: blinded stimuli, the key and the survey page, from cached maps."""
+
+from cameval.logs import setup_logging
+from cameval.userstudy import build_kit, class_names
+
+setup_logging(snakemake.log[0])
+p = snakemake.params
+inp = snakemake.input
+build_kit(
+    gbp={m: list(inp[f"gbp__{m}"]) for m in p.cfg["models"]},
+    gradcam={m: list(inp[f"cam__{m}"]) for m in p.cfg["models"]},
+    images=inp.images, manifest=inp.manifest, names=class_names(p.dataset, p.num_classes), better=p.better,
+    n_images=p.cfg["images"], pool=p.cfg["pool"], methods=p.cfg["methods"], seed=p.seed,
+    key_path=snakemake.output.key, html_path=snakemake.output.html, question=p.cfg["question"],
+    require_correct=p.cfg["require_correct"],
+)
