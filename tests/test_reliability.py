@@ -75,6 +75,7 @@ def _normalize(text: str, base: Path | None) -> str:
     if base is not None:
         text = text.replace(str(base), "<tmp>")
     text = text.replace(str(ROOT), ".")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # terminal colours
     text = re.sub(r"/tmp/pytest-of-[^/\s]+/pytest-\d+/[^/\s]+", "<tmp>", text)
     text = re.sub(r"\.[A-Za-z0-9_]{8}\.tmp\b", ".*.tmp", text)  # mkstemp's random part
     return text

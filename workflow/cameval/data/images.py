@@ -357,9 +357,9 @@ def _fail(path, what: str, rows: pd.DataFrame | pd.Series, expected: str, limit:
 
 def _check_rows(df: pd.DataFrame, path) -> None:
     """What each manifest row must satisfy on its own (see the module docstring)."""
-    dup = df[df["id"].duplicated(keep=False)]
+    dup = df[df["id"].duplicated()]
     if len(dup):
-        _fail(path, "duplicate ids", dup, "each id once")
+        _fail(path, "duplicate ids", dup.drop_duplicates("id"), "each id once")
     bad = df[~df["split"].isin(SPLITS)]
     if len(bad):
         _fail(path, f"unknown split(s) {sorted(set(bad['split']))}", bad, f"one of {list(SPLITS)}")

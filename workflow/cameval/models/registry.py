@@ -113,7 +113,11 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise DataError(f"weights: {path} is not a state dict loadable with weights_only=True: {err}") from err
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        why = next((ln for ln in lines if "Unsupported global" in ln or "WeightsUnpickler error" in ln),
+                   lines[0] if lines else type(err).__name__).split(" Please use")[0]
+        raise DataError(f"weights: {path} is not a state dict loadable with weights_only=True: {why} "
+                        "(refused without unpickling it; expected tensors only, e.g. model.state_dict())") from err
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
