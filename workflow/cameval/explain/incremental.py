@@ -174,21 +174,21 @@ def _changed(a: torch.Tensor, b: torch.Tensor, g: _Spatial, axis: int, out_len: 
     return lo, torch.maximum(hi, lo + 1)  # a change no window reads leaves a 1-wide clean tile
 
 
-def _window(src: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """``src [C, H, W]`` at per-copy index grids ``rows [B, h]``, ``cols [B, w]`` → ``[B, C, h, w]``."""
-    return src[:, rows[:, :, None], cols[:, None, :]].permute(1, 0, 2, 3)
+def _crops(src: torch.Tensor, ys: list[int], xs: list[int], h: int, w: int) -> torch.Tensor:
+    """``[B, C, h, w]``: the ``h × w`` crops of ``src [C, H, W]`` at ``(ys[b], xs[b])`` (one copy kernel)."""
+    return torch.stack([src[:, y : y + h, x : x + w] for y, x in zip(ys, xs)])
 
 
-def _paste(base: torch.Tensor, tile: torch.Tensor, oy: torch.Tensor, ox: torch.Tensor,
-           rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """``base [B, C, h, w]`` (whose pixel (u, v) is the map's (rows[b, u], cols[b, v])) with
-    ``tile [B, C, th, tw]`` (at map origin (oy, ox)) written over it where they overlap."""
+def _paste_(dst: torch.Tensor, dy: list[int], dx: list[int], tile: torch.Tensor, oy: list[int], ox: list[int]):
+    """Write ``tile [B, C, th, tw]`` (copy b at map origin ``(oy[b], ox[b])``) into ``dst [B, C, h, w]``
+    (copy b's pixel (0, 0) is the map's ``(dy[b], dx[b])``) where they overlap; in place."""
     th, tw = tile.shape[-2:]
-    ry, rx = rows - oy[:, None], cols - ox[:, None]
-    inside = ((ry >= 0) & (ry < th))[:, :, None] & ((rx >= 0) & (rx < tw))[:, None, :]
-    bi = torch.arange(len(tile), device=tile.device)[:, None, None]
-    vals = tile[bi, :, ry.clamp(0, th - 1)[:, :, None], rx.clamp(0, tw - 1)[:, None, :]]  # [B, h, w, C]
-    return torch.where(inside[:, None], vals.permute(0, 3, 1, 2), base)
+    h, w = dst.shape[-2:]
+    for b, (y0, x0, ty, tx) in enumerate(zip(dy, dx, oy, ox)):
+        r0, r1, c0, c1 = max(ty, y0), min(ty + th, y0 + h), max(tx, x0), min(tx + tw, x0 + w)
+        if r0 < r1 and c0 < c1:
+            dst[b, :, r0 - y0 : r1 - y0, c0 - x0 : c1 - x0] = tile[b, :, r0 - ty : r1 - ty, c0 - tx : c1 - tx]
+    return dst
 
 
 class IncrementalRunner:
@@ -222,7 +222,8 @@ class IncrementalRunner:
             self.clean_logits = logits_of(plan.tail(a.clone()))
 
     def _tiles(self, rects: torch.Tensor):
-        """Per layer: ``(oy, ox, th, tw)`` of the output tiles, or ``None`` from the switch layer on."""
+        """Per layer: ``(oy, ox, th, tw)`` of the output tiles (origins as lists), or ``None`` at the
+        switch layer (where the tile would cover the map), after which nothing is listed."""
         a0, a1, b0, b1 = rects.unbind(1)
         out = []
         for g, (h, w) in zip(self.geom, self.sizes):
@@ -233,24 +234,22 @@ class IncrementalRunner:
             if th == h and tw == w:
                 out.append(None)
                 break
-            out.append((a0.clamp(max=h - th), b0.clamp(max=w - tw), th, tw))
+            out.append((a0.clamp(max=h - th).tolist(), b0.clamp(max=w - tw).tolist(), th, tw))
         return out
 
     @torch.no_grad()
-    def logits(self, rects: torch.Tensor, tile: torch.Tensor, oy: torch.Tensor, ox: torch.Tensor) -> torch.Tensor:
+    def logits(self, rects: torch.Tensor, tile: torch.Tensor, oy, ox) -> torch.Tensor:
         """Logits ``[B, classes]`` of the copies of ``x`` that equal ``tile [B, C, th, tw]`` on the
-        rectangle at ``(oy, ox)`` and ``x`` elsewhere; ``rects [B, 4]`` = ``(r0, r1, c0, c1)``
+        rectangle at ``(oy[b], ox[b])`` and ``x`` elsewhere; ``rects [B, 4]`` = ``(r0, r1, c0, c1)``
         half-open, the part of the tile that differs from ``x`` (it must contain every change)."""
         tiles = self._tiles(rects)
-        dev = tile.device
+        oy, ox = torch.as_tensor(oy).tolist(), torch.as_tensor(ox).tolist()
+        n = len(tile)
         for li, (m, g) in enumerate(zip(self.plan.layers, self.geom)):
             spec = tiles[li] if li < len(tiles) else None
-            if spec is None:  # the switch layer: paste the tile into the clean input, run it whole
-                h, w = self.in_sizes[li]
-                base = self.x.expand(len(tile), -1, -1, -1) if li == 0 else None
-                full = self._full_input(li, tile, oy, ox, h, w) if base is None else \
-                    _paste(base, tile, oy, ox, *self._grid(len(tile), h, w, dev))
-                a = full
+            if spec is None:  # the switch layer: paste the tile into the clean input, run the rest whole
+                clean = self.x[0] if li == 0 else self._clean_input(li)
+                a = _paste_(clean.expand(n, -1, -1, -1).clone(), [0] * n, [0] * n, tile, oy, ox)
                 for rest in self.plan.layers[li:]:
                     a = rest(a)
                 return logits_of(self.plan.tail(a))
@@ -258,28 +257,20 @@ class IncrementalRunner:
             if g is None:
                 tile = m(tile)
             else:
-                (sy, sx), (ry, rx) = g.stride, (g.reach(0), g.reach(1))
-                wh, ww = (th - 1) * sy + ry + 1, (tw - 1) * sx + rx + 1
-                rows = ny[:, None] * sy + torch.arange(wh, device=dev)  # padded coordinates
-                cols = nx[:, None] * sx + torch.arange(ww, device=dev)
-                clean = _window(self.inputs[li], rows, cols)
-                win = _paste(clean, tile, oy, ox, rows - g.padding[0], cols - g.padding[1])
+                (sy, sx), (pt, pl) = g.stride, g.padding
+                wh, ww = (th - 1) * sy + g.reach(0) + 1, (tw - 1) * sx + g.reach(1) + 1
+                wy, wx = [y * sy for y in ny], [x * sx for x in nx]  # window origins, padded coordinates
+                win = _crops(self.inputs[li], wy, wx, wh, ww)
+                _paste_(win, [y - pt for y in wy], [x - pl for x in wx], tile, oy, ox)
                 tile = self._apply(m, g, win)
             oy, ox = ny, nx
-        h, w = self.sizes[-1]
-        full = _paste(self.features.expand(len(tile), -1, -1, -1), tile, oy, ox, *self._grid(len(tile), h, w, dev))
+        full = _paste_(self.features.expand(n, -1, -1, -1).clone(), [0] * n, [0] * n, tile, oy, ox)
         return logits_of(self.plan.tail(full))
 
-    def _grid(self, n: int, h: int, w: int, dev) -> tuple[torch.Tensor, torch.Tensor]:
-        return (torch.arange(h, device=dev).expand(n, h), torch.arange(w, device=dev).expand(n, w))
-
-    def _full_input(self, li, tile, oy, ox, h, w):
-        g = self.geom[li]
-        if g is None:  # a pointwise layer's clean input is not kept: use the previous spatial output
-            raise AssertionError("the switch happens at a spatial layer")
-        (pt, pl) = g.padding
-        clean = self.inputs[li][:, pt : pt + h, pl : pl + w]
-        return _paste(clean.expand(len(tile), -1, -1, -1), tile, oy, ox, *self._grid(len(tile), h, w, tile.device))
+    def _clean_input(self, li: int) -> torch.Tensor:
+        """The clean input ``[C, H, W]`` of spatial layer ``li`` (its kept copy, padding removed)."""
+        (pt, pl), (h, w) = self.geom[li].padding, self.in_sizes[li]
+        return self.inputs[li][:, pt : pt + h, pl : pl + w]
 
     @staticmethod
     def _apply(m: nn.Module, g: _Spatial, win: torch.Tensor) -> torch.Tensor:
@@ -328,17 +319,15 @@ def _tail_macs(plan: Plan, features: torch.Tensor) -> float:
 
 
 def patch_tiles(x: torch.Tensor, r0: torch.Tensor, r1: torch.Tensor, c0: torch.Tensor, c1: torch.Tensor,
-                fill: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                fill: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[int], list[int]]:
     """Input tiles of copies of ``x [C, H, W]`` with ``fill`` on rows ``[r0, r1)`` × cols ``[c0, c1)``
     (``[B]`` each, clipped): ``(rects [B, 4], tiles [B, C, th, tw], oy, ox)`` for :meth:`IncrementalRunner.logits`."""
     h, w = x.shape[-2:]
     th, tw = int((r1 - r0).max()), int((c1 - c0).max())
-    oy, ox = r0.clamp(max=h - th), c0.clamp(max=w - tw)
-    rows = oy[:, None] + torch.arange(th, device=x.device)
-    cols = ox[:, None] + torch.arange(tw, device=x.device)
-    inside = ((rows >= r0[:, None]) & (rows < r1[:, None]))[:, :, None] \
-        & ((cols >= c0[:, None]) & (cols < c1[:, None]))[:, None, :]
-    tiles = torch.where(inside[:, None], fill, _window(x, rows, cols))
+    oy, ox = r0.clamp(max=h - th).tolist(), c0.clamp(max=w - tw).tolist()
+    tiles = _crops(x, oy, ox, th, tw)
+    for b, (y, xx, a0, a1, b0, b1) in enumerate(zip(oy, ox, r0.tolist(), r1.tolist(), c0.tolist(), c1.tolist())):
+        tiles[b, :, a0 - y : a1 - y, b0 - xx : b1 - xx] = fill
     return torch.stack([r0, r1, c0, c1], 1), tiles, oy, ox
 
 
