@@ -74,26 +74,35 @@ def occlusion(
     centres = [(i, j) for i in rows for j in cols]
     out = torch.empty(n, targets.shape[1], len(rows) * len(cols), dtype=x.dtype, device=x.device)
     plan = plan_or_say(model, "occlusion") if incremental else None
-    lo = patch // 2
     for img in tqdm(range(n), desc=f"occlusion {patch}x{patch}", disable=not progress, unit="img"):
         start = time.perf_counter()
         runner = IncrementalRunner(plan, x[img : img + 1]) if plan is not None else None
         for b0 in range(0, len(centres), batch_size):
             chunk = centres[b0 : b0 + batch_size]
-            if runner is not None:
-                ci = torch.tensor(chunk, device=x.device).reshape(-1, 2)
-                r0, c0 = (ci[:, 0] - lo).clamp(min=0), (ci[:, 1] - lo).clamp(min=0)
-                r1, c1 = (ci[:, 0] - lo + patch).clamp(max=h), (ci[:, 1] - lo + patch).clamp(max=w)
-                scores = runner.logits(*patch_tiles(x[img], r0, r1, c0, c1, fill_t))[:, targets[img]]
-                out[img, :, b0 : b0 + len(chunk)] = base[img][:, None] - scores.T
-                continue
-            xb = x[img].unsqueeze(0).repeat(len(chunk), 1, 1, 1)
-            for b, (i, j) in enumerate(chunk):
-                r0, r1 = patch_bounds(i, patch, h)
-                c0, c1 = patch_bounds(j, patch, w)
-                xb[b, :, r0:r1, c0:c1] = fill_t
-            scores = logits_of(model(xb))[:, targets[img]]  # [B, K]
+            scores = occluded_logits(model, x[img], chunk, patch, fill_t, runner)[:, targets[img]]  # [B, K]
             out[img, :, b0 : b0 + len(chunk)] = base[img][:, None] - scores.T
         log.info("occlusion %dx%d: image %d, %d %s forward passes in %.2f s", patch, patch, img,
                  len(centres), "incremental" if runner is not None else "full", time.perf_counter() - start)
     return out.reshape(n, targets.shape[1], len(rows), len(cols)), logits
+
+
+def occluded_logits(model: nn.Module, image: torch.Tensor, centres: list[tuple[int, int]], patch: int,
+                    fill: torch.Tensor, runner: IncrementalRunner | None = None) -> torch.Tensor:
+    """Logits ``[B, classes]`` of ``image [C, H, W]`` occluded at each of ``centres`` (one batch).
+
+    ``runner``: the incremental engine on this image (see :class:`IncrementalRunner`), or ``None``
+    for one full forward pass over the batch of occluded copies.
+    """
+    h, w = image.shape[-2:]
+    if runner is not None:
+        ci = torch.tensor(centres, device=image.device).reshape(-1, 2)
+        lo = patch // 2
+        r0, c0 = (ci[:, 0] - lo).clamp(min=0), (ci[:, 1] - lo).clamp(min=0)
+        r1, c1 = (ci[:, 0] - lo + patch).clamp(max=h), (ci[:, 1] - lo + patch).clamp(max=w)
+        return runner.logits(*patch_tiles(image, r0, r1, c0, c1, fill))
+    xb = image.unsqueeze(0).repeat(len(centres), 1, 1, 1)
+    for b, (i, j) in enumerate(centres):
+        r0, r1 = patch_bounds(i, patch, h)
+        c0, c1 = patch_bounds(j, patch, w)
+        xb[b, :, r0:r1, c0:c1] = fill
+    return logits_of(model(xb))
