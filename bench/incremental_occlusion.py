@@ -85,9 +85,11 @@ def main() -> None:
                                                         max(0, j - patch // 2), min(args.size, j - patch // 2 + patch)]
                                                        for i, j in grid]))
             n = len(grid)
+            spread = float((out["full"] - runner.clean_logits).abs().max() / scale)
             print(f"patch {patch}, stride 1, {n} positions, batch {args.batch_size}: full {t['full']:.2f} s "
                   f"({1e3 * t['full'] / n:.1f} ms/position), incremental {t['incremental']:.2f} s "
                   f"({1e3 * t['incremental'] / n:.1f} ms/position); max |diff| / max |logit| {err:.1e}; "
+                  f"occlusion moves the logits by up to {spread:.1e} of their scale; "
                   f"GMAC/position full {f_full / n / 1e9:.3f}, incremental {f_incr / n / 1e9:.3f}")
             print("  " + ratio_line("incremental vs batched full path", t["full"], t["incremental"], f_full / f_incr))
             if captum_n:

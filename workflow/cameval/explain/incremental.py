@@ -174,9 +174,39 @@ def _changed(a: torch.Tensor, b: torch.Tensor, g: _Spatial, axis: int, out_len: 
     return lo, torch.maximum(hi, lo + 1)  # a change no window reads leaves a 1-wide clean tile
 
 
+def _hwc(a: torch.Tensor) -> torch.Tensor:
+    """``[C, H, W]`` stored channels-last (``[H, W, C]`` contiguous): a crop is then ``h`` runs of
+    ``w·C`` contiguous values, and convolutions take it without reordering."""
+    return a.permute(1, 2, 0).contiguous().permute(2, 0, 1)
+
+
+class _one_thread:
+    """Copy kernels on one thread: the crops and pastes are many small copies, and splitting each
+    over OpenMP threads costs more than it saves (×10 slower when other jobs share the cores)."""
+
+    def __enter__(self):
+        self.threads = torch.get_num_threads()
+        if self.threads > 1:
+            torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        if self.threads > 1:
+            torch.set_num_threads(self.threads)
+
+
 def _crops(src: torch.Tensor, ys: list[int], xs: list[int], h: int, w: int) -> torch.Tensor:
-    """``[B, C, h, w]``: the ``h × w`` crops of ``src [C, H, W]`` at ``(ys[b], xs[b])`` (one copy kernel)."""
-    return torch.stack([src[:, y : y + h, x : x + w] for y, x in zip(ys, xs)])
+    """``[B, C, h, w]`` (channels-last): the ``h × w`` crops of ``src [C, H, W]`` (channels-last,
+    see :func:`_hwc`) at ``(ys[b], xs[b])``."""
+    hwc = src.permute(1, 2, 0)
+    out = torch.empty(len(ys), h, w, src.shape[0], dtype=src.dtype, device=src.device)
+    for b, (y, x) in enumerate(zip(ys, xs)):
+        out[b] = hwc[y : y + h, x : x + w]
+    return out.permute(0, 3, 1, 2)
+
+
+def _batch(a: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` channels-last copies ``[n, C, H, W]`` of ``a [C, H, W]``."""
+    return a.expand(n, -1, -1, -1).contiguous(memory_format=torch.channels_last)
 
 
 def _paste_(dst: torch.Tensor, dy: list[int], dx: list[int], tile: torch.Tensor, oy: list[int], ox: list[int]):
@@ -203,7 +233,7 @@ class IncrementalRunner:
             raise ValueError(f"IncrementalRunner: expected one image [1, C, H, W]; got {tuple(x.shape)}")
         self.plan, self.x = plan, x
         self.geom = [_spatial(m) for m in plan.layers]
-        self.inputs: list[torch.Tensor | None] = []  # padded clean input of each spatial layer, [C, H+, W+]
+        self.inputs: list[torch.Tensor | None] = []  # padded clean input of each spatial layer, [C, H+, W+] channels-last
         self.sizes: list[tuple[int, int]] = []  # output map size of each layer
         self.in_sizes: list[tuple[int, int]] = []
         a = x
@@ -215,7 +245,7 @@ class IncrementalRunner:
                 else:
                     (pt, pl), (sy, sx) = g.padding, g.stride
                     extra = (sy, sx) if g.ceil_mode else (0, 0)
-                    self.inputs.append(F.pad(a[0], (pl, pl + extra[1], pt, pt + extra[0]), value=g.pad_value))
+                    self.inputs.append(_hwc(F.pad(a[0], (pl, pl + extra[1], pt, pt + extra[0]), value=g.pad_value)))
                 a = m(a.clone())  # clone: an in-place ReLU must not overwrite a kept input
                 self.sizes.append(tuple(a.shape[-2:]))
             self.features = a
@@ -249,7 +279,8 @@ class IncrementalRunner:
             spec = tiles[li] if li < len(tiles) else None
             if spec is None:  # the switch layer: paste the tile into the clean input, run the rest whole
                 clean = self.x[0] if li == 0 else self._clean_input(li)
-                a = _paste_(clean.expand(n, -1, -1, -1).clone(), [0] * n, [0] * n, tile, oy, ox)
+                with _one_thread():
+                    a = _paste_(_batch(clean, n), [0] * n, [0] * n, tile, oy, ox)
                 for rest in self.plan.layers[li:]:
                     a = rest(a)
                 return logits_of(self.plan.tail(a))
@@ -260,11 +291,13 @@ class IncrementalRunner:
                 (sy, sx), (pt, pl) = g.stride, g.padding
                 wh, ww = (th - 1) * sy + g.reach(0) + 1, (tw - 1) * sx + g.reach(1) + 1
                 wy, wx = [y * sy for y in ny], [x * sx for x in nx]  # window origins, padded coordinates
-                win = _crops(self.inputs[li], wy, wx, wh, ww)
-                _paste_(win, [y - pt for y in wy], [x - pl for x in wx], tile, oy, ox)
+                with _one_thread():
+                    win = _crops(self.inputs[li], wy, wx, wh, ww)
+                    _paste_(win, [y - pt for y in wy], [x - pl for x in wx], tile, oy, ox)
                 tile = self._apply(m, g, win)
             oy, ox = ny, nx
-        full = _paste_(self.features.expand(n, -1, -1, -1).clone(), [0] * n, [0] * n, tile, oy, ox)
+        with _one_thread():
+            full = _paste_(_batch(self.features[0], n), [0] * n, [0] * n, tile, oy, ox)
         return logits_of(self.plan.tail(full))
 
     def _clean_input(self, li: int) -> torch.Tensor:
@@ -325,7 +358,8 @@ def patch_tiles(x: torch.Tensor, r0: torch.Tensor, r1: torch.Tensor, c0: torch.T
     h, w = x.shape[-2:]
     th, tw = int((r1 - r0).max()), int((c1 - c0).max())
     oy, ox = r0.clamp(max=h - th).tolist(), c0.clamp(max=w - tw).tolist()
-    tiles = _crops(x, oy, ox, th, tw)
+    with _one_thread():
+        tiles = _crops(_hwc(x), oy, ox, th, tw)
     for b, (y, xx, a0, a1, b0, b1) in enumerate(zip(oy, ox, r0.tolist(), r1.tolist(), c0.tolist(), c1.tolist())):
         tiles[b, :, a0 - y : a1 - y, b0 - xx : b1 - xx] = fill
     return torch.stack([r0, r1, c0, c1], 1), tiles, oy, ox
