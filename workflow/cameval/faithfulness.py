@@ -40,7 +40,7 @@ def background_rows(manifest: str, n: int, seed: int = 0) -> np.ndarray:
     return train[np.random.default_rng([seed, 7]).permutation(len(train))[: min(n, len(train))]]
 
 
-def class_maps(weights: str, images: str, manifest: str, out: str | os.PathLike, *, split: str, n_images: int,
+def class_maps(weights: str, images: str, manifest: str, out: str | os.PathLike, *, split: str, n_images,
                methods=tuple(METHODS), background: int = 100, ig_steps: int = 50, shap_explainer: str = "auto",
                shap_samples: int = 200, layer: str | None = None, seed: int = 0, batch_size: int = 16,
                device: str = "cpu") -> None:
@@ -61,7 +61,7 @@ def class_maps(weights: str, images: str, manifest: str, out: str | os.PathLike,
         raise ValueError(f"methods: {unknown} not among {list(METHODS)}")
     model = load_model(weights).to(device)
     layer = layer or default_layer(model)
-    rows = eval_rows(manifest, split).iloc[:n_images]
+    rows = eval_rows(manifest, split).iloc[:int(n_images)]
     with ImageSet(images) as imgs:
         x = imgs.tensor(rows["index"].to_numpy()).to(device)
         clean = imgs.uint8(rows["index"].to_numpy())
@@ -70,6 +70,12 @@ def class_maps(weights: str, images: str, manifest: str, out: str | os.PathLike,
         k = logits_of(model(x[:1])).shape[1]
     targets = torch.arange(k, device=device).expand(len(x), k)
     maps, attrs, t0 = {}, {}, time.perf_counter()
+    if "shap" in methods and shap_explainer == "auto":
+        # DeepExplainer's additivity does not depend on the background's size: probe it on one image
+        # and a few background images, then run every batch with the explainer that works
+        _, shap_explainer = shap_all_classes(model, x[:1], bg[: min(4, len(bg))], explainer="auto",
+                                             n_samples=1, seed=seed)
+        log.info("shap: %s explainer for %s", shap_explainer, type(model).__name__)
     for method in methods:
         start, parts = time.perf_counter(), []
         for b0 in tqdm(range(0, len(x), batch_size), desc=f"{method}, all {k} classes", unit="batch"):

@@ -1,0 +1,7 @@
+"""Appendix G: image, SHAP, Grad-CAM and Integrated Gradients of the label."""
+
+from cameval.figures import appendix_g
+from cameval.logs import setup_logging
+
+setup_logging(snakemake.log[0])
+appendix_g(dict(snakemake.input.items()), snakemake.output[0], n_images=snakemake.params.n_images)
