@@ -29,7 +29,8 @@ def main() -> None:
     for arch in ("small_vgg", "small_googlenet"):
         model = build_model(arch, num_classes=10)
         pixels = torch.rand(a.images, 3, 64, 64)
-        labels = torch.zeros(a.images, dtype=torch.long)
+        with torch.no_grad():  # attack the model's own predictions, so it has something to flip
+            labels = model((pixels - 0.5) / 0.5).argmax(1)
         t = time.perf_counter()
         res = one_pixel(model, pixels, labels, mean=(0.5,) * 3, std=(0.5,) * 3, population=a.population,
                         generations=a.generations)
