@@ -125,7 +125,7 @@ def one_pixel(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, mean
     m = torch.as_tensor(mean, dtype=pixels.dtype, device=pixels.device).reshape(-1)[:c]
     s = torch.as_tensor(std, dtype=pixels.dtype, device=pixels.device).reshape(-1)[:c]
     x = (pixels - m.reshape(1, c, 1, 1)) / s.reshape(1, c, 1, 1)
-    labels = torch.as_tensor(labels, dtype=torch.long)
+    labels = torch.as_tensor(labels, dtype=torch.long).cpu()
     with torch.no_grad():
         clean = torch.softmax(logits_of(model(x)).float(), dim=1).cpu()
     out = {
