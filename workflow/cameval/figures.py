@@ -190,6 +190,23 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     return np.repeat(image, 3, axis=2) if image.ndim == 3 and image.shape[2] == 1 else image
 
 
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def class_names(spec: dict) -> list[str] | None:
+    """Display names of a dataset's classes (a ``datasets.<name>`` config entry): ImageNet's first
+    synonym per line of ``LOC_synset_mapping.txt``, CIFAR-10's names; None (numbers) otherwise."""
+    kind = spec.get("kind")
+    if kind == "imagenet":
+        from pathlib import Path
+
+        lines = [ln for ln in Path(spec["synsets"]).read_text().splitlines() if ln.strip()]
+        return [ln.split(maxsplit=1)[1].split(",")[0] if " " in ln.strip() else ln.strip() for ln in lines]
+    if kind == "torchvision" and spec.get("name") == "cifar10":
+        return list(CIFAR10_CLASSES)
+    return None
+
+
 def appendix_f(attacks: dict[str, list[str]], path: str | os.PathLike, n_images: int = 3,
                class_names=None) -> None:
     """Appendix F: per successful one-pixel attack (the first ``n_images`` per model), Grad-CAM of
@@ -235,12 +252,14 @@ def appendix_f(attacks: dict[str, list[str]], path: str | os.PathLike, n_images:
     save(fig, path)
 
 
-def appendix_g(maps: dict[str, str], path: str | os.PathLike, n_images: int = 3, class_names=None) -> None:
+def appendix_g(maps: dict[str, str], path: str | os.PathLike, n_images: int = 3,
+               class_names: dict | None = None) -> None:
     """Appendix G: image, SHAP, Grad-CAM and Integrated Gradients of the label, per model
-    (``maps[model]``: the class-map file of :func:`cameval.faithfulness.class_maps`)."""
+    (``maps[model]``: the class-map file of :func:`cameval.faithfulness.class_maps`;
+    ``class_names[model]``: that model's class names, or None for numbers)."""
     import h5py
 
-    name = (lambda c: class_names[c]) if class_names is not None else (lambda c: f"class {c}")
+    names = class_names or {}
     order = [("shap", "SHAP"), ("gradcam", "Grad-CAM"), ("integrated_gradients", "Integrated Gradients")]
     rows = []
     for model, file in maps.items():
@@ -248,7 +267,9 @@ def appendix_g(maps: dict[str, str], path: str | os.PathLike, n_images: int = 3,
             have = [(k, t) for k, t in order if f"maps/{k}" in fh]
             for i in range(min(n_images, len(fh["labels"]))):
                 label = int(fh["labels"][i])
-                rows.append({"model": model, "image": as_rgb(fh["images"][i]), "label": label,
+                names_m = names.get(model)
+                rows.append({"model": model, "image": as_rgb(fh["images"][i]),
+                             "label": names_m[label] if names_m else f"class {label}",
                              "explainer": fh.attrs.get("shap_explainer", ""),
                              "maps": {t: fh[f"maps/{k}"][i, label] for k, t in have}})
     cols = ["image"] + [t for _, t in order]
@@ -256,7 +277,7 @@ def appendix_g(maps: dict[str, str], path: str | os.PathLike, n_images: int = 3,
                              squeeze=False, layout="constrained")
     for r, row in enumerate(rows):
         axes[r, 0].imshow(row["image"])
-        axes[r, 0].set_ylabel(f"{row['model']}\n{name(row['label'])}", fontsize=8)
+        axes[r, 0].set_ylabel(f"{row['model']}\n{row['label']}", fontsize=8)
         for c, title in enumerate(cols[1:], start=1):
             m = row["maps"].get(title)
             if m is None:

@@ -86,6 +86,7 @@ rule appendix_f:
         report("results/figures/appendix_f.png", caption="../report/appendix_f.rst", category="Figures"),
     params:
         n_images=config.get("table6", {}).get("figure_images"),
+        dataset=lambda w: config["datasets"][config["table6"]["dataset"]],
     threads: 1
     resources:
         mem_mb=2000,
@@ -105,6 +106,7 @@ rule appendix_g:
         report("results/figures/appendix_g.png", caption="../report/appendix_g.rst", category="Figures"),
     params:
         n_images=config.get("table7", {}).get("figure_images"),
+        datasets=lambda w: {m: config["datasets"][model_dataset(m)] for m in config["table7"]["models"]},
     threads: 1
     resources:
         mem_mb=2000,
