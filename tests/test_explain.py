@@ -447,6 +447,7 @@ METHOD_PARAMS = {
     "occlusion": {"patch": 3, "stride": 3},
     "integrated_gradients": {"steps": 3},
     "gradient_shap": {"n_samples": 2},
+    "shap": {"background": tiny_input(seed=5, n=3), "n_samples": 4},
 }
 
 

@@ -308,14 +308,14 @@ def test_mean_ci_by_hand():
 # ---------------------------------------------------------------- contrastivity, in-box ratio
 
 
-def test_contrastivity_by_hand():
+def test_hamming_ratio_by_hand():
     a = [[1, 1, 0], [0, 0, 0]]
     b = [[0, 1, 1], [0, 0, 0]]
     # XOR: (0,0) and (0,2) -> 2; OR: 3 -> 2/3
-    assert metrics.contrastivity(a, b) == pytest.approx(2 / 3)
-    assert metrics.contrastivity(a, a) == 0.0
-    assert metrics.contrastivity([[1, 0]], [[0, 1]]) == 1.0
-    assert metrics.contrastivity(np.zeros((2, 2)), np.zeros((2, 2))) == 0.0  # both empty
+    assert metrics.hamming_ratio(a, b) == pytest.approx(2 / 3)
+    assert metrics.hamming_ratio(a, a) == 0.0
+    assert metrics.hamming_ratio([[1, 0]], [[0, 1]]) == 1.0
+    assert metrics.hamming_ratio(np.zeros((2, 2)), np.zeros((2, 2))) == 0.0  # both empty
 
 
 def test_inbox_ratio_by_hand():
@@ -334,7 +334,7 @@ def test_errors_name_the_bad_input():
     with pytest.raises(ValueError, match="x0 <= x1"):
         metrics.iou((5, 0, 1, 1), (0, 0, 1, 1))
     with pytest.raises(ValueError, match="same shape"):
-        metrics.contrastivity(np.zeros((2, 2)), np.zeros((3, 3)))
+        metrics.hamming_ratio(np.zeros((2, 2)), np.zeros((3, 3)))
 
 
 # --- Quantus as an oracle: its PointingGame and AttributionLocalisation on the same maps ---------

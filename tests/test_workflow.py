@@ -46,10 +46,14 @@ def test_default_config_dry_run_plans_every_stage(tmp_path):
     # first guided-backprop shard (24 images) of each model for Figure 1, which Table 3 reuses;
     # 24 occlusion images of VGG in 2 shards of 12 for each of the two patch sizes
     # Table 4's kit reads the guided-backprop shards of its 120-image pool: 4 more per model (VGG, AlexNet)
-    assert counts == {"dataset": 1, "train_model": 3, "heatmaps": 3 * 2 * 2 + 3 + 2 * 2 + 2 * 4, "localization": 6,
+    # Tables 6/7: digits-28 and the MNIST network; one attack shard (8 images) per model; every
+    # class's maps of the MNIST network and GoogLeNet
+    assert counts == {"dataset": 2, "train_model": 4, "heatmaps": 3 * 2 * 2 + 3 + 2 * 2 + 2 * 4, "localization": 6,
                       "table1": 1, "figure1": 1, "pointing": 2, "table2": 1, "rank_correlation": 2,
                       "table3": 1, "appendix_b": 1, "fgsm": 2, "fgsm_table": 1, "appendix_c": 1,
-                      "user_study_kit": 1, "table4": 1, "claims": 1, "table_html": 5, "all": 1}
+                      "one_pixel": 2, "sensitivity": 2, "table6": 1, "appendix_f": 1,
+                      "class_maps": 2, "fidelity": 2, "table7": 1, "appendix_g": 1,
+                      "user_study_kit": 1, "table4": 1, "claims": 1, "table_html": 7, "all": 1}
 
 
 def test_table1_alone_needs_no_figure_inputs(tmp_path):
@@ -84,7 +88,8 @@ def test_table2_after_table1_reuses_the_gradcam_shards(tmp_path):
 def test_paper_config_dry_run_against_imagenet_fixture(tmp_path, paper_config):
     out = snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path).stdout
     counts = job_counts(out)
-    assert counts["import_model"] == 3 and counts["dataset"] == 1
+    # ImageNet, MNIST and CIFAR-10; the two Table 7 networks are trained, the rest imported
+    assert counts["import_model"] == 3 and counts["dataset"] == 3 and counts["train_model"] == 2
     out = snakemake("-n", "results/tables/table1.csv", "--configfile", str(paper_config), workdir=tmp_path).stdout
     assert job_counts(out)["heatmaps"] == 6  # 4 images: one shard per model and CAM method
     # Table 2 reads those Grad-CAM shards of VGG-16 and GoogLeNet; Table 3 only VGG-16's maps
@@ -107,12 +112,36 @@ def test_missing_imagenet_folder_fails_at_parse_time_naming_the_key(tmp_path, pa
     assert "ILSVRC2012_val_" in proc.stdout + proc.stderr
 
 
+def test_tables_6_and_7_alone_build_only_what_they_need(tmp_path):
+    cfg = ["--configfile", str(ROOT / "config/config.yaml")]
+    counts = job_counts(snakemake("-n", "results/tables/table6.csv", *cfg, workdir=tmp_path).stdout)
+    # the attacks of VGG and GoogLeNet on digits-loc, nothing else: no heatmap shard, no AlexNet, no MNIST net
+    assert counts == {"dataset": 1, "train_model": 2, "one_pixel": 2, "sensitivity": 2, "table6": 1}
+    out = snakemake("-n", "results/tables/table7.csv", *cfg, workdir=tmp_path).stdout
+    assert job_counts(out) == {"dataset": 2, "train_model": 2, "class_maps": 2, "fidelity": 2, "table7": 1}
+    assert "results/maps/table7/digits-28/mnist.h5" in out and "results/maps/table7/digits-loc/googlenet.h5" in out
+
+
+def test_paper_config_plans_tables_6_and_7(tmp_path, paper_config):
+    cfg = ["--configfile", str(paper_config)]
+    out = snakemake("-n", "results/tables/table6.csv", *cfg, workdir=tmp_path).stdout
+    counts = job_counts(out)  # 4 fixture images: one attack shard each for VGG-16 and GoogLeNet
+    assert counts["one_pixel"] == 2 and counts["import_model"] == 2 and "train_model" not in counts
+    out = snakemake("-n", "results/tables/table7.csv", *cfg, workdir=tmp_path).stdout
+    counts = job_counts(out)
+    assert counts["class_maps"] == 2 and counts["train_model"] == 2 and counts["dataset"] == 2
+    assert "results/maps/table7/mnist/mnist_net.h5" in out and "results/maps/table7/cifar10/googlenet_cifar10.h5" in out
+
+
 @pytest.mark.parametrize("edit, key", [
     (lambda c: c["table1"].pop("models"), "models"),
     (lambda c: c["table1"].update(rule="voc"), "voc"),
     (lambda c: c["models"]["vgg"].update(arch="resnet9"), "resnet9"),
     (lambda c: c["table1"].update(models=["vgg", "nosuch"]), "nosuch"),
     (lambda c: c["heatmaps"]["gradcam"].update(targets="top0"), "top0"),
+    (lambda c: c["table6"].update(models=["mnist"]), "table6.models"),
+    (lambda c: c["table7"].update(models=["nosuch"]), "nosuch"),
+    (lambda c: c["table6"].update(population=3), "population"),
 ])
 def test_bad_config_fails_at_parse_time_naming_the_key(tmp_path, edit, key):
     cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
@@ -149,7 +178,24 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
         assert t3[col].between(-1, 1).all()
     fg = pd.read_csv(tmp_path / "results/tables/fgsm.csv")
     assert fg["n"].tolist() == [10] and fg["acc_adv"].iloc[0] <= fg["acc_clean"].iloc[0] + 1e-9
-    for name in ("figure1", "appendix_b", "appendix_c"):
+    # Table 6: Grad-CAM and IG rows for VGG's 3 attacks; values are normalized maps, in [0, 1]
+    t6 = pd.read_csv(tmp_path / "results/tables/table6.csv")
+    assert set(t6["method"]) == {"gradcam", "ig"} and (t6["attacks"] == 3).all()
+    assert (t6["successful"] <= t6["attacks"]).all()
+    ok = t6[t6["successful"] > 0]
+    for col in ("before_mean", "after_mean", "before_min", "after_max", "random_before_mean"):
+        assert ok[col].between(0, 1).all(), col
+    assert ok["pct_before_mean"].between(0, 100).all()
+    rows6 = pd.read_csv(tmp_path / "results/metrics/one_pixel/digits-loc/vgg.csv")
+    assert (rows6.loc[rows6["success"], "pred_after"] != rows6.loc[rows6["success"], "label"]).all()
+    # Table 7: 2 models x 3 methods x 2 percentiles; contrastivity and accuracies are fractions
+    t7 = pd.read_csv(tmp_path / "results/tables/table7.csv")
+    assert len(t7) == 12 and set(t7["percentile"]) == {1, 10}
+    assert t7["contrastivity"].between(0, 1).all() and t7["acc_after"].between(0, 1).all()
+    assert t7["fidelity"].between(-1, 1).all()
+    assert set(t7.loc[t7["method"] == "shap", "explainer"]) <= {"deep", "gradient"}
+    assert t7.loc[(t7["model"] == "mnist") & (t7["method"] == "shap"), "explainer"].tolist() == ["deep", "deep"]
+    for name in ("figure1", "appendix_b", "appendix_c", "appendix_f", "appendix_g"):
         assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 10_000, name
     # Table 4's kit: 4 images x 2 methods, the key apart from the page, no model named in the page
     # (tiny: require_correct is false, one-epoch models are right on almost no image)

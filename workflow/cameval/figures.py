@@ -182,3 +182,115 @@ def appendix_c(attacks: dict[str, str], path: str | os.PathLike, n_images: int =
     cbar = fig.colorbar(im, ax=axes[:, [1, 3]], location="bottom", shrink=0.6, pad=0.04)
     cbar.set_label("Grad-CAM of the true class / max")
     save(fig, path)
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """A stored image ``[H, W, C]`` (C = 1 or 3) as ``[H, W, 3]`` for display."""
+    image = np.asarray(image)
+    return np.repeat(image, 3, axis=2) if image.ndim == 3 and image.shape[2] == 1 else image
+
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def class_names(spec: dict) -> list[str] | None:
+    """Display names of a dataset's classes (a ``datasets.<name>`` config entry): ImageNet's first
+    synonym per line of ``LOC_synset_mapping.txt``, CIFAR-10's names; None (numbers) otherwise."""
+    kind = spec.get("kind")
+    if kind == "imagenet":
+        from pathlib import Path
+
+        lines = [ln for ln in Path(spec["synsets"]).read_text().splitlines() if ln.strip()]
+        return [ln.split(maxsplit=1)[1].split(",")[0] if " " in ln.strip() else ln.strip() for ln in lines]
+    if kind == "torchvision" and spec.get("name") == "cifar10":
+        return list(CIFAR10_CLASSES)
+    return None
+
+
+def appendix_f(attacks: dict[str, list[str]], path: str | os.PathLike, n_images: int = 3,
+               class_names=None) -> None:
+    """Appendix F: per successful one-pixel attack (the first ``n_images`` per model), Grad-CAM of
+    the label before, the attacked image with the pixel circled, Grad-CAM of the new class after."""
+    from matplotlib.patches import Circle
+
+    from cameval.sensitivity import read_attacks
+
+    name = (lambda c: class_names[c]) if class_names is not None else (lambda c: f"class {c}")
+    rows = []
+    for model, paths in attacks.items():
+        a = read_attacks(paths)
+        ok = np.flatnonzero(a["success"])
+        for i in (ok if len(ok) else np.arange(len(a["ids"])))[:n_images]:
+            adv = a["clean"][i].copy()
+            adv[a["pixel"][i][0], a["pixel"][i][1]] = a["colour"][i]
+            rows.append({"model": model, "clean": as_rgb(a["clean"][i]), "adv": as_rgb(adv),
+                         "cam_before": a["cam_before"][i], "cam_after": a["cam_after"][i], "pixel": a["pixel"][i],
+                         "label": int(a["labels"][i]), "pred": int(a["pred_after"][i]), "ok": bool(a["success"][i]),
+                         "p": (float(a["p_before"][i]), float(a["p_after"][i]))})
+    cols = ["Grad-CAM before (label)", "attacked pixel", "Grad-CAM after (new class)"]
+    fig, axes = plt.subplots(max(1, len(rows)), 3, figsize=(7, 2.4 * max(1, len(rows))), squeeze=False,
+                             layout="constrained")
+    im = None
+    for r, row in enumerate(rows):
+        h, w = row["clean"].shape[:2]
+        im = overlay(axes[r, 0], row["clean"], upsample_map(row["cam_before"], (h, w)))
+        axes[r, 1].imshow(row["adv"])
+        y, x = row["pixel"]
+        axes[r, 1].add_patch(Circle((x, y), radius=max(2.0, w / 16), fill=False, color="lime", linewidth=1.5))
+        overlay(axes[r, 2], row["adv"], upsample_map(row["cam_after"], (h, w)))
+        axes[r, 0].set_ylabel(f"{row['model']}", fontsize=8)
+        axes[r, 0].set_xlabel(f"{name(row['label'])}, p = {row['p'][0]:.2f}", fontsize=8)
+        axes[r, 1].set_xlabel(f"pixel ({y}, {x}){'' if row['ok'] else ' — attack failed'}", fontsize=8)
+        axes[r, 2].set_xlabel(f"{name(row['pred'])}; p(label) = {row['p'][1]:.2f}", fontsize=8)
+        for c in range(3):
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+            if r == 0:
+                axes[r, c].set_title(cols[c], fontsize=9)
+    if im is not None:
+        fig.colorbar(im, ax=axes[:, [0, 2]], location="bottom", shrink=0.6, pad=0.04).set_label("Grad-CAM / max")
+    save(fig, path)
+
+
+def appendix_g(maps: dict[str, str], path: str | os.PathLike, n_images: int = 3,
+               class_names: dict | None = None) -> None:
+    """Appendix G: image, SHAP, Grad-CAM and Integrated Gradients of the label, per model
+    (``maps[model]``: the class-map file of :func:`cameval.faithfulness.class_maps`;
+    ``class_names[model]``: that model's class names, or None for numbers)."""
+    import h5py
+
+    names = class_names or {}
+    order = [("shap", "SHAP"), ("gradcam", "Grad-CAM"), ("integrated_gradients", "Integrated Gradients")]
+    rows = []
+    for model, file in maps.items():
+        with h5py.File(file, "r") as fh:
+            have = [(k, t) for k, t in order if f"maps/{k}" in fh]
+            for i in range(min(n_images, len(fh["labels"]))):
+                label = int(fh["labels"][i])
+                names_m = names.get(model)
+                rows.append({"model": model, "image": as_rgb(fh["images"][i]),
+                             "label": names_m[label] if names_m else f"class {label}",
+                             "explainer": fh.attrs.get("shap_explainer", ""),
+                             "maps": {t: fh[f"maps/{k}"][i, label] for k, t in have}})
+    cols = ["image"] + [t for _, t in order]
+    fig, axes = plt.subplots(max(1, len(rows)), len(cols), figsize=(2.2 * len(cols), 2.3 * max(1, len(rows))),
+                             squeeze=False, layout="constrained")
+    for r, row in enumerate(rows):
+        axes[r, 0].imshow(row["image"])
+        axes[r, 0].set_ylabel(f"{row['model']}\n{row['label']}", fontsize=8)
+        for c, title in enumerate(cols[1:], start=1):
+            m = row["maps"].get(title)
+            if m is None:
+                axes[r, c].axis("off")
+                continue
+            lim = float(np.abs(m).max()) or 1.0
+            axes[r, c].imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim)
+            if title == "SHAP" and row["explainer"]:
+                axes[r, c].set_xlabel(f"shap {row['explainer']} explainer", fontsize=7)
+        for c, title in enumerate(cols):
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+            if r == 0:
+                axes[r, c].set_title(title, fontsize=9)
+    fig.supxlabel("maps of the label, each scaled to ± its largest magnitude (red positive, blue negative)", fontsize=8)
+    save(fig, path)

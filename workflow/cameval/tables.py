@@ -145,3 +145,115 @@ def fgsm_table(rows: dict[str, pd.DataFrame], eps: float, n_boot: int = 1000, se
         full.append(rec)
         display.append(shown)
     return pd.DataFrame(full), pd.DataFrame(display)
+
+
+def _describe(values) -> dict:
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return {"mean": float("nan"), "std": float("nan"), "min": float("nan"), "max": float("nan")}
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else float("nan"),
+            "min": float(v.min()), "max": float(v.max())}
+
+
+def wilcoxon_p(a, b) -> tuple[float, float]:
+    """Two-sided Wilcoxon signed-rank test of paired ``a`` vs ``b`` (scipy): ``(statistic, p)``;
+    NaN when fewer than 2 pairs differ."""
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if np.count_nonzero(a - b) < 2:
+        return float("nan"), float("nan")
+    res = stats.wilcoxon(a, b)
+    return float(res.statistic), float(res.pvalue)
+
+
+TABLE6_METHODS = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients"}
+
+
+def table6(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot: int = 1000,
+           seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 6: one-pixel attacks and the map's value (0–1) at the attacked pixel.
+
+    ``rows[model]`` are :func:`cameval.sensitivity.sensitivity_rows`. Per model and method, over
+    the successful attacks: mean, std, min, max before (class: the label) and after (class: the
+    new prediction), as the study reports them; the same at a seeded random pixel (chance level),
+    the attacked pixel's percentile rank, and a Wilcoxon signed-rank test of attacked vs random
+    (before). ``reference[model]["study"]`` holds the study's Grad-CAM values (keys such as
+    ``before_mean``, ``after_max``, ``successful``).
+    """
+    reference = reference or {}
+    full, display = [], []
+    for model, df in rows.items():
+        ok = df[df["success"].astype(bool)]
+        for method, label in TABLE6_METHODS.items():
+            rec = {"model": model, "method": method, "attacks": len(df), "successful": len(ok)}
+            shown = {"model": model, "method": label, "attacks": len(df), "successful": len(ok)}
+            s = mean_ci(df["success"].astype(float).to_numpy(), n_boot=n_boot, seed=seed)
+            rec.update(success_rate=s["mean"], success_rate_low=s["low"], success_rate_high=s["high"])
+            for when, title in (("before", "before (label)"), ("after", "after (new class)")):
+                d = _describe(ok[f"{method}_{when}"])
+                rec.update({f"{when}_{k}": v for k, v in d.items()})
+                shown[title] = f"{_fmt(d['mean'], 3)} ± {_fmt(d['std'], 3)} [{_fmt(d['min'], 3)}, {_fmt(d['max'], 3)}]"
+                r = _describe(ok[f"{method}_random_{when}"])
+                rec.update({f"random_{when}_{k}": v for k, v in r.items()})
+                rec[f"pct_{when}_mean"] = _describe(ok[f"{method}_pct_{when}"])["mean"]
+            c = mean_ci(ok[f"{method}_before"].to_numpy(), n_boot=n_boot, seed=seed)
+            rec["before_low"], rec["before_high"] = c["low"], c["high"]
+            stat, p = wilcoxon_p(ok[f"{method}_before"], ok[f"{method}_random_before"])
+            rec.update(wilcoxon_stat=stat, wilcoxon_p=p)
+            shown["random pixel (before)"] = f"{_fmt(rec['random_before_mean'], 3)} ± {_fmt(rec['random_before_std'], 3)}"
+            shown["percentile rank (before)"] = _fmt(rec["pct_before_mean"], 1)
+            shown["Wilcoxon p (attacked vs random)"] = _fmt(p, 3)
+            study = reference.get(model, {}).get("study", {}) if method == "gradcam" else {}
+            for key in ("successful", "before_mean", "before_std", "before_min", "before_max",
+                        "after_mean", "after_std", "after_min", "after_max"):
+                rec[f"study_{key}"] = study.get(key)
+            if reference:
+                shown["study: before"] = (f"{_fmt(study.get('before_mean'), 3)} ± {_fmt(study.get('before_std'), 3)} "
+                                          f"[{_fmt(study.get('before_min'), 3)}, {_fmt(study.get('before_max'), 3)}]"
+                                          if study else "–")
+                shown["study: after"] = (f"{_fmt(study.get('after_mean'), 3)} ± {_fmt(study.get('after_std'), 3)} "
+                                         f"[{_fmt(study.get('after_min'), 3)}, {_fmt(study.get('after_max'), 3)}]"
+                                         if study else "–")
+            full.append(rec)
+            display.append(shown)
+    return pd.DataFrame(full), pd.DataFrame(display)
+
+
+TABLE7_METHODS = {"gradcam": "Grad-CAM", "shap": "SHAP", "integrated_gradients": "Integrated Gradients"}
+
+
+def table7(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot: int = 1000,
+           seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 7: fidelity (mean drop of the label's probability when its mask is set to the mean),
+    accuracy before/after masking and contrastivity, per model, method and percentile.
+
+    ``rows[model]`` are :func:`cameval.faithfulness.fidelity_rows`; ``reference[model][method]``
+    holds the study's values under ``fidelity_p{P}``, ``contrastivity_p{P}``, ``acc_after_p{P}``.
+    """
+    reference = reference or {}
+    full, display = [], []
+    for model, df in rows.items():
+        for (method, p), g in df.groupby(["method", "percentile"], sort=False):
+            rec = {"model": model, "method": method, "percentile": p, "n": len(g),
+                   "explainer": (g["explainer"].iloc[0] if "explainer" in g and isinstance(g["explainer"].iloc[0], str)
+                                 else "")}
+            label = TABLE7_METHODS.get(method, method)
+            if method == "shap" and rec["explainer"]:
+                label = f"SHAP ({rec['explainer']})"
+            shown = {"model": model, "method": label, "percentile": p, "n": len(g)}
+            _stat_columns(rec, shown, "fidelity", "fidelity (Δp)", g["drop"], n_boot, seed)
+            _stat_columns(rec, shown, "acc_before", "accuracy before", g["correct_before"].astype(float), n_boot, seed)
+            _stat_columns(rec, shown, "acc_after", "accuracy after", g["correct_after"].astype(float), n_boot, seed)
+            _stat_columns(rec, shown, "contrastivity", "contrastivity", g["contrastivity"], n_boot, seed)
+            rec["mask_share"] = float(g["mask_share"].mean())
+            shown["masked share"] = _fmt(rec["mask_share"], 3)
+            study = reference.get(model, {}).get(method, {}) or {}
+            for key in ("fidelity", "contrastivity", "acc_after"):
+                rec[f"study_{key}"] = study.get(f"{key}_p{p}")
+                if reference:
+                    shown[f"{key} (study)"] = _fmt(study.get(f"{key}_p{p}"), 3)
+            full.append(rec)
+            display.append(shown)
+    return pd.DataFrame(full), pd.DataFrame(display)

@@ -27,3 +27,35 @@ rule fgsm:
         "benchmarks/attacks/fgsm/{dataset}/{model}.tsv"
     script:
         "../scripts/fgsm.py"
+
+
+# One-pixel attacks (Table 6, Appendix F) -> results/attacks/one_pixel/{dataset}/{model}/shard-{shard}.h5:
+# the attacks and the Grad-CAM / IG maps before and after, computed once; everything later reads them.
+rule one_pixel:
+    input:
+        unpack(lambda w: dataset_files(w.dataset)),
+        weights="resources/models/{model}.safetensors",
+    output:
+        "results/attacks/one_pixel/{dataset}/{model}/shard-{shard}.h5",
+    wildcard_constraints:
+        shard=r"\d+",
+    params:
+        cfg=config.get("table6", {}),
+        rows=lambda w: attack_rows(w.dataset, int(w.shard)),
+        split=lambda w: config["datasets"][w.dataset]["eval_split"],
+        layer=lambda w: config["models"][w.model].get("layer"),
+        seed=config["seed"],
+        device=config["device"],
+    threads: 1
+    resources:
+        mem_mb=lambda w: config["table6"]["mem_mb"],
+        runtime=lambda w: config["table6"]["runtime"],
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/attacks/one_pixel/{dataset}/{model}/shard-{shard}.log",
+    benchmark:
+        "benchmarks/attacks/one_pixel/{dataset}/{model}/shard-{shard}.tsv"
+    script:
+        "../scripts/one_pixel.py"

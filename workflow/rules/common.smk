@@ -63,7 +63,7 @@ if "table4" in config:
 def n_eval(dataset):
     """Images in the evaluation split of `dataset`, known from the config at parse time."""
     d = config["datasets"][dataset]
-    return d["counts"][d["eval_split"]] if d["kind"] == "digits" else d["limit"]
+    return d["counts"][d["eval_split"]] if d["kind"] in ("digits", "digits28") else d["limit"]
 
 
 def n_shards(dataset, heatmap, n_images=None):
@@ -115,7 +115,52 @@ def names(section, keep=lambda entry: True):
 def all_targets():
     tables = [f"results/tables/{t}.{ext}" for t in ("table1", "table2", "table3", "fgsm") for ext in ("csv", "md")]
     figures = [f"results/figures/{f}.png" for f in ("figure1", "appendix_b", "appendix_c")]
+    for table, figure in (("table6", "appendix_f"), ("table7", "appendix_g")):
+        if table in config:
+            tables += [f"results/tables/{table}.{ext}" for ext in ("csv", "md")]
+            figures.append(f"results/figures/{figure}.png")
     return tables + figures + study_targets()
+
+
+# --- Table 6 (one-pixel attacks) and Table 7 (fidelity, contrastivity) -------------------------
+if "table6" in config:
+    _require("table6.dataset", config["table6"]["dataset"], config["datasets"])
+    for _model in config["table6"]["models"]:
+        _require("table6.models", _model, config["models"])
+        if config["models"][_model]["dataset"] != config["table6"]["dataset"]:
+            raise ConfigError(f"table6.models: {_model} is trained on {config['models'][_model]['dataset']}, "
+                              f"not on table6.dataset {config['table6']['dataset']}")
+if "table7" in config:
+    for _model in config["table7"]["models"]:
+        _require("table7.models", _model, config["models"])
+
+
+def n_attacked(dataset):
+    """Images Table 6 attacks: the first table6.images of the evaluation split."""
+    return min(config["table6"]["images"], n_eval(dataset))
+
+
+def attack_rows(dataset, shard):
+    size = config["table6"]["shard_size"]
+    return shard * size, min((shard + 1) * size, n_attacked(dataset))
+
+
+def attack_shards(dataset, model):
+    """The one-pixel attack shards of `model` on the first table6.images of `dataset`."""
+    return expand(
+        "results/attacks/one_pixel/{dataset}/{model}/shard-{shard}.h5", dataset=dataset, model=model,
+        shard=range(math.ceil(n_attacked(dataset) / config["table6"]["shard_size"])),
+    )
+
+
+def model_dataset(model):
+    return config["models"][model]["dataset"]
+
+
+def table7_images(model):
+    """table7.images: one number for every model, or a number per model."""
+    n = config["table7"]["images"]
+    return int(n[model]) if isinstance(n, dict) else int(n)
 
 
 # --- Table 4 (user study), results/claims.md and the report (one HTML page per table) -------------
@@ -140,6 +185,14 @@ def built_tables():
     tables = ["table1", "table2", "table3", "fgsm"]
     tables += [t for t in ("table4", "table5", "table6", "table7") if t in config]
     return tables
+
+
+def table_setup(table):
+    """On which data and models `table` is computed (a table over several datasets names each)."""
+    models = config[table]["models"]
+    datasets = [config[table]["dataset"]] if "dataset" in config[table] else \
+        sorted({config["models"][m]["dataset"] for m in models})
+    return {"dataset": ", ".join(datasets), "models": models}
 
 
 def study_targets():

@@ -80,3 +80,43 @@ rule appendix_c:
         "logs/figures/appendix_c.log",
     script:
         "../scripts/appendix_c.py"
+
+
+rule appendix_f:
+    input:
+        unpack(lambda w: {m: attack_shards(config["table6"]["dataset"], m) for m in config["table6"]["models"]}),
+    output:
+        report("results/figures/appendix_f.png", caption="../report/appendix_f.rst", category="Figures"),
+    params:
+        n_images=config.get("table6", {}).get("figure_images"),
+        dataset=lambda w: config["datasets"][config["table6"]["dataset"]],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/figures/appendix_f.log",
+    script:
+        "../scripts/appendix_f.py"
+
+
+rule appendix_g:
+    input:
+        unpack(lambda w: {m: f"results/maps/table7/{model_dataset(m)}/{m}.h5" for m in config["table7"]["models"]}),
+    output:
+        report("results/figures/appendix_g.png", caption="../report/appendix_g.rst", category="Figures"),
+    params:
+        n_images=config.get("table7", {}).get("figure_images"),
+        datasets=lambda w: {m: config["datasets"][model_dataset(m)] for m in config["table7"]["models"]},
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/figures/appendix_g.log",
+    script:
+        "../scripts/appendix_g.py"

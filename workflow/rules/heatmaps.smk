@@ -34,3 +34,32 @@ rule heatmaps:
         "benchmarks/heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}.tsv"
     script:
         "../scripts/heatmaps.py"
+
+
+# Table 7, Appendix G: every class's map by Grad-CAM, SHAP and IG -> results/maps/table7/{dataset}/{model}.h5
+rule class_maps:
+    input:
+        unpack(lambda w: dataset_files(w.dataset)),
+        weights="resources/models/{model}.safetensors",
+    output:
+        "results/maps/table7/{dataset}/{model}.h5",
+    params:
+        cfg=config.get("table7", {}),
+        images=lambda w: table7_images(w.model),
+        split=lambda w: config["datasets"][w.dataset]["eval_split"],
+        layer=lambda w: config["models"][w.model].get("layer"),
+        seed=config["seed"],
+        device=config["device"],
+    threads: 1
+    resources:
+        mem_mb=lambda w: config["table7"]["mem_mb"],
+        runtime=lambda w: config["table7"]["runtime"],
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/maps/table7/{dataset}/{model}.log",
+    benchmark:
+        "benchmarks/maps/table7/{dataset}/{model}.tsv"
+    script:
+        "../scripts/class_maps.py"

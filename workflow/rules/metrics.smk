@@ -72,3 +72,42 @@ rule rank_correlation:
     script:
         "../scripts/rankcorr.py"
 
+
+
+rule sensitivity:
+    input:
+        shards=lambda w: attack_shards(w.dataset, w.model),
+    output:
+        "results/metrics/one_pixel/{dataset}/{model}.csv",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/metrics/one_pixel/{dataset}/{model}.log",
+    script:
+        "../scripts/sensitivity.py"
+
+
+rule fidelity:
+    input:
+        unpack(lambda w: dataset_files(w.dataset)),
+        maps="results/maps/table7/{dataset}/{model}.h5",
+        weights="resources/models/{model}.safetensors",
+    output:
+        "results/metrics/fidelity/{dataset}/{model}.csv",
+    params:
+        percentiles=config.get("table7", {}).get("percentiles"),
+        device=config["device"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/metrics/fidelity/{dataset}/{model}.log",
+    script:
+        "../scripts/fidelity.py"

@@ -12,7 +12,7 @@ rule claims:
                     category=REPORT_CATEGORIES["claims"], subcategory="claims"),
     params:
         models=config["models"],
-        setup={t: {"dataset": config[t]["dataset"], "models": config[t]["models"]} for t in built_tables() if t in config},
+        setup={t: table_setup(t) for t in built_tables() if t in config},
         alpha=config.get("claims", {}).get("alpha", 0.05),
         tolerance=config.get("claims", {}).get("tolerance", 5.0),
         fgsm_min_rho=config.get("claims", {}).get("fgsm_min_rho", 0.5),

@@ -110,3 +110,50 @@ rule fgsm_table:
         "logs/tables/fgsm.log",
     script:
         "../scripts/fgsm_table.py"
+
+
+rule table6:
+    input:
+        unpack(lambda w: {m: f"results/metrics/one_pixel/{config['table6']['dataset']}/{m}.csv"
+                          for m in config["table6"]["models"]}),
+    output:
+        csv="results/tables/table6.csv",
+        md="results/tables/table6.md",
+    params:
+        cfg=config.get("table6", {}),
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/tables/table6.log",
+    script:
+        "../scripts/table6.py"
+
+
+rule table7:
+    input:
+        unpack(lambda w: {m: f"results/metrics/fidelity/{model_dataset(m)}/{m}.csv" for m in config["table7"]["models"]}),
+    output:
+        csv="results/tables/table7.csv",
+        md="results/tables/table7.md",
+    params:
+        cfg=config.get("table7", {}),
+        datasets=lambda w: {m: model_dataset(m) for m in config["table7"]["models"]},
+        images=lambda w: {m: table7_images(m) for m in config["table7"]["models"]},
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/tables/table7.log",
+    script:
+        "../scripts/table7.py"

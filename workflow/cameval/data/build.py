@@ -20,5 +20,15 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0) -> None
         build_imagenet(images, manifest, images_dir=spec["images"], annotations=spec["annotations"],
                        synsets=spec["synsets"], limit=spec["limit"], resize=spec["resize"], crop=spec["crop"],
                        mean=tuple(spec["mean"]), std=tuple(spec["std"]))
+    elif kind == "digits28":
+        from cameval.data.digits28 import make_digits_28
+
+        make_digits_28(images, manifest, counts=spec["counts"], fractions=tuple(spec["fractions"]), seed=seed,
+                       mean=spec["mean"][0], std=spec["std"][0])
+    elif kind == "torchvision":
+        from cameval.data.tvsets import build_torchvision
+
+        build_torchvision(images, manifest, name=spec["name"], root=spec["root"], download=spec["download"],
+                          limit=spec["limit"], val=spec["val"], seed=seed, mean=spec.get("mean"), std=spec.get("std"))
     else:
-        raise ConfigError(f"datasets.*.kind: {kind!r} is not one of digits, imagenet")
+        raise ConfigError(f"datasets.*.kind: {kind!r} is not one of digits, digits28, torchvision, imagenet")

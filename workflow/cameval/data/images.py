@@ -2,10 +2,10 @@
 
 ``images.h5`` holds
 
-- ``images``: uint8 ``[n, H, W, 3]`` (RGB, one gzip-compressed chunk per image), maps and
-  images are indexed ``[y, x]``;
+- ``images``: uint8 ``[n, H, W, C]`` (C = 3: RGB; C = 1: grayscale, digits-28 and MNIST; one
+  gzip-compressed chunk per image), maps and images are indexed ``[y, x]``;
 - ``ids``: ``n`` variable-length UTF-8 strings;
-- file attributes ``mean`` and ``std`` (3 floats each): the normalization a model is fed with,
+- file attributes ``mean`` and ``std`` (C floats each): the normalization a model is fed with,
   ``x = (img / 255 - mean) / std``, plus whatever the builder adds (dataset name, seed, ...).
 
 ``manifest.csv`` has one row per image and the columns ``id, split, index, label, source, boxes``:
@@ -69,8 +69,10 @@ class ImageSetWriter:
         self.n, self.height, self.width = int(n), int(height), int(width)
         self.mean = np.asarray(mean, dtype=np.float64).reshape(-1)
         self.std = np.asarray(std, dtype=np.float64).reshape(-1)
-        if self.mean.shape != (3,) or self.std.shape != (3,):
-            raise DataError(f"{self.path}: mean and std need 3 values each, got {list(self.mean)} and {list(self.std)}")
+        self.channels = len(self.mean)  # 3 (RGB), or 1 (grayscale: digits-28, MNIST)
+        if self.channels not in (1, 3) or self.std.shape != self.mean.shape:
+            raise DataError(f"{self.path}: mean and std need 3 values each (RGB) or 1 each (grayscale), "
+                            f"got {list(self.mean)} and {list(self.std)}")
         if np.any(self.std <= 0):
             raise DataError(f"{self.path}: std must be positive, got {list(self.std)}")
         if self.n < 0 or self.height < 1 or self.width < 1:
@@ -91,8 +93,8 @@ class ImageSetWriter:
                 kw = {"compression": "gzip", "compression_opts": 4}
             elif self.n and self.compression:
                 kw = {"compression": self.compression}
-            chunks = (1, self.height, self.width, 3) if self.n else None
-            f.create_dataset("images", shape=(self.n, self.height, self.width, 3), dtype=np.uint8,
+            chunks = (1, self.height, self.width, self.channels) if self.n else None
+            f.create_dataset("images", shape=(self.n, self.height, self.width, self.channels), dtype=np.uint8,
                              chunks=chunks, **kw)
             f.create_dataset("ids", shape=(self.n,), dtype=h5py.string_dtype("utf-8"))
             f.attrs["mean"] = self.mean
@@ -112,8 +114,8 @@ class ImageSetWriter:
             raise RuntimeError("ImageSetWriter.write called outside its `with` block")
         images = np.asarray(images)
         k = len(images)
-        if images.dtype != np.uint8 or images.shape[1:] != (self.height, self.width, 3):
-            raise DataError(f"{self.path}: expected uint8 images of shape [{self.height}, {self.width}, 3], "
+        if images.dtype != np.uint8 or images.shape[1:] != (self.height, self.width, self.channels):
+            raise DataError(f"{self.path}: expected uint8 images of shape [{self.height}, {self.width}, {self.channels}], "
                             f"got {images.dtype} {list(images.shape[1:])}")
         if len(ids) != k:
             raise DataError(f"{self.path}: {k} images but {len(ids)} ids")
@@ -155,7 +157,7 @@ class ImageSet:
                         raise DataError(f"{self.path}: no dataset {name!r} (expected 'images' uint8 "
                                         "[n,H,W,3] and 'ids' strings)")
                 shape, dtype = f["images"].shape, f["images"].dtype
-                if len(shape) != 4 or shape[3] != 3 or dtype != np.uint8:
+                if len(shape) != 4 or shape[3] not in (1, 3) or dtype != np.uint8:
                     raise DataError(f"{self.path}: dataset 'images' is {dtype} {list(shape)} "
                                     "(expected uint8 [n,H,W,3])")
                 for name in ("mean", "std"):
@@ -171,7 +173,7 @@ class ImageSet:
         except OSError as e:
             raise DataError(f"{self.path}: not a readable HDF5 image set ({e})") from e
         self.shape: tuple[int, int, int, int] = tuple(int(s) for s in shape)
-        self.height, self.width = self.shape[1], self.shape[2]
+        self.height, self.width, self.channels = self.shape[1], self.shape[2], self.shape[3]
         self._file: h5py.File | None = None
         self._pid: int | None = None
 
@@ -216,7 +218,7 @@ class ImageSet:
         if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
             raise IndexError(f"{self.path}: index must be an int, a slice or a 1-d int array")
         if idx.size == 0:
-            return np.empty((0, self.height, self.width, 3), dtype=np.uint8)
+            return np.empty((0, self.height, self.width, self.channels), dtype=np.uint8)
         if idx.min() < -n or idx.max() >= n:
             raise IndexError(f"{self.path}: rows outside 0..{n - 1}")
         idx = idx % n
@@ -231,10 +233,10 @@ class ImageSet:
         return block[inverse.reshape(-1)]
 
     def tensor(self, index: int | slice | Sequence[int] | np.ndarray) -> torch.Tensor:
-        """The images at ``index`` as normalized float32 ``[n, 3, H, W]``: ``(img / 255 - mean) / std``."""
+        """The images at ``index`` as normalized float32 ``[n, C, H, W]``: ``(img / 255 - mean) / std``."""
         x = torch.from_numpy(self.uint8(index)).permute(0, 3, 1, 2).to(torch.float32).div_(255)
-        mean = torch.as_tensor(self.mean, dtype=torch.float32).view(1, 3, 1, 1)
-        std = torch.as_tensor(self.std, dtype=torch.float32).view(1, 3, 1, 1)
+        mean = torch.as_tensor(self.mean, dtype=torch.float32).view(1, -1, 1, 1)
+        std = torch.as_tensor(self.std, dtype=torch.float32).view(1, -1, 1, 1)
         return x.sub_(mean).div_(std).contiguous()
 
     def close(self) -> None:

@@ -6,7 +6,7 @@ maps = explain(model, x, target, method="gradcam", layer="features.29", size=Non
 ``x``: float ``[N, C, H, W]``; ``target``: int, ``[N]`` or ``[N, K]`` (K maps per image).
 CAM methods (``gradcam``, ``gradcampp``) return ``[N, h, w]`` at the layer's grid (ReLU applied,
 not normalized) or at ``size`` (bilinear, align_corners=False); pixel methods
-(``guided_backprop``, ``guided_gradcam``, ``integrated_gradients``, ``gradient_shap``) return
+(``guided_backprop``, ``guided_gradcam``, ``integrated_gradients``, ``gradient_shap``, ``shap``) return
 ``[N, C, H, W]``; ``occlusion`` returns ``[N, H, W]`` of score drops. With a ``[N, K]`` target a
 K axis follows N. ``layer=None`` is the study's default (see :func:`default_layer`).
 """
@@ -25,9 +25,10 @@ from cameval.explain.gradcam import cam_maps
 from cameval.explain.guided import combine_guided_gradcam, guided_backprop, guided_gradcam, guided_relus
 from cameval.explain.occlusion import occlusion
 from cameval.explain.pathint import gradient_shap, integrated_gradients
+from cameval.explain.shapley import shap_all_classes, shap_maps
 
 CAM_METHODS = ("gradcam", "gradcampp")
-PIXEL_METHODS = ("guided_backprop", "guided_gradcam", "integrated_gradients", "gradient_shap")
+PIXEL_METHODS = ("guided_backprop", "guided_gradcam", "integrated_gradients", "gradient_shap", "shap")
 METHODS = CAM_METHODS + PIXEL_METHODS + ("occlusion",)
 
 #: method -> the function whose keyword arguments are the method's ``params`` (the arguments the
@@ -102,6 +103,8 @@ def explain_targets(
         return integrated_gradients(model, x, targets, **params)
     if method == "gradient_shap":
         return gradient_shap(model, x, targets, **params)
+    if method == "shap":
+        return shap_maps(model, x, targets, **params)
     return occlusion(model, x, targets, **params)
 
 
@@ -121,4 +124,5 @@ __all__ = [
     "explain", "explain_targets", "check_params", "METHOD_FUNCTIONS", "METHODS", "CAM_METHODS", "PIXEL_METHODS", "DEFAULT_LAYERS",
     "default_layer", "get_layer", "cam_maps", "guided_backprop", "guided_gradcam",
     "combine_guided_gradcam", "guided_relus", "occlusion", "integrated_gradients", "gradient_shap",
+    "shap_maps", "shap_all_classes",
 ]

@@ -9,6 +9,8 @@ list of boxes (one box alone is accepted too). ::
     metrics.loc_correct(box, gt_boxes, rule="ilsvrc")  # IoU >= 0.5, or rule="study" (eq. 3)
     metrics.pointing_hit(hmap, gt_boxes, tolerance=15)
     metrics.rank_correlation(a, b, size=14)
+    mask = metrics.binarize(hmap, percentile=10)       # hmap > 10th percentile of its positive values
+    metrics.contrastivity(masks, positive)             # masks [K, H, W]: mean Hamming / |union| vs the others
 """
 
 from __future__ import annotations
@@ -27,26 +29,12 @@ from cameval.metrics.localization import (
 )
 from cameval.metrics.pointing import argmax_point, pointing_hit, recall_hit
 from cameval.metrics.rankcorr import rank_correlation, reduce_channels
+from cameval.metrics.fidelity import binarize, contrastivity, fidelity, hamming_ratio
 from cameval.metrics.stats import bootstrap_ci, mean_ci
-
-
-def contrastivity(mask_a, mask_b) -> float:
-    """Normalized Hamming distance of two binary masks: ``|a XOR b| / |a OR b|``.
-
-    Pope et al., "Explainability Methods for Graph Convolutional Neural Networks" (CVPR 2019),
-    as used by Nagy et al. (Table 7) on maps binarized for the true class and another class:
-    1 when the masks share no pixel, 0 when they are equal. Nonzero entries count as set. Two
-    empty masks give 0.0 (nothing highlighted, nothing differs).
-    """
-    a, b = as_array(mask_a, name="mask_a") != 0, as_array(mask_b, name="mask_b") != 0
-    if a.shape != b.shape:
-        raise ValueError(f"mask_a: shape {a.shape}, mask_b: shape {b.shape}; expected the same shape")
-    union = np.count_nonzero(a | b)
-    return float(np.count_nonzero(a ^ b) / union) if union else 0.0
 
 
 __all__ = [
     "heatmap_box", "iou", "study_threshold", "loc_correct", "upsample_map", "localization_errors",
     "inbox_ratio", "pointing_hit", "recall_hit", "argmax_point", "rank_correlation", "reduce_channels",
-    "bootstrap_ci", "mean_ci", "contrastivity", "as_array",
+    "bootstrap_ci", "mean_ci", "contrastivity", "as_array", "binarize", "hamming_ratio", "fidelity",
 ]

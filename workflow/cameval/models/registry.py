@@ -26,7 +26,7 @@ from torch import nn
 
 from cameval.errors import ConfigError, DataError
 from cameval.io import atomic_path
-from cameval.models.small import SmallAlexNet, SmallGoogLeNet, SmallVGG, small_densenet
+from cameval.models.small import MnistNet, SmallAlexNet, SmallGoogLeNet, SmallVGG, small_densenet
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ ARCHS: dict[str, Callable[..., nn.Module]] = {
     "small_alexnet": lambda num_classes=10: SmallAlexNet(num_classes),
     "small_googlenet": lambda num_classes=10: SmallGoogLeNet(num_classes),
     "small_densenet": lambda num_classes=10: small_densenet(num_classes),
+    "mnist_net": lambda num_classes=10, in_channels=1, size=28: MnistNet(num_classes, in_channels, size),
 }
 
 

@@ -106,3 +106,20 @@ def small_densenet(num_classes: int = 10) -> nn.Module:
     model = DenseNet(growth_rate=12, block_config=(6, 6), num_init_features=32, num_classes=num_classes)
     model.cameval_default_layer = "features"
     return model
+
+
+class MnistNet(nn.Module):
+    """The study's three-layer MNIST network (Table 7): Conv 5×5×20 → MaxPool 2 → ReLU → FC 50 →
+    ReLU → FC 10, on one-channel 28×28 images. Module ReLUs, out of place (SHAP's DeepExplainer
+    handles them exactly). Grad-CAM layer: the ReLU after the pool, 12×12 on a 28×28 input.
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, size: int = 28):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(in_channels, 20, 5), nn.MaxPool2d(2), nn.ReLU())
+        self.cameval_default_layer = "features.2"
+        side = (size - 4) // 2
+        self.classifier = nn.Sequential(nn.Linear(20 * side * side, 50), nn.ReLU(), nn.Linear(50, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))

@@ -1,0 +1,80 @@
+"""Tables 6 and 7 from hand-built attack shards and per-image rows (numbers worked out here)."""
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from cameval.sensitivity import ARRAYS, sensitivity_rows
+from cameval.tables import table6, table7
+
+
+def write_attack_shard(path, n=2, h=4, w=4, c=3):
+    rng = np.random.default_rng(0)
+    data = {
+        "labels": np.array([1, 2]), "success": np.array([True, False]), "pixel": np.array([[0, 1], [3, 3]]),
+        "colour": np.zeros((n, c), np.uint8), "generations": np.array([3, 10]), "evaluations": np.array([40, 110]),
+        "p_before": np.array([0.9, 0.8]), "p_after": np.array([0.2, 0.5]), "pred_before": np.array([1, 2]),
+        "pred_after": np.array([4, 2]), "random_pixel": np.array([[2, 2], [0, 0]]),
+        "clean": np.zeros((n, h, w, c), np.uint8),
+        "cam_before": rng.random((n, h, w)).astype(np.float32), "cam_after": rng.random((n, h, w)).astype(np.float32),
+        "ig_before": rng.normal(size=(n, c, h, w)).astype(np.float32),
+        "ig_after": rng.normal(size=(n, c, h, w)).astype(np.float32),
+    }
+    assert set(data) == set(ARRAYS)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("ids", data=np.array(["a", "b"], dtype=object), dtype=h5py.string_dtype())
+        for k, v in data.items():
+            f.create_dataset(k, data=v)
+    return data
+
+
+def test_sensitivity_rows_read_the_maps_at_the_attacked_and_random_pixels(tmp_path):
+    d = write_attack_shard(tmp_path / "shard-0.h5")
+    rows = sensitivity_rows([tmp_path / "shard-0.h5"])
+    assert rows["id"].tolist() == ["a", "b"] and rows["success"].tolist() == [True, False]
+    cam = d["cam_before"][0].astype(float)  # already at the input's size: only divided by its max
+    assert rows.at[0, "gradcam_before"] == pytest.approx(cam[0, 1] / cam.max())
+    assert rows.at[0, "gradcam_random_before"] == pytest.approx(cam[2, 2] / cam.max())
+    assert rows.at[0, "gradcam_pct_before"] == pytest.approx(100 * np.sum(cam <= cam[0, 1]) / 16)
+    assert rows.at[0, "gradcam_pct_before"] == pytest.approx(stats.percentileofscore(cam.ravel(), cam[0, 1], "weak"))
+    ig = np.abs(d["ig_after"][1].astype(float)).sum(0)  # |IG| summed over channels, divided by its max
+    assert rows.at[1, "ig_after"] == pytest.approx(ig[3, 3] / ig.max())
+    assert rows.at[1, "ig_random_after"] == pytest.approx(ig[0, 0] / ig.max())
+
+
+def test_table6_statistics_over_the_successful_attacks_and_the_wilcoxon_test():
+    before = np.array([0.9, 0.1, 0.5, 0.7, 0.3, 0.8])
+    random = np.array([0.2, 0.3, 0.1, 0.4, 0.0, 0.35])
+    df = pd.DataFrame({"success": [True] * 6 + [False], "gradcam_before": [*before, 0.99],
+                       "gradcam_random_before": [*random, 0.0], "gradcam_after": [*(before / 2), 0.0],
+                       "gradcam_random_after": 0.1, "gradcam_pct_before": 50.0, "gradcam_pct_after": 40.0})
+    for key in ("before", "random_before", "after", "random_after", "pct_before", "pct_after"):
+        df[f"ig_{key}"] = df[f"gradcam_{key}"]
+    full, display = table6({"vgg": df}, n_boot=200)
+    row = full[full["method"] == "gradcam"].iloc[0]
+    assert row["attacks"] == 7 and row["successful"] == 6 and row["success_rate"] == pytest.approx(6 / 7)
+    assert row["before_mean"] == pytest.approx(before.mean()) and row["before_std"] == pytest.approx(before.std(ddof=1))
+    assert (row["before_min"], row["before_max"]) == (0.1, 0.9)
+    assert row["after_max"] == pytest.approx(0.45) and row["random_before_mean"] == pytest.approx(random.mean())
+    assert row["wilcoxon_p"] == pytest.approx(stats.wilcoxon(before, random).pvalue)
+    assert len(display) == 2 and "Wilcoxon p (attacked vs random)" in display.columns
+
+
+def test_table7_means_per_method_and_percentile():
+    df = pd.DataFrame({
+        "method": ["gradcam"] * 4 + ["shap"] * 2, "percentile": [1, 1, 10, 10, 1, 1],
+        "explainer": ["", "", "", "", "deep", "deep"], "drop": [0.2, 0.4, 0.1, 0.3, 0.5, 0.5],
+        "correct_before": [True, True, True, False, True, True], "correct_after": [False, True, True, False, False, False],
+        "contrastivity": [0.5, 0.7, 0.6, 0.8, 0.9, 1.0], "mask_share": [0.1, 0.3, 0.2, 0.2, 0.5, 0.5],
+    })
+    full, display = table7({"mnist": df}, reference={"mnist": {"gradcam": {"fidelity_p1": 0.25}}}, n_boot=200)
+    g1 = full[(full["method"] == "gradcam") & (full["percentile"] == 1)].iloc[0]
+    assert g1["fidelity"] == pytest.approx(0.3) and g1["acc_after"] == pytest.approx(0.5)
+    assert g1["contrastivity"] == pytest.approx(0.6) and g1["mask_share"] == pytest.approx(0.2)
+    assert g1["study_fidelity"] == 0.25
+    g10 = full[(full["method"] == "gradcam") & (full["percentile"] == 10)].iloc[0]
+    assert g10["acc_before"] == pytest.approx(0.5) and g10["fidelity"] == pytest.approx(0.2)
+    assert full.loc[full["method"] == "shap", "explainer"].tolist() == ["deep"]
+    assert "SHAP (deep)" in display["method"].tolist()

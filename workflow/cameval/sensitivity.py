@@ -1,0 +1,173 @@
+"""Table 6 and Appendix F: one-pixel attacks and what Grad-CAM (and IG) said about the pixel.
+
+:func:`attack_shard` is the costly step: it attacks rows ``[start, stop)`` of the evaluation
+split and caches, per image, the attack, the clean image and the maps before (class: the label)
+and after (class: the new prediction) in one HDF5 file, written atomically. :func:`sensitivity_rows`
+reads those files (nothing is recomputed) and measures, per image and method, the map's value
+at the attacked pixel — the map upsampled bilinearly to the input and divided by its max, as the
+study did for Grad-CAM — and the same at a seeded random pixel of the image (the chance level),
+and the attacked pixel's percentile rank within its map.
+
+Attack shard layout (``results/attacks/one_pixel/{dataset}/{model}/shard-{i}.h5``):
+``ids`` [N]; ``labels``, ``pred_before``, ``pred_after``, ``generations``, ``evaluations`` int [N];
+``success`` bool [N]; ``pixel`` and ``random_pixel`` int [N, 2] (row, col); ``colour`` uint8 [N, C];
+``p_before``, ``p_after`` float [N]; ``clean`` uint8 [N, H, W, C]; ``cam_before``, ``cam_after``
+float32 [N, h, w] (Grad-CAM at the layer's grid); ``ig_before``, ``ig_after`` float32
+[N, C, H, W] (Integrated Gradients, zero baseline); attributes: the attack's parameters, layer,
+IG steps, model digest, seconds, versions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from cameval import metrics
+from cameval.errors import DataError
+
+log = logging.getLogger(__name__)
+
+ARRAYS = ("labels", "success", "pixel", "colour", "generations", "evaluations", "p_before", "p_after",
+          "pred_before", "pred_after", "random_pixel", "clean", "cam_before", "cam_after", "ig_before", "ig_after")
+METHODS = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients"}
+
+
+def random_pixels(seed: int, indices, h: int, w: int) -> np.ndarray:
+    """A seeded uniform ``(row, col)`` per image; image ``i`` of the split uses ``(seed, 6, i)``."""
+    out = np.empty((len(indices), 2), dtype=np.int64)
+    for k, i in enumerate(indices):
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), 6, int(i)])))
+        out[k] = rng.integers(0, h), rng.integers(0, w)
+    return out
+
+
+def attack_shard(weights: str, images: str, manifest: str, out: str | os.PathLike, *, split: str, start: int,
+                 stop: int, population: int = 400, generations: int = 100, f: float = 0.5, seed: int = 0,
+                 layer: str | None = None, ig_steps: int = 50, batch_size: int = 16, device: str = "cpu",
+                 dataset: str = "", shard: int = 0) -> None:
+    """One-pixel attacks on rows ``[start, stop)`` of ``split`` and the maps before and after."""
+    import h5py
+    import torch
+
+    import cameval
+    from cameval.attacks import one_pixel
+    from cameval.data.images import ImageSet
+    from cameval.explain import explain
+    from cameval.explain._core import default_layer
+    from cameval.heatmaps import eval_rows
+    from cameval.io import atomic_path
+    from cameval.models import load_model, model_digest
+
+    model = load_model(weights).to(device)
+    layer = layer or default_layer(model)
+    rows = eval_rows(manifest, split).iloc[start:stop]
+    if rows.empty:
+        raise DataError(f"shard {shard}: rows {start}..{stop} are past the end of split {split!r} in {manifest}")
+    t0 = time.perf_counter()
+    with ImageSet(images) as imgs:
+        clean = imgs.uint8(rows["index"].to_numpy())
+        mean, std = imgs.mean, imgs.std
+    pixels = torch.as_tensor(clean, dtype=torch.float32, device=device).permute(0, 3, 1, 2) / 255
+    labels = torch.as_tensor(rows["label"].to_numpy(copy=True), dtype=torch.long, device=device)
+    res = one_pixel(model, pixels, labels, mean=mean, std=std, population=population, generations=generations,
+                    f=f, seed=seed, first_index=start, progress=True)
+    attack_seconds = time.perf_counter() - t0
+    m = torch.as_tensor(mean, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
+    s = torch.as_tensor(std, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
+    x, xa = (pixels - m) / s, (res.adversarial - m) / s
+    after = torch.as_tensor(res.pred_after, dtype=torch.long, device=device)
+    maps = {k: [] for k in ("cam_before", "cam_after", "ig_before", "ig_after")}
+    for b0 in tqdm(range(0, len(x), batch_size), desc="maps before/after", unit="batch"):
+        sl = slice(b0, b0 + batch_size)
+        maps["cam_before"].append(explain(model, x[sl], labels[sl], "gradcam", layer=layer))
+        maps["cam_after"].append(explain(model, xa[sl], after[sl], "gradcam", layer=layer))
+        maps["ig_before"].append(explain(model, x[sl], labels[sl], "integrated_gradients", steps=ig_steps))
+        maps["ig_after"].append(explain(model, xa[sl], after[sl], "integrated_gradients", steps=ig_steps))
+    seconds = time.perf_counter() - t0
+    n = len(rows)
+    log.info("%s: %d images, %d successful; attack %.1f s (%.2f s/image, %.0f candidates/image), total %.1f s",
+             out, n, int(res.success.sum()), attack_seconds, attack_seconds / n, res.evaluations.mean(), seconds)
+    data = {
+        "labels": labels.cpu().numpy(), "success": res.success, "pixel": res.pixel, "colour": res.colour,
+        "generations": res.generations, "evaluations": res.evaluations, "p_before": res.p_before,
+        "p_after": res.p_after, "pred_before": res.pred_before, "pred_after": res.pred_after,
+        "random_pixel": random_pixels(seed, range(start, stop), *clean.shape[1:3]), "clean": clean,
+        **{k: torch.cat(v).detach().cpu().numpy().astype(np.float32) for k, v in maps.items()},
+    }
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as fh:
+        fh.create_dataset("ids", data=np.asarray(rows["id"], dtype=object), dtype=h5py.string_dtype())
+        for key, arr in data.items():
+            big = np.asarray(arr).ndim >= 3
+            fh.create_dataset(key, data=arr, compression="gzip" if big else None)
+        fh.attrs.update({"population": population, "generations": generations, "f": f, "seed": seed,
+                         "layer": layer, "ig_steps": ig_steps, "model_digest": model_digest(weights),
+                         "dataset": dataset, "split": split, "shard": shard, "rows": [start, stop],
+                         "attack_seconds": attack_seconds, "seconds": seconds,
+                         "cameval_version": cameval.__version__, "torch_version": str(torch.__version__)})
+
+
+def read_attacks(paths) -> dict:
+    """The arrays of several attack shards, concatenated in order."""
+    import h5py
+
+    out: dict = {k: [] for k in ("ids", *ARRAYS)}
+    attrs = {}
+    for p in paths:
+        if not os.path.isfile(p):
+            raise DataError(f"{p}: no such attack shard (expected an HDF5 file written by cameval.sensitivity)")
+        with h5py.File(p, "r") as fh:
+            missing = [k for k in ("ids", *ARRAYS) if k not in fh]
+            if missing:
+                raise DataError(f"{p}: not a one-pixel attack shard, missing datasets {missing}")
+            out["ids"] += [s.decode() if isinstance(s, bytes) else str(s) for s in fh["ids"][()]]
+            for k in ARRAYS:
+                out[k].append(fh[k][()])
+            attrs = dict(fh.attrs)
+    for k in ARRAYS:
+        out[k] = np.concatenate(out[k])
+    out["attrs"] = attrs
+    return out
+
+
+def pixel_map(m: np.ndarray, size) -> np.ndarray:
+    """A map as the study read it at a pixel: a CAM ``[h, w]`` upsampled bilinearly to ``size``,
+    a pixel map ``[C, H, W]`` reduced to ``sum_c |m_c|``; then divided by its max (all zero stays zero)."""
+    m = np.asarray(m, dtype=np.float64)
+    m = np.abs(m).sum(0) if m.ndim == 3 else metrics.upsample_map(m, size)
+    top = m.max()
+    return m / top if top > 0 else np.zeros_like(m)
+
+
+def percentile_rank(m: np.ndarray, value: float) -> float:
+    """``100 * share of the map's pixels <= value`` (scipy's ``percentileofscore(kind="weak")``)."""
+    return float(100.0 * np.mean(m <= value))
+
+
+def sensitivity_rows(paths) -> pd.DataFrame:
+    """Per image: the attack's outcome and, per method (``gradcam``, ``ig``), the normalized map at
+    the attacked pixel and at the random pixel, before (label) and after (new prediction), and the
+    attacked pixel's percentile rank in each map."""
+    a = read_attacks(paths)
+    size = a["clean"].shape[1:3]
+    rows = []
+    for i, image_id in enumerate(a["ids"]):
+        r, c = (int(v) for v in a["pixel"][i])
+        rr, rc = (int(v) for v in a["random_pixel"][i])
+        row = {"id": image_id, "label": int(a["labels"][i]), "pred_before": int(a["pred_before"][i]),
+               "pred_after": int(a["pred_after"][i]), "success": bool(a["success"][i]),
+               "generations": int(a["generations"][i]), "evaluations": int(a["evaluations"][i]),
+               "p_before": float(a["p_before"][i]), "p_after": float(a["p_after"][i]), "row": r, "col": c,
+               "random_row": rr, "random_col": rc}
+        for method, key in (("gradcam", "cam"), ("ig", "ig")):
+            for when in ("before", "after"):
+                m = pixel_map(a[f"{key}_{when}"][i], size)
+                row[f"{method}_{when}"] = float(m[r, c])
+                row[f"{method}_random_{when}"] = float(m[rr, rc])
+                row[f"{method}_pct_{when}"] = percentile_rank(m, m[r, c])
+        rows.append(row)
+    return pd.DataFrame(rows)

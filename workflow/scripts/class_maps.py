@@ -1,0 +1,14 @@
+"""Table 7: every class's Grad-CAM, SHAP and IG map for the first images of the evaluation split."""
+
+from cameval.faithfulness import class_maps
+from cameval.logs import set_threads, setup_logging
+
+setup_logging(snakemake.log[0])
+set_threads(snakemake.threads)
+cfg, p = snakemake.params.cfg, snakemake.params
+class_maps(
+    snakemake.input.weights, snakemake.input.images, snakemake.input.manifest, snakemake.output[0],
+    split=p.split, n_images=p.images, methods=cfg["methods"], background=cfg["background"],
+    ig_steps=cfg["ig_steps"], shap_explainer=cfg["shap_explainer"], shap_samples=cfg["shap_samples"],
+    layer=p.layer, seed=p.seed, device=p.device,
+)
