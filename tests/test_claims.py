@@ -135,3 +135,204 @@ def test_claims_of_tables_not_built_are_listed_as_not_evaluated():
 def test_model_roles_follow_the_architecture():
     roles = claims.model_roles({"a": {"arch": "small_vgg"}, "b": {"arch": "googlenet"}, "c": {"arch": "vgg16"}})
     assert roles == {"vgg16": "a", "googlenet": "b"}
+
+
+# --- Table 5: Grad-CAM++ vs Grad-CAM on X-rays (Table 5's long form) ------------------------------
+
+def _t5(acc):
+    """acc: {(model, layer): {method label: (value, low, high)}} for loc_study; in-box rows beside,
+    and per-finding rows that contradict the overall ones (the claim reads finding == "all")."""
+    rows = []
+    for (model, layer), by in acc.items():
+        for method, (v, lo, hi) in by.items():
+            base = {"model": model, "auroc": None, "set": f"xr_{method}_{layer}", "method": method, "layer": layer,
+                    "study": None, "wang": None}
+            rows.append({**base, "finding": "all", "n": 40, "measure": "loc_study", "value": v, "low": lo, "high": hi})
+            rows.append({**base, "finding": "all", "n": 40, "measure": "inbox", "value": 0.5, "low": 0.4, "high": 0.6})
+            rows.append({**base, "finding": "Mass", "n": 5, "measure": "loc_study", "value": 1 - v, "low": 1 - hi,
+                         "high": 1 - lo})
+    for model in {m for m, _ in acc}:   # pixel methods: in-box only, no accuracy
+        rows.append({"model": model, "auroc": None, "set": "xr_ig", "method": "Integrated Gradients",
+                     "layer": "input pixels", "study": None, "wang": None, "finding": "all", "n": 40,
+                     "measure": "inbox", "value": 0.9, "low": 0.85, "high": 0.95})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("pp_b, expected", [
+    ((0.60, 0.50, 0.70), HOLDS),        # B's Grad-CAM++ [0.50, 0.70] above its Grad-CAM [0.30, 0.40], as A's
+    ((0.20, 0.15, 0.25), FAILS),        # below on B: one model failing makes the claim fail
+    ((0.42, 0.35, 0.49), UNDECIDED),    # [0.35, 0.49] overlaps [0.30, 0.40]
+])
+def test_gradcampp_better_on_xrays(pp_b, expected):
+    t = _t5({("A", "last dense conv"): {"Grad-CAM": (0.35, 0.30, 0.40), "Grad-CAM++": (0.60, 0.52, 0.68)},
+             ("B", "last dense conv"): {"Grad-CAM": (0.35, 0.30, 0.40), "Grad-CAM++": pp_b},
+             ("B", "block + ReLU"): {"Grad-CAM": (0.10, 0.05, 0.15), "Grad-CAM++": (0.30, 0.20, 0.40)}})
+    df = claims.evaluate_claims({"table5": t}, CTX).set_index("id")
+    assert df.loc["gradcampp-better-xrays", "verdict"] == expected
+    assert "B (block + ReLU, n = 40): accuracy Grad-CAM++ 0.300 [0.200, 0.400] vs Grad-CAM 0.100 [0.050, 0.150]" in \
+        df.loc["gradcampp-better-xrays", "numbers"]
+
+
+def test_xray_claim_without_both_cams_is_not_evaluated():
+    t = _t5({("A", "last dense conv"): {"Grad-CAM": (0.35, 0.30, 0.40)}})
+    assert _verdict("gradcampp-better-xrays", {"table5": t}).startswith("not evaluated (Table 5 lacks")
+
+
+# --- Table 6: one-pixel attacks and Sensitivity ---------------------------------------------------
+
+def _t6_row(model, before, rand_before, after, rand_after, p, successful=20, method="gradcam"):
+    return {"model": model, "method": method, "attacks": 25, "successful": successful, "success_rate": successful / 25,
+            "before_mean": before[0], "before_low": before[1], "before_high": before[2],
+            "random_before_mean": rand_before, "after_mean": after, "random_after_mean": rand_after,
+            "wilcoxon_p": p}
+
+
+RESPECTS = dict(before=(0.60, 0.50, 0.70), rand_before=0.30, after=0.55, rand_after=0.30, p=0.001)
+VIOLATES = dict(before=(0.10, 0.05, 0.15), rand_before=0.30, after=0.10, rand_after=0.30, p=0.002)
+UNCLEAR = dict(before=(0.32, 0.20, 0.44), rand_before=0.30, after=0.30, rand_after=0.30, p=0.60)
+
+
+def _t6(goo, vgg):
+    rows = [_t6_row("vgg", **VIOLATES, method="ig")]   # IG's row never decides
+    rows += [_t6_row(m, **spec) for m, spec in (("googlenet", goo), ("vgg", vgg)) if spec is not None]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("goo, vgg, expected", [
+    (RESPECTS, VIOLATES, HOLDS),
+    (RESPECTS, RESPECTS, FAILS),        # VGG-16's Grad-CAM respects Sensitivity too
+    (VIOLATES, VIOLATES, FAILS),
+    (UNCLEAR, VIOLATES, UNDECIDED),     # GoogLeNet's attacked pixel indistinguishable from chance (p = 0.6)
+    (RESPECTS, UNCLEAR, UNDECIDED),
+])
+def test_one_pixel_sensitivity(goo, vgg, expected):
+    assert _verdict("one-pixel-sensitivity", {"table6": _t6(goo, vgg)}) == expected
+
+
+def test_sensitivity_criterion_edges():
+    row = lambda **kw: pd.Series(_t6_row("m", **kw))  # noqa: E731
+    # significant before but the new class's map puts the pixel at chance after: mixed -> undecided
+    assert claims.sensitivity_respected(row(**{**RESPECTS, "after": 0.30}), 0.05) == UNDECIDED
+    # a map that is zero at every attacked and random pixel (no differences, no p-value): zero attribution
+    assert claims.sensitivity_respected(row(before=(0.0, 0.0, 0.0), rand_before=0.0, after=0.0, rand_after=0.0,
+                                            p=np.nan), 0.05) == FAILS
+    # 5 successful attacks cannot reach p < 0.05 with the exact test (2 / 2**5 = 0.0625): undecided
+    assert claims.min_pairs(0.05) == 6 and claims.min_pairs(0.01) == 8
+    assert claims.sensitivity_respected(row(**RESPECTS, successful=5), 0.05) == UNDECIDED
+    assert claims.sensitivity_respected(row(**RESPECTS, successful=6), 0.05) == HOLDS
+    # the 95 % interval of the attacked pixel's mean at or below chance decides without a significant test
+    assert claims.sensitivity_respected(row(before=(0.2, 0.1, 0.3), rand_before=0.3, after=0.2, rand_after=0.3,
+                                            p=0.2), 0.05) == FAILS
+
+
+def test_one_pixel_claim_with_one_model_missing():
+    # VGG-16 alone: its failing part decides the claim; otherwise it cannot be evaluated
+    assert _verdict("one-pixel-sensitivity", {"table6": _t6(None, RESPECTS)}) == FAILS
+    assert _verdict("one-pixel-sensitivity", {"table6": _t6(None, VIOLATES)}) == \
+        "not evaluated (Table 6 lacks a GoogLeNet-type model)"
+
+
+def test_one_pixel_claim_on_a_table_built_by_table6():
+    """Through cameval.tables.table6 (its real columns): GoogLeNet's map is above the random pixel on all
+    10 attacks, VGG-16's is 0 at the attacked pixel and positive at the random one; the exact two-sided
+    Wilcoxon p-value of 10 same-sign pairs is 2 / 2**10 (scipy)."""
+    from cameval.tables import table6
+
+    n, rng = 12, np.random.default_rng(0)
+    success = np.array([True] * 10 + [False] * 2)
+
+    def rows(attacked, random):
+        d = {"id": [f"i{k}" for k in range(n)], "success": success}
+        for m in ("gradcam", "ig"):
+            d |= {f"{m}_before": attacked, f"{m}_after": attacked, f"{m}_random_before": random,
+                  f"{m}_random_after": random, f"{m}_pct_before": np.full(n, 50.0), f"{m}_pct_after": np.full(n, 50.0)}
+        return pd.DataFrame(d)
+
+    low = 0.1 + 0.3 * rng.random(n)
+    full, _ = table6({"googlenet": rows(low + 0.2 + 0.01 * np.arange(n), low), "vgg": rows(np.zeros(n), low)},
+                     n_boot=200, seed=0)
+    g = full[full["method"] == "gradcam"].set_index("model")
+    assert g.loc["googlenet", "wilcoxon_p"] == pytest.approx(2 / 2 ** 10)
+    assert g.loc["vgg", "wilcoxon_p"] == pytest.approx(2 / 2 ** 10)
+    ctx = Context(archs={"googlenet": "small_googlenet", "vgg": "small_vgg"})
+    v = claims.evaluate_claims({"table6": full}, ctx).set_index("id").loc["one-pixel-sensitivity"]
+    assert v["verdict"] == HOLDS
+    assert "vgg: 10 of 12 attacks successful; attacked pixel before 0.000 [0.000, 0.000]" in v["numbers"]
+
+
+# --- Table 7: contrastivity on the deeper net, fidelity on the MNIST net ---------------------------
+
+CTX7 = Context(archs={"mnist": "mnist_net", "googlenet": "googlenet", "googlenet_cifar10": "googlenet"})
+
+
+def _t7(values, model, key):
+    """values: {(method, percentile): (mean, low, high)} of `key` on `model`; the other model's rows
+    (and the other measure) fixed."""
+    other = {"fidelity": "contrastivity", "contrastivity": "fidelity"}[key]
+    rows = []
+    for (method, p), (v, lo, hi) in values.items():
+        rows.append({"model": model, "method": method, "percentile": p, "n": 100, key: v, f"{key}_low": lo,
+                     f"{key}_high": hi, other: 0.5, f"{other}_low": 0.4, f"{other}_high": 0.6})
+    rows.append({"model": "other", "method": "gradcam", "percentile": 1, "n": 100, "fidelity": 0.9,
+                 "fidelity_low": 0.8, "fidelity_high": 1.0, "contrastivity": 0.0, "contrastivity_low": 0.0,
+                 "contrastivity_high": 0.0})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("gc10, expected", [
+    ((0.70, 0.65, 0.75), HOLDS),        # above SHAP [0.40, 0.50] and IG [0.50, 0.60] at both percentiles
+    ((0.30, 0.25, 0.35), FAILS),        # below SHAP at the 10 % percentile
+    ((0.58, 0.52, 0.64), UNDECIDED),    # overlaps IG's [0.50, 0.60]
+])
+def test_contrastivity_on_the_deeper_net(gc10, expected):
+    vals = {("gradcam", 1): (0.80, 0.75, 0.85), ("shap", 1): (0.30, 0.25, 0.35),
+            ("integrated_gradients", 1): (0.40, 0.35, 0.45),
+            ("gradcam", 10): gc10, ("shap", 10): (0.45, 0.40, 0.50), ("integrated_gradients", 10): (0.55, 0.50, 0.60)}
+    t = _t7(vals, "googlenet_cifar10", "contrastivity")
+    # the table's GoogLeNet is googlenet_cifar10, though the config also has an ImageNet googlenet
+    assert claims.role_model(t["model"], "googlenet", CTX7) == "googlenet_cifar10"
+    assert _verdict("contrastivity-deeper-net", {"table7": t}, CTX7) == expected
+
+
+@pytest.mark.parametrize("gc1, expected", [
+    ((0.05, 0.02, 0.08), HOLDS),        # below SHAP [0.20, 0.30] and IG [0.30, 0.40]
+    ((0.50, 0.45, 0.55), FAILS),        # above both
+    ((0.22, 0.15, 0.29), UNDECIDED),    # overlaps SHAP
+])
+def test_fidelity_lowest_on_the_mnist_net(gc1, expected):
+    vals = {("gradcam", 1): gc1, ("shap", 1): (0.25, 0.20, 0.30), ("integrated_gradients", 1): (0.35, 0.30, 0.40)}
+    t = _t7(vals, "mnist", "fidelity")
+    assert _verdict("fidelity-mnist", {"table7": t}, CTX7) == expected
+    v = claims.evaluate_claims({"table7": t}, CTX7).set_index("id").loc["fidelity-mnist", "numbers"]
+    assert v.startswith("mnist at the 1 % percentile (n = 100): Grad-CAM ")
+
+
+def test_table7_claims_need_their_models():
+    t = _t7({("gradcam", 1): (0.1, 0.0, 0.2), ("shap", 1): (0.5, 0.4, 0.6)}, "mnist", "fidelity")
+    assert _verdict("contrastivity-deeper-net", {"table7": t}, CTX7) == "not evaluated (Table 7 lacks a GoogLeNet-type model)"
+    t = _t7({("gradcam", 1): (0.1, 0.0, 0.2)}, "mnist", "fidelity")
+    assert _verdict("fidelity-mnist", {"table7": t}, CTX7).startswith("not evaluated (Table 7 lacks Grad-CAM or another")
+
+
+def test_table7_claims_on_a_table_built_by_table7():
+    """Through cameval.tables.table7 (its real columns), per-image rows by hand: on the MNIST net Grad-CAM's
+    drop is 0.1 on every image, SHAP's 0.5 and IG's 0.6 (constant values: each interval is the point); on
+    GoogLeNet Grad-CAM's contrastivity 0.9 against 0.2 and 0.3."""
+    from cameval.tables import table7
+
+    def rows(drops, contrasts, n=8):
+        return pd.DataFrame([{"id": f"i{k}", "method": m, "percentile": 10, "explainer": "deep" if m == "shap" else "",
+                              "drop": drops[m], "correct_before": True, "correct_after": drops[m] < 0.3,
+                              "contrastivity": contrasts[m], "mask_share": 0.1}
+                             for m in ("gradcam", "shap", "integrated_gradients") for k in range(n)])
+
+    full, _ = table7({"mnist": rows({"gradcam": 0.1, "shap": 0.5, "integrated_gradients": 0.6},
+                                    {"gradcam": 0.4, "shap": 0.4, "integrated_gradients": 0.4}),
+                      "googlenet": rows({"gradcam": 0.3, "shap": 0.3, "integrated_gradients": 0.3},
+                                        {"gradcam": 0.9, "shap": 0.2, "integrated_gradients": 0.3})}, n_boot=100)
+    ctx = Context(archs={"mnist": "mnist_net", "googlenet": "small_googlenet"})
+    df = claims.evaluate_claims({"table7": full}, ctx).set_index("id")
+    assert df.loc["fidelity-mnist", "verdict"] == HOLDS
+    assert df.loc["contrastivity-deeper-net", "verdict"] == HOLDS
+    assert df.loc["fidelity-mnist", "numbers"] == ("mnist at the 10 % percentile (n = 8): Grad-CAM 0.100 [0.100, 0.100] "
+                                                   "vs SHAP 0.500 [0.500, 0.500], Integrated Gradients 0.600 [0.600, 0.600]")

@@ -12,7 +12,8 @@ from cameval.report import markdown_to_html
 setup_logging(snakemake.log[0])
 p = snakemake.params
 tables = {name: pd.read_csv(path) for name, path in snakemake.input.items()}
-ctx = Context(roles=model_roles(p.models), alpha=p.alpha, tolerance=p.tolerance, fgsm_min_rho=p.fgsm_min_rho)
+ctx = Context(roles=model_roles(p.models), archs={m: s.get("arch") for m, s in p.models.items()},
+              alpha=p.alpha, tolerance=p.tolerance, fgsm_min_rho=p.fgsm_min_rho)
 df = evaluate_claims(tables, ctx)
 logging.getLogger("cameval.claims").info("verdicts: %s", df["verdict"].value_counts().to_dict())
 md = claims_markdown(df, setup=[f"{t}: {s['dataset']}, models {', '.join(s['models'])}" for t, s in p.setup.items()])
