@@ -38,9 +38,17 @@ def select_targets(logits: torch.Tensor, labels: torch.Tensor, spec: str) -> tor
 
 
 def eval_rows(manifest_path: str | os.PathLike, split: str):
-    """The evaluation split of a manifest, in order (this order defines the shards)."""
+    """The evaluation split of a manifest, in order (this order defines the shards).
+
+    Multi-label manifests (ChestX-ray14, digits-multi) give one row per (image, boxed finding),
+    ``label`` set to the finding (:func:`cameval.data.multilabel.explode_findings`).
+    """
+    from cameval.data.multilabel import explode_findings, is_multilabel
+
     manifest = read_manifest(manifest_path)
     rows = manifest[manifest["split"] == split].reset_index(drop=True)
+    if is_multilabel(manifest):
+        rows = explode_findings(rows)
     if rows.empty:
         raise ConfigError(f"eval_split: no rows with split {split!r} in {manifest_path}")
     return rows
@@ -56,14 +64,22 @@ def compute_shard(
     weights: str, images: str, manifest: str, out: str, *, split: str, start: int, stop: int,
     method: str, targets: str, params: dict | None = None, layer: str | None = None,
     batch_size: int = 32, dataset: str = "", shard: int = 0, progress: bool = True, device: str = "cpu",
+    model_classes: list[str] | None = None, model_name: str = "model",
 ) -> None:
     """Explain rows ``[start, stop)`` of ``split`` with ``method`` and write the shard ``out``.
 
     ``params`` are the method's keyword arguments; for occlusion ``fill`` is given in pixel
-    space (0–1) and converted here with the dataset's normalization.
+    space (0–1) and converted here with the dataset's normalization. ``layer`` may be an alias
+    of :data:`cameval.models.densenet.LAYER_ALIASES`. ``model_classes``: the model's output
+    names; when given, a ``label`` target is the unit *named* like the row's class in the
+    dataset's ``classes`` (an absent finding is a ConfigError); the shard's ``labels`` stay
+    dataset classes, its ``targets`` are output units.
     """
+    from cameval.models.densenet import class_map, map_labels, resolve_layer
+
     params = dict(params or {})
     model = load_model(weights).to(device)
+    layer = resolve_layer(model, layer)
     rows = eval_rows(manifest, split).iloc[start:stop]
     if rows.empty:
         raise ConfigError(f"shard {shard}: rows {start}..{stop} are past the end of split {split!r} in {manifest}")
@@ -76,11 +92,18 @@ def compute_shard(
             params["fill"] = fill_in_input_space(params.get("fill", 0.5), imgs.mean, imgs.std)
         index = rows["index"].to_numpy()
         labels = torch.as_tensor(rows["label"].to_numpy(copy=True), dtype=torch.long)
+        units = labels
+        if model_classes is not None:
+            names = imgs.attrs.get("classes")
+            if not names:
+                raise ConfigError(f"models.{model_name}.classes: {images} names no classes to match them with")
+            mapping = class_map(names, model_classes, f"models.{model_name}")
+            units = torch.as_tensor(map_labels(labels.numpy(), mapping, names, model_classes, f"models.{model_name}"))
         for b0 in range(0, len(rows), batch_size):
             x = imgs.tensor(index[b0 : b0 + batch_size]).to(device)
             with torch.no_grad():
                 logits = logits_of(model(x))
-            t = select_targets(logits, labels[b0 : b0 + batch_size].to(device), targets)
+            t = select_targets(logits, units[b0 : b0 + batch_size].to(device), targets)
             m, _ = explain_targets(model, x, t, method, layer=layer, **params)
             maps.append(m.detach().cpu().numpy())
             targets_all.append(t.cpu().numpy())
@@ -94,5 +117,6 @@ def compute_shard(
         scores=np.concatenate(scores), maps=np.concatenate(maps),
         attrs={"method": method, "layer": layer or "", "params": params, "targets_spec": targets,
                "model_digest": model_digest(weights), "dataset": dataset, "split": split,
-               "shard": shard, "rows": [start, stop], "seconds": seconds, "input_size": size},
+               "shard": shard, "rows": [start, stop], "seconds": seconds, "input_size": size,
+               "model_classes": model_classes or []},
     )

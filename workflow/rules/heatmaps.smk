@@ -18,7 +18,8 @@ rule heatmaps:
         spec=heatmap_spec,
         rows=lambda w: shard_rows(w.dataset, w.heatmap, int(w.shard)),
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
-        layer=lambda w: config["models"][w.model].get("layer"),
+        layer=lambda w: heatmap_spec(w).get("layer") or config["models"][w.model].get("layer"),
+        classes=lambda w: config["models"][w.model].get("classes"),
         device=config["device"],
     threads: 1
     resources:

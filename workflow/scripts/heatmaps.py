@@ -13,4 +13,5 @@ compute_shard(
     targets=spec["targets"], params=spec["params"], layer=snakemake.params.layer,
     batch_size=spec["batch_size"], dataset=snakemake.wildcards.dataset,
     shard=int(snakemake.wildcards.shard), device=snakemake.params.device,
+    model_classes=snakemake.params.classes, model_name=snakemake.wildcards.model,
 )
