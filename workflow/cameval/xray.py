@@ -154,6 +154,14 @@ def table5(rows: dict[str, pd.DataFrame], sets: dict[str, dict], reference: dict
     return pd.DataFrame(out)
 
 
+def measure_label(measure: str) -> str:
+    """``iou@0.25`` → ``T(IoU) = 0.25``; ``iobb@0.5`` → ``T(IoBB) = 0.5``; others by :data:`MEASURE_LABELS`."""
+    if measure in MEASURE_LABELS:
+        return MEASURE_LABELS[measure]
+    kind, t = measure.split("@")
+    return f"T({'IoBB' if kind == 'iobb' else 'IoU'}) = {t}"
+
+
 def _cell(r) -> str:
     if r is None or (isinstance(r["value"], float) and math.isnan(r["value"])):
         return "–"
@@ -171,8 +179,7 @@ def table5_markdown(full: pd.DataFrame, notes: list[str], title: str) -> str:
             rec["n"] = int(g["n"].iloc[0])
             by = {r["measure"]: r for _, r in g.iterrows()}
             for m in measures:
-                label = MEASURE_LABELS.get(m, f"T({m.split('@')[0].upper().replace('IOBB', 'IoBB').replace('IOU', 'IoU')})"
-                                              f" = {m.split('@')[1]}")
+                label = MEASURE_LABELS.get(m) or measure_label(m)
                 rec[label] = _cell(by.get(m))
                 if ref and m in by and by[m][ref] is not None and not pd.isna(by[m][ref]):
                     rec[label] += f" ({ref} {float(by[m][ref]):.3f})"
