@@ -279,6 +279,7 @@ def appendix_e(images: str, manifest: str, sets: dict[str, dict[str, list[str]]]
                              layout="constrained")
     im = None
     with ImageSet(images) as imgs:
+        names_of = imgs.attrs.get("classes") or [str(c) for c in range(max(labels) + 1)]
         for a, row in enumerate(pick):
             image = imgs.uint8(np.array([man.at[ids[row], "index"]]))[0]
             h, w = image.shape[:2]
@@ -286,7 +287,7 @@ def appendix_e(images: str, manifest: str, sets: dict[str, dict[str, list[str]]]
             for b, model in enumerate(models):
                 r = a * len(models) + b
                 axes[r, 0].imshow(image)
-                axes[r, 0].set_ylabel(f"{model}\n{ids[row].split('/')[-1]}\nclass {labels[row]}", fontsize=7)
+                axes[r, 0].set_ylabel(f"{model}\n{ids[row].split('/')[-1]}\n{names_of[labels[row]]}", fontsize=7)
                 for c, name in enumerate(names, start=1):
                     m = load(sets[model][name], row)
                     m = metrics.reduce_channels(m, reduce) if m.ndim == 3 else metrics.upsample_map(m, (h, w))

@@ -84,13 +84,18 @@ def remap_chexnet(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
     ``module.`` (DataParallel) and ``densenet121.`` (CheXNet's wrapper attribute) prefixes are
     removed, ``norm.1`` → ``norm1`` (likewise ``relu.1``, ``conv.1``, ``norm.2``, ``relu.2``,
-    ``conv.2``: the names of torchvision < 0.3), ``classifier.0.`` → ``classifier.``.
+    ``conv.2``: the names of torchvision < 0.3, inside dense layers), and — in a checkpoint with
+    CheXNet's ``densenet121.`` prefix — ``classifier.0.`` → ``classifier.``. Other models' keys
+    (VGG's ``classifier.0`` is a real layer) pass unchanged.
     """
+    stripped = {key.removeprefix("module."): value for key, value in state.items()}
+    chexnet = any(k.startswith("densenet121.") for k in stripped)
     out = {}
-    for key, value in state.items():
-        k = key.removeprefix("module.").removeprefix("densenet121.")
-        k = _OLD_NAME.sub(lambda m: f".{m[1]}{m[2]}.", k)
-        if k.startswith("classifier.0."):
+    for key, value in stripped.items():
+        k = key.removeprefix("densenet121.")
+        if ".denselayer" in k:
+            k = _OLD_NAME.sub(lambda m: f".{m[1]}{m[2]}.", k)
+        if chexnet and k.startswith("classifier.0."):  # CheXNet's Sequential(Linear, Sigmoid) head
             k = "classifier." + k[len("classifier.0."):]
         out[k] = value
     return out
