@@ -19,6 +19,7 @@ include: "workflow/rules/attacks.smk"
 include: "workflow/rules/metrics.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/xray.smk"
 include: "workflow/rules/userstudy.smk"
 include: "workflow/rules/report.smk"
 

@@ -69,3 +69,72 @@ def tiny_imagenet(tmp_path_factory):
     synsets.write_text("".join(f"{w} {n}\n" for w, n in TINY_IMAGENET_SYNSETS))
     return {"root": root, "images": images, "xml": xml, "csv": solution, "synsets": synsets,
             "truth": TINY_IMAGENET_IMAGES}
+
+
+# --- NIH ChestX-ray14 in its distributed formats (cameval.data.chestxray) ---------------------
+
+# file name -> (width, height, PIL mode, 'Finding Labels' of Data_Entry_2017.csv,
+#               boxes of BBox_List_2017.csv as (finding as the box file spells it, x, y, w, h))
+TINY_CHESTXRAY_IMAGES = {
+    "00000001_000.png": (1024, 1024, "L", "Cardiomegaly|Effusion", [("Cardiomegaly", 300.0, 500.0, 400.5, 300.25)]),
+    "00000002_001.png": (1024, 1024, "RGBA", "Infiltration", [("Infiltrate", 100.0, 200.0, 300.0, 50.0)]),
+    "00000003_000.png": (1024, 1024, "I;16", "Mass|Nodule",
+                         [("Mass", 600.0, 100.0, 200.0, 200.0), ("Nodule", 120.0, 700.0, 64.0, 64.0)]),
+    "00000004_000.png": (1024, 1024, "L", "Atelectasis", [("Atelectasis", 0.0, 0.0, 1024.0, 1024.0),
+                                                          ("Atelectasis", 10.0, 20.0, 30.0, 40.0)]),
+}
+TINY_CHESTXRAY_UNBOXED = {"00000005_000.png": "No Finding"}  # in the label file only
+
+
+@pytest.fixture(scope="session")
+def tiny_chestxray(tmp_path_factory):
+    """A tiny ChestX-ray14 tree: PNGs (8-bit gray, RGBA, 16-bit), Data_Entry_2017.csv and
+    BBox_List_2017.csv with their real headers (the box file's 'Bbox [x,y,w,h],,,' header and
+    'Infiltrate' spelling). Each image is dark noise with its boxes filled bright."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("chestxray")
+    images, rng = root / "images", np.random.default_rng(0)
+    images.mkdir()
+    entry = ["Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
+             "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],"]
+    bbox = ["Image Index,Finding Label,Bbox [x,y,w,h],,,"]
+    for k, (name, (width, height, mode, labels, boxes)) in enumerate(TINY_CHESTXRAY_IMAGES.items()):
+        gray = rng.integers(0, 40, size=(height, width)).astype(np.float64)
+        for _, x, y, w, h in boxes:
+            if w < width:  # the full-image box would leave no dark background
+                gray[int(y) : int(y + h), int(x) : int(x + w)] = 230
+        if mode == "I;16":
+            Image.fromarray((gray * 257).astype(np.uint16)).save(images / name)
+        elif mode == "RGBA":
+            rgba = np.dstack([gray, gray, gray, np.full_like(gray, 255)]).astype(np.uint8)
+            Image.fromarray(rgba, "RGBA").save(images / name)
+        else:
+            Image.fromarray(gray.astype(np.uint8), "L").save(images / name)
+        entry.append(f"{name},{labels},0,{k + 1},58,M,PA,{width},{height},0.143,0.143")
+        for finding, x, y, w, h in boxes:
+            bbox.append(f"{name},{finding},{x!r},{y!r},{w!r},{h!r}" + (",,," if k % 2 else ""))
+    for name, labels in TINY_CHESTXRAY_UNBOXED.items():
+        entry.append(f"{name},{labels},0,9,40,F,AP,2500,2048,0.168,0.168")
+    (root / "Data_Entry_2017.csv").write_text("\n".join(entry) + "\n")
+    (root / "BBox_List_2017.csv").write_text("\n".join(bbox) + "\n")
+    return {"root": root, "images": images, "data_entry": root / "Data_Entry_2017.csv",
+            "bbox_list": root / "BBox_List_2017.csv", "truth": TINY_CHESTXRAY_IMAGES}
+
+
+def chexnet_checkpoint(model, path) -> None:
+    """Write ``model`` (torchvision densenet121 keys) in CheXNet's layout: ``{"state_dict": …}``
+    with ``module.densenet121.`` keys, the old names ``norm.1`` … ``conv.2``, the head as
+    ``classifier.0`` and no BatchNorm step counters (PyTorch 0.3), plus training bookkeeping."""
+    import re
+
+    import torch
+
+    state = {}
+    for k, v in model.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        k = re.sub(r"\.(norm|relu|conv)([12])\.", r".\1.\2.", k)
+        k = k.replace("classifier.", "classifier.0.")
+        state[f"module.densenet121.{k}"] = v
+    torch.save({"epoch": 7, "best_loss": 0.1532, "state_dict": state}, path)

@@ -29,11 +29,31 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M) if m[1] != "total"}
 
 
+@pytest.fixture(scope="session")
+def chexnet_checkpoints(tmp_path_factory):
+    """Model "A" in CheXNet's layout and model "B" as converted safetensors, random weights."""
+    import torch
+    import torchvision
+    from conftest import chexnet_checkpoint
+    from safetensors.torch import save_file
+
+    root = tmp_path_factory.mktemp("chexnet")
+    torch.manual_seed(0)
+    model = torchvision.models.densenet121(num_classes=14)
+    chexnet_checkpoint(model, root / "A.pth.tar")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(root / "B.safetensors"))
+    return {"A": root / "A.pth.tar", "B": root / "B.safetensors"}
+
+
 @pytest.fixture
-def paper_config(tmp_path, tiny_imagenet):
+def paper_config(tmp_path, tiny_imagenet, tiny_chestxray, chexnet_checkpoints):
     cfg = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
     cfg["datasets"]["imagenet"].update(images=str(tiny_imagenet["images"]), annotations=str(tiny_imagenet["xml"]),
                                        synsets=str(tiny_imagenet["synsets"]), limit=4)
+    cfg["datasets"]["chestxray"].update(images=str(tiny_chestxray["images"]), data_entry=str(tiny_chestxray["data_entry"]),
+                                        bbox_list=str(tiny_chestxray["bbox_list"]))
+    for name, path in chexnet_checkpoints.items():
+        cfg["models"][name]["weights"] = str(path)
     path = tmp_path / "paper.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -48,12 +68,16 @@ def test_default_config_dry_run_plans_every_stage(tmp_path):
     # Table 4's kit reads the guided-backprop shards of its 120-image pool: 4 more per model (VGG, AlexNet)
     # Tables 6/7: digits-28 and the MNIST network; one attack shard (8 images) per model; every
     # class's maps of the MNIST network and GoogLeNet
-    assert counts == {"dataset": 2, "train_model": 4, "heatmaps": 3 * 2 * 2 + 3 + 2 * 2 + 2 * 4, "localization": 6,
+    # Table 5: digits-multi and models A and B; 90 test canvases = 180 (canvas, digit) rows in one shard
+    # per heatmap set (4 CAM sets + IG + Gradient SHAP) and model
+    assert counts == {"dataset": 3, "train_model": 6,
+                      "heatmaps": 3 * 2 * 2 + 3 + 2 * 2 + 2 * 4 + 6 * 2, "localization": 6,
                       "table1": 1, "figure1": 1, "pointing": 2, "table2": 1, "rank_correlation": 2,
                       "table3": 1, "appendix_b": 1, "fgsm": 2, "fgsm_table": 1, "appendix_c": 1,
                       "one_pixel": 2, "sensitivity": 2, "table6": 1, "appendix_f": 1,
                       "class_maps": 2, "fidelity": 2, "table7": 1, "appendix_g": 1,
-                      "user_study_kit": 1, "table4": 1, "claims": 1, "table_html": 7, "all": 1}
+                      "xray_localization": 2, "table5": 1, "table5_figure": 1, "appendix_e": 1,
+                      "user_study_kit": 1, "table4": 1, "claims": 1, "table_html": 8, "all": 1}
 
 
 def test_table1_alone_needs_no_figure_inputs(tmp_path):
@@ -88,8 +112,9 @@ def test_table2_after_table1_reuses_the_gradcam_shards(tmp_path):
 def test_paper_config_dry_run_against_imagenet_fixture(tmp_path, paper_config):
     out = snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path).stdout
     counts = job_counts(out)
-    # ImageNet, MNIST and CIFAR-10; the two Table 7 networks are trained, the rest imported
-    assert counts["import_model"] == 3 and counts["dataset"] == 3 and counts["train_model"] == 2
+    # ImageNet, MNIST, CIFAR-10 and ChestX-ray14; the two Table 7 networks are trained, the rest
+    # imported (VGG-16, AlexNet, GoogLeNet and the X-ray models A and B)
+    assert counts["import_model"] == 3 + 2 and counts["dataset"] == 4 and counts["train_model"] == 2
     out = snakemake("-n", "results/tables/table1.csv", "--configfile", str(paper_config), workdir=tmp_path).stdout
     assert job_counts(out)["heatmaps"] == 6  # 4 images: one shard per model and CAM method
     # Table 2 reads those Grad-CAM shards of VGG-16 and GoogLeNet; Table 3 only VGG-16's maps
@@ -100,6 +125,37 @@ def test_paper_config_dry_run_against_imagenet_fixture(tmp_path, paper_config):
     counts = job_counts(out)
     assert counts["import_model"] == 1 and counts["rank_correlation"] == 2
     assert set(re.findall(r"results/heatmaps/imagenet/(\w+)/", out)) == {"vgg16"}
+
+
+def test_table5_alone_builds_only_what_it_needs(tmp_path):
+    out = snakemake("-n", "results/tables/table5.csv", "--configfile", str(ROOT / "config/config.yaml"),
+                    workdir=tmp_path).stdout
+    counts = job_counts(out)
+    assert counts == {"dataset": 1, "train_model": 2, "heatmaps": 12, "xray_localization": 2, "table5": 1}
+    assert "digits-loc" not in out
+
+
+def test_paper_config_plans_every_table5_job_against_chestxray_fixture(tmp_path, paper_config):
+    out = snakemake("-n", "results/tables/table5.csv", "results/figures/appendix_e.png", "--configfile",
+                    str(paper_config), workdir=tmp_path).stdout
+    counts = job_counts(out)
+    # the fixture's 5 (image, boxed finding) rows fit one shard of every set: 6 sets x 2 models
+    assert counts == {"dataset": 1, "import_model": 2, "heatmaps": 12, "xray_localization": 2, "table5": 1,
+                      "appendix_e": 1}
+    assert set(re.findall(r"results/heatmaps/(\w+)/", out)) == {"chestxray"}
+    out = snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path).stdout
+    assert job_counts(out)["import_model"] == 5 and job_counts(out)["table5_figure"] == 1
+
+
+@pytest.mark.parametrize("key, expected", [("bbox_list", "BBox_List_2017.csv"), ("data_entry", "Data_Entry_2017.csv"),
+                                           ("images", "PNGs")])
+def test_missing_chestxray_file_fails_at_parse_time_naming_the_key(tmp_path, paper_config, key, expected):
+    cfg = yaml.safe_load(paper_config.read_text())
+    cfg["datasets"]["chestxray"][key] = str(tmp_path / "nowhere")
+    paper_config.write_text(yaml.safe_dump(cfg))
+    proc = snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert f"datasets.chestxray.{key}" in proc.stdout + proc.stderr and expected in proc.stdout + proc.stderr
 
 
 def test_missing_imagenet_folder_fails_at_parse_time_naming_the_key(tmp_path, paper_config):
@@ -195,7 +251,18 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
     assert t7["fidelity"].between(-1, 1).all()
     assert set(t7.loc[t7["method"] == "shap", "explainer"]) <= {"deep", "gradient"}
     assert t7.loc[(t7["model"] == "mnist") & (t7["method"] == "shap"), "explainer"].tolist() == ["deep", "deep"]
-    for name in ("figure1", "appendix_b", "appendix_c", "appendix_f", "appendix_g"):
+    # Table 5: per model, overall and per finding; 6 canvases hold 12 (canvas, digit) rows
+    t5 = pd.read_csv(tmp_path / "results/tables/table5.csv")
+    overall = t5[t5["finding"] == "all"]
+    assert set(overall["model"]) == {"A", "B"} and (overall["n"] == 12).all()
+    assert set(overall["measure"]) >= {"loc_study", "loc_iou50", "inbox", "iou@0.5", "iobb@0.25"}
+    assert overall["value"].between(0, 1).all() and (overall["low"] <= overall["value"] + 1e-12).all()
+    assert set(overall[overall["measure"] == "inbox"]["method"]) == {
+        "Grad-CAM", "Grad-CAM++", "Integrated Gradients", "Gradient SHAP"}
+    assert overall["auroc"].between(0, 1).all()
+    per = t5[(t5["finding"] != "all") & (t5["measure"] == "inbox") & (t5["set"] == "xr_ig")]
+    assert per.groupby("model")["n"].sum().tolist() == [12, 12]
+    for name in ("figure1", "appendix_b", "appendix_c", "appendix_f", "appendix_g", "table5", "appendix_e"):
         assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 10_000, name
     # Table 4's kit: 4 images x 2 methods, the key apart from the page, no model named in the page
     # (tiny: require_correct is false, one-epoch models are right on almost no image)

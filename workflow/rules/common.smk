@@ -63,6 +63,8 @@ if "table4" in config:
 def n_eval(dataset):
     """Images in the evaluation split of `dataset`, known from the config at parse time."""
     d = config["datasets"][dataset]
+    if d["kind"] in ("digits-multi", "chestxray"):
+        return xray_eval_rows(dataset)  # one row per (image, boxed finding): rules/xray.smk
     return d["counts"][d["eval_split"]] if d["kind"] in ("digits", "digits28") else d["limit"]
 
 
@@ -115,6 +117,9 @@ def names(section, keep=lambda entry: True):
 def all_targets():
     tables = [f"results/tables/{t}.{ext}" for t in ("table1", "table2", "table3", "fgsm") for ext in ("csv", "md")]
     figures = [f"results/figures/{f}.png" for f in ("figure1", "appendix_b", "appendix_c")]
+    if "table5" in config:
+        tables += ["results/tables/table5.csv", "results/tables/table5.md"]
+        figures += ["results/figures/table5.png", "results/figures/appendix_e.png"]
     for table, figure in (("table6", "appendix_f"), ("table7", "appendix_g")):
         if table in config:
             tables += [f"results/tables/{table}.{ext}" for ext in ("csv", "md")]

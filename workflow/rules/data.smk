@@ -5,6 +5,8 @@ def raw_inputs(wildcards):
     d = config["datasets"][wildcards.dataset]
     if d["kind"] == "imagenet":
         return [d["images"], d["annotations"], d["synsets"]]
+    if d["kind"] == "chestxray":
+        return [d["images"], d["data_entry"], d["bbox_list"]]
     return []
 
 

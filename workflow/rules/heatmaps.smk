@@ -19,7 +19,8 @@ rule heatmaps:
         rows=lambda w: shard_rows(w.dataset, w.heatmap, int(w.shard)),
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         expected=lambda w: n_eval(w.dataset),
-        layer=lambda w: config["models"][w.model].get("layer"),
+        layer=lambda w: heatmap_spec(w).get("layer") or config["models"][w.model].get("layer"),
+        classes=lambda w: config["models"][w.model].get("classes"),
         device=config["device"],
     threads: 1
     resources:

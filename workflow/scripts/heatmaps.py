@@ -14,4 +14,5 @@ compute_shard(
     batch_size=spec["batch_size"], dataset=snakemake.wildcards.dataset,
     shard=int(snakemake.wildcards.shard), device=snakemake.params.device,
     expected=snakemake.params.expected,
+    model_classes=snakemake.params.classes, model_name=snakemake.wildcards.model,
 )

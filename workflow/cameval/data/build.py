@@ -30,5 +30,17 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0) -> None
 
         build_torchvision(images, manifest, name=spec["name"], root=spec["root"], download=spec["download"],
                           limit=spec["limit"], val=spec["val"], seed=seed, mean=spec.get("mean"), std=spec.get("std"))
+    elif kind == "digits-multi":
+        from cameval.data.digits_multi import make_digits_multi
+
+        make_digits_multi(images, manifest, size=spec["size"], counts=spec["counts"], scale=tuple(spec["scale"]),
+                          max_digits=spec["max_digits"], fractions=tuple(spec["fractions"]), seed=seed,
+                          mean=tuple(spec["mean"]), std=tuple(spec["std"]))
+    elif kind == "chestxray":
+        from cameval.data.chestxray import CHEXNET_CLASSES, build_chestxray
+
+        build_chestxray(images, manifest, images_dir=spec["images"], data_entry=spec["data_entry"],
+                        bbox_list=spec["bbox_list"], classes=spec.get("classes") or CHEXNET_CLASSES,
+                        size=spec["resize"], limit=spec.get("limit"), mean=tuple(spec["mean"]), std=tuple(spec["std"]))
     else:
-        raise ConfigError(f"datasets.*.kind: {kind!r} is not one of digits, digits28, torchvision, imagenet")
+        raise ConfigError(f"datasets.*.kind: {kind!r} is not one of digits, digits28, torchvision, imagenet, digits-multi, chestxray")

@@ -323,7 +323,7 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: no such manifest (expected a CSV with columns {list(MANIFEST_COLUMNS)})")
     try:
-        df = pd.read_csv(path, dtype={"id": str, "split": str, "source": str, "boxes": str},
+        df = pd.read_csv(path, dtype={"id": str, "split": str, "source": str, "boxes": str, "labels": str},
                          keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: not a readable manifest CSV ({e})") from e

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from cameval.metrics.classification import auroc, mean_auroc
 from cameval.metrics.localization import (
     as_array,
     heatmap_box,
     inbox_ratio,
+    iobb,
     iou,
     loc_correct,
     localization_errors,
@@ -37,4 +39,5 @@ __all__ = [
     "heatmap_box", "iou", "study_threshold", "loc_correct", "upsample_map", "localization_errors",
     "inbox_ratio", "pointing_hit", "recall_hit", "argmax_point", "rank_correlation", "reduce_channels",
     "bootstrap_ci", "mean_ci", "contrastivity", "as_array", "binarize", "hamming_ratio", "fidelity",
+    "iobb", "auroc", "mean_auroc",
 ]

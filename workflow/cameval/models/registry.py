@@ -5,7 +5,11 @@ Weight sources (``load_weights`` / the ``weights:`` key of a model in the config
   checkpoint from its cache (``$TORCH_HOME/hub/checkpoints``), downloaded when online;
 - a ``.safetensors`` file;
 - a ``.pt`` / ``.pth`` / ``.pth.tar`` state dict, read with ``torch.load(weights_only=True)``
-  (a ``{"state_dict": …}`` wrapper and a ``module.`` prefix from DataParallel are unwrapped).
+  (a ``{"state_dict": …}`` wrapper and a ``module.`` prefix from DataParallel are unwrapped;
+  CheXNet's layout is remapped onto torchvision's ``densenet121``, see
+  :func:`cameval.models.densenet.remap_chexnet`). A file holding pickled objects (a whole
+  ``nn.Module``) is refused; ``python -m cameval.models convert --trust-pickle IN OUT.safetensors``
+  converts it once, run knowingly by the user.
 
 Models are saved as safetensors with their build arguments in the metadata, so
 ``load_model(path)`` rebuilds the architecture before loading the tensors.
@@ -26,6 +30,7 @@ from torch import nn
 
 from cameval.errors import ConfigError, DataError
 from cameval.io import atomic_path
+from cameval.models.densenet import densenet121, remap_chexnet
 from cameval.models.small import MnistNet, SmallAlexNet, SmallGoogLeNet, SmallVGG, small_densenet
 
 log = logging.getLogger(__name__)
@@ -43,7 +48,7 @@ ARCHS: dict[str, Callable[..., nn.Module]] = {
     "vgg16_bn": lambda num_classes=1000: torchvision.models.vgg16_bn(num_classes=num_classes),
     "alexnet": lambda num_classes=1000: torchvision.models.alexnet(num_classes=num_classes),
     "googlenet": _googlenet,
-    "densenet121": lambda num_classes=1000: torchvision.models.densenet121(num_classes=num_classes),
+    "densenet121": lambda num_classes=1000: densenet121(num_classes=num_classes),
     "small_vgg": lambda num_classes=10: SmallVGG(num_classes),
     "small_alexnet": lambda num_classes=10: SmallAlexNet(num_classes),
     "small_googlenet": lambda num_classes=10: SmallGoogLeNet(num_classes),
@@ -107,7 +112,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise DataError(f"weights: no file {path} (expected .safetensors, .pt, .pth or .pth.tar)")
     if path.suffix == ".safetensors":
         try:
-            return load_file(str(path))
+            return remap_chexnet(load_file(str(path)))
         except Exception as err:  # SafetensorError ("header too large" ...), OSError
             raise DataError(f"weights: {path} is not a readable safetensors file ({type(err).__name__}: {err}); "
                             "expected a file written by safetensors (cameval.models.save_model)") from err
@@ -117,19 +122,27 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
         why = next((ln for ln in lines if "Unsupported global" in ln or "WeightsUnpickler error" in ln),
                    lines[0] if lines else type(err).__name__).split(" Please use")[0]
-        raise DataError(f"weights: {path} is not a state dict loadable with weights_only=True: {why} "
-                        "(refused without unpickling it; expected tensors only, e.g. model.state_dict())") from err
+        raise DataError(
+            f"weights: {path} is not a state dict loadable with weights_only=True: {why} (refused without "
+            "unpickling it; expected tensors only, e.g. model.state_dict(); the workflow never unpickles code). "
+            "If it is a whole pickled nn.Module and you trust the file, convert it once, knowingly: "
+            f"python -m cameval.models convert --trust-pickle {path} {path.with_suffix('.safetensors')} "
+            "— then point the config at the .safetensors file."
+        ) from err
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
-    if not isinstance(obj, dict):
-        raise DataError(f"weights: {path} holds a {type(obj).__name__}, expected a state dict")
-    return {k.removeprefix("module."): v for k, v in obj.items()}
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise DataError(f"weights: {path} holds a {type(obj).__name__}, expected a state dict of tensors")
+    return remap_chexnet(obj)
 
 
 def load_weights(model: nn.Module, source: str) -> nn.Module:
     """Load ``source`` (see the module docstring) into ``model``; keys must match exactly."""
     state = torchvision_state_dict(source) if source.startswith("torchvision:") else read_state_dict(source)
     own = model.state_dict()
+    # BatchNorm's step counters are absent from checkpoints of PyTorch < 0.4 (CheXNet's); they only
+    # matter with momentum=None, so the model keeps its own
+    state = {**{k: v for k, v in own.items() if k.endswith("num_batches_tracked") and k not in state}, **state}
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.models import DenseNet
 from torchvision.models.googlenet import BasicConv2d, Inception
 
 
@@ -102,10 +101,14 @@ class SmallGoogLeNet(nn.Module):
 
 
 def small_densenet(num_classes: int = 10) -> nn.Module:
-    """torchvision's DenseNet at growth 12, blocks (6, 6): CheXNet's architecture in small (8×8 grid)."""
-    model = DenseNet(growth_rate=12, block_config=(6, 6), num_init_features=32, num_classes=num_classes)
-    model.cameval_default_layer = "features"
-    return model
+    """torchvision's DenseNet at growth 12, blocks (6, 6): CheXNet's architecture in small (8×8 grid).
+
+    A :class:`~cameval.models.densenet.CamDenseNet`: the final ReLU is the module ``features_relu``;
+    the last dense layer's convolution is ``features.denseblock2.denselayer6.conv2`` (12 channels).
+    """
+    from cameval.models.densenet import CamDenseNet
+
+    return CamDenseNet(growth_rate=12, block_config=(6, 6), num_init_features=32, num_classes=num_classes)
 
 
 class MnistNet(nn.Module):

@@ -98,8 +98,23 @@ def split_tensors(images: str, manifest: str, split: str,
 def train_on_dataset(arch: str, num_classes: int, images: str, manifest: str, weights_out: str,
                      metrics_out: str, curve_out: str, *, epochs: int, lr: float, batch_size: int,
                      weight_decay: float = 1e-4, seed: int = 0) -> dict:
-    """Train ``arch`` on the train split, keep the best val epoch, report test accuracy, save."""
+    """Train ``arch`` on the train split, keep the best val epoch, report test accuracy, save.
+
+    A multi-label dataset (a manifest with a ``labels`` column) is trained with sigmoid outputs
+    and binary cross-entropy instead, reporting mean AUROC
+    (:func:`cameval.models.multilabel.train_multilabel_on_dataset`).
+    """
     import pandas as pd
+
+    from cameval.data.images import read_manifest
+    from cameval.data.multilabel import is_multilabel
+
+    if is_multilabel(read_manifest(manifest)):
+        from cameval.models.multilabel import train_multilabel_on_dataset
+
+        return train_multilabel_on_dataset(arch, num_classes, images, manifest, weights_out, metrics_out, curve_out,
+                                           epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+                                           seed=seed)
 
     from cameval.io import write_csv, write_json
     from cameval.models.registry import build_model, save_model

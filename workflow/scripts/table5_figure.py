@@ -1,0 +1,9 @@
+"""The study's X-ray localization figure, from Table 5's CSV."""
+
+import pandas as pd
+
+from cameval.logs import setup_logging
+from cameval.xray import table5_figure
+
+setup_logging(snakemake.log[0])
+table5_figure(pd.read_csv(snakemake.input[0]), snakemake.output[0])
