@@ -134,6 +134,6 @@ def compute_shard(
         scores=np.concatenate(scores), maps=np.concatenate(maps),
         attrs={"method": method, "layer": layer or "", "params": params, "targets_spec": targets,
                "model_digest": model_digest(weights), "dataset": dataset, "split": split,
-               "shard": shard, "rows": [start, stop], "seconds": seconds, "input_size": size,
+               "shard": shard, "rows": [start, start + len(rows)], "seconds": seconds, "input_size": size,
                "model_classes": model_classes or []},
     )

@@ -101,9 +101,12 @@ class Shard:
             if self._f[name].shape[0] != n:
                 raise DataError(f"{self.path}: dataset {name!r} has {self._f[name].shape[0]} rows for {n} ids "
                                 "(expected one row per id)")
-        if len(set(self.ids)) != n:
-            dup = sorted({i for i in self.ids if self.ids.count(i) > 1})
-            raise DataError(f"{self.path}: ids {dup[:5]} appear more than once (expected each id once)")
+        # one row per image, or per (image, boxed finding) in multi-label sets: (id, label) is the key
+        keys = list(zip(self.ids, np.asarray(self.labels).reshape(n, -1)[:, 0].tolist()))
+        if len(set(keys)) != n:
+            dup = sorted({k for k in keys if keys.count(k) > 1})
+            raise DataError(f"{self.path}: (id, label) rows {dup[:5]} appear more than once "
+                            "(expected each image, or each (image, finding) of a multi-label set, once)")
         rows = self.attrs.get("rows")
         if isinstance(rows, list) and len(rows) == 2 and rows[1] - rows[0] != n:
             raise DataError(f"{self.path}: attribute rows={rows} promises {rows[1] - rows[0]} images, the shard "
