@@ -48,8 +48,8 @@ rule one_pixel:
         device=config["device"],
     threads: 1
     resources:
-        mem_mb=lambda w: config["table6"]["mem_mb"],
-        runtime=lambda w: config["table6"]["runtime"],
+        mem_mb=per_attempt(lambda w: config["table6"]["mem_mb"]),
+        runtime=per_attempt(lambda w: config["table6"]["runtime"]),
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     conda:
         "../../envs/cameval.yaml"

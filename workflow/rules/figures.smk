@@ -92,8 +92,8 @@ rule appendix_f:
         dataset=lambda w: config["datasets"][config["table6"]["dataset"]],
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -112,8 +112,8 @@ rule appendix_g:
         datasets=lambda w: {m: config["datasets"][model_dataset(m)] for m in config["table7"]["models"]},
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:

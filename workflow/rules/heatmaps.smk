@@ -53,8 +53,8 @@ rule class_maps:
         device=config["device"],
     threads: 1
     resources:
-        mem_mb=lambda w: config["table7"]["mem_mb"],
-        runtime=lambda w: config["table7"]["runtime"],
+        mem_mb=per_attempt(lambda w: config["table7"]["mem_mb"]),
+        runtime=per_attempt(lambda w: config["table7"]["runtime"]),
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     conda:
         "../../envs/cameval.yaml"

@@ -81,8 +81,8 @@ rule sensitivity:
         "results/metrics/one_pixel/{dataset}/{model}.csv",
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -103,8 +103,8 @@ rule fidelity:
         device=config["device"],
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
     conda:
         "../../envs/cameval.yaml"
     log:

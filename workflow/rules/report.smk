@@ -18,8 +18,8 @@ rule claims:
         fgsm_min_rho=config.get("claims", {}).get("fgsm_min_rho", 0.5),
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -40,8 +40,8 @@ rule table_html:
         table=r"table\d+|fgsm",
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=per_attempt(500),
+        runtime=per_attempt(5),
     conda:
         "../../envs/cameval.yaml"
     log:

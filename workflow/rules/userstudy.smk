@@ -32,8 +32,8 @@ rule user_study_kit:
         seed=config["seed"],
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -56,8 +56,8 @@ rule table4:
         seed=config["seed"],
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:

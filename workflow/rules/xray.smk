@@ -81,8 +81,8 @@ rule xray_localization:
         reduce=config.get("table5", {}).get("reduce"),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -113,8 +113,8 @@ rule table5:
         seed=config["seed"],
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -130,8 +130,8 @@ rule table5_figure:
         report("results/figures/table5.png", caption="../report/table5.rst", category="Figures"),
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:
@@ -161,8 +161,8 @@ rule appendix_e:
         reduce=config.get("table5", {}).get("reduce"),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
     conda:
         "../../envs/cameval.yaml"
     log:
