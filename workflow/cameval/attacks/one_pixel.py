@@ -16,8 +16,10 @@ A candidate is evaluated at its rounded coordinates and colour, the values repor
 stream of image ``i`` is seeded by ``(seed, first_index + i)``: an image's attack does not depend
 on which other images share the call, so shards of a dataset give the same results as one call.
 
-Every population is scored through :func:`population_logits` — one image, ``P`` candidates,
-one batched forward pass (in chunks) — so a faster scorer with the same signature can replace it.
+Every population is scored through :func:`population_logits` — one image, ``P`` candidates —
+which for sequential conv / pool networks (VGG, AlexNet, the small VGG) recomputes only the cone
+of each layer that the changed pixel reaches (:mod:`cameval.explain.incremental`, exact to float32
+rounding) and otherwise runs batched full forward passes.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cameval.explain._core import logits_of
+from cameval.explain.incremental import pixel_logits
 
 log = logging.getLogger(__name__)
 
@@ -57,27 +60,18 @@ class OnePixelResult:
 
 @torch.no_grad()
 def population_logits(model: nn.Module, x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                      values: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+                      values: torch.Tensor, batch_size: int | None = None, incremental: bool = True) -> torch.Tensor:
     """Logits ``[P, classes]`` of ``P`` copies of one image, each with one pixel changed.
 
     ``x``: one normalized image ``[C, H, W]`` (model space); ``rows``, ``cols``: LongTensor
     ``[P]``; ``values``: float ``[P, C]``, the new pixel values already normalized into model
-    space. Copy ``i`` is ``x`` with ``x[:, rows[i], cols[i]] = values[i]``. The plain version:
-    one batched full forward pass per chunk of ``batch_size`` (default :data:`BATCH_SIZE`)
-    candidates; the model is run in its current mode (put it in eval mode).
+    space. Copy ``i`` is ``x`` with ``x[:, rows[i], cols[i]] = values[i]``, scored by
+    :func:`cameval.explain.incremental.pixel_logits`: exact incremental inference (only the cone
+    each pixel reaches is recomputed) for sequential conv / pool networks, batched full forward
+    passes of ``batch_size`` (default :data:`BATCH_SIZE`) candidates otherwise or with
+    ``incremental=False``. The model is run in its current mode (put it in eval mode).
     """
-    batch_size = batch_size or BATCH_SIZE
-    p = len(rows)
-    rows, cols = rows.to(x.device), cols.to(x.device)
-    values = values.to(device=x.device, dtype=x.dtype)
-    out = []
-    for b0 in range(0, p, batch_size):
-        sl = slice(b0, min(p, b0 + batch_size))
-        xb = x.unsqueeze(0).repeat(sl.stop - sl.start, 1, 1, 1)
-        idx = torch.arange(sl.stop - sl.start, device=x.device)
-        xb[idx, :, rows[sl], cols[sl]] = values[sl]
-        out.append(logits_of(model(xb)))
-    return torch.cat(out) if out else torch.empty(0, 0, device=x.device)
+    return pixel_logits(model, x, rows, cols, values, batch_size=batch_size or BATCH_SIZE, incremental=incremental)
 
 
 def _init_population(rng: np.random.Generator, population: int, h: int, w: int, c: int) -> np.ndarray:
@@ -106,13 +100,16 @@ def _rand1_partners(rng: np.random.Generator, population: int) -> np.ndarray:
 
 def one_pixel(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, mean=(0.0, 0.0, 0.0),
               std=(1.0, 1.0, 1.0), population: int = 400, generations: int = 100, f: float = 0.5,
-              seed: int = 0, first_index: int = 0, progress: bool = False) -> OnePixelResult:
+              seed: int = 0, first_index: int = 0, progress: bool = False,
+              incremental: bool = True) -> OnePixelResult:
     """Untargeted one-pixel attack on pixel-space images ``[N, C, H, W]`` in [0, 1].
 
     See the module docstring for the algorithm. ``first_index`` offsets the per-image seeds
     (image ``i`` uses ``np.random.SeedSequence([seed, first_index + i])``). Where no candidate
     flips the prediction, ``success`` is False and the best candidate found (the lowest label
     probability) is reported. The model is run in its current mode; no gradient is taken.
+    ``incremental``: score populations incrementally where the model allows (the same numbers
+    to float32 rounding as full forward passes, :func:`population_logits`).
     """
     if population < 4:
         raise ValueError(f"population: rand/1 mutation needs at least 4 candidates; got {population}")
@@ -139,7 +136,8 @@ def one_pixel(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, mean
         """(label probability, prediction) of each candidate of image ``img``."""
         q = np.rint(cand).astype(np.int64)
         values = (torch.as_tensor(q[:, 2:], dtype=x.dtype, device=x.device) / 255 - m) / s
-        logits = population_logits(model, x[img], torch.as_tensor(q[:, 0]), torch.as_tensor(q[:, 1]), values)
+        logits = population_logits(model, x[img], torch.as_tensor(q[:, 0]), torch.as_tensor(q[:, 1]), values,
+                                   incremental=incremental)
         prob = torch.softmax(logits.float(), dim=1)
         out["evaluations"][img] += len(cand)
         return prob[:, int(labels[img])].cpu().numpy().astype(np.float64), prob.argmax(1).cpu().numpy()
