@@ -64,7 +64,7 @@ def test_default_config_dry_run_plans_every_stage(tmp_path):
     # 1000 test images: 2 shards of 500 per CAM method and model (3 models x 2 methods); the
     # first guided-backprop shard (24 images) of each model for Figure 1, which Table 3 reuses;
     # 24 occlusion images of VGG in 2 shards of 12 for each of the two patch sizes
-    # Table 5: digits-multi and models A and B; 90 test canvases = 180 (canvas, digit) rows in one shard
+    # Table 5: digits-multi and models A and B; 60 test canvases = 120 (canvas, digit) rows in one shard
     # per heatmap set (4 CAM sets + IG + Gradient SHAP) and model
     assert counts == {"dataset": 2, "train_model": 5, "heatmaps": 3 * 2 * 2 + 3 + 2 * 2 + 6 * 2, "localization": 6,
                       "table1": 1, "figure1": 1, "pointing": 2, "table2": 1, "rank_correlation": 2,
