@@ -68,7 +68,7 @@ def test_default_config_dry_run_plans_every_stage(tmp_path):
     # Table 4's kit reads the guided-backprop shards of its 120-image pool: 4 more per model (VGG, AlexNet)
     # Tables 6/7: digits-28 and the MNIST network; one attack shard (8 images) per model; every
     # class's maps of the MNIST network and GoogLeNet
-    # Table 5: digits-multi and models A and B; 90 test canvases = 180 (canvas, digit) rows in one shard
+    # Table 5: digits-multi and models A and B; 60 test canvases = 120 (canvas, digit) rows in one shard
     # per heatmap set (4 CAM sets + IG + Gradient SHAP) and model
     assert counts == {"dataset": 3, "train_model": 6,
                       "heatmaps": 3 * 2 * 2 + 3 + 2 * 2 + 2 * 4 + 6 * 2, "localization": 6,
