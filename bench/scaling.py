@@ -8,7 +8,9 @@ paper config, runs `snakemake -n all --configfile <that copy>` and writes, betwe
 
 - the jobs of every rule (Snakemake's own "Job stats"), and
 - per heatmap set and model: images, shards, and estimated CPU and GPU hours from the per-image
-  costs in COSTS (measured: docs/benchmarks.md, "Heatmap cost per image").
+  costs below (docs/benchmarks.md, "Heatmap cost per image"; Table 5's GPU costs measured on an
+  H200), and
+- per model, the one-pixel attacks of Table 6 at their worst case (no early stop).
 
 After adding rules or changing config/paper.yaml, rerun it and commit the doc:
 
@@ -58,7 +60,16 @@ GPU_SPEEDUP = CPU_S_PER_POSITION["vgg16"] / GPU_S_PER_POSITION["vgg16"]
 # GoogLeNet (full path) 38.0 s / 96, the faster of its two runs. GPU: the H100's batched VGG-16
 # forward-pass rate above, for both models (GoogLeNet has ≈10× fewer multiply-adds; not measured).
 ONE_PIXEL_CPU_S_PER_CANDIDATE = {"vgg16": 25.4 / 96, "googlenet": 38.0 / 96}
-ONE_PIXEL_GPU_S_PER_CANDIDATE = {"vgg16": GPU_S_PER_POSITION["vgg16"], "googlenet": GPU_S_PER_POSITION["vgg16"]}
+# GPU: measured on an H200 (torch 2.11.0+cu130, TF32 off), 2026-11-27, `python bench/gpu_one_pixel.py`:
+# one population of 400 candidates scored in one batch, random weights, 224²: VGG-16 0.224 s,
+# GoogLeNet 0.048 s (batch 200: 0.232 s / 0.052 s).
+ONE_PIXEL_GPU_S_PER_CANDIDATE = {"vgg16": 0.224 / 400, "googlenet": 0.048 / 400}
+# Table 5 (DenseNet-121, 14 outputs, 224², one target per row): GPU seconds per row, measured on an
+# H200 (torch 2.11.0+cu130, TF32 off), 2026-11-27, with bench/table5_gpu_cost.py's loop (32 rows,
+# each set's batch size and parameters from config/paper.yaml, best of two after a warm-up). The
+# CAM figures are at the timer's resolution of 0.1 ms per row. No CPU measurement at this size.
+TABLE5_GPU_S_PER_ROW = {"xr_gradcam_conv": 0.0004, "xr_gradcampp_conv": 0.0008, "xr_gradcam_block": 0.0006,
+                        "xr_gradcampp_block": 0.0004, "xr_ig": 0.2197, "xr_gradient_shap": 0.1083}
 
 
 # ChestX-ray14's BBox_List_2017.csv: 984 boxes on 880 images, per finding as NIH counts them (the box
@@ -176,6 +187,8 @@ def tables(config: Path, out: str) -> str:
             positions = math.ceil(d["crop"] / stride) ** 2
             cpu = CPU_S_PER_POSITION.get(model) and CPU_S_PER_POSITION[model] * positions
             gpu = GPU_S_PER_POSITION.get(model) and GPU_S_PER_POSITION[model] * positions
+        elif key in TABLE5_GPU_S_PER_ROW and cfg["models"][model]["arch"] == "densenet121":
+            cpu, gpu = None, TABLE5_GPU_S_PER_ROW[key]
         else:
             cpu = CPU_S_PER_IMAGE.get((model, key))
             gpu = cpu / GPU_SPEEDUP if cpu and GPU_SPEEDUP else None
