@@ -138,3 +138,18 @@ def chexnet_checkpoint(model, path) -> None:
         k = k.replace("classifier.", "classifier.0.")
         state[f"module.densenet121.{k}"] = v
     torch.save({"epoch": 7, "best_loss": 0.1532, "state_dict": state}, path)
+
+
+@pytest.fixture(scope="session")
+def chexnet_checkpoints(tmp_path_factory):
+    """Model "A" in CheXNet's layout and model "B" as converted safetensors, random weights."""
+    import torch
+    import torchvision
+    from safetensors.torch import save_file
+
+    root = tmp_path_factory.mktemp("chexnet")
+    torch.manual_seed(0)
+    model = torchvision.models.densenet121(num_classes=14)
+    chexnet_checkpoint(model, root / "A.pth.tar")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(root / "B.safetensors"))
+    return {"A": root / "A.pth.tar", "B": root / "B.safetensors"}

@@ -65,15 +65,24 @@ def set_partition(profile: Path, partition: str) -> None:
 
 
 @pytest.fixture
-def paper_copy(tmp_path, tiny_imagenet):
-    """A project copy whose config/paper.yaml points at the tiny ILSVRC fixture (4 images)."""
+def paper_copy(tmp_path, tiny_imagenet, tiny_chestxray, chexnet_checkpoints):
+    """A project copy whose config/paper.yaml points at the tiny ILSVRC fixture (4 images), the tiny
+    ChestX-ray14 fixture and the CheXNet-style checkpoints A and B (tests/conftest.py)."""
     dest = project_copy(tmp_path / "clone")
     path = dest / "config/paper.yaml"
     cfg = yaml.safe_load(path.read_text())
     cfg["datasets"]["imagenet"].update(images=str(tiny_imagenet["images"]), annotations=str(tiny_imagenet["xml"]),
                                        synsets=str(tiny_imagenet["synsets"]), limit=4)
+    cfg["datasets"]["chestxray"].update(images=str(tiny_chestxray["images"]), data_entry=str(tiny_chestxray["data_entry"]),
+                                        bbox_list=str(tiny_chestxray["bbox_list"]))
+    for name, weights in chexnet_checkpoints.items():
+        cfg["models"][name]["weights"] = str(weights)
     path.write_text(yaml.safe_dump(cfg))
     return dest
+
+
+# Rules that run a model on config["device"]: they, and only they, ask for a GPU with device: cuda
+GPU_RULES = {"heatmaps", "one_pixel", "class_maps", "fidelity"}
 
 
 def test_cluster_jobs_get_their_own_memory_and_a_gpu_only_with_device_cuda(paper_copy):
@@ -84,15 +93,18 @@ def test_cluster_jobs_get_their_own_memory_and_a_gpu_only_with_device_cuda(paper
     jobs = job_resources(out)
     heat = [r for rule, r in jobs if rule == "heatmaps"]
     assert heat and all(r["slurm_partition"] == "compute" for _, r in jobs)
-    # config/paper.yaml: occlusion shards declare 24000 MB / 240 min, Grad-CAM shards 16000 / 60
-    assert sorted({(r["mem_mb"], r["runtime"]) for r in heat}) == [("16000", "60"), ("24000", "240")]
-    assert {r["gpu"] for r in heat} == {"1"}  # paper.yaml says device: cuda
-    assert all(r.get("gpu", "0") == "0" for rule, r in jobs if rule != "heatmaps")
+    # config/paper.yaml: occlusion shards declare 24000 MB / 240 min, Grad-CAM shards 16000 / 60,
+    # Table 5's CAM shards 16000 / 30 and its IG / Gradient SHAP shards 24000 / 120
+    assert sorted({(r["mem_mb"], r["runtime"]) for r in heat}) == [("16000", "30"), ("16000", "60"),
+                                                                    ("24000", "120"), ("24000", "240")]
+    assert {rule for rule, _ in jobs} >= GPU_RULES
+    assert {r["gpu"] for rule, r in jobs if rule in GPU_RULES} == {"1"}  # paper.yaml says device: cuda
+    assert all(r.get("gpu", "0") == "0" for rule, r in jobs if rule not in GPU_RULES)
     cfg = yaml.safe_load((paper_copy / "config/paper.yaml").read_text())
     cfg["device"] = "cpu"
     (paper_copy / "config/paper.yaml").write_text(yaml.safe_dump(cfg))
     out = run(["-n", "--profile", "profiles/slurm", "all", "--configfile", "config/paper.yaml"], paper_copy).stdout
-    assert {r["gpu"] for rule, r in job_resources(out) if rule == "heatmaps"} == {"0"}
+    assert {r.get("gpu", "0") for _, r in job_resources(out)} == {"0"}
 
 
 def test_profiles_set_no_device_and_the_workflow_profile_no_resources():
@@ -175,3 +187,19 @@ def test_tiny_config_on_slurm_gives_the_local_tables_byte_for_byte(tmp_path):
         assert (cluster / rel).read_bytes() == (local / rel).read_bytes(), f"{rel} differs from the local run's"
     again = run(["-n", "--profile", "profiles/slurm", *config], cluster).stdout
     assert "Nothing to be done" in again
+
+
+def test_every_rule_is_grouped_on_the_cluster_unless_it_computes():
+    """profiles/slurm groups the light jobs (metrics from shards, tables, figures) and leaves out
+    the ones that compute; no rule that may ask for a GPU sits in a group."""
+    rules = set()
+    for smk in (ROOT / "workflow/rules").glob("*.smk"):
+        rules |= set(re.findall(r"^(?:rule|checkpoint) (\w+):", smk.read_text(), re.M))
+    slurm = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
+    grouped = dict(g.split("=") for g in slurm["groups"])
+    compute = {"dataset", "import_model", "train_model", "heatmaps", "fgsm", "one_pixel", "class_maps", "fidelity"}
+    assert GPU_RULES <= compute
+    assert set(grouped) <= rules, f"groups name rules that do not exist: {set(grouped) - rules}"
+    assert not compute & set(grouped)
+    assert rules - {"all"} == set(grouped) | compute, f"rules in no group and not known as compute: {rules - set(grouped) - compute - {'all'}}"
+    assert set(grouped.values()) == set(g.split("=")[0] for g in slurm["group-components"])

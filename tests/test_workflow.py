@@ -29,22 +29,6 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M) if m[1] != "total"}
 
 
-@pytest.fixture(scope="session")
-def chexnet_checkpoints(tmp_path_factory):
-    """Model "A" in CheXNet's layout and model "B" as converted safetensors, random weights."""
-    import torch
-    import torchvision
-    from conftest import chexnet_checkpoint
-    from safetensors.torch import save_file
-
-    root = tmp_path_factory.mktemp("chexnet")
-    torch.manual_seed(0)
-    model = torchvision.models.densenet121(num_classes=14)
-    chexnet_checkpoint(model, root / "A.pth.tar")
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(root / "B.safetensors"))
-    return {"A": root / "A.pth.tar", "B": root / "B.safetensors"}
-
-
 @pytest.fixture
 def paper_config(tmp_path, tiny_imagenet, tiny_chestxray, chexnet_checkpoints):
     cfg = yaml.safe_load((ROOT / "config/paper.yaml").read_text())

@@ -105,6 +105,7 @@ rule fidelity:
     resources:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(30),
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,  # runs the model on config["device"]
     conda:
         "../../envs/cameval.yaml"
     log:
