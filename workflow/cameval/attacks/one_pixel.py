@@ -60,7 +60,8 @@ class OnePixelResult:
 
 @torch.no_grad()
 def population_logits(model: nn.Module, x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                      values: torch.Tensor, batch_size: int | None = None, incremental: bool = True) -> torch.Tensor:
+                      values: torch.Tensor, batch_size: int | None = None,
+                      incremental: bool | None = None) -> torch.Tensor:
     """Logits ``[P, classes]`` of ``P`` copies of one image, each with one pixel changed.
 
     ``x``: one normalized image ``[C, H, W]`` (model space); ``rows``, ``cols``: LongTensor
@@ -69,7 +70,8 @@ def population_logits(model: nn.Module, x: torch.Tensor, rows: torch.Tensor, col
     :func:`cameval.explain.incremental.pixel_logits`: exact incremental inference (only the cone
     each pixel reaches is recomputed) for sequential conv / pool networks, batched full forward
     passes of ``batch_size`` (default :data:`BATCH_SIZE`) candidates otherwise or with
-    ``incremental=False``. The model is run in its current mode (put it in eval mode).
+    ``incremental=False`` (``None``: incremental on the CPU only). The model is run in its current
+    mode (put it in eval mode).
     """
     return pixel_logits(model, x, rows, cols, values, batch_size=batch_size or BATCH_SIZE, incremental=incremental)
 
@@ -101,7 +103,7 @@ def _rand1_partners(rng: np.random.Generator, population: int) -> np.ndarray:
 def one_pixel(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, mean=(0.0, 0.0, 0.0),
               std=(1.0, 1.0, 1.0), population: int = 400, generations: int = 100, f: float = 0.5,
               seed: int = 0, first_index: int = 0, progress: bool = False,
-              incremental: bool = True) -> OnePixelResult:
+              incremental: bool | None = None) -> OnePixelResult:
     """Untargeted one-pixel attack on pixel-space images ``[N, C, H, W]`` in [0, 1].
 
     See the module docstring for the algorithm. ``first_index`` offsets the per-image seeds

@@ -75,6 +75,8 @@ def check_params(method: str, params: dict, key: str = "params") -> None:
             raise ConfigError(f"{key}.{name}: expected a number, got {value!r}")
         if kind == "bool" and not isinstance(value, bool):
             raise ConfigError(f"{key}.{name}: expected true or false, got {value!r}")
+        if kind == "bool | None" and value is not None and not isinstance(value, bool):
+            raise ConfigError(f"{key}.{name}: expected true, false or null, got {value!r}")
         if name in _MINIMUM and isinstance(value, numbers.Integral) and value < _MINIMUM[name]:
             raise ConfigError(f"{key}.{name}: expected an integer >= {_MINIMUM[name]}, got {value!r}")
 

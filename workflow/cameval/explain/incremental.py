@@ -367,13 +367,14 @@ def patch_tiles(x: torch.Tensor, r0: torch.Tensor, r1: torch.Tensor, c0: torch.T
 
 @torch.no_grad()
 def pixel_logits(model: nn.Module, x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                 values: torch.Tensor, *, batch_size: int = 100, incremental: bool = True) -> torch.Tensor:
+                 values: torch.Tensor, *, batch_size: int = 100, incremental: bool | None = None) -> torch.Tensor:
     """Logits ``[P, classes]`` of ``P`` copies of one image ``x [C, H, W]`` (model space), copy ``p``
     with pixel ``(rows[p], cols[p])`` set to ``values[p] [C]`` — what a one-pixel attack scores.
 
     Exact: equal to ``model(stack of the edited copies)`` to float32 rounding. Incremental
     (:class:`IncrementalRunner`, one clean forward pass per call) where :func:`plan_of` allows and
-    ``incremental``; otherwise full forward passes, ``batch_size`` copies at a time.
+    ``incremental``; otherwise full forward passes, ``batch_size`` copies at a time. ``incremental=None``
+    (the default): incremental on the CPU, full on a GPU (where batched full passes are as fast).
     """
     if x.ndim != 3:
         raise ValueError(f"pixel_logits: x must be one image [C, H, W]; got {tuple(x.shape)}")
@@ -382,6 +383,8 @@ def pixel_logits(model: nn.Module, x: torch.Tensor, rows: torch.Tensor, cols: to
     if values.shape != (len(rows), x.shape[0]) or cols.shape != rows.shape:
         raise ValueError(f"pixel_logits: expected rows, cols [P] and values [P, {x.shape[0]}]; got "
                          f"{tuple(rows.shape)}, {tuple(cols.shape)}, {tuple(values.shape)}")
+    if incremental is None:
+        incremental = x.device.type == "cpu"
     plan = plan_or_say(model, "one-pixel scoring") if incremental else None
     out = []
     if plan is not None:
