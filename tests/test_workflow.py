@@ -46,16 +46,16 @@ def paper_config(tmp_path, tiny_imagenet, tiny_chestxray, chexnet_checkpoints):
 def test_default_config_dry_run_plans_every_stage(tmp_path):
     out = snakemake("-n", "all", "--configfile", str(ROOT / "config/config.yaml"), workdir=tmp_path).stdout
     counts = job_counts(out)
-    # 1000 test images: 2 shards of 500 per CAM method and model (3 models x 2 methods); the
-    # first guided-backprop shard (24 images) of each model for Figure 1, which Table 3 reuses;
-    # 24 occlusion images of VGG in 2 shards of 12 for each of the two patch sizes
-    # Table 4's kit reads the guided-backprop shards of its 120-image pool: 4 more per model (VGG, AlexNet)
+    # 1000 test images: one shard per CAM method and model (3 models x 2 methods); one
+    # guided-backprop shard (120 images: Table 4's pool, which covers Figure 1's and Table 3's
+    # images) per model (VGG, AlexNet, GoogLeNet for Figure 1); 24 occlusion images of VGG in 2
+    # shards of 12 for each of the two patch sizes
     # Tables 6/7: digits-28 and the MNIST network; one attack shard (8 images) per model; every
     # class's maps of the MNIST network and GoogLeNet
     # Table 5: digits-multi and models A and B; 60 test canvases = 120 (canvas, digit) rows in one shard
     # per heatmap set (4 CAM sets + IG + Gradient SHAP) and model
     assert counts == {"dataset": 3, "train_model": 6,
-                      "heatmaps": 3 * 2 * 2 + 3 + 2 * 2 + 2 * 4 + 6 * 2, "localization": 6,
+                      "heatmaps": 3 * 2 + 3 + 2 * 2 + 6 * 2, "localization": 6,
                       "table1": 1, "figure1": 1, "pointing": 2, "table2": 1, "rank_correlation": 2,
                       "table3": 1, "appendix_b": 1, "fgsm": 2, "fgsm_table": 1, "appendix_c": 1,
                       "one_pixel": 2, "sensitivity": 2, "table6": 1, "appendix_f": 1,
@@ -69,7 +69,7 @@ def test_table1_alone_needs_no_figure_inputs(tmp_path):
                     workdir=tmp_path).stdout
     counts = job_counts(out)
     assert "figure1" not in counts
-    assert counts["heatmaps"] == 12  # gradcam and gradcampp only: 3 models x 2 methods x 2 shards
+    assert counts["heatmaps"] == 6  # gradcam and gradcampp only: 3 models x 2 methods, one shard each
     assert "guided_backprop" not in out and "occlusion" not in out
 
 
@@ -77,8 +77,8 @@ def test_table3_alone_computes_only_the_maps_it_needs(tmp_path):
     out = snakemake("-n", "results/tables/table3.csv", "--configfile", str(ROOT / "config/config.yaml"),
                     workdir=tmp_path).stdout
     counts = job_counts(out)
-    # VGG only: the first Grad-CAM shard (500 images cover the first 24), the first guided-backprop
-    # shard, and 2 + 2 occlusion shards; no other model is trained
+    # VGG only: its Grad-CAM shard, its guided-backprop shard, and 2 + 2 occlusion shards; no
+    # other model is trained
     assert counts["heatmaps"] == 1 + 1 + 4 and counts["train_model"] == 1
     assert "localization" not in counts and "figure1" not in counts
 

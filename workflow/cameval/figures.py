@@ -10,7 +10,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cameval.explain.guided import combine_guided_gradcam  # noqa: E402
 from cameval.io import atomic_path  # noqa: E402
 from cameval.metrics import upsample_map  # noqa: E402
 
@@ -59,7 +58,9 @@ def figure1(panels: list[dict], path: str | os.PathLike, class_names=None) -> No
         h, w = p["image"].shape[:2]
         cam = upsample_map(p["gradcam"], (h, w))
         campp = upsample_map(p["gradcampp"], (h, w))
-        import torch
+        import torch  # here, not at the top: the other figures never load torch
+
+        from cameval.explain.guided import combine_guided_gradcam
 
         ggc = combine_guided_gradcam(torch.as_tensor(p["gbp"])[None], torch.as_tensor(p["gradcam"])[None])[0].numpy()
         axes[r, 0].imshow(p["image"])

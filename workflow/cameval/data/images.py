@@ -37,15 +37,17 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import h5py
 import numpy as np
 import pandas as pd
-import torch
 
 from cameval.errors import DataError
 from cameval.io import atomic_path, write_csv
+
+if TYPE_CHECKING:  # torch is imported where images become tensors: table and metric jobs never pay for it
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +236,8 @@ class ImageSet:
 
     def tensor(self, index: int | slice | Sequence[int] | np.ndarray) -> torch.Tensor:
         """The images at ``index`` as normalized float32 ``[n, C, H, W]``: ``(img / 255 - mean) / std``."""
+        import torch
+
         x = torch.from_numpy(self.uint8(index)).permute(0, 3, 1, 2).to(torch.float32).div_(255)
         mean = torch.as_tensor(self.mean, dtype=torch.float32).view(1, -1, 1, 1)
         std = torch.as_tensor(self.std, dtype=torch.float32).view(1, -1, 1, 1)

@@ -36,6 +36,7 @@ switch layer); pooling and pointwise layers are not counted.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -120,11 +121,13 @@ def _features_head(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 def _known_heads() -> tuple[type, ...]:
-    import torchvision
-
     from cameval.models.small import SmallAlexNet, SmallVGG
 
-    return (torchvision.models.VGG, torchvision.models.AlexNet, SmallVGG, SmallAlexNet)
+    heads: tuple[type, ...] = (SmallVGG, SmallAlexNet)
+    if "torchvision" in sys.modules:  # else no model here can be torchvision's: no need to pay its import
+        tv = sys.modules["torchvision"].models
+        heads += (tv.VGG, tv.AlexNet)
+    return heads
 
 
 def plan_of(model: nn.Module) -> tuple[Plan | None, str]:

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Sequence
 
@@ -22,7 +23,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import DenseNet
 
 from cameval.errors import ConfigError
 
@@ -34,28 +34,44 @@ LAYER_ALIASES = {
 }
 
 
-class CamDenseNet(DenseNet):
-    """torchvision's DenseNet whose final functional ReLU is the module ``features_relu``.
+@functools.cache
+def _cam_densenet() -> type[nn.Module]:
+    # torchvision is imported on first use: its import costs ~3 s, which every job of the workflow
+    # would pay through this module (remap_chexnet, class_map) though few build a DenseNet.
+    from torchvision.models import DenseNet
 
-    ``forward`` is torchvision's: ``classifier(flatten(avgpool(relu(features(x)))))``. The
-    state dict is the same as torchvision's (a ReLU has no parameters). The study's default
-    layer stays ``features`` (before the ReLU), as for torchvision's DenseNet.
-    """
+    class CamDenseNet(DenseNet):
+        """torchvision's DenseNet whose final functional ReLU is the module ``features_relu``.
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.features_relu = nn.ReLU()
-        self.cameval_default_layer = "features"
+        ``forward`` is torchvision's: ``classifier(flatten(avgpool(relu(features(x)))))``. The
+        state dict is the same as torchvision's (a ReLU has no parameters). The study's default
+        layer stays ``features`` (before the ReLU), as for torchvision's DenseNet.
+        """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.features_relu(self.features(x))
-        out = F.adaptive_avg_pool2d(out, (1, 1))
-        return self.classifier(torch.flatten(out, 1))
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.features_relu = nn.ReLU()
+            self.cameval_default_layer = "features"
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.features_relu(self.features(x))
+            out = F.adaptive_avg_pool2d(out, (1, 1))
+            return self.classifier(torch.flatten(out, 1))
+
+    CamDenseNet.__module__, CamDenseNet.__qualname__ = __name__, "CamDenseNet"
+    return CamDenseNet
 
 
-def densenet121(num_classes: int = 1000) -> CamDenseNet:
+def __getattr__(name: str):
+    if name == "CamDenseNet":  # ``from cameval.models.densenet import CamDenseNet`` still works
+        return _cam_densenet()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def densenet121(num_classes: int = 1000) -> nn.Module:
     """torchvision's ``densenet121`` architecture (growth 32, blocks 6-12-24-16) as a CamDenseNet."""
-    return CamDenseNet(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, num_classes=num_classes)
+    return _cam_densenet()(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64,
+                           num_classes=num_classes)
 
 
 def resolve_layer(model: nn.Module, layer: str | None) -> str | None:

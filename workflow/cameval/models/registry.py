@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-import torchvision
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -36,7 +35,20 @@ from cameval.models.small import MnistNet, SmallAlexNet, SmallGoogLeNet, SmallVG
 log = logging.getLogger(__name__)
 
 
+def _torchvision(name: str) -> Callable[..., nn.Module]:
+    """torchvision's builder ``name``, imported on first use (torchvision's import costs ~3 s a job)."""
+
+    def build(num_classes: int = 1000) -> nn.Module:
+        import torchvision
+
+        return getattr(torchvision.models, name)(num_classes=num_classes)
+
+    return build
+
+
 def _googlenet(num_classes: int = 1000, transform_input: bool = False) -> nn.Module:
+    import torchvision
+
     return torchvision.models.googlenet(
         num_classes=num_classes, aux_logits=False, init_weights=True, transform_input=transform_input
     )
@@ -44,9 +56,9 @@ def _googlenet(num_classes: int = 1000, transform_input: bool = False) -> nn.Mod
 
 #: arch name -> builder(num_classes, **kwargs)
 ARCHS: dict[str, Callable[..., nn.Module]] = {
-    "vgg16": lambda num_classes=1000: torchvision.models.vgg16(num_classes=num_classes),
-    "vgg16_bn": lambda num_classes=1000: torchvision.models.vgg16_bn(num_classes=num_classes),
-    "alexnet": lambda num_classes=1000: torchvision.models.alexnet(num_classes=num_classes),
+    "vgg16": _torchvision("vgg16"),
+    "vgg16_bn": _torchvision("vgg16_bn"),
+    "alexnet": _torchvision("alexnet"),
     "googlenet": _googlenet,
     "densenet121": lambda num_classes=1000: densenet121(num_classes=num_classes),
     "small_vgg": lambda num_classes=10: SmallVGG(num_classes),
@@ -67,6 +79,8 @@ def build_model(arch: str, num_classes: int | None = None, **kwargs) -> nn.Modul
 
 
 def _torchvision_weights(spec: str):
+    import torchvision
+
     name = spec.split(":", 1)[1]
     try:
         return torchvision.models.get_weight(name)

@@ -3,7 +3,7 @@
 They keep the traits of their ImageNet namesakes that matter to the study — VGG's stacked 3×3
 convolutions with a fully connected head, AlexNet's large first filters and no batch norm,
 GoogLeNet's inception blocks with *functional* ReLUs and a global-average-pool head, DenseNet's
-dense blocks — at a size that trains on two CPU cores in minutes on 64×64 canvases. Module
+dense blocks — at a size that trains on two CPU cores in about a minute each on 64×64 canvases. Module
 names follow torchvision (``features``, ``classifier``, ``inception4b``, ``fc``) and each
 network names its Grad-CAM layer in ``cameval_default_layer``: the last convolutional feature
 map after its ReLU, as the study does (8×8 on a 64×64 input).
@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.models.googlenet import BasicConv2d, Inception
 
 
 class SmallVGG(nn.Module):
-    """conv3-32, pool, conv3-64, pool, conv3-128 ×2, pool, conv3-128 ×2, pool → FC 256 → classes.
+    """conv3-16, pool, conv3-32, pool, conv3-64 ×2, pool, conv3-64 ×2, pool → FC 256 → classes.
 
     With batch norm (as VGG-16-BN). The last ReLU sits before the last pool, like VGG-16's
     ``features.29``: an 8×8 grid on a 64×64 input (VGG-16: 14×14 on 224×224).
     """
 
-    def __init__(self, num_classes: int = 10, width: int = 32):
+    def __init__(self, num_classes: int = 10, width: int = 16):
         super().__init__()
         layers: list[nn.Module] = []
         c_in = 3
@@ -44,7 +43,7 @@ class SmallVGG(nn.Module):
 
 
 class SmallAlexNet(nn.Module):
-    """conv5/2-48, pool, conv3-96, pool, conv3-128, conv3-128, conv3-96, pool → FC 256 ×2 → classes.
+    """conv5/2-32, pool, conv3-64, pool, conv3-96, conv3-96, conv3-64, pool → FC 256 ×2 → classes.
 
     No batch norm, a strided large first filter, dropout in the head — AlexNet's traits. The
     default layer ``features.11`` is the last ReLU (as in AlexNet): 8×8 on a 64×64 input.
@@ -53,16 +52,16 @@ class SmallAlexNet(nn.Module):
     def __init__(self, num_classes: int = 10):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 48, 5, stride=2, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(48, 96, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(96, 128, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(128, 96, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(3, 32, 5, stride=2, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(64, 96, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(96, 96, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(96, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
         )
         self.cameval_default_layer = "features.11"
         self.avgpool = nn.AdaptiveAvgPool2d(4)
         self.classifier = nn.Sequential(
-            nn.Dropout(0.3), nn.Linear(96 * 16, 256), nn.ReLU(inplace=True),
+            nn.Dropout(0.3), nn.Linear(64 * 16, 256), nn.ReLU(inplace=True),
             nn.Dropout(0.3), nn.Linear(256, 256), nn.ReLU(inplace=True), nn.Linear(256, num_classes),
         )
 
@@ -78,20 +77,22 @@ class SmallGoogLeNet(nn.Module):
     """
 
     def __init__(self, num_classes: int = 10):
+        from torchvision.models.googlenet import BasicConv2d, Inception  # imported here: ~3 s
+
         super().__init__()
-        self.conv1 = BasicConv2d(3, 32, kernel_size=3, padding=1)
+        self.conv1 = BasicConv2d(3, 16, kernel_size=3, padding=1)
         self.maxpool1 = nn.MaxPool2d(2)
-        self.conv2 = BasicConv2d(32, 64, kernel_size=3, padding=1)
+        self.conv2 = BasicConv2d(16, 32, kernel_size=3, padding=1)
         self.maxpool2 = nn.MaxPool2d(2)
-        self.inception3a = Inception(64, 32, 32, 48, 8, 16, 16)  # -> 112
-        self.inception3b = Inception(112, 48, 48, 64, 12, 24, 24)  # -> 160
+        self.inception3a = Inception(32, 16, 16, 24, 4, 8, 8)  # -> 56
+        self.inception3b = Inception(56, 24, 24, 32, 6, 12, 12)  # -> 80
         self.maxpool3 = nn.MaxPool2d(2)
-        self.inception4a = Inception(160, 64, 48, 96, 12, 32, 32)  # -> 224
-        self.inception4b = Inception(224, 64, 64, 96, 16, 32, 32)  # -> 224
+        self.inception4a = Inception(80, 32, 24, 48, 6, 16, 16)  # -> 112
+        self.inception4b = Inception(112, 32, 32, 48, 8, 16, 16)  # -> 112
         self.cameval_default_layer = "inception4b"
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(0.2)
-        self.fc = nn.Linear(224, num_classes)
+        self.fc = nn.Linear(112, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool2(self.conv2(self.maxpool1(self.conv1(x))))
