@@ -17,7 +17,7 @@ venv-test: $(VENV)/.test
 
 $(VENV)/.runtime: envs/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check --no-compile -r envs/requirements.txt
+	$(BIN)/pip install -q --disable-pip-version-check -r envs/requirements.txt
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
