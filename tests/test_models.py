@@ -108,3 +108,25 @@ def test_training_keeps_the_best_validation_epoch():
     from cameval.models import evaluate
 
     assert evaluate(model, x, y)["acc"] == pytest.approx(max(r["val_acc"] for r in curve))
+
+
+def test_small_googlenet_blocks_compute_torchvisions_inception():
+    """The inception block and its functional-ReLU conv are written here (torchvision's import costs
+    every job ~3 s); on torchvision's parameters they give torchvision's outputs."""
+    from torchvision.models.googlenet import Inception as TvInception
+
+    from cameval.models.small import Inception
+
+    torch.manual_seed(0)
+    theirs = TvInception(32, 16, 16, 24, 4, 8, 8)
+    for m in theirs.modules():  # non-trivial batch-norm statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    ours = Inception(32, 16, 16, 24, 4, 8, 8)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(2, 32, 9, 9)
+    torch.testing.assert_close(ours.eval()(x), theirs.eval()(x), rtol=0, atol=0)
+    assert not any(isinstance(m, torch.nn.ReLU) for m in ours.modules())  # functional, as torchvision's

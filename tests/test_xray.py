@@ -97,6 +97,14 @@ def test_cam_densenet_matches_torchvision_and_names_the_study_layers(tv_densenet
     assert dict(ours.named_modules())[layer].out_channels == 32
     assert resolve_layer(ours, "block_relu") == "features_relu"
     assert resolve_layer(build_model("small_densenet"), "last_dense_conv") == "features.denseblock2.denselayer6.conv2"
+    # the embedded default's DenseNet is torchvision's at growth 12, blocks (6, 6) too
+    torch.manual_seed(1)
+    ref = torchvision.models.DenseNet(growth_rate=12, block_config=(6, 6), num_init_features=32, num_classes=10).eval()
+    small = build_model("small_densenet", num_classes=10)
+    small.load_state_dict(ref.state_dict(), strict=True)
+    x = torch.randn(2, 3, 40, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), ref(x), rtol=0, atol=0)
 
 
 def test_gradcam_after_the_block_relu_matches_captum():

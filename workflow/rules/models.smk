@@ -13,7 +13,7 @@ rule train_model:
     params:
         spec=lambda w: config["models"][w.model],
         seed=config["seed"],
-    threads: 2
+    threads: lambda w: config["models"][w.model]["train"]["threads"]
     resources:
         mem_mb=per_attempt(6000),
         runtime=per_attempt(60),

@@ -1,6 +1,6 @@
 """DenseNets for the X-ray experiment: CheXNet checkpoints, CAM layers, class order by name.
 
-- :class:`CamDenseNet` is torchvision's ``DenseNet`` with the ReLU that ``forward`` applies
+- :class:`CamDenseNet` is torchvision's ``DenseNet`` (same modules and names) with the ReLU that ``forward`` applies
   functionally after ``features`` exposed as the module ``features_relu`` (same parameters, same
   outputs), so a CAM can be taken at the dense block's output *after* its ReLU — what
   CheXNet-style CAMs use — as well as at ``features`` (``norm5``, before the ReLU).
@@ -15,8 +15,8 @@
 
 from __future__ import annotations
 
-import functools
 import re
+from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
@@ -34,44 +34,87 @@ LAYER_ALIASES = {
 }
 
 
-@functools.cache
-def _cam_densenet() -> type[nn.Module]:
-    # torchvision is imported on first use: its import costs ~3 s, which every job of the workflow
-    # would pay through this module (remap_chexnet, class_map) though few build a DenseNet.
-    from torchvision.models import DenseNet
+class _DenseLayer(nn.Module):
+    """BN-ReLU-Conv1×1 (``bn_size × growth`` channels), BN-ReLU-Conv3×3 (``growth``), on the
+    concatenation of every earlier feature map of the block."""
 
-    class CamDenseNet(DenseNet):
-        """torchvision's DenseNet whose final functional ReLU is the module ``features_relu``.
+    def __init__(self, c_in: int, growth_rate: int, bn_size: int):
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(c_in)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(c_in, bn_size * growth_rate, kernel_size=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, kernel_size=3, padding=1, bias=False)
 
-        ``forward`` is torchvision's: ``classifier(flatten(avgpool(relu(features(x)))))``. The
-        state dict is the same as torchvision's (a ReLU has no parameters). The study's default
-        layer stays ``features`` (before the ReLU), as for torchvision's DenseNet.
-        """
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.features_relu = nn.ReLU()
-            self.cameval_default_layer = "features"
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            out = self.features_relu(self.features(x))
-            out = F.adaptive_avg_pool2d(out, (1, 1))
-            return self.classifier(torch.flatten(out, 1))
-
-    CamDenseNet.__module__, CamDenseNet.__qualname__ = __name__, "CamDenseNet"
-    return CamDenseNet
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        x = self.conv1(self.relu1(self.norm1(torch.cat(features, 1))))
+        return self.conv2(self.relu2(self.norm2(x)))
 
 
-def __getattr__(name: str):
-    if name == "CamDenseNet":  # ``from cameval.models.densenet import CamDenseNet`` still works
-        return _cam_densenet()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+class _DenseBlock(nn.ModuleDict):
+    def __init__(self, num_layers: int, c_in: int, growth_rate: int, bn_size: int):
+        super().__init__({f"denselayer{i + 1}": _DenseLayer(c_in + i * growth_rate, growth_rate, bn_size)
+                          for i in range(num_layers)})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for layer in self.values():
+            features.append(layer(features))
+        return torch.cat(features, 1)
 
 
-def densenet121(num_classes: int = 1000) -> nn.Module:
+class CamDenseNet(nn.Module):
+    """DenseNet-BC (Huang et al.) with torchvision's module names, so torchvision's and CheXNet's
+    state dicts load as they are, and with the ReLU that torchvision's ``forward`` applies
+    functionally after ``features`` exposed as the module ``features_relu``.
+
+    ``forward``: ``classifier(flatten(avgpool(features_relu(features(x)))))`` — torchvision's
+    DenseNet exactly (``tests/test_xray.py`` compares the two on one state dict). A ReLU has no
+    parameters, so the state dict is torchvision's. The study's default layer stays ``features``
+    (``norm5``, before the ReLU), as for torchvision's DenseNet. Written here rather than
+    subclassed from torchvision, whose import costs every job ~3 s.
+    """
+
+    def __init__(self, growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),
+                 num_init_features: int = 64, bn_size: int = 4, num_classes: int = 1000):
+        super().__init__()
+        layers = [("conv0", nn.Conv2d(3, num_init_features, kernel_size=7, stride=2, padding=3, bias=False)),
+                  ("norm0", nn.BatchNorm2d(num_init_features)), ("relu0", nn.ReLU(inplace=True)),
+                  ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1))]
+        c = num_init_features
+        for i, n in enumerate(block_config):
+            layers.append((f"denseblock{i + 1}", _DenseBlock(n, c, growth_rate, bn_size)))
+            c += n * growth_rate
+            if i != len(block_config) - 1:
+                transition = nn.Sequential(OrderedDict(
+                    norm=nn.BatchNorm2d(c), relu=nn.ReLU(inplace=True),
+                    conv=nn.Conv2d(c, c // 2, kernel_size=1, bias=False), pool=nn.AvgPool2d(kernel_size=2, stride=2)))
+                layers.append((f"transition{i + 1}", transition))
+                c //= 2
+        layers.append(("norm5", nn.BatchNorm2d(c)))
+        self.features = nn.Sequential(OrderedDict(layers))
+        self.features_relu = nn.ReLU()
+        self.classifier = nn.Linear(c, num_classes)
+        self.cameval_default_layer = "features"
+        for m in self.modules():  # torchvision's initialisation
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.constant_(m.bias, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.features_relu(self.features(x))
+        out = F.adaptive_avg_pool2d(out, (1, 1))
+        return self.classifier(torch.flatten(out, 1))
+
+
+def densenet121(num_classes: int = 1000) -> CamDenseNet:
     """torchvision's ``densenet121`` architecture (growth 32, blocks 6-12-24-16) as a CamDenseNet."""
-    return _cam_densenet()(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64,
-                           num_classes=num_classes)
+    return CamDenseNet(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, num_classes=num_classes)
 
 
 def resolve_layer(model: nn.Module, layer: str | None) -> str | None:

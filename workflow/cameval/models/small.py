@@ -12,6 +12,7 @@ map after its ReLU, as the study does (8×8 on a 64×64 input).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -69,16 +70,47 @@ class SmallAlexNet(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
-class SmallGoogLeNet(nn.Module):
-    """Stem, two inception stages (torchvision's ``Inception`` blocks), global average pool, FC.
+class BasicConv2d(nn.Module):
+    """Convolution (no bias), batch norm, then a *functional* ReLU, as torchvision's GoogLeNet block:
+    no ``nn.ReLU`` module exists for a hook to find."""
 
-    torchvision's ``BasicConv2d`` applies ``F.relu`` in ``forward`` — the case where hook-based
-    Guided Backprop silently degrades — so the small network exercises it too.
+    def __init__(self, c_in: int, c_out: int, **conv):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, bias=False, **conv)
+        self.bn = nn.BatchNorm2d(c_out, eps=0.001)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x)), inplace=True)
+
+
+class Inception(nn.Module):
+    """GoogLeNet's inception block with torchvision's layout: 1×1 | 1×1→3×3 | 1×1→3×3 (torchvision
+    uses 3×3 where the paper has 5×5) | 3×3 max-pool→1×1, concatenated."""
+
+    def __init__(self, c_in: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int, pool_proj: int):
+        super().__init__()
+        self.branch1 = BasicConv2d(c_in, ch1x1, kernel_size=1)
+        self.branch2 = nn.Sequential(BasicConv2d(c_in, ch3x3red, kernel_size=1),
+                                     BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1))
+        self.branch3 = nn.Sequential(BasicConv2d(c_in, ch5x5red, kernel_size=1),
+                                     BasicConv2d(ch5x5red, ch5x5, kernel_size=3, padding=1))
+        self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
+                                     BasicConv2d(c_in, pool_proj, kernel_size=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+
+
+class SmallGoogLeNet(nn.Module):
+    """Stem, two inception stages, global average pool, FC.
+
+    Its ``BasicConv2d`` applies ``F.relu`` in ``forward``, as torchvision's does — the case where
+    hook-based Guided Backprop silently degrades — so the small network exercises it too. The
+    blocks are written here rather than imported from torchvision, whose import costs every job
+    ~3 s (of a heatmap job's ~6).
     """
 
     def __init__(self, num_classes: int = 10):
-        from torchvision.models.googlenet import BasicConv2d, Inception  # imported here: ~3 s
-
         super().__init__()
         self.conv1 = BasicConv2d(3, 16, kernel_size=3, padding=1)
         self.maxpool1 = nn.MaxPool2d(2)
@@ -102,7 +134,7 @@ class SmallGoogLeNet(nn.Module):
 
 
 def small_densenet(num_classes: int = 10) -> nn.Module:
-    """torchvision's DenseNet at growth 12, blocks (6, 6): CheXNet's architecture in small (8×8 grid).
+    """DenseNet at growth 12, blocks (6, 6): CheXNet's architecture in small (8×8 grid on 64×64).
 
     A :class:`~cameval.models.densenet.CamDenseNet`: the final ReLU is the module ``features_relu``;
     the last dense layer's convolution is ``features.denseblock2.denselayer6.conv2`` (12 channels).
