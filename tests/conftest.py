@@ -6,6 +6,17 @@ import numpy as np
 import pytest
 
 
+# The study's five answers (App. D) and the score each means for agent A, written out by hand once for
+# the user-study tests (tests/test_userstudy.py) and the browser test (tests/test_survey_browser.py).
+HAND_PREFERENCE_A = {
+    "Agent A seems clearly the most reasonable": 2,
+    "Agent A seems slightly more reasonable than agent B": 1,
+    "Both agents seem equally reasonable": 0,
+    "Agent B seems slightly more reasonable than agent A": -1,
+    "Agent B seems clearly the most reasonable": -2,
+}
+
+
 # --- ILSVRC2012 val in its distributed formats (cameval.data.imagenet) -------------------------
 
 TINY_IMAGENET_SYNSETS = [

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import HAND_PREFERENCE_A
+
 from cameval import userstudy
 from cameval.survey import render_survey
 
@@ -30,15 +32,6 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="needs a headless Chromium: `apt-get install chromium` (Debian; .ci/run installs it)",
 )
-
-HAND_PREFERENCE_A = {
-    "Agent A seems clearly the most reasonable": 2,
-    "Agent A seems slightly more reasonable than agent B": 1,
-    "Both agents seem equally reasonable": 0,
-    "Agent B seems slightly more reasonable than agent A": -1,
-    "Agent B seems clearly the most reasonable": -2,
-}
-
 
 class Chromium:
     """A headless Chromium and one page, spoken to with DevTools-protocol messages over a pipe."""

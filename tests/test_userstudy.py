@@ -7,17 +7,10 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
+from conftest import HAND_PREFERENCE_A  # preference for agent A of each answer, by hand
+
 from cameval import userstudy
 from cameval.errors import DataError
-
-# preference for agent A of each answer, written out by hand from the study's scale
-HAND_PREFERENCE_A = {
-    "Agent A seems clearly the most reasonable": 2,
-    "Agent A seems slightly more reasonable than agent B": 1,
-    "Both agents seem equally reasonable": 0,
-    "Agent B seems slightly more reasonable than agent A": -1,
-    "Agent B seems clearly the most reasonable": -2,
-}
 
 KEY = pd.DataFrame({
     "item": ["item01", "item02", "item03", "item04"],

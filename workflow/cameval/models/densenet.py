@@ -73,7 +73,7 @@ class CamDenseNet(nn.Module):
     DenseNet exactly (``tests/test_xray.py`` compares the two on one state dict). A ReLU has no
     parameters, so the state dict is torchvision's. The study's default layer stays ``features``
     (``norm5``, before the ReLU), as for torchvision's DenseNet. Written here rather than
-    subclassed from torchvision, whose import costs every job ~3 s.
+    subclassed from torchvision, whose import costs every job ≈2.5 s.
     """
 
     def __init__(self, growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),

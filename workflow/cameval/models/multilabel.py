@@ -7,14 +7,11 @@ validation mean AUROC is kept, and the test mean AUROC reported (the figure CheX
 
 from __future__ import annotations
 
-import copy
 import logging
-import time
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from cameval.explain._core import logits_of
 from cameval.metrics.classification import mean_auroc
@@ -43,39 +40,13 @@ def train_multilabel(
     seed: int = 0,
     progress: bool = True,
 ) -> tuple[nn.Module, list[dict]]:
-    """AdamW with a one-cycle schedule on BCE; returns the best-validation-AUROC model and the curve
-    (one row per epoch: ``epoch, train_loss, val_loss, val_auroc, seconds``)."""
-    torch.manual_seed(seed)
-    x, y = train
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps = epochs * ((len(x) + batch_size - 1) // batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.2)
-    best, best_auc, curve = copy.deepcopy(model.state_dict()), -1.0, []
-    for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(x), generator=gen)
-        total, seen = 0.0, 0
-        for i in tqdm(range(0, len(x), batch_size), desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False):
-            idx = order[i : i + batch_size]
-            loss = nn.functional.binary_cross_entropy_with_logits(logits_of(model(x[idx])), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
-            seen += len(idx)
-        v = evaluate_multilabel(model, *val)
-        row = {"epoch": epoch, "train_loss": total / seen, "val_loss": v["loss"], "val_auroc": v["auroc"],
-               "seconds": time.perf_counter() - start}
-        curve.append(row)
-        log.info("epoch %d: train BCE %.4f, val BCE %.4f, val mean AUROC %.4f (%.1f s)", epoch,
-                 row["train_loss"], row["val_loss"], row["val_auroc"], row["seconds"])
-        if v["auroc"] > best_auc:
-            best_auc, best = v["auroc"], copy.deepcopy(model.state_dict())
-    model.load_state_dict(best)
-    return model.eval(), curve
+    """Train on BCE (:func:`cameval.models.train.fit`); return the best-validation-AUROC model and
+    the curve (one row per epoch: ``epoch, train_loss, val_loss, val_auroc, seconds``)."""
+    from cameval.models.train import fit
+
+    return fit(model, train, val, loss=nn.functional.binary_cross_entropy_with_logits,
+               evaluate=evaluate_multilabel, score="auroc", epochs=epochs, lr=lr, batch_size=batch_size,
+               weight_decay=weight_decay, seed=seed, progress=progress)
 
 
 def multilabel_tensors(images: str, manifest, split: str, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,7 +3,7 @@
 They keep the traits of their ImageNet namesakes that matter to the study — VGG's stacked 3×3
 convolutions with a fully connected head, AlexNet's large first filters and no batch norm,
 GoogLeNet's inception blocks with *functional* ReLUs and a global-average-pool head, DenseNet's
-dense blocks — at a size that trains on two CPU cores in about a minute each on 64×64 canvases. Module
+dense blocks — at a size that trains on one CPU core in one to two minutes on 64×64 canvases. Module
 names follow torchvision (``features``, ``classifier``, ``inception4b``, ``fc``) and each
 network names its Grad-CAM layer in ``cameval_default_layer``: the last convolutional feature
 map after its ReLU, as the study does (8×8 on a 64×64 input).
@@ -107,7 +107,7 @@ class SmallGoogLeNet(nn.Module):
     Its ``BasicConv2d`` applies ``F.relu`` in ``forward``, as torchvision's does — the case where
     hook-based Guided Backprop silently degrades — so the small network exercises it too. The
     blocks are written here rather than imported from torchvision, whose import costs every job
-    ~3 s (of a heatmap job's ~6).
+    ≈2.5 s (it pulls in ``torch._dynamo``).
     """
 
     def __init__(self, num_classes: int = 10):
