@@ -158,8 +158,15 @@ def plan_of(model: nn.Module) -> tuple[Plan | None, str]:
     return None, f"{type(model).__name__} is not a features/avgpool/classifier network or an nn.Sequential"
 
 
-def plan_or_say(model: nn.Module, purpose: str) -> Plan | None:
-    """:func:`plan_of`, logging once per architecture and purpose when the full path is taken."""
+def plan_or_say(model: nn.Module, purpose: str, incremental: bool | None, device: torch.device) -> Plan | None:
+    """:func:`plan_of` where ``incremental`` asks for it, else None (full forward passes); logs once
+    per architecture and purpose when the model takes the full path. ``incremental=None``: on the
+    CPU only, where the saved arithmetic is the time saved; on a GPU batched full passes are faster
+    (docs/benchmarks.md)."""
+    if incremental is None:
+        incremental = device.type == "cpu"
+    if not incremental:
+        return None
     plan, why = plan_of(model)
     if plan is None:
         key = f"{purpose}:{type(model).__qualname__}:{why}"
@@ -386,9 +393,7 @@ def pixel_logits(model: nn.Module, x: torch.Tensor, rows: torch.Tensor, cols: to
     if values.shape != (len(rows), x.shape[0]) or cols.shape != rows.shape:
         raise ValueError(f"pixel_logits: expected rows, cols [P] and values [P, {x.shape[0]}]; got "
                          f"{tuple(rows.shape)}, {tuple(cols.shape)}, {tuple(values.shape)}")
-    if incremental is None:
-        incremental = x.device.type == "cpu"
-    plan = plan_or_say(model, "one-pixel scoring") if incremental else None
+    plan = plan_or_say(model, "one-pixel scoring", incremental, x.device)
     out = []
     if plan is not None:
         runner = IncrementalRunner(plan, x[None])

@@ -76,9 +76,7 @@ def occlusion(
     rows, cols = range(0, h, stride), range(0, w, stride)
     centres = [(i, j) for i in rows for j in cols]
     out = torch.empty(n, targets.shape[1], len(rows) * len(cols), dtype=x.dtype, device=x.device)
-    if incremental is None:
-        incremental = x.device.type == "cpu"
-    plan = plan_or_say(model, "occlusion") if incremental else None
+    plan = plan_or_say(model, "occlusion", incremental, x.device)
     for img in tqdm(range(n), desc=f"occlusion {patch}x{patch}", disable=not progress, unit="img"):
         start = time.perf_counter()
         runner = IncrementalRunner(plan, x[img : img + 1]) if plan is not None else None
