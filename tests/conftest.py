@@ -164,3 +164,32 @@ def chexnet_checkpoints(tmp_path_factory):
     chexnet_checkpoint(model, root / "A.pth.tar")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(root / "B.safetensors"))
     return {"A": root / "A.pth.tar", "B": root / "B.safetensors"}
+
+
+# --- config/paper.yaml pointed at the fixtures above ---------------------------------------------
+
+@pytest.fixture(scope="session")
+def paper_fixtures(tiny_imagenet, tiny_chestxray, chexnet_checkpoints) -> dict:
+    """The data and checkpoint keys of config/paper.yaml pointed at the tiny ILSVRC (4 images) and
+    ChestX-ray14 fixtures and the CheXNet-style checkpoints: a config to merge after paper.yaml
+    (as a second ``--configfile``, or with :func:`merge_config`)."""
+    return {
+        "datasets": {
+            "imagenet": {"images": str(tiny_imagenet["images"]), "annotations": str(tiny_imagenet["xml"]),
+                         "synsets": str(tiny_imagenet["synsets"]), "limit": 4},
+            "chestxray": {"images": str(tiny_chestxray["images"]), "data_entry": str(tiny_chestxray["data_entry"]),
+                          "bbox_list": str(tiny_chestxray["bbox_list"])},
+        },
+        "models": {name: {"weights": str(path)} for name, path in chexnet_checkpoints.items()},
+    }
+
+
+def merge_config(base: dict, override: dict) -> dict:
+    """``override`` merged into ``base`` (in place) key by key at every depth, as Snakemake merges a
+    later config file into an earlier one; returns ``base``."""
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge_config(base[key], value)
+        else:
+            base[key] = value
+    return base

@@ -612,19 +612,11 @@ def test_the_docs_hold_the_commands_a_user_needs():
 
 
 @pytest.fixture(scope="module")
-def imagenet_override(tmp_path_factory, tiny_imagenet, tiny_chestxray, chexnet_checkpoints):
+def imagenet_override(tmp_path_factory, paper_fixtures):
     """A config file that points config/paper.yaml at the tiny ILSVRC and ChestX-ray14 fixtures and
     the CheXNet-layout checkpoints (merged after it)."""
     path = tmp_path_factory.mktemp("override") / "paper-fixtures.yaml"
-    path.write_text(yaml.safe_dump({
-        "datasets": {
-            "imagenet": {"images": str(tiny_imagenet["images"]), "annotations": str(tiny_imagenet["xml"]),
-                         "synsets": str(tiny_imagenet["synsets"]), "limit": 4},
-            "chestxray": {"images": str(tiny_chestxray["images"]), "data_entry": str(tiny_chestxray["data_entry"]),
-                          "bbox_list": str(tiny_chestxray["bbox_list"])},
-        },
-        "models": {name: {"weights": str(path)} for name, path in chexnet_checkpoints.items()},
-    }))
+    path.write_text(yaml.safe_dump(paper_fixtures))
     return path
 
 

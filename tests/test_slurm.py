@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import merge_config
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
 PROJECT = ("Snakefile", "workflow", "config", "profiles", "envs", "tests/configs")
@@ -65,18 +67,12 @@ def set_partition(profile: Path, partition: str) -> None:
 
 
 @pytest.fixture
-def paper_copy(tmp_path, tiny_imagenet, tiny_chestxray, chexnet_checkpoints):
+def paper_copy(tmp_path, paper_fixtures):
     """A project copy whose config/paper.yaml points at the tiny ILSVRC fixture (4 images), the tiny
     ChestX-ray14 fixture and the CheXNet-style checkpoints A and B (tests/conftest.py)."""
     dest = project_copy(tmp_path / "clone")
     path = dest / "config/paper.yaml"
-    cfg = yaml.safe_load(path.read_text())
-    cfg["datasets"]["imagenet"].update(images=str(tiny_imagenet["images"]), annotations=str(tiny_imagenet["xml"]),
-                                       synsets=str(tiny_imagenet["synsets"]), limit=4)
-    cfg["datasets"]["chestxray"].update(images=str(tiny_chestxray["images"]), data_entry=str(tiny_chestxray["data_entry"]),
-                                        bbox_list=str(tiny_chestxray["bbox_list"]))
-    for name, weights in chexnet_checkpoints.items():
-        cfg["models"][name]["weights"] = str(weights)
+    cfg = merge_config(yaml.safe_load(path.read_text()), paper_fixtures)
     path.write_text(yaml.safe_dump(cfg))
     return dest
 

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import merge_config
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
 
@@ -30,14 +32,8 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def paper_config(tmp_path, tiny_imagenet, tiny_chestxray, chexnet_checkpoints):
-    cfg = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
-    cfg["datasets"]["imagenet"].update(images=str(tiny_imagenet["images"]), annotations=str(tiny_imagenet["xml"]),
-                                       synsets=str(tiny_imagenet["synsets"]), limit=4)
-    cfg["datasets"]["chestxray"].update(images=str(tiny_chestxray["images"]), data_entry=str(tiny_chestxray["data_entry"]),
-                                        bbox_list=str(tiny_chestxray["bbox_list"]))
-    for name, path in chexnet_checkpoints.items():
-        cfg["models"][name]["weights"] = str(path)
+def paper_config(tmp_path, paper_fixtures):
+    cfg = merge_config(yaml.safe_load((ROOT / "config/paper.yaml").read_text()), paper_fixtures)
     path = tmp_path / "paper.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
