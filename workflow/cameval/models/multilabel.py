@@ -29,26 +29,6 @@ def evaluate_multilabel(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batc
     return {"loss": loss, "auroc": mean, "auroc_per_class": per}
 
 
-def train_multilabel(
-    model: nn.Module,
-    train: tuple[torch.Tensor, torch.Tensor],
-    val: tuple[torch.Tensor, torch.Tensor],
-    epochs: int = 5,
-    lr: float = 3e-3,
-    batch_size: int = 64,
-    weight_decay: float = 1e-4,
-    seed: int = 0,
-    progress: bool = True,
-) -> tuple[nn.Module, list[dict]]:
-    """Train on BCE (:func:`cameval.models.train.fit`); return the best-validation-AUROC model and
-    the curve (one row per epoch: ``epoch, train_loss, val_loss, val_auroc, seconds``)."""
-    from cameval.models.train import fit
-
-    return fit(model, train, val, loss=nn.functional.binary_cross_entropy_with_logits,
-               evaluate=evaluate_multilabel, score="auroc", epochs=epochs, lr=lr, batch_size=batch_size,
-               weight_decay=weight_decay, seed=seed, progress=progress)
-
-
 def multilabel_tensors(images: str, manifest, split: str, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """All images of ``split`` (one row per image) as normalized tensors with multi-hot targets."""
     from cameval.data.images import ImageSet
@@ -73,13 +53,15 @@ def train_multilabel_on_dataset(arch: str, num_classes: int, images: str, manife
     from cameval.data.images import read_manifest
     from cameval.io import write_csv, write_json
     from cameval.models.registry import build_model, save_model
+    from cameval.models.train import fit
 
     torch.manual_seed(seed)
     man = read_manifest(manifest)
     model = build_model(arch, num_classes=num_classes)
     train, val, test = (multilabel_tensors(images, man, s, num_classes) for s in ("train", "val", "test"))
-    model, curve = train_multilabel(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size,
-                                    weight_decay=weight_decay, seed=seed)
+    model, curve = fit(model, train, val, loss=nn.functional.binary_cross_entropy_with_logits,
+                       evaluate=evaluate_multilabel, score="auroc", epochs=epochs, lr=lr, batch_size=batch_size,
+                       weight_decay=weight_decay, seed=seed)
     t = evaluate_multilabel(model, *test)
     result = {"arch": arch, "loss": "bce", "test_auroc": t["auroc"],
               "test_auroc_per_class": [None if np.isnan(a) else a for a in t["auroc_per_class"]],
