@@ -21,6 +21,7 @@ include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/xray.smk"
 include: "workflow/rules/userstudy.smk"
+include: "workflow/rules/study.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -160,11 +160,11 @@ def kit(tmp_path):
             items.append({"id": item, "image": f"img{n}", "class": f"digit {n}",
                           "a": _png((200, 10 * len(key), 0)), "b": _png((0, 10 * len(key), 200))})
     key_csv = tmp_path / "key.csv"
-    pd.DataFrame(key).to_csv(key_csv, index=False)
+    pd.DataFrame(key).assign(kit="kit-test").to_csv(key_csv, index=False)
     html = tmp_path / "survey.html"
     render_survey(items, pictures, html, question="Which agent seems more reasonable?",
-                  answers=userstudy.ANSWERS, title="Which agent seems more reasonable?", survey_id="test")
-    return html, key_csv, pd.DataFrame(key)
+                  answers=userstudy.ANSWERS, title="Which agent seems more reasonable?", survey_id="kit-test")
+    return html, key_csv, pd.DataFrame(key).assign(kit="kit-test")
 
 
 def test_survey_answered_by_clicking_reloaded_midway_exported_and_scored(tmp_path, kit):
@@ -213,9 +213,10 @@ def test_survey_answered_by_clicking_reloaded_midway_exported_and_scored(tmp_pat
     out = tmp_path / "answers.csv"
     out.write_text(exported)
     df = pd.read_csv(out, dtype=str)
-    assert list(df.columns) == ["rater", *key["item"]]
+    assert list(df.columns) == ["rater", "kit", *key["item"]]
+    assert df["kit"].tolist() == [key["kit"].iloc[0]]  # the kit id rides with every exported row
     assert df["rater"].tolist() == ["rater-7"]
-    assert df.iloc[0, 1:].to_dict() == chosen
+    assert df.iloc[0, 2:].to_dict() == chosen
     files = list(downloads.glob("*.csv"))
     assert files and files[0].read_text() == exported  # the downloaded file is the same export
 

@@ -101,3 +101,65 @@ def write_text(text: str, path: str | os.PathLike) -> None:
 
 def write_json(obj, path: str | os.PathLike) -> None:
     write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", path)
+
+
+# --- strict reading of small text tables a person writes or exports ----------------------------------
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def read_text_strict(path: str | os.PathLike, what: str) -> str:
+    """The text of ``path``, decoded as UTF-8 (with or without BOM) or UTF-16 (with its BOM).
+
+    ``what`` says what the file should be, for the errors: a missing file, an empty one, or bytes
+    that are neither encoding (a cp1252 / Latin-1 export) raise :class:`DataError` naming the file.
+    """
+    from cameval.errors import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (expected {what})")
+    raw = path.read_bytes()
+    encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), "utf-8")
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: byte {err.start} is not {encoding.upper()} (expected {what}, encoded as UTF-8 "
+                        "or UTF-16; re-save a cp1252/Latin-1 export as UTF-8)") from None
+    if not text.strip():
+        raise DataError(f"{path}: empty file (expected {what})")
+    return text
+
+
+def read_csv_strict(path: str | os.PathLike, what: str, unique_header: bool = True) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """``(header, rows)`` of a CSV read without guessing: ``rows`` are ``(line number, fields)``.
+
+    Every row must have as many fields as the header (a trailing comma, a stray quote or a
+    missing field raise :class:`DataError` naming the file, the line and both counts, where
+    pandas would shift the fields or pad them silently); blank lines are skipped. With
+    ``unique_header`` a header named twice is an error. Encodings as :func:`read_text_strict`.
+    """
+    import csv
+    import io as _io
+
+    from cameval.errors import DataError
+
+    text = read_text_strict(path, what)
+    reader = csv.reader(_io.StringIO(text, newline=""), strict=True)
+    try:
+        lines = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as err:
+        raise DataError(f"{path}: line {reader.line_num}: {err} (expected {what})") from None
+    if not lines:
+        raise DataError(f"{path}: empty file (expected {what})")
+    (_, header), rows = lines[0], lines[1:]
+    header = [h.strip() for h in header]
+    for line, row in rows:
+        if len(row) != len(header):
+            raise DataError(f"{path}: line {line} has {len(row)} fields, the header has {len(header)} "
+                            f"(expected {what}; a trailing comma or an unquoted comma in a cell?)")
+    if unique_header:
+        twice = sorted({h for h in header if header.count(h) > 1})
+        if twice:
+            raise DataError(f"{path}: header names {twice} more than once (expected {what})")
+    return header, rows

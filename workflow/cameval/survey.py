@@ -5,7 +5,8 @@ drawn at random for that rater: the image, the class both agents predicted, agen
 B's explanation, the question and the five answers. A progress indicator tells how far they are;
 answers (and the order, and the position) are kept in the browser's ``localStorage``, so a
 reload continues where the rater was. At the end the answers are exported as CSV: a header
-``rater, <item ids in the key's order>`` and one row holding the rater id and the answer texts.
+``rater, kit, <item ids in the key's order>`` and one row holding the rater id, the kit's id (the
+key's ``kit`` column: answers to a rebuilt kit are refused) and the answer texts.
 
 Nothing in the page names a model: items carry only their id, the image, the class and the two
 pictures in the agent order of the key.
@@ -122,8 +123,8 @@ function answer(k) {
 }
 function csvCell(s) { return /[",\\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; }
 function exportCsv() {
-  const head = ["rater"].concat(ITEMS.map(it => it.id));
-  const row = [state.rater].concat(ITEMS.map(it => state.answers[it.id] || ""));
+  const head = ["rater", "kit"].concat(ITEMS.map(it => it.id));
+  const row = [state.rater, SURVEY].concat(ITEMS.map(it => state.answers[it.id] || ""));
   return head.map(csvCell).join(",") + "\\n" + row.map(csvCell).join(",") + "\\n";
 }
 function done() {

@@ -181,6 +181,7 @@ REPORT_CATEGORIES = {
     "table5": "Table 5 / App. E — medical localization",
     "table6": "Table 6 / App. F — sensitivity (one-pixel attacks)",
     "table7": "Table 7 / App. G — fidelity and contrastivity",
+    "study": "The study's own results — Tables 3–5 recomputed from its raw data",
     "claims": "Claims — the study's conclusions checked",
 }
 
@@ -207,6 +208,36 @@ def study_targets():
     if "table4" in config:
         targets += ["results/user_study/survey.html", "results/user_study/key.csv",
                     "results/tables/table4.csv", "results/tables/table4.md"]
+    if "study" in config:
+        targets += [f"results/tables/study/{t}.{ext}" for t in STUDY_TABLES for ext in ("csv", "md")]
+        targets += ["results/figures/study.png"] + [f"results/report/study/{t}.html" for t in STUDY_TABLES]
     targets += ["results/claims.md", "results/claims.csv"]
     targets += [f"results/report/{t}.html" for t in built_tables()]
     return targets
+
+
+# --- the study's own results (rules/study.smk) ------------------------------------------------------
+STUDY_TABLES = ("table3", "table4", "table5")
+
+
+def study_files():
+    """The raw files of the study's results the reanalysis reads (config `study.root`)."""
+    from cameval.data.study import TABLE3_FILES, TABLE5_METHODS, TABLE5_MODELS, table5_file
+
+    root = config["study"]["root"]
+    return {
+        "values": f"{root}/values.yaml",
+        "export": f"{root}/user_study/Truthfulness of Visualization.xlsx",
+        "key": f"{root}/user_study/key.csv",
+        "table3": [f"{root}/occlusion_45x45/{f}" for f in TABLE3_FILES.values()],
+        "table5": [str(table5_file(f"{root}/chest_xray", model, method))
+                   for model in TABLE5_MODELS for method in TABLE5_METHODS],
+    }
+
+
+if "study" in config:
+    for _key, _f in study_files().items():
+        for _path in [_f] if isinstance(_f, str) else _f:
+            if not os.path.isfile(_path):
+                raise ConfigError(f"study.root: no file {_path} (expected the study's published results as shipped "
+                                  "in resources/study/, see its README)")

@@ -78,3 +78,33 @@ def mean_ci(values, n_boot: int = 1000, level: float = 0.95, seed: int = 0, ddof
     std = float(arr.std(ddof=ddof)) if n > ddof else float("nan")
     low, high = bootstrap_ci(arr, np.mean, n_boot=n_boot, level=level, seed=seed)
     return {"mean": float(arr.mean()), "std": std, "low": low, "high": high, "n": int(n)}
+
+
+def paired_compare(a, b, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
+    """Paired comparison of two measurements on the same units (images, raters, boxes).
+
+    ``d_i = a_i − b_i`` over the pairs where both are present (a NaN on either side drops the
+    pair); ``b=None`` compares ``a`` against 0. Returns
+
+    - ``n``: pairs; ``mean``: ``mean(d)``; ``low``, ``high``: the paired percentile-bootstrap
+      interval of ``mean(d)`` (pairs resampled together, :func:`bootstrap_ci` on ``d``);
+    - ``statistic``, ``p_value``: the two-sided Wilcoxon signed-rank test on ``d``
+      (``scipy.stats.wilcoxon`` with its defaults: zero differences dropped, exact distribution
+      for small samples without ties, normal approximation otherwise). NaN where it is undefined
+      (no pair, or every difference is 0).
+    """
+    from scipy.stats import wilcoxon
+
+    a = np.asarray(a, dtype=np.float64)
+    b = np.zeros_like(a) if b is None else np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired values: shapes {a.shape} and {b.shape}, expected two 1-D arrays of one length")
+    keep = ~(np.isnan(a) | np.isnan(b))
+    d = a[keep] - b[keep]
+    out = {"n": int(d.size), "mean": float(d.mean()) if d.size else float("nan"),
+           "statistic": float("nan"), "p_value": float("nan")}
+    out["low"], out["high"] = bootstrap_ci(d, np.mean, n_boot=n_boot, level=level, seed=seed)
+    if np.count_nonzero(d):
+        res = wilcoxon(d)
+        out["statistic"], out["p_value"] = float(res.statistic), float(res.pvalue)
+    return out

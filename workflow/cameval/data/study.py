@@ -1,0 +1,83 @@
+"""Readers of the study's published raw results (``resources/study/``, provenance in its README).
+
+The study (Nagy, Nimara, Qian) published, beside its tables, the per-unit values they were
+computed from. Each reader checks what it reads and names the file and line of anything
+unexpected:
+
+- :func:`read_values`: one number per line (Table 3's Spearman ρ per image, Table 5's in-box
+  share per box), with the count the file must hold;
+- :func:`read_published_values`: ``values.yaml``, every value the study printed.
+
+The survey's raw export (Table 4) is read by :func:`cameval.userstudy.read_survey_export`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from cameval.errors import DataError
+from cameval.io import read_text_strict
+
+#: Table 3's files: method -> file under ``occlusion_45x45/`` (120 images, the same order in each)
+TABLE3_FILES = {"guided_backprop": "guided_backprop.csv", "gradcam": "gradcam.csv",
+                "guided_gradcam": "guided_gradcam.csv"}
+#: Table 5's models and methods -> the names in ``chest_xray/result_{model}_{method}_{threshold}.csv``
+TABLE5_MODELS = {"A": "chexnet", "B": "covid_pretrained"}
+TABLE5_METHODS = {"gradcam": "gradcam", "gradcampp": "gradcamplusplus", "integrated_gradients": "ig",
+                  "gradient_shap": "shap"}
+
+
+def read_values(path: str | os.PathLike, count: int | None = None, low: float | None = None,
+                high: float | None = None) -> np.ndarray:
+    """The numbers of a one-value-per-line file as float64 ``[n]``.
+
+    A line that is not one finite number, a value outside ``[low, high]``, or a count other
+    than ``count`` raise :class:`DataError` naming the file and the line.
+    """
+    what = "one number per line" + (f", {count} lines" if count is not None else "")
+    lines = read_text_strict(path, what).splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    values = []
+    for n, line in enumerate(lines, start=1):
+        try:
+            v = float(line.strip())
+        except ValueError:
+            raise DataError(f"{path}: line {n}: {line.strip()!r} is not a number (expected {what})") from None
+        if not math.isfinite(v):
+            raise DataError(f"{path}: line {n}: {v} (expected a finite number)")
+        if (low is not None and v < low) or (high is not None and v > high):
+            raise DataError(f"{path}: line {n}: {v} lies outside [{low}, {high}]")
+        values.append(v)
+    if count is not None and len(values) != count:
+        raise DataError(f"{path}: {len(values)} values, expected {count} (one per line)")
+    return np.asarray(values, dtype=np.float64)
+
+
+def read_table3(root: str | os.PathLike, images: int = 120) -> dict[str, np.ndarray]:
+    """Table 3's Spearman ρ per image for each method of :data:`TABLE3_FILES` (values in [−1, 1])."""
+    root = Path(root)
+    return {m: read_values(root / f, count=images, low=-1.0, high=1.0) for m, f in TABLE3_FILES.items()}
+
+
+def table5_file(root: str | os.PathLike, model: str, method: str, threshold: str = "0_85") -> Path:
+    return Path(root) / f"result_{TABLE5_MODELS[model]}_{TABLE5_METHODS[method]}_{threshold}.csv"
+
+
+def read_table5(root: str | os.PathLike, boxes: int = 984, threshold: str = "0_85") -> dict[str, dict[str, np.ndarray]]:
+    """Table 5's in-box share per box: ``{model: {method: [boxes]}}`` (values in [0, 1])."""
+    return {model: {m: read_values(table5_file(root, model, m, threshold), count=boxes, low=0.0, high=1.0)
+                    for m in TABLE5_METHODS} for model in TABLE5_MODELS}
+
+
+def read_published_values(path: str | os.PathLike) -> dict:
+    """``values.yaml``: every value the study printed, table by table (a mapping keyed ``table1`` …)."""
+    data = yaml.safe_load(read_text_strict(path, "the study's published values (YAML)"))
+    if not isinstance(data, dict) or not all(f"table{k}" in data for k in range(1, 8)):
+        raise DataError(f"{path}: expected a mapping with keys table1 ... table7")
+    return data

@@ -1,0 +1,49 @@
+# The study's own published raw results (resources/study/), reanalysed: its Tables 3, 4 and 5
+# recomputed from them with intervals and paired tests (results/tables/study/); the claims read
+# them for their verdict "on the study's own results".
+
+
+rule study_tables:
+    input:
+        **study_files(),
+    output:
+        **{f"{t}_{ext}": f"results/tables/study/{t}.{ext}" for t in STUDY_TABLES for ext in ("csv", "md")},
+        figure=report("results/figures/study.png", caption="../report/study.rst",
+                      category=REPORT_CATEGORIES["study"], subcategory="figure"),
+    params:
+        occlusion=lambda w: f"{config['study']['root']}/occlusion_45x45",
+        chest_xray=lambda w: f"{config['study']['root']}/chest_xray",
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/tables/study.log",
+    script:
+        "../scripts/study_tables.py"
+
+
+rule study_table_html:
+    input:
+        md="results/tables/study/{table}.md",
+        csv=report("results/tables/study/{table}.csv", caption="../report/table_csv.rst",
+                   category=REPORT_CATEGORIES["study"], subcategory="tables (CSV, every column)"),
+    output:
+        html=report("results/report/study/{table}.html", caption="../report/table.rst",
+                    category=REPORT_CATEGORIES["study"], subcategory="tables"),
+    wildcard_constraints:
+        table=r"table\d+",
+    threads: 1
+    resources:
+        mem_mb=per_attempt(500),
+        runtime=per_attempt(5),
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/report/study/{table}.log",
+    script:
+        "../scripts/table_html.py"
