@@ -64,20 +64,81 @@ def test_any_failing_model_makes_a_claim_fail_and_undecided_beats_holds():
     assert claims.combine([HOLDS, HOLDS]) == HOLDS
 
 
-def _t3(ggc, gbp):
+def _t3(ggc, gbp, diff=(0.2, 0.15, 0.25, 0.001)):
+    """One Table 3 row: marginal (mean, low, high) of two methods, and the paired difference
+    Guided Grad-CAM − Guided Backprop as (mean, low, high, Wilcoxon p)."""
     return pd.DataFrame([{"model": "vgg", "occlusion": "occ7", "patch": 7, "n": 24,
                           "guided_gradcam": ggc[0], "guided_gradcam_low": ggc[1], "guided_gradcam_high": ggc[2],
                           "guided_backprop": gbp[0], "guided_backprop_low": gbp[1], "guided_backprop_high": gbp[2],
-                          "gradcam": 0.2, "gradcam_low": 0.1, "gradcam_high": 0.3}])
+                          "gradcam": 0.2, "gradcam_low": 0.1, "gradcam_high": 0.3,
+                          **{f"guided_gradcam_minus_guided_backprop{k}": v for k, v in zip(("", "_low", "_high", "_p"), diff)},
+                          **{f"gradcam_minus_guided_backprop{k}": v for k, v in zip(("", "_low", "_high", "_p"), diff)},
+                          **{f"guided_gradcam_minus_gradcam{k}": v for k, v in zip(("", "_low", "_high", "_p"), diff)}}])
 
 
-@pytest.mark.parametrize("ggc, gbp, expected", [
-    ((0.30, 0.25, 0.35), (0.10, 0.05, 0.15), HOLDS),
-    ((0.05, 0.01, 0.09), (0.20, 0.15, 0.25), FAILS),
-    ((0.12, 0.05, 0.19), (0.10, 0.05, 0.15), UNDECIDED),
+@pytest.mark.parametrize("diff, expected", [
+    ((0.20, 0.15, 0.25, 0.001), HOLDS),        # significant, interval above 0
+    ((-0.20, -0.25, -0.15, 0.001), FAILS),     # significant, interval below 0
+    ((0.02, -0.01, 0.05, 0.30), UNDECIDED),    # not significant
+    ((0.02, -0.01, 0.05, 0.04), UNDECIDED),    # p < alpha but the interval straddles 0
 ])
-def test_guided_gradcam_beats_guided_backprop(ggc, gbp, expected):
-    assert _verdict("guided-gradcam-occlusion", {"table3": _t3(ggc, gbp)}) == expected
+def test_guided_gradcam_beats_guided_backprop_by_the_paired_test(diff, expected):
+    # the marginal intervals overlap in every case: the old criterion (separated intervals) said "undecided"
+    t = _t3((0.23, 0.15, 0.30), (0.20, 0.12, 0.28), diff)
+    assert _verdict("guided-gradcam-occlusion", {"table3": t}) == expected
+
+
+def test_a_claim_of_significance_fails_without_a_significant_difference():
+    t = _t3((0.23, 0.15, 0.30), (0.20, 0.12, 0.28), (0.02, -0.01, 0.05, 0.30))
+    assert _verdict("gradcam-occlusion-gbp", {"table3": t}) == FAILS
+    assert _verdict("guided-gradcam-occlusion", {"table3": t}) == UNDECIDED
+
+
+def _study(t3=(0.04, 0.006, 0.07, 0.02), t4_pair_p=0.11, t4_vs0=((0.27, 0.17, 0.36, 4e-5), (0.43, 0.22, 0.66, 1e-3)),
+           t5=(0.12, 0.10, 0.14, 1e-20)):
+    """Hand-made tables in the layout of results/tables/study/ (cameval.study.COLUMNS)."""
+    def row(model, kind, a, b, unit, m):
+        return {"model": model, "kind": kind, "a": a, "b": b, "unit": unit, "n": 10, "mean": m[0], "std": 1.0,
+                "ci_low": m[1], "ci_high": m[2], "statistic": 1.0, "p_value": m[3]}
+    table3 = pd.DataFrame([row("vgg16", "paired", a, b, "images", t3)
+                           for a, b in (("gradcam", "guided_backprop"), ("guided_gradcam", "guided_backprop"),
+                                        ("guided_gradcam", "gradcam"))])
+    table4 = pd.DataFrame([row("x", "paired", "guided_gradcam", "guided_backprop", "raters", (-0.16, -0.37, 0.03, t4_pair_p)),
+                           row("x", "against 0", "guided_gradcam", "", "raters", t4_vs0[0]),
+                           row("x", "against 0", "guided_backprop", "", "raters", t4_vs0[1])])
+    table5 = pd.DataFrame([row(model, "paired", a, b, "boxes", t5) for model in ("A", "B")
+                           for a, b in (("gradcampp", "gradcam"), ("integrated_gradients", "gradcampp"),
+                                        ("gradient_shap", "gradcampp"), ("integrated_gradients", "gradcam"),
+                                        ("gradient_shap", "gradcam"))])
+    return {"table3": table3, "table4": table4, "table5": table5}
+
+
+def _study_verdicts(study):
+    return claims.evaluate_claims({}, CTX, study=study).set_index("id")["study_verdict"]
+
+
+def test_study_verdicts_from_the_paired_rows():
+    v = _study_verdicts(_study())
+    assert v["gradcam-occlusion-gbp"] == HOLDS and v["guided-gradcam-occlusion"] == HOLDS
+    assert v["user-study-not-significant"] == HOLDS          # p = 0.11 >= 0.05
+    assert v["user-study-favours-better"] == HOLDS           # both methods above 0
+    assert v["gradcampp-better-xrays"] == HOLDS and v["attributions-beat-cams-xrays"] == HOLDS
+    v = _study_verdicts(_study(t3=(0.002, -0.004, 0.008, 0.86), t4_pair_p=0.01, t5=(0.01, -0.01, 0.03, 0.4)))
+    assert v["gradcam-occlusion-gbp"] == FAILS               # "significantly": no significant difference
+    assert v["guided-gradcam-occlusion-gradcam"] == UNDECIDED
+    assert v["user-study-not-significant"] == FAILS
+    assert v["attributions-beat-cams-xrays"] == UNDECIDED
+    v = _study_verdicts(_study(t4_vs0=((0.27, 0.17, 0.36, 4e-5), (-0.4, -0.6, -0.2, 1e-3))))
+    assert v["user-study-favours-better"] == FAILS           # one method significantly below 0
+
+
+def test_claims_the_study_cannot_decide_say_why_and_without_the_stage_say_so():
+    v = _study_verdicts(_study())
+    assert v["one-pixel-sensitivity"] == ("not decided by the study's published results (the study published its "
+                                          "attacked pixels but not the Grad-CAM values at them)")
+    assert v["fidelity-mnist"].startswith("not decided by the study's published results (the study published no per-image")
+    assert (claims.evaluate_claims({}, CTX)["study_verdict"].isin(
+        [claims.STUDY_NOT_BUILT]) | claims.evaluate_claims({}, CTX)["study_verdict"].str.startswith("not decided")).all()
 
 
 @pytest.mark.parametrize("rho, expected", [((0.8, 0.7, 0.9), HOLDS), ((0.2, 0.1, 0.3), FAILS),
@@ -120,7 +181,7 @@ def test_user_study_claim_from_the_wilcoxon_p_value():
 
 
 def test_claims_of_tables_not_built_are_listed_as_not_evaluated():
-    df = claims.evaluate_claims({"table3": _t3((0.30, 0.25, 0.35), (0.10, 0.05, 0.15))}, CTX).set_index("id")
+    df = claims.evaluate_claims({"table3": _t3((0.30, 0.25, 0.35), (0.10, 0.05, 0.15))}, CTX, study=_study()).set_index("id")
     assert set(df.index) == {c.id for c in claims.CLAIMS}
     assert df.loc["guided-gradcam-occlusion", "verdict"] == HOLDS
     for cid in ("one-pixel-sensitivity", "contrastivity-deeper-net", "fidelity-mnist", "gradcampp-better-xrays",
@@ -128,6 +189,7 @@ def test_claims_of_tables_not_built_are_listed_as_not_evaluated():
         assert df.loc[cid, "verdict"] == NOT_BUILT
     md = claims.claims_markdown(df.reset_index())
     assert md.count("**not evaluated (table not built in this configuration)**") >= 2 * 6
+    assert "| Guided Grad-CAM correlates with occlusion better than Guided Backprop. | Table 3 | **holds** | **holds** |" in md
     page = markdown_to_html(md, "Claims")
     assert page.count("<tr>") == len(claims.CLAIMS) + 1 and "<b>holds</b>" in page
 
@@ -335,4 +397,8 @@ def test_table7_claims_on_a_table_built_by_table7():
     assert df.loc["fidelity-mnist", "verdict"] == HOLDS
     assert df.loc["contrastivity-deeper-net", "verdict"] == HOLDS
     assert df.loc["fidelity-mnist", "numbers"] == ("mnist at the 10 % percentile (n = 8): Grad-CAM 0.100 [0.100, 0.100] "
-                                                   "vs SHAP 0.500 [0.500, 0.500], Integrated Gradients 0.600 [0.600, 0.600]")
+                                                   "vs SHAP 0.500 [0.500, 0.500], Integrated Gradients 0.600 [0.600, 0.600] "
+                                                   # paired on the 8 images: exact two-sided Wilcoxon, 8 equal
+                                                   # differences of one sign: p = 2 / 2^8 = 0.0078125
+                                                   "(paired: Grad-CAM − SHAP: Δ -0.400 [-0.400, -0.400], p = 0.00781; "
+                                                   "Grad-CAM − Integrated Gradients: Δ -0.500 [-0.500, -0.500], p = 0.00781)")

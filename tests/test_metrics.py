@@ -6,6 +6,7 @@ Maps are indexed [y, x]; boxes are inclusive (x0, y0, x1, y1).
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -384,3 +385,40 @@ def test_bootstrap_ci_agrees_with_scipy_percentile_bootstrap_and_the_normal_appr
     assert low == pytest.approx(ref.low, abs=0.006) and high == pytest.approx(ref.high, abs=0.006)
     half = 1.96 * v.std(ddof=1) / math.sqrt(len(v))
     assert low == pytest.approx(v.mean() - half, abs=0.01) and high == pytest.approx(v.mean() + half, abs=0.01)
+
+
+def test_paired_compare_by_hand_and_as_scipy():
+    from scipy.stats import wilcoxon
+
+    from cameval.metrics import paired_compare
+
+    # six positive differences: exact two-sided Wilcoxon p = 2 / 2^6 = 0.03125; mean 3.5
+    r = paired_compare([2, 3, 4, 5, 6, 7], [1, 1, 1, 1, 1, 1], n_boot=500)
+    assert r["n"] == 6 and r["mean"] == 3.5 and r["p_value"] == pytest.approx(0.03125)
+    assert 1.0 <= r["low"] < 3.5 < r["high"] <= 6.0
+    # a NaN on either side drops the pair; against 0 when b is None
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0.2, 1, 40), rng.normal(0, 1, 40)
+    a[5], b[9] = np.nan, np.nan
+    keep = ~(np.isnan(a) | np.isnan(b))
+    r = paired_compare(a, b)
+    assert r["n"] == 38 and r["p_value"] == pytest.approx(wilcoxon(a[keep], b[keep]).pvalue)
+    assert paired_compare(b[keep], None)["p_value"] == pytest.approx(wilcoxon(b[keep]).pvalue)
+    # no difference at all: nothing to test
+    assert np.isnan(paired_compare([1, 2], [1, 2])["p_value"])
+
+
+def test_table3_paired_columns_are_scipys_on_the_same_images():
+    from scipy.stats import wilcoxon
+
+    from cameval.tables import table3
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"id": [f"i{k}" for k in range(20)], "guided_backprop": rng.uniform(-1, 1, 20),
+                       "gradcam": rng.uniform(-1, 1, 20), "guided_gradcam": rng.uniform(-1, 1, 20)})
+    full, display = table3({("vgg", "occ7"): df}, {"occ7": 7}, n_boot=200)
+    r = full.iloc[0]
+    assert r["gradcam_minus_guided_backprop"] == pytest.approx((df["gradcam"] - df["guided_backprop"]).mean())
+    assert r["gradcam_minus_guided_backprop_p"] == pytest.approx(wilcoxon(df["gradcam"], df["guided_backprop"]).pvalue)
+    assert r["guided_gradcam_minus_gradcam_p"] == pytest.approx(wilcoxon(df["guided_gradcam"], df["gradcam"]).pvalue)
+    assert "Grad-CAM − Guided Backprop" in display.columns

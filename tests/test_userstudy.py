@@ -241,3 +241,67 @@ def test_kit_samples_only_images_both_models_get_right_and_shows_each_agents_own
             assert np.abs(picture.astype(float) - _shown(g)).max() <= 1, (row.item, agent)
     again = userstudy.build_kit(key_path=tmp_path / "key2.csv", html_path=tmp_path / "survey2.html", **kw)
     assert again.equals(key)  # seeded: the same sample and agent order
+    # the kit's id: one for the whole key, in the page (the export writes it into every row)
+    kit = pd.read_csv(tmp_path / "key.csv", dtype=str)["kit"]
+    assert kit.nunique() == 1 and len(kit.iloc[0]) == 12 and f'const SURVEY = "{kit.iloc[0]}";' in page
+    other = userstudy.build_kit(key_path=tmp_path / "key3.csv", html_path=tmp_path / "survey3.html",
+                                **{**kw, "seed": 2})
+    assert other["kit"].iloc[0] != kit.iloc[0]  # another draw is another kit
+
+
+# --- strict reading (a wrong table must never come out of a malformed file) -----------------------
+
+OK = "Both agents seem equally reasonable"
+A2 = "Agent A seems clearly the most reasonable"
+
+
+def _raw(tmp_path, text, name="answers.csv", encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_a_trailing_comma_is_refused_not_shifted(tmp_path, key_csv):
+    # pandas reads such a row with the rater id as the index: every answer moves one item left
+    path = _raw(tmp_path, f"rater,item01,item02,item03,item04\nr1,{A2},{OK},{OK},{OK},\n")
+    with pytest.raises(DataError, match=r"answers.csv: line 2 has 6 fields, the header has 5 .*trailing comma"):
+        userstudy.score_answers(path, key_csv)
+
+
+def test_a_missing_field_is_refused(tmp_path, key_csv):
+    path = _raw(tmp_path, f"rater,item01,item02,item03,item04\nr1,{A2},{OK},{OK},{OK}\nr2,{OK},{OK},{OK}\n")
+    with pytest.raises(DataError, match=r"line 3 has 4 fields, the header has 5"):
+        userstudy.score_answers(path, key_csv)
+
+
+def test_empty_answers_and_empty_key_name_the_file(tmp_path, key_csv):
+    with pytest.raises(DataError, match=r"answers.csv: empty file \(expected answers exported by the survey page"):
+        userstudy.score_answers(_raw(tmp_path, ""), key_csv)
+    with pytest.raises(DataError, match=r"answers.csv: a header but no rater"):
+        userstudy.score_answers(_raw(tmp_path, "rater,item01,item02,item03,item04\n"), key_csv)
+    with pytest.raises(DataError, match=r"empty.csv: empty file \(expected a key CSV"):
+        userstudy.score_answers(_raw(tmp_path, f"rater,item01\nr1,{OK}\n"), _raw(tmp_path, "\n", "empty.csv"))
+
+
+def test_utf16_and_bom_exports_are_decoded_and_cp1252_refused_by_name(tmp_path, key_csv):
+    text = f"rater,item01,item02,item03,item04\nJosé,{A2},{OK},{OK},{OK}\n"
+    plain = userstudy.score_answers(_raw(tmp_path, text), key_csv)
+    for enc in ("utf-16", "utf-8-sig"):
+        got = userstudy.score_answers(_raw(tmp_path, text, encoding=enc), key_csv)
+        pd.testing.assert_frame_equal(got, plain)
+        assert got["rater"].iloc[0] == "José"
+    with pytest.raises(DataError, match=r"answers.csv: byte \d+ is not UTF-8 .*cp1252"):
+        userstudy.score_answers(_raw(tmp_path, text, encoding="cp1252"), key_csv)
+
+
+def test_answers_of_another_kit_are_refused_naming_both_ids(tmp_path):
+    key = tmp_path / "key.csv"
+    KEY.assign(kit="abc123").to_csv(key, index=False)
+    good = _raw(tmp_path, f"rater,kit,item01,item02,item03,item04\nr1,abc123,{A2},{OK},{OK},{OK}\n", "good.csv")
+    assert userstudy.score_answers(good, key, better="vgg")["score"].tolist() == [2, 0, 0, 0]
+    stale = _raw(tmp_path, f"rater,kit,item01,item02,item03,item04\nr1,fff999,{A2},{OK},{OK},{OK}\n", "stale.csv")
+    with pytest.raises(DataError, match=r"stale.csv: line 2: answers of kit 'fff999', but .*key.csv is kit 'abc123'"):
+        userstudy.score_answers(stale, key)
+    no_kit = _raw(tmp_path, f"rater,item01,item02,item03,item04\nr1,{A2},{OK},{OK},{OK}\n", "old.csv")
+    with pytest.raises(DataError, match=r"old.csv: no kit column, but .*key.csv belongs to kit abc123"):
+        userstudy.score_answers(no_kit, key)

@@ -267,6 +267,15 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
         built = (tmp_path / f"results/tables/{table}.csv").exists()
         assert cl.loc[cid, "verdict"] in real if built else \
             cl.loc[cid, "verdict"] == "not evaluated (table not built in this configuration)", cid
+    # the study's own results: its Tables 3-5 recomputed (the shipped raw files), the claims' second verdict
+    s3 = pd.read_csv(tmp_path / "results/tables/study/table3.csv")
+    assert s3.loc[s3["kind"] == "method", "matches_study"].all() and (s3["n"] == 120).all()
+    for t in ("table4", "table5"):
+        assert (tmp_path / f"results/tables/study/{t}.md").read_text().startswith(f"# Table {t[-1]} on the study's own results")
+    for cid in ("gradcam-occlusion-gbp", "guided-gradcam-occlusion", "user-study-not-significant",
+                "user-study-favours-better", "gradcampp-better-xrays", "attributions-beat-cams-xrays"):
+        assert cl.loc[cid, "study_verdict"] in real, cid
+    assert cl.loc["fidelity-mnist", "study_verdict"].startswith("not decided by the study's published results")
     # tiny's Table 6 has VGG only: its part decides the claim only where it fails
     v = cl.loc["one-pixel-sensitivity", "verdict"]
     assert v in real or v == "not evaluated (Table 6 lacks a GoogLeNet-type model)", v
@@ -275,10 +284,11 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
     snakemake("all", "--report", str(report), *cfg, workdir=tmp_path)
     text = report.read_text()
     for name in ("table1.html", "table2.html", "table3.html", "table4.html", "fgsm.html", "table1.csv",
-                 "figure1.png", "appendix_b.png", "appendix_c.png", "claims.html", "survey.html"):
+                 "figure1.png", "appendix_b.png", "appendix_c.png", "claims.html", "survey.html", "study.png"):
         assert name in text, name
     for category in ("Table 1 — weakly supervised localization", "Table 4 / App. D — user study",
-                     "Claims — the study's conclusions checked"):
+                     "Claims — the study's conclusions checked",
+                     "The study's own results — Tables 3–5 recomputed from its raw data"):
         assert json.dumps(category)[1:-1] in text, category  # the report holds its items as JSON
     again = snakemake("-n", "all", *cfg, workdir=tmp_path).stdout
     assert "Nothing to be done" in again

@@ -37,13 +37,12 @@ import pandas as pd
 
 from cameval.data.study import TABLE5_MODELS, read_table3, read_table5
 from cameval.metrics.stats import mean_ci, paired_compare
-from cameval.tables import _fmt, write_table
+from cameval.tables import TABLE3_PAIRS, _fmt, write_table
 
 log = logging.getLogger(__name__)
 
 LABELS = {"guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM",
           "gradcampp": "Grad-CAM++", "integrated_gradients": "Integrated Gradients", "gradient_shap": "Gradient SHAP"}
-TABLE3_PAIRS = (("gradcam", "guided_backprop"), ("guided_gradcam", "guided_backprop"), ("guided_gradcam", "gradcam"))
 TABLE5_PAIRS = (("gradcampp", "gradcam"), ("integrated_gradients", "gradcampp"), ("gradient_shap", "gradcampp"),
                 ("integrated_gradients", "gradient_shap"), ("integrated_gradients", "gradcam"),
                 ("gradient_shap", "gradcam"))

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cameval.io import write_csv, write_text
-from cameval.metrics import mean_ci
+from cameval.metrics import mean_ci, paired_compare
 
 
 def _fmt(value, digits: int = 2) -> str:
@@ -57,6 +57,8 @@ def table1(rows: dict[tuple[str, str], pd.DataFrame], reference: dict | None = N
 
     ``rows[(model, method)]`` are :func:`cameval.experiments.localization_rows`; ``reference``
     maps a model to ``{"study": {...}, "original": {...}}`` with keys of ``TABLE1_METRICS``.
+    A method other than Grad-CAM gets the paired difference of its localization errors from
+    Grad-CAM's on the same images (``top1_loc_minus_gradcam`` …, percentage points).
     Returns the full table (CSV) and its display form (Markdown).
     """
     reference = reference or {}
@@ -74,6 +76,13 @@ def table1(rows: dict[tuple[str, str], pd.DataFrame], reference: dict | None = N
                 rec[f"{source}_{key}"] = value
                 if reference:
                     shown[f"{label} ({source})"] = _fmt(value)
+        other = rows.get((model, "gradcam"))
+        if method != "gradcam" and other is not None and "id" in df and "id" in other:
+            for key, (col, label) in TABLE1_METRICS.items():
+                if key.endswith("_loc"):  # error difference (percentage points) vs Grad-CAM, same images
+                    a, b = _aligned(df, other, col)
+                    _paired_columns(rec, shown, f"{key}_minus_gradcam", f"{label} − Grad-CAM's",
+                                    100.0 * (b - a), np.zeros_like(a), n_boot, seed, digits=2)
         full.append(rec)
         display.append(shown)
     return pd.DataFrame(full), pd.DataFrame(display)
@@ -90,9 +99,34 @@ def _stat_columns(rec: dict, shown: dict, key: str, label: str, values, n_boot: 
         shown[label] = _with_ci(s["mean"], s["low"], s["high"], digits)
 
 
+def _paired_columns(rec: dict, shown: dict, key: str, label: str, a, b, n_boot: int, seed: int,
+                    digits: int = 3) -> None:
+    """``a − b`` on the same images (:func:`cameval.metrics.paired_compare`): columns ``{key}``
+    (mean difference), ``{key}_low``/``_high`` (paired bootstrap interval), ``{key}_p`` (Wilcoxon)."""
+    c = paired_compare(np.asarray(a, dtype=float), np.asarray(b, dtype=float), n_boot=n_boot, seed=seed)
+    rec.update({key: c["mean"], f"{key}_low": c["low"], f"{key}_high": c["high"], f"{key}_p": c["p_value"]})
+    p = "–" if math.isnan(c["p_value"]) else f"{c['p_value']:.3g}"
+    shown[label] = f"{_with_ci(c['mean'], c['low'], c['high'], digits)}, p = {p}"
+
+
+def _aligned(df_a: pd.DataFrame, df_b: pd.DataFrame, col_a: str, col_b: str | None = None):
+    """The values of ``col_a`` in ``df_a`` and ``col_b`` (default ``col_a``) in ``df_b`` on the
+    images both hold (by ``id``, in ``df_a``'s order): the pairs of a paired comparison."""
+    b = df_b.drop_duplicates("id").set_index("id")[col_b or col_a]
+    keep = df_a["id"].isin(b.index)
+    return df_a.loc[keep, col_a].astype(float).to_numpy(), b.loc[df_a.loc[keep, "id"]].astype(float).to_numpy()
+
+
+def paired_key(a: str, b: str) -> str:
+    """The column of the paired difference ``a − b`` in a table's CSV."""
+    return f"{a}_minus_{b}"
+
+
 def table2(rows: dict[str, pd.DataFrame], tolerances, reference: dict | None = None,
            n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 2: pointing-game accuracy (per tolerance) and recall per model, as fractions."""
+    """Table 2: pointing-game accuracy (per tolerance) and recall per model, as fractions; each
+    model after the first gets the paired difference from the first on the same images
+    (``accuracy_tol{t}_minus_{first}``, ``recall_minus_{first}``)."""
     reference = reference or {}
     full, display = [], []
     for model, df in rows.items():
@@ -100,6 +134,12 @@ def table2(rows: dict[str, pd.DataFrame], tolerances, reference: dict | None = N
         for t in tolerances:
             _stat_columns(rec, shown, f"accuracy_tol{t}", f"accuracy ({t} px)", df[f"hit_tol{t}"].astype(float), n_boot, seed)
         _stat_columns(rec, shown, "recall", "recall", df["recall"], n_boot, seed)
+        first, base = next(iter(rows.items()))
+        if model != first and "id" in df and "id" in base:  # paired on the images both models saw
+            for col, label in [(f"hit_tol{t}", f"accuracy ({t} px)") for t in tolerances] + [("recall", "recall")]:
+                a, b = _aligned(df, base, col)
+                key = col.replace("hit_", "accuracy_")
+                _paired_columns(rec, shown, f"{key}_minus_{first}", f"{label} − {first}'s", a, b, n_boot, seed)
         for key in ("accuracy", "recall"):
             value = reference.get(model, {}).get("study", {}).get(key)
             rec[f"study_{key}"] = value
@@ -111,11 +151,14 @@ def table2(rows: dict[str, pd.DataFrame], tolerances, reference: dict | None = N
 
 
 TABLE3_METHODS = {"guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM"}
+#: the paired comparisons of Table 3, on the same images
+TABLE3_PAIRS = (("gradcam", "guided_backprop"), ("guided_gradcam", "guided_backprop"), ("guided_gradcam", "gradcam"))
 
 
 def table3(rows: dict[tuple[str, str], pd.DataFrame], patches: dict[str, int], reference: dict | None = None,
            n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 3: mean ± std Spearman rho with occlusion, per model, patch size and method."""
+    """Table 3: mean ± std Spearman rho with occlusion, per model, patch size and method, and the
+    paired differences of :data:`TABLE3_PAIRS` on the same images (:func:`_paired_columns`)."""
     reference = reference or {}
     full, display = [], []
     for (model, occlusion), df in rows.items():
@@ -123,6 +166,9 @@ def table3(rows: dict[tuple[str, str], pd.DataFrame], patches: dict[str, int], r
         shown = {"model": model, "patch": f"{patches[occlusion]}×{patches[occlusion]}", "n": len(df)}
         for key, label in TABLE3_METHODS.items():
             _stat_columns(rec, shown, key, label, df[key], n_boot, seed, std=True)
+        for a, b in TABLE3_PAIRS:
+            _paired_columns(rec, shown, paired_key(a, b), f"{TABLE3_METHODS[a]} − {TABLE3_METHODS[b]}",
+                            df[a], df[b], n_boot, seed)
         full.append(rec)
         display.append(shown)
     for source in ("original", "study"):
@@ -231,6 +277,8 @@ def table7(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot:
 
     ``rows[model]`` are :func:`cameval.faithfulness.fidelity_rows`; ``reference[model][method]``
     holds the study's values under ``fidelity_p{P}``, ``contrastivity_p{P}``, ``acc_after_p{P}``.
+    A method other than Grad-CAM gets Grad-CAM's paired difference from it on the same images
+    (``gradcam_minus_fidelity``, ``gradcam_minus_contrastivity`` with ``_low``, ``_high``, ``_p``).
     """
     reference = reference or {}
     full, display = [], []
@@ -247,6 +295,11 @@ def table7(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot:
             _stat_columns(rec, shown, "acc_before", "accuracy before", g["correct_before"].astype(float), n_boot, seed)
             _stat_columns(rec, shown, "acc_after", "accuracy after", g["correct_after"].astype(float), n_boot, seed)
             _stat_columns(rec, shown, "contrastivity", "contrastivity", g["contrastivity"], n_boot, seed)
+            cam = df[(df["method"] == "gradcam") & (df["percentile"] == p)]
+            if method != "gradcam" and len(cam) and "id" in g:  # Grad-CAM − this method, same images
+                for key, col in (("fidelity", "drop"), ("contrastivity", "contrastivity")):
+                    a, b = _aligned(cam, g, col)
+                    _paired_columns(rec, shown, f"gradcam_minus_{key}", f"Grad-CAM − this ({key})", a, b, n_boot, seed)
             rec["mask_share"] = float(g["mask_share"].mean())
             shown["masked share"] = _fmt(rec["mask_share"], 3)
             study = reference.get(model, {}).get(method, {}) or {}

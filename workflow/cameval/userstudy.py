@@ -35,6 +35,7 @@ import pandas as pd
 
 from cameval.errors import DataError
 from cameval.io import read_csv_strict
+from cameval.metrics.stats import paired_compare
 
 log = logging.getLogger(__name__)
 
@@ -258,13 +259,15 @@ def paired_test(scores: pd.DataFrame, methods: tuple[str, str]) -> dict:
 
 
 SUMMARY_COLUMNS = ["method", "raters", "items", "answers", "mean", "std", "ci_low", "ci_high",
-                   "test", "pairs", "statistic", "p_value"]
+                   "test", "pairs", "statistic", "p_value", "rater_mean", "rater_ci_low", "rater_ci_high", "p_vs_zero"]
 
 
 def summarize(scores: pd.DataFrame, methods: tuple[str, ...] | None = None, n_boot: int = 1000,
               seed: int = 0) -> pd.DataFrame:
     """Per method: raters, items, answers, mean, std (ddof = 1), 95 % rater-clustered bootstrap
-    interval, and the paired Wilcoxon test between the first two methods (same on both rows).
+    interval, and the paired Wilcoxon test between the first two methods (same on both rows);
+    and on per-rater mean scores (each rater once): their mean, its bootstrap interval over raters
+    and the Wilcoxon signed-rank test against 0 (``p_vs_zero``: do raters favour ``better``?).
 
     ``methods``: the order of the rows (default: as they first appear in ``scores``).
     """
@@ -275,7 +278,11 @@ def summarize(scores: pd.DataFrame, methods: tuple[str, ...] | None = None, n_bo
     for m in methods:
         s = scores[scores["method"] == m]
         low, high = clustered_bootstrap_ci(s, n_boot=n_boot, seed=seed)
+        per_rater = s.groupby("rater")["score"].mean().to_numpy(float)
+        vs0 = paired_compare(per_rater, None, n_boot=n_boot, seed=seed)
         rows.append({
+            "rater_mean": vs0["mean"], "rater_ci_low": vs0["low"], "rater_ci_high": vs0["high"],
+            "p_vs_zero": vs0["p_value"],
             "method": m, "raters": s["rater"].nunique(), "items": s["item"].nunique(), "answers": len(s),
             "mean": float(s["score"].mean()) if len(s) else float("nan"),
             "std": float(s["score"].std(ddof=1)) if len(s) > 1 else float("nan"),
@@ -320,7 +327,9 @@ def table4(answer_files: list[str | os.PathLike], key_csv: str | os.PathLike, be
             shown.update({"raters": int(r["raters"]), "answers": int(r["answers"]),
                           "mean ± std [95 % CI]": f"{_fmt(r['mean'])} ± {_fmt(r['std'])} "
                                                   f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]",
-                          "Wilcoxon p": _fmt(r["p_value"], 3)})
+                          "Wilcoxon p": _fmt(r["p_value"], 3),
+                          "per-rater mean vs 0 [95 % CI], p": f"{_fmt(r['rater_mean'])} [{_fmt(r['rater_ci_low'])}, "
+                                                              f"{_fmt(r['rater_ci_high'])}], {_fmt(r['p_vs_zero'], 3)}"})
         else:
             shown["ours"] = "awaiting answers"
         if reference:

@@ -220,11 +220,18 @@ def study_targets():
 STUDY_TABLES = ("table3", "table4", "table5")
 
 
+def study_root():
+    """config `study.root`; a relative path is relative to the repository (the Snakefile's folder),
+    where the study's results ship, so that a run in another working directory (`-d`) finds them."""
+    root = config["study"]["root"]
+    return root if os.path.isabs(root) else os.path.normpath(os.path.join(workflow.basedir, root))
+
+
 def study_files():
     """The raw files of the study's results the reanalysis reads (config `study.root`)."""
     from cameval.data.study import TABLE3_FILES, TABLE5_METHODS, TABLE5_MODELS, table5_file
 
-    root = config["study"]["root"]
+    root = study_root()
     return {
         "values": f"{root}/values.yaml",
         "export": f"{root}/user_study/Truthfulness of Visualization.xlsx",

@@ -5,6 +5,7 @@
 rule claims:
     input:
         unpack(lambda w: {t: f"results/tables/{t}.csv" for t in built_tables()}),
+        unpack(lambda w: {f"study__{t}": f"results/tables/study/{t}.csv" for t in STUDY_TABLES} if "study" in config else {}),
     output:
         md="results/claims.md",
         csv="results/claims.csv",

@@ -11,8 +11,8 @@ rule study_tables:
         figure=report("results/figures/study.png", caption="../report/study.rst",
                       category=REPORT_CATEGORIES["study"], subcategory="figure"),
     params:
-        occlusion=lambda w: f"{config['study']['root']}/occlusion_45x45",
-        chest_xray=lambda w: f"{config['study']['root']}/chest_xray",
+        occlusion=lambda w: f"{study_root()}/occlusion_45x45",
+        chest_xray=lambda w: f"{study_root()}/chest_xray",
         n_boot=config["bootstrap"],
         seed=config["seed"],
     threads: 1
