@@ -342,3 +342,20 @@ def test_digits_multi_canvases_hold_distinct_boxed_digits(tmp_path):
         inside.append(img[row["index"], ..., 0][mask].max())
         outside.append(img[row["index"], ..., 0][~mask].mean())
     assert min(inside) > 150 and max(outside) < 110  # bright ink in every box, a darker field around
+
+
+def test_table5_pairs_every_set_with_the_others_on_the_same_rows_as_scipy():
+    from scipy.stats import wilcoxon
+
+    from cameval.xray import table5
+
+    rng = np.random.default_rng(1)
+    rows = pd.DataFrame({"finding": ["a", "b"] * 15, "cam_inbox": rng.uniform(0, 1, 30), "ig_inbox": rng.uniform(0, 1, 30)})
+    sets = {"cam": {"method": "Grad-CAM", "layer": "conv"}, "ig": {"method": "Integrated Gradients", "layer": "input"}}
+    full = table5({"A": rows}, sets, n_boot=200)
+    ig = full[(full["finding"] == "all") & (full["set"] == "ig") & (full["measure"] == "inbox")].iloc[0]
+    assert ig["minus__cam"] == pytest.approx((rows["ig_inbox"] - rows["cam_inbox"]).mean())
+    assert ig["minus__cam_p"] == pytest.approx(wilcoxon(rows["ig_inbox"], rows["cam_inbox"]).pvalue)
+    assert ig["minus__cam_low"] < ig["minus__cam"] < ig["minus__cam_high"]
+    per_finding = full[full["finding"] != "all"]
+    assert per_finding["minus__cam"].isna().all()  # paired over all findings only

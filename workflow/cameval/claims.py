@@ -415,16 +415,23 @@ def claim_gradcampp_better_on_xrays(tables: dict[str, pd.DataFrame], ctx: Contex
     t = t[t["finding"] == "all"].assign(key=lambda d: d["method"].map(XRAY_METHOD_KEYS))
     criterion = ("localization accuracy over all findings with the study's rule (box around the CAM's largest "
                  "component ≥ 50 % of max; IoU ≥ min(0.5, wh/((w+10)(h+10))), eq. 3) of Grad-CAM++ above "
-                 "Grad-CAM's, for every model and every layer both are computed at: 95 % intervals separated "
-                 "(the in-box share ≥ 85 % of max is shown, not decided on)")
+                 "Grad-CAM's, for every model and every layer both are computed at, paired on the same rows "
+                 f"(Wilcoxon p < {ctx.alpha:g} with the interval of the difference above 0; where the table has "
+                 "no paired columns, 95 % intervals separated); the in-box share ≥ 85 % of max is shown, not decided on")
     parts, numbers = [], []
     for (model, layer), g in t.groupby(["model", "layer"], sort=False):
         acc = g[g["measure"] == "loc_study"].drop_duplicates("key").set_index("key")
         if not {"gradcam", "gradcampp"} <= set(acc.index):
             continue
         pp, gc = acc.loc["gradcampp"], acc.loc["gradcam"]
-        parts.append(greater((float(pp["low"]), float(pp["high"])), (float(gc["low"]), float(gc["high"]))))
+        key = f"minus__{gc['set']}"
         text = f"{model} ({layer}, n = {int(pp['n'])}): accuracy Grad-CAM++ {_cell(pp)} vs Grad-CAM {_cell(gc)}"
+        if _has_pair(acc, key):  # the same rows: paired
+            v, diff = _pair(pp, key, ctx.alpha)
+            parts.append(v)
+            text += f" (paired: {diff})"
+        else:
+            parts.append(greater((float(pp["low"]), float(pp["high"])), (float(gc["low"]), float(gc["high"]))))
         inbox = g[g["measure"] == "inbox"].drop_duplicates("key").set_index("key")
         if {"gradcam", "gradcampp"} <= set(inbox.index):
             text += f"; in-box Grad-CAM++ {_cell(inbox.loc['gradcampp'])} vs Grad-CAM {_cell(inbox.loc['gradcam'])}"
@@ -453,11 +460,14 @@ def _study_table5(pairs: tuple[tuple[str, str], ...], what: str):
 
 def claim_attributions_beat_cams_on_xrays(tables: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
     """IG and Gradient SHAP ahead of both CAMs on Table 5's in-box share (over all findings, CAMs at
-    every layer they are computed at): 95 % intervals separated (Table 5's rows are not paired)."""
+    every layer they are computed at): paired on the same rows (``minus__{set}`` columns), else
+    95 % intervals separated."""
     t = tables["table5"]
     t = t[(t["finding"] == "all") & (t["measure"] == "inbox")]
     criterion = ("in-box share of the pixels ≥ 85 % of max over all findings: Integrated Gradients' and Gradient "
-                 "SHAP's above Grad-CAM's and Grad-CAM++'s (every layer), per model: 95 % intervals separated")
+                 "SHAP's above Grad-CAM's and Grad-CAM++'s (every layer), per model, paired on the same rows "
+                 f"(Wilcoxon p < {ctx.alpha:g} with the interval of the difference above 0; without paired columns "
+                 "95 % intervals separated)")
     pixel = {"Integrated Gradients", "Gradient SHAP", "integrated_gradients", "gradient_shap"}
     parts, numbers = [], []
     for model, g in t.groupby("model", sort=False):
@@ -465,7 +475,11 @@ def claim_attributions_beat_cams_on_xrays(tables: dict[str, pd.DataFrame], ctx: 
         cams = g[g["method"].map(XRAY_METHOD_KEYS).notna()]
         for _, p in px.iterrows():
             for _, c in cams.iterrows():
-                parts.append(greater((float(p["low"]), float(p["high"])), (float(c["low"]), float(c["high"]))))
+                key = f"minus__{c['set']}"
+                if _has_pair(g, key) and not pd.isna(p[key]):  # the same rows: paired
+                    parts.append(_pair(p, key, ctx.alpha)[0])
+                else:
+                    parts.append(greater((float(p["low"]), float(p["high"])), (float(c["low"]), float(c["high"]))))
         numbers.append(f"{model}: " + ", ".join(f"{r['method']}{'' if r['layer'] in ('', None) or pd.isna(r['layer']) else ' (' + str(r['layer']) + ')'} "
                                                f"{_cell(r)}" for _, r in pd.concat([px, cams]).iterrows()))
     if not parts:

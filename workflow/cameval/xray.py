@@ -122,6 +122,8 @@ def _values(df: pd.DataFrame, spec: str) -> np.ndarray:
     return df[spec].to_numpy(dtype=float)
 
 
+#: the measures compared between sets on the same rows (the claims' criteria)
+PAIRED_MEASURES = ("loc_study", "loc_iou50", "inbox")
 MEASURE_LABELS = {"loc_study": "acc. (IoU, eq. 3)", "loc_iou50": "acc. (IoU ≥ 0.5)", "inbox": "in-box (≥ 85 %)"}
 
 
@@ -134,7 +136,10 @@ def table5(rows: dict[str, pd.DataFrame], sets: dict[str, dict], reference: dict
     ``sets[name]`` = ``{"method": label, "layer": label}``; ``reference`` =
     ``{"study": {model: {set: {measure: value}}}, "wang": {measure: {finding: value}}}`` (Wang
     et al.'s values are per finding, for their own method: shown beside ours, not ours);
-    ``auroc[model]`` the model's test mean AUROC (or None).
+    ``auroc[model]`` the model's test mean AUROC (or None). Over all findings, each row of a
+    measure of :data:`PAIRED_MEASURES` also holds its paired difference from every other set on
+    the same rows: ``minus__{set}`` (mean of this − that), ``_low``, ``_high`` (paired bootstrap)
+    and ``_p`` (two-sided Wilcoxon signed-rank).
     """
     reference = reference or {}
     study, wang = reference.get("study") or {}, reference.get("wang") or {}
@@ -147,10 +152,18 @@ def table5(rows: dict[str, pd.DataFrame], sets: dict[str, dict], reference: dict
                     s = metrics.mean_ci(_values(g, spec), n_boot=n_boot, seed=seed)
                     ref_study = study.get(model, {}).get(name, {}).get(measure) if finding == "all" else None
                     ref_wang = wang.get(measure, {}).get(finding)
-                    out.append({"model": model, "auroc": (auroc or {}).get(model), "finding": finding, "n": len(g),
-                                "set": name, "method": meta["method"], "layer": meta["layer"], "measure": measure,
-                                "value": s["mean"], "low": s["low"], "high": s["high"],
-                                "study": ref_study, "wang": ref_wang})
+                    rec = {"model": model, "auroc": (auroc or {}).get(model), "finding": finding, "n": len(g),
+                           "set": name, "method": meta["method"], "layer": meta["layer"], "measure": measure,
+                           "value": s["mean"], "low": s["low"], "high": s["high"],
+                           "study": ref_study, "wang": ref_wang}
+                    if finding == "all" and measure in PAIRED_MEASURES:  # vs every other set, on the same rows
+                        for other in sets:
+                            spec_o = xray_measures(df.columns, other, thresholds).get(measure)
+                            if other != name and spec_o is not None:
+                                c = metrics.paired_compare(_values(g, spec), _values(g, spec_o), n_boot=n_boot, seed=seed)
+                                rec.update({f"minus__{other}": c["mean"], f"minus__{other}_low": c["low"],
+                                            f"minus__{other}_high": c["high"], f"minus__{other}_p": c["p_value"]})
+                    out.append(rec)
     return pd.DataFrame(out)
 
 
