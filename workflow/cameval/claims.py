@@ -258,15 +258,15 @@ def claim_pointing_googlenet_vs_vgg(tables: dict[str, pd.DataFrame], ctx: Contex
                f"recall: {vgg} {_ci(t.loc[vgg], 'recall', 3)} vs {goo} {_ci(t.loc[goo], 'recall', 3)}")
     # paired on the same images where the table has the difference of one model from the other
     pairs = [(m, o, f"{col}_minus_{o}") for col in (acc, "recall") for m, o in ((goo, vgg), (vgg, goo))]
-    found = {col: (m, key) for col in (acc, "recall") for m, o, key in pairs
+    found = {col: (m, o, key) for col in (acc, "recall") for m, o, key in pairs
              if key.startswith(col) and key in t.columns and not pd.isna(t.loc[m].get(key))}
     if set(found) == {acc, "recall"}:
         parts = []
         for col, want in ((acc, goo), ("recall", vgg)):  # GoogLeNet's accuracy higher, VGG-16's recall higher
-            m, key = found[col]
+            m, o, key = found[col]
             v, diff = _pair(t.loc[m], key, ctx.alpha)
             parts.append(v if m == want else _reverse(v))
-            numbers += f"; {col} {m} − other (paired): {diff}"
+            numbers += f"; {col} {m} − {o} (paired): {diff}"
         criterion = criterion.replace("intervals separated", PAIRED_CRITERION.format(unit="images", alpha=ctx.alpha))
     else:
         parts = [greater(_iv(t.loc[goo], acc), _iv(t.loc[vgg], acc)),
