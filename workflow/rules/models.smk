@@ -1,4 +1,5 @@
-# Models -> resources/models/{model}.safetensors (trained here, or imported from torchvision / a file)
+# Models -> resources/models/{model}.safetensors (trained here, or imported from torchvision / a file /
+# a whole pickled module read without running its code: weights: pickled-module:<path>)
 
 
 rule train_model:
@@ -28,8 +29,9 @@ rule train_model:
 
 
 def local_weights(wildcards):
+    """The weights file a model is imported from (none for torchvision's), without its `pickled-module:` prefix."""
     source = config["models"][wildcards.model]["weights"]
-    return [] if source.startswith("torchvision:") else [source]
+    return [] if source.startswith("torchvision:") else [source.removeprefix("pickled-module:")]
 
 
 rule import_model:
