@@ -133,5 +133,7 @@ rule model_accuracy:
         "../../envs/cameval.yaml"
     log:
         "logs/metrics/accuracy/{dataset}/{model}.log",
+    benchmark:
+        "benchmarks/metrics/accuracy/{dataset}/{model}.tsv"
     script:
         "../scripts/model_accuracy.py"
