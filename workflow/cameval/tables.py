@@ -271,7 +271,7 @@ TABLE7_METHODS = {"gradcam": "Grad-CAM", "shap": "SHAP", "integrated_gradients":
 
 
 def table7(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot: int = 1000,
-           seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+           seed: int = 0, accuracy: dict[str, dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 7: fidelity (mean drop of the label's probability when its mask is set to the mean),
     accuracy before/after masking and contrastivity, per model, method and percentile.
 
@@ -279,8 +279,10 @@ def table7(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot:
     holds the study's values under ``fidelity_p{P}``, ``contrastivity_p{P}``, ``acc_after_p{P}``.
     A method other than Grad-CAM gets Grad-CAM's paired difference from it on the same images
     (``gradcam_minus_fidelity``, ``gradcam_minus_contrastivity`` with ``_low``, ``_high``, ``_p``).
+    ``accuracy[model]`` (:func:`cameval.models.train.split_accuracy`) adds the model's accuracy on
+    its whole evaluation split to the CSV (``eval_acc``, ``eval_n``).
     """
-    reference = reference or {}
+    reference, accuracy = reference or {}, accuracy or {}
     full, display = [], []
     for model, df in rows.items():
         for (method, p), g in df.groupby(["method", "percentile"], sort=False):
@@ -301,6 +303,8 @@ def table7(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot:
                     a, b = _aligned(cam, g, col)
                     _paired_columns(rec, shown, f"gradcam_minus_{key}", f"Grad-CAM − this ({key})", a, b, n_boot, seed)
             rec["mask_share"] = float(g["mask_share"].mean())
+            if model in accuracy:
+                rec["eval_acc"], rec["eval_n"] = accuracy[model]["acc"], accuracy[model]["n"]
             shown["masked share"] = _fmt(rec["mask_share"], 3)
             study = reference.get(model, {}).get(method, {}) or {}
             for key in ("fidelity", "contrastivity", "acc_after"):
@@ -310,3 +314,19 @@ def table7(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot:
             full.append(rec)
             display.append(shown)
     return pd.DataFrame(full), pd.DataFrame(display)
+
+
+def accuracy_note(accuracy: dict[str, dict], datasets: dict[str, str], reference: dict | None = None) -> str:
+    """The sentence of a table's notes that gives each model's top-1 accuracy on its whole evaluation
+    split (``accuracy[model]``: :func:`cameval.models.train.split_accuracy`), and the study's
+    where ``reference[model]["accuracy"]`` (in %) gives it."""
+    reference = reference or {}
+    parts = []
+    for model, a in accuracy.items():
+        text = (f"{model}: {100 * a['acc']:.2f} % ({a['correct']} of the {a['n']} {a['split']} images of "
+                f"{datasets.get(model, '?')})")
+        study = (reference.get(model) or {}).get("accuracy")
+        if study is not None:
+            text += f"; the study: {study:.2f} % on its test set"
+        parts.append(text)
+    return "Top-1 accuracy on the whole evaluation split: " + "; ".join(parts) + "."

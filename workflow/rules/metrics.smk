@@ -112,3 +112,28 @@ rule fidelity:
         "logs/metrics/fidelity/{dataset}/{model}.log",
     script:
         "../scripts/fidelity.py"
+
+
+# Table 7: each model's top-1 accuracy on its whole evaluation split (stated in the table's notes)
+rule model_accuracy:
+    input:
+        unpack(lambda w: dataset_files(w.dataset)),
+        weights="resources/models/{model}.safetensors",
+    output:
+        "results/metrics/accuracy/{dataset}/{model}.json",
+    params:
+        split=lambda w: config["datasets"][w.dataset]["eval_split"],
+        device=config["device"],
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/metrics/accuracy/{dataset}/{model}.log",
+    benchmark:
+        "benchmarks/metrics/accuracy/{dataset}/{model}.tsv"
+    script:
+        "../scripts/model_accuracy.py"

@@ -1,4 +1,5 @@
-# Models -> resources/models/{model}.safetensors (trained here, or imported from torchvision / a file)
+# Models -> resources/models/{model}.safetensors (trained here, or imported from torchvision / a file /
+# a whole pickled module read without running its code: weights: pickled-module:<path>)
 
 
 rule train_model:
@@ -27,9 +28,19 @@ rule train_model:
         "../scripts/train_model.py"
 
 
+def weights_source(model):
+    """A model's `weights` with a local file's path resolved by `shipped` (torchvision specs as given)."""
+    source = config["models"][model]["weights"]
+    if source.startswith("torchvision:"):
+        return source
+    prefix = "pickled-module:" if source.startswith("pickled-module:") else ""
+    return prefix + shipped(source.removeprefix(prefix))
+
+
 def local_weights(wildcards):
-    source = config["models"][wildcards.model]["weights"]
-    return [] if source.startswith("torchvision:") else [source]
+    """The weights file a model is imported from (none for torchvision's), without its `pickled-module:` prefix."""
+    source = weights_source(wildcards.model)
+    return [] if source.startswith("torchvision:") else [source.removeprefix("pickled-module:")]
 
 
 rule import_model:
@@ -41,6 +52,7 @@ rule import_model:
         model=names("models", lambda m: "weights" in m),
     params:
         spec=lambda w: config["models"][w.model],
+        source=lambda w: weights_source(w.model),
     threads: 1
     resources:
         mem_mb=per_attempt(4000),

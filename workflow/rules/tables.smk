@@ -135,15 +135,25 @@ rule table6:
         "../scripts/table6.py"
 
 
+def table7_inputs(wildcards):
+    """Per model: the fidelity rows, and the accuracy on the whole evaluation split (`accuracy__<model>`)."""
+    files = {}
+    for m in config["table7"]["models"]:
+        files[m] = f"results/metrics/fidelity/{model_dataset(m)}/{m}.csv"
+        files[f"accuracy__{m}"] = f"results/metrics/accuracy/{model_dataset(m)}/{m}.json"
+    return files
+
+
 rule table7:
     input:
-        unpack(lambda w: {m: f"results/metrics/fidelity/{model_dataset(m)}/{m}.csv" for m in config["table7"]["models"]}),
+        unpack(table7_inputs),
     output:
         csv="results/tables/table7.csv",
         md="results/tables/table7.md",
     params:
         cfg=config.get("table7", {}),
         datasets=lambda w: {m: model_dataset(m) for m in config["table7"]["models"]},
+        kinds=lambda w: {m: config["datasets"][model_dataset(m)]["kind"] for m in config["table7"]["models"]},
         images=lambda w: {m: table7_images(m) for m in config["table7"]["models"]},
         n_boot=config["bootstrap"],
         seed=config["seed"],

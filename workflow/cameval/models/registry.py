@@ -8,8 +8,12 @@ Weight sources (``load_weights`` / the ``weights:`` key of a model in the config
   (a ``{"state_dict": …}`` wrapper and a ``module.`` prefix from DataParallel are unwrapped;
   CheXNet's layout is remapped onto torchvision's ``densenet121``, see
   :func:`cameval.models.densenet.remap_chexnet`). A file holding pickled objects (a whole
-  ``nn.Module``) is refused; ``python -m cameval.models convert --trust-pickle IN OUT.safetensors``
-  converts it once, run knowingly by the user.
+  ``nn.Module``) is refused here;
+- ``pickled-module:<path>``: a whole pickled ``nn.Module`` (``torch.save(model)``, such as the
+  study's MNIST network) read by the restricted unpickler, which runs no pickled code
+  (:mod:`cameval.models.safe_pickle`), its layers mapped onto the architecture by structure.
+  A pickle it refuses (classes outside ``torch.nn``, ``torchvision.models`` and ``__main__``):
+  ``python -m cameval.models convert --trust-pickle IN OUT.safetensors``, run knowingly by the user.
 
 Models are saved as safetensors with their build arguments in the metadata, so
 ``load_model(path)`` rebuilds the architecture before loading the tensors.
@@ -33,6 +37,9 @@ from cameval.models.densenet import densenet121, remap_chexnet
 from cameval.models.small import MnistNet, SmallAlexNet, SmallGoogLeNet, SmallVGG, small_densenet
 
 log = logging.getLogger(__name__)
+
+#: weights spec of a whole pickled module read by the restricted unpickler: ``pickled-module:<path>``
+PICKLED_MODULE = "pickled-module:"
 
 
 def _torchvision(name: str) -> Callable[..., nn.Module]:
@@ -139,9 +146,10 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise DataError(
             f"weights: {path} is not a state dict loadable with weights_only=True: {why} (refused without "
             "unpickling it; expected tensors only, e.g. model.state_dict(); the workflow never unpickles code). "
-            "If it is a whole pickled nn.Module and you trust the file, convert it once, knowingly: "
-            f"python -m cameval.models convert --trust-pickle {path} {path.with_suffix('.safetensors')} "
-            "— then point the config at the .safetensors file."
+            f"If it is a whole pickled nn.Module, give weights: {PICKLED_MODULE}{path} (read by the restricted "
+            "unpickler, which runs no pickled code); if that reader refuses it and you trust the file, convert it "
+            f"once, knowingly: python -m cameval.models convert --trust-pickle {path} "
+            f"{path.with_suffix('.safetensors')} — then point the config at the .safetensors file."
         ) from err
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
@@ -151,8 +159,22 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def load_weights(model: nn.Module, source: str) -> nn.Module:
-    """Load ``source`` (see the module docstring) into ``model``; keys must match exactly."""
-    state = torchvision_state_dict(source) if source.startswith("torchvision:") else read_state_dict(source)
+    """Load ``source`` (see the module docstring) into ``model``; keys must match exactly (a pickled
+    module's layers are first mapped onto ``model``'s by structure)."""
+    if source.startswith("torchvision:"):
+        state = torchvision_state_dict(source)
+    elif source.startswith(PICKLED_MODULE):
+        from cameval.models.safe_pickle import map_module_onto, read_pickled_module
+
+        path = source[len(PICKLED_MODULE):]
+        state = map_module_onto(read_pickled_module(path), model, name=path)
+    else:
+        state = read_state_dict(source)
+    return load_state(model, state, source)
+
+
+def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> nn.Module:
+    """Load the tensors ``state`` (read from ``source``) into ``model``; keys and shapes must match."""
     own = model.state_dict()
     # BatchNorm's step counters are absent from checkpoints of PyTorch < 0.4 (CheXNet's); they only
     # matter with momentum=None, so the model keeps its own

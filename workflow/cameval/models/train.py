@@ -124,6 +124,21 @@ def split_tensors(images: str, manifest: str, split: str,
     return x, torch.as_tensor(rows["label"].to_numpy(copy=True), dtype=torch.long)
 
 
+def split_accuracy(weights: str, images: str, manifest: str, split: str, batch_size: int = 256,
+                   device: str = "cpu") -> dict:
+    """Top-1 accuracy of the saved model ``weights`` on every image of ``split``:
+    ``{"split", "n", "correct", "acc", "loss"}`` (``acc`` = correct / n, ``loss`` the mean cross-entropy)."""
+    from cameval.models.registry import load_model, model_digest
+
+    model = load_model(weights).to(device)
+    x, y = split_tensors(images, manifest, split)
+    result = evaluate(model, x.to(device), y.to(device), batch_size)
+    out = {"split": split, "n": len(y), "correct": int(round(result["acc"] * len(y))), "acc": result["acc"],
+           "loss": result["loss"], "model_digest": model_digest(weights)}
+    log.info("%s: %d of %d %s images right (%.2f %%)", weights, out["correct"], out["n"], split, 100 * out["acc"])
+    return out
+
+
 def train_on_dataset(arch: str, num_classes: int, images: str, manifest: str, weights_out: str,
                      metrics_out: str, curve_out: str, *, epochs: int, lr: float, batch_size: int,
                      weight_decay: float = 1e-4, seed: int = 0) -> dict:
