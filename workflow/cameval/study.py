@@ -226,7 +226,7 @@ def figure(tables: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
 
     from cameval.io import atomic_path
 
-    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5))
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
     ylabels = {"table3": "Spearman ρ with occlusion", "table4": "score (+: VGG-16 judged better)",
                "table5": "in-box share (> 0.85)"}
     for col, (name, df) in enumerate(tables.items()):
@@ -247,14 +247,14 @@ def figure(tables: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
                 ax.axvline(0, color="0.5", lw=0.8)
             ax.set_yticks(y, labels, fontsize=8)
             ax.invert_yaxis()
-            ax.set_xlabel(("mean " if row == 0 else "mean difference ") + ylabels[name])
+            ax.set_xlabel(("mean " + ylabels[name]) if row == 0 else "paired difference (units as above)")
             ax.set_title(f"{name.replace('table', 'Table ')}: " + ("methods" if row == 0 else "paired comparisons"),
                          fontsize=10)
             ax.grid(axis="x", alpha=0.3)
-            if row == 0 and col == 0:
-                ax.legend(fontsize=8, loc="best")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", fontsize=9)
     fig.suptitle("The study's own raw results, reanalysed")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
