@@ -79,6 +79,11 @@ def shard_rows(dataset, heatmap, shard):
     return shard * size, min((shard + 1) * size, n_eval(dataset))
 
 
+def shard_count(dataset, heatmap, n_images=None):
+    """Rows the shards of `shards(dataset, _, heatmap, n_images)` hold: whole shards, each row once."""
+    return shard_rows(dataset, heatmap, n_shards(dataset, heatmap, n_images) - 1)[1]
+
+
 def shards(dataset, model, heatmap, n_images=None):
     """The shard files that cover the first `n_images` (default: all) evaluation images."""
     return expand(
