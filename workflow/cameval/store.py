@@ -191,7 +191,8 @@ def check_coverage(parts, expected: int | None, what: str = "shards") -> None:
         paths.append(str(path))
         again = [k for k in keys if k in seen]
         if again:
-            raise DataError(f"{path}: rows {again[:3]} (and {len(again) - min(len(again), 3)} more) are also in "
+            more = f" (and {len(again) - 3} more)" if len(again) > 3 else ""
+            raise DataError(f"{path}: rows {again[:3]}{more} are also in "
                             f"{seen[again[0]]} (expected each row in exactly one of the {what}: a shard left from "
                             "another shard_size or config? delete these shards and rerun)")
         twice = len(keys) - len(set(keys))
