@@ -144,9 +144,12 @@ if "table7" in config:
 # what the schema cannot say: targets against the models' classes, splits, methods of each role, models
 # against each experiment's dataset, per-model numbers (cameval.config)
 check_config(config)
-# device: cuda needs a GPU where the jobs run: checked on local runs (not dry-runs, not cluster heads)
-check_device(config["device"], workflow.is_main_process and workflow.local_exec and not workflow.dryrun
-             and not workflow.touch)
+# device: cuda needs a GPU where the jobs run: checked on local runs only. At parse time Snakemake
+# knows no executor yet; a cluster executor takes --jobs as nodes (profiles/slurm: jobs: 100), a local
+# run takes it as cores, so nodes is None exactly on local runs. Dry-runs and the jobs themselves
+# (which parse the workflow again, on their node) are not checked.
+check_device(config["device"], workflow.is_main_process and not workflow.output_settings.dryrun
+             and workflow.resource_settings.nodes is None)
 
 
 def n_attacked(dataset):
