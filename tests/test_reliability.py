@@ -40,6 +40,15 @@ CASES = {
     "param_type": ("config", "`heatmaps.occlusion3.params.stride: \"2\"` (a string)"),
     "shard_size_negative": ("config", "`heatmaps.gradcam.shard_size: -1`"),
     "method_unknown": ("config", "`heatmaps.gradcam.method: gradcam3`"),
+    "key_twice": ("config", "`answers: [...]` written again below the shipped `table4.answers: []`"),
+    "seed_twice": ("config", "a second `seed:` at the end of the file"),
+    "targets_classes": ("config", "`heatmaps.gradcam.targets: top50+label` with 10-class models"),
+    "device_cuda": ("config", "`device: cuda` on a machine without a GPU (a local run, not a dry-run)"),
+    "seed_negative": ("config", "`seed: -1`"),
+    "eval_split_unknown": ("config", "`datasets.digits-loc.eval_split: tset`"),
+    "images_per_model": ("config", "`table7.images: {mnist: 100}` without the other model"),
+    "role_method": ("config", "`table4.guided_backprop: gradcam` (a Grad-CAM set in the Guided Backprop role)"),
+    "model_dataset": ("config", "`table5.models: [A, vgg]` (vgg is trained on digits-loc, not digits-multi)"),
     "rows_deleted_eval": ("manifest", "3 rows of the evaluation split deleted from `manifest.csv`"),
     "rows_deleted_train": ("manifest", "3 rows of the train split deleted from `manifest.csv`"),
     "box_outside": ("manifest", "box `[8, 40, 40, 60, 60]` on a 32 px image"),
@@ -55,6 +64,7 @@ CASES = {
     "shard_nan_read": ("shard", "a NaN written into a shard's maps on disk"),
     "shard_rows": ("shard", "a shard whose `rows` attribute disagrees with its contents"),
     "shard_chunk": ("shard", "one chunk of a shard's maps overwritten with junk"),
+    "shard_stale": ("shard", "a stale 8-row `shard-0.h5` beside new shards of `shard_size: 4` (Table 1's reader)"),
     "ckpt_pickle": ("checkpoint", "a `.pt` whose payload runs code when unpickled"),
     "ckpt_layout": ("checkpoint", "small_alexnet's state dict loaded into small_vgg"),
     "ckpt_shapes": ("checkpoint", "a 5-class small_vgg loaded as a 10-class one"),
@@ -240,6 +250,17 @@ def error_line(output: str, marker: str) -> str:
      "heatmaps.occlusion3.params.stride: expected an integer"),
     ("shard_size_negative", lambda c: c["heatmaps"]["gradcam"].update(shard_size=-1), "shard_size"),
     ("method_unknown", lambda c: c["heatmaps"]["gradcam"].update(method="gradcam3"), "gradcam3"),
+    ("targets_classes", lambda c: c["heatmaps"]["gradcam"].update(targets="top50+label"),
+     "heatmaps.gradcam.targets: 'top50+label' asks for the top 50 classes, but model vgg (figure1) has 10"),
+    ("seed_negative", lambda c: c.update(seed=-1), "schema['properties']['seed']"),
+    ("eval_split_unknown", lambda c: c["datasets"]["digits-loc"].update(eval_split="tset"),
+     "datasets.digits-loc.eval_split: 'tset' is not a split"),
+    ("images_per_model", lambda c: c["table7"].update(images={"mnist": 100}),
+     "table7.images: {'mnist': 100} has no number for ['googlenet']"),
+    ("role_method", lambda c: c["table4"].update(guided_backprop="gradcam"),
+     "table4.guided_backprop: heatmaps.gradcam has method gradcam (expected a set of method guided_backprop)"),
+    ("model_dataset", lambda c: c["table5"].update(models=["A", "vgg"]),
+     "table5.models: vgg is trained on digits-loc, not on table5.dataset digits-multi"),
 ])
 def test_bad_config_stops_the_dry_run_naming_the_key(tmp_path, case, edit, key):
     cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
@@ -251,6 +272,43 @@ def test_bad_config_stops_the_dry_run_naming_the_key(tmp_path, case, edit, key):
     assert proc.returncode != 0 and key in out
     assert "Job stats" not in out  # stopped before planning a single job
     record(case, error_line(out, key), "nothing (stopped at parse time)", tmp_path)
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("case, edit", [
+    ("key_twice", lambda text: re.sub(r"^(  answers: \[\].*)$", r"\1\n  answers: [results/user_study/answers.csv]",
+                                      text, flags=re.M)),
+    ("seed_twice", lambda text: text + "seed: 3\n"),
+])
+def test_a_key_given_twice_stops_the_dry_run_naming_the_file_key_and_lines(tmp_path, case, edit):
+    text = (ROOT / "config/config.yaml").read_text()
+    path = tmp_path / "twice.yaml"
+    path.write_text(edit(text))
+    assert path.read_text() != text
+    proc = snakemake_at(ROOT, "-n", "--cores", "2", "all", "--configfile", str(path))
+    out = proc.stdout + proc.stderr
+    key = {"key_twice": "key table4.answers is given twice", "seed_twice": "key seed is given twice, on lines 4 and"}
+    assert proc.returncode != 0 and f"{path}: {key[case]}" in out and "Job stats" not in out
+    record(case, error_line(out, key[case]), "nothing (stopped at parse time)", tmp_path)
+
+
+@pytest.mark.workflow
+def test_cuda_without_a_gpu_stops_a_local_run_at_parse_time(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    root = clone(tmp_path / "cameval")
+    cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
+    cfg["device"] = "cuda"
+    (tmp_path / "cuda.yaml").write_text(yaml.safe_dump(cfg))
+    before = files_of(root)
+    proc = snakemake_at(root, "--cores", "1", "all", "--configfile", str(tmp_path / "cuda.yaml"))
+    out = proc.stdout + proc.stderr
+    key = "device: cuda, but torch sees no CUDA GPU"
+    assert proc.returncode != 0 and key in out and "set `device: cpu`" in out
+    left = [f for f in new_files(root, before) if not f.startswith(".snakemake/")]
+    assert left == [] and not (root / "resources/data").exists()
+    record("device_cuda", error_line(out, key), "nothing (stopped at parse time; Snakemake's own `.snakemake/`)",
+           tmp_path)
 
 
 # --- manifests ------------------------------------------------------------------------------------
@@ -414,6 +472,26 @@ def test_a_damaged_shard_chunk_names_the_shard(tmp_path):
         with pytest.raises(DataError, match=r"shard-0.h5: maps\[2, :1\] cannot be read") as err:
             s.maps[2, :1]
     record("shard_chunk", err.value, describe_left(tmp_path, {"shard-0.h5"}), tmp_path)
+
+
+def test_a_stale_shard_beside_new_ones_stops_the_reader_naming_both_files(tmp_path):
+    from cameval.experiments import localization_rows
+
+    def rows(path, start, stop):
+        n = stop - start
+        write_shard(path, ids=[f"im{i}" for i in range(start, stop)], labels=np.arange(start, stop) % 10,
+                    targets=np.zeros((n, 5)), scores=np.zeros((n, 10)), maps=np.ones((n, 5, 4, 4)),
+                    attrs={"rows": [start, stop], "method": "gradcam", "input_size": [32, 32]})
+
+    from cameval.store import write_shard
+
+    rows(tmp_path / "shard-0.h5", 0, 8)  # written with shard_size 8, before the config said 4
+    rows(tmp_path / "shard-1.h5", 4, 8)
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=r"shard-1.h5: rows \[\('im4', 4\), .* are also in .*shard-0.h5") as err:
+        localization_rows([str(tmp_path / f"shard-{i}.h5") for i in (0, 1)], str(tmp_path / "manifest.csv"),
+                          expected=8)
+    record("shard_stale", err.value, describe_left(tmp_path, before), tmp_path)
 
 
 # --- checkpoints ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 
 import cameval
 from cameval.errors import DataError
-from cameval.store import Shard, read_shards, write_shard
+from cameval.store import Shard, check_coverage, check_shards, read_shards, write_shard
 
 
 def _shard(path, n=3, k=2, offset=0):
@@ -57,3 +57,44 @@ def test_missing_or_foreign_file_names_the_file(tmp_path):
         f["x"] = 1
     with pytest.raises(DataError, match=r"other.h5.*missing datasets"):
         Shard(tmp_path / "other.h5")
+
+
+def _rows(path, start, stop):
+    """A shard of images img{start}..img{stop-1}, image i of label i % 10 (as a manifest would fix it)."""
+    n = stop - start
+    write_shard(path, ids=[f"img{i}" for i in range(start, stop)], labels=np.arange(start, stop) % 10,
+                targets=np.zeros((n, 1)), scores=np.zeros((n, 10)), maps=np.zeros((n, 1, 2, 2)),
+                attrs={"rows": [start, stop]})
+
+
+def test_a_stale_shard_beside_new_ones_is_refused_naming_both_files(tmp_path):
+    # shard_size 4 wrote s0 with rows 0..3; shard_size 2 then wrote s1 = rows 2..3 again
+    _rows(tmp_path / "s0.h5", 0, 4)
+    _rows(tmp_path / "s1.h5", 2, 4)
+    paths = [tmp_path / "s0.h5", tmp_path / "s1.h5"]
+    with pytest.raises(DataError, match=r"s1.h5: rows \[\('img2', 2\), \('img3', 3\)\] .*are also in .*s0.h5"):
+        read_shards(paths)
+    with pytest.raises(DataError, match=r"s1.h5: rows .* are also in"):
+        check_shards(paths, expected=4)
+
+
+def test_shards_holding_fewer_or_more_rows_than_the_config_implies_are_refused(tmp_path):
+    _shard(tmp_path / "s0.h5", n=3, offset=0)
+    _shard(tmp_path / "s1.h5", n=2, offset=3)
+    paths = [tmp_path / "s0.h5", tmp_path / "s1.h5"]
+    check_shards(paths, expected=5)
+    check_shards(paths)  # no count given: only uniqueness
+    with pytest.raises(DataError, match=r"5 rows in 2 file\(s\), the config implies 6"):
+        check_shards(paths, expected=6)
+    with pytest.raises(DataError, match=r"s0.h5.*3 rows in 1 file\(s\), the config implies 5"):
+        read_shards(paths[:1], expected=5)
+
+
+def test_check_coverage_takes_any_keys_and_names_the_shard():
+    check_coverage([("a.h5", ["x", "y"]), ("b.h5", ["z"])], 3)
+    with pytest.raises(DataError, match=r"b.h5: rows \['y'\] .*also in a.h5"):
+        check_coverage([("a.h5", ["x", "y"]), ("b.h5", ["y"])], None)
+    with pytest.raises(DataError, match=r"a.h5: 1 rows appear twice"):
+        check_coverage([("a.h5", ["x", "x"])], None)
+    with pytest.raises(DataError, match=r"attack shards \['a.h5'\]: 2 rows .* implies 250"):
+        check_coverage([("a.h5", ["x", "y"])], 250, "attack shards")

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from cameval import metrics
 from cameval.data.images import read_manifest
 from cameval.errors import DataError
-from cameval.store import Shard
+from cameval.store import Shard, check_shards
 
 
 def gt_boxes_of(manifest: pd.DataFrame, image_id: str, cls: int) -> list[tuple]:
@@ -21,13 +21,15 @@ def gt_boxes_of(manifest: pd.DataFrame, image_id: str, cls: int) -> list[tuple]:
 
 
 def localization_rows(shards: list[str], manifest: str, threshold: float = 0.15, rule: str = "ilsvrc",
-                      topk: int = 5) -> pd.DataFrame:
+                      topk: int = 5, expected: int | None = None) -> pd.DataFrame:
     """Table 1's per-image outcome (ILSVRC CLS-LOC protocol) from top-k CAM shards.
 
     Each of the top-k maps is upsampled to the input (bilinear), binarized at ``threshold`` of
     its max, boxed around its largest connected component and compared with the GT boxes of
-    its class (``rule``: ``ilsvrc`` IoU >= 0.5, or the study's eq. 3).
+    its class (``rule``: ``ilsvrc`` IoU >= 0.5, or the study's eq. 3). ``expected``: the rows the
+    shards must cover, each once (:func:`cameval.store.check_shards`).
     """
+    check_shards(shards, expected)
     man = read_manifest(manifest).set_index("id")
     rows = []
     for path in tqdm(shards, desc="localization", unit="shard"):
@@ -45,7 +47,7 @@ def localization_rows(shards: list[str], manifest: str, threshold: float = 0.15,
 
 
 def pointing_rows(shards: list[str], manifest: str, tolerances=(0, 15), threshold: float = 0.5,
-                  scale: str = "image", topk: int = 5) -> pd.DataFrame:
+                  scale: str = "image", topk: int = 5, expected: int | None = None) -> pd.DataFrame:
     """Table 2's per-image pointing-game outcome from ``top{k}+label`` Grad-CAM shards.
 
     - accuracy (Zhang et al., 2016): the arg-max of the ground-truth class's map, upsampled to
@@ -55,9 +57,12 @@ def pointing_rows(shards: list[str], manifest: str, tolerances=(0, 15), threshol
       largest peak among the image's top-k maps, ``raw`` uses the unnormalized Grad-CAM value —
       and scores a hit when (class present and point in its box and kept) or (class absent and
       rejected). ``recall`` is the share of hits among the k maps of the image.
+
+    ``expected``: the rows the shards must cover, each once (:func:`cameval.store.check_shards`).
     """
     if scale not in ("image", "raw"):
         raise ValueError(f"scale: {scale!r} is not one of image, raw")
+    check_shards(shards, expected)
     man = read_manifest(manifest).set_index("id")
     rows = []
     for path in tqdm(shards, desc="pointing", unit="shard"):
@@ -88,15 +93,21 @@ def pointing_rows(shards: list[str], manifest: str, tolerances=(0, 15), threshol
 
 
 def rankcorr_rows(occlusion: list[str], others: dict[str, list[str]], n_images: int, size: int = 14,
-                  reduce: str = "abs_max") -> pd.DataFrame:
+                  reduce: str = "abs_max", expected: dict[str, int] | None = None) -> pd.DataFrame:
     """Table 3's per-image Spearman rho between an occlusion map and each other map.
 
     ``others`` maps a method name (``guided_backprop``, ``gradcam``) to shards covering the same
     first images; ``guided_gradcam`` is formed from those two (Guided Backprop ⊙ upsampled
     Grad-CAM) when both are given. Pixel maps are reduced to one channel with ``reduce``
     (see :func:`cameval.metrics.reduce_channels`); all maps are explained for the top-1 class.
+    ``expected`` maps ``occlusion`` and each key of ``others`` to the rows its shards must cover,
+    each once (:func:`cameval.store.check_shards`; a missing key is not checked).
     """
     import torch
+
+    expected = expected or {}
+    for name, paths in {"occlusion": occlusion, **others}.items():
+        check_shards(paths, expected.get(name))
 
     from cameval.explain.guided import combine_guided_gradcam
 

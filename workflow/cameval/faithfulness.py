@@ -107,15 +107,17 @@ def class_maps(weights: str, images: str, manifest: str, out: str | os.PathLike,
 
 
 def fidelity_rows(maps_h5: str, weights: str, images: str, manifest: str, percentiles=(1, 10),
-                  device: str = "cpu") -> pd.DataFrame:
+                  device: str = "cpu", expected: int | None = None) -> pd.DataFrame:
     """One row per (image, method, percentile): ``contrastivity`` of the masks of all classes with
     the label as the positive class, the label mask's share of pixels, and the label's probability
-    and the prediction before and after masking (``drop = p_before - p_after``)."""
+    and the prediction before and after masking (``drop = p_before - p_after``). ``expected``: the
+    images the class-map file must hold, each once (:func:`cameval.store.check_coverage`)."""
     import h5py
     import torch
 
     from cameval.data.images import ImageSet, read_manifest
     from cameval.models import load_model
+    from cameval.store import check_coverage
 
     if not os.path.isfile(maps_h5):
         raise DataError(f"{maps_h5}: no such file (expected the class maps written by cameval.faithfulness)")
@@ -126,6 +128,7 @@ def fidelity_rows(maps_h5: str, weights: str, images: str, manifest: str, percen
         labels = fh["labels"][()]
         maps = {m: fh[f"maps/{m}"][()] for m in fh["maps"]}
         explainer = fh.attrs.get("shap_explainer", "")
+    check_coverage([(maps_h5, ids)], expected, "class maps")
     with ImageSet(images) as imgs:
         x = imgs.tensor(index.loc[ids].to_numpy()).to(device)
     rows = []

@@ -209,9 +209,10 @@ def class_names(spec: dict) -> list[str] | None:
 
 
 def appendix_f(attacks: dict[str, list[str]], path: str | os.PathLike, n_images: int = 3,
-               class_names=None) -> None:
+               class_names=None, expected: int | None = None) -> None:
     """Appendix F: per successful one-pixel attack (the first ``n_images`` per model), Grad-CAM of
-    the label before, the attacked image with the pixel circled, Grad-CAM of the new class after."""
+    the label before, the attacked image with the pixel circled, Grad-CAM of the new class after.
+    ``expected``: the images each model's shards must cover (:func:`cameval.sensitivity.read_attacks`)."""
     from matplotlib.patches import Circle
 
     from cameval.sensitivity import read_attacks
@@ -219,7 +220,7 @@ def appendix_f(attacks: dict[str, list[str]], path: str | os.PathLike, n_images:
     name = (lambda c: class_names[c]) if class_names is not None else (lambda c: f"class {c}")
     rows = []
     for model, paths in attacks.items():
-        a = read_attacks(paths)
+        a = read_attacks(paths, expected)
         ok = np.flatnonzero(a["success"])
         for i in (ok if len(ok) else np.arange(len(a["ids"])))[:n_images]:
             adv = a["clean"][i].copy()

@@ -111,12 +111,15 @@ def attack_shard(weights: str, images: str, manifest: str, out: str | os.PathLik
                          "cameval_version": cameval.__version__, "torch_version": str(torch.__version__)})
 
 
-def read_attacks(paths) -> dict:
-    """The arrays of several attack shards, concatenated in order."""
+def read_attacks(paths, expected: int | None = None) -> dict:
+    """The arrays of several attack shards, concatenated in order, after checking that they cover
+    ``expected`` images (None: not checked), each once (:func:`cameval.store.check_coverage`)."""
     import h5py
 
+    from cameval.store import check_coverage
+
     out: dict = {k: [] for k in ("ids", *ARRAYS)}
-    attrs = {}
+    attrs, parts = {}, []
     for p in paths:
         if not os.path.isfile(p):
             raise DataError(f"{p}: no such attack shard (expected an HDF5 file written by cameval.sensitivity)")
@@ -124,10 +127,12 @@ def read_attacks(paths) -> dict:
             missing = [k for k in ("ids", *ARRAYS) if k not in fh]
             if missing:
                 raise DataError(f"{p}: not a one-pixel attack shard, missing datasets {missing}")
-            out["ids"] += [s.decode() if isinstance(s, bytes) else str(s) for s in fh["ids"][()]]
+            parts.append((p, [s.decode() if isinstance(s, bytes) else str(s) for s in fh["ids"][()]]))
+            out["ids"] += parts[-1][1]
             for k in ARRAYS:
                 out[k].append(fh[k][()])
             attrs = dict(fh.attrs)
+    check_coverage(parts, expected, "attack shards")
     for k in ARRAYS:
         out[k] = np.concatenate(out[k])
     out["attrs"] = attrs
@@ -148,11 +153,12 @@ def percentile_rank(m: np.ndarray, value: float) -> float:
     return float(100.0 * np.mean(m <= value))
 
 
-def sensitivity_rows(paths) -> pd.DataFrame:
+def sensitivity_rows(paths, expected: int | None = None) -> pd.DataFrame:
     """Per image: the attack's outcome and, per method (``gradcam``, ``ig``), the normalized map at
     the attacked pixel and at the random pixel, before (label) and after (new prediction), and the
-    attacked pixel's percentile rank in each map."""
-    a = read_attacks(paths)
+    attacked pixel's percentile rank in each map. ``expected``: the images the shards must cover
+    (:func:`read_attacks`)."""
+    a = read_attacks(paths, expected)
     size = a["clean"].shape[1:3]
     rows = []
     for i, image_id in enumerate(a["ids"]):

@@ -175,8 +175,56 @@ def _decode(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def read_shards(paths) -> dict:
-    """Concatenate the small arrays of several shards (maps excluded: read those per shard)."""
+def check_coverage(parts, expected: int | None, what: str = "shards") -> None:
+    """Raise :class:`DataError` unless the shards cover their rows exactly once.
+
+    ``parts`` are ``(path, keys)`` in shard order, ``keys`` the rows of that shard (image ids, or
+    ``(id, label)`` pairs where one image gives several rows); ``expected`` is the number of rows
+    the config implies for these shards (None: not checked). A key in two shards names both
+    files; a wrong total names the files and both counts. A shard left beside new ones by an
+    earlier ``shard_size`` (``shard-0`` still holding 1,000 rows, ``shard-1`` 500 of them again)
+    fails both ways.
+    """
+    seen: dict = {}
+    paths = []
+    for path, keys in parts:
+        paths.append(str(path))
+        again = [k for k in keys if k in seen]
+        if again:
+            more = f" (and {len(again) - 3} more)" if len(again) > 3 else ""
+            raise DataError(f"{path}: rows {again[:3]}{more} are also in "
+                            f"{seen[again[0]]} (expected each row in exactly one of the {what}: a shard left from "
+                            "another shard_size or config? delete these shards and rerun)")
+        twice = len(keys) - len(set(keys))
+        if twice:
+            raise DataError(f"{path}: {twice} rows appear twice in this shard (expected each row once)")
+        seen.update(dict.fromkeys(keys, str(path)))
+    if expected is not None and len(seen) != expected:
+        shown = paths if len(paths) <= 4 else [*paths[:2], "...", paths[-1]]
+        raise DataError(f"{what} {shown}: {len(seen)} rows in {len(paths)} file(s), the config implies {expected} "
+                        "(expected exactly those rows: delete the shards and rerun)")
+
+
+def shard_keys(shard: "Shard") -> list:
+    """The rows of a heatmap shard: ``(id, label)``, the key :class:`Shard` checks unique in one file."""
+    labels = np.asarray(shard.labels).reshape(len(shard), -1)[:, 0].tolist() if len(shard) else []
+    return list(zip(shard.ids, labels))
+
+
+def check_shards(paths, expected: int | None = None) -> None:
+    """Open every heatmap shard of ``paths`` (each file checked by :class:`Shard`) and
+    :func:`check_coverage` their rows against ``expected``."""
+    parts = []
+    for p in paths:
+        with Shard(p) as s:
+            parts.append((p, shard_keys(s)))
+    check_coverage(parts, expected, "heatmap shards")
+
+
+def read_shards(paths, expected: int | None = None) -> dict:
+    """Concatenate the small arrays of several shards (maps excluded: read those per shard), after
+    :func:`check_shards`."""
+    check_shards(paths, expected)
     out: dict = {"ids": [], "labels": [], "targets": [], "scores": []}
     for p in paths:
         with Shard(p) as s:

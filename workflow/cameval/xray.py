@@ -31,7 +31,7 @@ from cameval import metrics
 from cameval.data.images import read_manifest
 from cameval.errors import DataError
 from cameval.experiments import gt_boxes_of
-from cameval.store import Shard
+from cameval.store import Shard, check_shards
 
 THRESHOLDS = (0.1, 0.25, 0.5, 0.75)
 
@@ -45,14 +45,17 @@ def _rows_of(paths: list[str]):
 
 
 def xray_rows(sets: dict[str, list[str]], manifest: str, classes: Sequence[str], *, box_threshold: float = 0.5,
-              inbox_threshold: float = 0.85, reduce: str = "abs_sum") -> pd.DataFrame:
+              inbox_threshold: float = 0.85, reduce: str = "abs_sum", expected: int | None = None) -> pd.DataFrame:
     """One row per (image, boxed finding) with the measures of the module docstring for every set.
 
     ``sets`` maps a heatmap-set name to its shards (covering the same rows in the same order,
     each explaining the row's finding, targets ``label``). Columns: ``id, label, finding,
     score`` (the finding's logit), then ``{set}_inbox`` for every set and ``{set}_iou``,
-    ``{set}_iobb``, ``{set}_loc_study``, ``{set}_loc_iou50`` for CAM sets (2-D maps).
+    ``{set}_iobb``, ``{set}_loc_study``, ``{set}_loc_iou50`` for CAM sets (2-D maps). ``expected``:
+    the rows every set's shards must cover, each once (:func:`cameval.store.check_shards`).
     """
+    for paths in sets.values():
+        check_shards(paths, expected)
     man = read_manifest(manifest).set_index("id")
     names = list(sets)
     iters = {k: _rows_of(v) for k, v in sets.items()}
@@ -256,11 +259,13 @@ def table5_figure(full: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def appendix_e(images: str, manifest: str, sets: dict[str, dict[str, list[str]]], titles: dict[str, str],
-               path: str | os.PathLike, n_images: int = 4, seed: int = 0, reduce: str = "abs_sum") -> None:
+               path: str | os.PathLike, n_images: int = 4, seed: int = 0, reduce: str = "abs_sum",
+               expected: int | None = None) -> None:
     """Appendix E: for a seeded draw of evaluation rows, the image with its ground-truth box(es),
     then each set's map overlaid (pixel maps reduced with ``reduce``), per model.
 
-    ``sets[model][name]`` are the shards of heatmap set ``name``; ``titles[name]`` its column title.
+    ``sets[model][name]`` are the shards of heatmap set ``name``; ``titles[name]`` its column title;
+    ``expected``: the rows every set's shards must cover, each once (:func:`cameval.store.check_shards`).
     """
     from matplotlib.patches import Rectangle
 
@@ -270,6 +275,9 @@ def appendix_e(images: str, manifest: str, sets: dict[str, dict[str, list[str]]]
     man = read_manifest(manifest).set_index("id")
     models = list(sets)
     names = list(titles)
+    for by_name in sets.values():
+        for paths in by_name.values():
+            check_shards(paths, expected)
     first = sets[models[0]][names[0]]
     ids, labels = [], []
     for p in first:

@@ -5,9 +5,13 @@ import re
 
 from snakemake.utils import validate
 
+from cameval.config import check_config, check_device, load_strict
 from cameval.errors import ConfigError
 from cameval.explain import check_params
 
+# Each config file once more, strictly: a key given twice is refused (Snakemake's loader keeps the last).
+for _file in dict.fromkeys(workflow.configfiles):
+    load_strict(_file)
 validate(config, workflow.source_path("../schemas/config.schema.yaml"), set_default=True)
 
 
@@ -48,9 +52,6 @@ if "table4" in config:
     _require("table4.dataset", config["table4"]["dataset"], config["datasets"])
     for _model in config["table4"]["models"]:
         _require("table4.models", _model, config["models"])
-        if config["models"][_model]["dataset"] != config["table4"]["dataset"]:
-            raise ConfigError(f"table4.models: {_model} is trained on {config['models'][_model]['dataset']}, "
-                              f"not on table4.dataset {config['table4']['dataset']}")
     if config["table4"].get("better", config["table4"]["models"][0]) not in config["table4"]["models"]:
         raise ConfigError(f"table4.better: {config['table4']['better']!r} is not one of table4.models {config['table4']['models']}")
     for _key in ("gradcam", "guided_backprop"):
@@ -76,6 +77,11 @@ def n_shards(dataset, heatmap, n_images=None):
 def shard_rows(dataset, heatmap, shard):
     size = config["heatmaps"][heatmap]["shard_size"]
     return shard * size, min((shard + 1) * size, n_eval(dataset))
+
+
+def shard_count(dataset, heatmap, n_images=None):
+    """Rows the shards of `shards(dataset, _, heatmap, n_images)` hold: whole shards, each row once."""
+    return shard_rows(dataset, heatmap, n_shards(dataset, heatmap, n_images) - 1)[1]
 
 
 def shards(dataset, model, heatmap, n_images=None):
@@ -143,12 +149,18 @@ if "table6" in config:
     _require("table6.dataset", config["table6"]["dataset"], config["datasets"])
     for _model in config["table6"]["models"]:
         _require("table6.models", _model, config["models"])
-        if config["models"][_model]["dataset"] != config["table6"]["dataset"]:
-            raise ConfigError(f"table6.models: {_model} is trained on {config['models'][_model]['dataset']}, "
-                              f"not on table6.dataset {config['table6']['dataset']}")
 if "table7" in config:
     for _model in config["table7"]["models"]:
         _require("table7.models", _model, config["models"])
+# what the schema cannot say: targets against the models' classes, splits, methods of each role, models
+# against each experiment's dataset, per-model numbers (cameval.config)
+check_config(config)
+# device: cuda needs a GPU where the jobs run: checked on local runs only. At parse time Snakemake
+# knows no executor yet; a cluster executor takes --jobs as nodes (profiles/slurm: jobs: 100), a local
+# run takes it as cores, so nodes is None exactly on local runs. Dry-runs and the jobs themselves
+# (which parse the workflow again, on their node) are not checked.
+check_device(config["device"], workflow.is_main_process and not workflow.output_settings.dryrun
+             and workflow.resource_settings.nodes is None)
 
 
 def n_attacked(dataset):

@@ -90,6 +90,7 @@ rule appendix_f:
     params:
         n_images=config.get("table6", {}).get("figure_images"),
         dataset=lambda w: config["datasets"][config["table6"]["dataset"]],
+        expected=lambda w: n_attacked(config["table6"]["dataset"]),
     threads: 1
     resources:
         mem_mb=per_attempt(2000),

@@ -10,6 +10,7 @@ rule localization:
     params:
         threshold=config["table1"]["threshold"],
         rule=config["table1"]["rule"],
+        expected=lambda w: shard_count(w.dataset, w.heatmap),
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
@@ -32,6 +33,7 @@ rule pointing:
         tolerances=config["table2"]["tolerances"],
         threshold=config["table2"]["threshold"],
         scale=config["table2"]["scale"],
+        expected=lambda w: shard_count(w.dataset, config["table2"]["heatmap"]),
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
@@ -61,6 +63,9 @@ rule rank_correlation:
         images=config["table3"]["images"],
         size=config["table3"]["size"],
         reduce=config["table3"]["reduce"],
+        expected=lambda w: {"occlusion": shard_count(w.dataset, w.occlusion, config["table3"]["images"]),
+                            **{k: shard_count(w.dataset, config["table3"][k], config["table3"]["images"])
+                               for k in ("gradcam", "guided_backprop")}},
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
@@ -79,6 +84,8 @@ rule sensitivity:
         shards=lambda w: attack_shards(w.dataset, w.model),
     output:
         "results/metrics/one_pixel/{dataset}/{model}.csv",
+    params:
+        expected=lambda w: n_attacked(w.dataset),
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
@@ -101,6 +108,7 @@ rule fidelity:
     params:
         percentiles=config.get("table7", {}).get("percentiles"),
         device=config["device"],
+        expected=lambda w: min(table7_images(w.model), n_eval(w.dataset)),
     threads: 1
     resources:
         mem_mb=per_attempt(2000),

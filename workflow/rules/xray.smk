@@ -79,6 +79,7 @@ rule xray_localization:
         box_threshold=config.get("table5", {}).get("box_threshold"),
         inbox_threshold=config.get("table5", {}).get("inbox_threshold"),
         reduce=config.get("table5", {}).get("reduce"),
+        expected=lambda w: n_eval(w.dataset),
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
@@ -159,6 +160,7 @@ rule appendix_e:
         n_images=config.get("table5", {}).get("figure_images"),
         seed=config["seed"],
         reduce=config.get("table5", {}).get("reduce"),
+        expected=lambda w: n_eval(config["table5"]["dataset"]),
     threads: 1
     resources:
         mem_mb=per_attempt(2000),

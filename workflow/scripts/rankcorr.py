@@ -9,6 +9,6 @@ p = snakemake.params
 rows = rankcorr_rows(
     snakemake.input.occlusion,
     {"gradcam": snakemake.input.gradcam, "guided_backprop": snakemake.input.guided_backprop},
-    n_images=p.images, size=p.size, reduce=p.reduce,
+    n_images=p.images, size=p.size, reduce=p.reduce, expected=p.expected,
 )
 write_csv(rows, snakemake.output[0])

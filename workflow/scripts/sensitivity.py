@@ -5,4 +5,4 @@ from cameval.logs import setup_logging
 from cameval.sensitivity import sensitivity_rows
 
 setup_logging(snakemake.log[0])
-write_csv(sensitivity_rows(list(snakemake.input.shards)), snakemake.output[0])
+write_csv(sensitivity_rows(list(snakemake.input.shards), snakemake.params.expected), snakemake.output[0])
