@@ -77,9 +77,9 @@ def test_target_parts_and_model_classes():
     (lambda c: c["datasets"]["digits-loc"].update(eval_split="tset"),
      r"datasets.digits-loc.eval_split: 'tset' is not a split of this digits set \(expected one of \['train', "
      r"'val', 'test'\]\)"),
-    (lambda c: c["table7"].update(images={"mnist": 100}),
-     r"table7.images: \{'mnist': 100\} has no number for \['googlenet'\] \(expected one number, or one per model"),
-    (lambda c: c["table7"].update(images={"mnist": 1, "googlenet": 1, "vgg": 1}), r"names \['vgg'\], not in table7"),
+    (lambda c: c["table7"].update(images={"mnist_net": 100}),
+     r"table7.images: \{'mnist_net': 100\} has no number for \['googlenet'\] \(expected one number, or one per model"),
+    (lambda c: c["table7"].update(images={"mnist_net": 1, "googlenet": 1, "vgg": 1}), r"names \['vgg'\], not in table7"),
     (lambda c: c["table4"].update(guided_backprop="gradcam"),
      r"table4.guided_backprop: heatmaps.gradcam has method gradcam \(expected a set of method guided_backprop\)"),
     (lambda c: c["table3"].update(gradcam="gradcampp"), r"table3.gradcam: heatmaps.gradcampp has method gradcampp"),
@@ -94,9 +94,9 @@ def test_target_parts_and_model_classes():
      r"gradcampp: Figure 1"),
     (lambda c: c["table5"].update(models=["A", "vgg"]),
      r"table5.models: vgg is trained on digits-loc, not on table5.dataset digits-multi"),
-    (lambda c: c["table1"].update(models=["vgg", "mnist"]), r"table1.models: mnist is trained on digits-28"),
+    (lambda c: c["table1"].update(models=["vgg", "mnist_net"]), r"table1.models: mnist_net is trained on mnist-real"),
     (lambda c: c["fgsm"].update(models=["A"]), r"fgsm.models: A is trained on digits-multi, not on fgsm.dataset"),
-    (lambda c: c["table4"].update(models=["vgg", "mnist"]), r"table4.models: mnist is trained on digits-28"),
+    (lambda c: c["table4"].update(models=["vgg", "mnist_net"]), r"table4.models: mnist_net is trained on mnist-real"),
 ])
 def test_values_that_cannot_work_together_are_refused_naming_the_key(tiny, edit, match):
     cfg = copy.deepcopy(tiny)
