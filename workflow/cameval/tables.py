@@ -92,19 +92,27 @@ def _stat_columns(rec: dict, shown: dict, key: str, label: str, values, n_boot: 
 
 def table2(rows: dict[str, pd.DataFrame], tolerances, reference: dict | None = None,
            n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 2: pointing-game accuracy (per tolerance) and recall per model, as fractions."""
+    """Table 2: pointing-game accuracy (per tolerance) and recall per model, as fractions.
+
+    ``reference[model]`` = ``{"study": {accuracy, recall}, "original": {accuracy, recall}}``: the
+    study's values and the original paper's (Selvaraju et al. quote GoogLeNet's accuracy only, on
+    COCO) go to the columns ``study_accuracy`` … ``original_recall``; the display shows the
+    original paper's columns where any model has such a value.
+    """
     reference = reference or {}
+    shown_sources = ["study"] + (["original"] if any(r.get("original") for r in reference.values()) else [])
     full, display = [], []
     for model, df in rows.items():
         rec, shown = {"model": model, "n": len(df)}, {"model": model, "n": len(df)}
         for t in tolerances:
             _stat_columns(rec, shown, f"accuracy_tol{t}", f"accuracy ({t} px)", df[f"hit_tol{t}"].astype(float), n_boot, seed)
         _stat_columns(rec, shown, "recall", "recall", df["recall"], n_boot, seed)
-        for key in ("accuracy", "recall"):
-            value = reference.get(model, {}).get("study", {}).get(key)
-            rec[f"study_{key}"] = value
-            if reference:
-                shown[f"{key} (study)"] = _fmt(value, 5)
+        for source in ("study", "original"):
+            for key in ("accuracy", "recall"):
+                value = (reference.get(model, {}).get(source) or {}).get(key)
+                rec[f"{source}_{key}"] = value
+                if reference and source in shown_sources:
+                    shown[f"{key} ({source})"] = _fmt(value, 5 if source == "study" else 4)
         full.append(rec)
         display.append(shown)
     return pd.DataFrame(full), pd.DataFrame(display)
@@ -115,21 +123,44 @@ TABLE3_METHODS = {"guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "
 
 def table3(rows: dict[tuple[str, str], pd.DataFrame], patches: dict[str, int], reference: dict | None = None,
            n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 3: mean ± std Spearman rho with occlusion, per model, patch size and method."""
+    """Table 3: mean ± std Spearman rho with occlusion, per model, patch size and method.
+
+    ``reference[source]`` (``source``: ``study``, ``original``) = ``{method: mean}`` or
+    ``{method: {mean, std}}``, with optional ``patch`` and ``n`` (what the values were computed
+    on). They are shown as rows of their own in the display, and in the CSV as columns
+    ``{source}_{method}`` (and ``{source}_{method}_std``) on the rows of that patch size (every
+    row where ``patch`` is not given).
+    """
     reference = reference or {}
+
+    def ref(source: str, key: str) -> tuple:
+        v = (reference.get(source) or {}).get(key)
+        return (v.get("mean"), v.get("std")) if isinstance(v, dict) else (v, None)
+
     full, display = [], []
     for (model, occlusion), df in rows.items():
         rec = {"model": model, "occlusion": occlusion, "patch": patches[occlusion], "n": len(df)}
         shown = {"model": model, "patch": f"{patches[occlusion]}×{patches[occlusion]}", "n": len(df)}
         for key, label in TABLE3_METHODS.items():
             _stat_columns(rec, shown, key, label, df[key], n_boot, seed, std=True)
+        for source in ("study", "original"):
+            values = reference.get(source) or {}
+            applies = bool(values) and values.get("patch") in (None, patches[occlusion])
+            for key in TABLE3_METHODS:
+                mean, std = ref(source, key) if applies else (None, None)
+                rec[f"{source}_{key}"], rec[f"{source}_{key}_std"] = mean, std
         full.append(rec)
         display.append(shown)
     for source in ("original", "study"):
         values = reference.get(source)
         if values:
-            display.append({"model": f"({source})", "patch": values.get("patch", "–"), "n": values.get("n", "–"),
-                            **{label: _fmt(values.get(key), 4) for key, label in TABLE3_METHODS.items()}})
+            patch = values.get("patch")
+            cells = {}
+            for key, label in TABLE3_METHODS.items():
+                mean, std = ref(source, key)
+                cells[label] = _fmt(mean, 4) + (f" ± {_fmt(std, 4)}" if std is not None else "")
+            display.append({"model": f"({source})", "patch": f"{patch}×{patch}" if patch else "–",
+                            "n": values.get("n", "–"), **cells})
     return pd.DataFrame(full), pd.DataFrame(display)
 
 
@@ -171,6 +202,14 @@ def wilcoxon_p(a, b) -> tuple[float, float]:
 TABLE6_METHODS = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients"}
 
 
+def study_cell(study: dict, when: str) -> str:
+    """The study's Table 6 values ``{when}_mean`` … ``{when}_max`` as ``mean ± std [min, max]`` (4 digits, as printed)."""
+    if not study or study.get(f"{when}_mean") is None:
+        return "–"
+    return (f"{_fmt(study.get(f'{when}_mean'), 4)} ± {_fmt(study.get(f'{when}_std'), 4)} "
+            f"[{_fmt(study.get(f'{when}_min'), 4)}, {_fmt(study.get(f'{when}_max'), 4)}]")
+
+
 def table6(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot: int = 1000,
            seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 6: one-pixel attacks and the map's value (0–1) at the attacked pixel.
@@ -210,12 +249,9 @@ def table6(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot:
                         "after_mean", "after_std", "after_min", "after_max"):
                 rec[f"study_{key}"] = study.get(key)
             if reference:
-                shown["study: before"] = (f"{_fmt(study.get('before_mean'), 3)} ± {_fmt(study.get('before_std'), 3)} "
-                                          f"[{_fmt(study.get('before_min'), 3)}, {_fmt(study.get('before_max'), 3)}]"
-                                          if study else "–")
-                shown["study: after"] = (f"{_fmt(study.get('after_mean'), 3)} ± {_fmt(study.get('after_std'), 3)} "
-                                         f"[{_fmt(study.get('after_min'), 3)}, {_fmt(study.get('after_max'), 3)}]"
-                                         if study else "–")
+                shown["study: successful"] = _fmt(study.get("successful"))
+                shown["study: before"] = study_cell(study, "before")
+                shown["study: after"] = study_cell(study, "after")
             full.append(rec)
             display.append(shown)
     return pd.DataFrame(full), pd.DataFrame(display)
