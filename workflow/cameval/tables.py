@@ -257,6 +257,53 @@ def table6(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot:
     return pd.DataFrame(full), pd.DataFrame(display)
 
 
+STUDY_SUBSETS = {"listed": "every listed attack", "successful": "those that change the top-1 class here"}
+
+
+def table6_study(rows: dict[str, pd.DataFrame], reference: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 6 on the study's own attacks: Grad-CAM (0–1) at the attacked pixel, per model.
+
+    ``rows[model]`` are :func:`cameval.sensitivity.study_attack_rows`. Per model, over every
+    listed attack and over those that still change the top-1 class here: ``n``, mean, std
+    (ddof = 1), min, max of ``before`` (class: the clean top-1 prediction, the study's), ``before_label``
+    (class: the label, as cameval's Table 6) and ``after`` (class: the new top-1 prediction), the
+    random pixel's means (chance level) and the Wilcoxon signed-rank p-value of attacked vs random
+    (before). ``reference[model]["study"]`` (the study's printed Table 6, Table 6's reference)
+    goes to the columns ``study_*``.
+    """
+    reference = reference or {}
+    full, display = [], []
+    for model, df in rows.items():
+        study = (reference.get(model) or {}).get("study") or {}
+        ok = df["success"].astype(bool)
+        for subset, title in STUDY_SUBSETS.items():
+            d = df if subset == "listed" else df[ok]
+            rec = {"model": model, "subset": subset, "listed": len(df), "successful_here": int(ok.sum()), "n": len(d)}
+            shown = {"model": model, "attacks": title, "n": f"{len(d)} of {len(df)}"}
+            for when, label in (("before", "before (clean prediction)"), ("before_label", "before (label)"),
+                                ("after", "after (new prediction)")):
+                st = _describe(d[f"gradcam_{when}"])
+                rec.update({f"{when}_{k}": v for k, v in st.items()})
+                rec[f"random_{when}_mean"] = _describe(d[f"gradcam_random_{when}"])["mean"]
+                shown[label] = f"{_fmt(st['mean'], 4)} ± {_fmt(st['std'], 4)} [{_fmt(st['min'], 4)}, {_fmt(st['max'], 4)}]"
+            stat, p = wilcoxon_p(d["gradcam_before"], d["gradcam_random_before"])
+            rec.update(wilcoxon_stat=stat, wilcoxon_p=p)
+            shown["random pixel (before / after)"] = f"{_fmt(rec['random_before_mean'], 4)} / {_fmt(rec['random_after_mean'], 4)}"
+            shown["Wilcoxon p (attacked vs random)"] = _fmt(p, 3)
+            for key in ("successful", "before_mean", "before_std", "before_min", "before_max",
+                        "after_mean", "after_std", "after_min", "after_max"):
+                rec[f"study_{key}"] = study.get(key)
+            if subset == "listed":
+                shown["study: successful"] = _fmt(study.get("successful"))
+                shown["study: before"] = study_cell(study, "before")
+                shown["study: after"] = study_cell(study, "after")
+            else:
+                shown["study: successful"] = shown["study: before"] = shown["study: after"] = ""
+            full.append(rec)
+            display.append(shown)
+    return pd.DataFrame(full), pd.DataFrame(display)
+
+
 TABLE7_METHODS = {"gradcam": "Grad-CAM", "shap": "SHAP", "integrated_gradients": "Integrated Gradients"}
 
 
