@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+STUDY = Path(__file__).resolve().parents[1] / "resources/study"
 
 
 # The study's five answers (App. D) and the score each means for agent A, written out by hand once for
@@ -181,6 +185,10 @@ def paper_fixtures(tiny_imagenet, tiny_chestxray, chexnet_checkpoints) -> dict:
                           "bbox_list": str(tiny_chestxray["bbox_list"])},
         },
         "models": {name: {"weights": str(path)} for name, path in chexnet_checkpoints.items()},
+        # the study's shipped results, from this clone (the workflow tests run with -d in a temporary folder)
+        "study": {"root": str(STUDY)},
+        "table6": {"study_attacks": {"vgg16": str(STUDY / "one_pixel/results_VGG16.csv"),
+                                     "googlenet": str(STUDY / "one_pixel/results_GoogLeNet.csv")}},
     }
 
 

@@ -171,6 +171,19 @@ def test_paper_config_plans_tables_6_and_7(tmp_path, paper_config):
     assert "results/maps/table7/mnist/mnist_net.h5" in out and "results/maps/table7/cifar10/googlenet_cifar10.h5" in out
 
 
+def test_paper_config_replays_the_studys_attacks_in_table6_study(tmp_path, paper_config):
+    cfg = yaml.safe_load(paper_config.read_text())  # table6.study_attacks: the shipped files (paper_fixtures)
+    out = snakemake("-n", "results/tables/table6_study.csv", "--configfile", str(paper_config), workdir=tmp_path).stdout
+    # one replay per model on the ImageNet fixture, no attack of our own
+    assert job_counts(out) == {"dataset": 1, "import_model": 2, "one_pixel_study": 2, "table6_study": 1}
+    assert "results/metrics/one_pixel_study/imagenet/googlenet.csv" in out
+    assert "table6_study" in job_counts(snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path).stdout)
+    cfg["table6"]["study_attacks"]["alexnet"] = cfg["table6"]["study_attacks"]["vgg16"]  # not one of table6.models
+    paper_config.write_text(yaml.safe_dump(cfg))
+    proc = snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path, check=False)
+    assert proc.returncode != 0 and "table6.study_attacks" in proc.stdout + proc.stderr
+
+
 @pytest.mark.parametrize("edit, key", [
     (lambda c: c["table1"].pop("models"), "models"),
     (lambda c: c["table1"].update(rule="voc"), "voc"),

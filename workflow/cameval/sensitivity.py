@@ -177,3 +177,93 @@ def sensitivity_rows(paths, expected: int | None = None) -> pd.DataFrame:
                 row[f"{method}_pct_{when}"] = percentile_rank(m, m[r, c])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --- the study's own attacks (resources/study/one_pixel/), re-evaluated here ---------------------
+
+def study_attack_rows(weights: str, images: str, manifest: str, attacks: pd.DataFrame, *, split: str,
+                      layer: str | None = None, seed: int = 0, batch_size: int = 16, device: str = "cpu",
+                      source: str = "") -> pd.DataFrame:
+    """The study's published one-pixel attacks replayed on this pipeline's images and model.
+
+    ``attacks``: :func:`cameval.data.study.read_one_pixel_attacks` (``index`` into the evaluation
+    split of ``manifest``, ``row``, ``col``, ``r, g, b``). Per attack: the image as this pipeline
+    preprocessed it (pixel space [0, 1]), the attacked copy with pixel ``(row, col)`` set to
+    ``(r, g, b) / 255``, both normalized with the image set's mean and std; the model's top-1 class
+    before (``pred_before``; the class the study attacked and explained) and after (``pred_after``);
+    ``success`` = the attack still changes the top-1 class here. Grad-CAM (``layer``: the study's
+    default when None) of the clean prediction (``gradcam_before``, as the study's code did), of
+    the label (``gradcam_before_label``, as cameval's Table 6) and of the new prediction on the
+    attacked image (``gradcam_after``), read at the attacked pixel by :func:`pixel_map` (upsampled
+    bilinearly to the input, divided by its max) and at the seeded random pixel of
+    :func:`random_pixels` (``gradcam_random_*``); ``gradcam_pct_*`` the attacked pixel's
+    percentile rank (:func:`percentile_rank`).
+    """
+    import torch
+
+    from cameval.data.images import ImageSet
+    from cameval.explain import explain
+    from cameval.explain._core import default_layer
+    from cameval.heatmaps import eval_rows
+    from cameval.models import load_model
+
+    model = load_model(weights).to(device)
+    layer = layer or default_layer(model)
+    rows = eval_rows(manifest, split)
+    index = attacks["index"].to_numpy(dtype=np.int64)
+    if index.size and index.max() >= len(rows):
+        bad = attacks[attacks["index"] >= len(rows)].iloc[0]
+        raise DataError(f"{source}: line {int(bad['line'])}: image {int(bad['index'])} is past the end of split "
+                        f"{split!r} of {manifest} ({len(rows)} images)")
+    sel = rows.iloc[index]
+    with ImageSet(images) as imgs:
+        order = np.argsort(sel["index"].to_numpy())
+        clean = np.empty((len(sel), imgs.height, imgs.width, imgs.channels), dtype=np.uint8)
+        clean[order] = imgs.uint8(sel["index"].to_numpy()[order])
+        mean, std = imgs.mean, imgs.std
+    h, w = clean.shape[1:3]
+    if (attacks["row"] >= h).any() or (attacks["col"] >= w).any():
+        raise DataError(f"{source}: an attacked pixel lies outside the {h}×{w} images of {images}")
+    pixels = torch.as_tensor(clean, dtype=torch.float32, device=device).permute(0, 3, 1, 2) / 255
+    attacked = pixels.clone()
+    k = torch.arange(len(sel), device=device)
+    colour = torch.tensor(attacks[["r", "g", "b"]].to_numpy(dtype=np.float32)[:, : pixels.shape[1]], device=device)
+    attacked[k, :, torch.as_tensor(attacks["row"].to_numpy()), torch.as_tensor(attacks["col"].to_numpy())] = colour / 255
+    m = torch.as_tensor(mean, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
+    s = torch.as_tensor(std, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
+    x, xa = (pixels - m) / s, (attacked - m) / s
+    labels = torch.as_tensor(sel["label"].to_numpy(copy=True), dtype=torch.long, device=device)
+    maps = {"before": [], "before_label": [], "after": []}
+    probs = {"before": [], "after": []}
+    for b0 in tqdm(range(0, len(x), batch_size), desc="study attacks", unit="batch"):
+        sl = slice(b0, b0 + batch_size)
+        with torch.no_grad():
+            pb, pa = torch.softmax(model(x[sl]), 1), torch.softmax(model(xa[sl]), 1)
+        probs["before"].append(pb.cpu())
+        probs["after"].append(pa.cpu())
+        maps["before"].append(explain(model, x[sl], pb.argmax(1), "gradcam", layer=layer).detach().cpu())
+        maps["before_label"].append(explain(model, x[sl], labels[sl], "gradcam", layer=layer).detach().cpu())
+        maps["after"].append(explain(model, xa[sl], pa.argmax(1), "gradcam", layer=layer).detach().cpu())
+    pb, pa = torch.cat(probs["before"]).numpy(), torch.cat(probs["after"]).numpy()
+    maps = {key: torch.cat(v).numpy() for key, v in maps.items()}
+    pred_before, pred_after = pb.argmax(1), pa.argmax(1)
+    random = random_pixels(seed, sel["index"].to_numpy(), h, w)
+    out = []
+    for i, (_, a) in enumerate(attacks.iterrows()):
+        r, c = int(a["row"]), int(a["col"])
+        rr, rc = (int(v) for v in random[i])
+        row = {"id": sel["id"].iloc[i], "index": int(a["index"]), "line": int(a["line"]), "row": r, "col": c,
+               "colour": f"{int(a['r'])} {int(a['g'])} {int(a['b'])}", "label": int(labels[i]),
+               "pred_before": int(pred_before[i]), "pred_after": int(pred_after[i]),
+               "correct_before": bool(pred_before[i] == int(labels[i])), "success": bool(pred_after[i] != pred_before[i]),
+               "p_before": float(pb[i, pred_before[i]]), "p_after": float(pa[i, pred_before[i]]),
+               "random_row": rr, "random_col": rc}
+        for when, cam in maps.items():
+            pm = pixel_map(cam[i], (h, w))
+            row[f"gradcam_{when}"] = float(pm[r, c])
+            row[f"gradcam_random_{when}"] = float(pm[rr, rc])
+            row[f"gradcam_pct_{when}"] = percentile_rank(pm, pm[r, c])
+        out.append(row)
+    log.info("%s: %d of the study's %d attacks change the top-1 class with this preprocessing (layer %s)",
+             source, sum(r["success"] for r in out), len(out), layer)
+    return pd.DataFrame(out)

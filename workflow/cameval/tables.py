@@ -126,8 +126,15 @@ def table2(rows: dict[str, pd.DataFrame], tolerances, reference: dict | None = N
            n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 2: pointing-game accuracy (per tolerance) and recall per model, as fractions; each
     model after the first gets the paired difference from the first on the same images
-    (``accuracy_tol{t}_minus_{first}``, ``recall_minus_{first}``)."""
+    (``accuracy_tol{t}_minus_{first}``, ``recall_minus_{first}``).
+
+    ``reference[model]`` = ``{"study": {accuracy, recall}, "original": {accuracy, recall}}``: the
+    study's values and the original paper's (Selvaraju et al. quote GoogLeNet's accuracy only, on
+    COCO) go to the columns ``study_accuracy`` … ``original_recall``; the display shows the
+    original paper's columns where any model has such a value.
+    """
     reference = reference or {}
+    shown_sources = ["study"] + (["original"] if any(r.get("original") for r in reference.values()) else [])
     full, display = [], []
     for model, df in rows.items():
         rec, shown = {"model": model, "n": len(df)}, {"model": model, "n": len(df)}
@@ -140,11 +147,12 @@ def table2(rows: dict[str, pd.DataFrame], tolerances, reference: dict | None = N
                 a, b = _aligned(df, base, col)
                 key = col.replace("hit_", "accuracy_")
                 _paired_columns(rec, shown, f"{key}_minus_{first}", f"{label} − {first}'s", a, b, n_boot, seed)
-        for key in ("accuracy", "recall"):
-            value = reference.get(model, {}).get("study", {}).get(key)
-            rec[f"study_{key}"] = value
-            if reference:
-                shown[f"{key} (study)"] = _fmt(value, 5)
+        for source in ("study", "original"):
+            for key in ("accuracy", "recall"):
+                value = (reference.get(model, {}).get(source) or {}).get(key)
+                rec[f"{source}_{key}"] = value
+                if reference and source in shown_sources:
+                    shown[f"{key} ({source})"] = _fmt(value, 5 if source == "study" else 4)
         full.append(rec)
         display.append(shown)
     return pd.DataFrame(full), pd.DataFrame(display)
@@ -158,8 +166,20 @@ TABLE3_PAIRS = (("gradcam", "guided_backprop"), ("guided_gradcam", "guided_backp
 def table3(rows: dict[tuple[str, str], pd.DataFrame], patches: dict[str, int], reference: dict | None = None,
            n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 3: mean ± std Spearman rho with occlusion, per model, patch size and method, and the
-    paired differences of :data:`TABLE3_PAIRS` on the same images (:func:`_paired_columns`)."""
+    paired differences of :data:`TABLE3_PAIRS` on the same images (:func:`_paired_columns`).
+
+    ``reference[source]`` (``source``: ``study``, ``original``) = ``{method: mean}`` or
+    ``{method: {mean, std}}``, with optional ``patch`` and ``n`` (what the values were computed
+    on). They are shown as rows of their own in the display, and in the CSV as columns
+    ``{source}_{method}`` (and ``{source}_{method}_std``) on the rows of that patch size (every
+    row where ``patch`` is not given).
+    """
     reference = reference or {}
+
+    def ref(source: str, key: str) -> tuple:
+        v = (reference.get(source) or {}).get(key)
+        return (v.get("mean"), v.get("std")) if isinstance(v, dict) else (v, None)
+
     full, display = [], []
     for (model, occlusion), df in rows.items():
         rec = {"model": model, "occlusion": occlusion, "patch": patches[occlusion], "n": len(df)}
@@ -169,13 +189,24 @@ def table3(rows: dict[tuple[str, str], pd.DataFrame], patches: dict[str, int], r
         for a, b in TABLE3_PAIRS:
             _paired_columns(rec, shown, paired_key(a, b), f"{TABLE3_METHODS[a]} − {TABLE3_METHODS[b]}",
                             df[a], df[b], n_boot, seed)
+        for source in ("study", "original"):
+            values = reference.get(source) or {}
+            applies = bool(values) and values.get("patch") in (None, patches[occlusion])
+            for key in TABLE3_METHODS:
+                mean, std = ref(source, key) if applies else (None, None)
+                rec[f"{source}_{key}"], rec[f"{source}_{key}_std"] = mean, std
         full.append(rec)
         display.append(shown)
     for source in ("original", "study"):
         values = reference.get(source)
         if values:
-            display.append({"model": f"({source})", "patch": values.get("patch", "–"), "n": values.get("n", "–"),
-                            **{label: _fmt(values.get(key), 4) for key, label in TABLE3_METHODS.items()}})
+            patch = values.get("patch")
+            cells = {}
+            for key, label in TABLE3_METHODS.items():
+                mean, std = ref(source, key)
+                cells[label] = _fmt(mean, 4) + (f" ± {_fmt(std, 4)}" if std is not None else "")
+            display.append({"model": f"({source})", "patch": f"{patch}×{patch}" if patch else "–",
+                            "n": values.get("n", "–"), **cells})
     return pd.DataFrame(full), pd.DataFrame(display)
 
 
@@ -217,6 +248,14 @@ def wilcoxon_p(a, b) -> tuple[float, float]:
 TABLE6_METHODS = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients"}
 
 
+def study_cell(study: dict, when: str) -> str:
+    """The study's Table 6 values ``{when}_mean`` … ``{when}_max`` as ``mean ± std [min, max]`` (4 digits, as printed)."""
+    if not study or study.get(f"{when}_mean") is None:
+        return "–"
+    return (f"{_fmt(study.get(f'{when}_mean'), 4)} ± {_fmt(study.get(f'{when}_std'), 4)} "
+            f"[{_fmt(study.get(f'{when}_min'), 4)}, {_fmt(study.get(f'{when}_max'), 4)}]")
+
+
 def table6(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot: int = 1000,
            seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 6: one-pixel attacks and the map's value (0–1) at the attacked pixel.
@@ -256,12 +295,56 @@ def table6(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot:
                         "after_mean", "after_std", "after_min", "after_max"):
                 rec[f"study_{key}"] = study.get(key)
             if reference:
-                shown["study: before"] = (f"{_fmt(study.get('before_mean'), 3)} ± {_fmt(study.get('before_std'), 3)} "
-                                          f"[{_fmt(study.get('before_min'), 3)}, {_fmt(study.get('before_max'), 3)}]"
-                                          if study else "–")
-                shown["study: after"] = (f"{_fmt(study.get('after_mean'), 3)} ± {_fmt(study.get('after_std'), 3)} "
-                                         f"[{_fmt(study.get('after_min'), 3)}, {_fmt(study.get('after_max'), 3)}]"
-                                         if study else "–")
+                shown["study: successful"] = _fmt(study.get("successful"))
+                shown["study: before"] = study_cell(study, "before")
+                shown["study: after"] = study_cell(study, "after")
+            full.append(rec)
+            display.append(shown)
+    return pd.DataFrame(full), pd.DataFrame(display)
+
+
+STUDY_SUBSETS = {"listed": "every listed attack", "successful": "those that change the top-1 class here"}
+
+
+def table6_study(rows: dict[str, pd.DataFrame], reference: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 6 on the study's own attacks: Grad-CAM (0–1) at the attacked pixel, per model.
+
+    ``rows[model]`` are :func:`cameval.sensitivity.study_attack_rows`. Per model, over every
+    listed attack and over those that still change the top-1 class here: ``n``, mean, std
+    (ddof = 1), min, max of ``before`` (class: the clean top-1 prediction, the study's), ``before_label``
+    (class: the label, as cameval's Table 6) and ``after`` (class: the new top-1 prediction), the
+    random pixel's means (chance level) and the Wilcoxon signed-rank p-value of attacked vs random
+    (before). ``reference[model]["study"]`` (the study's printed Table 6, Table 6's reference)
+    goes to the columns ``study_*``.
+    """
+    reference = reference or {}
+    full, display = [], []
+    for model, df in rows.items():
+        study = (reference.get(model) or {}).get("study") or {}
+        ok = df["success"].astype(bool)
+        for subset, title in STUDY_SUBSETS.items():
+            d = df if subset == "listed" else df[ok]
+            rec = {"model": model, "subset": subset, "listed": len(df), "successful_here": int(ok.sum()), "n": len(d)}
+            shown = {"model": model, "attacks": title, "n": f"{len(d)} of {len(df)}"}
+            for when, label in (("before", "before (clean prediction)"), ("before_label", "before (label)"),
+                                ("after", "after (new prediction)")):
+                st = _describe(d[f"gradcam_{when}"])
+                rec.update({f"{when}_{k}": v for k, v in st.items()})
+                rec[f"random_{when}_mean"] = _describe(d[f"gradcam_random_{when}"])["mean"]
+                shown[label] = f"{_fmt(st['mean'], 4)} ± {_fmt(st['std'], 4)} [{_fmt(st['min'], 4)}, {_fmt(st['max'], 4)}]"
+            stat, p = wilcoxon_p(d["gradcam_before"], d["gradcam_random_before"])
+            rec.update(wilcoxon_stat=stat, wilcoxon_p=p)
+            shown["random pixel (before / after)"] = f"{_fmt(rec['random_before_mean'], 4)} / {_fmt(rec['random_after_mean'], 4)}"
+            shown["Wilcoxon p (attacked vs random)"] = _fmt(p, 3)
+            for key in ("successful", "before_mean", "before_std", "before_min", "before_max",
+                        "after_mean", "after_std", "after_min", "after_max"):
+                rec[f"study_{key}"] = study.get(key)
+            if subset == "listed":
+                shown["study: successful"] = _fmt(study.get("successful"))
+                shown["study: before"] = study_cell(study, "before")
+                shown["study: after"] = study_cell(study, "after")
+            else:
+                shown["study: successful"] = shown["study: before"] = shown["study: after"] = ""
             full.append(rec)
             display.append(shown)
     return pd.DataFrame(full), pd.DataFrame(display)

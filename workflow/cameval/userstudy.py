@@ -333,7 +333,7 @@ def table4(answer_files: list[str | os.PathLike], key_csv: str | os.PathLike, be
         else:
             shown["ours"] = "awaiting answers"
         if reference:
-            shown["study mean ± std"] = f"{_fmt(r['study_mean'])} ± {_fmt(r['study_std'])}"
+            shown["study mean ± std"] = f"{_fmt(r['study_mean'], 4)} ± {_fmt(r['study_std'], 4)}"
         display.append(shown)
     return full, pd.DataFrame(display), not answer_files
 

@@ -138,7 +138,9 @@ def table5(rows: dict[str, pd.DataFrame], sets: dict[str, dict], reference: dict
 
     ``sets[name]`` = ``{"method": label, "layer": label}``; ``reference`` =
     ``{"study": {model: {set: {measure: value}}}, "wang": {measure: {finding: value}}}`` (Wang
-    et al.'s values are per finding, for their own method: shown beside ours, not ours);
+    et al.'s values are per finding, for their own method: shown beside ours, not ours; finding
+    ``all`` holds an overall value, e.g. ``{"loc_study": {"all": 0.228}}``, the accuracy the study
+    compares with, shown in the overall section);
     ``auroc[model]`` the model's test mean AUROC (or None). Over all findings, each row of a
     measure of :data:`PAIRED_MEASURES` also holds its paired difference from every other set on
     the same rows: ``minus__{set}`` (mean of this − that), ``_low``, ``_high`` (paired bootstrap)
@@ -188,7 +190,7 @@ def table5_markdown(full: pd.DataFrame, notes: list[str], title: str) -> str:
     """Overall and per-finding sections of Table 5 (Markdown)."""
     from cameval.tables import to_markdown
 
-    def wide(sub: pd.DataFrame, keys: list[str], measures: list[str], ref: str | None = None) -> pd.DataFrame:
+    def wide(sub: pd.DataFrame, keys: list[str], measures: list[str], refs: tuple[str, ...] = ()) -> pd.DataFrame:
         recs = []
         for key, g in sub.groupby(keys, sort=False):
             rec = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
@@ -197,8 +199,9 @@ def table5_markdown(full: pd.DataFrame, notes: list[str], title: str) -> str:
             for m in measures:
                 label = MEASURE_LABELS.get(m) or measure_label(m)
                 rec[label] = _cell(by.get(m))
-                if ref and m in by and by[m][ref] is not None and not pd.isna(by[m][ref]):
-                    rec[label] += f" ({ref} {float(by[m][ref]):.3f})"
+                for ref in refs:
+                    if m in by and by[m][ref] is not None and not pd.isna(by[m][ref]):
+                        rec[label] += f" ({ref} {float(by[m][ref]):.4g})"
             recs.append(rec)
         return pd.DataFrame(recs)
 
@@ -210,13 +213,13 @@ def table5_markdown(full: pd.DataFrame, notes: list[str], title: str) -> str:
     au = overall.drop_duplicates("model")[["model", "auroc"]]
     if au["auroc"].notna().any():
         parts.append("Test mean AUROC: " + ", ".join(f"{m} {a:.3f}" for m, a in zip(au["model"], au["auroc"]) if a is not None and not pd.isna(a)) + "\n")
-    parts.append("## Overall\n\n" + to_markdown(wide(overall, ["model", "method", "layer"], main, "study")))
+    parts.append("## Overall\n\n" + to_markdown(wide(overall, ["model", "method", "layer"], main, ("study", "wang"))))
     per = full[full["finding"] != "all"]
     parts.append("## Per finding\n\n" + to_markdown(wide(per, ["model", "finding", "method", "layer"], main)))
     if wang:
         cams = full[full["measure"].isin(wang)]
         parts.append("## Wang et al.'s protocol (T(IoU), T(IoBB)); their values in parentheses\n\n"
-                     + to_markdown(wide(cams, ["model", "finding", "method", "layer"], wang, "wang")))
+                     + to_markdown(wide(cams, ["model", "finding", "method", "layer"], wang, ("wang",))))
     return "\n".join(parts) + "\n" + "".join(f"- {n}\n" for n in notes)
 
 

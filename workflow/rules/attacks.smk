@@ -59,3 +59,35 @@ rule one_pixel:
         "benchmarks/attacks/one_pixel/{dataset}/{model}/shard-{shard}.tsv"
     script:
         "../scripts/one_pixel.py"
+
+
+# The study's own one-pixel attacks (table6.study_attacks, paper config) replayed on this pipeline's
+# images and model -> results/metrics/one_pixel_study/{dataset}/{model}.csv (one row per attack)
+rule one_pixel_study:
+    input:
+        unpack(lambda w: dataset_files(w.dataset)),
+        weights="resources/models/{model}.safetensors",
+        attacks=lambda w: shipped(config["table6"]["study_attacks"][w.model]),
+    output:
+        "results/metrics/one_pixel_study/{dataset}/{model}.csv",
+    params:
+        split=lambda w: config["datasets"][w.dataset]["eval_split"],
+        crop=lambda w: config["datasets"][w.dataset].get("crop", 224),
+        xy=lambda w: config["table6"]["study_xy"],
+        images=lambda w: config["table6"]["images"],
+        layer=lambda w: config["models"][w.model].get("layer"),
+        seed=config["seed"],
+        device=config["device"],
+    threads: 1
+    resources:
+        mem_mb=per_attempt(lambda w: config["table6"]["mem_mb"]),
+        runtime=per_attempt(30),
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/attacks/one_pixel_study/{dataset}/{model}.log",
+    benchmark:
+        "benchmarks/attacks/one_pixel_study/{dataset}/{model}.tsv"
+    script:
+        "../scripts/one_pixel_study.py"

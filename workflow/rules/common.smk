@@ -141,6 +141,8 @@ def all_targets():
         if table in config:
             tables += [f"results/tables/{table}.{ext}" for ext in ("csv", "md")]
             figures.append(f"results/figures/{figure}.png")
+    if "table6" in config and config["table6"].get("study_attacks"):
+        tables += [f"results/tables/table6_study.{ext}" for ext in ("csv", "md")] + ["results/report/table6_study.html"]
     return tables + figures + study_targets()
 
 
@@ -149,6 +151,11 @@ if "table6" in config:
     _require("table6.dataset", config["table6"]["dataset"], config["datasets"])
     for _model in config["table6"]["models"]:
         _require("table6.models", _model, config["models"])
+    for _model, _f in (config["table6"].get("study_attacks") or {}).items():
+        _require("table6.study_attacks", _model, config["table6"]["models"])
+        if not os.path.isfile(shipped(_f)):
+            raise ConfigError(f"table6.study_attacks.{_model}: no file {_f} (expected the study's attacks, "
+                              "'index,value' lines as shipped in resources/study/one_pixel/)")
 if "table7" in config:
     for _model in config["table7"]["models"]:
         _require("table7.models", _model, config["models"])

@@ -33,12 +33,12 @@ rule table_html:
     input:
         md="results/tables/{table}.md",
         csv=report("results/tables/{table}.csv", caption="../report/table_csv.rst",
-                   category=lambda w: REPORT_CATEGORIES.get(w.table, w.table), subcategory="tables (CSV, every column)"),
+                   category=lambda w: REPORT_CATEGORIES.get(w.table.split("_")[0], w.table), subcategory="tables (CSV, every column)"),
     output:
         html=report("results/report/{table}.html", caption="../report/table.rst",
-                    category=lambda w: REPORT_CATEGORIES.get(w.table, w.table), subcategory="tables"),
+                    category=lambda w: REPORT_CATEGORIES.get(w.table.split("_")[0], w.table), subcategory="tables"),
     wildcard_constraints:
-        table=r"table\d+|fgsm",
+        table=r"table\d+|table6_study|fgsm",
     threads: 1
     resources:
         mem_mb=per_attempt(500),

@@ -144,6 +144,27 @@ def table7_inputs(wildcards):
     return files
 
 
+rule table6_study:
+    input:
+        unpack(lambda w: {m: f"results/metrics/one_pixel_study/{config['table6']['dataset']}/{m}.csv"
+                          for m in config["table6"]["study_attacks"]}),
+    output:
+        csv="results/tables/table6_study.csv",
+        md="results/tables/table6_study.md",
+    params:
+        cfg=config.get("table6", {}),
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
+    conda:
+        "../../envs/cameval.yaml"
+    log:
+        "logs/tables/table6_study.log",
+    script:
+        "../scripts/table6_study.py"
+
+
 rule table7:
     input:
         unpack(table7_inputs),

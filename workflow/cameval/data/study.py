@@ -6,18 +6,21 @@ unexpected:
 
 - :func:`read_values`: one number per line (Table 3's Spearman ρ per image, Table 5's in-box
   share per box), with the count the file must hold;
-- :func:`read_published_values`: ``values.yaml``, every value the study printed.
+- :func:`read_published_values`: ``values.yaml``, every value the study printed;
+- :func:`read_one_pixel_attacks`: Table 6's successful one-pixel attacks, one row per attack.
 
 The survey's raw export (Table 4) is read by :func:`cameval.userstudy.read_survey_export`.
 """
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from cameval.errors import DataError
@@ -81,3 +84,68 @@ def read_published_values(path: str | os.PathLike) -> dict:
     if not isinstance(data, dict) or not all(f"table{k}" in data for k in range(1, 8)):
         raise DataError(f"{path}: expected a mapping with keys table1 ... table7")
     return data
+
+
+#: How the study's ``[x, y, r, g, b]`` name the pixel: ``row-col`` (x is the row, y the column)
+#: is what the study's code does (``img[:, x, y] = …`` on a ``[C, H, W]`` tensor and
+#: ``heatmap[x, y]`` on an ``[H, W]`` map); ``col-row`` reads them the other way round.
+ONE_PIXEL_CONVENTIONS = ("row-col", "col-row")
+
+
+def read_one_pixel_attacks(path: str | os.PathLike, size: int | tuple[int, int] = 224, xy: str = "row-col",
+                           images: int | None = None) -> pd.DataFrame:
+    """The study's one-pixel attacks (``one_pixel/results_{VGG16,GoogLeNet}.csv``): one row per
+    attack with ``index`` (0-based, into the evaluation split), ``row``, ``col`` (on the
+    ``size`` input, ``[y, x]`` indexing of the map) and ``r, g, b`` (0–255), and ``line``.
+
+    The file: a header ``index,value``, then per attack the image's index and ``"[x, y, r, g, b]"``
+    (integers); ``xy`` says which of x, y is the row (:data:`ONE_PIXEL_CONVENTIONS`). A value that
+    is not five integers, a pixel outside ``size``, a colour outside 0–255, an index below 0 (or
+    not below ``images``) or an image listed twice raise :class:`DataError` naming file and line.
+    """
+    if xy not in ONE_PIXEL_CONVENTIONS:
+        raise DataError(f"{path}: pixel convention {xy!r} (expected one of {ONE_PIXEL_CONVENTIONS})")
+    h, w = (size, size) if isinstance(size, int) else size
+    expected = "a header 'index,value', then one 'index,\"[x, y, r, g, b]\"' line per attack"
+    text = read_text_strict(path, expected)
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if header != ["index", "value"]:
+        raise DataError(f"{path}: line 1: header {header} (expected {expected})")
+    out, seen = [], {}
+    for fields in reader:
+        n = reader.line_num
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        if len(fields) != 2:
+            raise DataError(f"{path}: line {n}: {len(fields)} fields (expected 2: index and value)")
+        try:
+            index = int(fields[0].strip())
+        except ValueError:
+            raise DataError(f"{path}: line {n}: index {fields[0]!r} is not an integer") from None
+        if index < 0 or (images is not None and index >= images):
+            raise DataError(f"{path}: line {n}: index {index} outside 0..{'' if images is None else images - 1} "
+                            "(0-based images of the evaluation split)")
+        if index in seen:
+            raise DataError(f"{path}: line {n}: image {index} is listed twice (first on line {seen[index]})")
+        seen[index] = n
+        value = fields[1].strip()
+        if not (value.startswith("[") and value.endswith("]")):
+            raise DataError(f"{path}: line {n}: value {value!r} is not a list '[x, y, r, g, b]'")
+        try:
+            numbers = [int(v.strip()) for v in value[1:-1].split(",")]
+        except ValueError:
+            raise DataError(f"{path}: line {n}: value {value!r} is not five integers [x, y, r, g, b]") from None
+        if len(numbers) != 5:
+            raise DataError(f"{path}: line {n}: value {value!r} has {len(numbers)} numbers (expected 5: x, y, r, g, b)")
+        x, y, *rgb = numbers
+        row, col = (x, y) if xy == "row-col" else (y, x)
+        if not (0 <= row < h and 0 <= col < w):
+            raise DataError(f"{path}: line {n}: pixel (x, y) = ({x}, {y}) outside the {h}×{w} input "
+                            f"(read as row {row}, column {col}: {xy})")
+        if not all(0 <= c <= 255 for c in rgb):
+            raise DataError(f"{path}: line {n}: colour {rgb} outside 0..255")
+        out.append({"index": index, "row": row, "col": col, "r": rgb[0], "g": rgb[1], "b": rgb[2], "line": n})
+    if not out:
+        raise DataError(f"{path}: no attack listed (expected {expected})")
+    return pd.DataFrame(out)
