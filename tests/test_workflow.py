@@ -58,7 +58,9 @@ def test_default_config_dry_run_plans_every_stage(tmp_path):
                       "one_pixel": 2, "sensitivity": 2, "table6": 1, "appendix_f": 1,
                       "class_maps": 2, "fidelity": 2, "table7": 1, "appendix_g": 1,
                       "xray_localization": 2, "table5": 1, "table5_figure": 1, "appendix_e": 1,
-                      "user_study_kit": 1, "table4": 1, "claims": 1, "table_html": 8, "all": 1}
+                      "user_study_kit": 1, "table4": 1, "claims": 1, "table_html": 8, "all": 1,
+                      # the study's own results: one job for its three tables and figure, one page each
+                      "study_tables": 1, "study_table_html": 3}
 
 
 def test_table1_alone_needs_no_figure_inputs(tmp_path):
