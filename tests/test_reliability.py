@@ -49,6 +49,15 @@ CASES = {
     "images_per_model": ("config", "`table7.images: {mnist: 100}` without the other model"),
     "role_method": ("config", "`table4.guided_backprop: gradcam` (a Grad-CAM set in the Guided Backprop role)"),
     "model_dataset": ("config", "`table5.models: [A, vgg]` (vgg is trained on digits-loc, not digits-multi)"),
+    "answers_trailing_comma": ("answers", "one rater's row of `answers.csv` with a trailing comma (`sed '2s/$/,/'`)"),
+    "answers_extra_field": ("answers", "a row with one field more than the header, in the middle of the file"),
+    "answers_empty": ("answers", "an empty `answers.csv`"),
+    "key_empty": ("answers", "an empty `key.csv`"),
+    "answers_utf16": ("answers", "`answers.csv` saved as UTF-16 (decoded: scored as the UTF-8 file)"),
+    "answers_cp1252": ("answers", "`answers.csv` saved as cp1252 (a rater id `José`)"),
+    "answers_other_kit": ("answers", "answers exported by a kit rebuilt since (`table4.pool: 100`: another `kit` id)"),
+    "answers_unknown": ("answers", "an answer that is not one of the five"),
+    "export_questions": ("answers", "the survey tool's raw export with a question column less than its key"),
     "rows_deleted_eval": ("manifest", "3 rows of the evaluation split deleted from `manifest.csv`"),
     "rows_deleted_train": ("manifest", "3 rows of the train split deleted from `manifest.csv`"),
     "box_outside": ("manifest", "box `[8, 40, 40, 60, 60]` on a 32 px image"),
@@ -287,7 +296,9 @@ def test_a_key_given_twice_stops_the_dry_run_naming_the_file_key_and_lines(tmp_p
     assert path.read_text() != text
     proc = snakemake_at(ROOT, "-n", "--cores", "2", "all", "--configfile", str(path))
     out = proc.stdout + proc.stderr
-    key = {"key_twice": "key table4.answers is given twice", "seed_twice": "key seed is given twice, on lines 4 and"}
+    seed_line = text.splitlines().index("seed: 0") + 1
+    key = {"key_twice": "key table4.answers is given twice",
+           "seed_twice": f"key seed is given twice, on lines {seed_line} and"}
     assert proc.returncode != 0 and f"{path}: {key[case]}" in out and "Job stats" not in out
     record(case, error_line(out, key[case]), "nothing (stopped at parse time)", tmp_path)
 
@@ -312,6 +323,85 @@ def test_cuda_without_a_gpu_stops_a_local_run_at_parse_time(tmp_path):
 
 
 # --- manifests ------------------------------------------------------------------------------------
+
+# --- answer files of the user study -----------------------------------------------------------------
+
+ANSWER = "Both agents seem equally reasonable"
+
+
+@pytest.fixture
+def answer_files(tmp_path):
+    """A key of kit `k1` with four items and a two-rater export of that kit, as the survey page writes it."""
+    key = tmp_path / "key.csv"
+    key.write_text("item,method,class,agent_a,agent_b,kit\n" + "".join(
+        f"item0{i},{m},digit {i},vgg,alexnet,k1\n" for i, m in
+        enumerate(["guided_backprop", "guided_backprop", "guided_gradcam", "guided_gradcam"], start=1)))
+    text = "rater,kit,item01,item02,item03,item04\n" + "".join(f"r{r},k1,{ANSWER},{ANSWER},{ANSWER},{ANSWER}\n" for r in (1, 2))
+    return key, text
+
+
+@pytest.mark.parametrize("case, edit, match", [
+    ("answers_trailing_comma", lambda t: t.replace("\n", ",\n", 2).replace(",\n", "\n", 1), "line 2 has 7 fields, the header has 6"),
+    ("answers_extra_field", lambda t: t.replace("r1,k1,", "r1,k1,x,"), "line 2 has 7 fields, the header has 6"),
+    ("answers_empty", lambda t: "", "empty file"),
+    ("answers_other_kit", lambda t: t.replace(",k1,", ",k2,"), "answers of kit 'k2', but"),
+    ("answers_unknown", lambda t: t.replace(ANSWER, "Agent A is better", 1), "unknown answer 'Agent A is better'"),
+])
+def test_a_malformed_answers_file_stops_table4_naming_file_and_line(tmp_path, answer_files, case, edit, match):
+    from cameval import userstudy
+
+    key, text = answer_files
+    path = tmp_path / "answers.csv"
+    path.write_text(edit(text))
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=re.escape(match)) as err:
+        userstudy.table4([path], key, better="vgg")
+    record(case, err.value, describe_left(tmp_path, before), tmp_path)
+
+
+def test_an_empty_key_stops_table4_naming_it(tmp_path, answer_files):
+    from cameval import userstudy
+
+    _, text = answer_files
+    (tmp_path / "answers.csv").write_text(text)
+    (tmp_path / "key.csv").write_text("")
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=r"key.csv: empty file") as err:
+        userstudy.table4([tmp_path / "answers.csv"], tmp_path / "key.csv", better="vgg")
+    record("key_empty", err.value, describe_left(tmp_path, before), tmp_path)
+
+
+def test_utf16_answers_are_decoded_and_cp1252_ones_refused_by_name(tmp_path, answer_files):
+    from cameval import userstudy
+
+    key, text = answer_files
+    plain, utf16, cp = tmp_path / "plain.csv", tmp_path / "answers16.csv", tmp_path / "answers.csv"
+    plain.write_text(text)
+    utf16.write_bytes(text.encode("utf-16"))
+    pd.testing.assert_frame_equal(userstudy.score_answers(utf16, key), userstudy.score_answers(plain, key))
+    record("answers_utf16", "scored as the UTF-8 file (no error)", "nothing", tmp_path)
+    cp.write_bytes(text.replace("r1,", "José,").encode("cp1252"))
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=r"answers.csv: byte \d+ is not UTF-8") as err:
+        userstudy.score_answers(cp, key)
+    record("answers_cp1252", err.value, describe_left(tmp_path, before), tmp_path)
+
+
+def test_a_raw_export_with_a_question_less_than_its_key_is_refused(tmp_path):
+    from cameval import userstudy
+
+    study = ROOT / "resources" / "study" / "user_study"
+    from openpyxl import load_workbook
+
+    rows = [["" if v is None else str(v) for v in r][:-1]
+            for r in load_workbook(study / "Truthfulness of Visualization.xlsx", read_only=True).worksheets[0].iter_rows(values_only=True)]
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(",".join(f'"{c}"' for c in r) for r in rows) + "\n")
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=r"25 question columns, but .*key.csv has 26 items") as err:
+        userstudy.score_survey_export(path, study / "key.csv", better="vgg")
+    record("export_questions", err.value, describe_left(tmp_path, before), tmp_path)
+
 
 def test_rows_deleted_from_the_evaluation_split_are_caught(data):
     def drop(df):
