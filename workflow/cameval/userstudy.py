@@ -365,11 +365,15 @@ def sample_images(correct: list[str], n_images: int, seed: int) -> list[str]:
     return [correct[i] for i in pick]
 
 
-def _load_maps(gbp_files: list[str], cam_files: list[str], pool: int) -> dict:
+def _load_maps(gbp_files: list[str], cam_files: list[str], pool: int, expected: dict | None = None) -> dict:
     """Per image id of the first ``pool`` images: label, top-1 class, Guided Backprop [C,H,W] and
-    the top-1 Grad-CAM [h,w] read from the cached shards."""
-    from cameval.store import Shard
+    the top-1 Grad-CAM [h,w] read from the cached shards, after checking that each set of shards
+    covers its rows once (``expected["gbp"]``, ``expected["cam"]``: the rows the config implies)."""
+    from cameval.store import Shard, check_shards
 
+    expected = expected or {}
+    check_shards(gbp_files, expected.get("gbp"))
+    check_shards(cam_files, expected.get("cam"))
     out: dict = {}
     for f in gbp_files:
         with Shard(f) as s:
@@ -414,7 +418,7 @@ def build_kit(gbp: dict[str, list[str]], gradcam: dict[str, list[str]], images: 
               names: list[str], better: str, n_images: int, pool: int, methods: list[str], seed: int,
               key_path: str | os.PathLike, html_path: str | os.PathLike, question: str,
               title: str = "Which agent seems more reasonable?", size: int = 224,
-              require_correct: bool = True) -> pd.DataFrame:
+              require_correct: bool = True, expected: dict | None = None) -> pd.DataFrame:
     """Build the blinded kit from cached maps; write ``key_path`` and ``html_path``; return the key.
 
     ``gbp[model]`` / ``gradcam[model]``: the Guided Backprop and Grad-CAM shards covering the first
@@ -424,6 +428,7 @@ def build_kit(gbp: dict[str, list[str]], gradcam: dict[str, list[str]], images: 
     Grad-CAM, both shown as ``0.5 + 0.1 · (g − mean) / std``); agent A is each item's model drawn
     at random (seeded). ``require_correct=False`` (smoke tests only: barely trained models are right
     on almost no image) draws from every pool image and shows the label as the class.
+    ``expected``: rows each model's Guided Backprop (``gbp``) and Grad-CAM (``cam``) shards hold.
     """
     import torch
 
@@ -436,7 +441,7 @@ def build_kit(gbp: dict[str, list[str]], gradcam: dict[str, list[str]], images: 
     models = list(gbp)
     if len(models) != 2 or better not in models:
         raise DataError(f"user study: needs exactly two models with better={better!r} among them, got {models}")
-    maps = {m: _load_maps(gbp[m], gradcam[m], pool) for m in models}
+    maps = {m: _load_maps(gbp[m], gradcam[m], pool, expected) for m in models}
     ids = [i for i in maps[models[0]] if i in maps[models[1]]]
     correct = [i for i in ids if all(maps[m][i]["top1"] == maps[m][i]["label"] for m in models)]
     log.info("user study: %d of %d pool images classified correctly by both %s", len(correct), len(ids), models)

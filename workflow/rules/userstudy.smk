@@ -30,6 +30,8 @@ rule user_study_kit:
         dataset=lambda w: config["datasets"][table4_cfg()["dataset"]],
         num_classes=lambda w: config["models"][table4_cfg()["models"][0]].get("num_classes", 1000),
         seed=config["seed"],
+        expected=lambda w: {"gbp": shard_count(table4_cfg()["dataset"], table4_cfg()["guided_backprop"], table4_cfg()["pool"]),
+                            "cam": shard_count(table4_cfg()["dataset"], table4_cfg()["gradcam"], table4_cfg()["pool"])},
     threads: 1
     resources:
         mem_mb=per_attempt(2000),

@@ -12,5 +12,5 @@ build_kit(
     images=inp.images, manifest=inp.manifest, names=class_names(p.dataset, p.num_classes), better=p.better,
     n_images=p.cfg["images"], pool=p.cfg["pool"], methods=p.cfg["methods"], seed=p.seed,
     key_path=snakemake.output.key, html_path=snakemake.output.html, question=p.cfg["question"],
-    require_correct=p.cfg["require_correct"],
+    require_correct=p.cfg["require_correct"], expected=p.expected,
 )
