@@ -223,7 +223,9 @@ def appendix_f(attacks: dict[str, list[str]], path: str | os.PathLike, n_images:
     rows = []
     for model, paths in attacks.items():
         a = read_attacks(paths)
-        order = np.concatenate([np.flatnonzero(a["success"]), np.flatnonzero(~a["success"])])
+        ok = a["success"] & (a["pred_before"] == a["labels"])  # a clean misclassification is no success
+        a["success"] = ok
+        order = np.concatenate([np.flatnonzero(ok), np.flatnonzero(~ok)])
         for i in order[:n_images]:
             adv = a["clean"][i].copy()
             adv[a["pixel"][i][0], a["pixel"][i][1]] = a["colour"][i]

@@ -163,7 +163,8 @@ def percentile_rank(m: np.ndarray, value: float) -> float:
 
 
 def sensitivity_rows(paths) -> pd.DataFrame:
-    """Per image: the attack's outcome and, per method (``gradcam``, ``ig``), the normalized map at
+    """Per image: the attack's outcome (``flipped``: the prediction is not the label after the attack;
+    ``success``: flipped on an image the model classified correctly before it) and, per method (``gradcam``, ``ig``), the normalized map at
     the attacked pixel and at the random pixel, before (label) and after (new prediction), and the
     attacked pixel's percentile rank in each map."""
     a = read_attacks(paths)
@@ -173,7 +174,9 @@ def sensitivity_rows(paths) -> pd.DataFrame:
         r, c = (int(v) for v in a["pixel"][i])
         rr, rc = (int(v) for v in a["random_pixel"][i])
         row = {"id": image_id, "label": int(a["labels"][i]), "pred_before": int(a["pred_before"][i]),
-               "pred_after": int(a["pred_after"][i]), "success": bool(a["success"][i]),
+               "pred_after": int(a["pred_after"][i]), "flipped": bool(a["success"][i]),
+               # an image the model misclassifies before any pixel changes is no successful attack
+               "success": bool(a["success"][i]) and int(a["pred_before"][i]) == int(a["labels"][i]),
                "generations": int(a["generations"][i]), "evaluations": int(a["evaluations"][i]),
                "p_before": float(a["p_before"][i]), "p_after": float(a["p_after"][i]), "row": r, "col": c,
                "random_row": rr, "random_col": rc}
