@@ -46,7 +46,7 @@ CASES = {
     "device_cuda": ("config", "`device: cuda` on a machine without a GPU (a local run, not a dry-run)"),
     "seed_negative": ("config", "`seed: -1`"),
     "eval_split_unknown": ("config", "`datasets.digits-loc.eval_split: tset`"),
-    "images_per_model": ("config", "`table7.images: {mnist: 100}` without the other model"),
+    "images_per_model": ("config", "`table7.images: {mnist_net: 100}` without the other model"),
     "role_method": ("config", "`table4.guided_backprop: gradcam` (a Grad-CAM set in the Guided Backprop role)"),
     "model_dataset": ("config", "`table5.models: [A, vgg]` (vgg is trained on digits-loc, not digits-multi)"),
     "answers_trailing_comma": ("answers", "one rater's row of `answers.csv` with a trailing comma (`sed '2s/$/,/'`)"),
@@ -264,8 +264,8 @@ def error_line(output: str, marker: str) -> str:
     ("seed_negative", lambda c: c.update(seed=-1), "schema['properties']['seed']"),
     ("eval_split_unknown", lambda c: c["datasets"]["digits-loc"].update(eval_split="tset"),
      "datasets.digits-loc.eval_split: 'tset' is not a split"),
-    ("images_per_model", lambda c: c["table7"].update(images={"mnist": 100}),
-     "table7.images: {'mnist': 100} has no number for ['googlenet']"),
+    ("images_per_model", lambda c: c["table7"].update(images={"mnist_net": 100}),
+     "table7.images: {'mnist_net': 100} has no number for ['googlenet']"),
     ("role_method", lambda c: c["table4"].update(guided_backprop="gradcam"),
      "table4.guided_backprop: heatmaps.gradcam has method gradcam (expected a set of method guided_backprop)"),
     ("model_dataset", lambda c: c["table5"].update(models=["A", "vgg"]),
@@ -833,8 +833,8 @@ def clone(dest: Path) -> Path:
     """The project's files (no results, resources, caches or venv) in ``dest``: a fresh checkout."""
     def ignore(folder, names):
         skip = {n for n in names if n in _SKIP}
-        if Path(folder).resolve() == (ROOT / "resources").resolve():
-            skip |= {n for n in names if n != "README.md"}
+        if Path(folder).resolve() == (ROOT / "resources").resolve():  # what git tracks there
+            skip |= {n for n in names if n not in ("README.md", "study")}
         return skip
 
     shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)

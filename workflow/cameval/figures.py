@@ -210,8 +210,11 @@ def class_names(spec: dict) -> list[str] | None:
 
 def appendix_f(attacks: dict[str, list[str]], path: str | os.PathLike, n_images: int = 3,
                class_names=None, expected: int | None = None) -> None:
-    """Appendix F: per successful one-pixel attack (the first ``n_images`` per model), Grad-CAM of
-    the label before, the attacked image with the pixel circled, Grad-CAM of the new class after.
+    """Appendix F: per model, the first ``n_images`` successful one-pixel attacks (in split order),
+    each as Grad-CAM of the label on the clean image, the attacked image with the pixel circled and
+    its new colour, and Grad-CAM of the new class on the attacked image, with both predictions and
+    probabilities. Where a model has fewer successes, its first failed attacks fill the rows,
+    marked "attack failed" (their third column explains the best candidate's prediction).
     ``expected``: the images each model's shards must cover (:func:`cameval.sensitivity.read_attacks`)."""
     from matplotlib.patches import Circle
 
@@ -221,36 +224,51 @@ def appendix_f(attacks: dict[str, list[str]], path: str | os.PathLike, n_images:
     rows = []
     for model, paths in attacks.items():
         a = read_attacks(paths, expected)
-        ok = np.flatnonzero(a["success"])
-        for i in (ok if len(ok) else np.arange(len(a["ids"])))[:n_images]:
+        ok = a["success"] & (a["pred_before"] == a["labels"])  # a clean misclassification is no success
+        a["success"] = ok
+        order = np.concatenate([np.flatnonzero(ok), np.flatnonzero(~ok)])
+        for i in order[:n_images]:
             adv = a["clean"][i].copy()
             adv[a["pixel"][i][0], a["pixel"][i][1]] = a["colour"][i]
-            rows.append({"model": model, "clean": as_rgb(a["clean"][i]), "adv": as_rgb(adv),
+            p_new = a["p_new"][i] if "p_new" in a else float("nan")
+            rows.append({"model": model, "id": a["ids"][i], "clean": as_rgb(a["clean"][i]), "adv": as_rgb(adv),
                          "cam_before": a["cam_before"][i], "cam_after": a["cam_after"][i], "pixel": a["pixel"][i],
-                         "label": int(a["labels"][i]), "pred": int(a["pred_after"][i]), "ok": bool(a["success"][i]),
-                         "p": (float(a["p_before"][i]), float(a["p_after"][i]))})
-    cols = ["Grad-CAM before (label)", "attacked pixel", "Grad-CAM after (new class)"]
-    fig, axes = plt.subplots(max(1, len(rows)), 3, figsize=(7, 2.4 * max(1, len(rows))), squeeze=False,
-                             layout="constrained")
+                         "colour": tuple(int(v) for v in a["colour"][i]), "label": int(a["labels"][i]),
+                         "before": int(a["pred_before"][i]), "pred": int(a["pred_after"][i]),
+                         "ok": bool(a["success"][i]), "p": (float(a["p_before"][i]), float(a["p_after"][i])),
+                         "p_new": float(p_new)})
+    cols = ["Grad-CAM of the label, clean", "attacked pixel (circled)", "Grad-CAM of the new class, attacked"]
+    n = max(1, len(rows))
+    fig, axes = plt.subplots(n, 3, figsize=(6.6, 2.35 * n + 0.6), squeeze=False, layout="constrained")
     im = None
     for r, row in enumerate(rows):
         h, w = row["clean"].shape[:2]
         im = overlay(axes[r, 0], row["clean"], upsample_map(row["cam_before"], (h, w)))
-        axes[r, 1].imshow(row["adv"])
+        axes[r, 1].imshow(row["adv"], interpolation="nearest")
         y, x = row["pixel"]
-        axes[r, 1].add_patch(Circle((x, y), radius=max(2.0, w / 16), fill=False, color="lime", linewidth=1.5))
+        colour = np.array(row["colour"] * (3 if len(row["colour"]) == 1 else 1)) / 255
+        axes[r, 1].add_patch(Circle((x, y), radius=max(2.0, w / 12), fill=False, color="lime", linewidth=1.5))
+        axes[r, 1].add_patch(plt.Rectangle((0.80, 0.80), 0.17, 0.17, transform=axes[r, 1].transAxes,
+                                           facecolor=colour, edgecolor="white", linewidth=1.0))
         overlay(axes[r, 2], row["adv"], upsample_map(row["cam_after"], (h, w)))
-        axes[r, 0].set_ylabel(f"{row['model']}", fontsize=8)
-        axes[r, 0].set_xlabel(f"{name(row['label'])}, p = {row['p'][0]:.2f}", fontsize=8)
-        axes[r, 1].set_xlabel(f"pixel ({y}, {x}){'' if row['ok'] else ' — attack failed'}", fontsize=8)
-        axes[r, 2].set_xlabel(f"{name(row['pred'])}; p(label) = {row['p'][1]:.2f}", fontsize=8)
+        status = "" if row["ok"] else "\nattack failed"
+        axes[r, 0].set_ylabel(f"{row['model']}\n{row['id']}{status}", fontsize=8,
+                              color="black" if row["ok"] else "firebrick")
+        axes[r, 0].set_xlabel(f"label {name(row['label'])}; predicted {name(row['before'])}\n"
+                              f"p(label) = {row['p'][0]:.3f}", fontsize=7.5)
+        rgb = ", ".join(str(v) for v in row["colour"])
+        axes[r, 1].set_xlabel(f"pixel (row {y}, col {x}) := ({rgb})", fontsize=7.5)
+        p_new = "" if np.isnan(row["p_new"]) else f"p(new) = {row['p_new']:.3f}, "
+        axes[r, 2].set_xlabel(f"predicted {name(row['pred'])}{' (attack failed)' if not row['ok'] else ''}\n"
+                              f"{p_new}p(label) = {row['p'][1]:.3f}", fontsize=7.5)
         for c in range(3):
             axes[r, c].set_xticks([])
             axes[r, c].set_yticks([])
             if r == 0:
-                axes[r, c].set_title(cols[c], fontsize=9)
+                axes[r, c].set_title(cols[c], fontsize=8.5)
     if im is not None:
-        fig.colorbar(im, ax=axes[:, [0, 2]], location="bottom", shrink=0.6, pad=0.04).set_label("Grad-CAM / max")
+        fig.colorbar(im, ax=axes[:, [0, 2]].ravel().tolist(), location="bottom", shrink=0.6, aspect=30,
+                     pad=0.02).set_label("Grad-CAM / its max (upsampled bilinearly)", fontsize=8)
     save(fig, path)
 
 

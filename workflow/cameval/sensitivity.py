@@ -11,7 +11,8 @@ and the attacked pixel's percentile rank within its map.
 Attack shard layout (``results/attacks/one_pixel/{dataset}/{model}/shard-{i}.h5``):
 ``ids`` [N]; ``labels``, ``pred_before``, ``pred_after``, ``generations``, ``evaluations`` int [N];
 ``success`` bool [N]; ``pixel`` and ``random_pixel`` int [N, 2] (row, col); ``colour`` uint8 [N, C];
-``p_before``, ``p_after`` float [N]; ``clean`` uint8 [N, H, W, C]; ``cam_before``, ``cam_after``
+``p_before``, ``p_after`` float [N] (the label's probability); ``p_new`` float [N] (the new prediction's
+probability on the attacked image); ``clean`` uint8 [N, H, W, C]; ``cam_before``, ``cam_after``
 float32 [N, h, w] (Grad-CAM at the layer's grid); ``ig_before``, ``ig_after`` float32
 [N, C, H, W] (Integrated Gradients, zero baseline); attributes: the attack's parameters, layer,
 IG steps, model digest, seconds, versions.
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 ARRAYS = ("labels", "success", "pixel", "colour", "generations", "evaluations", "p_before", "p_after",
           "pred_before", "pred_after", "random_pixel", "clean", "cam_before", "cam_after", "ig_before", "ig_after")
+#: written by :func:`attack_shard` since Appendix F prints it; shards from before lack it
+OPTIONAL = ("p_new",)
 METHODS = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients"}
 
 
@@ -58,7 +61,7 @@ def attack_shard(weights: str, images: str, manifest: str, out: str | os.PathLik
     from cameval.attacks import one_pixel
     from cameval.data.images import ImageSet
     from cameval.explain import explain
-    from cameval.explain._core import default_layer
+    from cameval.explain._core import default_layer, logits_of
     from cameval.heatmaps import eval_rows
     from cameval.io import atomic_path
     from cameval.models import load_model, model_digest
@@ -81,6 +84,8 @@ def attack_shard(weights: str, images: str, manifest: str, out: str | os.PathLik
     s = torch.as_tensor(std, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
     x, xa = (pixels - m) / s, (res.adversarial - m) / s
     after = torch.as_tensor(res.pred_after, dtype=torch.long, device=device)
+    with torch.no_grad():  # the new class's probability on the attacked image (Appendix F)
+        p_new = torch.softmax(logits_of(model(xa)).float(), 1).gather(1, after[:, None])[:, 0].cpu().numpy()
     maps = {k: [] for k in ("cam_before", "cam_after", "ig_before", "ig_after")}
     for b0 in tqdm(range(0, len(x), batch_size), desc="maps before/after", unit="batch"):
         sl = slice(b0, b0 + batch_size)
@@ -95,7 +100,7 @@ def attack_shard(weights: str, images: str, manifest: str, out: str | os.PathLik
     data = {
         "labels": labels.cpu().numpy(), "success": res.success, "pixel": res.pixel, "colour": res.colour,
         "generations": res.generations, "evaluations": res.evaluations, "p_before": res.p_before,
-        "p_after": res.p_after, "pred_before": res.pred_before, "pred_after": res.pred_after,
+        "p_after": res.p_after, "p_new": p_new.astype(np.float64), "pred_before": res.pred_before, "pred_after": res.pred_after,
         "random_pixel": random_pixels(seed, range(start, stop), *clean.shape[1:3]), "clean": clean,
         **{k: torch.cat(v).detach().cpu().numpy().astype(np.float32) for k, v in maps.items()},
     }
@@ -118,6 +123,7 @@ def read_attacks(paths, expected: int | None = None) -> dict:
 
     from cameval.store import check_coverage
 
+    paths = list(paths)
     out: dict = {k: [] for k in ("ids", *ARRAYS)}
     attrs, parts = {}, []
     for p in paths:
@@ -131,10 +137,18 @@ def read_attacks(paths, expected: int | None = None) -> dict:
             out["ids"] += parts[-1][1]
             for k in ARRAYS:
                 out[k].append(fh[k][()])
+            for k in OPTIONAL:
+                if k in fh:
+                    out.setdefault(k, []).append(fh[k][()])
             attrs = dict(fh.attrs)
     check_coverage(parts, expected, "attack shards")
     for k in ARRAYS:
         out[k] = np.concatenate(out[k])
+    for k in OPTIONAL:  # kept only where every shard has it
+        if k in out and len(out[k]) == len(paths):
+            out[k] = np.concatenate(out[k])
+        else:
+            out.pop(k, None)
     out["attrs"] = attrs
     return out
 
@@ -154,7 +168,8 @@ def percentile_rank(m: np.ndarray, value: float) -> float:
 
 
 def sensitivity_rows(paths, expected: int | None = None) -> pd.DataFrame:
-    """Per image: the attack's outcome and, per method (``gradcam``, ``ig``), the normalized map at
+    """Per image: the attack's outcome (``flipped``: the prediction is not the label after the attack;
+    ``success``: flipped on an image the model classified correctly before it) and, per method (``gradcam``, ``ig``), the normalized map at
     the attacked pixel and at the random pixel, before (label) and after (new prediction), and the
     attacked pixel's percentile rank in each map. ``expected``: the images the shards must cover
     (:func:`read_attacks`)."""
@@ -165,7 +180,9 @@ def sensitivity_rows(paths, expected: int | None = None) -> pd.DataFrame:
         r, c = (int(v) for v in a["pixel"][i])
         rr, rc = (int(v) for v in a["random_pixel"][i])
         row = {"id": image_id, "label": int(a["labels"][i]), "pred_before": int(a["pred_before"][i]),
-               "pred_after": int(a["pred_after"][i]), "success": bool(a["success"][i]),
+               "pred_after": int(a["pred_after"][i]), "flipped": bool(a["success"][i]),
+               # an image the model misclassifies before any pixel changes is no successful attack
+               "success": bool(a["success"][i]) and int(a["pred_before"][i]) == int(a["labels"][i]),
                "generations": int(a["generations"][i]), "evaluations": int(a["evaluations"][i]),
                "p_before": float(a["p_before"][i]), "p_after": float(a["p_after"][i]), "row": r, "col": c,
                "random_row": rr, "random_col": rc}

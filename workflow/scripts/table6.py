@@ -16,7 +16,9 @@ write_table(
     notes=[
         f"First {cfg['images']} images of the evaluation split of {cfg['dataset']}; differential evolution with "
         f"population {cfg['population']}, at most {cfg['generations']} generations, F = {cfg['f']}, no crossover, "
-        "stopping when the best candidate is misclassified (the study: 400 × 100 on 250 ImageNet images).",
+        "stopping when the best candidate is misclassified (the study: 400 × 100 on 250 ImageNet images). "
+        "Successful: the prediction changed from the label on an image classified correctly before the attack "
+        "(an image misclassified clean counts as attacked, not successful).",
         "Before: the map of the label on the clean image; after: the map of the new prediction on the attacked "
         "image. Grad-CAM upsampled bilinearly to the input and divided by its max; Integrated Gradients (zero "
         f"baseline, {cfg['ig_steps']} steps) as sum over channels of |IG| divided by its max — the reference row.",
