@@ -44,6 +44,16 @@ def test_sensitivity_rows_read_the_maps_at_the_attacked_and_random_pixels(tmp_pa
     assert rows.at[1, "ig_random_after"] == pytest.approx(ig[0, 0] / ig.max())
 
 
+def test_an_image_misclassified_before_the_attack_is_flipped_but_no_success(tmp_path):
+    d = write_attack_shard(tmp_path / "shard-0.h5")
+    with h5py.File(tmp_path / "shard-0.h5", "a") as f:  # image b: label 2, predicted 3 already, still 3 after
+        f["pred_before"][1], f["pred_after"][1], f["success"][1] = 3, 3, True
+    rows = sensitivity_rows([tmp_path / "shard-0.h5"])
+    assert rows["flipped"].tolist() == [True, True]      # the attack's own outcome: not the label after
+    assert rows["success"].tolist() == [True, False]     # a success needs a correct clean prediction
+    assert d["labels"][1] == 2
+
+
 def test_table6_statistics_over_the_successful_attacks_and_the_wilcoxon_test():
     before = np.array([0.9, 0.1, 0.5, 0.7, 0.3, 0.8])
     random = np.array([0.2, 0.3, 0.1, 0.4, 0.0, 0.35])
