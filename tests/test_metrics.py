@@ -422,3 +422,40 @@ def test_table3_paired_columns_are_scipys_on_the_same_images():
     assert r["gradcam_minus_guided_backprop_p"] == pytest.approx(wilcoxon(df["gradcam"], df["guided_backprop"]).pvalue)
     assert r["guided_gradcam_minus_gradcam_p"] == pytest.approx(wilcoxon(df["guided_gradcam"], df["gradcam"]).pvalue)
     assert "Grad-CAM − Guided Backprop" in display.columns
+
+
+def test_table1_pairs_gradcampp_with_gradcam_on_the_same_images_by_hand():
+    from cameval.tables import table1
+
+    ids = [f"i{k}" for k in range(10)]
+    gc = pd.DataFrame({"id": ids, "loc_top1": [True] * 10, "loc_top5": [True] * 10,
+                       "cls_top1": [True] * 10, "cls_top5": [True] * 10})
+    pp = gc.copy()
+    pp.loc[:5, "loc_top1"] = False          # Grad-CAM++ misses 6 boxes Grad-CAM finds
+    pp = pp.iloc[::-1].reset_index(drop=True)  # another row order: pairs are matched by id
+    full, display = table1({("vgg", "gradcam"): gc, ("vgg", "gradcampp"): pp}, n_boot=200)
+    r = full.set_index("method").loc["gradcampp"]
+    # error difference per image: +100 points on 6 images, 0 on 4 -> mean +60; exact two-sided
+    # Wilcoxon on six equal positive differences: p = 2 / 2^6 = 0.03125
+    assert r["top1_loc_minus_gradcam"] == pytest.approx(60.0)
+    assert r["top1_loc_minus_gradcam_p"] == pytest.approx(0.03125)
+    assert r["top5_loc_minus_gradcam"] == 0.0 and np.isnan(r["top5_loc_minus_gradcam_p"])
+    assert "top1_loc_minus_gradcam" not in full.set_index("method").loc["gradcam"].dropna()
+
+
+def test_table2_pairs_each_model_with_the_first_on_the_same_images():
+    from scipy.stats import wilcoxon
+
+    from cameval.tables import table2
+
+    rng = np.random.default_rng(2)
+    ids = [f"i{k}" for k in range(30)]
+    vgg = pd.DataFrame({"id": ids, "hit_tol0": rng.random(30) < 0.5, "recall": rng.random(30)})
+    goo = pd.DataFrame({"id": ids, "hit_tol0": rng.random(30) < 0.8, "recall": rng.random(30)})
+    full, _ = table2({"vgg": vgg, "googlenet": goo}, tolerances=[0], n_boot=200)
+    r = full.set_index("model").loc["googlenet"]
+    assert r["recall_minus_vgg"] == pytest.approx((goo["recall"] - vgg["recall"]).mean())
+    assert r["recall_minus_vgg_p"] == pytest.approx(wilcoxon(goo["recall"], vgg["recall"]).pvalue)
+    d = goo["hit_tol0"].astype(float) - vgg["hit_tol0"].astype(float)
+    assert r["accuracy_tol0_minus_vgg"] == pytest.approx(d.mean())
+    assert r["accuracy_tol0_minus_vgg_p"] == pytest.approx(wilcoxon(d).pvalue)
