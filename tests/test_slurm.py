@@ -21,7 +21,7 @@ from conftest import merge_config
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
-PROJECT = ("Snakefile", "workflow", "config", "profiles", "envs", "tests/configs")
+PROJECT = ("Snakefile", "workflow", "config", "profiles", "envs", "tests/configs", "resources/study")
 
 
 def project_copy(dest: Path) -> Path:
@@ -78,7 +78,7 @@ def paper_copy(tmp_path, paper_fixtures):
 
 
 # Rules that run a model on config["device"]: they, and only they, ask for a GPU with device: cuda
-GPU_RULES = {"heatmaps", "one_pixel", "class_maps", "fidelity"}
+GPU_RULES = {"heatmaps", "one_pixel", "one_pixel_study", "class_maps", "fidelity", "model_accuracy"}
 
 
 def test_cluster_jobs_get_their_own_memory_and_a_gpu_only_with_device_cuda(paper_copy):
@@ -193,7 +193,8 @@ def test_every_rule_is_grouped_on_the_cluster_unless_it_computes():
         rules |= set(re.findall(r"^(?:rule|checkpoint) (\w+):", smk.read_text(), re.M))
     slurm = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
     grouped = dict(g.split("=") for g in slurm["groups"])
-    compute = {"dataset", "import_model", "train_model", "heatmaps", "fgsm", "one_pixel", "class_maps", "fidelity"}
+    compute = {"dataset", "import_model", "train_model", "heatmaps", "fgsm", "one_pixel", "one_pixel_study",
+               "class_maps", "fidelity", "model_accuracy"}
     assert GPU_RULES <= compute
     assert set(grouped) <= rules, f"groups name rules that do not exist: {set(grouped) - rules}"
     assert not compute & set(grouped)

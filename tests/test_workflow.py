@@ -155,12 +155,12 @@ def test_missing_imagenet_folder_fails_at_parse_time_naming_the_key(tmp_path, pa
 def test_tables_6_and_7_alone_build_only_what_they_need(tmp_path):
     cfg = ["--configfile", str(ROOT / "config/config.yaml")]
     counts = job_counts(snakemake("-n", "results/tables/table6.csv", *cfg, workdir=tmp_path).stdout)
-    # the attacks of VGG and GoogLeNet on digits-loc, nothing else: no heatmap shard, no AlexNet, no MNIST net
+    # the attacks of VGG and GoogLeNet on digits-32 (Table 6's 32×32 canvases), nothing else: no heatmap shard, no AlexNet, no MNIST net
     assert counts == {"dataset": 1, "train_model": 2, "one_pixel": 3 * 2, "sensitivity": 2, "table6": 1}
     out = snakemake("-n", "results/tables/table7.csv", *cfg, workdir=tmp_path).stdout
     assert job_counts(out) == {"dataset": 2, "train_model": 1, "import_model": 1, "class_maps": 2, "fidelity": 2,
                                "model_accuracy": 2, "table7": 1}
-    assert "results/maps/table7/mnist-real/mnist_net.h5" in out and "results/maps/table7/digits-loc/googlenet.h5" in out
+    assert "results/maps/table7/mnist-real/mnist_net.h5" in out and "results/maps/table7/digits-32/googlenet32.h5" in out
 
 
 def test_paper_config_plans_tables_6_and_7(tmp_path, paper_config):
