@@ -136,12 +136,12 @@ def table2(rows: dict[str, pd.DataFrame], tolerances, reference: dict | None = N
     reference = reference or {}
     shown_sources = ["study"] + (["original"] if any(r.get("original") for r in reference.values()) else [])
     full, display = [], []
+    first, base = next(iter(rows.items()), (None, None))  # every other model is paired with the first
     for model, df in rows.items():
         rec, shown = {"model": model, "n": len(df)}, {"model": model, "n": len(df)}
         for t in tolerances:
             _stat_columns(rec, shown, f"accuracy_tol{t}", f"accuracy ({t} px)", df[f"hit_tol{t}"].astype(float), n_boot, seed)
         _stat_columns(rec, shown, "recall", "recall", df["recall"], n_boot, seed)
-        first, base = next(iter(rows.items()))
         if model != first and "id" in df and "id" in base:  # paired on the images both models saw
             for col, label in [(f"hit_tol{t}", f"accuracy ({t} px)") for t in tolerances] + [("recall", "recall")]:
                 a, b = _aligned(df, base, col)
