@@ -176,8 +176,8 @@ def test_tiny_config_on_slurm_gives_the_local_tables_byte_for_byte(tmp_path):
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
     assert submitted, "no job was submitted to SLURM"
     assert "group_metrics" in log  # the metric jobs went out grouped (profiles/slurm: groups)
-    tables = sorted(p.relative_to(local) for p in (local / "results/tables").iterdir())
-    assert tables == sorted(p.relative_to(cluster) for p in (cluster / "results/tables").iterdir())
+    tables = sorted(p.relative_to(local) for p in (local / "results/tables").rglob("*") if p.is_file())
+    assert tables == sorted(p.relative_to(cluster) for p in (cluster / "results/tables").rglob("*") if p.is_file())
     assert {p.name for p in tables} >= {"table1.csv", "table2.csv", "table3.csv", "fgsm.csv"}
     for rel in tables:
         assert (cluster / rel).read_bytes() == (local / rel).read_bytes(), f"{rel} differs from the local run's"
