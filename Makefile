@@ -11,13 +11,25 @@ unexport PYTHONDONTWRITEBYTECODE
 PRECOMPILE := torch torchvision numpy scipy.stats scipy.ndimage pandas h5py safetensors.torch \
 	matplotlib.pyplot sklearn.datasets PIL.Image tqdm.auto yaml jsonschema snakemake.cli snakemake.script shap
 
-.PHONY: all test venv venv-test dry-run report clean
+.PHONY: all test lint format venv venv-test dry-run report clean
 
 all: $(VENV)/.runtime
 	$(BIN)/snakemake --cores $(CORES) all
 
-test: $(VENV)/.test
+test: lint
 	$(BIN)/pytest -q
+
+# ruff (lint, format), snakefmt and Snakemake's own linter; `make format` rewrites what they flag.
+lint: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint --cores 1 all
+
+format: $(VENV)/.test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt Snakefile workflow/rules
 
 venv: $(VENV)/.runtime
 venv-test: $(VENV)/.test

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -31,8 +31,10 @@ def interleaved(fns: dict[str, Callable], repeat: int, device: str = "cpu") -> t
 def ratio_line(name: str, t_base: float, t_fast: float, flop_ratio: float) -> str:
     """``measured speed-up``, the theoretical FLOP ratio and their quotient (1 = at the limit)."""
     speed = t_base / t_fast
-    return (f"{name}: theoretical FLOP ratio x{flop_ratio:.2f}   measured speed-up x{speed:.2f}   "
-            f"measured / theoretical {speed / flop_ratio:.2f}")
+    return (
+        f"{name}: theoretical FLOP ratio x{flop_ratio:.2f}   measured speed-up x{speed:.2f}   "
+        f"measured / theoretical {speed / flop_ratio:.2f}"
+    )
 
 
 def header(args, device: str) -> str:
@@ -40,5 +42,7 @@ def header(args, device: str) -> str:
 
     cpu = platform.processor() or platform.machine()
     gpu = torch.cuda.get_device_name() if device.startswith("cuda") else ""
-    return (f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device} {gpu}, "
-            f"{cpu}, {time.strftime('%Y-%m-%d %H:%M')}; args {vars(args)}")
+    return (
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device} {gpu}, "
+        f"{cpu}, {time.strftime('%Y-%m-%d %H:%M')}; args {vars(args)}"
+    )

@@ -19,8 +19,14 @@ import torch
 from cameval.explain import explain
 from cameval.models import build_model
 
-METHODS = {"gradcam": {}, "gradcampp": {}, "guided_backprop": {}, "guided_gradcam": {},
-           "integrated_gradients": {"steps": 16}, "occlusion": {"patch": 45, "stride": 16, "batch_size": 64}}
+METHODS = {
+    "gradcam": {},
+    "gradcampp": {},
+    "guided_backprop": {},
+    "guided_gradcam": {},
+    "integrated_gradients": {"steps": 16},
+    "occlusion": {"patch": 45, "stride": 16, "batch_size": 64},
+}
 
 
 def main() -> None:
@@ -55,8 +61,11 @@ def main() -> None:
             rel = float((a - b.cpu()).abs().max() / a.abs().max().clamp_min(1e-12))
             l2 = float((a - b.cpu()).norm() / a.norm().clamp_min(1e-12))
             worst = max(worst, rel)
-            print(f"{arch:12s} {method:22s} max rel diff {rel:.2e}  rel L2 {l2:.2e}  cuda {dt * 1000:.0f} ms  "
-                  f"{'ok' if rel <= args.rtol else 'FAIL'}", flush=True)
+            print(
+                f"{arch:12s} {method:22s} max rel diff {rel:.2e}  rel L2 {l2:.2e}  cuda {dt * 1000:.0f} ms  "
+                f"{'ok' if rel <= args.rtol else 'FAIL'}",
+                flush=True,
+            )
         # the model must be left as it was: same outputs, no hooks
         assert not any(m._forward_hooks or m._backward_hooks for m in gpu.modules())
     print(f"worst relative difference {worst:.2e} (tolerance {args.rtol})")

@@ -30,7 +30,9 @@ def main() -> None:
     rows, cols, values = torch.randint(0, 64, (400,)), torch.randint(0, 64, (400,)), torch.randn(400, 3)
     cpu = population_logits(model, x, rows, cols, values)
     gpu = population_logits(model.cuda(), x.cuda(), rows, cols, values).cpu()
-    print(f"small_vgg population_logits: max |cuda - cpu| / max |cpu| = {(gpu - cpu).abs().max() / cpu.abs().max():.2e}")
+    print(
+        f"small_vgg population_logits: max |cuda - cpu| / max |cpu| = {(gpu - cpu).abs().max() / cpu.abs().max():.2e}"
+    )
     pixels = torch.rand(4, 3, 64, 64)
     with torch.no_grad():
         labels = model.cpu()((pixels - 0.5) / 0.5).argmax(1)
@@ -39,9 +41,11 @@ def main() -> None:
     t = time.perf_counter()
     b = one_pixel(model.cuda(), pixels.cuda(), labels.cuda(), **kw)
     torch.cuda.synchronize()
-    print(f"small_vgg attack, 4 images: same pixel {np.array_equal(a.pixel, b.pixel)}, same colour "
-          f"{np.array_equal(a.colour, b.colour)}, same success {np.array_equal(a.success, b.success)}, "
-          f"max |p_after diff| {np.abs(a.p_after - b.p_after).max():.2e}; cuda {time.perf_counter() - t:.2f} s")
+    print(
+        f"small_vgg attack, 4 images: same pixel {np.array_equal(a.pixel, b.pixel)}, same colour "
+        f"{np.array_equal(a.colour, b.colour)}, same success {np.array_equal(a.success, b.success)}, "
+        f"max |p_after diff| {np.abs(a.p_after - b.p_after).max():.2e}; cuda {time.perf_counter() - t:.2f} s"
+    )
     for arch in ("vgg16", "googlenet"):
         net = build_model(arch, num_classes=1000).cuda()
         x = torch.randn(3, 224, 224, device="cuda")
@@ -54,9 +58,11 @@ def main() -> None:
                 population_logits(net, x, rows, cols, values, batch_size=bs)
             torch.cuda.synchronize()
             per_pop = (time.perf_counter() - t) / 5
-            print(f"{arch} 224 px, batch {bs}: {per_pop:.3f} s per population of 400 ({per_pop / 400 * 1e3:.2f} ms/candidate); "
-                  f"study worst case 400 x 101 populations = {per_pop * 101:.0f} s/image, 250 images = "
-                  f"{per_pop * 101 * 250 / 3600:.2f} h")
+            print(
+                f"{arch} 224 px, batch {bs}: {per_pop:.3f} s per population of 400 ({per_pop / 400 * 1e3:.2f} ms/candidate); "
+                f"study worst case 400 x 101 populations = {per_pop * 101:.0f} s/image, 250 images = "
+                f"{per_pop * 101 * 250 / 3600:.2f} h"
+            )
 
 
 if __name__ == "__main__":

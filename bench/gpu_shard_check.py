@@ -44,9 +44,21 @@ def main() -> None:
             for device in ("cpu", "cuda"):
                 out[device] = d / f"{method}-{device}.h5"
                 stop = 6 if method == "occlusion" else 40
-                compute_shard(str(d / "vgg.safetensors"), str(d / "images.h5"), str(d / "manifest.csv"),
-                              str(out[device]), split="test", start=0, stop=stop, method=method, targets=targets,
-                              params=params, batch_size=16, progress=False, device=device)
+                compute_shard(
+                    str(d / "vgg.safetensors"),
+                    str(d / "images.h5"),
+                    str(d / "manifest.csv"),
+                    str(out[device]),
+                    split="test",
+                    start=0,
+                    stop=stop,
+                    method=method,
+                    targets=targets,
+                    params=params,
+                    batch_size=16,
+                    progress=False,
+                    device=device,
+                )
             with Shard(out["cpu"]) as a, Shard(out["cuda"]) as b:
                 same_targets = np.array_equal(a.targets, b.targets)
                 ma, mb = a.maps[:], b.maps[:]
@@ -54,9 +66,12 @@ def main() -> None:
                 l2 = float(np.linalg.norm(ma - mb) / max(np.linalg.norm(ma), 1e-12))
                 score = l2 / 5e-2 if method == "guided_backprop" else rel / 1e-3  # <= 1 passes
                 worst = max(worst, score if same_targets else np.inf)
-                print(f"{method:16s} maps {tuple(ma.shape)}  targets equal: {same_targets}  max rel diff {rel:.2e}  "
-                      f"rel L2 {l2:.2e}  "
-                      f"cpu {a.attrs['seconds']:.2f} s  cuda {b.attrs['seconds']:.2f} s", flush=True)
+                print(
+                    f"{method:16s} maps {tuple(ma.shape)}  targets equal: {same_targets}  max rel diff {rel:.2e}  "
+                    f"rel L2 {l2:.2e}  "
+                    f"cpu {a.attrs['seconds']:.2f} s  cuda {b.attrs['seconds']:.2f} s",
+                    flush=True,
+                )
     print(f"worst difference / tolerance: {worst:.2f}")
     raise SystemExit(0 if worst <= 1 else 1)
 

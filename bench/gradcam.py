@@ -36,8 +36,14 @@ def macs_after(model: nn.Module, x: torch.Tensor, layer: str) -> tuple[float, fl
         if isinstance(m, nn.Linear):
             total.append(m.in_features * m.out_features)
         elif isinstance(m, nn.Conv2d):
-            total.append(out.shape[-1] * out.shape[-2] * m.out_channels * (m.in_channels // m.groups)
-                         * m.kernel_size[0] * m.kernel_size[1])
+            total.append(
+                out.shape[-1]
+                * out.shape[-2]
+                * m.out_channels
+                * (m.in_channels // m.groups)
+                * m.kernel_size[0]
+                * m.kernel_size[1]
+            )
         else:
             return
         order.append(m)
@@ -50,7 +56,7 @@ def macs_after(model: nn.Module, x: torch.Tensor, layer: str) -> tuple[float, fl
         model(x[:1])
     for h in handles:
         h.remove()
-    return float(sum(total)), float(sum(total[mark[0]:]))
+    return float(sum(total)), float(sum(total[mark[0] :]))
 
 
 def main() -> None:
@@ -79,14 +85,17 @@ def main() -> None:
         for k in (1, 5):
             t5 = top5[:, :k]
             fns = {
-                "pytorch-grad-cam": lambda: [cam(input_tensor=x, targets=[ClassifierOutputTarget(int(c)) for c in t5[:, j]])
-                                             for j in range(k)],
+                "pytorch-grad-cam": lambda: [
+                    cam(input_tensor=x, targets=[ClassifierOutputTarget(int(c)) for c in t5[:, j]]) for j in range(k)
+                ],
                 "ours": lambda: explain_targets(model, x, t5, "gradcam", layer=layer),
             }
             t, _ = interleaved(fns, args.repeat, args.device)
             theory = (k * 3 * f) / (f + k * 2 * head)
-            print(f"batch {n}, {'one target' if k == 1 else 'top-5'}: pytorch-grad-cam {t['pytorch-grad-cam']:.3f} s, "
-                  f"ours {t['ours']:.3f} s")
+            print(
+                f"batch {n}, {'one target' if k == 1 else 'top-5'}: pytorch-grad-cam {t['pytorch-grad-cam']:.3f} s, "
+                f"ours {t['ours']:.3f} s"
+            )
             print("  " + ratio_line("ours vs pytorch-grad-cam", t["pytorch-grad-cam"], t["ours"], theory))
     model.zero_grad(set_to_none=True)
 

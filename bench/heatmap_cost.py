@@ -20,9 +20,9 @@ import torch
 import yaml
 
 from cameval.explain import explain_targets
+from cameval.explain._core import logits_of
 from cameval.heatmaps import select_targets
 from cameval.models import build_model
-from cameval.explain._core import logits_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,11 +82,15 @@ def main() -> None:
             gen = torch.Generator().manual_seed(1)
             x = torch.randn(n, 3, 224, 224, generator=gen).to(args.device)
             labels = torch.randint(0, 1000, (n,), generator=gen).to(args.device)
-            wall, cpu = seconds_per_image(model, x, labels, h["method"], h.get("targets", "top1"), params,
-                                  h.get("batch_size", 32), args.device)
+            wall, cpu = seconds_per_image(
+                model, x, labels, h["method"], h.get("targets", "top1"), params, h.get("batch_size", 32), args.device
+            )
             per_pos = f"{cpu / positions:.4f}" if positions else "–"
-            print(f"| {name} | {key} | {h['method']} | {h.get('targets', 'top1')} | {h.get('batch_size', 32)} "
-                  f"| {wall:.3f} | {cpu:.3f} | {per_pos} |", flush=True)
+            print(
+                f"| {name} | {key} | {h['method']} | {h.get('targets', 'top1')} | {h.get('batch_size', 32)} "
+                f"| {wall:.3f} | {cpu:.3f} | {per_pos} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -66,37 +66,60 @@ def main() -> None:
             def incr():  # the clean pass is part of the cost
                 r = IncrementalRunner(plan, x)
                 return torch.cat([occluded_logits(model, x[0], c, patch, fill, r) for c in batches])
+
             fns = {"full": full, "incremental": incr}
             captum_n = 0
             if args.captum_windows:
                 from captum.attr import Occlusion
 
-                side = max(2, int(args.captum_windows ** 0.5))  # captum allows strides up to the window
+                side = max(2, int(args.captum_windows**0.5))  # captum allows strides up to the window
                 step = max(1, min(patch, (args.size - patch) // (side - 1)))
                 captum_n = ((args.size - patch) // step + 1) ** 2
                 occ = Occlusion(model)
-                fns["captum"] = lambda: occ.attribute(x, sliding_window_shapes=(3, patch, patch), strides=(3, step, step),
-                                                      baselines=0.0, target=target, perturbations_per_eval=args.batch_size)
+                fns["captum"] = lambda: occ.attribute(
+                    x,
+                    sliding_window_shapes=(3, patch, patch),
+                    strides=(3, step, step),
+                    baselines=0.0,
+                    target=target,
+                    perturbations_per_eval=args.batch_size,
+                )
             t, out = interleaved(fns, args.repeat, args.device)
             scale = out["full"].abs().max()
             err = float((out["incremental"] - out["full"]).abs().max() / scale)
             assert err < 1e-4, f"incremental logits differ from the full path by {err:.2e} of their scale"
-            f_full, f_incr = runner.macs(torch.tensor([[max(0, i - patch // 2), min(args.size, i - patch // 2 + patch),
-                                                        max(0, j - patch // 2), min(args.size, j - patch // 2 + patch)]
-                                                       for i, j in grid]))
+            f_full, f_incr = runner.macs(
+                torch.tensor(
+                    [
+                        [
+                            max(0, i - patch // 2),
+                            min(args.size, i - patch // 2 + patch),
+                            max(0, j - patch // 2),
+                            min(args.size, j - patch // 2 + patch),
+                        ]
+                        for i, j in grid
+                    ]
+                )
+            )
             n = len(grid)
             spread = float((out["full"] - runner.clean_logits).abs().max() / scale)
-            print(f"patch {patch}, stride 1, {n} positions, batch {args.batch_size}: full {t['full']:.2f} s "
-                  f"({1e3 * t['full'] / n:.1f} ms/position), incremental {t['incremental']:.2f} s "
-                  f"({1e3 * t['incremental'] / n:.1f} ms/position); max |diff| / max |logit| {err:.1e}; "
-                  f"occlusion moves the logits by up to {spread:.1e} of their scale; "
-                  f"GMAC/position full {f_full / n / 1e9:.3f}, incremental {f_incr / n / 1e9:.3f}")
+            print(
+                f"patch {patch}, stride 1, {n} positions, batch {args.batch_size}: full {t['full']:.2f} s "
+                f"({1e3 * t['full'] / n:.1f} ms/position), incremental {t['incremental']:.2f} s "
+                f"({1e3 * t['incremental'] / n:.1f} ms/position); max |diff| / max |logit| {err:.1e}; "
+                f"occlusion moves the logits by up to {spread:.1e} of their scale; "
+                f"GMAC/position full {f_full / n / 1e9:.3f}, incremental {f_incr / n / 1e9:.3f}"
+            )
             print("  " + ratio_line("incremental vs batched full path", t["full"], t["incremental"], f_full / f_incr))
             if captum_n:
                 per = t["captum"] / captum_n
                 print(f"  captum Occlusion: {captum_n} windows in {t['captum']:.2f} s ({1e3 * per:.1f} ms/position)")
-                print("  " + ratio_line("incremental vs captum Occlusion (per position)", per, t["incremental"] / n,
-                                        f_full / f_incr))
+                print(
+                    "  "
+                    + ratio_line(
+                        "incremental vs captum Occlusion (per position)", per, t["incremental"] / n, f_full / f_incr
+                    )
+                )
 
 
 if __name__ == "__main__":

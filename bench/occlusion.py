@@ -46,16 +46,22 @@ def main() -> None:
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     model = build_model(args.arch, num_classes=args.classes).eval().to(args.device)
     x = torch.randn(1, 3, args.size, args.size, device=args.device)
-    run = lambda bs: explain(model, x, 3, method="occlusion", patch=args.patch, stride=args.stride, fill=0.0, batch_size=bs)  # noqa: E731
+    run = lambda bs: explain(
+        model, x, 3, method="occlusion", patch=args.patch, stride=args.stride, fill=0.0, batch_size=bs
+    )  # noqa: E731
     run(args.batch_size)  # warm-up (cuDNN autotuning, allocator)
     t_base, base = timed(lambda: run(1), args.repeat, args.device)
     t_fast, fast = timed(lambda: run(args.batch_size), args.repeat, args.device)
     torch.testing.assert_close(fast, base, rtol=1e-4, atol=1e-4)
     positions = base.shape[-1] * base.shape[-2]
-    print(f"{args.arch} {args.size}px patch {args.patch} stride {args.stride}: {positions} positions, "
-          f"{args.threads} threads, {args.device}")
-    print(f"baseline (batch 1): {t_base:.3f} s   batched ({args.batch_size}): {t_fast:.3f} s   "
-          f"speed-up x{t_base / t_fast:.2f}")
+    print(
+        f"{args.arch} {args.size}px patch {args.patch} stride {args.stride}: {positions} positions, "
+        f"{args.threads} threads, {args.device}"
+    )
+    print(
+        f"baseline (batch 1): {t_base:.3f} s   batched ({args.batch_size}): {t_fast:.3f} s   "
+        f"speed-up x{t_base / t_fast:.2f}"
+    )
 
 
 if __name__ == "__main__":

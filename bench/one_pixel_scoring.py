@@ -47,8 +47,10 @@ def main() -> None:
         try:
             import torchattacks
         except ImportError as e:
-            raise SystemExit("torchattacks is missing: pip install --no-deps -r envs/requirements-bench.txt "
-                             "(or pass --no-torchattacks)") from e
+            raise SystemExit(
+                "torchattacks is missing: pip install --no-deps -r envs/requirements-bench.txt "
+                "(or pass --no-torchattacks)"
+            ) from e
     g = torch.Generator().manual_seed(0)
     x = torch.rand(3, args.size, args.size, generator=g).to(args.device)
     p = args.population
@@ -66,7 +68,9 @@ def main() -> None:
         if not args.no_torchattacks:
             attack = torchattacks.OnePixel(model, pixels=1, steps=1, popsize=p, inf_batch=args.batch_size)
             # torchattacks' candidate layout: (row, col, r, g, b); _loss returns p(label) per candidate
-            delta = torch.cat([rows[:, None].float() + 0.5, cols[:, None].float() + 0.5, values], 1).double().cpu().numpy()  # float64, as its DE passes
+            delta = (
+                torch.cat([rows[:, None].float() + 0.5, cols[:, None].float() + 0.5, values], 1).double().cpu().numpy()
+            )  # float64, as its DE passes
             fns["torchattacks"] = lambda: attack._loss(x[None], torch.tensor([label]), delta)
         with torch.no_grad():
             t, out = interleaved(fns, args.repeat, args.device)
@@ -79,9 +83,11 @@ def main() -> None:
             f_incr += f_full / p  # the clean forward pass, once per call
         else:
             f_full = f_incr = 1.0
-        print(f"{arch} {args.size}px, population {p}, batch {args.batch_size}: full {t['full']:.2f} s, "
-              f"ours ({'incremental' if plan is not None else 'full path: ' + why}) {t['ours']:.2f} s; "
-              f"max |diff| / max |logit| {err:.1e}")
+        print(
+            f"{arch} {args.size}px, population {p}, batch {args.batch_size}: full {t['full']:.2f} s, "
+            f"ours ({'incremental' if plan is not None else 'full path: ' + why}) {t['ours']:.2f} s; "
+            f"max |diff| / max |logit| {err:.1e}"
+        )
         print("  " + ratio_line("ours vs full batched forward", t["full"], t["ours"], f_full / f_incr))
         if "torchattacks" in t:
             probs = torch.softmax(out["ours"].float(), 1)[:, label].cpu().numpy()

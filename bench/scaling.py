@@ -40,9 +40,13 @@ DOC = ROOT / "docs/scaling.md"
 # bench/heatmap_cost.py (2 threads, project CPU machine); GPU: the CPU figure divided by
 # GPU_SPEEDUP. Occlusion: seconds per occluded position (one forward pass each) × positions.
 CPU_S_PER_IMAGE = {  # CPU-seconds (2 threads summed) per image, 2026-11-27
-    ("vgg16", "gradcam"): 1.651, ("vgg16", "gradcampp"): 1.898, ("vgg16", "guided_backprop"): 2.138,
-    ("alexnet", "gradcam"): 0.450, ("alexnet", "gradcampp"): 0.471,
-    ("googlenet", "gradcam"): 1.428, ("googlenet", "gradcampp"): 1.363,
+    ("vgg16", "gradcam"): 1.651,
+    ("vgg16", "gradcampp"): 1.898,
+    ("vgg16", "guided_backprop"): 2.138,
+    ("alexnet", "gradcam"): 0.450,
+    ("alexnet", "gradcampp"): 0.471,
+    ("googlenet", "gradcam"): 1.428,
+    ("googlenet", "gradcampp"): 1.363,
 }
 # CPU-seconds per occluded VGG-16 forward pass at 224² (patch 25: 0.7951, patch 45: 0.7208)
 CPU_S_PER_POSITION = {"vgg16": (0.7951 + 0.7208) / 2}
@@ -68,8 +72,14 @@ ONE_PIXEL_GPU_S_PER_CANDIDATE = {"vgg16": 0.224 / 400, "googlenet": 0.048 / 400}
 # H200 (torch 2.11.0+cu130, TF32 off), 2026-11-27, with bench/table5_gpu_cost.py's loop (32 rows,
 # each set's batch size and parameters from config/paper.yaml, best of two after a warm-up). The
 # CAM figures are at the timer's resolution of 0.1 ms per row. No CPU measurement at this size.
-TABLE5_GPU_S_PER_ROW = {"xr_gradcam_conv": 0.0004, "xr_gradcampp_conv": 0.0008, "xr_gradcam_block": 0.0006,
-                        "xr_gradcampp_block": 0.0004, "xr_ig": 0.2197, "xr_gradient_shap": 0.1083}
+TABLE5_GPU_S_PER_ROW = {
+    "xr_gradcam_conv": 0.0004,
+    "xr_gradcampp_conv": 0.0008,
+    "xr_gradcam_block": 0.0006,
+    "xr_gradcampp_block": 0.0004,
+    "xr_ig": 0.2197,
+    "xr_gradient_shap": 0.1083,
+}
 
 
 # ChestX-ray14's BBox_List_2017.csv: 984 boxes on 880 images, per finding as NIH counts them (the box
@@ -77,8 +87,16 @@ TABLE5_GPU_S_PER_ROW = {"xr_gradcam_conv": 0.0004, "xr_gradcampp_conv": 0.0008, 
 # different findings, so every box is its own (image, finding) evaluation row: 984 rows, as
 # docs/scaling.md assumes (Table 5's shards: 2 of 500, 4 of 250; any count from 751 to 1,000 rows
 # plans the same shards).
-XRAY_BOXES = {"Atelectasis": 180, "Cardiomegaly": 146, "Effusion": 153, "Infiltrate": 123, "Mass": 85,
-              "Nodule": 79, "Pneumonia": 120, "Pneumothorax": 98}
+XRAY_BOXES = {
+    "Atelectasis": 180,
+    "Cardiomegaly": 146,
+    "Effusion": 153,
+    "Infiltrate": 123,
+    "Mass": 85,
+    "Nodule": 79,
+    "Pneumonia": 120,
+    "Pneumothorax": 98,
+}
 XRAY_IMAGES = 880
 
 
@@ -99,13 +117,20 @@ def xray_stand_in(root: Path) -> dict[str, str]:
     labels = {name: [] for name in images}
     for i, f in zip(owner, findings):
         labels[images[i]].append("Infiltration" if f == "Infiltrate" else f)
-    entry = ["Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
-             "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],"]
-    entry += [f"{name},{'|'.join(labels[name])},0,{i + 1},50,M,PA,1024,1024,0.143,0.143" for i, name in enumerate(images)]
+    entry = [
+        "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
+        "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],"
+    ]
+    entry += [
+        f"{name},{'|'.join(labels[name])},0,{i + 1},50,M,PA,1024,1024,0.143,0.143" for i, name in enumerate(images)
+    ]
     (root / "BBox_List_2017.csv").write_text("\n".join(bbox) + "\n")
     (root / "Data_Entry_2017.csv").write_text("\n".join(entry) + "\n")
-    return {"images": str(folder), "data_entry": str(root / "Data_Entry_2017.csv"),
-            "bbox_list": str(root / "BBox_List_2017.csv")}
+    return {
+        "images": str(folder),
+        "data_entry": str(root / "Data_Entry_2017.csv"),
+        "bbox_list": str(root / "BBox_List_2017.csv"),
+    }
 
 
 def stand_in_config(tmp: Path) -> Path:
@@ -134,8 +159,21 @@ def stand_in_config(tmp: Path) -> Path:
 
 
 def dry_run(config: Path, workdir: Path) -> str:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "-d", str(workdir),
-           "--cores", "1", "-n", "all", "--configfile", str(config)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        "1",
+        "-n",
+        "all",
+        "--configfile",
+        str(config),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         raise SystemExit(f"dry-run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -173,8 +211,10 @@ def tables(config: Path, out: str) -> str:
     lines = ["| rule | jobs |", "|---|---|"]
     lines += [f"| {rule} | {n} |" for rule, n in counts.items() if rule != "total"]
     lines += [f"| **total** | **{counts['total']}** |", ""]
-    lines += ["| heatmap set | model | shard_size | shards | images | CPU core-s/image | CPU core-h | GPU s/image | GPU h | GPU min/shard |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "| heatmap set | model | shard_size | shards | images | CPU core-s/image | CPU core-h | GPU s/image | GPU h | GPU min/shard |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     total_cpu = total_gpu = 0.0
     fmt = lambda s: "–" if s is None else f"{s:.3g}"  # noqa: E731
     for (model, key), shards in sorted(heatmap_jobs(out).items(), key=lambda kv: (kv[0][1], kv[0][0])):
@@ -195,26 +235,35 @@ def tables(config: Path, out: str) -> str:
         total_cpu += (cpu or 0) * images
         total_gpu += (gpu or 0) * images
         per_shard = "–" if gpu is None else f"{gpu * min(size, n_eval) / 60:.2f}"
-        lines.append(f"| {key} | {model} | {size} | {shards} | {images:,} | {fmt(cpu)} | {hours(cpu and cpu * images)} "
-                     f"| {fmt(gpu)} | {hours(gpu and gpu * images)} | {per_shard} |")
-    lines.append(f"| **all heatmaps** | | | **{counts.get('heatmaps', 0)}** | | | **{hours(total_cpu)}** | | "
-                 f"**{hours(total_gpu)}** | |")
+        lines.append(
+            f"| {key} | {model} | {size} | {shards} | {images:,} | {fmt(cpu)} | {hours(cpu and cpu * images)} "
+            f"| {fmt(gpu)} | {hours(gpu and gpu * images)} | {per_shard} |"
+        )
+    lines.append(
+        f"| **all heatmaps** | | | **{counts.get('heatmaps', 0)}** | | | **{hours(total_cpu)}** | | "
+        f"**{hours(total_gpu)}** | |"
+    )
     if "table6" in cfg:
         t6 = cfg["table6"]
         candidates = t6["population"] * (t6["generations"] + 1)
         n_attacked = min(t6["images"], eval_images(cfg, t6["dataset"]))
         shards = math.ceil(n_attacked / t6["shard_size"])
-        lines += ["", f"| one-pixel attacks (Table 6) | model | shard_size | shards | images | candidates/image (at most) "
-                      "| CPU wall-s/image (2 threads) | CPU wall-h (2 threads) | GPU s/image | GPU h | GPU min/shard |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| one-pixel attacks (Table 6) | model | shard_size | shards | images | candidates/image (at most) "
+            "| CPU wall-s/image (2 threads) | CPU wall-h (2 threads) | GPU s/image | GPU h | GPU min/shard |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for model in t6["models"]:
             cpu = ONE_PIXEL_CPU_S_PER_CANDIDATE.get(model)
             gpu = ONE_PIXEL_GPU_S_PER_CANDIDATE.get(model)
             cpu, gpu = cpu and cpu * candidates, gpu and gpu * candidates
             per_shard = "–" if gpu is None else f"{gpu * min(t6['shard_size'], n_attacked) / 60:.1f}"
-            lines.append(f"| population {t6['population']}, ≤ {t6['generations']} generations | {model} | {t6['shard_size']} "
-                         f"| {shards} | {n_attacked:,} | {candidates:,} | {fmt(cpu)} | {hours(cpu and cpu * n_attacked)} "
-                         f"| {fmt(gpu)} | {hours(gpu and gpu * n_attacked)} | {per_shard} |")
+            lines.append(
+                f"| population {t6['population']}, ≤ {t6['generations']} generations | {model} | {t6['shard_size']} "
+                f"| {shards} | {n_attacked:,} | {candidates:,} | {fmt(cpu)} | {hours(cpu and cpu * n_attacked)} "
+                f"| {fmt(gpu)} | {hours(gpu and gpu * n_attacked)} | {per_shard} |"
+            )
     return "\n".join(lines)
 
 
@@ -229,8 +278,9 @@ def main() -> None:
         print(text)
         return
     doc = DOC.read_text()
-    new, n = re.subn(r"(<!-- generated:begin -->\n).*?(<!-- generated:end -->)",
-                     lambda m: m[1] + text + "\n" + m[2], doc, flags=re.S)
+    new, n = re.subn(
+        r"(<!-- generated:begin -->\n).*?(<!-- generated:end -->)", lambda m: m[1] + text + "\n" + m[2], doc, flags=re.S
+    )
     if n != 1:
         raise SystemExit(f"{DOC}: expected one '<!-- generated:begin -->' … '<!-- generated:end -->' block")
     DOC.write_text(new)

@@ -28,7 +28,6 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/table5_cost")
     ap.add_argument("--config", default=str(ROOT / "config/config.yaml"))
     args = ap.parse_args()
-    import pandas as pd
     import torch
 
     from cameval.data.build import build_dataset
@@ -63,32 +62,71 @@ def main() -> None:
         spec = cfg["models"][m]
         train = dict(lr=0.003, batch_size=64, weight_decay=1e-4) | dict(spec["train"])
         seed = train.pop("seed", cfg["seed"])
-        res = step(f"train {m}", train_on_dataset, spec["arch"], spec["num_classes"], str(images), str(manifest),
-                   str(out / f"{m}.safetensors"), str(out / f"{m}.json"), str(out / f"{m}.csv"), seed=seed, **train)
+        res = step(
+            f"train {m}",
+            train_on_dataset,
+            spec["arch"],
+            spec["num_classes"],
+            str(images),
+            str(manifest),
+            str(out / f"{m}.safetensors"),
+            str(out / f"{m}.json"),
+            str(out / f"{m}.csv"),
+            seed=seed,
+            **train,
+        )
         auroc[m] = res["test_auroc"]
     n = digits_multi_eval_rows(ds["counts"]["test"], ds["max_digits"])
     sets = t5["cams"] + t5["pixels"]
     for m in t5["models"]:
         for h in sets:
             spec = cfg["heatmaps"][h]
-            step(f"heatmaps {m}/{h}", compute_shard, str(out / f"{m}.safetensors"), str(images), str(manifest),
-                 str(out / f"{m}_{h}.h5"), split="test", start=0, stop=n, method=spec["method"],
-                 targets=spec["targets"], params=spec.get("params", {}), layer=spec.get("layer"),
-                 batch_size=spec.get("batch_size", 32), progress=False)
+            step(
+                f"heatmaps {m}/{h}",
+                compute_shard,
+                str(out / f"{m}.safetensors"),
+                str(images),
+                str(manifest),
+                str(out / f"{m}_{h}.h5"),
+                split="test",
+                start=0,
+                stop=n,
+                method=spec["method"],
+                targets=spec["targets"],
+                params=spec.get("params", {}),
+                layer=spec.get("layer"),
+                batch_size=spec.get("batch_size", 32),
+                progress=False,
+            )
     with ImageSet(images) as imgs:
         classes = imgs.attrs["classes"]
-    rows = {m: step(f"xray rows {m}", xray_rows, {h: [str(out / f"{m}_{h}.h5")] for h in sets}, str(manifest), classes)
-            for m in t5["models"]}
-    meta = {h: {"method": cfg["heatmaps"][h]["method"], "layer": cfg["heatmaps"][h].get("layer", "input")} for h in sets}
+    rows = {
+        m: step(f"xray rows {m}", xray_rows, {h: [str(out / f"{m}_{h}.h5")] for h in sets}, str(manifest), classes)
+        for m in t5["models"]
+    }
+    meta = {
+        h: {"method": cfg["heatmaps"][h]["method"], "layer": cfg["heatmaps"][h].get("layer", "input")} for h in sets
+    }
     full = step("table5", table5, rows, meta, auroc=auroc, n_boot=cfg["bootstrap"], seed=cfg["seed"])
     write_table5(full, out / "table5.csv", out / "table5.md", notes=[])
     step("table5 figure", table5_figure, full, out / "table5.png")
-    step("appendix E", appendix_e, str(images), str(manifest),
-         {m: {h: [str(out / f"{m}_{h}.h5")] for h in sets} for m in t5["models"]}, {h: h for h in sets},
-         out / "appendix_e.png", n_images=t5.get("figure_images", 4))
+    step(
+        "appendix E",
+        appendix_e,
+        str(images),
+        str(manifest),
+        {m: {h: [str(out / f"{m}_{h}.h5")] for h in sets} for m in t5["models"]},
+        {h: h for h in sets},
+        out / "appendix_e.png",
+        n_images=t5.get("figure_images", 4),
+    )
     total = sum(times.values())
-    print(json.dumps({"total_wall_s": round(total, 1), "total_cpu_s": round(sum(cpu.values()), 1), "auroc": auroc,
-                      "rows": n}), flush=True)
+    print(
+        json.dumps(
+            {"total_wall_s": round(total, 1), "total_cpu_s": round(sum(cpu.values()), 1), "auroc": auroc, "rows": n}
+        ),
+        flush=True,
+    )
     overall = full[(full["finding"] == "all")].pivot_table(index=["model", "set"], columns="measure", values="value")
     print(overall[["loc_study", "loc_iou50", "inbox"]].round(3).to_string())
 

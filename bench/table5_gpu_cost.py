@@ -36,8 +36,10 @@ def main() -> None:
     x = torch.randn(args.rows, 3, 224, 224, device=args.device)
     target = torch.randint(0, 14, (args.rows,), device=args.device)
     t5 = cfg["table5"]
-    print(f"device {args.device} ({torch.cuda.get_device_name(0) if args.device.startswith('cuda') else 'cpu'}), "
-          f"torch {torch.__version__}, {args.rows} rows")
+    print(
+        f"device {args.device} ({torch.cuda.get_device_name(0) if args.device.startswith('cuda') else 'cpu'}), "
+        f"torch {torch.__version__}, {args.rows} rows"
+    )
     print("| heatmap set | method | batch | s/row |\n|---|---|---|---|")
     for key in t5["cams"] + t5["pixels"]:
         h = cfg["heatmaps"][key]
@@ -46,8 +48,9 @@ def main() -> None:
 
         def once() -> None:
             for b0 in range(0, args.rows, bs):
-                explain(model, x[b0 : b0 + bs], target[b0 : b0 + bs], method=h["method"], layer=layer,
-                        **h.get("params", {}))
+                explain(
+                    model, x[b0 : b0 + bs], target[b0 : b0 + bs], method=h["method"], layer=layer, **h.get("params", {})
+                )
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
 

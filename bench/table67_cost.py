@@ -32,11 +32,14 @@ def main() -> None:
         with torch.no_grad():  # attack the model's own predictions, so it has something to flip
             labels = model((pixels - 0.5) / 0.5).argmax(1)
         t = time.perf_counter()
-        res = one_pixel(model, pixels, labels, mean=(0.5,) * 3, std=(0.5,) * 3, population=a.population,
-                        generations=a.generations)
+        res = one_pixel(
+            model, pixels, labels, mean=(0.5,) * 3, std=(0.5,) * 3, population=a.population, generations=a.generations
+        )
         dt = time.perf_counter() - t
-        print(f"{arch}: one-pixel {dt / a.images:.2f} s/image, {res.evaluations.mean():.0f} candidates/image "
-              f"({dt / res.evaluations.sum() * 1e3:.2f} ms/candidate)")
+        print(
+            f"{arch}: one-pixel {dt / a.images:.2f} s/image, {res.evaluations.mean():.0f} candidates/image "
+            f"({dt / res.evaluations.sum() * 1e3:.2f} ms/candidate)"
+        )
         x = (pixels - 0.5) / 0.5
         t = time.perf_counter()
         explain(model, x, labels, "integrated_gradients", steps=20)
@@ -45,7 +48,9 @@ def main() -> None:
     x, bg = torch.randn(a.images, 3, 64, 64), torch.randn(20, 3, 64, 64)
     t = time.perf_counter()
     shap_all_classes(model, x, bg, explainer="gradient", n_samples=16)
-    print(f"small_googlenet: shap gradient, 16 samples, {(time.perf_counter() - t) / a.images:.2f} s/image (10 classes)")
+    print(
+        f"small_googlenet: shap gradient, 16 samples, {(time.perf_counter() - t) / a.images:.2f} s/image (10 classes)"
+    )
     t = time.perf_counter()
     explain_targets(model, x, torch.arange(10).expand(a.images, 10), "integrated_gradients", steps=16)
     print(f"small_googlenet: IG 16 steps, {(time.perf_counter() - t) / a.images:.2f} s/image (10 classes)")

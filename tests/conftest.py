@@ -46,10 +46,12 @@ def _voc_xml(name: str, width: int, height: int, wnid: str, boxes) -> str:
         f"\t\t\t<xmax>{x1}</xmax>\n\t\t\t<ymax>{y1}</ymax>\n\t\t</bndbox>\n\t</object>\n"
         for x0, y0, x1, y1 in boxes
     )
-    return (f"<annotation>\n\t<folder>val</folder>\n\t<filename>{name}</filename>\n\t<source>\n"
-            f"\t\t<database>ILSVRC_2012</database>\n\t</source>\n\t<size>\n\t\t<width>{width}</width>\n"
-            f"\t\t<height>{height}</height>\n\t\t<depth>3</depth>\n\t</size>\n\t<segmented>0</segmented>\n"
-            f"{objects}</annotation>\n")
+    return (
+        f"<annotation>\n\t<folder>val</folder>\n\t<filename>{name}</filename>\n\t<source>\n"
+        f"\t\t<database>ILSVRC_2012</database>\n\t</source>\n\t<size>\n\t\t<width>{width}</width>\n"
+        f"\t\t<height>{height}</height>\n\t\t<depth>3</depth>\n\t</size>\n\t<segmented>0</segmented>\n"
+        f"{objects}</annotation>\n"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -82,8 +84,14 @@ def tiny_imagenet(tmp_path_factory):
     solution.write_text("ImageId,PredictionString\n" + "\n".join(rows[::-1]) + "\n")  # Kaggle's rows are unsorted
     synsets = root / "LOC_synset_mapping.txt"
     synsets.write_text("".join(f"{w} {n}\n" for w, n in TINY_IMAGENET_SYNSETS))
-    return {"root": root, "images": images, "xml": xml, "csv": solution, "synsets": synsets,
-            "truth": TINY_IMAGENET_IMAGES}
+    return {
+        "root": root,
+        "images": images,
+        "xml": xml,
+        "csv": solution,
+        "synsets": synsets,
+        "truth": TINY_IMAGENET_IMAGES,
+    }
 
 
 # --- NIH ChestX-ray14 in its distributed formats (cameval.data.chestxray) ---------------------
@@ -93,10 +101,20 @@ def tiny_imagenet(tmp_path_factory):
 TINY_CHESTXRAY_IMAGES = {
     "00000001_000.png": (1024, 1024, "L", "Cardiomegaly|Effusion", [("Cardiomegaly", 300.0, 500.0, 400.5, 300.25)]),
     "00000002_001.png": (1024, 1024, "RGBA", "Infiltration", [("Infiltrate", 100.0, 200.0, 300.0, 50.0)]),
-    "00000003_000.png": (1024, 1024, "I;16", "Mass|Nodule",
-                         [("Mass", 600.0, 100.0, 200.0, 200.0), ("Nodule", 120.0, 700.0, 64.0, 64.0)]),
-    "00000004_000.png": (1024, 1024, "L", "Atelectasis", [("Atelectasis", 0.0, 0.0, 1024.0, 1024.0),
-                                                          ("Atelectasis", 10.0, 20.0, 30.0, 40.0)]),
+    "00000003_000.png": (
+        1024,
+        1024,
+        "I;16",
+        "Mass|Nodule",
+        [("Mass", 600.0, 100.0, 200.0, 200.0), ("Nodule", 120.0, 700.0, 64.0, 64.0)],
+    ),
+    "00000004_000.png": (
+        1024,
+        1024,
+        "L",
+        "Atelectasis",
+        [("Atelectasis", 0.0, 0.0, 1024.0, 1024.0), ("Atelectasis", 10.0, 20.0, 30.0, 40.0)],
+    ),
 }
 TINY_CHESTXRAY_UNBOXED = {"00000005_000.png": "No Finding"}  # in the label file only
 
@@ -111,8 +129,10 @@ def tiny_chestxray(tmp_path_factory):
     root = tmp_path_factory.mktemp("chestxray")
     images, rng = root / "images", np.random.default_rng(0)
     images.mkdir()
-    entry = ["Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
-             "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],"]
+    entry = [
+        "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
+        "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],"
+    ]
     bbox = ["Image Index,Finding Label,Bbox [x,y,w,h],,,"]
     for k, (name, (width, height, mode, labels, boxes)) in enumerate(TINY_CHESTXRAY_IMAGES.items()):
         gray = rng.integers(0, 40, size=(height, width)).astype(np.float64)
@@ -133,8 +153,13 @@ def tiny_chestxray(tmp_path_factory):
         entry.append(f"{name},{labels},0,9,40,F,AP,2500,2048,0.168,0.168")
     (root / "Data_Entry_2017.csv").write_text("\n".join(entry) + "\n")
     (root / "BBox_List_2017.csv").write_text("\n".join(bbox) + "\n")
-    return {"root": root, "images": images, "data_entry": root / "Data_Entry_2017.csv",
-            "bbox_list": root / "BBox_List_2017.csv", "truth": TINY_CHESTXRAY_IMAGES}
+    return {
+        "root": root,
+        "images": images,
+        "data_entry": root / "Data_Entry_2017.csv",
+        "bbox_list": root / "BBox_List_2017.csv",
+        "truth": TINY_CHESTXRAY_IMAGES,
+    }
 
 
 def chexnet_checkpoint(model, path) -> None:
@@ -172,6 +197,7 @@ def chexnet_checkpoints(tmp_path_factory):
 
 # --- config/paper.yaml pointed at the fixtures above ---------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def paper_fixtures(tiny_imagenet, tiny_chestxray, chexnet_checkpoints) -> dict:
     """The data and checkpoint keys of config/paper.yaml pointed at the tiny ILSVRC (4 images) and
@@ -179,16 +205,27 @@ def paper_fixtures(tiny_imagenet, tiny_chestxray, chexnet_checkpoints) -> dict:
     (as a second ``--configfile``, or with :func:`merge_config`)."""
     return {
         "datasets": {
-            "imagenet": {"images": str(tiny_imagenet["images"]), "annotations": str(tiny_imagenet["xml"]),
-                         "synsets": str(tiny_imagenet["synsets"]), "limit": 4},
-            "chestxray": {"images": str(tiny_chestxray["images"]), "data_entry": str(tiny_chestxray["data_entry"]),
-                          "bbox_list": str(tiny_chestxray["bbox_list"])},
+            "imagenet": {
+                "images": str(tiny_imagenet["images"]),
+                "annotations": str(tiny_imagenet["xml"]),
+                "synsets": str(tiny_imagenet["synsets"]),
+                "limit": 4,
+            },
+            "chestxray": {
+                "images": str(tiny_chestxray["images"]),
+                "data_entry": str(tiny_chestxray["data_entry"]),
+                "bbox_list": str(tiny_chestxray["bbox_list"]),
+            },
         },
         "models": {name: {"weights": str(path)} for name, path in chexnet_checkpoints.items()},
         # the study's shipped results, from this clone (the workflow tests run with -d in a temporary folder)
         "study": {"root": str(STUDY)},
-        "table6": {"study_attacks": {"vgg16": str(STUDY / "one_pixel/results_VGG16.csv"),
-                                     "googlenet": str(STUDY / "one_pixel/results_GoogLeNet.csv")}},
+        "table6": {
+            "study_attacks": {
+                "vgg16": str(STUDY / "one_pixel/results_VGG16.csv"),
+                "googlenet": str(STUDY / "one_pixel/results_GoogLeNet.csv"),
+            }
+        },
     }
 
 

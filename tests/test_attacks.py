@@ -24,14 +24,16 @@ def test_fgsm_equals_captum_in_pixel_space_through_the_normalization():
     from captum.robust import FGSM
 
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
-                          nn.Linear(16, 5)).eval()
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 5)
+    ).eval()
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
     m, s = torch.tensor(mean).reshape(1, 3, 1, 1), torch.tensor(std).reshape(1, 3, 1, 1)
     pixels, labels = torch.rand(6, 3, 8, 8), torch.tensor([0, 1, 2, 3, 4, 0])
     ours = fgsm(model, pixels, labels, 0.03, mean, std)
-    oracle = FGSM(lambda p: model((p - m) / s), nn.CrossEntropyLoss(reduction="none"), lower_bound=0.0,
-                  upper_bound=1.0).perturb(pixels, 0.03, labels)
+    oracle = FGSM(
+        lambda p: model((p - m) / s), nn.CrossEntropyLoss(reduction="none"), lower_bound=0.0, upper_bound=1.0
+    ).perturb(pixels, 0.03, labels)
     torch.testing.assert_close(ours, oracle)
     assert ours.min() >= 0 and ours.max() <= 1
     assert (ours - pixels).abs().max() <= 0.03 + 1e-6

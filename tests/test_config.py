@@ -19,12 +19,15 @@ def test_shipped_files_load_strictly_as_plain_yaml_loads_them(name):
     assert load_strict(path) == yaml.safe_load(path.read_text())
 
 
-@pytest.mark.parametrize("text, key, lines", [
-    ("seed: 0\ndevice: cpu\nseed: 1\n", "seed", (1, 3)),
-    ("table4:\n  answers: []\n  pool: 3\n  answers: [a.csv]\n", "table4.answers", (2, 4)),
-    ("a:\n  - {b: 1, c: 2}\n  - b: 1\n    b: 2\n", r"a\[1\].b", (3, 4)),
-    ('{"x": {"y": 1, "y": 2}}\n', "x.y", (1, 1)),  # JSON is YAML too
-])
+@pytest.mark.parametrize(
+    "text, key, lines",
+    [
+        ("seed: 0\ndevice: cpu\nseed: 1\n", "seed", (1, 3)),
+        ("table4:\n  answers: []\n  pool: 3\n  answers: [a.csv]\n", "table4.answers", (2, 4)),
+        ("a:\n  - {b: 1, c: 2}\n  - b: 1\n    b: 2\n", r"a\[1\].b", (3, 4)),
+        ('{"x": {"y": 1, "y": 2}}\n', "x.y", (1, 1)),  # JSON is YAML too
+    ],
+)
 def test_a_key_given_twice_names_the_file_the_key_path_and_both_lines(tmp_path, text, key, lines):
     path = tmp_path / "dup.yaml"
     path.write_text(text)
@@ -64,40 +67,79 @@ def test_target_parts_and_model_classes():
     assert model_classes({"weights": "x.pth"}) is None
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda c: c["heatmaps"]["gradcam"].update(targets="top50+label"),
-     r"heatmaps.gradcam.targets: 'top50\+label' asks for the top 50 classes, but model vgg \(figure1\) has 10 "
-     r"\(expected top10 at most\)"),
-    (lambda c: c["heatmaps"]["gradcampp"].update(targets="top11"), r"heatmaps.gradcampp.targets: 'top11' .* has 10"),
-    (lambda c: c["heatmaps"]["gradcam"].update(targets="top3+label"), r"heatmaps.gradcam.targets: 'top3\+label' "
-     r"\(expected top5 or more first"),
-    (lambda c: c["heatmaps"]["gradcam"].update(targets="top6+label"), r"expected top5\+label: the pointing game"),
-    (lambda c: c["heatmaps"]["guided_backprop"].update(targets="label"), r"heatmaps.guided_backprop.targets: "
-     r"'label' \(expected topK first: table3.guided_backprop"),
-    (lambda c: c["datasets"]["digits-loc"].update(eval_split="tset"),
-     r"datasets.digits-loc.eval_split: 'tset' is not a split of this digits set \(expected one of \['train', "
-     r"'val', 'test'\]\)"),
-    (lambda c: c["table7"].update(images={"mnist_net": 100}),
-     r"table7.images: \{'mnist_net': 100\} has no number for \['googlenet'\] \(expected one number, or one per model"),
-    (lambda c: c["table7"].update(images={"mnist_net": 1, "googlenet": 1, "vgg": 1}), r"names \['vgg'\], not in table7"),
-    (lambda c: c["table4"].update(guided_backprop="gradcam"),
-     r"table4.guided_backprop: heatmaps.gradcam has method gradcam \(expected a set of method guided_backprop\)"),
-    (lambda c: c["table3"].update(gradcam="gradcampp"), r"table3.gradcam: heatmaps.gradcampp has method gradcampp"),
-    (lambda c: c["table2"].update(heatmap="gradcampp"), r"table2.heatmap: heatmaps.gradcampp has method gradcampp"),
-    (lambda c: c["table1"].update(methods=["gradcam", "guided_backprop"]),
-     r"table1.methods: heatmaps.guided_backprop has method guided_backprop \(expected a set of method gradcam or "
-     r"gradcampp\)"),
-    (lambda c: c["table5"].update(cams=["xr_ig"]), r"table5.cams: heatmaps.xr_ig has method integrated_gradients"),
-    (lambda c: c["table5"].update(pixels=["xr_gradcam_conv"]), r"table5.pixels: heatmaps.xr_gradcam_conv has method "
-     r"gradcam \(expected a set of method integrated_gradients or gradient_shap\)"),
-    (lambda c: c["heatmaps"]["gradcampp"].update(method="gradcam"), r"heatmaps.gradcampp.method: gradcam \(expected "
-     r"gradcampp: Figure 1"),
-    (lambda c: c["table5"].update(models=["A", "vgg"]),
-     r"table5.models: vgg is trained on digits-loc, not on table5.dataset digits-multi"),
-    (lambda c: c["table1"].update(models=["vgg", "mnist_net"]), r"table1.models: mnist_net is trained on mnist-real"),
-    (lambda c: c["fgsm"].update(models=["A"]), r"fgsm.models: A is trained on digits-multi, not on fgsm.dataset"),
-    (lambda c: c["table4"].update(models=["vgg", "mnist_net"]), r"table4.models: mnist_net is trained on mnist-real"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (
+            lambda c: c["heatmaps"]["gradcam"].update(targets="top50+label"),
+            r"heatmaps.gradcam.targets: 'top50\+label' asks for the top 50 classes, but model vgg \(figure1\) has 10 "
+            r"\(expected top10 at most\)",
+        ),
+        (
+            lambda c: c["heatmaps"]["gradcampp"].update(targets="top11"),
+            r"heatmaps.gradcampp.targets: 'top11' .* has 10",
+        ),
+        (
+            lambda c: c["heatmaps"]["gradcam"].update(targets="top3+label"),
+            r"heatmaps.gradcam.targets: 'top3\+label' "
+            r"\(expected top5 or more first",
+        ),
+        (lambda c: c["heatmaps"]["gradcam"].update(targets="top6+label"), r"expected top5\+label: the pointing game"),
+        (
+            lambda c: c["heatmaps"]["guided_backprop"].update(targets="label"),
+            r"heatmaps.guided_backprop.targets: "
+            r"'label' \(expected topK first: table3.guided_backprop",
+        ),
+        (
+            lambda c: c["datasets"]["digits-loc"].update(eval_split="tset"),
+            r"datasets.digits-loc.eval_split: 'tset' is not a split of this digits set \(expected one of \['train', "
+            r"'val', 'test'\]\)",
+        ),
+        (
+            lambda c: c["table7"].update(images={"mnist_net": 100}),
+            r"table7.images: \{'mnist_net': 100\} has no number for \['googlenet'\] \(expected one number, or one per model",
+        ),
+        (
+            lambda c: c["table7"].update(images={"mnist_net": 1, "googlenet": 1, "vgg": 1}),
+            r"names \['vgg'\], not in table7",
+        ),
+        (
+            lambda c: c["table4"].update(guided_backprop="gradcam"),
+            r"table4.guided_backprop: heatmaps.gradcam has method gradcam \(expected a set of method guided_backprop\)",
+        ),
+        (lambda c: c["table3"].update(gradcam="gradcampp"), r"table3.gradcam: heatmaps.gradcampp has method gradcampp"),
+        (lambda c: c["table2"].update(heatmap="gradcampp"), r"table2.heatmap: heatmaps.gradcampp has method gradcampp"),
+        (
+            lambda c: c["table1"].update(methods=["gradcam", "guided_backprop"]),
+            r"table1.methods: heatmaps.guided_backprop has method guided_backprop \(expected a set of method gradcam or "
+            r"gradcampp\)",
+        ),
+        (lambda c: c["table5"].update(cams=["xr_ig"]), r"table5.cams: heatmaps.xr_ig has method integrated_gradients"),
+        (
+            lambda c: c["table5"].update(pixels=["xr_gradcam_conv"]),
+            r"table5.pixels: heatmaps.xr_gradcam_conv has method "
+            r"gradcam \(expected a set of method integrated_gradients or gradient_shap\)",
+        ),
+        (
+            lambda c: c["heatmaps"]["gradcampp"].update(method="gradcam"),
+            r"heatmaps.gradcampp.method: gradcam \(expected "
+            r"gradcampp: Figure 1",
+        ),
+        (
+            lambda c: c["table5"].update(models=["A", "vgg"]),
+            r"table5.models: vgg is trained on digits-loc, not on table5.dataset digits-multi",
+        ),
+        (
+            lambda c: c["table1"].update(models=["vgg", "mnist_net"]),
+            r"table1.models: mnist_net is trained on mnist-real",
+        ),
+        (lambda c: c["fgsm"].update(models=["A"]), r"fgsm.models: A is trained on digits-multi, not on fgsm.dataset"),
+        (
+            lambda c: c["table4"].update(models=["vgg", "mnist_net"]),
+            r"table4.models: mnist_net is trained on mnist-real",
+        ),
+    ],
+)
 def test_values_that_cannot_work_together_are_refused_naming_the_key(tiny, edit, match):
     cfg = copy.deepcopy(tiny)
     edit(cfg)

@@ -90,9 +90,16 @@ def test_image_set_errors_name_the_file_and_what_was_expected(tmp_path):
 
 
 def test_manifest_round_trip_keeps_int_and_float_boxes(tmp_path):
-    df = pd.DataFrame({"id": ["a", "b"], "split": ["test", "val"], "index": [0, 1], "label": [3, 7],
-                       "source": ["12", "ILSVRC2012_val_00000001.JPEG"],
-                       "boxes": [[(3, 1, 2, 10, 12)], [[7, 1.5, 2.25, 100.0, 50.125], [7, 0, 0, 3, 4]]]})
+    df = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "split": ["test", "val"],
+            "index": [0, 1],
+            "label": [3, 7],
+            "source": ["12", "ILSVRC2012_val_00000001.JPEG"],
+            "boxes": [[(3, 1, 2, 10, 12)], [[7, 1.5, 2.25, 100.0, 50.125], [7, 0, 0, 3, 4]]],
+        }
+    )
     write_manifest(df, tmp_path / "m.csv")
     m = read_manifest(tmp_path / "m.csv")
     assert m["boxes"][0] == [(3, 1, 2, 10, 12)] and all(isinstance(v, int) for v in m["boxes"][0][0])
@@ -103,7 +110,9 @@ def test_manifest_round_trip_keeps_int_and_float_boxes(tmp_path):
 
 def test_manifest_without_a_column_names_file_and_column(tmp_path):
     path = tmp_path / "bad.csv"
-    pd.DataFrame({"id": ["a"], "split": ["test"], "index": [0], "label": [1], "source": ["x"]}).to_csv(path, index=False)
+    pd.DataFrame({"id": ["a"], "split": ["test"], "index": [0], "label": [1], "source": ["x"]}).to_csv(
+        path, index=False
+    )
     with pytest.raises(DataError, match=r"bad\.csv.*\['boxes'\]"):
         read_manifest(path)
     with pytest.raises(DataError, match=r"missing\.csv"):
@@ -183,8 +192,15 @@ def test_digits_boxes_are_tight_around_the_ink(tmp_path):
     # No clutter, no noise: the canvas is background but for the digit, so the box can be checked in
     # the pixels: every box edge touches ink (> 20 % of the digit's contrast), nothing outside the box
     # does (only the faint fringe below the ink threshold may lie there).
-    make_digits_loc(tmp_path / "i.h5", tmp_path / "m.csv", size=40, counts={"train": 30, "val": 0, "test": 0},
-                    clutter=0, noise=0.0, seed=1)
+    make_digits_loc(
+        tmp_path / "i.h5",
+        tmp_path / "m.csv",
+        size=40,
+        counts={"train": 30, "val": 0, "test": 0},
+        clutter=0,
+        noise=0.0,
+        seed=1,
+    )
     m = read_manifest(tmp_path / "m.csv")
     with ImageSet(tmp_path / "i.h5") as s:
         images = s.uint8(slice(None)).astype(float)
@@ -262,8 +278,14 @@ def test_read_synsets_needs_sorted_unique_wnids(tiny_imagenet, tmp_path):
 def imagenet_built(tiny_imagenet, tmp_path_factory):
     out = tmp_path_factory.mktemp("imagenet")
     for form in ("xml", "csv"):
-        build_imagenet(out / f"{form}.h5", out / f"{form}.csv", tiny_imagenet["images"], tiny_imagenet[form],
-                       tiny_imagenet["synsets"], progress=False)
+        build_imagenet(
+            out / f"{form}.h5",
+            out / f"{form}.csv",
+            tiny_imagenet["images"],
+            tiny_imagenet[form],
+            tiny_imagenet["synsets"],
+            progress=False,
+        )
     return out
 
 
@@ -300,7 +322,10 @@ def test_imagenet_boxes_land_on_the_bright_rectangles(imagenet_built):
         for _, x0, y0, x1, y1 in boxes:
             inner = bright[int(np.ceil(y0)) + 1 : int(np.floor(y1)), int(np.ceil(x0)) + 1 : int(np.floor(x1))]
             assert inner.all()  # the box shrunk by a pixel is all bright
-            grown[max(0, int(np.floor(y0)) - 1) : int(np.ceil(y1)) + 2, max(0, int(np.floor(x0)) - 1) : int(np.ceil(x1)) + 2] = True
+            grown[
+                max(0, int(np.floor(y0)) - 1) : int(np.ceil(y1)) + 2,
+                max(0, int(np.floor(x0)) - 1) : int(np.ceil(x1)) + 2,
+            ] = True
         assert not (bright & ~grown).any()  # and nothing bright lies more than a pixel outside the boxes
 
 
@@ -318,8 +343,15 @@ def test_preprocess_matches_torchvision_transforms(tiny_imagenet):
 
 
 def test_imagenet_limit_takes_the_first_images_by_name(tiny_imagenet, tmp_path):
-    summary = build_imagenet(tmp_path / "i.h5", tmp_path / "m.csv", tiny_imagenet["images"], tiny_imagenet["csv"],
-                             tiny_imagenet["synsets"], limit=2, progress=False)
+    summary = build_imagenet(
+        tmp_path / "i.h5",
+        tmp_path / "m.csv",
+        tiny_imagenet["images"],
+        tiny_imagenet["csv"],
+        tiny_imagenet["synsets"],
+        limit=2,
+        progress=False,
+    )
     assert summary["images"] == 2
     assert read_manifest(tmp_path / "m.csv")["id"].tolist() == ["ILSVRC2012_val_00000001", "ILSVRC2012_val_00000002"]
 

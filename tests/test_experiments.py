@@ -15,16 +15,27 @@ S = 8  # input size; maps are stored at the input's size, so upsampling is the i
 
 
 def _manifest(tmp_path, rows):
-    df = pd.DataFrame([{"id": i, "split": "test", "index": n, "label": lab, "source": "hand", "boxes": boxes}
-                       for n, (i, lab, boxes) in enumerate(rows)])
+    df = pd.DataFrame(
+        [
+            {"id": i, "split": "test", "index": n, "label": lab, "source": "hand", "boxes": boxes}
+            for n, (i, lab, boxes) in enumerate(rows)
+        ]
+    )
     path = tmp_path / "manifest.csv"
     write_manifest(df, path)
     return path
 
 
 def _shard(path, ids, labels, targets, maps, spec, method="gradcam"):
-    write_shard(path, ids=ids, labels=labels, targets=targets, scores=np.zeros((len(ids), 10)), maps=maps,
-                attrs={"method": method, "input_size": [S, S], "targets_spec": spec})
+    write_shard(
+        path,
+        ids=ids,
+        labels=labels,
+        targets=targets,
+        scores=np.zeros((len(ids), 10)),
+        maps=maps,
+        attrs={"method": method, "input_size": [S, S], "targets_spec": spec},
+    )
     return str(path)
 
 
@@ -42,8 +53,14 @@ def pointing_case(tmp_path):
     # b: the absent class 1 peaks highest (kept: a miss); the label 7 points at (0, 0), 5.66 px
     # from its box (a miss at 0 px, a hit at 15 px); three absent classes peak low (rejected: hits)
     maps_b = [_peak(5, 5, 1.0), _peak(0, 0, 0.8), *[_peak(2, 2, 0.1)] * 3, _peak(0, 0, 0.8)]
-    shard = _shard(tmp_path / "s.h5", ["a", "b"], [3, 7], [[3, 1, 2, 4, 5, 3], [1, 7, 2, 4, 5, 7]],
-                   np.stack([maps_a, maps_b]), "top5+label")
+    shard = _shard(
+        tmp_path / "s.h5",
+        ["a", "b"],
+        [3, 7],
+        [[3, 1, 2, 4, 5, 3], [1, 7, 2, 4, 5, 7]],
+        np.stack([maps_a, maps_b]),
+        "top5+label",
+    )
     return shard, man
 
 
@@ -85,8 +102,9 @@ def test_localization_rows_by_hand(tmp_path):
     # a: top-1 is right and its map covers the box exactly; b: top-1 wrong, the label is 2nd and
     # its map covers the box; every other map sits elsewhere
     wrong = _block(6, 6, 7, 7)
-    maps = np.stack([[_block(2, 2, 5, 5), wrong, wrong, wrong, wrong],
-                     [wrong, _block(0, 0, 3, 3), wrong, wrong, wrong]])
+    maps = np.stack(
+        [[_block(2, 2, 5, 5), wrong, wrong, wrong, wrong], [wrong, _block(0, 0, 3, 3), wrong, wrong, wrong]]
+    )
     shard = _shard(tmp_path / "s.h5", ["a", "b"], [3, 4], [[3, 0, 1, 2, 5], [9, 4, 0, 1, 2]], maps, "top5")
     df = localization_rows([shard], man).set_index("id")
     assert df.loc["a", ["cls_top1", "cls_top5", "loc_top1", "loc_top5"]].tolist() == [True, True, True, True]
@@ -129,8 +147,14 @@ def test_rankcorr_rows_refuse_maps_of_another_class(tmp_path):
 
 
 def test_table1_reports_errors_in_percent_with_an_interval_and_the_references():
-    rows = pd.DataFrame({"cls_top1": [True, True, False, True], "cls_top5": [True] * 4,
-                         "loc_top1": [True, False, False, False], "loc_top5": [True, True, False, False]})
+    rows = pd.DataFrame(
+        {
+            "cls_top1": [True, True, False, True],
+            "cls_top5": [True] * 4,
+            "loc_top1": [True, False, False, False],
+            "loc_top5": [True, True, False, False],
+        }
+    )
     ref = {"vgg": {"study": {"top1_loc": 55.82}, "original": {"top1_loc": 56.51}}}
     full, shown = table1({("vgg", "gradcam"): rows}, reference=ref, n_boot=200)
     r = full.iloc[0]
@@ -147,17 +171,26 @@ def test_table2_and_table3_means_and_spread():
     assert (r["accuracy_tol0"], r["accuracy_tol15"], r["recall"]) == (0.75, 1.0, pytest.approx(0.75))
     assert r["study_accuracy"] == 0.8642
     rho = pd.DataFrame({"guided_backprop": [0.1, 0.3], "gradcam": [0.2, 0.2], "guided_gradcam": [0.0, 0.4]})
-    full, shown = table3({("vgg", "occlusion7"): rho}, patches={"occlusion7": 7},
-                         reference={"study": {"gradcam": 0.0505}}, n_boot=200)
+    full, shown = table3(
+        {("vgg", "occlusion7"): rho}, patches={"occlusion7": 7}, reference={"study": {"gradcam": 0.0505}}, n_boot=200
+    )
     r = full.iloc[0]
-    assert r["guided_backprop"] == pytest.approx(0.2) and r["guided_backprop_std"] == pytest.approx(np.std([0.1, 0.3], ddof=1))
+    assert r["guided_backprop"] == pytest.approx(0.2) and r["guided_backprop_std"] == pytest.approx(
+        np.std([0.1, 0.3], ddof=1)
+    )
     assert r["gradcam_std"] == 0.0 and r["patch"] == 7
     assert shown.iloc[-1]["Grad-CAM"] == "0.0505"
 
 
 def test_fgsm_table_accuracy_before_and_after():
-    rows = pd.DataFrame({"correct_clean": [True, True, True, False], "correct_adv": [False, True, False, False],
-                         "rank_corr": [0.5, 0.9, 0.1, 0.3], "box_iou": [0.0, 1.0, 0.5, 0.5]})
+    rows = pd.DataFrame(
+        {
+            "correct_clean": [True, True, True, False],
+            "correct_adv": [False, True, False, False],
+            "rank_corr": [0.5, 0.9, 0.1, 0.3],
+            "box_iou": [0.0, 1.0, 0.5, 0.5],
+        }
+    )
     full, _ = fgsm_table({"vgg": rows}, eps=0.03, n_boot=200)
     r = full.iloc[0]
     assert (r["acc_clean"], r["acc_adv"], r["rank_corr"], r["box_iou"]) == (0.75, 0.25, pytest.approx(0.45), 0.5)

@@ -17,7 +17,13 @@ import torch
 import torch.nn.functional as F
 import torchvision
 from captum.attr import (
-    GradientShap, GuidedBackprop, GuidedGradCam, IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion,
+    GradientShap,
+    GuidedBackprop,
+    GuidedGradCam,
+    IntegratedGradients,
+    LayerAttribution,
+    LayerGradCam,
+    Occlusion,
 )
 from pytorch_grad_cam import GradCAM, GradCAMPlusPlus
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
@@ -441,7 +447,14 @@ def test_guided_gradcam_default_is_guided_backprop_times_bilinear_gradcam(vgg16,
 # ----------------------------------------------------------------------------------------------
 # the model is left exactly as it was
 
-RELU_OWNERS = [(F, "relu"), (F, "relu_"), (torch, "relu"), (torch, "relu_"), (torch.Tensor, "relu"), (torch.Tensor, "relu_")]
+RELU_OWNERS = [
+    (F, "relu"),
+    (F, "relu_"),
+    (torch, "relu"),
+    (torch, "relu_"),
+    (torch.Tensor, "relu"),
+    (torch.Tensor, "relu_"),
+]
 _MISSING = object()
 METHOD_PARAMS = {
     "occlusion": {"patch": 3, "stride": 3},
@@ -562,8 +575,8 @@ def test_size_is_torch_bilinear_without_aligned_corners(vgg16, inputs, size):
 
 
 @pytest.mark.parametrize(
-    "name,layer", [("vgg16", "features.29"), ("alexnet", "features.11"), ("googlenet", "inception5b"),
-                   ("densenet121", "features")],
+    "name,layer",
+    [("vgg16", "features.29"), ("alexnet", "features.11"), ("googlenet", "inception5b"), ("densenet121", "features")],
 )
 def test_default_layer_is_the_studys(request, inputs, name, layer):
     model = request.getfixturevalue(name)
@@ -640,7 +653,9 @@ def test_occlusion_matches_a_brute_force_loop(patch, stride, fill):
     target = torch.tensor([2, 0])
     ours = explain(model, x, target, "occlusion", patch=patch, stride=stride, fill=fill, batch_size=7)
     assert ours.shape == (2, -(-12 // stride), -(-12 // stride))
-    torch.testing.assert_close(ours, brute_force_occlusion(model, x, target, patch, stride, fill), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(
+        ours, brute_force_occlusion(model, x, target, patch, stride, fill), rtol=1e-10, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("fill", [0.3, (0.5, -1.0, 2.0)], ids=["scalar", "per-channel"])
@@ -649,7 +664,9 @@ def test_one_pixel_occlusion_matches_captum(fill):
     target = torch.tensor([2, 0])
     ours = explain(model, x, target, "occlusion", patch=1, fill=fill)
     baselines = torch.as_tensor(fill, dtype=x.dtype).reshape(1, -1, 1, 1).expand(1, 3, 12, 12).contiguous()
-    theirs = Occlusion(model).attribute(x, sliding_window_shapes=(3, 1, 1), strides=1, baselines=baselines, target=target)
+    theirs = Occlusion(model).attribute(
+        x, sliding_window_shapes=(3, 1, 1), strides=1, baselines=baselines, target=target
+    )
     for ch in range(3):  # a window spans all channels: every channel carries the score drop
         assert_maps_close(theirs[:, ch].double(), ours, rtol=1e-6)  # captum accumulates in float32
 
@@ -666,7 +683,9 @@ def test_occlusion_averaged_over_covering_windows_matches_captum():
             starts_r = range(max(0, r - patch + 1), min(r, h - patch) + 1)
             starts_s = range(max(0, s - patch + 1), min(s, w - patch) + 1)
             expected[:, r, s] = torch.stack([ours[:, a + lo, b + lo] for a in starts_r for b in starts_s]).mean(0)
-    theirs = Occlusion(model).attribute(x, sliding_window_shapes=(3, patch, patch), strides=1, baselines=0.4, target=target)
+    theirs = Occlusion(model).attribute(
+        x, sliding_window_shapes=(3, patch, patch), strides=1, baselines=0.4, target=target
+    )
     assert_maps_close(theirs[:, 0].double(), expected, rtol=1e-6)  # captum accumulates in float32
 
 

@@ -30,12 +30,15 @@ def test_binarize_nothing_positive_gives_an_empty_mask_and_pixel_maps_are_summed
 
 def test_contrastivity_by_hand_with_an_empty_union():
     pos = [[1, 1, 0], [0, 0, 0]]
-    masks = np.array([
-        pos,
-        [[0, 1, 1], [0, 0, 0]],  # XOR 2, OR 3 -> 2/3
-        [[0, 0, 0], [1, 1, 1]],  # XOR 5, OR 5 -> 1
-        pos,                     # identical -> 0
-    ], dtype=bool)
+    masks = np.array(
+        [
+            pos,
+            [[0, 1, 1], [0, 0, 0]],  # XOR 2, OR 3 -> 2/3
+            [[0, 0, 0], [1, 1, 1]],  # XOR 5, OR 5 -> 1
+            pos,  # identical -> 0
+        ],
+        dtype=bool,
+    )
     assert metrics.contrastivity(masks, 0) == pytest.approx((2 / 3 + 1 + 0) / 3)
     # positive class 2 is disjoint from masks 0, 1 and 3: 1 each
     assert metrics.contrastivity(masks, 2) == pytest.approx(1.0)

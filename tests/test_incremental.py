@@ -53,12 +53,20 @@ def odd_sequential() -> nn.Sequential:
     """Every geometry the engine tiles: dilation, asymmetric kernel/stride/padding, max pools with
     padding and ceil_mode, average pools, grouped convs, then a head the engine does not tile."""
     return nn.Sequential(
-        nn.Conv2d(3, 8, (3, 5), stride=(1, 2), padding=(1, 2)), nn.ReLU(inplace=True),
-        nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=2), nn.LeakyReLU(0.1),
+        nn.Conv2d(3, 8, (3, 5), stride=(1, 2), padding=(1, 2)),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=2),
+        nn.LeakyReLU(0.1),
         nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
-        nn.Conv2d(8, 12, 4, stride=1, padding=1), nn.BatchNorm2d(12), nn.ReLU(),
-        nn.AvgPool2d(2), nn.Conv2d(12, 12, 1), nn.Tanh(),
-        nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(48, 5),
+        nn.Conv2d(8, 12, 4, stride=1, padding=1),
+        nn.BatchNorm2d(12),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(12, 12, 1),
+        nn.Tanh(),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(48, 5),
     )
 
 
@@ -91,8 +99,18 @@ def occluded_by_hand(x: torch.Tensor, centres, patch: int, fill: float) -> torch
 
 def border_and_interior(side: int):
     m = side // 2
-    return [(0, 0), (0, side - 1), (side - 1, 0), (side - 1, side - 1), (m, 0), (0, m + 1), (m, m), (m - 3, m + 5),
-            (1, side - 2), (side - 2, 2)]
+    return [
+        (0, 0),
+        (0, side - 1),
+        (side - 1, 0),
+        (side - 1, side - 1),
+        (m, 0),
+        (0, m + 1),
+        (m, m),
+        (m - 3, m + 5),
+        (1, side - 2),
+        (side - 2, 2),
+    ]
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -121,10 +139,19 @@ def test_incremental_logits_equal_full_forward_in_float64(models, name, patch):
     torch.testing.assert_close(runner.clean_logits, clean, rtol=0, atol=1e-12 * float(scale))
 
 
-@pytest.mark.parametrize("name,patch,stride", [
-    ("small_vgg", 7, 1), ("small_vgg", 12, 3), ("small_alexnet", 13, 1), ("small_alexnet", 6, 2),
-    ("sequential", 5, 1), ("sequential", 4, 2), ("vgg16", 9, 5), ("alexnet", 10, 7),
-])
+@pytest.mark.parametrize(
+    "name,patch,stride",
+    [
+        ("small_vgg", 7, 1),
+        ("small_vgg", 12, 3),
+        ("small_alexnet", 13, 1),
+        ("small_alexnet", 6, 2),
+        ("sequential", 5, 1),
+        ("sequential", 4, 2),
+        ("vgg16", 9, 5),
+        ("alexnet", 10, 7),
+    ],
+)
 def test_occlusion_maps_equal_the_full_path_in_float32(models, name, patch, stride):
     """``explain(method="occlusion")`` takes the engine by default; ``incremental=False`` forces
     the full path; the maps agree to float32 rounding (relative to the logits' scale)."""
@@ -149,7 +176,9 @@ def test_unknown_models_take_the_full_path_said_once_in_the_log(caplog):
         b = explain(model, x, 1, "occlusion", patch=3, stride=4)
     said = [r for r in caplog.records if "full forward passes for SmallGoogLeNet" in r.getMessage()]
     assert len(said) == 1
-    torch.testing.assert_close(a, explain(model, x, 1, "occlusion", patch=5, stride=4, incremental=False), rtol=0, atol=0)
+    torch.testing.assert_close(
+        a, explain(model, x, 1, "occlusion", patch=5, stride=4, incremental=False), rtol=0, atol=0
+    )
     assert b.shape == (2, 4, 4)
 
 
@@ -187,7 +216,9 @@ def test_pixel_logits_equal_a_plain_forward_pass(models, name):
     ours = pixel_logits(model, x, rows, cols, values, batch_size=10)
     expected = full_pixel_logits(model, x, rows, cols, values)
     scale = expected.abs().max()
-    assert (expected - full_pixel_logits(model, x, rows[:1].repeat(p), cols[:1].repeat(p), values)).abs().max() > 1e-5 * scale
+    assert (
+        expected - full_pixel_logits(model, x, rows[:1].repeat(p), cols[:1].repeat(p), values)
+    ).abs().max() > 1e-5 * scale
     assert ours.shape == expected.shape
     assert (ours - expected).abs().max() <= 2e-5 * scale
 
@@ -212,8 +243,9 @@ def test_pixel_logits_refuses_mismatched_shapes(models):
 
 def test_flop_counts_follow_the_layer_shapes():
     """A 3x3 conv (pad 1) on 8x8 then a 2x2 pool: one pixel changes a 3x3 output tile."""
-    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.MaxPool2d(2), nn.Conv2d(4, 1, 3, padding=1),
-                          nn.Flatten(), nn.Linear(16, 3)).eval()
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1), nn.MaxPool2d(2), nn.Conv2d(4, 1, 3, padding=1), nn.Flatten(), nn.Linear(16, 3)
+    ).eval()
     runner = IncrementalRunner(plan_of(model)[0], torch.zeros(1, 2, 8, 8))
     full, incr = runner.macs(torch.tensor([[3, 4, 3, 4]]))
     conv1, conv2, fc = 4 * 2 * 9 * 64, 1 * 4 * 9 * 16, 16 * 3

@@ -294,7 +294,8 @@ def test_bootstrap_ci_drops_nans_and_handles_empty_and_constant():
 def test_bootstrap_ci_same_for_a_vectorized_and_a_plain_statistic():
     v = np.random.default_rng(4).random(31)
     assert metrics.bootstrap_ci(v, np.median, n_boot=200) == pytest.approx(
-        metrics.bootstrap_ci(v, lambda s: float(np.median(s)), n_boot=200))
+        metrics.bootstrap_ci(v, lambda s: float(np.median(s)), n_boot=200)
+    )
 
 
 def test_mean_ci_by_hand():
@@ -340,6 +341,7 @@ def test_errors_name_the_bad_input():
 
 # --- Quantus as an oracle: its PointingGame and AttributionLocalisation on the same maps ---------
 
+
 def _random_cases(n=40, size=24, seed=0):
     rng = np.random.default_rng(seed)
     maps = rng.random((n, size, size))  # a unique maximum, almost surely
@@ -369,7 +371,8 @@ def test_inbox_ratio_equals_quantus_attribution_localisation_of_the_binarized_ma
     masks = np.stack([blob(b[0], m.shape) > 0 for m, b in zip(maps, boxes)])  # one box each
     high = (maps >= 0.6 * maps.max(axis=(1, 2), keepdims=True)).astype(float)
     oracle = quantus.AttributionLocalisation(disable_warnings=True).evaluate_batch(
-        x_batch=np.zeros((len(maps), 1, *maps.shape[1:])), a_batch=high[:, None], s_batch=masks[:, None])
+        x_batch=np.zeros((len(maps), 1, *maps.shape[1:])), a_batch=high[:, None], s_batch=masks[:, None]
+    )
     ours = [metrics.inbox_ratio(m, b, threshold=0.6) for m, b in zip(maps, boxes)]
     np.testing.assert_allclose(ours, oracle, atol=1e-6)
     assert len(set(np.round(ours, 6))) > 5  # not a constant
@@ -414,8 +417,14 @@ def test_table3_paired_columns_are_scipys_on_the_same_images():
     from cameval.tables import table3
 
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"id": [f"i{k}" for k in range(20)], "guided_backprop": rng.uniform(-1, 1, 20),
-                       "gradcam": rng.uniform(-1, 1, 20), "guided_gradcam": rng.uniform(-1, 1, 20)})
+    df = pd.DataFrame(
+        {
+            "id": [f"i{k}" for k in range(20)],
+            "guided_backprop": rng.uniform(-1, 1, 20),
+            "gradcam": rng.uniform(-1, 1, 20),
+            "guided_gradcam": rng.uniform(-1, 1, 20),
+        }
+    )
     full, display = table3({("vgg", "occ7"): df}, {"occ7": 7}, n_boot=200)
     r = full.iloc[0]
     assert r["gradcam_minus_guided_backprop"] == pytest.approx((df["gradcam"] - df["guided_backprop"]).mean())
@@ -428,10 +437,11 @@ def test_table1_pairs_gradcampp_with_gradcam_on_the_same_images_by_hand():
     from cameval.tables import table1
 
     ids = [f"i{k}" for k in range(10)]
-    gc = pd.DataFrame({"id": ids, "loc_top1": [True] * 10, "loc_top5": [True] * 10,
-                       "cls_top1": [True] * 10, "cls_top5": [True] * 10})
+    gc = pd.DataFrame(
+        {"id": ids, "loc_top1": [True] * 10, "loc_top5": [True] * 10, "cls_top1": [True] * 10, "cls_top5": [True] * 10}
+    )
     pp = gc.copy()
-    pp.loc[:5, "loc_top1"] = False          # Grad-CAM++ misses 6 boxes Grad-CAM finds
+    pp.loc[:5, "loc_top1"] = False  # Grad-CAM++ misses 6 boxes Grad-CAM finds
     pp = pp.iloc[::-1].reset_index(drop=True)  # another row order: pairs are matched by id
     full, display = table1({("vgg", "gradcam"): gc, ("vgg", "gradcampp"): pp}, n_boot=200)
     r = full.set_index("method").loc["gradcampp"]

@@ -1,6 +1,5 @@
 """Model registry: builds, safetensors round trip, safe checkpoint loading, clear errors."""
 
-import os
 
 import pytest
 import torch
@@ -8,8 +7,15 @@ import torch
 from cameval.errors import ConfigError, DataError
 from cameval.explain import default_layer, explain
 from cameval.models import (
-    build_model, import_weights, load_model, load_weights, model_digest, model_metadata, read_state_dict,
-    save_model, train_classifier,
+    build_model,
+    import_weights,
+    load_model,
+    load_weights,
+    model_digest,
+    model_metadata,
+    read_state_dict,
+    save_model,
+    train_classifier,
 )
 
 
@@ -71,8 +77,9 @@ def test_missing_file_and_unknown_arch_are_named(tmp_path):
 
 def test_offline_torchvision_weights_error_names_file_and_torch_home(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url",
-                        lambda *a, **k: (_ for _ in ()).throw(OSError("network unreachable")))
+    monkeypatch.setattr(
+        torch.hub, "load_state_dict_from_url", lambda *a, **k: (_ for _ in ()).throw(OSError("network unreachable"))
+    )
     with pytest.raises(DataError, match=r"alexnet-owt-7be5be79.pth.*TORCH_HOME"):
         import_weights("alexnet", "torchvision:AlexNet_Weights.IMAGENET1K_V1", tmp_path / "a.safetensors")
     assert not (tmp_path / "a.safetensors").exists()
@@ -102,8 +109,9 @@ def test_training_keeps_the_best_validation_epoch():
     torch.manual_seed(0)
     x = torch.randn(64, 3, 16, 16)
     y = (x[:, 0].mean(dim=(1, 2)) > 0).long()
-    model, curve = train_classifier(build_model("small_googlenet", num_classes=2), (x, y), (x, y),
-                                    epochs=3, lr=3e-3, batch_size=16, progress=False)
+    model, curve = train_classifier(
+        build_model("small_googlenet", num_classes=2), (x, y), (x, y), epochs=3, lr=3e-3, batch_size=16, progress=False
+    )
     assert [r["epoch"] for r in curve] == [1, 2, 3]
     from cameval.models import evaluate
 

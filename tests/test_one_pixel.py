@@ -48,14 +48,14 @@ def test_finds_the_only_weak_pixel_at_its_coordinates():
         # the adversarial image differs from the clean one in that pixel only, by the colour reported
         diff = (res.adversarial[i] - pixels[i]).abs().sum(0)
         assert torch.nonzero(diff).tolist() == [list(WEAK)]
-        torch.testing.assert_close(res.adversarial[i, :, WEAK[0], WEAK[1]],
-                                   torch.as_tensor(res.colour[i], dtype=torch.float32) / 255)
+        torch.testing.assert_close(
+            res.adversarial[i, :, WEAK[0], WEAK[1]], torch.as_tensor(res.colour[i], dtype=torch.float32) / 255
+        )
     assert (res.generations <= 30).all()
 
 
 def test_stops_as_soon_as_the_best_candidate_is_misclassified():
-    res = one_pixel(weak_pixel_net(), torch.zeros(1, 3, H, W), torch.tensor([0]), population=40, generations=30,
-                    seed=0)
+    res = one_pixel(weak_pixel_net(), torch.zeros(1, 3, H, W), torch.tensor([0]), population=40, generations=30, seed=0)
     # generation g scores the initial population plus g populations of children, nothing more
     assert res.evaluations[0] == 40 * (1 + res.generations[0])
     assert res.generations[0] < 30
@@ -72,8 +72,16 @@ def test_no_weakness_reports_failure_and_invents_nothing():
 
 def test_grayscale_images_and_the_normalization():
     # one channel, mean 0.5 / std 0.25: the weak pixel must reach (v - 0.5) / 0.25 * 4 - 5 > 0, v > 0.8125
-    res = one_pixel(weak_pixel_net(1), torch.zeros(1, 1, H, W), torch.tensor([0]), mean=(0.5,), std=(0.25,),
-                    population=40, generations=40, seed=3)
+    res = one_pixel(
+        weak_pixel_net(1),
+        torch.zeros(1, 1, H, W),
+        torch.tensor([0]),
+        mean=(0.5,),
+        std=(0.25,),
+        population=40,
+        generations=40,
+        seed=3,
+    )
     assert res.success[0] and tuple(res.pixel[0]) == WEAK and res.colour.shape == (1, 1)
     assert res.colour[0, 0] / 255 > 0.8125
 
@@ -94,8 +102,9 @@ def test_same_seed_same_result_and_shards_agree_with_one_call():
 
 def test_population_logits_equals_a_loop_of_single_forward_passes():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
-                          nn.Linear(16, 5)).eval()
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 5)
+    ).eval()
     x = torch.randn(3, H, W)
     rows, cols = torch.tensor([0, 7, 3, 3, 5]), torch.tensor([0, 7, 1, 1, 6])
     values = torch.randn(5, 3)

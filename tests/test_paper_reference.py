@@ -18,8 +18,12 @@ from cameval import tables, userstudy, xray
 ROOT = Path(__file__).resolve().parents[1]
 VALUES = yaml.safe_load((ROOT / "resources/study/values.yaml").read_text())
 PAPER = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
-TABLE5_SETS = {"gradcam": "xr_gradcam_conv", "gradcampp": "xr_gradcampp_conv", "integrated_gradients": "xr_ig",
-               "gradient_shap": "xr_gradient_shap"}
+TABLE5_SETS = {
+    "gradcam": "xr_gradcam_conv",
+    "gradcampp": "xr_gradcampp_conv",
+    "integrated_gradients": "xr_ig",
+    "gradient_shap": "xr_gradient_shap",
+}
 
 
 def paper_places() -> list[tuple[str, float, float]]:
@@ -83,13 +87,16 @@ def test_values_yaml_is_the_studys_file_byte_for_byte():
 
 # --- the table functions put them beside ours ------------------------------------------------------
 
+
 def _md(display: pd.DataFrame, digits: int = 2) -> str:
     return tables.to_markdown(display, digits)
 
 
 def test_table1_shows_the_study_and_the_original_errors_per_model():
-    rows = {(m, "gradcam"): pd.DataFrame({c: [1, 0, 1, 1] for c in ("loc_top1", "loc_top5", "cls_top1", "cls_top5")})
-            for m in ("alexnet", "vgg16", "googlenet")}
+    rows = {
+        (m, "gradcam"): pd.DataFrame({c: [1, 0, 1, 1] for c in ("loc_top1", "loc_top5", "cls_top1", "cls_top5")})
+        for m in ("alexnet", "vgg16", "googlenet")
+    }
     full, display = tables.table1(rows, PAPER["table1"]["reference"], n_boot=100)
     g = full.set_index("model").loc["googlenet"]
     assert (g["original_top1_loc"], g["original_top5_cls"], g["study_top1_cls"]) == (60.09, 11.3, 32.46)
@@ -99,7 +106,9 @@ def test_table1_shows_the_study_and_the_original_errors_per_model():
 
 
 def test_table2_carries_the_original_googlenet_accuracy_and_the_study_values():
-    rows = {m: pd.DataFrame({"hit_tol0": [1, 0], "hit_tol15": [1, 1], "recall": [0.5, 1.0]}) for m in ("vgg16", "googlenet")}
+    rows = {
+        m: pd.DataFrame({"hit_tol0": [1, 0], "hit_tol15": [1, 1], "recall": [0.5, 1.0]}) for m in ("vgg16", "googlenet")
+    }
     full, display = tables.table2(rows, [0, 15], PAPER["table2"]["reference"], n_boot=100)
     f = full.set_index("model")
     assert f.loc["googlenet", "original_accuracy"] == 0.7058 and pd.isna(f.loc["vgg16", "original_accuracy"])
@@ -115,8 +124,12 @@ def test_table2_carries_the_original_googlenet_accuracy_and_the_study_values():
 def test_table3_shows_the_study_means_and_stds_and_the_original_means():
     rng = np.random.default_rng(0)
     df = pd.DataFrame({k: rng.uniform(-1, 1, 10) for k in tables.TABLE3_METHODS})
-    full, display = tables.table3({("vgg16", "occ25"): df, ("vgg16", "occ45"): df}, {"occ25": 25, "occ45": 45},
-                                  PAPER["table3"]["reference"], n_boot=100)
+    full, display = tables.table3(
+        {("vgg16", "occ25"): df, ("vgg16", "occ45"): df},
+        {"occ25": 25, "occ45": 45},
+        PAPER["table3"]["reference"],
+        n_boot=100,
+    )
     f = full.set_index("patch")
     # the study's values are for 45x45 only; the original paper's give no patch size: every row
     assert (f.loc[45, "study_gradcam"], f.loc[45, "study_gradcam_std"]) == (0.0505, 0.1283)
@@ -129,10 +142,18 @@ def test_table3_shows_the_study_means_and_stds_and_the_original_means():
 
 
 def test_table4_shows_the_studys_means_and_stds_beside_the_awaited_answers():
-    full, display, awaiting = userstudy.table4([], ROOT / "resources/study/user_study/key.csv", better="vgg",
-                                               reference=PAPER["table4"]["reference"], n_boot=100)
+    full, display, awaiting = userstudy.table4(
+        [],
+        ROOT / "resources/study/user_study/key.csv",
+        better="vgg",
+        reference=PAPER["table4"]["reference"],
+        n_boot=100,
+    )
     f = full.set_index("method")
-    assert awaiting and (f.loc["guided_gradcam", "study_mean"], f.loc["guided_gradcam", "study_std"]) == (0.2714, 1.3731)
+    assert awaiting and (f.loc["guided_gradcam", "study_mean"], f.loc["guided_gradcam", "study_std"]) == (
+        0.2714,
+        1.3731,
+    )
     assert f.loc["guided_backprop", "study_mean"] == 0.4359
     assert "0.4359 ± 1.2850" in list(display["study mean ± std"])
 
@@ -146,8 +167,12 @@ def test_table5_shows_the_study_per_model_and_set_and_wang_overall():
         for name in ("xr_ig", "xr_gradient_shap"):
             df[f"{name}_inbox"] = [0.3, 0.2]
         rows[model] = df
-    sets = {"xr_gradcam_conv": {"method": "Grad-CAM", "layer": "conv"}, "xr_gradcampp_conv": {"method": "Grad-CAM++", "layer": "conv"},
-            "xr_ig": {"method": "IG", "layer": "input"}, "xr_gradient_shap": {"method": "Gradient SHAP", "layer": "input"}}
+    sets = {
+        "xr_gradcam_conv": {"method": "Grad-CAM", "layer": "conv"},
+        "xr_gradcampp_conv": {"method": "Grad-CAM++", "layer": "conv"},
+        "xr_ig": {"method": "IG", "layer": "input"},
+        "xr_gradient_shap": {"method": "Gradient SHAP", "layer": "input"},
+    }
     full = xray.table5(rows, sets, PAPER["table5"]["reference"], n_boot=100)
     overall = full[full["finding"] == "all"].set_index(["model", "set", "measure"])
     assert overall.loc[("A", "xr_gradcam_conv", "loc_study"), "study"] == 0.072
@@ -179,9 +204,17 @@ def test_table6_shows_the_studys_successful_count_and_statistics():
 
 
 def test_table7_shows_the_study_per_model_method_and_percentile():
-    df = pd.DataFrame({"method": ["gradcam", "gradcam", "shap", "shap"], "percentile": [1, 10, 1, 10],
-                       "drop": 0.1, "correct_before": True, "correct_after": False, "contrastivity": 0.5,
-                       "mask_share": 0.1})
+    df = pd.DataFrame(
+        {
+            "method": ["gradcam", "gradcam", "shap", "shap"],
+            "percentile": [1, 10, 1, 10],
+            "drop": 0.1,
+            "correct_before": True,
+            "correct_after": False,
+            "contrastivity": 0.5,
+            "mask_share": 0.1,
+        }
+    )
     full, display = tables.table7({"googlenet_cifar10": df}, PAPER["table7"]["reference"], n_boot=100)
     f = full.set_index(["method", "percentile"])
     assert (f.loc[("gradcam", 1), "study_fidelity"], f.loc[("gradcam", 10), "study_contrastivity"]) == (0.782, 0.911)

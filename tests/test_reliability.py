@@ -28,7 +28,7 @@ import pytest
 import torch
 import yaml
 
-from cameval.errors import ConfigError, DataError, WriteError
+from cameval.errors import DataError, WriteError
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
@@ -37,7 +37,7 @@ DOC = ROOT / "docs" / "reliability.md"
 CASES = {
     "param_unknown": ("config", "`heatmaps.occlusion3.params: {strid: 2}` (a misspelled parameter)"),
     "param_missing": ("config", "`heatmaps.occlusion3.params` without `patch`"),
-    "param_type": ("config", "`heatmaps.occlusion3.params.stride: \"2\"` (a string)"),
+    "param_type": ("config", '`heatmaps.occlusion3.params.stride: "2"` (a string)'),
     "shard_size_negative": ("config", "`heatmaps.gradcam.shard_size: -1`"),
     "method_unknown": ("config", "`heatmaps.gradcam.method: gradcam3`"),
     "key_twice": ("config", "`answers: [...]` written again below the shipped `table4.answers: []`"),
@@ -85,7 +85,10 @@ CASES = {
     "script_exception": ("logs", "a script that raises after `setup_logging(log)`"),
     "e2e_failed_job": ("workflow", "tiny run, then 3 rows deleted from `manifest.csv` and the run repeated"),
     "e2e_kill9": ("workflow", "`kill -9` of Snakemake and its job mid-run, `--unlock`, then the same command"),
-    "e2e_report": ("workflow", "`snakemake --cores 2 all --configfile tests/configs/tiny.yaml --report results/report.html`"),
+    "e2e_report": (
+        "workflow",
+        "`snakemake --cores 2 all --configfile tests/configs/tiny.yaml --report results/report.html`",
+    ),
 }
 SEEN: dict[str, tuple[str, str]] = {}
 
@@ -111,8 +114,11 @@ def record(case: str, seen: str, left: str, base: Path | None = None) -> None:
 
 def new_files(folder: Path, before: set[str]) -> list[str]:
     """Files under ``folder`` that were not in ``before`` (relative paths)."""
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()
-                  and str(p.relative_to(folder)) not in before)
+    return sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.is_file() and str(p.relative_to(folder)) not in before
+    )
 
 
 def files_of(folder: Path) -> set[str]:
@@ -179,11 +185,18 @@ def source(tmp_path_factory):
     from cameval.models.registry import save_model
 
     root = tmp_path_factory.mktemp("source")
-    make_digits_loc(root / "images.h5", root / "manifest.csv", size=32,
-                    counts={"train": 12, "val": 6, "test": N_TEST}, clutter=1, seed=0)
+    make_digits_loc(
+        root / "images.h5",
+        root / "manifest.csv",
+        size=32,
+        counts={"train": 12, "val": 6, "test": N_TEST},
+        clutter=1,
+        seed=0,
+    )
     torch.manual_seed(0)
-    save_model(build_model("small_vgg", num_classes=10), root / "model.safetensors", "small_vgg",
-               build={"num_classes": 10})
+    save_model(
+        build_model("small_vgg", num_classes=10), root / "model.safetensors", "small_vgg", build={"num_classes": 10}
+    )
     return root
 
 
@@ -193,17 +206,33 @@ def data(source, tmp_path):
     d = tmp_path / "in"
     shutil.copytree(source, d)
     (tmp_path / "out").mkdir()
-    return {"root": tmp_path, "images": d / "images.h5", "manifest": d / "manifest.csv",
-            "weights": d / "model.safetensors", "out": tmp_path / "out"}
+    return {
+        "root": tmp_path,
+        "images": d / "images.h5",
+        "manifest": d / "manifest.csv",
+        "weights": d / "model.safetensors",
+        "out": tmp_path / "out",
+    }
 
 
 def shard_of(data, expected=N_TEST):
     from cameval.heatmaps import compute_shard
 
     out = data["out"] / "shard-0.h5"
-    compute_shard(str(data["weights"]), str(data["images"]), str(data["manifest"]), str(out), split="test",
-                  start=0, stop=N_TEST, method="gradcam", targets="top1", batch_size=8, progress=False,
-                  expected=expected)
+    compute_shard(
+        str(data["weights"]),
+        str(data["images"]),
+        str(data["manifest"]),
+        str(out),
+        split="test",
+        start=0,
+        stop=N_TEST,
+        method="gradcam",
+        targets="top1",
+        batch_size=8,
+        progress=False,
+        expected=expected,
+    )
     return out
 
 
@@ -235,10 +264,12 @@ def test_undamaged_inputs_give_a_shard(data):
 
 # --- config: checked at parse time, naming the key -----------------------------------------------
 
+
 def snakemake_at(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(cwd / "workflow")}
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def error_line(output: str, marker: str) -> str:
@@ -250,27 +281,54 @@ def error_line(output: str, marker: str) -> str:
 
 
 @pytest.mark.workflow
-@pytest.mark.parametrize("case, edit, key", [
-    ("param_unknown", lambda c: c["heatmaps"]["occlusion3"]["params"].update(strid=2),
-     "heatmaps.occlusion3.params: occlusion takes no parameter 'strid'"),
-    ("param_missing", lambda c: c["heatmaps"]["occlusion3"]["params"].pop("patch"),
-     "heatmaps.occlusion3.params: occlusion needs 'patch'"),
-    ("param_type", lambda c: c["heatmaps"]["occlusion3"]["params"].update(stride="2"),
-     "heatmaps.occlusion3.params.stride: expected an integer"),
-    ("shard_size_negative", lambda c: c["heatmaps"]["gradcam"].update(shard_size=-1), "shard_size"),
-    ("method_unknown", lambda c: c["heatmaps"]["gradcam"].update(method="gradcam3"), "gradcam3"),
-    ("targets_classes", lambda c: c["heatmaps"]["gradcam"].update(targets="top50+label"),
-     "heatmaps.gradcam.targets: 'top50+label' asks for the top 50 classes, but model vgg (figure1) has 10"),
-    ("seed_negative", lambda c: c.update(seed=-1), "schema['properties']['seed']"),
-    ("eval_split_unknown", lambda c: c["datasets"]["digits-loc"].update(eval_split="tset"),
-     "datasets.digits-loc.eval_split: 'tset' is not a split"),
-    ("images_per_model", lambda c: c["table7"].update(images={"mnist_net": 100}),
-     "table7.images: {'mnist_net': 100} has no number for ['googlenet']"),
-    ("role_method", lambda c: c["table4"].update(guided_backprop="gradcam"),
-     "table4.guided_backprop: heatmaps.gradcam has method gradcam (expected a set of method guided_backprop)"),
-    ("model_dataset", lambda c: c["table5"].update(models=["A", "vgg"]),
-     "table5.models: vgg is trained on digits-loc, not on table5.dataset digits-multi"),
-])
+@pytest.mark.parametrize(
+    "case, edit, key",
+    [
+        (
+            "param_unknown",
+            lambda c: c["heatmaps"]["occlusion3"]["params"].update(strid=2),
+            "heatmaps.occlusion3.params: occlusion takes no parameter 'strid'",
+        ),
+        (
+            "param_missing",
+            lambda c: c["heatmaps"]["occlusion3"]["params"].pop("patch"),
+            "heatmaps.occlusion3.params: occlusion needs 'patch'",
+        ),
+        (
+            "param_type",
+            lambda c: c["heatmaps"]["occlusion3"]["params"].update(stride="2"),
+            "heatmaps.occlusion3.params.stride: expected an integer",
+        ),
+        ("shard_size_negative", lambda c: c["heatmaps"]["gradcam"].update(shard_size=-1), "shard_size"),
+        ("method_unknown", lambda c: c["heatmaps"]["gradcam"].update(method="gradcam3"), "gradcam3"),
+        (
+            "targets_classes",
+            lambda c: c["heatmaps"]["gradcam"].update(targets="top50+label"),
+            "heatmaps.gradcam.targets: 'top50+label' asks for the top 50 classes, but model vgg (figure1) has 10",
+        ),
+        ("seed_negative", lambda c: c.update(seed=-1), "schema['properties']['seed']"),
+        (
+            "eval_split_unknown",
+            lambda c: c["datasets"]["digits-loc"].update(eval_split="tset"),
+            "datasets.digits-loc.eval_split: 'tset' is not a split",
+        ),
+        (
+            "images_per_model",
+            lambda c: c["table7"].update(images={"mnist_net": 100}),
+            "table7.images: {'mnist_net': 100} has no number for ['googlenet']",
+        ),
+        (
+            "role_method",
+            lambda c: c["table4"].update(guided_backprop="gradcam"),
+            "table4.guided_backprop: heatmaps.gradcam has method gradcam (expected a set of method guided_backprop)",
+        ),
+        (
+            "model_dataset",
+            lambda c: c["table5"].update(models=["A", "vgg"]),
+            "table5.models: vgg is trained on digits-loc, not on table5.dataset digits-multi",
+        ),
+    ],
+)
 def test_bad_config_stops_the_dry_run_naming_the_key(tmp_path, case, edit, key):
     cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
     edit(cfg)
@@ -284,11 +342,18 @@ def test_bad_config_stops_the_dry_run_naming_the_key(tmp_path, case, edit, key):
 
 
 @pytest.mark.workflow
-@pytest.mark.parametrize("case, edit", [
-    ("key_twice", lambda text: re.sub(r"^(  answers: \[\].*)$", r"\1\n  answers: [results/user_study/answers.csv]",
-                                      text, flags=re.M)),
-    ("seed_twice", lambda text: text + "seed: 3\n"),
-])
+@pytest.mark.parametrize(
+    "case, edit",
+    [
+        (
+            "key_twice",
+            lambda text: re.sub(
+                r"^(  answers: \[\].*)$", r"\1\n  answers: [results/user_study/answers.csv]", text, flags=re.M
+            ),
+        ),
+        ("seed_twice", lambda text: text + "seed: 3\n"),
+    ],
+)
 def test_a_key_given_twice_stops_the_dry_run_naming_the_file_key_and_lines(tmp_path, case, edit):
     text = (ROOT / "config/config.yaml").read_text()
     path = tmp_path / "twice.yaml"
@@ -297,8 +362,10 @@ def test_a_key_given_twice_stops_the_dry_run_naming_the_file_key_and_lines(tmp_p
     proc = snakemake_at(ROOT, "-n", "--cores", "2", "all", "--configfile", str(path))
     out = proc.stdout + proc.stderr
     seed_line = text.splitlines().index("seed: 0") + 1
-    key = {"key_twice": "key table4.answers is given twice",
-           "seed_twice": f"key seed is given twice, on lines {seed_line} and"}
+    key = {
+        "key_twice": "key table4.answers is given twice",
+        "seed_twice": f"key seed is given twice, on lines {seed_line} and",
+    }
     assert proc.returncode != 0 and f"{path}: {key[case]}" in out and "Job stats" not in out
     record(case, error_line(out, key[case]), "nothing (stopped at parse time)", tmp_path)
 
@@ -316,11 +383,13 @@ def test_cuda_without_a_gpu_stops_a_local_run_at_parse_time(tmp_path):
     out = proc.stdout + proc.stderr
     key = "device: cuda, but torch sees no CUDA GPU"
     assert proc.returncode != 0 and key in out and "set `device: cpu`" in out
-    left = [f for f in new_files(root, before)
-            if not f.startswith(".snakemake/") and "__pycache__/" not in f]  # Python's bytecode caches: not outputs
+    left = [
+        f for f in new_files(root, before) if not f.startswith(".snakemake/") and "__pycache__/" not in f
+    ]  # Python's bytecode caches: not outputs
     assert left == [] and not (root / "resources/data").exists()
-    record("device_cuda", error_line(out, key), "nothing (stopped at parse time; Snakemake's own `.snakemake/`)",
-           tmp_path)
+    record(
+        "device_cuda", error_line(out, key), "nothing (stopped at parse time; Snakemake's own `.snakemake/`)", tmp_path
+    )
 
 
 # --- manifests ------------------------------------------------------------------------------------
@@ -334,20 +403,33 @@ ANSWER = "Both agents seem equally reasonable"
 def answer_files(tmp_path):
     """A key of kit `k1` with four items and a two-rater export of that kit, as the survey page writes it."""
     key = tmp_path / "key.csv"
-    key.write_text("item,method,class,agent_a,agent_b,kit\n" + "".join(
-        f"item0{i},{m},digit {i},vgg,alexnet,k1\n" for i, m in
-        enumerate(["guided_backprop", "guided_backprop", "guided_gradcam", "guided_gradcam"], start=1)))
-    text = "rater,kit,item01,item02,item03,item04\n" + "".join(f"r{r},k1,{ANSWER},{ANSWER},{ANSWER},{ANSWER}\n" for r in (1, 2))
+    key.write_text(
+        "item,method,class,agent_a,agent_b,kit\n"
+        + "".join(
+            f"item0{i},{m},digit {i},vgg,alexnet,k1\n"
+            for i, m in enumerate(["guided_backprop", "guided_backprop", "guided_gradcam", "guided_gradcam"], start=1)
+        )
+    )
+    text = "rater,kit,item01,item02,item03,item04\n" + "".join(
+        f"r{r},k1,{ANSWER},{ANSWER},{ANSWER},{ANSWER}\n" for r in (1, 2)
+    )
     return key, text
 
 
-@pytest.mark.parametrize("case, edit, match", [
-    ("answers_trailing_comma", lambda t: t.replace("\n", ",\n", 2).replace(",\n", "\n", 1), "line 2 has 7 fields, the header has 6"),
-    ("answers_extra_field", lambda t: t.replace("r1,k1,", "r1,k1,x,"), "line 2 has 7 fields, the header has 6"),
-    ("answers_empty", lambda t: "", "empty file"),
-    ("answers_other_kit", lambda t: t.replace(",k1,", ",k2,"), "answers of kit 'k2', but"),
-    ("answers_unknown", lambda t: t.replace(ANSWER, "Agent A is better", 1), "unknown answer 'Agent A is better'"),
-])
+@pytest.mark.parametrize(
+    "case, edit, match",
+    [
+        (
+            "answers_trailing_comma",
+            lambda t: t.replace("\n", ",\n", 2).replace(",\n", "\n", 1),
+            "line 2 has 7 fields, the header has 6",
+        ),
+        ("answers_extra_field", lambda t: t.replace("r1,k1,", "r1,k1,x,"), "line 2 has 7 fields, the header has 6"),
+        ("answers_empty", lambda t: "", "empty file"),
+        ("answers_other_kit", lambda t: t.replace(",k1,", ",k2,"), "answers of kit 'k2', but"),
+        ("answers_unknown", lambda t: t.replace(ANSWER, "Agent A is better", 1), "unknown answer 'Agent A is better'"),
+    ],
+)
 def test_a_malformed_answers_file_stops_table4_naming_file_and_line(tmp_path, answer_files, case, edit, match):
     from cameval import userstudy
 
@@ -394,8 +476,12 @@ def test_a_raw_export_with_a_question_less_than_its_key_is_refused(tmp_path):
     study = ROOT / "resources" / "study" / "user_study"
     from openpyxl import load_workbook
 
-    rows = [["" if v is None else str(v) for v in r][:-1]
-            for r in load_workbook(study / "Truthfulness of Visualization.xlsx", read_only=True).worksheets[0].iter_rows(values_only=True)]
+    rows = [
+        ["" if v is None else str(v) for v in r][:-1]
+        for r in load_workbook(study / "Truthfulness of Visualization.xlsx", read_only=True)
+        .worksheets[0]
+        .iter_rows(values_only=True)
+    ]
     path = tmp_path / "export.csv"
     path.write_text("\n".join(",".join(f'"{c}"' for c in r) for r in rows) + "\n")
     before = files_of(tmp_path)
@@ -424,11 +510,14 @@ def test_rows_deleted_from_the_train_split_are_caught_before_training(data):
     expect_shard_error(data, "rows_deleted_train", r"23 rows for the 26 images")
 
 
-@pytest.mark.parametrize("case, box, match", [
-    ("box_outside", [8, 40, 40, 60, 60], r"reaches outside the 32x32 image \(expected x1 <= 31"),
-    ("box_negative", [3, -2, 5, 10, 12], r"0 <= x0 <= x1"),
-    ("box_reversed", [3, 20, 5, 10, 12], r"0 <= x0 <= x1"),
-])
+@pytest.mark.parametrize(
+    "case, box, match",
+    [
+        ("box_outside", [8, 40, 40, 60, 60], r"reaches outside the 32x32 image \(expected x1 <= 31"),
+        ("box_negative", [3, -2, 5, 10, 12], r"0 <= x0 <= x1"),
+        ("box_reversed", [3, 20, 5, 10, 12], r"0 <= x0 <= x1"),
+    ],
+)
 def test_boxes_outside_the_image_or_reversed_are_refused(data, case, box, match):
     def put(df):
         df.loc[first_row(df, "test"), "boxes"] = json.dumps([box])
@@ -472,6 +561,7 @@ def test_labels_beyond_the_models_classes_are_refused(data):
 
 # --- image sets -----------------------------------------------------------------------------------
 
+
 def junk_chunk(path: Path, dataset: str, coord: tuple) -> None:
     """Overwrite the stored bytes of the chunk at ``coord`` with junk (the file stays a valid HDF5)."""
     with h5py.File(path, "r") as f:
@@ -504,22 +594,39 @@ def test_a_reversed_box_in_an_ilsvrc_xml_stops_the_build_naming_the_xml(tiny_ima
     one = xml / "ILSVRC2012_val_00000001.xml"
     one.write_text(one.read_text().replace("<xmin>100</xmin>", "<xmin>450</xmin>"))
     before = files_of(tmp_path)
-    with pytest.raises(DataError, match=r"ILSVRC2012_val_00000001.xml: box \['n01443537', 450, 60, 399, 299\] "
-                                        r"is reversed") as err:
-        build_imagenet(tmp_path / "out/images.h5", tmp_path / "out/manifest.csv", tiny_imagenet["images"], xml,
-                       tiny_imagenet["synsets"], progress=False)
+    with pytest.raises(
+        DataError,
+        match=r"ILSVRC2012_val_00000001.xml: box \['n01443537', 450, 60, 399, 299\] "
+        r"is reversed",
+    ) as err:
+        build_imagenet(
+            tmp_path / "out/images.h5",
+            tmp_path / "out/manifest.csv",
+            tiny_imagenet["images"],
+            xml,
+            tiny_imagenet["synsets"],
+            progress=False,
+        )
     record("xml_box_reversed", err.value, describe_left(tmp_path, before), tmp_path)
 
 
 # --- heatmap shards -------------------------------------------------------------------------------
+
 
 def small_shard(path: Path, n: int = 4, rows=None, maps=None):
     from cameval.store import write_shard
 
     rng = np.random.default_rng(0)
     maps = rng.random((n, 1, 4, 4)) if maps is None else maps
-    write_shard(path, ids=[f"im{i}" for i in range(n)], labels=np.zeros(n), targets=np.zeros((n, 1)),
-                scores=rng.random((n, 3)), maps=maps, attrs={"rows": rows or [0, n], "method": "gradcam"})
+    write_shard(
+        path,
+        ids=[f"im{i}" for i in range(n)],
+        labels=np.zeros(n),
+        targets=np.zeros((n, 1)),
+        scores=rng.random((n, 3)),
+        maps=maps,
+        attrs={"rows": rows or [0, n], "method": "gradcam"},
+    )
     return path
 
 
@@ -570,9 +677,15 @@ def test_a_stale_shard_beside_new_ones_stops_the_reader_naming_both_files(tmp_pa
 
     def rows(path, start, stop):
         n = stop - start
-        write_shard(path, ids=[f"im{i}" for i in range(start, stop)], labels=np.arange(start, stop) % 10,
-                    targets=np.zeros((n, 5)), scores=np.zeros((n, 10)), maps=np.ones((n, 5, 4, 4)),
-                    attrs={"rows": [start, stop], "method": "gradcam", "input_size": [32, 32]})
+        write_shard(
+            path,
+            ids=[f"im{i}" for i in range(start, stop)],
+            labels=np.arange(start, stop) % 10,
+            targets=np.zeros((n, 5)),
+            scores=np.zeros((n, 10)),
+            maps=np.ones((n, 5, 4, 4)),
+            attrs={"rows": [start, stop], "method": "gradcam", "input_size": [32, 32]},
+        )
 
     from cameval.store import write_shard
 
@@ -580,12 +693,12 @@ def test_a_stale_shard_beside_new_ones_stops_the_reader_naming_both_files(tmp_pa
     rows(tmp_path / "shard-1.h5", 4, 8)
     before = files_of(tmp_path)
     with pytest.raises(DataError, match=r"shard-1.h5: rows \[\('im4', 4\), .* are also in .*shard-0.h5") as err:
-        localization_rows([str(tmp_path / f"shard-{i}.h5") for i in (0, 1)], str(tmp_path / "manifest.csv"),
-                          expected=8)
+        localization_rows([str(tmp_path / f"shard-{i}.h5") for i in (0, 1)], str(tmp_path / "manifest.csv"), expected=8)
     record("shard_stale", err.value, describe_left(tmp_path, before), tmp_path)
 
 
 # --- checkpoints ----------------------------------------------------------------------------------
+
 
 class _Payload:
     """Unpickling this would create the marker file."""
@@ -608,10 +721,13 @@ def test_a_pickled_payload_is_refused_without_running_it(tmp_path):
     record("ckpt_pickle", err.value, describe_left(tmp_path, {"evil.pt"}) + " (the payload never ran)", tmp_path)
 
 
-@pytest.mark.parametrize("case, other, match", [
-    ("ckpt_layout", ("small_alexnet", 10), r"does not fit SmallVGG: missing \['features"),
-    ("ckpt_shapes", ("small_vgg", 5), r"wrong shapes \['classifier"),
-])
+@pytest.mark.parametrize(
+    "case, other, match",
+    [
+        ("ckpt_layout", ("small_alexnet", 10), r"does not fit SmallVGG: missing \['features"),
+        ("ckpt_shapes", ("small_vgg", 5), r"wrong shapes \['classifier"),
+    ],
+)
 def test_checkpoints_of_another_layout_or_shape_are_refused(tmp_path, case, other, match):
     from cameval.models import build_model, load_weights
 
@@ -674,8 +790,12 @@ def test_a_writer_killed_mid_write_leaves_only_a_temporary_that_the_next_writer_
     assert temporaries(tmp_path / "data") == []
     with ImageSet(out) as s:
         np.testing.assert_array_equal(s.uint8(slice(None))[:, 0, 0, 0], np.arange(8))
-    record("kill_mid_write", "(the writer dies; the rerun succeeds and logs that it removed the leftover)",
-           f"after the kill: `{killed[0]}` only; after the rerun: `images.h5`, no temporary", tmp_path)
+    record(
+        "kill_mid_write",
+        "(the writer dies; the rerun succeeds and logs that it removed the leftover)",
+        f"after the kill: `{killed[0]}` only; after the rerun: `images.h5`, no temporary",
+        tmp_path,
+    )
 
 
 def _no_space(path=None):
@@ -735,26 +855,38 @@ def test_a_full_disk_while_writing_weights_leaves_nothing(tmp_path, monkeypatch)
 
 def test_an_exception_in_a_script_is_logged_with_its_traceback(tmp_path):
     script = tmp_path / "job.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import sys
         from cameval.data.images import read_manifest
         from cameval.logs import setup_logging
         setup_logging(sys.argv[1])
         read_manifest(sys.argv[2])
-    """))
+    """)
+    )
     log = tmp_path / "logs" / "job.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow")}
-    proc = subprocess.run([sys.executable, str(script), str(log), str(tmp_path / "nowhere.csv")],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(log), str(tmp_path / "nowhere.csv")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 1
     text = log.read_text()
     assert "Traceback (most recent call last)" in text and 'job.py", line 6' in text
     assert f"DataError: {tmp_path / 'nowhere.csv'}: no such manifest" in text
-    record("script_exception", text.splitlines()[0].split(" ", 2)[2], "`logs/job.log` with the message and "
-           "the traceback (exit status 1)", tmp_path)
+    record(
+        "script_exception",
+        text.splitlines()[0].split(" ", 2)[2],
+        "`logs/job.log` with the message and the traceback (exit status 1)",
+        tmp_path,
+    )
 
 
 # --- documented commands, from the repository root -----------------------------------------------
+
 
 def documented_commands() -> list[tuple[str, str]]:
     """Every `snakemake` / `make` command line in the code blocks of README.md and config/README.md."""
@@ -777,7 +909,7 @@ def test_the_docs_hold_the_commands_a_user_needs():
     for _, cmd in documented_commands():
         words = cmd.split()
         if "--configfile" in words:  # it takes several values: nothing but config files may follow
-            assert all(w.endswith((".yaml", ".yml")) for w in words[words.index("--configfile") + 1:]), cmd
+            assert all(w.endswith((".yaml", ".yml")) for w in words[words.index("--configfile") + 1 :]), cmd
 
 
 @pytest.fixture(scope="module")
@@ -816,8 +948,9 @@ def test_every_documented_command_runs_from_the_repository_root(doc, cmd, imagen
         return
     if "--report" in cmd:
         pytest.skip("builds the report of finished results: see test_report_of_the_tiny_run_builds")
-    proc = subprocess.run(as_dry_run(cmd, imagenet_override), cwd=ROOT, capture_output=True, text=True, env=env,
-                          timeout=600)
+    proc = subprocess.run(
+        as_dry_run(cmd, imagenet_override), cwd=ROOT, capture_output=True, text=True, env=env, timeout=600
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{doc}: {cmd}\n{out[-3000:]}"
     assert "No validator found" not in out
@@ -832,6 +965,7 @@ _SKIP = {".git", ".venv", "results", "logs", "benchmarks", ".snakemake", ".pytes
 
 def clone(dest: Path) -> Path:
     """The project's files (no results, resources, caches or venv) in ``dest``: a fresh checkout."""
+
     def ignore(folder, names):
         skip = {n for n in names if n in _SKIP}
         if Path(folder).resolve() == (ROOT / "resources").resolve():  # what git tracks there
@@ -843,8 +977,12 @@ def clone(dest: Path) -> Path:
 
 
 def outputs(root: Path) -> dict[str, Path]:
-    return {str(p.relative_to(root)): p for base in ("results", "resources") for p in (root / base).rglob("*")
-            if p.is_file() and p.name != "README.md" and p.name != "report.html"}
+    return {
+        str(p.relative_to(root)): p
+        for base in ("results", "resources")
+        for p in (root / base).rglob("*")
+        if p.is_file() and p.name != "README.md" and p.name != "report.html"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -866,8 +1004,12 @@ def test_report_of_the_tiny_run_builds(tiny_run):
     assert report.stat().st_size > 50_000
     for name in ("figure1.png", "appendix_b.png", "appendix_c.png"):
         assert name in html, name
-    record("e2e_report", f"exit status 0; `results/report.html` ({report.stat().st_size // 1000} kB) "
-           "holds the three figures", "the report, no temporary", tiny_run)
+    record(
+        "e2e_report",
+        f"exit status 0; `results/report.html` ({report.stat().st_size // 1000} kB) holds the three figures",
+        "the report, no temporary",
+        tiny_run,
+    )
     assert temporaries(tiny_run) == []
 
 
@@ -876,8 +1018,14 @@ def test_report_of_the_tiny_run_builds(tiny_run):
 def test_kill9_mid_run_then_rerun_gives_identical_results_and_no_leftovers(tiny_run, tmp_path):
     root = clone(tmp_path / "cameval")
     env = {**os.environ, "PYTHONPATH": str(root / "workflow")}
-    proc = subprocess.Popen([sys.executable, "-m", "snakemake", *TINY], cwd=root, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", *TINY],
+        cwd=root,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     seen, deadline = [], time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         seen = temporaries(root / "resources") + temporaries(root / "results")
@@ -913,11 +1061,18 @@ def test_kill9_mid_run_then_rerun_gives_identical_results_and_no_leftovers(tiny_
             ta, tb = load_file(a[name]), load_file(b[name])
             assert ta.keys() == tb.keys() and all(np.array_equal(ta[k], tb[k]) for k in ta), name
     seen_text = ", ".join(f"`{s}`" for s in left_after_kill) or "nothing"
-    record("e2e_kill9",
-           ("the rerun stops: `Directory cannot be locked` (Snakemake's own message); after "
-            "`snakemake --unlock` the same command finishes" if locked else "the rerun finishes"),
-           f"after the kill: {_normalize(seen_text, root)}; after the rerun: no temporary; tables byte-identical "
-           f"to an uninterrupted run's, images, weights and every shard's tensors equal", root)
+    record(
+        "e2e_kill9",
+        (
+            "the rerun stops: `Directory cannot be locked` (Snakemake's own message); after "
+            "`snakemake --unlock` the same command finishes"
+            if locked
+            else "the rerun finishes"
+        ),
+        f"after the kill: {_normalize(seen_text, root)}; after the rerun: no temporary; tables byte-identical "
+        f"to an uninterrupted run's, images, weights and every shard's tensors equal",
+        root,
+    )
 
 
 @pytest.mark.workflow
@@ -934,9 +1089,12 @@ def test_a_failed_job_says_why_in_its_log(tiny_run):
         text = logs[0].read_text()
         assert "Traceback (most recent call last)" in text and str(manifest.relative_to(tiny_run)) in text
         message = next(line for line in text.splitlines() if "DataError" in line and "CRITICAL" in line)
-        record("e2e_failed_job", f"`{logs[0].relative_to(tiny_run)}`: " + message.split(" ", 3)[3],
-               "the failed job's outputs removed by Snakemake; no temporary; tables of the earlier run kept",
-               tiny_run)
+        record(
+            "e2e_failed_job",
+            f"`{logs[0].relative_to(tiny_run)}`: " + message.split(" ", 3)[3],
+            "the failed job's outputs removed by Snakemake; no temporary; tables of the earlier run kept",
+            tiny_run,
+        )
         assert temporaries(tiny_run) == [] and (tiny_run / "results/tables/table1.csv").exists()
     finally:
         manifest.write_bytes(original)

@@ -89,7 +89,9 @@ def test_a_network_of_another_structure_is_a_clear_error():
     stub = read_pickled_module(STUDY_MODEL)
     with pytest.raises(DataError, match=r"layers Conv2d → MaxPool2d → ReLU → Linear → ReLU → Linear do not match"):
         map_module_onto(stub, build_model("small_vgg"), name="model.pt")
-    with pytest.raises(DataError, match=r"fc_layers.0 \(Linear\) has in_features=2880, MnistNet.classifier.0 expects 3920"):
+    with pytest.raises(
+        DataError, match=r"fc_layers.0 \(Linear\) has in_features=2880, MnistNet.classifier.0 expects 3920"
+    ):
         map_module_onto(stub, build_model("mnist_net", size=32), name="model.pt")
     with pytest.raises(DataError, match=r"fc_layers.2 \(Linear\) has out_features=10, MnistNet.classifier.2 expects 7"):
         map_module_onto(stub, build_model("mnist_net", num_classes=7), name="model.pt")
@@ -109,7 +111,9 @@ def test_pickle_that_would_run_code_is_refused_as_plain_pickle_and_in_torch_zip(
     assert b"system" in payload
     plain = tmp_path / "plain.pkl"
     plain.write_bytes(payload)
-    with pytest.raises(DataError, match=rf"{re.escape(str(plain))}: refused to unpickle the global (posix|nt|os)\.system"):
+    with pytest.raises(
+        DataError, match=rf"{re.escape(str(plain))}: refused to unpickle the global (posix|nt|os)\.system"
+    ):
         read_pickled(plain)
     # torch's zip format: a real torch.save archive whose data.pkl is swapped for the payload
     torch.save({"w": torch.ones(3)}, tmp_path / "ok.pt")
@@ -120,7 +124,9 @@ def test_pickle_that_would_run_code_is_refused_as_plain_pickle_and_in_torch_zip(
             if item.filename.endswith("/data.pkl"):
                 data = pickle.dumps(_RunsCode(marker), protocol=2)
             dst.writestr(item, data)
-    with pytest.raises(DataError, match=rf"{re.escape(str(zipped))}: refused to unpickle the global (posix|nt|os)\.system"):
+    with pytest.raises(
+        DataError, match=rf"{re.escape(str(zipped))}: refused to unpickle the global (posix|nt|os)\.system"
+    ):
         read_pickled(zipped)
     with pytest.raises(SystemExit) as refused:  # the CLI without --trust-pickle
         convert_main(["convert", str(zipped), str(tmp_path / "evil.safetensors")])
@@ -128,8 +134,15 @@ def test_pickle_that_would_run_code_is_refused_as_plain_pickle_and_in_torch_zip(
     assert not marker.exists() and not (tmp_path / "evil.safetensors").exists()
 
 
-@pytest.mark.parametrize("module, name", [("builtins", "eval"), ("subprocess", "Popen"), ("torch", "load"),
-                                          ("torch._utils", "_rebuild_device_tensor_from_numpy")])
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        ("builtins", "eval"),
+        ("subprocess", "Popen"),
+        ("torch", "load"),
+        ("torch._utils", "_rebuild_device_tensor_from_numpy"),
+    ],
+)
 def test_every_other_global_is_refused_by_name(tmp_path, module, name):
     path = tmp_path / "g.pkl"
     path.write_bytes(b"\x80\x02c" + f"{module}\n{name}\n".encode() + b")R.")  # GLOBAL, EMPTY_TUPLE, REDUCE

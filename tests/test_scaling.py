@@ -38,8 +38,15 @@ def test_stand_in_chestxray_files_have_the_real_counts(tmp_path):
     assert len(bbox) == 984 and bbox["Image Index"].nunique() == 880
     assert not bbox.duplicated(["Image Index", "Finding Label"]).any()  # 984 (image, finding) rows
     assert bbox["Finding Label"].value_counts().to_dict() == {
-        "Atelectasis": 180, "Effusion": 153, "Cardiomegaly": 146, "Infiltrate": 123, "Pneumonia": 120,
-        "Pneumothorax": 98, "Mass": 85, "Nodule": 79}
+        "Atelectasis": 180,
+        "Effusion": 153,
+        "Cardiomegaly": 146,
+        "Infiltrate": 123,
+        "Pneumonia": 120,
+        "Pneumothorax": 98,
+        "Mass": 85,
+        "Nodule": 79,
+    }
     entry = pd.read_csv(files["data_entry"])
     assert set(bbox["Image Index"]) <= set(entry["Image Index"])
 
@@ -50,23 +57,43 @@ def test_scaling_doc_job_counts_match_a_dry_run_of_the_paper_config(tmp_path):
     table, rule by rule."""
     path = scaling_script().stand_in_config(tmp_path)
     cfg = yaml.safe_load(path.read_text())
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "-d",
-                           str(tmp_path / "work"), "--cores", "1", "-n", "all", "--configfile", str(path)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(tmp_path / "work"),
+            "--cores",
+            "1",
+            "-n",
+            "all",
+            "--configfile",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     block = proc.stdout.split("Job stats:")[1].split("\n\n")[0]
     counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M)}
     doc = doc_job_table()
-    assert doc == counts, ("docs/scaling.md is out of date; regenerate it with "
-                           "`PYTHONPATH=workflow .venv/bin/python bench/scaling.py`")
+    assert doc == counts, (
+        "docs/scaling.md is out of date; regenerate it with `PYTHONPATH=workflow .venv/bin/python bench/scaling.py`"
+    )
     # 50,000 images in shards of the configured size: the heatmap jobs of Tables 1-3 by hand,
     # Table 5's: 984 rows in shards of 500 (CAMs) and 250 (IG, Gradient SHAP) for models A and B
     # (rules added later can only add heatmap jobs)
     h, n = cfg["heatmaps"], cfg["datasets"]["imagenet"]["limit"]
     shards = lambda key, images=n: -(-min(images, n) // h[key]["shard_size"])  # noqa: E731
-    expected = (len(cfg["table1"]["models"]) * sum(shards(k) for k in cfg["table1"]["methods"])
-                + shards("guided_backprop", cfg["table3"]["images"])
-                + sum(shards(k, cfg["table3"]["images"]) for k in cfg["table3"]["occlusion"]))
+    expected = (
+        len(cfg["table1"]["models"]) * sum(shards(k) for k in cfg["table1"]["methods"])
+        + shards("guided_backprop", cfg["table3"]["images"])
+        + sum(shards(k, cfg["table3"]["images"]) for k in cfg["table3"]["occlusion"])
+    )
     assert [h[k]["shard_size"] for k in cfg["table5"]["cams"]] == [500] * 4
     assert [h[k]["shard_size"] for k in cfg["table5"]["pixels"]] == [250] * 2
     expected += 2 * (4 * 2 + 2 * 4)

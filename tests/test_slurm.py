@@ -39,11 +39,13 @@ def project_copy(dest: Path) -> Path:
 def run(args, cwd: Path, timeout=1800, check=True):
     """`snakemake ARGS` from `cwd`, as the README writes it (this interpreter's snakemake)."""
     env = dict(os.environ, PYTHONPATH=str(cwd / "workflow"), OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed in {cwd}:\n"
-                             f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed in {cwd}:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 
@@ -91,8 +93,12 @@ def test_cluster_jobs_get_their_own_memory_and_a_gpu_only_with_device_cuda(paper
     assert heat and all(r["slurm_partition"] == "compute" for _, r in jobs)
     # config/paper.yaml: occlusion shards declare 24000 MB / 240 min, Grad-CAM shards 16000 / 60,
     # Table 5's CAM shards 16000 / 30 and its IG / Gradient SHAP shards 24000 / 120
-    assert sorted({(r["mem_mb"], r["runtime"]) for r in heat}) == [("16000", "30"), ("16000", "60"),
-                                                                    ("24000", "120"), ("24000", "240")]
+    assert sorted({(r["mem_mb"], r["runtime"]) for r in heat}) == [
+        ("16000", "30"),
+        ("16000", "60"),
+        ("24000", "120"),
+        ("24000", "240"),
+    ]
     assert {rule for rule, _ in jobs} >= GPU_RULES
     assert {r["gpu"] for rule, r in jobs if rule in GPU_RULES} == {"1"}  # paper.yaml says device: cuda
     assert all(r.get("gpu", "0") == "0" for rule, r in jobs if rule not in GPU_RULES)
@@ -108,8 +114,17 @@ def test_profiles_set_no_device_and_the_workflow_profile_no_resources():
     neither profile may set the device (the config's key) or a gres."""
     local = yaml.safe_load((ROOT / "profiles/default/config.yaml").read_text())
     slurm = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
-    assert not {"resources", "default-resources", "set-resources", "latency-wait", "retries", "jobs",
-                "executor", "config", "groups"} & set(local)
+    assert not {
+        "resources",
+        "default-resources",
+        "set-resources",
+        "latency-wait",
+        "retries",
+        "jobs",
+        "executor",
+        "config",
+        "groups",
+    } & set(local)
     assert "config" not in slurm and "gres" not in str(slurm)
     assert slurm["executor"] == "slurm" and slurm["retries"] >= 1
 
@@ -124,9 +139,13 @@ def test_a_retry_asks_for_more_memory_and_time(tmp_path):
     os.chdir(dest)
     try:
         with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
-            wf = api.workflow(resource_settings=ResourceSettings(cores=1),
-                              config_settings=ConfigSettings(configfiles=[dest / "tests/configs/tiny.yaml"]),
-                              deployment_settings=DeploymentSettings(), snakefile=dest / "Snakefile", workdir=dest)
+            wf = api.workflow(
+                resource_settings=ResourceSettings(cores=1),
+                config_settings=ConfigSettings(configfiles=[dest / "tests/configs/tiny.yaml"]),
+                deployment_settings=DeploymentSettings(),
+                snakefile=dest / "Snakefile",
+                workdir=dest,
+            )
             dag_api = wf.dag()
             dag_api.workflow_api._workflow._prepare_dag(forceall=False, ignore_incomplete=False, lock_warn_only=False)
             dag_api.workflow_api._workflow._build_dag()
@@ -160,8 +179,10 @@ def slurm_partition() -> str | None:
 def test_tiny_config_on_slurm_gives_the_local_tables_byte_for_byte(tmp_path):
     partition = slurm_partition()
     if partition is None:
-        message = ("no SLURM answers here (sinfo/sbatch missing or no idle node); "
-                   "`.ci/slurm/start.sh` starts a one-node one (root, apt), as .ci/run does")
+        message = (
+            "no SLURM answers here (sinfo/sbatch missing or no idle node); "
+            "`.ci/slurm/start.sh` starts a one-node one (root, apt), as .ci/run does"
+        )
         if os.environ.get("CAMEVAL_REQUIRE_SLURM"):
             pytest.fail(message + ", and CAMEVAL_REQUIRE_SLURM is set")
         pytest.skip(message)
@@ -193,10 +214,22 @@ def test_every_rule_is_grouped_on_the_cluster_unless_it_computes():
         rules |= set(re.findall(r"^(?:rule|checkpoint) (\w+):", smk.read_text(), re.M))
     slurm = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
     grouped = dict(g.split("=") for g in slurm["groups"])
-    compute = {"dataset", "import_model", "train_model", "heatmaps", "fgsm", "one_pixel", "one_pixel_study",
-               "class_maps", "fidelity", "model_accuracy"}
+    compute = {
+        "dataset",
+        "import_model",
+        "train_model",
+        "heatmaps",
+        "fgsm",
+        "one_pixel",
+        "one_pixel_study",
+        "class_maps",
+        "fidelity",
+        "model_accuracy",
+    }
     assert GPU_RULES <= compute
     assert set(grouped) <= rules, f"groups name rules that do not exist: {set(grouped) - rules}"
     assert not compute & set(grouped)
-    assert rules - {"all"} == set(grouped) | compute, f"rules in no group and not known as compute: {rules - set(grouped) - compute - {'all'}}"
+    assert rules - {"all"} == set(grouped) | compute, (
+        f"rules in no group and not known as compute: {rules - set(grouped) - compute - {'all'}}"
+    )
     assert set(grouped.values()) == set(g.split("=")[0] for g in slurm["group-components"])

@@ -12,8 +12,12 @@ from cameval.store import Shard, check_coverage, check_shards, read_shards, writ
 def _shard(path, n=3, k=2, offset=0):
     rng = np.random.default_rng(offset)
     write_shard(
-        path, ids=[f"img{offset + i}" for i in range(n)], labels=np.arange(n), targets=rng.integers(0, 10, (n, k)),
-        scores=rng.normal(size=(n, 10)), maps=rng.random((n, k, 4, 5)),
+        path,
+        ids=[f"img{offset + i}" for i in range(n)],
+        labels=np.arange(n),
+        targets=rng.integers(0, 10, (n, k)),
+        scores=rng.normal(size=(n, 10)),
+        maps=rng.random((n, k, 4, 5)),
         attrs={"method": "gradcam", "layer": "features.29", "params": {"patch": 45}, "rows": [offset, offset + n]},
     )
 
@@ -45,8 +49,15 @@ def test_read_shards_concatenates_in_order(tmp_path):
 def test_failed_write_leaves_nothing_behind(tmp_path):
     path = tmp_path / "shard-0.h5"
     with pytest.raises(ValueError, match="maps has 2 rows, expected 3"):
-        write_shard(path, ids=["a", "b", "c"], labels=[0, 1, 2], targets=np.zeros((3, 1)),
-                    scores=np.zeros((3, 10)), maps=np.zeros((2, 1, 4, 4)), attrs={})
+        write_shard(
+            path,
+            ids=["a", "b", "c"],
+            labels=[0, 1, 2],
+            targets=np.zeros((3, 1)),
+            scores=np.zeros((3, 10)),
+            maps=np.zeros((2, 1, 4, 4)),
+            attrs={},
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -62,9 +73,15 @@ def test_missing_or_foreign_file_names_the_file(tmp_path):
 def _rows(path, start, stop):
     """A shard of images img{start}..img{stop-1}, image i of label i % 10 (as a manifest would fix it)."""
     n = stop - start
-    write_shard(path, ids=[f"img{i}" for i in range(start, stop)], labels=np.arange(start, stop) % 10,
-                targets=np.zeros((n, 1)), scores=np.zeros((n, 10)), maps=np.zeros((n, 1, 2, 2)),
-                attrs={"rows": [start, stop]})
+    write_shard(
+        path,
+        ids=[f"img{i}" for i in range(start, stop)],
+        labels=np.arange(start, stop) % 10,
+        targets=np.zeros((n, 1)),
+        scores=np.zeros((n, 10)),
+        maps=np.zeros((n, 1, 2, 2)),
+        attrs={"rows": [start, stop]},
+    )
 
 
 def test_a_stale_shard_beside_new_ones_is_refused_naming_both_files(tmp_path):

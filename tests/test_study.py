@@ -25,8 +25,14 @@ PRINTED = yaml.safe_load((ROOT / "values.yaml").read_text())  # the study's prin
 def tables():
     from cameval.data.study import read_published_values
 
-    return study.reanalysis(ROOT / "occlusion_45x45", ROOT / "chest_xray", EXPORT, KEY,
-                            read_published_values(ROOT / "values.yaml"), n_boot=200)
+    return study.reanalysis(
+        ROOT / "occlusion_45x45",
+        ROOT / "chest_xray",
+        EXPORT,
+        KEY,
+        read_published_values(ROOT / "values.yaml"),
+        n_boot=200,
+    )
 
 
 def _row(df, a, b="", kind="method", model=None):
@@ -65,8 +71,9 @@ def _one_per_line(path):
     return np.array([float(x) for x in Path(path).read_text().split()])
 
 
-@pytest.mark.parametrize("a, b", [("gradcam", "guided_backprop"), ("guided_gradcam", "guided_backprop"),
-                                  ("guided_gradcam", "gradcam")])
+@pytest.mark.parametrize(
+    "a, b", [("gradcam", "guided_backprop"), ("guided_gradcam", "guided_backprop"), ("guided_gradcam", "gradcam")]
+)
 def test_table3_paired_tests_are_scipys_on_the_raw_files(tables, a, b):
     va, vb = _one_per_line(ROOT / "occlusion_45x45" / f"{a}.csv"), _one_per_line(ROOT / "occlusion_45x45" / f"{b}.csv")
     r = _row(tables["table3"], a, b, kind="paired")
@@ -107,7 +114,10 @@ def _export_as_csv(tmp_path, edit=None, name="export.csv"):
     """The study's .xlsx written as the same layout in CSV (duplicated headers kept)."""
     from openpyxl import load_workbook
 
-    rows = [["" if v is None else str(v) for v in r] for r in load_workbook(EXPORT, read_only=True).worksheets[0].iter_rows(values_only=True)]
+    rows = [
+        ["" if v is None else str(v) for v in r]
+        for r in load_workbook(EXPORT, read_only=True).worksheets[0].iter_rows(values_only=True)
+    ]
     if edit:
         edit(rows)
     path = tmp_path / name
@@ -125,6 +135,7 @@ def test_the_export_as_csv_scores_as_the_xlsx(tmp_path):
 def test_an_answer_not_among_the_five_is_refused_naming_rater_and_question(tmp_path):
     def edit(rows):
         rows[3][5] = "Agent A is better"
+
     with pytest.raises(DataError, match=r"rater r03, item q05: unknown answer 'Agent A is better'"):
         userstudy.score_survey_export(_export_as_csv(tmp_path, edit), KEY, better="vgg")
 
@@ -133,6 +144,7 @@ def test_a_question_count_other_than_the_keys_is_refused(tmp_path):
     def edit(rows):
         for r in rows:
             del r[-1]
+
     with pytest.raises(DataError, match=r"25 question columns, but .*key.csv has 26 items"):
         userstudy.score_survey_export(_export_as_csv(tmp_path, edit), KEY, better="vgg")
 
@@ -140,6 +152,7 @@ def test_a_question_count_other_than_the_keys_is_refused(tmp_path):
 def test_a_question_headed_for_another_class_than_the_keys_is_refused(tmp_path):
     def edit(rows):
         rows[0][1], rows[0][2] = rows[0][2], rows[0][1]
+
     with pytest.raises(DataError, match=r"column 2 is headed 'Both Predicted: RV\..*item q01 is of class 'Alps'"):
         userstudy.score_survey_export(_export_as_csv(tmp_path, edit), KEY, better="vgg")
 

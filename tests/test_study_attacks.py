@@ -26,6 +26,7 @@ ONE_PIXEL = ROOT / "resources/study/one_pixel"
 
 # --- the reader ----------------------------------------------------------------------------------
 
+
 def test_reader_reads_the_studys_files_one_row_per_attack():
     vgg = read_one_pixel_attacks(ONE_PIXEL / "results_VGG16.csv", images=250)
     goo = read_one_pixel_attacks(ONE_PIXEL / "results_GoogLeNet.csv", images=250)
@@ -37,18 +38,21 @@ def test_reader_reads_the_studys_files_one_row_per_attack():
     assert (swapped["row"] == vgg["col"]).all() and (swapped["col"] == vgg["row"]).all()
 
 
-@pytest.mark.parametrize("body, message", [
-    ('3,"[1, 2, x, 4, 5]"', "line 3: value '[1, 2, x, 4, 5]' is not five integers"),
-    ('3,"[1, 2, 3, 4]"', "line 3: value '[1, 2, 3, 4]' has 4 numbers (expected 5"),
-    ('3,"[1, 2, 3, 4, 5, 6]"', "has 6 numbers"),
-    ('3,"[1, 224, 3, 4, 5]"', "line 3: pixel (x, y) = (1, 224) outside the 224×224 input"),
-    ('3,"[-1, 2, 3, 4, 5]"', "outside the 224×224 input"),
-    ('3,"[1, 2, 3, 256, 5]"', "line 3: colour [3, 256, 5] outside 0..255"),
-    ('0,"[1, 2, 3, 4, 5]"', "line 3: image 0 is listed twice (first on line 2)"),
-    ('three,"[1, 2, 3, 4, 5]"', "line 3: index 'three' is not an integer"),
-    ('300,"[1, 2, 3, 4, 5]"', "line 3: index 300 outside 0..249"),
-    ('3,1 2 3 4 5', "line 3: value '1 2 3 4 5' is not a list"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('3,"[1, 2, x, 4, 5]"', "line 3: value '[1, 2, x, 4, 5]' is not five integers"),
+        ('3,"[1, 2, 3, 4]"', "line 3: value '[1, 2, 3, 4]' has 4 numbers (expected 5"),
+        ('3,"[1, 2, 3, 4, 5, 6]"', "has 6 numbers"),
+        ('3,"[1, 224, 3, 4, 5]"', "line 3: pixel (x, y) = (1, 224) outside the 224×224 input"),
+        ('3,"[-1, 2, 3, 4, 5]"', "outside the 224×224 input"),
+        ('3,"[1, 2, 3, 256, 5]"', "line 3: colour [3, 256, 5] outside 0..255"),
+        ('0,"[1, 2, 3, 4, 5]"', "line 3: image 0 is listed twice (first on line 2)"),
+        ('three,"[1, 2, 3, 4, 5]"', "line 3: index 'three' is not an integer"),
+        ('300,"[1, 2, 3, 4, 5]"', "line 3: index 300 outside 0..249"),
+        ("3,1 2 3 4 5", "line 3: value '1 2 3 4 5' is not a list"),
+    ],
+)
 def test_reader_names_file_and_line_of_a_bad_attack(tmp_path, body, message):
     path = tmp_path / "results_VGG16.csv"
     path.write_text(f'index,value\n0,"[10, 20, 30, 40, 50]"\n{body}\n')
@@ -75,8 +79,16 @@ SIDE = 64  # the fixture's images at 64×64 (resize 73, centre crop 64): VGG-16'
 @pytest.fixture(scope="module")
 def replay(tiny_imagenet, tmp_path_factory):
     root = tmp_path_factory.mktemp("study_attacks")
-    build_imagenet(root / "images.h5", root / "manifest.csv", tiny_imagenet["images"], tiny_imagenet["xml"],
-                   tiny_imagenet["synsets"], resize=73, crop=SIDE, progress=False)
+    build_imagenet(
+        root / "images.h5",
+        root / "manifest.csv",
+        tiny_imagenet["images"],
+        tiny_imagenet["xml"],
+        tiny_imagenet["synsets"],
+        resize=73,
+        crop=SIDE,
+        progress=False,
+    )
     torch.manual_seed(0)
     model = torchvision.models.vgg16(num_classes=5).eval()
     loud(model.classifier[6], 1000.0)
@@ -84,8 +96,16 @@ def replay(tiny_imagenet, tmp_path_factory):
     attacks = root / "results_VGG16.csv"  # x = row, y = column (the study's convention)
     attacks.write_text('index,value\n0,"[5, 40, 255, 0, 0]"\n2,"[63, 0, 0, 255, 10]"\n3,"[31, 17, 128, 128, 0]"')
     table = read_one_pixel_attacks(attacks, size=SIDE, images=4)
-    rows = study_attack_rows(str(root / "vgg16.safetensors"), str(root / "images.h5"), str(root / "manifest.csv"),
-                             table, split="val", layer="features.29", seed=3, source=str(attacks))
+    rows = study_attack_rows(
+        str(root / "vgg16.safetensors"),
+        str(root / "images.h5"),
+        str(root / "manifest.csv"),
+        table,
+        split="val",
+        layer="features.29",
+        seed=3,
+        source=str(attacks),
+    )
     return {"root": root, "model": model, "rows": rows, "attacks": table}
 
 
@@ -129,8 +149,14 @@ def test_replay_refuses_an_image_past_the_split(replay, tmp_path):
     path.write_text('index,value\n1,"[1, 2, 3, 4, 5]"\n4,"[1, 2, 3, 4, 5]"\n')
     root = replay["root"]
     with pytest.raises(DataError, match=r"line 3: image 4 is past the end of split 'val'"):
-        study_attack_rows(str(root / "vgg16.safetensors"), str(root / "images.h5"), str(root / "manifest.csv"),
-                          read_one_pixel_attacks(path, size=SIDE), split="val", source=str(path))
+        study_attack_rows(
+            str(root / "vgg16.safetensors"),
+            str(root / "images.h5"),
+            str(root / "manifest.csv"),
+            read_one_pixel_attacks(path, size=SIDE),
+            split="val",
+            source=str(path),
+        )
 
 
 def test_table6_study_statistics_and_the_studys_printed_values():
@@ -139,9 +165,21 @@ def test_table6_study_statistics_and_the_studys_printed_values():
     df = pd.DataFrame({"success": [True, True, False, True, True, True, True, False]})
     for key in ("before", "before_label", "after", "random_before", "random_before_label", "random_after"):
         df[f"gradcam_{key}"] = rng.uniform(0, 1, n)
-    ref = {"vgg16": {"study": {"successful": 76, "before_mean": 0.0609, "before_std": 0.0553, "before_min": 0.0,
-                               "before_max": 0.2450, "after_mean": 0.0683, "after_std": 0.0716, "after_min": 0.0,
-                               "after_max": 0.2840}}}
+    ref = {
+        "vgg16": {
+            "study": {
+                "successful": 76,
+                "before_mean": 0.0609,
+                "before_std": 0.0553,
+                "before_min": 0.0,
+                "before_max": 0.2450,
+                "after_mean": 0.0683,
+                "after_std": 0.0716,
+                "after_min": 0.0,
+                "after_max": 0.2840,
+            }
+        }
+    }
     full, display = table6_study({"vgg16": df}, ref)
     listed, ok = full.iloc[0], full.iloc[1]
     assert (listed["subset"], listed["n"], listed["successful_here"], ok["n"]) == ("listed", 8, 6, 6)
@@ -149,8 +187,9 @@ def test_table6_study_statistics_and_the_studys_printed_values():
     assert listed["before_mean"] == pytest.approx(v.mean()) and listed["before_std"] == pytest.approx(v.std(ddof=1))
     s = df.loc[df["success"], "gradcam_after"].to_numpy()
     assert (ok["after_min"], ok["after_max"]) == (pytest.approx(s.min()), pytest.approx(s.max()))
-    assert ok["wilcoxon_p"] == pytest.approx(stats.wilcoxon(df.loc[df["success"], "gradcam_before"],
-                                                            df.loc[df["success"], "gradcam_random_before"]).pvalue)
+    assert ok["wilcoxon_p"] == pytest.approx(
+        stats.wilcoxon(df.loc[df["success"], "gradcam_before"], df.loc[df["success"], "gradcam_random_before"]).pvalue
+    )
     assert listed["study_before_max"] == 0.2450 and listed["study_successful"] == 76
     assert display.iloc[0]["study: before"] == "0.0609 ± 0.0553 [0.0000, 0.2450]"
     assert display.iloc[0]["n"] == "8 of 8" and display.iloc[1]["n"] == "6 of 8"

@@ -22,16 +22,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import HAND_PREFERENCE_A
-
 from cameval import userstudy
 from cameval.survey import render_survey
+from conftest import HAND_PREFERENCE_A
 
 CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="needs a headless Chromium: `apt-get install chromium` (Debian; .ci/run installs it)",
 )
+
 
 class Chromium:
     """A headless Chromium and one page, spoken to with DevTools-protocol messages over a pipe."""
@@ -47,10 +47,23 @@ class Chromium:
             os.dup2(b, 4)
 
         self.proc = subprocess.Popen(
-            [binary, "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--no-default-browser-check", "--disable-extensions", "--disable-dev-shm-usage",
-             f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=fds, pass_fds=(3, 4),
+            [
+                binary,
+                "--headless",
+                "--remote-debugging-pipe",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-extensions",
+                "--disable-dev-shm-usage",
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=fds,
+            pass_fds=(3, 4),
         )
         os.close(to_child_r)
         os.close(from_child_w)
@@ -157,13 +170,27 @@ def kit(tmp_path):
             a, b = ("vgg", "alexnet") if rng.random() < 0.5 else ("alexnet", "vgg")
             item = f"item{len(key) + 1:02d}"
             key.append({"item": item, "method": method, "class": f"digit {n}", "agent_a": a, "agent_b": b})
-            items.append({"id": item, "image": f"img{n}", "class": f"digit {n}",
-                          "a": _png((200, 10 * len(key), 0)), "b": _png((0, 10 * len(key), 200))})
+            items.append(
+                {
+                    "id": item,
+                    "image": f"img{n}",
+                    "class": f"digit {n}",
+                    "a": _png((200, 10 * len(key), 0)),
+                    "b": _png((0, 10 * len(key), 200)),
+                }
+            )
     key_csv = tmp_path / "key.csv"
     pd.DataFrame(key).assign(kit="kit-test").to_csv(key_csv, index=False)
     html = tmp_path / "survey.html"
-    render_survey(items, pictures, html, question="Which agent seems more reasonable?",
-                  answers=userstudy.ANSWERS, title="Which agent seems more reasonable?", survey_id="kit-test")
+    render_survey(
+        items,
+        pictures,
+        html,
+        question="Which agent seems more reasonable?",
+        answers=userstudy.ANSWERS,
+        title="Which agent seems more reasonable?",
+        survey_id="kit-test",
+    )
     return html, key_csv, pd.DataFrame(key).assign(kit="kit-test")
 
 

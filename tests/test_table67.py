@@ -13,12 +13,20 @@ from cameval.tables import table6, table7
 def write_attack_shard(path, n=2, h=4, w=4, c=3):
     rng = np.random.default_rng(0)
     data = {
-        "labels": np.array([1, 2]), "success": np.array([True, False]), "pixel": np.array([[0, 1], [3, 3]]),
-        "colour": np.zeros((n, c), np.uint8), "generations": np.array([3, 10]), "evaluations": np.array([40, 110]),
-        "p_before": np.array([0.9, 0.8]), "p_after": np.array([0.2, 0.5]), "pred_before": np.array([1, 2]),
-        "pred_after": np.array([4, 2]), "random_pixel": np.array([[2, 2], [0, 0]]),
+        "labels": np.array([1, 2]),
+        "success": np.array([True, False]),
+        "pixel": np.array([[0, 1], [3, 3]]),
+        "colour": np.zeros((n, c), np.uint8),
+        "generations": np.array([3, 10]),
+        "evaluations": np.array([40, 110]),
+        "p_before": np.array([0.9, 0.8]),
+        "p_after": np.array([0.2, 0.5]),
+        "pred_before": np.array([1, 2]),
+        "pred_after": np.array([4, 2]),
+        "random_pixel": np.array([[2, 2], [0, 0]]),
         "clean": np.zeros((n, h, w, c), np.uint8),
-        "cam_before": rng.random((n, h, w)).astype(np.float32), "cam_after": rng.random((n, h, w)).astype(np.float32),
+        "cam_before": rng.random((n, h, w)).astype(np.float32),
+        "cam_after": rng.random((n, h, w)).astype(np.float32),
         "ig_before": rng.normal(size=(n, c, h, w)).astype(np.float32),
         "ig_after": rng.normal(size=(n, c, h, w)).astype(np.float32),
     }
@@ -49,17 +57,25 @@ def test_an_image_misclassified_before_the_attack_is_flipped_but_no_success(tmp_
     with h5py.File(tmp_path / "shard-0.h5", "a") as f:  # image b: label 2, predicted 3 already, still 3 after
         f["pred_before"][1], f["pred_after"][1], f["success"][1] = 3, 3, True
     rows = sensitivity_rows([tmp_path / "shard-0.h5"])
-    assert rows["flipped"].tolist() == [True, True]      # the attack's own outcome: not the label after
-    assert rows["success"].tolist() == [True, False]     # a success needs a correct clean prediction
+    assert rows["flipped"].tolist() == [True, True]  # the attack's own outcome: not the label after
+    assert rows["success"].tolist() == [True, False]  # a success needs a correct clean prediction
     assert d["labels"][1] == 2
 
 
 def test_table6_statistics_over_the_successful_attacks_and_the_wilcoxon_test():
     before = np.array([0.9, 0.1, 0.5, 0.7, 0.3, 0.8])
     random = np.array([0.2, 0.3, 0.1, 0.4, 0.0, 0.35])
-    df = pd.DataFrame({"success": [True] * 6 + [False], "gradcam_before": [*before, 0.99],
-                       "gradcam_random_before": [*random, 0.0], "gradcam_after": [*(before / 2), 0.0],
-                       "gradcam_random_after": 0.1, "gradcam_pct_before": 50.0, "gradcam_pct_after": 40.0})
+    df = pd.DataFrame(
+        {
+            "success": [True] * 6 + [False],
+            "gradcam_before": [*before, 0.99],
+            "gradcam_random_before": [*random, 0.0],
+            "gradcam_after": [*(before / 2), 0.0],
+            "gradcam_random_after": 0.1,
+            "gradcam_pct_before": 50.0,
+            "gradcam_pct_after": 40.0,
+        }
+    )
     for key in ("before", "random_before", "after", "random_after", "pct_before", "pct_after"):
         df[f"ig_{key}"] = df[f"gradcam_{key}"]
     full, display = table6({"vgg": df}, n_boot=200)
@@ -73,12 +89,18 @@ def test_table6_statistics_over_the_successful_attacks_and_the_wilcoxon_test():
 
 
 def test_table7_means_per_method_and_percentile():
-    df = pd.DataFrame({
-        "method": ["gradcam"] * 4 + ["shap"] * 2, "percentile": [1, 1, 10, 10, 1, 1],
-        "explainer": ["", "", "", "", "deep", "deep"], "drop": [0.2, 0.4, 0.1, 0.3, 0.5, 0.5],
-        "correct_before": [True, True, True, False, True, True], "correct_after": [False, True, True, False, False, False],
-        "contrastivity": [0.5, 0.7, 0.6, 0.8, 0.9, 1.0], "mask_share": [0.1, 0.3, 0.2, 0.2, 0.5, 0.5],
-    })
+    df = pd.DataFrame(
+        {
+            "method": ["gradcam"] * 4 + ["shap"] * 2,
+            "percentile": [1, 1, 10, 10, 1, 1],
+            "explainer": ["", "", "", "", "deep", "deep"],
+            "drop": [0.2, 0.4, 0.1, 0.3, 0.5, 0.5],
+            "correct_before": [True, True, True, False, True, True],
+            "correct_after": [False, True, True, False, False, False],
+            "contrastivity": [0.5, 0.7, 0.6, 0.8, 0.9, 1.0],
+            "mask_share": [0.1, 0.3, 0.2, 0.2, 0.5, 0.5],
+        }
+    )
     full, display = table7({"mnist": df}, reference={"mnist": {"gradcam": {"fidelity_p1": 0.25}}}, n_boot=200)
     g1 = full[(full["method"] == "gradcam") & (full["percentile"] == 1)].iloc[0]
     assert g1["fidelity"] == pytest.approx(0.3) and g1["acc_after"] == pytest.approx(0.5)
@@ -94,11 +116,23 @@ def test_table7_means_per_method_and_percentile():
 def test_table7_states_each_models_accuracy_on_its_evaluation_split():
     from cameval.tables import accuracy_note
 
-    df = pd.DataFrame({"method": ["gradcam"], "percentile": [1], "explainer": [""], "drop": [0.2],
-                       "correct_before": [True], "correct_after": [False], "contrastivity": [0.5], "mask_share": [0.1]})
+    df = pd.DataFrame(
+        {
+            "method": ["gradcam"],
+            "percentile": [1],
+            "explainer": [""],
+            "drop": [0.2],
+            "correct_before": [True],
+            "correct_after": [False],
+            "contrastivity": [0.5],
+            "mask_share": [0.1],
+        }
+    )
     acc = {"mnist_net": {"split": "test", "n": 4000, "correct": 3878, "acc": 0.9695}}
     full, _ = table7({"mnist_net": df}, n_boot=200, accuracy=acc)
     assert full["eval_acc"].tolist() == [0.9695] and full["eval_n"].tolist() == [4000]
     note = accuracy_note(acc, {"mnist_net": "mnist-real"}, {"mnist_net": {"accuracy": 96.85}})
-    assert note == ("Top-1 accuracy on the whole evaluation split: mnist_net: 96.95 % (3878 of the 4000 test images "
-                    "of mnist-real); the study: 96.85 % on its test set.")
+    assert note == (
+        "Top-1 accuracy on the whole evaluation split: mnist_net: 96.95 % (3878 of the 4000 test images "
+        "of mnist-real); the study: 96.85 % on its test set."
+    )

@@ -7,18 +7,19 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from conftest import HAND_PREFERENCE_A  # preference for agent A of each answer, by hand
-
 from cameval import userstudy
 from cameval.errors import DataError
+from conftest import HAND_PREFERENCE_A  # preference for agent A of each answer, by hand
 
-KEY = pd.DataFrame({
-    "item": ["item01", "item02", "item03", "item04"],
-    "method": ["guided_backprop", "guided_backprop", "guided_gradcam", "guided_gradcam"],
-    "class": ["digit 3", "digit 3", "digit 7", "digit 7"],
-    "agent_a": ["vgg", "alexnet", "vgg", "alexnet"],
-    "agent_b": ["alexnet", "vgg", "alexnet", "vgg"],
-})
+KEY = pd.DataFrame(
+    {
+        "item": ["item01", "item02", "item03", "item04"],
+        "method": ["guided_backprop", "guided_backprop", "guided_gradcam", "guided_gradcam"],
+        "class": ["digit 3", "digit 3", "digit 7", "digit 7"],
+        "agent_a": ["vgg", "alexnet", "vgg", "alexnet"],
+        "agent_b": ["alexnet", "vgg", "alexnet", "vgg"],
+    }
+)
 
 
 @pytest.fixture
@@ -55,9 +56,11 @@ def test_scores_carry_rater_method_and_skip_unanswered(tmp_path, key_csv):
     path = _answers(tmp_path, [["ann", a, "", b, a], ["bob", b, b, "", ""]])
     s = userstudy.score_answers(path, key_csv, better="vgg")
     assert list(zip(s["rater"], s["item"], s["method"], s["score"])) == [
-        ("ann", "item01", "guided_backprop", 2), ("ann", "item03", "guided_gradcam", -1),
+        ("ann", "item01", "guided_backprop", 2),
+        ("ann", "item03", "guided_gradcam", -1),
         ("ann", "item04", "guided_gradcam", -2),
-        ("bob", "item01", "guided_backprop", -1), ("bob", "item02", "guided_backprop", 1),
+        ("bob", "item01", "guided_backprop", -1),
+        ("bob", "item02", "guided_backprop", 1),
     ]
 
 
@@ -84,13 +87,19 @@ def test_better_must_be_one_of_the_agents(tmp_path, key_csv):
 
 def _scores(table):
     """{method: {rater: [scores]}} -> the long frame score_answers returns."""
-    rows = [{"rater": r, "item": f"{m}-{r}-{k}", "method": m, "answer": "", "score": v}
-            for m, per in table.items() for r, values in per.items() for k, v in enumerate(values)]
+    rows = [
+        {"rater": r, "item": f"{m}-{r}-{k}", "method": m, "answer": "", "score": v}
+        for m, per in table.items()
+        for r, values in per.items()
+        for k, v in enumerate(values)
+    ]
     return pd.DataFrame(rows)
 
 
-HAND = {"guided_backprop": {"r1": [2, 1], "r2": [0, -1], "r3": [1, 1]},
-        "guided_gradcam": {"r1": [0, 0], "r2": [-2, -1], "r3": [1, 2]}}
+HAND = {
+    "guided_backprop": {"r1": [2, 1], "r2": [0, -1], "r3": [1, 1]},
+    "guided_gradcam": {"r1": [0, 0], "r2": [-2, -1], "r3": [1, 2]},
+}
 
 
 def test_summary_mean_and_std_by_hand_and_wilcoxon_as_scipy():
@@ -123,8 +132,9 @@ def test_clustered_bootstrap_resamples_raters_not_answers():
 
 
 def test_table4_without_answers_awaits_and_invents_nothing(key_csv):
-    full, display, awaiting = userstudy.table4([], key_csv, better="vgg",
-                                               reference={"guided_backprop": {"mean": 0.5, "std": 1.0}})
+    full, display, awaiting = userstudy.table4(
+        [], key_csv, better="vgg", reference={"guided_backprop": {"mean": 0.5, "std": 1.0}}
+    )
     assert awaiting and full["status"].tolist() == ["awaiting answers"] * 2
     assert full[["mean", "std", "ci_low", "ci_high", "p_value"]].isna().all().all()
     assert full["study_mean"].tolist()[0] == 0.5
@@ -171,8 +181,12 @@ def kit_inputs(tmp_path):
     with ImageSetWriter(tmp_path / "images.h5", n, 16, 16, [0.5] * 3, [0.5] * 3) as w:
         for i in range(n):
             w.write(i, rng.integers(0, 255, (16, 16, 3), dtype=np.uint8), ids[i])
-    write_manifest(pd.DataFrame({"id": ids, "split": "test", "index": range(n), "label": labels,
-                                 "source": ids, "boxes": [[]] * n}), tmp_path / "manifest.csv")
+    write_manifest(
+        pd.DataFrame(
+            {"id": ids, "split": "test", "index": range(n), "label": labels, "source": ids, "boxes": [[]] * n}
+        ),
+        tmp_path / "manifest.csv",
+    )
     wrong = {"vgg": {1, 4}, "alexnet": {2}}
     maps, gbp, cam = {}, {}, {}
     for m in ("vgg", "alexnet"):
@@ -187,12 +201,15 @@ def kit_inputs(tmp_path):
             write_shard(path, [ids[i] for i in rows], labels[rows], top1[rows, None], scores[rows], g[rows], {})
             gbp[m].append(str(path))
         path = tmp_path / f"{m}_cam.h5"
-        write_shard(path, ids, labels, np.stack([top1, labels], 1), scores,
-                    np.concatenate([c, c], axis=1), {})
+        write_shard(path, ids, labels, np.stack([top1, labels], 1), scores, np.concatenate([c, c], axis=1), {})
         cam[m] = [str(path)]
         maps[m] = (g[:, 0], c[:, 0])
-    return {"gbp": gbp, "gradcam": cam, "images": str(tmp_path / "images.h5"),
-            "manifest": str(tmp_path / "manifest.csv")}, maps
+    return {
+        "gbp": gbp,
+        "gradcam": cam,
+        "images": str(tmp_path / "images.h5"),
+        "manifest": str(tmp_path / "manifest.csv"),
+    }, maps
 
 
 def _pictures(page):
@@ -218,9 +235,17 @@ def test_kit_samples_only_images_both_models_get_right_and_shows_each_agents_own
     import torch
 
     inputs, maps = kit_inputs
-    kw = dict(**inputs, names=["zero", "one", "two"], better="vgg", n_images=3, pool=8,
-              methods=["guided_backprop", "guided_gradcam"], seed=1, question="Which agent seems more reasonable?",
-              size=16)
+    kw = dict(
+        **inputs,
+        names=["zero", "one", "two"],
+        better="vgg",
+        n_images=3,
+        pool=8,
+        methods=["guided_backprop", "guided_gradcam"],
+        seed=1,
+        question="Which agent seems more reasonable?",
+        size=16,
+    )
     key = userstudy.build_kit(key_path=tmp_path / "key.csv", html_path=tmp_path / "survey.html", **kw)
     # pool = first 8 images; vgg wrong on 1, 4; alexnet wrong on 2 -> sample out of 0, 3, 5, 6, 7
     assert len(key) == 6 and set(key["image_id"]) <= {"im0", "im3", "im5", "im6", "im7"}
@@ -235,8 +260,9 @@ def test_kit_samples_only_images_both_models_get_right_and_shows_each_agents_own
         for agent, picture in zip((row.agent_a, row.agent_b), shown[row.item]):
             g, c = maps[agent][0][i], maps[agent][1][i]
             if row.method == "guided_gradcam":
-                up = torch.nn.functional.interpolate(torch.as_tensor(c)[None, None], size=(16, 16), mode="bilinear",
-                                                     align_corners=False)[0, 0].numpy()
+                up = torch.nn.functional.interpolate(
+                    torch.as_tensor(c)[None, None], size=(16, 16), mode="bilinear", align_corners=False
+                )[0, 0].numpy()
                 g = g * up
             assert np.abs(picture.astype(float) - _shown(g)).max() <= 1, (row.item, agent)
     again = userstudy.build_kit(key_path=tmp_path / "key2.csv", html_path=tmp_path / "survey2.html", **kw)
@@ -244,8 +270,9 @@ def test_kit_samples_only_images_both_models_get_right_and_shows_each_agents_own
     # the kit's id: one for the whole key, in the page (the export writes it into every row)
     kit = pd.read_csv(tmp_path / "key.csv", dtype=str)["kit"]
     assert kit.nunique() == 1 and len(kit.iloc[0]) == 12 and f'const SURVEY = "{kit.iloc[0]}";' in page
-    other = userstudy.build_kit(key_path=tmp_path / "key3.csv", html_path=tmp_path / "survey3.html",
-                                **{**kw, "seed": 2})
+    other = userstudy.build_kit(
+        key_path=tmp_path / "key3.csv", html_path=tmp_path / "survey3.html", **{**kw, "seed": 2}
+    )
     assert other["kit"].iloc[0] != kit.iloc[0]  # another draw is another kit
 
 

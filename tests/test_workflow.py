@@ -17,8 +17,18 @@ pytestmark = pytest.mark.workflow
 
 
 def snakemake(*args, workdir, check=True):
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "-d", str(workdir),
-           "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -52,21 +62,50 @@ def test_default_config_dry_run_plans_every_stage(tmp_path):
     # each one's accuracy on its evaluation split
     # Table 5: digits-multi and models A and B; 60 test canvases = 120 (canvas, digit) rows in one shard
     # per heatmap set (4 CAM sets + IG + Gradient SHAP) and model
-    assert counts == {"dataset": 4, "train_model": 7, "import_model": 1, "model_accuracy": 2,
-                      "heatmaps": 3 * 2 + 3 + 2 * 2 + 6 * 2, "localization": 6,
-                      "table1": 1, "figure1": 1, "pointing": 2, "table2": 1, "rank_correlation": 2,
-                      "table3": 1, "appendix_b": 1, "fgsm": 2, "fgsm_table": 1, "appendix_c": 1,
-                      "one_pixel": 3 * 2, "sensitivity": 2, "table6": 1, "appendix_f": 1,
-                      "class_maps": 2, "fidelity": 2, "table7": 1, "appendix_g": 1,
-                      "xray_localization": 2, "table5": 1, "table5_figure": 1, "appendix_e": 1,
-                      "user_study_kit": 1, "table4": 1, "claims": 1, "table_html": 8, "all": 1,
-                      # the study's own results: one job for its three tables and figure, one page each
-                      "study_tables": 1, "study_table_html": 3}
+    assert counts == {
+        "dataset": 4,
+        "train_model": 7,
+        "import_model": 1,
+        "model_accuracy": 2,
+        "heatmaps": 3 * 2 + 3 + 2 * 2 + 6 * 2,
+        "localization": 6,
+        "table1": 1,
+        "figure1": 1,
+        "pointing": 2,
+        "table2": 1,
+        "rank_correlation": 2,
+        "table3": 1,
+        "appendix_b": 1,
+        "fgsm": 2,
+        "fgsm_table": 1,
+        "appendix_c": 1,
+        "one_pixel": 3 * 2,
+        "sensitivity": 2,
+        "table6": 1,
+        "appendix_f": 1,
+        "class_maps": 2,
+        "fidelity": 2,
+        "table7": 1,
+        "appendix_g": 1,
+        "xray_localization": 2,
+        "table5": 1,
+        "table5_figure": 1,
+        "appendix_e": 1,
+        "user_study_kit": 1,
+        "table4": 1,
+        "claims": 1,
+        "table_html": 8,
+        "all": 1,
+        # the study's own results: one job for its three tables and figure, one page each
+        "study_tables": 1,
+        "study_table_html": 3,
+    }
 
 
 def test_table1_alone_needs_no_figure_inputs(tmp_path):
-    out = snakemake("-n", "results/tables/table1.csv", "--configfile", str(ROOT / "config/config.yaml"),
-                    workdir=tmp_path).stdout
+    out = snakemake(
+        "-n", "results/tables/table1.csv", "--configfile", str(ROOT / "config/config.yaml"), workdir=tmp_path
+    ).stdout
     counts = job_counts(out)
     assert "figure1" not in counts
     assert counts["heatmaps"] == 6  # gradcam and gradcampp only: 3 models x 2 methods, one shard each
@@ -74,8 +113,9 @@ def test_table1_alone_needs_no_figure_inputs(tmp_path):
 
 
 def test_table3_alone_computes_only_the_maps_it_needs(tmp_path):
-    out = snakemake("-n", "results/tables/table3.csv", "--configfile", str(ROOT / "config/config.yaml"),
-                    workdir=tmp_path).stdout
+    out = snakemake(
+        "-n", "results/tables/table3.csv", "--configfile", str(ROOT / "config/config.yaml"), workdir=tmp_path
+    ).stdout
     counts = job_counts(out)
     # VGG only: its Grad-CAM shard, its guided-backprop shard, and 2 + 2 occlusion shards; no
     # other model is trained
@@ -112,27 +152,41 @@ def test_paper_config_dry_run_against_imagenet_fixture(tmp_path, paper_config):
 
 
 def test_table5_alone_builds_only_what_it_needs(tmp_path):
-    out = snakemake("-n", "results/tables/table5.csv", "--configfile", str(ROOT / "config/config.yaml"),
-                    workdir=tmp_path).stdout
+    out = snakemake(
+        "-n", "results/tables/table5.csv", "--configfile", str(ROOT / "config/config.yaml"), workdir=tmp_path
+    ).stdout
     counts = job_counts(out)
     assert counts == {"dataset": 1, "train_model": 2, "heatmaps": 12, "xray_localization": 2, "table5": 1}
     assert "digits-loc" not in out
 
 
 def test_paper_config_plans_every_table5_job_against_chestxray_fixture(tmp_path, paper_config):
-    out = snakemake("-n", "results/tables/table5.csv", "results/figures/appendix_e.png", "--configfile",
-                    str(paper_config), workdir=tmp_path).stdout
+    out = snakemake(
+        "-n",
+        "results/tables/table5.csv",
+        "results/figures/appendix_e.png",
+        "--configfile",
+        str(paper_config),
+        workdir=tmp_path,
+    ).stdout
     counts = job_counts(out)
     # the fixture's 5 (image, boxed finding) rows fit one shard of every set: 6 sets x 2 models
-    assert counts == {"dataset": 1, "import_model": 2, "heatmaps": 12, "xray_localization": 2, "table5": 1,
-                      "appendix_e": 1}
+    assert counts == {
+        "dataset": 1,
+        "import_model": 2,
+        "heatmaps": 12,
+        "xray_localization": 2,
+        "table5": 1,
+        "appendix_e": 1,
+    }
     assert set(re.findall(r"results/heatmaps/(\w+)/", out)) == {"chestxray"}
     out = snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path).stdout
     assert job_counts(out)["import_model"] == 5 and job_counts(out)["table5_figure"] == 1
 
 
-@pytest.mark.parametrize("key, expected", [("bbox_list", "BBox_List_2017.csv"), ("data_entry", "Data_Entry_2017.csv"),
-                                           ("images", "PNGs")])
+@pytest.mark.parametrize(
+    "key, expected", [("bbox_list", "BBox_List_2017.csv"), ("data_entry", "Data_Entry_2017.csv"), ("images", "PNGs")]
+)
 def test_missing_chestxray_file_fails_at_parse_time_naming_the_key(tmp_path, paper_config, key, expected):
     cfg = yaml.safe_load(paper_config.read_text())
     cfg["datasets"]["chestxray"][key] = str(tmp_path / "nowhere")
@@ -158,9 +212,18 @@ def test_tables_6_and_7_alone_build_only_what_they_need(tmp_path):
     # the attacks of VGG and GoogLeNet on digits-32 (Table 6's 32×32 canvases), nothing else: no heatmap shard, no AlexNet, no MNIST net
     assert counts == {"dataset": 1, "train_model": 2, "one_pixel": 3 * 2, "sensitivity": 2, "table6": 1}
     out = snakemake("-n", "results/tables/table7.csv", *cfg, workdir=tmp_path).stdout
-    assert job_counts(out) == {"dataset": 2, "train_model": 1, "import_model": 1, "class_maps": 2, "fidelity": 2,
-                               "model_accuracy": 2, "table7": 1}
-    assert "results/maps/table7/mnist-real/mnist_net.h5" in out and "results/maps/table7/digits-32/googlenet32.h5" in out
+    assert job_counts(out) == {
+        "dataset": 2,
+        "train_model": 1,
+        "import_model": 1,
+        "class_maps": 2,
+        "fidelity": 2,
+        "model_accuracy": 2,
+        "table7": 1,
+    }
+    assert (
+        "results/maps/table7/mnist-real/mnist_net.h5" in out and "results/maps/table7/digits-32/googlenet32.h5" in out
+    )
 
 
 def test_paper_config_plans_tables_6_and_7(tmp_path, paper_config):
@@ -180,23 +243,28 @@ def test_paper_config_replays_the_studys_attacks_in_table6_study(tmp_path, paper
     # one replay per model on the ImageNet fixture, no attack of our own
     assert job_counts(out) == {"dataset": 1, "import_model": 2, "one_pixel_study": 2, "table6_study": 1}
     assert "results/metrics/one_pixel_study/imagenet/googlenet.csv" in out
-    assert "table6_study" in job_counts(snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path).stdout)
+    assert "table6_study" in job_counts(
+        snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path).stdout
+    )
     cfg["table6"]["study_attacks"]["alexnet"] = cfg["table6"]["study_attacks"]["vgg16"]  # not one of table6.models
     paper_config.write_text(yaml.safe_dump(cfg))
     proc = snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path, check=False)
     assert proc.returncode != 0 and "table6.study_attacks" in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("edit, key", [
-    (lambda c: c["table1"].pop("models"), "models"),
-    (lambda c: c["table1"].update(rule="voc"), "voc"),
-    (lambda c: c["models"]["vgg"].update(arch="resnet9"), "resnet9"),
-    (lambda c: c["table1"].update(models=["vgg", "nosuch"]), "nosuch"),
-    (lambda c: c["heatmaps"]["gradcam"].update(targets="top0"), "top0"),
-    (lambda c: c["table6"].update(models=["mnist_net"]), "table6.models"),
-    (lambda c: c["table7"].update(models=["nosuch"]), "nosuch"),
-    (lambda c: c["table6"].update(population=3), "population"),
-])
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda c: c["table1"].pop("models"), "models"),
+        (lambda c: c["table1"].update(rule="voc"), "voc"),
+        (lambda c: c["models"]["vgg"].update(arch="resnet9"), "resnet9"),
+        (lambda c: c["table1"].update(models=["vgg", "nosuch"]), "nosuch"),
+        (lambda c: c["heatmaps"]["gradcam"].update(targets="top0"), "top0"),
+        (lambda c: c["table6"].update(models=["mnist_net"]), "table6.models"),
+        (lambda c: c["table7"].update(models=["nosuch"]), "nosuch"),
+        (lambda c: c["table6"].update(population=3), "population"),
+    ],
+)
 def test_bad_config_fails_at_parse_time_naming_the_key(tmp_path, edit, key):
     cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
     edit(cfg)
@@ -257,7 +325,11 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
     assert set(overall["measure"]) >= {"loc_study", "loc_iou50", "inbox", "iou@0.5", "iobb@0.25"}
     assert overall["value"].between(0, 1).all() and (overall["low"] <= overall["value"] + 1e-12).all()
     assert set(overall[overall["measure"] == "inbox"]["method"]) == {
-        "Grad-CAM", "Grad-CAM++", "Integrated Gradients", "Gradient SHAP"}
+        "Grad-CAM",
+        "Grad-CAM++",
+        "Integrated Gradients",
+        "Gradient SHAP",
+    }
     assert overall["auroc"].between(0, 1).all()
     per = t5[(t5["finding"] != "all") & (t5["measure"] == "inbox") & (t5["set"] == "xr_ig")]
     assert per.groupby("model")["n"].sum().tolist() == [12, 12]
@@ -278,21 +350,42 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
     # claims: a verdict for every table built, "not evaluated" for tables not built and the unanswered study
     cl = pd.read_csv(tmp_path / "results/claims.csv").set_index("id")
     real = ("holds", "does not hold", "undecided at this sample size")
-    for cid in ("gradcampp-worse-imagenet", "pointing-googlenet-vgg", "guided-gradcam-occlusion", "gradcam-fgsm-robust"):
+    for cid in (
+        "gradcampp-worse-imagenet",
+        "pointing-googlenet-vgg",
+        "guided-gradcam-occlusion",
+        "gradcam-fgsm-robust",
+    ):
         assert cl.loc[cid, "verdict"] in real, cid
     assert cl.loc["user-study-not-significant", "verdict"].startswith("not evaluated (awaiting answers")
-    for cid, table in (("gradcampp-better-xrays", "table5"), ("contrastivity-deeper-net", "table7"),
-                       ("fidelity-mnist", "table7")):
+    for cid, table in (
+        ("gradcampp-better-xrays", "table5"),
+        ("contrastivity-deeper-net", "table7"),
+        ("fidelity-mnist", "table7"),
+    ):
         built = (tmp_path / f"results/tables/{table}.csv").exists()
-        assert cl.loc[cid, "verdict"] in real if built else \
-            cl.loc[cid, "verdict"] == "not evaluated (table not built in this configuration)", cid
+        assert (
+            cl.loc[cid, "verdict"] in real
+            if built
+            else cl.loc[cid, "verdict"] == "not evaluated (table not built in this configuration)"
+        ), cid
     # the study's own results: its Tables 3-5 recomputed (the shipped raw files), the claims' second verdict
     s3 = pd.read_csv(tmp_path / "results/tables/study/table3.csv")
     assert s3.loc[s3["kind"] == "method", "matches_study"].all() and (s3["n"] == 120).all()
     for t in ("table4", "table5"):
-        assert (tmp_path / f"results/tables/study/{t}.md").read_text().startswith(f"# Table {t[-1]} on the study's own results")
-    for cid in ("gradcam-occlusion-gbp", "guided-gradcam-occlusion", "user-study-not-significant",
-                "user-study-favours-better", "gradcampp-better-xrays", "attributions-beat-cams-xrays"):
+        assert (
+            (tmp_path / f"results/tables/study/{t}.md")
+            .read_text()
+            .startswith(f"# Table {t[-1]} on the study's own results")
+        )
+    for cid in (
+        "gradcam-occlusion-gbp",
+        "guided-gradcam-occlusion",
+        "user-study-not-significant",
+        "user-study-favours-better",
+        "gradcampp-better-xrays",
+        "attributions-beat-cams-xrays",
+    ):
         assert cl.loc[cid, "study_verdict"] in real, cid
     assert cl.loc["fidelity-mnist", "study_verdict"].startswith("not decided by the study's published results")
     # tiny's Table 6 has VGG only: its part decides the claim only where it fails
@@ -302,12 +395,27 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
     report = tmp_path / "results/report.html"
     snakemake("all", "--report", str(report), *cfg, workdir=tmp_path)
     text = report.read_text()
-    for name in ("table1.html", "table2.html", "table3.html", "table4.html", "fgsm.html", "table1.csv",
-                 "figure1.png", "appendix_b.png", "appendix_c.png", "claims.html", "survey.html", "study.png"):
+    for name in (
+        "table1.html",
+        "table2.html",
+        "table3.html",
+        "table4.html",
+        "fgsm.html",
+        "table1.csv",
+        "figure1.png",
+        "appendix_b.png",
+        "appendix_c.png",
+        "claims.html",
+        "survey.html",
+        "study.png",
+    ):
         assert name in text, name
-    for category in ("Table 1 — weakly supervised localization", "Table 4 / App. D — user study",
-                     "Claims — the study's conclusions checked",
-                     "The study's own results — Tables 3–5 recomputed from its raw data"):
+    for category in (
+        "Table 1 — weakly supervised localization",
+        "Table 4 / App. D — user study",
+        "Claims — the study's conclusions checked",
+        "The study's own results — Tables 3–5 recomputed from its raw data",
+    ):
         assert json.dumps(category)[1:-1] in text, category  # the report holds its items as JSON
     again = snakemake("-n", "all", *cfg, workdir=tmp_path).stdout
     assert "Nothing to be done" in again

@@ -7,11 +7,15 @@ import pandas as pd
 import pytest
 import torch
 import torchvision
-from conftest import chexnet_checkpoint
 
 from cameval import metrics
 from cameval.data.chestxray import (
-    CHEXNET_CLASSES, build_chestxray, count_eval_rows, load_xray, read_bbox_list, resize_box,
+    CHEXNET_CLASSES,
+    build_chestxray,
+    count_eval_rows,
+    load_xray,
+    read_bbox_list,
+    resize_box,
 )
 from cameval.data.images import ImageSet, read_manifest
 from cameval.data.multilabel import digits_multi_eval_rows, explode_findings, multi_hot
@@ -22,12 +26,14 @@ from cameval.models import build_model, import_weights, load_model, read_state_d
 from cameval.models.convert import main as convert_main
 from cameval.models.densenet import class_map, map_labels, resolve_layer
 from cameval.store import Shard
+from conftest import chexnet_checkpoint
 
 # the NIH label file's order (alphabetical), which is not CheXNet's output order
 NIH_ALPHABETICAL = sorted(CHEXNET_CLASSES)
 
 
 # --- checkpoints -------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def tv_densenet121():
@@ -121,6 +127,7 @@ def test_gradcam_after_the_block_relu_matches_captum():
 
 # --- class order --------------------------------------------------------------------------------
 
+
 def test_findings_are_matched_to_output_units_by_name():
     # the dataset in the label file's alphabetical order, the model in CheXNet's: by hand,
     # Atelectasis is 0 in both, Cardiomegaly 1 in both, Consolidation 2 -> unit 8, Edema 3 -> 9,
@@ -136,14 +143,23 @@ def test_a_finding_absent_from_the_models_classes_is_a_clear_error():
     mapping = class_map(NIH_ALPHABETICAL, model_classes)
     assert map_labels(np.array([0, 4]), mapping, NIH_ALPHABETICAL, model_classes).tolist() == [0, 2]
     with pytest.raises(ConfigError, match=r"models\.A\.classes.*'Hernia'"):
-        map_labels(np.array([0, NIH_ALPHABETICAL.index("Hernia")]), mapping, NIH_ALPHABETICAL, model_classes, "models.A")
+        map_labels(
+            np.array([0, NIH_ALPHABETICAL.index("Hernia")]), mapping, NIH_ALPHABETICAL, model_classes, "models.A"
+        )
 
 
 @pytest.fixture(scope="module")
 def chest_set(tmp_path_factory, tiny_chestxray):
     out = tmp_path_factory.mktemp("chest_set")
-    summary = build_chestxray(out / "images.h5", out / "manifest.csv", tiny_chestxray["images"],
-                              tiny_chestxray["data_entry"], tiny_chestxray["bbox_list"], size=56, progress=False)
+    summary = build_chestxray(
+        out / "images.h5",
+        out / "manifest.csv",
+        tiny_chestxray["images"],
+        tiny_chestxray["data_entry"],
+        tiny_chestxray["bbox_list"],
+        size=56,
+        progress=False,
+    )
     return out, summary
 
 
@@ -153,25 +169,52 @@ def test_a_permuted_model_order_is_mapped_in_the_heatmap_shard(tmp_path, chest_s
     model = build_model("small_densenet", num_classes=14)
     save_model(model, tmp_path / "m.safetensors", "small_densenet", build={"num_classes": 14})
     reversed_order = list(CHEXNET_CLASSES)[::-1]  # the model's unit j is CheXNet class 13 - j
-    compute_shard(str(tmp_path / "m.safetensors"), str(out / "images.h5"), str(out / "manifest.csv"),
-                  str(tmp_path / "s.h5"), split="test", start=0, stop=6, method="gradcam", targets="label",
-                  layer="block_relu", model_classes=reversed_order, progress=False)
+    compute_shard(
+        str(tmp_path / "m.safetensors"),
+        str(out / "images.h5"),
+        str(out / "manifest.csv"),
+        str(tmp_path / "s.h5"),
+        split="test",
+        start=0,
+        stop=6,
+        method="gradcam",
+        targets="label",
+        layer="block_relu",
+        model_classes=reversed_order,
+        progress=False,
+    )
     with Shard(tmp_path / "s.h5") as s, ImageSet(out / "images.h5") as imgs:
         # rows by image: Cardiomegaly, Infiltration, Mass, Nodule, Atelectasis (CheXNet's indices)
         assert s.labels.tolist() == [1, 3, 4, 5, 0]
         assert s.targets[:, 0].tolist() == [12, 10, 9, 8, 13]  # 13 - label
         rows = eval_rows(out / "manifest.csv", "test")
         x = imgs.tensor(rows["index"].to_numpy())
-        direct = explain(load_model(tmp_path / "m.safetensors"), x, torch.tensor([12, 10, 9, 8, 13]), "gradcam",
-                         layer="features_relu")
+        direct = explain(
+            load_model(tmp_path / "m.safetensors"),
+            x,
+            torch.tensor([12, 10, 9, 8, 13]),
+            "gradcam",
+            layer="features_relu",
+        )
         np.testing.assert_allclose(s.maps[:, 0], direct.numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(ConfigError, match="Cardiomegaly"):
-        compute_shard(str(tmp_path / "m.safetensors"), str(out / "images.h5"), str(out / "manifest.csv"),
-                      str(tmp_path / "t.h5"), split="test", start=0, stop=5, method="gradcam", targets="label",
-                      model_classes=[c for c in CHEXNET_CLASSES if c != "Cardiomegaly"], progress=False)
+        compute_shard(
+            str(tmp_path / "m.safetensors"),
+            str(out / "images.h5"),
+            str(out / "manifest.csv"),
+            str(tmp_path / "t.h5"),
+            split="test",
+            start=0,
+            stop=5,
+            method="gradcam",
+            targets="label",
+            model_classes=[c for c in CHEXNET_CLASSES if c != "Cardiomegaly"],
+            progress=False,
+        )
 
 
 # --- the ChestX-ray14 adapter ---------------------------------------------------------------------
+
 
 def test_box_parser_reads_the_real_header(tiny_chestxray):
     df = read_bbox_list(tiny_chestxray["bbox_list"])
@@ -193,15 +236,18 @@ def test_box_parser_names_file_row_and_column_of_a_bad_value(tmp_path):
         read_bbox_list(path)
 
 
-@pytest.mark.parametrize("box, size, expected", [
-    ((0, 0, 1024, 1024, 1024, 1024), 224, (0.0, 0.0, 223.0, 223.0)),  # the whole image
-    # s = 224/1024 = 0.21875: x0 = 100 s = 21.875, x1 = 400 s - 1 = 86.5; y0 = 43.75, y1 = 250 s - 1 = 53.6875
-    ((100, 200, 300, 50, 1024, 1024), 224, (21.875, 43.75, 86.5, 53.6875)),
-    # non-square 2048x1024 at 256: sx = 0.125, sy = 0.25 -> x0 = 12.5, x1 = 24.5 - 1, y0 = 25, y1 = 50 - 1
-    ((100, 100, 96, 100, 2048, 1024), 256, (12.5, 25.0, 23.5, 49.0)),
-    # past the border: clipped to 223
-    ((1000, 1000, 100, 100, 1024, 1024), 224, (218.75, 218.75, 223.0, 223.0)),
-])
+@pytest.mark.parametrize(
+    "box, size, expected",
+    [
+        ((0, 0, 1024, 1024, 1024, 1024), 224, (0.0, 0.0, 223.0, 223.0)),  # the whole image
+        # s = 224/1024 = 0.21875: x0 = 100 s = 21.875, x1 = 400 s - 1 = 86.5; y0 = 43.75, y1 = 250 s - 1 = 53.6875
+        ((100, 200, 300, 50, 1024, 1024), 224, (21.875, 43.75, 86.5, 53.6875)),
+        # non-square 2048x1024 at 256: sx = 0.125, sy = 0.25 -> x0 = 12.5, x1 = 24.5 - 1, y0 = 25, y1 = 50 - 1
+        ((100, 100, 96, 100, 2048, 1024), 256, (12.5, 25.0, 23.5, 49.0)),
+        # past the border: clipped to 223
+        ((1000, 1000, 100, 100, 1024, 1024), 224, (218.75, 218.75, 223.0, 223.0)),
+    ],
+)
 def test_boxes_follow_the_resize_by_hand(box, size, expected):
     assert resize_box(*box, size=size) == pytest.approx(expected)
 
@@ -228,7 +274,12 @@ def test_chestxray_set_converts_rgba_and_16_bit_and_maps_boxes(chest_set, tiny_c
         assert inside.size and inside.mean() > 180 and p[..., 0].mean() < 100
     rows = eval_rows(out / "manifest.csv", "test")
     assert list(zip(rows["id"], rows["label"])) == [
-        ("00000001_000", 1), ("00000002_001", 3), ("00000003_000", 4), ("00000003_000", 5), ("00000004_000", 0)]
+        ("00000001_000", 1),
+        ("00000002_001", 3),
+        ("00000003_000", 4),
+        ("00000003_000", 5),
+        ("00000004_000", 0),
+    ]
 
 
 def test_sixteen_bit_png_maps_its_range_onto_8_bits(tmp_path):
@@ -241,17 +292,25 @@ def test_sixteen_bit_png_maps_its_range_onto_8_bits(tmp_path):
 
 def test_unknown_finding_and_missing_png_stop_the_build_naming_the_file(tmp_path, tiny_chestxray):
     with pytest.raises(DataError, match=r"BBox_List_2017\.csv: column 'Finding Label': \['Cardiomegaly'\]"):
-        build_chestxray(tmp_path / "i.h5", tmp_path / "m.csv", tiny_chestxray["images"], tiny_chestxray["data_entry"],
-                        tiny_chestxray["bbox_list"], classes=[c for c in CHEXNET_CLASSES if c != "Cardiomegaly"])
+        build_chestxray(
+            tmp_path / "i.h5",
+            tmp_path / "m.csv",
+            tiny_chestxray["images"],
+            tiny_chestxray["data_entry"],
+            tiny_chestxray["bbox_list"],
+            classes=[c for c in CHEXNET_CLASSES if c != "Cardiomegaly"],
+        )
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataError, match=r"no PNG for \['00000001_000.png'"):
-        build_chestxray(tmp_path / "i.h5", tmp_path / "m.csv", empty, tiny_chestxray["data_entry"],
-                        tiny_chestxray["bbox_list"])
+        build_chestxray(
+            tmp_path / "i.h5", tmp_path / "m.csv", empty, tiny_chestxray["data_entry"], tiny_chestxray["bbox_list"]
+        )
     assert not (tmp_path / "i.h5").exists()
 
 
 # --- metrics ------------------------------------------------------------------------------------
+
 
 def test_iobb_by_hand():
     # pred 10x10 at the origin, gt 10x10 shifted by 5: overlap 5x5 = 25 -> IoBB 25/100, IoU 25/175
@@ -278,14 +337,22 @@ def test_auroc_matches_scikit_learn_with_ties():
 
 
 def test_multilabel_rows_and_targets_by_hand():
-    rows = pd.DataFrame({"id": ["a", "b", "c"], "label": [-1, -1, -1], "labels": ["1|3", "", "0|2|9"],
-                         "boxes": [[(3, 0, 0, 1, 1), (1, 2, 2, 3, 3), (3, 5, 5, 6, 6)], [], [(9, 0, 0, 2, 2)]]})
+    rows = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "label": [-1, -1, -1],
+            "labels": ["1|3", "", "0|2|9"],
+            "boxes": [[(3, 0, 0, 1, 1), (1, 2, 2, 3, 3), (3, 5, 5, 6, 6)], [], [(9, 0, 0, 2, 2)]],
+        }
+    )
     out = explode_findings(rows)
     assert list(zip(out["id"], out["label"])) == [("a", 1), ("a", 3), ("c", 9)]  # one row per boxed finding
     y = multi_hot(rows, 10)
     assert y.sum(1).tolist() == [2, 0, 3] and y[0, [1, 3]].tolist() == [1, 1] and y[2, [0, 2, 9]].tolist() == [1, 1, 1]
     # canvases hold 1, 2, 3, 1, 2, 3, 1 digits
-    assert digits_multi_eval_rows(7, 3) == 13 and digits_multi_eval_rows(6, 3) == 12 and digits_multi_eval_rows(5, 2) == 7
+    assert (
+        digits_multi_eval_rows(7, 3) == 13 and digits_multi_eval_rows(6, 3) == 12 and digits_multi_eval_rows(5, 2) == 7
+    )
 
 
 def test_xray_rows_score_boxes_and_inbox_by_hand(tmp_path):
@@ -293,26 +360,51 @@ def test_xray_rows_score_boxes_and_inbox_by_hand(tmp_path):
     from cameval.store import write_shard
     from cameval.xray import table5, xray_rows
 
-    write_manifest(pd.DataFrame({"id": ["img"], "split": ["test"], "index": [0], "label": [-1], "source": ["x"],
-                                 "boxes": [[[2, 0, 0, 9, 9]]], "labels": ["2"]}), tmp_path / "m.csv")
+    write_manifest(
+        pd.DataFrame(
+            {
+                "id": ["img"],
+                "split": ["test"],
+                "index": [0],
+                "label": [-1],
+                "source": ["x"],
+                "boxes": [[[2, 0, 0, 9, 9]]],
+                "labels": ["2"],
+            }
+        ),
+        tmp_path / "m.csv",
+    )
     cam = np.zeros((20, 20), np.float32)
     cam[5:15, 5:15] = 1.0  # box (5, 5, 14, 14): IoU with (0, 0, 9, 9) = 25/175, IoBB = 25/100
     pix = np.zeros((3, 20, 20), np.float32)
     pix[:, 0:2, 0:4] = -1.0  # 8 strong pixels inside the box ...
     pix[1, 18:20, 18:20] = 2.6  # ... and 4 outside: Σ|.| = 3 inside, 2.6 outside (>= 0.85 * 3 = 2.55)
     for name, maps in (("cam", cam[None, None]), ("pix", pix[None, None])):
-        write_shard(tmp_path / f"{name}.h5", ids=["img"], labels=[2], targets=[[2]], scores=[[0.0, 1.0, 3.0]],
-                    maps=maps, attrs={"input_size": [20, 20]})
-    df = xray_rows({"cam": [str(tmp_path / "cam.h5")], "pix": [str(tmp_path / "pix.h5")]}, str(tmp_path / "m.csv"),
-                   ["a", "b", "c"])
+        write_shard(
+            tmp_path / f"{name}.h5",
+            ids=["img"],
+            labels=[2],
+            targets=[[2]],
+            scores=[[0.0, 1.0, 3.0]],
+            maps=maps,
+            attrs={"input_size": [20, 20]},
+        )
+    df = xray_rows(
+        {"cam": [str(tmp_path / "cam.h5")], "pix": [str(tmp_path / "pix.h5")]}, str(tmp_path / "m.csv"), ["a", "b", "c"]
+    )
     r = df.iloc[0]
     assert (r["finding"], r["score"]) == ("c", 3.0)
     assert r["cam_iou"] == pytest.approx(25 / 175) and r["cam_iobb"] == 0.25
     assert not r["cam_loc_iou50"] and not r["cam_loc_study"]  # eq. 3 for a 10x10 box: 100/400 = 0.25 > 0.143
     assert r["cam_inbox"] == pytest.approx(25 / 100)
     assert r["pix_inbox"] == pytest.approx(8 / 12)
-    full = table5({"A": df}, {"cam": {"method": "Grad-CAM", "layer": "x"}, "pix": {"method": "IG", "layer": "input"}},
-                  reference={"wang": {"iobb@0.25": {"c": 0.5}}}, thresholds=(0.1, 0.25, 0.5), n_boot=100)
+    full = table5(
+        {"A": df},
+        {"cam": {"method": "Grad-CAM", "layer": "x"}, "pix": {"method": "IG", "layer": "input"}},
+        reference={"wang": {"iobb@0.25": {"c": 0.5}}},
+        thresholds=(0.1, 0.25, 0.5),
+        n_boot=100,
+    )
     v = full[(full["finding"] == "all") & (full["set"] == "cam")].set_index("measure")["value"]
     assert v["iou@0.1"] == 1.0 and v["iou@0.25"] == 0.0 and v["iobb@0.25"] == 1.0 and v["iobb@0.5"] == 0.0
     w = full[(full["finding"] == "c") & (full["measure"] == "iobb@0.25")]["wang"]
@@ -320,6 +412,7 @@ def test_xray_rows_score_boxes_and_inbox_by_hand(tmp_path):
 
 
 # --- digits-multi -------------------------------------------------------------------------------
+
 
 def test_digits_multi_canvases_hold_distinct_boxed_digits(tmp_path):
     from cameval.data.digits_multi import make_digits_multi
@@ -350,7 +443,9 @@ def test_table5_pairs_every_set_with_the_others_on_the_same_rows_as_scipy():
     from cameval.xray import table5
 
     rng = np.random.default_rng(1)
-    rows = pd.DataFrame({"finding": ["a", "b"] * 15, "cam_inbox": rng.uniform(0, 1, 30), "ig_inbox": rng.uniform(0, 1, 30)})
+    rows = pd.DataFrame(
+        {"finding": ["a", "b"] * 15, "cam_inbox": rng.uniform(0, 1, 30), "ig_inbox": rng.uniform(0, 1, 30)}
+    )
     sets = {"cam": {"method": "Grad-CAM", "layer": "conv"}, "ig": {"method": "Integrated Gradients", "layer": "input"}}
     full = table5({"A": rows}, sets, n_boot=200)
     ig = full[(full["finding"] == "all") & (full["set"] == "ig") & (full["measure"] == "inbox")].iloc[0]

@@ -57,7 +57,8 @@ class StrictLoader(yaml.SafeLoader):
                     raise ConfigError(
                         f"{self.config_name}: key {sub} is given twice, on lines {seen[key] + 1} and "
                         f"{key_node.start_mark.line + 1} (expected each key once: YAML would keep only the "
-                        "last value; delete one of them)")
+                        "last value; delete one of them)"
+                    )
                 seen[key] = key_node.start_mark.line
                 self._check_duplicates(value_node, sub)
         elif isinstance(node, yaml.SequenceNode):
@@ -162,29 +163,37 @@ def check_config(config: dict) -> None:
     for name, d in datasets.items():
         splits = eval_splits(d)
         if d.get("eval_split", "test") not in splits:
-            raise ConfigError(f"datasets.{name}.eval_split: {d['eval_split']!r} is not a split of this "
-                              f"{d['kind']} set (expected one of {list(splits)})")
+            raise ConfigError(
+                f"datasets.{name}.eval_split: {d['eval_split']!r} is not a split of this "
+                f"{d['kind']} set (expected one of {list(splits)})"
+            )
     for section in SAME_DATASET:
         if section not in config:
             continue
         dataset = config[section]["dataset"]
         for m in config[section]["models"]:
             if m in models and models[m]["dataset"] != dataset:
-                raise ConfigError(f"{section}.models: {m} is trained on {models[m]['dataset']}, not on "
-                                  f"{section}.dataset {dataset} (expected models of that dataset)")
+                raise ConfigError(
+                    f"{section}.models: {m} is trained on {models[m]['dataset']}, not on "
+                    f"{section}.dataset {dataset} (expected models of that dataset)"
+                )
     for section, key, methods in ROLES:
         if section not in config or key not in config[section]:
             continue
         value = config[section][key]
         for h in value if isinstance(value, list) else [value]:
             if h in heatmaps and heatmaps[h]["method"] not in methods:
-                raise ConfigError(f"{section}.{key}: heatmaps.{h} has method {heatmaps[h]['method']} "
-                                  f"(expected a set of method {' or '.join(methods)})")
+                raise ConfigError(
+                    f"{section}.{key}: heatmaps.{h} has method {heatmaps[h]['method']} "
+                    f"(expected a set of method {' or '.join(methods)})"
+                )
     if "figure1" in config:
         for h in FIGURE1_SETS:
             if heatmaps[h]["method"] != h:
-                raise ConfigError(f"heatmaps.{h}.method: {heatmaps[h]['method']} (expected {h}: Figure 1 "
-                                  f"shows the set named {h} as {h})")
+                raise ConfigError(
+                    f"heatmaps.{h}.method: {heatmaps[h]['method']} (expected {h}: Figure 1 "
+                    f"shows the set named {h} as {h})"
+                )
     _check_targets(config)
     if "table7" in config:
         images, listed = config["table7"]["images"], config["table7"]["models"]
@@ -193,9 +202,10 @@ def check_config(config: dict) -> None:
             extra = sorted(set(images) - set(listed))
             if missing or extra:
                 raise ConfigError(
-                    f"table7.images: {images} " + (f"has no number for {missing}" if missing else
-                                                     f"names {extra}, not in table7.models") +
-                    f" (expected one number, or one per model of table7.models {listed})")
+                    f"table7.images: {images} "
+                    + (f"has no number for {missing}" if missing else f"names {extra}, not in table7.models")
+                    + f" (expected one number, or one per model of table7.models {listed})"
+                )
 
 
 def _check_targets(config: dict) -> None:
@@ -208,24 +218,35 @@ def _check_targets(config: dict) -> None:
         for m, where in users.items():
             n = model_classes(models.get(m, {}))
             if n is not None and k > n:
-                raise ConfigError(f"heatmaps.{h}.targets: {heatmaps[h]['targets']!r} asks for the top {k} classes, "
-                                  f"but model {m} ({where[0]}) has {n} (expected top{n} at most)")
+                raise ConfigError(
+                    f"heatmaps.{h}.targets: {heatmaps[h]['targets']!r} asks for the top {k} classes, "
+                    f"but model {m} ({where[0]}) has {n} (expected top{n} at most)"
+                )
     for h in config.get("table1", {}).get("methods", []):
         parts = target_parts(heatmaps[h]["targets"]) if h in heatmaps else []
         if parts and not (isinstance(parts[0], int) and parts[0] >= 5):
-            raise ConfigError(f"heatmaps.{h}.targets: {heatmaps[h]['targets']!r} (expected top5 or more first: "
-                              "Table 1 reads the first five maps as the top-5 predictions)")
+            raise ConfigError(
+                f"heatmaps.{h}.targets: {heatmaps[h]['targets']!r} (expected top5 or more first: "
+                "Table 1 reads the first five maps as the top-5 predictions)"
+            )
     h = config.get("table2", {}).get("heatmap")
     if h in heatmaps and target_parts(heatmaps[h]["targets"])[:2] != [5, "label"]:
-        raise ConfigError(f"heatmaps.{h}.targets: {heatmaps[h]['targets']!r} (expected top5+label: the pointing "
-                          "game of table2.heatmap reads the top-5 maps, then the label's)")
-    for section, keys in (("table3", ("gradcam", "guided_backprop", "occlusion")), ("table4", ("gradcam", "guided_backprop"))):
+        raise ConfigError(
+            f"heatmaps.{h}.targets: {heatmaps[h]['targets']!r} (expected top5+label: the pointing "
+            "game of table2.heatmap reads the top-5 maps, then the label's)"
+        )
+    for section, keys in (
+        ("table3", ("gradcam", "guided_backprop", "occlusion")),
+        ("table4", ("gradcam", "guided_backprop")),
+    ):
         for key in keys if section in config else ():
             value = config[section][key]
             for h in value if isinstance(value, list) else [value]:
                 if h in heatmaps and not isinstance(target_parts(heatmaps[h]["targets"])[0], int):
-                    raise ConfigError(f"heatmaps.{h}.targets: {heatmaps[h]['targets']!r} (expected topK first: "
-                                      f"{section}.{key} reads each image's first map as the top-1 class's)")
+                    raise ConfigError(
+                        f"heatmaps.{h}.targets: {heatmaps[h]['targets']!r} (expected topK first: "
+                        f"{section}.{key} reads each image's first map as the top-1 class's)"
+                    )
 
 
 def check_device(device: str, local_run: bool) -> None:
@@ -238,6 +259,8 @@ def check_device(device: str, local_run: bool) -> None:
     import torch
 
     if not torch.cuda.is_available():
-        raise ConfigError("device: cuda, but torch sees no CUDA GPU on this machine (expected one for a local "
-                          "run; set `device: cpu` in the config to run on the CPU, or run on a GPU node, e.g. "
-                          "--profile profiles/slurm)")
+        raise ConfigError(
+            "device: cuda, but torch sees no CUDA GPU on this machine (expected one for a local "
+            "run; set `device: cpu` in the config to run on the CPU, or run on a GPU node, e.g. "
+            "--profile profiles/slurm)"
+        )

@@ -20,8 +20,14 @@ def gt_boxes_of(manifest: pd.DataFrame, image_id: str, cls: int) -> list[tuple]:
     return [tuple(b[1:5]) for b in manifest.at[image_id, "boxes"] if int(b[0]) == int(cls)]
 
 
-def localization_rows(shards: list[str], manifest: str, threshold: float = 0.15, rule: str = "ilsvrc",
-                      topk: int = 5, expected: int | None = None) -> pd.DataFrame:
+def localization_rows(
+    shards: list[str],
+    manifest: str,
+    threshold: float = 0.15,
+    rule: str = "ilsvrc",
+    topk: int = 5,
+    expected: int | None = None,
+) -> pd.DataFrame:
     """Table 1's per-image outcome (ILSVRC CLS-LOC protocol) from top-k CAM shards.
 
     Each of the top-k maps is upsampled to the input (bilinear), binarized at ``threshold`` of
@@ -40,14 +46,22 @@ def localization_rows(shards: list[str], manifest: str, threshold: float = 0.15,
             for i, image_id in enumerate(s.ids):
                 label, targets = int(s.labels[i]), [int(t) for t in s.targets[i, :topk]]
                 maps = [metrics.upsample_map(m, size) for m in s.maps[i, :topk]]
-                out = metrics.localization_errors(targets, label, gt_boxes_of(man, image_id, label), maps,
-                                                  threshold=threshold, rule=rule)
+                out = metrics.localization_errors(
+                    targets, label, gt_boxes_of(man, image_id, label), maps, threshold=threshold, rule=rule
+                )
                 rows.append({"id": image_id, "label": label, "top1": targets[0], **out})
     return pd.DataFrame(rows)
 
 
-def pointing_rows(shards: list[str], manifest: str, tolerances=(0, 15), threshold: float = 0.5,
-                  scale: str = "image", topk: int = 5, expected: int | None = None) -> pd.DataFrame:
+def pointing_rows(
+    shards: list[str],
+    manifest: str,
+    tolerances=(0, 15),
+    threshold: float = 0.5,
+    scale: str = "image",
+    topk: int = 5,
+    expected: int | None = None,
+) -> pd.DataFrame:
     """Table 2's per-image pointing-game outcome from ``top{k}+label`` Grad-CAM shards.
 
     - accuracy (Zhang et al., 2016): the arg-max of the ground-truth class's map, upsampled to
@@ -92,8 +106,14 @@ def pointing_rows(shards: list[str], manifest: str, tolerances=(0, 15), threshol
     return pd.DataFrame(rows)
 
 
-def rankcorr_rows(occlusion: list[str], others: dict[str, list[str]], n_images: int, size: int = 14,
-                  reduce: str = "abs_max", expected: dict[str, int] | None = None) -> pd.DataFrame:
+def rankcorr_rows(
+    occlusion: list[str],
+    others: dict[str, list[str]],
+    n_images: int,
+    size: int = 14,
+    reduce: str = "abs_max",
+    expected: dict[str, int] | None = None,
+) -> pd.DataFrame:
     """Table 3's per-image Spearman rho between an occlusion map and each other map.
 
     ``others`` maps a method name (``guided_backprop``, ``gradcam``) to shards covering the same
@@ -126,12 +146,15 @@ def rankcorr_rows(occlusion: list[str], others: dict[str, list[str]], n_images: 
                     shard = _find(shard_list, image_id)
                     k = shard.ids.index(image_id)
                     if int(shard.targets[k, 0]) != row["class"]:
-                        raise DataError(f"{shard.path}: image {image_id} explains class "
-                                        f"{int(shard.targets[k, 0])}, occlusion explains {row['class']}")
+                        raise DataError(
+                            f"{shard.path}: image {image_id} explains class "
+                            f"{int(shard.targets[k, 0])}, occlusion explains {row['class']}"
+                        )
                     maps[name] = shard.maps[k, 0]
                 if "guided_backprop" in maps and "gradcam" in maps:
                     maps["guided_gradcam"] = combine_guided_gradcam(
-                        torch.as_tensor(maps["guided_backprop"])[None], torch.as_tensor(maps["gradcam"])[None])[0].numpy()
+                        torch.as_tensor(maps["guided_backprop"])[None], torch.as_tensor(maps["gradcam"])[None]
+                    )[0].numpy()
                 for name, m in maps.items():
                     flat = metrics.reduce_channels(m, reduce) if m.ndim == 3 else m
                     row[name] = metrics.rank_correlation(occ_map, flat, size=size)
@@ -151,9 +174,20 @@ def _find(shards: list[Shard], image_id: str) -> Shard:
     raise DataError(f"image {image_id} is in none of {[str(s.path) for s in shards]}")
 
 
-def fgsm_rows(weights: str, images: str, manifest: str, out_h5: str, *, split: str, n_images: int,
-              eps: float, layer: str | None = None, threshold: float = 0.15, size: int = 14,
-              batch_size: int = 32) -> pd.DataFrame:
+def fgsm_rows(
+    weights: str,
+    images: str,
+    manifest: str,
+    out_h5: str,
+    *,
+    split: str,
+    n_images: int,
+    eps: float,
+    layer: str | None = None,
+    threshold: float = 0.15,
+    size: int = 14,
+    batch_size: int = 32,
+) -> pd.DataFrame:
     """Appendix C, measured: FGSM on the first ``n_images`` of ``split``, Grad-CAM of the true class
     before and after, and how far the map moved.
 
@@ -184,7 +218,9 @@ def fgsm_rows(weights: str, images: str, manifest: str, out_h5: str, *, split: s
         index = rows_m["index"].to_numpy()
         for b0 in tqdm(range(0, len(rows_m), batch_size), desc="fgsm", unit="batch"):
             chunk = rows_m.iloc[b0 : b0 + batch_size]
-            pixels = torch.as_tensor(imgs.uint8(index[b0 : b0 + batch_size]), dtype=torch.float32).permute(0, 3, 1, 2) / 255
+            pixels = (
+                torch.as_tensor(imgs.uint8(index[b0 : b0 + batch_size]), dtype=torch.float32).permute(0, 3, 1, 2) / 255
+            )
             labels = torch.as_tensor(chunk["label"].to_numpy(copy=True), dtype=torch.long)
             adv = fgsm(model, pixels, labels, eps, mean, std)
             x, xa = (pixels - m) / s, (adv - m) / s
@@ -196,12 +232,18 @@ def fgsm_rows(weights: str, images: str, manifest: str, out_h5: str, *, split: s
                 a = metrics.upsample_map(cam[i].numpy(), hw)
                 b = metrics.upsample_map(cam_adv[i].numpy(), hw)
                 box_a, box_b = metrics.heatmap_box(a, threshold), metrics.heatmap_box(b, threshold)
-                out.append({
-                    "id": image_id, "label": int(labels[i]), "pred_clean": int(before[i]), "pred_adv": int(after[i]),
-                    "correct_clean": bool(before[i] == labels[i]), "correct_adv": bool(after[i] == labels[i]),
-                    "rank_corr": metrics.rank_correlation(a, b, size=size),
-                    "box_iou": metrics.iou(box_a, box_b) if box_a and box_b else 0.0,
-                })
+                out.append(
+                    {
+                        "id": image_id,
+                        "label": int(labels[i]),
+                        "pred_clean": int(before[i]),
+                        "pred_adv": int(after[i]),
+                        "correct_clean": bool(before[i] == labels[i]),
+                        "correct_adv": bool(after[i] == labels[i]),
+                        "rank_corr": metrics.rank_correlation(a, b, size=size),
+                        "box_iou": metrics.iou(box_a, box_b) if box_a and box_b else 0.0,
+                    }
+                )
             store["clean"].append((pixels * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
             store["adv"].append((adv * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
             store["cam_clean"].append(cam.numpy())

@@ -40,10 +40,24 @@ def background_rows(manifest: str, n: int, seed: int = 0) -> np.ndarray:
     return train[np.random.default_rng([seed, 7]).permutation(len(train))[: min(n, len(train))]]
 
 
-def class_maps(weights: str, images: str, manifest: str, out: str | os.PathLike, *, split: str, n_images,
-               methods=tuple(METHODS), background: int = 100, ig_steps: int = 50, shap_explainer: str = "auto",
-               shap_samples: int = 200, layer: str | None = None, seed: int = 0, batch_size: int = 16,
-               device: str = "cpu") -> None:
+def class_maps(
+    weights: str,
+    images: str,
+    manifest: str,
+    out: str | os.PathLike,
+    *,
+    split: str,
+    n_images,
+    methods=tuple(METHODS),
+    background: int = 100,
+    ig_steps: int = 50,
+    shap_explainer: str = "auto",
+    shap_samples: int = 200,
+    layer: str | None = None,
+    seed: int = 0,
+    batch_size: int = 16,
+    device: str = "cpu",
+) -> None:
     """Every class's map by each method for the first ``n_images`` of ``split``; see the module docstring."""
     import h5py
     import torch
@@ -61,7 +75,7 @@ def class_maps(weights: str, images: str, manifest: str, out: str | os.PathLike,
         raise ValueError(f"methods: {unknown} not among {list(METHODS)}")
     model = load_model(weights).to(device)
     layer = layer or default_layer(model)
-    rows = eval_rows(manifest, split).iloc[:int(n_images)]
+    rows = eval_rows(manifest, split).iloc[: int(n_images)]
     with ImageSet(images) as imgs:
         x = imgs.tensor(rows["index"].to_numpy()).to(device)
         clean = imgs.uint8(rows["index"].to_numpy())
@@ -73,8 +87,9 @@ def class_maps(weights: str, images: str, manifest: str, out: str | os.PathLike,
     if "shap" in methods and shap_explainer == "auto":
         # DeepExplainer's additivity does not depend on the background's size: probe it on one image
         # and a few background images, then run every batch with the explainer that works
-        _, shap_explainer = shap_all_classes(model, x[:1], bg[: min(4, len(bg))], explainer="auto",
-                                             n_samples=1, seed=seed)
+        _, shap_explainer = shap_all_classes(
+            model, x[:1], bg[: min(4, len(bg))], explainer="auto", n_samples=1, seed=seed
+        )
         log.info("shap: %s explainer for %s", shap_explainer, type(model).__name__)
     for method in methods:
         start, parts = time.perf_counter(), []
@@ -85,8 +100,9 @@ def class_maps(weights: str, images: str, manifest: str, out: str | os.PathLike,
             elif method == "integrated_gradients":
                 m, _ = explain_targets(model, xb, tb, "integrated_gradients", steps=ig_steps)
             else:
-                values, used = shap_all_classes(model, xb, bg, explainer=shap_explainer, n_samples=shap_samples,
-                                                seed=seed)
+                values, used = shap_all_classes(
+                    model, xb, bg, explainer=shap_explainer, n_samples=shap_samples, seed=seed
+                )
                 m = torch.as_tensor(values)
                 attrs["shap_explainer"] = used if attrs.get("shap_explainer", used) == used else "mixed"
             m = m.detach().cpu()
@@ -100,14 +116,32 @@ def class_maps(weights: str, images: str, manifest: str, out: str | os.PathLike,
         fh.create_dataset("images", data=clean, compression="gzip")
         for method, arr in maps.items():
             fh.create_dataset(f"maps/{method}", data=arr, compression="gzip")
-        fh.attrs.update({"layer": layer, "ig_steps": ig_steps, "background": background, "methods": list(methods),
-                         "shap_samples": shap_samples, "model_digest": model_digest(weights), "split": split,
-                         "seconds": time.perf_counter() - t0, "cameval_version": cameval.__version__,
-                         "torch_version": str(torch.__version__), **attrs})
+        fh.attrs.update(
+            {
+                "layer": layer,
+                "ig_steps": ig_steps,
+                "background": background,
+                "methods": list(methods),
+                "shap_samples": shap_samples,
+                "model_digest": model_digest(weights),
+                "split": split,
+                "seconds": time.perf_counter() - t0,
+                "cameval_version": cameval.__version__,
+                "torch_version": str(torch.__version__),
+                **attrs,
+            }
+        )
 
 
-def fidelity_rows(maps_h5: str, weights: str, images: str, manifest: str, percentiles=(1, 10),
-                  device: str = "cpu", expected: int | None = None) -> pd.DataFrame:
+def fidelity_rows(
+    maps_h5: str,
+    weights: str,
+    images: str,
+    manifest: str,
+    percentiles=(1, 10),
+    device: str = "cpu",
+    expected: int | None = None,
+) -> pd.DataFrame:
     """One row per (image, method, percentile): ``contrastivity`` of the masks of all classes with
     the label as the positive class, the label mask's share of pixels, and the label's probability
     and the prediction before and after masking (``drop = p_before - p_after``). ``expected``: the
@@ -134,17 +168,26 @@ def fidelity_rows(maps_h5: str, weights: str, images: str, manifest: str, percen
     rows = []
     for method, mm in maps.items():
         for p in percentiles:
-            masks = np.stack([np.stack([metrics.binarize(mm[i, k], p) for k in range(mm.shape[1])])
-                              for i in range(len(ids))])
+            masks = np.stack(
+                [np.stack([metrics.binarize(mm[i, k], p) for k in range(mm.shape[1])]) for i in range(len(ids))]
+            )
             label_masks = masks[np.arange(len(ids)), labels]
             fid = metrics.fidelity(model, x, torch.as_tensor(label_masks), labels)
             for i, image_id in enumerate(ids):
-                rows.append({
-                    "id": image_id, "label": int(labels[i]), "method": method, "percentile": p,
-                    "explainer": explainer if method == "shap" else "", "mask_share": float(label_masks[i].mean()),
-                    "contrastivity": metrics.contrastivity(masks[i], int(labels[i])),
-                    "p_before": float(fid["p_before"][i]), "p_after": float(fid["p_after"][i]),
-                    "drop": float(fid["drop"][i]), "correct_before": bool(fid["pred_before"][i] == labels[i]),
-                    "correct_after": bool(fid["pred_after"][i] == labels[i]),
-                })
+                rows.append(
+                    {
+                        "id": image_id,
+                        "label": int(labels[i]),
+                        "method": method,
+                        "percentile": p,
+                        "explainer": explainer if method == "shap" else "",
+                        "mask_share": float(label_masks[i].mean()),
+                        "contrastivity": metrics.contrastivity(masks[i], int(labels[i])),
+                        "p_before": float(fid["p_before"][i]),
+                        "p_after": float(fid["p_after"][i]),
+                        "drop": float(fid["drop"][i]),
+                        "correct_before": bool(fid["pred_before"][i] == labels[i]),
+                        "correct_after": bool(fid["pred_after"][i] == labels[i]),
+                    }
+                )
     return pd.DataFrame(rows)

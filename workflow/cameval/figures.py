@@ -50,8 +50,9 @@ def figure1(panels: list[dict], path: str | os.PathLike, class_names=None) -> No
     ``[C, H, W]``. Guided Grad-CAM is formed here from the cached Guided Backprop and Grad-CAM.
     """
     cols = ["image", "Grad-CAM", "Grad-CAM++", "Guided Backprop", "Guided Grad-CAM"]
-    fig, axes = plt.subplots(len(panels), len(cols), figsize=(2.2 * len(cols), 2.2 * len(panels)), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        len(panels), len(cols), figsize=(2.2 * len(cols), 2.2 * len(panels)), squeeze=False, layout="constrained"
+    )
     name = (lambda c: class_names[c]) if class_names is not None else str
     im = None
     for r, p in enumerate(panels):
@@ -79,8 +80,9 @@ def figure1(panels: list[dict], path: str | os.PathLike, class_names=None) -> No
     save(fig, path)
 
 
-def figure1_from_shards(models: dict[str, dict[str, str]], images: str, manifest: str,
-                        path: str | os.PathLike, n_images: int = 3) -> None:
+def figure1_from_shards(
+    models: dict[str, dict[str, str]], images: str, manifest: str, path: str | os.PathLike, n_images: int = 3
+) -> None:
     """Figure 1 for the first ``n_images`` of each model's first shards.
 
     ``models[model]`` maps ``gradcam``, ``gradcampp`` and ``guided_backprop`` to shard files;
@@ -93,21 +95,36 @@ def figure1_from_shards(models: dict[str, dict[str, str]], images: str, manifest
     panels = []
     with ImageSet(images) as imgs:
         for model, files in models.items():
-            with Shard(files["gradcam"]) as cam, Shard(files["gradcampp"]) as campp, \
-                    Shard(files["guided_backprop"]) as gbp:
+            with (
+                Shard(files["gradcam"]) as cam,
+                Shard(files["gradcampp"]) as campp,
+                Shard(files["guided_backprop"]) as gbp,
+            ):
                 for i in range(min(n_images, len(cam), len(gbp))):
                     if not (cam.ids[i] == campp.ids[i] == gbp.ids[i]):
                         raise ValueError(f"figure1: shards of {model} disagree on image {i}")
-                    panels.append({
-                        "model": model, "image": imgs.uint8(np.array([index[cam.ids[i]]]))[0],
-                        "label": int(cam.labels[i]), "target": int(cam.targets[i, 0]),
-                        "gradcam": cam.maps[i, 0], "gradcampp": campp.maps[i, 0], "gbp": gbp.maps[i, 0],
-                    })
+                    panels.append(
+                        {
+                            "model": model,
+                            "image": imgs.uint8(np.array([index[cam.ids[i]]]))[0],
+                            "label": int(cam.labels[i]),
+                            "target": int(cam.targets[i, 0]),
+                            "gradcam": cam.maps[i, 0],
+                            "gradcampp": campp.maps[i, 0],
+                            "gbp": gbp.maps[i, 0],
+                        }
+                    )
     figure1(panels, path)
 
 
-def appendix_b(images: str, manifest: str, gradcam: list[str], occlusions: dict[str, list[str]],
-               path: str | os.PathLike, n_images: int = 4) -> None:
+def appendix_b(
+    images: str,
+    manifest: str,
+    gradcam: list[str],
+    occlusions: dict[str, list[str]],
+    path: str | os.PathLike,
+    n_images: int = 4,
+) -> None:
     """Appendix B: per image, Grad-CAM overlay and the occlusion maps of each patch size.
 
     ``occlusions`` maps a column title (e.g. ``occlusion 25×25``) to its shards.
@@ -121,8 +138,7 @@ def appendix_b(images: str, manifest: str, gradcam: list[str], occlusions: dict[
     try:
         n = min(n_images, *(len(s) for s in occ.values()))
         cols = ["Grad-CAM", *occ]
-        fig, axes = plt.subplots(n, len(cols), figsize=(2.4 * len(cols), 2.3 * n), squeeze=False,
-                                 layout="constrained")
+        fig, axes = plt.subplots(n, len(cols), figsize=(2.4 * len(cols), 2.3 * n), squeeze=False, layout="constrained")
         with ImageSet(images) as imgs:
             for r in range(n):
                 image_id = next(iter(occ.values())).ids[r]
@@ -161,8 +177,10 @@ def appendix_c(attacks: dict[str, str], path: str | os.PathLike, n_images: int =
     for model, file in attacks.items():
         with h5py.File(file, "r") as f:
             for i in range(min(n_images, len(f["ids"]))):
-                rows.append({k: f[k][i] for k in ("clean", "adv", "cam_clean", "cam_adv", "label", "pred_clean", "pred_adv")}
-                            | {"model": model, "eps": float(f.attrs["eps"])})
+                rows.append(
+                    {k: f[k][i] for k in ("clean", "adv", "cam_clean", "cam_adv", "label", "pred_clean", "pred_adv")}
+                    | {"model": model, "eps": float(f.attrs["eps"])}
+                )
     cols = ["clean", "Grad-CAM (clean)", "FGSM", "Grad-CAM (FGSM)"]
     fig, axes = plt.subplots(len(rows), 4, figsize=(9, 2.3 * len(rows)), squeeze=False, layout="constrained")
     im = None
@@ -208,8 +226,13 @@ def class_names(spec: dict) -> list[str] | None:
     return None
 
 
-def appendix_f(attacks: dict[str, list[str]], path: str | os.PathLike, n_images: int = 3,
-               class_names=None, expected: int | None = None) -> None:
+def appendix_f(
+    attacks: dict[str, list[str]],
+    path: str | os.PathLike,
+    n_images: int = 3,
+    class_names=None,
+    expected: int | None = None,
+) -> None:
     """Appendix F: per model, the first ``n_images`` successful one-pixel attacks (in split order),
     each as Grad-CAM of the label on the clean image, the attacked image with the pixel circled and
     its new colour, and Grad-CAM of the new class on the attacked image, with both predictions and
@@ -231,12 +254,24 @@ def appendix_f(attacks: dict[str, list[str]], path: str | os.PathLike, n_images:
             adv = a["clean"][i].copy()
             adv[a["pixel"][i][0], a["pixel"][i][1]] = a["colour"][i]
             p_new = a["p_new"][i] if "p_new" in a else float("nan")
-            rows.append({"model": model, "id": a["ids"][i], "clean": as_rgb(a["clean"][i]), "adv": as_rgb(adv),
-                         "cam_before": a["cam_before"][i], "cam_after": a["cam_after"][i], "pixel": a["pixel"][i],
-                         "colour": tuple(int(v) for v in a["colour"][i]), "label": int(a["labels"][i]),
-                         "before": int(a["pred_before"][i]), "pred": int(a["pred_after"][i]),
-                         "ok": bool(a["success"][i]), "p": (float(a["p_before"][i]), float(a["p_after"][i])),
-                         "p_new": float(p_new)})
+            rows.append(
+                {
+                    "model": model,
+                    "id": a["ids"][i],
+                    "clean": as_rgb(a["clean"][i]),
+                    "adv": as_rgb(adv),
+                    "cam_before": a["cam_before"][i],
+                    "cam_after": a["cam_after"][i],
+                    "pixel": a["pixel"][i],
+                    "colour": tuple(int(v) for v in a["colour"][i]),
+                    "label": int(a["labels"][i]),
+                    "before": int(a["pred_before"][i]),
+                    "pred": int(a["pred_after"][i]),
+                    "ok": bool(a["success"][i]),
+                    "p": (float(a["p_before"][i]), float(a["p_after"][i])),
+                    "p_new": float(p_new),
+                }
+            )
     cols = ["Grad-CAM of the label, clean", "attacked pixel (circled)", "Grad-CAM of the new class, attacked"]
     n = max(1, len(rows))
     fig, axes = plt.subplots(n, 3, figsize=(6.6, 2.35 * n + 0.6), squeeze=False, layout="constrained")
@@ -248,32 +283,48 @@ def appendix_f(attacks: dict[str, list[str]], path: str | os.PathLike, n_images:
         y, x = row["pixel"]
         colour = np.array(row["colour"] * (3 if len(row["colour"]) == 1 else 1)) / 255
         axes[r, 1].add_patch(Circle((x, y), radius=max(2.0, w / 12), fill=False, color="lime", linewidth=1.5))
-        axes[r, 1].add_patch(plt.Rectangle((0.80, 0.80), 0.17, 0.17, transform=axes[r, 1].transAxes,
-                                           facecolor=colour, edgecolor="white", linewidth=1.0))
+        axes[r, 1].add_patch(
+            plt.Rectangle(
+                (0.80, 0.80),
+                0.17,
+                0.17,
+                transform=axes[r, 1].transAxes,
+                facecolor=colour,
+                edgecolor="white",
+                linewidth=1.0,
+            )
+        )
         overlay(axes[r, 2], row["adv"], upsample_map(row["cam_after"], (h, w)))
         status = "" if row["ok"] else "\nattack failed"
-        axes[r, 0].set_ylabel(f"{row['model']}\n{row['id']}{status}", fontsize=8,
-                              color="black" if row["ok"] else "firebrick")
-        axes[r, 0].set_xlabel(f"label {name(row['label'])}; predicted {name(row['before'])}\n"
-                              f"p(label) = {row['p'][0]:.3f}", fontsize=7.5)
+        axes[r, 0].set_ylabel(
+            f"{row['model']}\n{row['id']}{status}", fontsize=8, color="black" if row["ok"] else "firebrick"
+        )
+        axes[r, 0].set_xlabel(
+            f"label {name(row['label'])}; predicted {name(row['before'])}\np(label) = {row['p'][0]:.3f}", fontsize=7.5
+        )
         rgb = ", ".join(str(v) for v in row["colour"])
         axes[r, 1].set_xlabel(f"pixel (row {y}, col {x}) := ({rgb})", fontsize=7.5)
         p_new = "" if np.isnan(row["p_new"]) else f"p(new) = {row['p_new']:.3f}, "
-        axes[r, 2].set_xlabel(f"predicted {name(row['pred'])}{' (attack failed)' if not row['ok'] else ''}\n"
-                              f"{p_new}p(label) = {row['p'][1]:.3f}", fontsize=7.5)
+        axes[r, 2].set_xlabel(
+            f"predicted {name(row['pred'])}{' (attack failed)' if not row['ok'] else ''}\n"
+            f"{p_new}p(label) = {row['p'][1]:.3f}",
+            fontsize=7.5,
+        )
         for c in range(3):
             axes[r, c].set_xticks([])
             axes[r, c].set_yticks([])
             if r == 0:
                 axes[r, c].set_title(cols[c], fontsize=8.5)
     if im is not None:
-        fig.colorbar(im, ax=axes[:, [0, 2]].ravel().tolist(), location="bottom", shrink=0.6, aspect=30,
-                     pad=0.02).set_label("Grad-CAM / its max (upsampled bilinearly)", fontsize=8)
+        fig.colorbar(
+            im, ax=axes[:, [0, 2]].ravel().tolist(), location="bottom", shrink=0.6, aspect=30, pad=0.02
+        ).set_label("Grad-CAM / its max (upsampled bilinearly)", fontsize=8)
     save(fig, path)
 
 
-def appendix_g(maps: dict[str, str], path: str | os.PathLike, n_images: int = 3,
-               class_names: dict | None = None) -> None:
+def appendix_g(
+    maps: dict[str, str], path: str | os.PathLike, n_images: int = 3, class_names: dict | None = None
+) -> None:
     """Appendix G: image, SHAP, Grad-CAM and Integrated Gradients of the label, per model
     (``maps[model]``: the class-map file of :func:`cameval.faithfulness.class_maps`;
     ``class_names[model]``: that model's class names, or None for numbers)."""
@@ -288,13 +339,23 @@ def appendix_g(maps: dict[str, str], path: str | os.PathLike, n_images: int = 3,
             for i in range(min(n_images, len(fh["labels"]))):
                 label = int(fh["labels"][i])
                 names_m = names.get(model)
-                rows.append({"model": model, "image": as_rgb(fh["images"][i]),
-                             "label": names_m[label] if names_m else f"class {label}",
-                             "explainer": fh.attrs.get("shap_explainer", ""),
-                             "maps": {t: fh[f"maps/{k}"][i, label] for k, t in have}})
+                rows.append(
+                    {
+                        "model": model,
+                        "image": as_rgb(fh["images"][i]),
+                        "label": names_m[label] if names_m else f"class {label}",
+                        "explainer": fh.attrs.get("shap_explainer", ""),
+                        "maps": {t: fh[f"maps/{k}"][i, label] for k, t in have},
+                    }
+                )
     cols = ["image"] + [t for _, t in order]
-    fig, axes = plt.subplots(max(1, len(rows)), len(cols), figsize=(2.2 * len(cols), 2.3 * max(1, len(rows))),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        max(1, len(rows)),
+        len(cols),
+        figsize=(2.2 * len(cols), 2.3 * max(1, len(rows))),
+        squeeze=False,
+        layout="constrained",
+    )
     for r, row in enumerate(rows):
         axes[r, 0].imshow(row["image"])
         axes[r, 0].set_ylabel(f"{row['model']}\n{row['label']}", fontsize=8)

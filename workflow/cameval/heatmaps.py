@@ -37,8 +37,9 @@ def select_targets(logits: torch.Tensor, labels: torch.Tensor, spec: str) -> tor
     return torch.cat(cols, dim=1)
 
 
-def eval_rows(manifest_path: str | os.PathLike, split: str, expected: int | None = None,
-              images: ImageSet | None = None):
+def eval_rows(
+    manifest_path: str | os.PathLike, split: str, expected: int | None = None, images: ImageSet | None = None
+):
     """The evaluation split of a manifest, in order (this order defines the shards).
 
     ``expected``: the rows of ``split`` the config promises (the shard count was fixed from it at
@@ -51,14 +52,17 @@ def eval_rows(manifest_path: str | os.PathLike, split: str, expected: int | None
 
     manifest = read_manifest(manifest_path)
     multilabel = is_multilabel(manifest)
-    check_manifest(manifest, manifest_path, images=images,
-                   counts=None if expected is None or multilabel else {split: expected})
+    check_manifest(
+        manifest, manifest_path, images=images, counts=None if expected is None or multilabel else {split: expected}
+    )
     rows = manifest[manifest["split"] == split].reset_index(drop=True)
     if multilabel:
         rows = explode_findings(rows)
         if expected is not None and len(rows) != expected:
-            raise DataError(f"{manifest_path}: {len(rows)} (image, boxed finding) rows in split {split!r}, "
-                            f"expected {expected} (the shard count was fixed from the config at parse time)")
+            raise DataError(
+                f"{manifest_path}: {len(rows)} (image, boxed finding) rows in split {split!r}, "
+                f"expected {expected} (the shard count was fixed from the config at parse time)"
+            )
     if rows.empty:
         raise ConfigError(f"eval_split: no rows with split {split!r} in {manifest_path}")
     return rows
@@ -71,10 +75,26 @@ def fill_in_input_space(fill_pixel, mean, std) -> list[float]:
 
 
 def compute_shard(
-    weights: str, images: str, manifest: str, out: str, *, split: str, start: int, stop: int,
-    method: str, targets: str, params: dict | None = None, layer: str | None = None,
-    batch_size: int = 32, dataset: str = "", shard: int = 0, progress: bool = True, device: str = "cpu",
-    expected: int | None = None, model_classes: list[str] | None = None, model_name: str = "model",
+    weights: str,
+    images: str,
+    manifest: str,
+    out: str,
+    *,
+    split: str,
+    start: int,
+    stop: int,
+    method: str,
+    targets: str,
+    params: dict | None = None,
+    layer: str | None = None,
+    batch_size: int = 32,
+    dataset: str = "",
+    shard: int = 0,
+    progress: bool = True,
+    device: str = "cpu",
+    expected: int | None = None,
+    model_classes: list[str] | None = None,
+    model_name: str = "model",
 ) -> None:
     """Explain rows ``[start, stop)`` of ``split`` with ``method`` and write the shard ``out``.
 
@@ -99,8 +119,10 @@ def compute_shard(
     if method in ("gradcam", "gradcampp", "guided_gradcam"):
         layer = layer or default_layer(model)
     maps, targets_all, scores, t0 = [], [], [], time.perf_counter()
-    with ImageSet(images) as imgs, \
-            tqdm(total=len(rows), desc=f"{method} shard {shard}", unit="img", disable=not progress) as bar:
+    with (
+        ImageSet(images) as imgs,
+        tqdm(total=len(rows), desc=f"{method} shard {shard}", unit="img", disable=not progress) as bar,
+    ):
         n_classes = None
         if method == "occlusion":
             params["fill"] = fill_in_input_space(params.get("fill", 0.5), imgs.mean, imgs.std)
@@ -130,10 +152,24 @@ def compute_shard(
     seconds = time.perf_counter() - t0
     log.info("%s: %d images in %.1f s (%.3f s/image)", out, len(rows), seconds, seconds / len(rows))
     write_shard(
-        out, ids=rows["id"].tolist(), labels=labels.numpy(), targets=np.concatenate(targets_all),
-        scores=np.concatenate(scores), maps=np.concatenate(maps),
-        attrs={"method": method, "layer": layer or "", "params": params, "targets_spec": targets,
-               "model_digest": model_digest(weights), "dataset": dataset, "split": split,
-               "shard": shard, "rows": [start, start + len(rows)], "seconds": seconds, "input_size": size,
-               "model_classes": model_classes or []},
+        out,
+        ids=rows["id"].tolist(),
+        labels=labels.numpy(),
+        targets=np.concatenate(targets_all),
+        scores=np.concatenate(scores),
+        maps=np.concatenate(maps),
+        attrs={
+            "method": method,
+            "layer": layer or "",
+            "params": params,
+            "targets_spec": targets,
+            "model_digest": model_digest(weights),
+            "dataset": dataset,
+            "split": split,
+            "shard": shard,
+            "rows": [start, start + len(rows)],
+            "seconds": seconds,
+            "input_size": size,
+            "model_classes": model_classes or [],
+        },
     )

@@ -14,8 +14,8 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
@@ -75,8 +75,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except OSError as err:
         if isinstance(err, CamevalError) or not _no_room(err):
             raise
-        raise WriteError(f"{path}: could not be written ({err}); the target was left untouched and the "
-                         "temporary file removed: free space and rerun") from err
+        raise WriteError(
+            f"{path}: could not be written ({err}); the target was left untouched and the "
+            "temporary file removed: free space and rerun"
+        ) from err
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -124,14 +126,18 @@ def read_text_strict(path: str | os.PathLike, what: str) -> str:
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as err:
-        raise DataError(f"{path}: byte {err.start} is not {encoding.upper()} (expected {what}, encoded as UTF-8 "
-                        "or UTF-16; re-save a cp1252/Latin-1 export as UTF-8)") from None
+        raise DataError(
+            f"{path}: byte {err.start} is not {encoding.upper()} (expected {what}, encoded as UTF-8 "
+            "or UTF-16; re-save a cp1252/Latin-1 export as UTF-8)"
+        ) from None
     if not text.strip():
         raise DataError(f"{path}: empty file (expected {what})")
     return text
 
 
-def read_csv_strict(path: str | os.PathLike, what: str, unique_header: bool = True) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def read_csv_strict(
+    path: str | os.PathLike, what: str, unique_header: bool = True
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """``(header, rows)`` of a CSV read without guessing: ``rows`` are ``(line number, fields)``.
 
     Every row must have as many fields as the header (a trailing comma, a stray quote or a
@@ -156,8 +162,10 @@ def read_csv_strict(path: str | os.PathLike, what: str, unique_header: bool = Tr
     header = [h.strip() for h in header]
     for line, row in rows:
         if len(row) != len(header):
-            raise DataError(f"{path}: line {line} has {len(row)} fields, the header has {len(header)} "
-                            f"(expected {what}; a trailing comma or an unquoted comma in a cell?)")
+            raise DataError(
+                f"{path}: line {line} has {len(row)} fields, the header has {len(header)} "
+                f"(expected {what}; a trailing comma or an unquoted comma in a cell?)"
+            )
     if unique_header:
         twice = sorted({h for h in header if header.count(h) > 1})
         if twice:

@@ -12,8 +12,10 @@ import re
 
 from cameval.io import write_text
 
-_STYLE = ("body{font-family:system-ui,sans-serif;margin:1em;color:#222}table{border-collapse:collapse;margin:.5em 0}"
-          "th,td{border:1px solid #bbb;padding:.25em .6em;text-align:left}th{background:#eee}code{background:#f4f4f4}")
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:1em;color:#222}table{border-collapse:collapse;margin:.5em 0}"
+    "th,td{border:1px solid #bbb;padding:.25em .6em;text-align:left}th{background:#eee}code{background:#f4f4f4}"
+)
 
 
 def _inline(text: str) -> str:
@@ -40,9 +42,13 @@ def markdown_to_html(md: str, title: str | None = None) -> str:
                 rows.append(_cells(lines[i]))
                 i += 1
             body = [r for r in rows[1:] if not all(re.fullmatch(r":?-{3,}:?", c) for c in r)]
-            out.append("<table><thead><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in rows[0]) + "</tr></thead><tbody>"
-                       + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in body)
-                       + "</tbody></table>")
+            out.append(
+                "<table><thead><tr>"
+                + "".join(f"<th>{_inline(c)}</th>" for c in rows[0])
+                + "</tr></thead><tbody>"
+                + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in body)
+                + "</tbody></table>"
+            )
             continue
         elif line.startswith("- "):
             items = []
@@ -55,8 +61,10 @@ def markdown_to_html(md: str, title: str | None = None) -> str:
             out.append(f"<p>{_inline(line)}</p>")
         i += 1
     head = f"<title>{html.escape(title)}</title>" if title else ""
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{head}<style>{_STYLE}</style></head>'
-            f"<body>\n" + "\n".join(out) + "\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{head}<style>{_STYLE}</style></head>'
+        f"<body>\n" + "\n".join(out) + "\n</body></html>\n"
+    )
 
 
 def write_markdown_html(md_path: str | os.PathLike, html_path: str | os.PathLike) -> None:

@@ -33,8 +33,24 @@ from cameval.errors import DataError
 
 log = logging.getLogger(__name__)
 
-ARRAYS = ("labels", "success", "pixel", "colour", "generations", "evaluations", "p_before", "p_after",
-          "pred_before", "pred_after", "random_pixel", "clean", "cam_before", "cam_after", "ig_before", "ig_after")
+ARRAYS = (
+    "labels",
+    "success",
+    "pixel",
+    "colour",
+    "generations",
+    "evaluations",
+    "p_before",
+    "p_after",
+    "pred_before",
+    "pred_after",
+    "random_pixel",
+    "clean",
+    "cam_before",
+    "cam_after",
+    "ig_before",
+    "ig_after",
+)
 #: written by :func:`attack_shard` since Appendix F prints it; shards from before lack it
 OPTIONAL = ("p_new",)
 METHODS = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients"}
@@ -49,10 +65,26 @@ def random_pixels(seed: int, indices, h: int, w: int) -> np.ndarray:
     return out
 
 
-def attack_shard(weights: str, images: str, manifest: str, out: str | os.PathLike, *, split: str, start: int,
-                 stop: int, population: int = 400, generations: int = 100, f: float = 0.5, seed: int = 0,
-                 layer: str | None = None, ig_steps: int = 50, batch_size: int = 16, device: str = "cpu",
-                 dataset: str = "", shard: int = 0) -> None:
+def attack_shard(
+    weights: str,
+    images: str,
+    manifest: str,
+    out: str | os.PathLike,
+    *,
+    split: str,
+    start: int,
+    stop: int,
+    population: int = 400,
+    generations: int = 100,
+    f: float = 0.5,
+    seed: int = 0,
+    layer: str | None = None,
+    ig_steps: int = 50,
+    batch_size: int = 16,
+    device: str = "cpu",
+    dataset: str = "",
+    shard: int = 0,
+) -> None:
     """One-pixel attacks on rows ``[start, stop)`` of ``split`` and the maps before and after."""
     import h5py
     import torch
@@ -77,8 +109,19 @@ def attack_shard(weights: str, images: str, manifest: str, out: str | os.PathLik
         mean, std = imgs.mean, imgs.std
     pixels = torch.as_tensor(clean, dtype=torch.float32, device=device).permute(0, 3, 1, 2) / 255
     labels = torch.as_tensor(rows["label"].to_numpy(copy=True), dtype=torch.long, device=device)
-    res = one_pixel(model, pixels, labels, mean=mean, std=std, population=population, generations=generations,
-                    f=f, seed=seed, first_index=start, progress=True)
+    res = one_pixel(
+        model,
+        pixels,
+        labels,
+        mean=mean,
+        std=std,
+        population=population,
+        generations=generations,
+        f=f,
+        seed=seed,
+        first_index=start,
+        progress=True,
+    )
     attack_seconds = time.perf_counter() - t0
     m = torch.as_tensor(mean, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
     s = torch.as_tensor(std, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
@@ -95,13 +138,30 @@ def attack_shard(weights: str, images: str, manifest: str, out: str | os.PathLik
         maps["ig_after"].append(explain(model, xa[sl], after[sl], "integrated_gradients", steps=ig_steps))
     seconds = time.perf_counter() - t0
     n = len(rows)
-    log.info("%s: %d images, %d successful; attack %.1f s (%.2f s/image, %.0f candidates/image), total %.1f s",
-             out, n, int(res.success.sum()), attack_seconds, attack_seconds / n, res.evaluations.mean(), seconds)
+    log.info(
+        "%s: %d images, %d successful; attack %.1f s (%.2f s/image, %.0f candidates/image), total %.1f s",
+        out,
+        n,
+        int(res.success.sum()),
+        attack_seconds,
+        attack_seconds / n,
+        res.evaluations.mean(),
+        seconds,
+    )
     data = {
-        "labels": labels.cpu().numpy(), "success": res.success, "pixel": res.pixel, "colour": res.colour,
-        "generations": res.generations, "evaluations": res.evaluations, "p_before": res.p_before,
-        "p_after": res.p_after, "p_new": p_new.astype(np.float64), "pred_before": res.pred_before, "pred_after": res.pred_after,
-        "random_pixel": random_pixels(seed, range(start, stop), *clean.shape[1:3]), "clean": clean,
+        "labels": labels.cpu().numpy(),
+        "success": res.success,
+        "pixel": res.pixel,
+        "colour": res.colour,
+        "generations": res.generations,
+        "evaluations": res.evaluations,
+        "p_before": res.p_before,
+        "p_after": res.p_after,
+        "p_new": p_new.astype(np.float64),
+        "pred_before": res.pred_before,
+        "pred_after": res.pred_after,
+        "random_pixel": random_pixels(seed, range(start, stop), *clean.shape[1:3]),
+        "clean": clean,
         **{k: torch.cat(v).detach().cpu().numpy().astype(np.float32) for k, v in maps.items()},
     }
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as fh:
@@ -109,11 +169,25 @@ def attack_shard(weights: str, images: str, manifest: str, out: str | os.PathLik
         for key, arr in data.items():
             big = np.asarray(arr).ndim >= 3
             fh.create_dataset(key, data=arr, compression="gzip" if big else None)
-        fh.attrs.update({"population": population, "generations": generations, "f": f, "seed": seed,
-                         "layer": layer, "ig_steps": ig_steps, "model_digest": model_digest(weights),
-                         "dataset": dataset, "split": split, "shard": shard, "rows": [start, stop],
-                         "attack_seconds": attack_seconds, "seconds": seconds,
-                         "cameval_version": cameval.__version__, "torch_version": str(torch.__version__)})
+        fh.attrs.update(
+            {
+                "population": population,
+                "generations": generations,
+                "f": f,
+                "seed": seed,
+                "layer": layer,
+                "ig_steps": ig_steps,
+                "model_digest": model_digest(weights),
+                "dataset": dataset,
+                "split": split,
+                "shard": shard,
+                "rows": [start, stop],
+                "attack_seconds": attack_seconds,
+                "seconds": seconds,
+                "cameval_version": cameval.__version__,
+                "torch_version": str(torch.__version__),
+            }
+        )
 
 
 def read_attacks(paths, expected: int | None = None) -> dict:
@@ -179,13 +253,23 @@ def sensitivity_rows(paths, expected: int | None = None) -> pd.DataFrame:
     for i, image_id in enumerate(a["ids"]):
         r, c = (int(v) for v in a["pixel"][i])
         rr, rc = (int(v) for v in a["random_pixel"][i])
-        row = {"id": image_id, "label": int(a["labels"][i]), "pred_before": int(a["pred_before"][i]),
-               "pred_after": int(a["pred_after"][i]), "flipped": bool(a["success"][i]),
-               # an image the model misclassifies before any pixel changes is no successful attack
-               "success": bool(a["success"][i]) and int(a["pred_before"][i]) == int(a["labels"][i]),
-               "generations": int(a["generations"][i]), "evaluations": int(a["evaluations"][i]),
-               "p_before": float(a["p_before"][i]), "p_after": float(a["p_after"][i]), "row": r, "col": c,
-               "random_row": rr, "random_col": rc}
+        row = {
+            "id": image_id,
+            "label": int(a["labels"][i]),
+            "pred_before": int(a["pred_before"][i]),
+            "pred_after": int(a["pred_after"][i]),
+            "flipped": bool(a["success"][i]),
+            # an image the model misclassifies before any pixel changes is no successful attack
+            "success": bool(a["success"][i]) and int(a["pred_before"][i]) == int(a["labels"][i]),
+            "generations": int(a["generations"][i]),
+            "evaluations": int(a["evaluations"][i]),
+            "p_before": float(a["p_before"][i]),
+            "p_after": float(a["p_after"][i]),
+            "row": r,
+            "col": c,
+            "random_row": rr,
+            "random_col": rc,
+        }
         for method, key in (("gradcam", "cam"), ("ig", "ig")):
             for when in ("before", "after"):
                 m = pixel_map(a[f"{key}_{when}"][i], size)
@@ -198,9 +282,20 @@ def sensitivity_rows(paths, expected: int | None = None) -> pd.DataFrame:
 
 # --- the study's own attacks (resources/study/one_pixel/), re-evaluated here ---------------------
 
-def study_attack_rows(weights: str, images: str, manifest: str, attacks: pd.DataFrame, *, split: str,
-                      layer: str | None = None, seed: int = 0, batch_size: int = 16, device: str = "cpu",
-                      source: str = "") -> pd.DataFrame:
+
+def study_attack_rows(
+    weights: str,
+    images: str,
+    manifest: str,
+    attacks: pd.DataFrame,
+    *,
+    split: str,
+    layer: str | None = None,
+    seed: int = 0,
+    batch_size: int = 16,
+    device: str = "cpu",
+    source: str = "",
+) -> pd.DataFrame:
     """The study's published one-pixel attacks replayed on this pipeline's images and model.
 
     ``attacks``: :func:`cameval.data.study.read_one_pixel_attacks` (``index`` into the evaluation
@@ -230,8 +325,10 @@ def study_attack_rows(weights: str, images: str, manifest: str, attacks: pd.Data
     index = attacks["index"].to_numpy(dtype=np.int64)
     if index.size and index.max() >= len(rows):
         bad = attacks[attacks["index"] >= len(rows)].iloc[0]
-        raise DataError(f"{source}: line {int(bad['line'])}: image {int(bad['index'])} is past the end of split "
-                        f"{split!r} of {manifest} ({len(rows)} images)")
+        raise DataError(
+            f"{source}: line {int(bad['line'])}: image {int(bad['index'])} is past the end of split "
+            f"{split!r} of {manifest} ({len(rows)} images)"
+        )
     sel = rows.iloc[index]
     with ImageSet(images) as imgs:
         order = np.argsort(sel["index"].to_numpy())
@@ -245,7 +342,9 @@ def study_attack_rows(weights: str, images: str, manifest: str, attacks: pd.Data
     attacked = pixels.clone()
     k = torch.arange(len(sel), device=device)
     colour = torch.tensor(attacks[["r", "g", "b"]].to_numpy(dtype=np.float32)[:, : pixels.shape[1]], device=device)
-    attacked[k, :, torch.as_tensor(attacks["row"].to_numpy()), torch.as_tensor(attacks["col"].to_numpy())] = colour / 255
+    attacked[k, :, torch.as_tensor(attacks["row"].to_numpy()), torch.as_tensor(attacks["col"].to_numpy())] = (
+        colour / 255
+    )
     m = torch.as_tensor(mean, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
     s = torch.as_tensor(std, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
     x, xa = (pixels - m) / s, (attacked - m) / s
@@ -269,18 +368,34 @@ def study_attack_rows(weights: str, images: str, manifest: str, attacks: pd.Data
     for i, (_, a) in enumerate(attacks.iterrows()):
         r, c = int(a["row"]), int(a["col"])
         rr, rc = (int(v) for v in random[i])
-        row = {"id": sel["id"].iloc[i], "index": int(a["index"]), "line": int(a["line"]), "row": r, "col": c,
-               "colour": f"{int(a['r'])} {int(a['g'])} {int(a['b'])}", "label": int(labels[i]),
-               "pred_before": int(pred_before[i]), "pred_after": int(pred_after[i]),
-               "correct_before": bool(pred_before[i] == int(labels[i])), "success": bool(pred_after[i] != pred_before[i]),
-               "p_before": float(pb[i, pred_before[i]]), "p_after": float(pa[i, pred_before[i]]),
-               "random_row": rr, "random_col": rc}
+        row = {
+            "id": sel["id"].iloc[i],
+            "index": int(a["index"]),
+            "line": int(a["line"]),
+            "row": r,
+            "col": c,
+            "colour": f"{int(a['r'])} {int(a['g'])} {int(a['b'])}",
+            "label": int(labels[i]),
+            "pred_before": int(pred_before[i]),
+            "pred_after": int(pred_after[i]),
+            "correct_before": bool(pred_before[i] == int(labels[i])),
+            "success": bool(pred_after[i] != pred_before[i]),
+            "p_before": float(pb[i, pred_before[i]]),
+            "p_after": float(pa[i, pred_before[i]]),
+            "random_row": rr,
+            "random_col": rc,
+        }
         for when, cam in maps.items():
             pm = pixel_map(cam[i], (h, w))
             row[f"gradcam_{when}"] = float(pm[r, c])
             row[f"gradcam_random_{when}"] = float(pm[rr, rc])
             row[f"gradcam_pct_{when}"] = percentile_rank(pm, pm[r, c])
         out.append(row)
-    log.info("%s: %d of the study's %d attacks change the top-1 class with this preprocessing (layer %s)",
-             source, sum(r["success"] for r in out), len(out), layer)
+    log.info(
+        "%s: %d of the study's %d attacks change the top-1 class with this preprocessing (layer %s)",
+        source,
+        sum(r["success"] for r in out),
+        len(out),
+        layer,
+    )
     return pd.DataFrame(out)

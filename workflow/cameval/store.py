@@ -36,8 +36,12 @@ ARRAYS = ("labels", "targets", "scores", "maps")
 def write_shard(path: str | os.PathLike, ids, labels, targets, scores, maps, attrs: dict) -> None:
     """Write one shard atomically. ``attrs`` values that are not scalars or strings go as JSON."""
     n = len(ids)
-    arrays = {"labels": np.asarray(labels, dtype=np.int64), "targets": np.asarray(targets, dtype=np.int64),
-              "scores": np.asarray(scores, dtype=np.float32), "maps": np.asarray(maps, dtype=np.float32)}
+    arrays = {
+        "labels": np.asarray(labels, dtype=np.int64),
+        "targets": np.asarray(targets, dtype=np.int64),
+        "scores": np.asarray(scores, dtype=np.float32),
+        "maps": np.asarray(maps, dtype=np.float32),
+    }
     for name, arr in arrays.items():
         if len(arr) != n:
             raise ValueError(f"write_shard {path}: {name} has {len(arr)} rows, expected {n} (one per id)")
@@ -45,8 +49,10 @@ def write_shard(path: str | os.PathLike, ids, labels, targets, scores, maps, att
         bad = ~np.isfinite(arrays[name]).reshape(n, -1).all(axis=1) if n else np.zeros(0, bool)
         if bad.any():
             rows = np.flatnonzero(bad)
-            raise DataError(f"write_shard {path}: {name} of ids {[ids[i] for i in rows[:5]]} are not finite "
-                            "(expected finite numbers; NaN or inf came out of the model or method)")
+            raise DataError(
+                f"write_shard {path}: {name} of ids {[ids[i] for i in rows[:5]]} are not finite "
+                "(expected finite numbers; NaN or inf came out of the model or method)"
+            )
     import torch
 
     with atomic_path(path) as tmp:
@@ -54,8 +60,13 @@ def write_shard(path: str | os.PathLike, ids, labels, targets, scores, maps, att
             f.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=h5py.string_dtype())
             for name, arr in arrays.items():
                 chunks = (1, *arr.shape[1:]) if name == "maps" and n else None
-                f.create_dataset(name, data=arr, chunks=chunks, compression="gzip" if name == "maps" else None,
-                                 compression_opts=4 if name == "maps" else None)
+                f.create_dataset(
+                    name,
+                    data=arr,
+                    chunks=chunks,
+                    compression="gzip" if name == "maps" else None,
+                    compression_opts=4 if name == "maps" else None,
+                )
             meta = {"cameval_version": cameval.__version__, "torch_version": torch.__version__, **attrs}
             for key, value in meta.items():
                 if isinstance(value, str):
@@ -99,22 +110,29 @@ class Shard:
         n = len(self.ids)
         for name in ARRAYS:
             if self._f[name].shape[0] != n:
-                raise DataError(f"{self.path}: dataset {name!r} has {self._f[name].shape[0]} rows for {n} ids "
-                                "(expected one row per id)")
+                raise DataError(
+                    f"{self.path}: dataset {name!r} has {self._f[name].shape[0]} rows for {n} ids "
+                    "(expected one row per id)"
+                )
         # one row per image, or per (image, boxed finding) in multi-label sets: (id, label) is the key
         keys = list(zip(self.ids, np.asarray(self.labels).reshape(n, -1)[:, 0].tolist()))
         if len(set(keys)) != n:
             dup = sorted({k for k in keys if keys.count(k) > 1})
-            raise DataError(f"{self.path}: (id, label) rows {dup[:5]} appear more than once "
-                            "(expected each image, or each (image, finding) of a multi-label set, once)")
+            raise DataError(
+                f"{self.path}: (id, label) rows {dup[:5]} appear more than once "
+                "(expected each image, or each (image, finding) of a multi-label set, once)"
+            )
         rows = self.attrs.get("rows")
         if isinstance(rows, list) and len(rows) == 2 and rows[1] - rows[0] != n:
-            raise DataError(f"{self.path}: attribute rows={rows} promises {rows[1] - rows[0]} images, the shard "
-                            f"holds {n} (expected them to agree: the manifest changed under the shard?)")
+            raise DataError(
+                f"{self.path}: attribute rows={rows} promises {rows[1] - rows[0]} images, the shard "
+                f"holds {n} (expected them to agree: the manifest changed under the shard?)"
+            )
         if n and not np.isfinite(self.scores).all():
             bad = np.flatnonzero(~np.isfinite(self.scores).all(axis=1))
-            raise DataError(f"{self.path}: scores of ids {[self.ids[i] for i in bad[:5]]} are not finite "
-                            "(expected finite numbers)")
+            raise DataError(
+                f"{self.path}: scores of ids {[self.ids[i] for i in bad[:5]]} are not finite (expected finite numbers)"
+            )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -122,7 +140,7 @@ class Shard:
     def close(self) -> None:
         self._f.close()
 
-    def __enter__(self) -> "Shard":
+    def __enter__(self) -> Shard:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -147,8 +165,10 @@ class CheckedMaps:
         try:
             out = self._ds[index]
         except OSError as e:
-            raise DataError(f"{self.path}: maps{_index_text(index)} cannot be read ({e}); the shard is "
-                            "damaged: delete it and rerun its rule") from e
+            raise DataError(
+                f"{self.path}: maps{_index_text(index)} cannot be read ({e}); the shard is "
+                "damaged: delete it and rerun its rule"
+            ) from e
         if not np.isfinite(out).all():
             raise DataError(f"{self.path}: maps{_index_text(index)} hold NaN or inf (expected finite maps)")
         return out
@@ -192,20 +212,24 @@ def check_coverage(parts, expected: int | None, what: str = "shards") -> None:
         again = [k for k in keys if k in seen]
         if again:
             more = f" (and {len(again) - 3} more)" if len(again) > 3 else ""
-            raise DataError(f"{path}: rows {again[:3]}{more} are also in "
-                            f"{seen[again[0]]} (expected each row in exactly one of the {what}: a shard left from "
-                            "another shard_size or config? delete these shards and rerun)")
+            raise DataError(
+                f"{path}: rows {again[:3]}{more} are also in "
+                f"{seen[again[0]]} (expected each row in exactly one of the {what}: a shard left from "
+                "another shard_size or config? delete these shards and rerun)"
+            )
         twice = len(keys) - len(set(keys))
         if twice:
             raise DataError(f"{path}: {twice} rows appear twice in this shard (expected each row once)")
         seen.update(dict.fromkeys(keys, str(path)))
     if expected is not None and len(seen) != expected:
         shown = paths if len(paths) <= 4 else [*paths[:2], "...", paths[-1]]
-        raise DataError(f"{what} {shown}: {len(seen)} rows in {len(paths)} file(s), the config implies {expected} "
-                        "(expected exactly those rows: delete the shards and rerun)")
+        raise DataError(
+            f"{what} {shown}: {len(seen)} rows in {len(paths)} file(s), the config implies {expected} "
+            "(expected exactly those rows: delete the shards and rerun)"
+        )
 
 
-def shard_keys(shard: "Shard") -> list:
+def shard_keys(shard: Shard) -> list:
     """The rows of a heatmap shard: ``(id, label)``, the key :class:`Shard` checks unique in one file."""
     labels = np.asarray(shard.labels).reshape(len(shard), -1)[:, 0].tolist() if len(shard) else []
     return list(zip(shard.ids, labels))

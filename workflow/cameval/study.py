@@ -35,20 +35,46 @@ import os
 import numpy as np
 import pandas as pd
 
-from cameval.data.study import TABLE5_MODELS, read_table3, read_table5
+from cameval.data.study import read_table3, read_table5
 from cameval.metrics.stats import mean_ci, paired_compare
 from cameval.tables import TABLE3_PAIRS, _fmt, write_table
 
 log = logging.getLogger(__name__)
 
-LABELS = {"guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM",
-          "gradcampp": "Grad-CAM++", "integrated_gradients": "Integrated Gradients", "gradient_shap": "Gradient SHAP"}
-TABLE5_PAIRS = (("gradcampp", "gradcam"), ("integrated_gradients", "gradcampp"), ("gradient_shap", "gradcampp"),
-                ("integrated_gradients", "gradient_shap"), ("integrated_gradients", "gradcam"),
-                ("gradient_shap", "gradcam"))
+LABELS = {
+    "guided_backprop": "Guided Backprop",
+    "gradcam": "Grad-CAM",
+    "guided_gradcam": "Guided Grad-CAM",
+    "gradcampp": "Grad-CAM++",
+    "integrated_gradients": "Integrated Gradients",
+    "gradient_shap": "Gradient SHAP",
+}
+TABLE5_PAIRS = (
+    ("gradcampp", "gradcam"),
+    ("integrated_gradients", "gradcampp"),
+    ("gradient_shap", "gradcampp"),
+    ("integrated_gradients", "gradient_shap"),
+    ("integrated_gradients", "gradcam"),
+    ("gradient_shap", "gradcam"),
+)
 TABLE4_METHODS = ("guided_gradcam", "guided_backprop")
-COLUMNS = ["model", "kind", "a", "b", "unit", "n", "mean", "std", "ci_low", "ci_high", "statistic", "p_value",
-           "study_mean", "study_std", "matches_study"]
+COLUMNS = [
+    "model",
+    "kind",
+    "a",
+    "b",
+    "unit",
+    "n",
+    "mean",
+    "std",
+    "ci_low",
+    "ci_high",
+    "statistic",
+    "p_value",
+    "study_mean",
+    "study_std",
+    "matches_study",
+]
 PRINTED_DIGITS = 4  # Tables 3, 4 and 5 print four decimals
 
 
@@ -60,10 +86,23 @@ def _printed(ours: float, printed) -> bool | None:
 
 def _method_row(model: str, method: str, unit: str, values, study: dict, n_boot: int, seed: int) -> dict:
     s = mean_ci(values, n_boot=n_boot, seed=seed)
-    return {"model": model, "kind": "method", "a": method, "b": "", "unit": unit, "n": s["n"], "mean": s["mean"],
-            "std": s["std"], "ci_low": s["low"], "ci_high": s["high"], "statistic": np.nan, "p_value": np.nan,
-            "study_mean": study.get("mean"), "study_std": study.get("std"),
-            "matches_study": _matches(s, study)}
+    return {
+        "model": model,
+        "kind": "method",
+        "a": method,
+        "b": "",
+        "unit": unit,
+        "n": s["n"],
+        "mean": s["mean"],
+        "std": s["std"],
+        "ci_low": s["low"],
+        "ci_high": s["high"],
+        "statistic": np.nan,
+        "p_value": np.nan,
+        "study_mean": study.get("mean"),
+        "study_std": study.get("std"),
+        "matches_study": _matches(s, study),
+    }
 
 
 def _matches(s: dict, study: dict) -> bool | None:
@@ -74,10 +113,23 @@ def _matches(s: dict, study: dict) -> bool | None:
 def _paired_row(model: str, a: str, b: str | None, unit: str, va, vb, n_boot: int, seed: int) -> dict:
     c = paired_compare(va, vb, n_boot=n_boot, seed=seed)
     d = np.asarray(va, float) - (0.0 if vb is None else np.asarray(vb, float))
-    return {"model": model, "kind": "against 0" if b is None else "paired", "a": a, "b": b or "", "unit": unit,
-            "n": c["n"], "mean": c["mean"], "std": float(np.nanstd(d, ddof=1)) if c["n"] > 1 else np.nan,
-            "ci_low": c["low"], "ci_high": c["high"], "statistic": c["statistic"], "p_value": c["p_value"],
-            "study_mean": None, "study_std": None, "matches_study": None}
+    return {
+        "model": model,
+        "kind": "against 0" if b is None else "paired",
+        "a": a,
+        "b": b or "",
+        "unit": unit,
+        "n": c["n"],
+        "mean": c["mean"],
+        "std": float(np.nanstd(d, ddof=1)) if c["n"] > 1 else np.nan,
+        "ci_low": c["low"],
+        "ci_high": c["high"],
+        "statistic": c["statistic"],
+        "p_value": c["p_value"],
+        "study_mean": None,
+        "study_std": None,
+        "matches_study": None,
+    }
 
 
 # --- rows: the study's raw results ------------------------------------------------------------------
@@ -106,8 +158,10 @@ def table4_scores(export: str | os.PathLike, key: str | os.PathLike, better: str
 def table3(values: dict[str, np.ndarray], study: dict, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Table 3 from the per-image ρ: each method, then every pair of :data:`TABLE3_PAIRS`.
     ``study[method] = {"study": {mean, std}, ...}`` (``values.yaml``'s ``table3``)."""
-    rows = [_method_row("vgg16", m, "images", v, (study.get(m) or {}).get("study", {}), n_boot, seed)
-            for m, v in values.items()]
+    rows = [
+        _method_row("vgg16", m, "images", v, (study.get(m) or {}).get("study", {}), n_boot, seed)
+        for m, v in values.items()
+    ]
     rows += [_paired_row("vgg16", a, b, "images", values[a], values[b], n_boot, seed) for a, b in TABLE3_PAIRS]
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -135,16 +189,31 @@ def table4(scores: pd.DataFrame, study: dict, n_boot: int = 1000, seed: int = 0)
         printed = (study.get(m) or {}).get("study", {})
         low, high = clustered_bootstrap_ci(scores[scores["method"] == m], n_boot=n_boot, seed=seed)
         stats = {"mean": float(s.mean()), "std": float(s.std(ddof=1))}
-        rows.append({"model": "vgg16 vs alexnet", "kind": "method", "a": m, "b": "", "unit": "raters",
-                     "n": int(scores.loc[scores["method"] == m, "rater"].nunique()), **stats,
-                     "ci_low": low, "ci_high": high, "statistic": np.nan, "p_value": np.nan,
-                     "study_mean": printed.get("mean"), "study_std": printed.get("std"),
-                     "matches_study": _matches(stats, printed)})
+        rows.append(
+            {
+                "model": "vgg16 vs alexnet",
+                "kind": "method",
+                "a": m,
+                "b": "",
+                "unit": "raters",
+                "n": int(scores.loc[scores["method"] == m, "rater"].nunique()),
+                **stats,
+                "ci_low": low,
+                "ci_high": high,
+                "statistic": np.nan,
+                "p_value": np.nan,
+                "study_mean": printed.get("mean"),
+                "study_std": printed.get("std"),
+                "matches_study": _matches(stats, printed),
+            }
+        )
     per = scores.groupby(["rater", "method"])["score"].mean().unstack("method").reindex(columns=list(TABLE4_METHODS))
     a, b = TABLE4_METHODS
     rows.append(_paired_row("vgg16 vs alexnet", a, b, "raters", per[a].to_numpy(), per[b].to_numpy(), n_boot, seed))
-    rows += [_paired_row("vgg16 vs alexnet", m, None, "raters", per[m].to_numpy(), None, n_boot, seed)
-             for m in TABLE4_METHODS]
+    rows += [
+        _paired_row("vgg16 vs alexnet", m, None, "raters", per[m].to_numpy(), None, n_boot, seed)
+        for m in TABLE4_METHODS
+    ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -152,61 +221,98 @@ def display(df: pd.DataFrame) -> pd.DataFrame:
     """The Markdown form: one line per row, values with their interval, the study's beside them."""
     shown = []
     for _, r in df.iterrows():
-        what = LABELS.get(r["a"], r["a"]) if r["kind"] == "method" else \
-            f"{LABELS.get(r['a'], r['a'])} − {LABELS.get(r['b'], r['b'])}" if r["kind"] == "paired" else \
-            f"{LABELS.get(r['a'], r['a'])} vs 0 (per-rater means)"
-        study = "–" if pd.isna(r["study_mean"]) else _fmt(float(r["study_mean"]), 4) + (
-            "" if pd.isna(r["study_std"]) else f" ± {_fmt(float(r['study_std']), 4)}")
-        shown.append({"model": r["model"], "comparison": what, "n": f"{int(r['n'])} {r['unit']}",
-                      "mean ± std [95 % CI]": f"{_fmt(r['mean'], 4)} ± {_fmt(r['std'], 4)} "
-                                              f"[{_fmt(r['ci_low'], 4)}, {_fmt(r['ci_high'], 4)}]",
-                      "Wilcoxon p": "–" if pd.isna(r["p_value"]) else f"{r['p_value']:.3g}",
-                      "study (printed)": study,
-                      "= printed": "–" if r["matches_study"] is None or pd.isna(r["matches_study"])
-                      else ("yes" if r["matches_study"] else "no")})
+        what = (
+            LABELS.get(r["a"], r["a"])
+            if r["kind"] == "method"
+            else f"{LABELS.get(r['a'], r['a'])} − {LABELS.get(r['b'], r['b'])}"
+            if r["kind"] == "paired"
+            else f"{LABELS.get(r['a'], r['a'])} vs 0 (per-rater means)"
+        )
+        study = (
+            "–"
+            if pd.isna(r["study_mean"])
+            else _fmt(float(r["study_mean"]), 4)
+            + ("" if pd.isna(r["study_std"]) else f" ± {_fmt(float(r['study_std']), 4)}")
+        )
+        shown.append(
+            {
+                "model": r["model"],
+                "comparison": what,
+                "n": f"{int(r['n'])} {r['unit']}",
+                "mean ± std [95 % CI]": f"{_fmt(r['mean'], 4)} ± {_fmt(r['std'], 4)} "
+                f"[{_fmt(r['ci_low'], 4)}, {_fmt(r['ci_high'], 4)}]",
+                "Wilcoxon p": "–" if pd.isna(r["p_value"]) else f"{r['p_value']:.3g}",
+                "study (printed)": study,
+                "= printed": "–"
+                if r["matches_study"] is None or pd.isna(r["matches_study"])
+                else ("yes" if r["matches_study"] else "no"),
+            }
+        )
     return pd.DataFrame(shown)
 
 
 def notes(name: str, df: pd.DataFrame) -> list[str]:
     """What was computed, from which file, and where a printed value differs from ours."""
-    common = ["intervals: 95 % percentile bootstrap (1,000 resamples, seeded) over the unit named in `n`; paired "
-              "rows resample the pairs together; Wilcoxon: `scipy.stats.wilcoxon` (two-sided, zero differences "
-              "dropped) of the paired differences",
-              "`= printed`: our mean (and std) rounded to four decimals equals the study's printed value"]
+    common = [
+        "intervals: 95 % percentile bootstrap (1,000 resamples, seeded) over the unit named in `n`; paired "
+        "rows resample the pairs together; Wilcoxon: `scipy.stats.wilcoxon` (two-sided, zero differences "
+        "dropped) of the paired differences",
+        "`= printed`: our mean (and std) rounded to four decimals equals the study's printed value",
+    ]
     source = {
-        "table3": ["source: the study's per-image Spearman ρ between each method's map and the 45×45 occlusion map, "
-                   "both at 14×14, VGG-16, ILSVRC2012_val_00000001…120 (`resources/study/occlusion_45x45/`)"],
-        "table4": ["source: the survey's raw export (36 raters × 26 questions, "
-                   "`resources/study/user_study/Truthfulness of Visualization.xlsx`) scored with its key "
-                   "(`key.csv`): −2…2, positive when VGG-16 (the more accurate model) is judged more reasonable",
-                   "method rows: mean and std (ddof = 1) over all answers, as the study computed them, with a "
-                   "rater-clustered interval; paired and `vs 0` rows: on per-rater mean scores (each rater once)"],
-        "table5": ["source: the study's in-box share per box (984 ChestX-ray14 boxes): the share of the map's "
-                   "pixels above 0.85 of its min–max range that lie in the true box, models A (CheXNet) and B "
-                   "(`resources/study/chest_xray/result_*_0_85.csv`); the study published no finding per box, so "
-                   "no per-finding rows"],
+        "table3": [
+            "source: the study's per-image Spearman ρ between each method's map and the 45×45 occlusion map, "
+            "both at 14×14, VGG-16, ILSVRC2012_val_00000001…120 (`resources/study/occlusion_45x45/`)"
+        ],
+        "table4": [
+            "source: the survey's raw export (36 raters × 26 questions, "
+            "`resources/study/user_study/Truthfulness of Visualization.xlsx`) scored with its key "
+            "(`key.csv`): −2…2, positive when VGG-16 (the more accurate model) is judged more reasonable",
+            "method rows: mean and std (ddof = 1) over all answers, as the study computed them, with a "
+            "rater-clustered interval; paired and `vs 0` rows: on per-rater mean scores (each rater once)",
+        ],
+        "table5": [
+            "source: the study's in-box share per box (984 ChestX-ray14 boxes): the share of the map's "
+            "pixels above 0.85 of its min–max range that lie in the true box, models A (CheXNet) and B "
+            "(`resources/study/chest_xray/result_*_0_85.csv`); the study published no finding per box, so "
+            "no per-finding rows"
+        ],
     }[name]
     differs = df[(df["kind"] == "method") & (df["matches_study"] == False)]  # noqa: E712 (a column of True/False/None)
-    flagged = [f"{r['model']} {LABELS.get(r['a'], r['a'])}: ours {r['mean']:.5f}, printed {r['study_mean']:g} "
-               "(the study's table differs from its own raw results in the last digit)" for _, r in differs.iterrows()]
+    flagged = [
+        f"{r['model']} {LABELS.get(r['a'], r['a'])}: ours {r['mean']:.5f}, printed {r['study_mean']:g} "
+        "(the study's table differs from its own raw results in the last digit)"
+        for _, r in differs.iterrows()
+    ]
     return source + common + flagged
 
 
-TITLES = {"table3": "Table 3 on the study's own results: rank correlation with 45×45 occlusion (VGG-16)",
-          "table4": "Table 4 on the study's own results: the user study (VGG-16 vs AlexNet)",
-          "table5": "Table 5 on the study's own results: in-box share of the strongest pixels (ChestX-ray14)"}
+TITLES = {
+    "table3": "Table 3 on the study's own results: rank correlation with 45×45 occlusion (VGG-16)",
+    "table4": "Table 4 on the study's own results: the user study (VGG-16 vs AlexNet)",
+    "table5": "Table 5 on the study's own results: in-box share of the strongest pixels (ChestX-ray14)",
+}
 
 
 def write(name: str, df: pd.DataFrame, csv: str | os.PathLike, md: str | os.PathLike) -> None:
     write_table(df, csv, md, TITLES[name], notes(name, df), display=display(df))
 
 
-def reanalysis(occlusion: str | os.PathLike, chest_xray: str | os.PathLike, export: str | os.PathLike,
-               key: str | os.PathLike, published: dict, n_boot: int = 1000, seed: int = 0) -> dict[str, pd.DataFrame]:
+def reanalysis(
+    occlusion: str | os.PathLike,
+    chest_xray: str | os.PathLike,
+    export: str | os.PathLike,
+    key: str | os.PathLike,
+    published: dict,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, pd.DataFrame]:
     """The three tables from the raw files and ``values.yaml`` (``published``)."""
-    tables = {"table3": table3(table3_values(occlusion), published["table3"], n_boot, seed),
-              "table4": table4(table4_scores(export, key), published["table4"], n_boot, seed),
-              "table5": table5(table5_values(chest_xray), published["table5"], n_boot, seed)}
+    tables = {
+        "table3": table3(table3_values(occlusion), published["table3"], n_boot, seed),
+        "table4": table4(table4_scores(export, key), published["table4"], n_boot, seed),
+        "table5": table5(table5_values(chest_xray), published["table5"], n_boot, seed),
+    }
     for name, df in tables.items():
         m = df[df["kind"] == "method"]
         log.info("%s: %d of %d printed values reproduced", name, int((m["matches_study"] == True).sum()), len(m))  # noqa: E712
@@ -227,29 +333,48 @@ def figure(tables: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
     from cameval.io import atomic_path
 
     fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
-    ylabels = {"table3": "Spearman ρ with occlusion", "table4": "score (+: VGG-16 judged better)",
-               "table5": "in-box share (> 0.85)"}
+    ylabels = {
+        "table3": "Spearman ρ with occlusion",
+        "table4": "score (+: VGG-16 judged better)",
+        "table5": "in-box share (> 0.85)",
+    }
     for col, (name, df) in enumerate(tables.items()):
         for row, kinds in enumerate((("method",), ("paired", "against 0"))):
             ax = axes[row, col]
             d = df[df["kind"].isin(kinds)].reset_index(drop=True)
-            labels = [(f"{r['model']}: " if name == "table5" else "") + (
-                LABELS.get(r["a"], r["a"]) if r["kind"] == "method" else
-                f"{LABELS.get(r['a'], r['a'])} − {LABELS.get(r['b'], r['b'])}" if r["kind"] == "paired" else
-                f"{LABELS.get(r['a'], r['a'])} vs 0") for _, r in d.iterrows()]
+            labels = [
+                (f"{r['model']}: " if name == "table5" else "")
+                + (
+                    LABELS.get(r["a"], r["a"])
+                    if r["kind"] == "method"
+                    else f"{LABELS.get(r['a'], r['a'])} − {LABELS.get(r['b'], r['b'])}"
+                    if r["kind"] == "paired"
+                    else f"{LABELS.get(r['a'], r['a'])} vs 0"
+                )
+                for _, r in d.iterrows()
+            ]
             y = np.arange(len(d))
-            ax.errorbar(d["mean"], y, xerr=[d["mean"] - d["ci_low"], d["ci_high"] - d["mean"]], fmt="o",
-                        color="tab:blue", capsize=3, label="ours, 95 % CI")
+            ax.errorbar(
+                d["mean"],
+                y,
+                xerr=[d["mean"] - d["ci_low"], d["ci_high"] - d["mean"]],
+                fmt="o",
+                color="tab:blue",
+                capsize=3,
+                label="ours, 95 % CI",
+            )
             if row == 0:
-                ax.scatter(d["study_mean"].astype(float), y, marker="x", color="tab:red", zorder=3,
-                           label="study (printed)")
+                ax.scatter(
+                    d["study_mean"].astype(float), y, marker="x", color="tab:red", zorder=3, label="study (printed)"
+                )
             else:
                 ax.axvline(0, color="0.5", lw=0.8)
             ax.set_yticks(y, labels, fontsize=8)
             ax.invert_yaxis()
             ax.set_xlabel(("mean " + ylabels[name]) if row == 0 else "paired difference (units as above)")
-            ax.set_title(f"{name.replace('table', 'Table ')}: " + ("methods" if row == 0 else "paired comparisons"),
-                         fontsize=10)
+            ax.set_title(
+                f"{name.replace('table', 'Table ')}: " + ("methods" if row == 0 else "paired comparisons"), fontsize=10
+            )
             ax.grid(axis="x", alpha=0.3)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right", fontsize=9)

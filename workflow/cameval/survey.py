@@ -171,18 +171,29 @@ def _js(obj) -> str:
     return json.dumps(obj, ensure_ascii=False).replace("</", "<\\/")
 
 
-def render_survey(items: list[dict], pictures: dict[str, bytes], path: str | os.PathLike, question: str,
-                  answers: Sequence[str], title: str, survey_id: str) -> None:
+def render_survey(
+    items: list[dict],
+    pictures: dict[str, bytes],
+    path: str | os.PathLike,
+    question: str,
+    answers: Sequence[str],
+    title: str,
+    survey_id: str,
+) -> None:
     """Write the survey page. ``items``: in the key's row order, each ``{id, image, class, a, b}``
     with ``a``/``b`` PNG bytes of agent A's and B's explanation and ``image`` a key of ``pictures``
     (PNG bytes of the image, shared by the items of one image)."""
-    page_items = [{"id": it["id"], "image": it["image"], "class": it["class"],
-                   "a": _data_uri(it["a"]), "b": _data_uri(it["b"])} for it in items]
-    text = (_PAGE.replace("__TITLE__", html.escape(title))
-            .replace("__QUESTION__", html.escape(question))
-            .replace("__N__", str(len(items)))
-            .replace("__SURVEY_ID__", html.escape(survey_id))
-            .replace("__ANSWERS__", _js(list(answers)))
-            .replace("__PICTURES__", _js({k: _data_uri(v) for k, v in pictures.items()}))
-            .replace("__ITEMS__", _js(page_items)))
+    page_items = [
+        {"id": it["id"], "image": it["image"], "class": it["class"], "a": _data_uri(it["a"]), "b": _data_uri(it["b"])}
+        for it in items
+    ]
+    text = (
+        _PAGE.replace("__TITLE__", html.escape(title))
+        .replace("__QUESTION__", html.escape(question))
+        .replace("__N__", str(len(items)))
+        .replace("__SURVEY_ID__", html.escape(survey_id))
+        .replace("__ANSWERS__", _js(list(answers)))
+        .replace("__PICTURES__", _js({k: _data_uri(v) for k, v in pictures.items()}))
+        .replace("__ITEMS__", _js(page_items))
+    )
     write_text(text, path)

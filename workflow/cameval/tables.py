@@ -31,8 +31,15 @@ def to_markdown(df: pd.DataFrame, digits: int = 2) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(df: pd.DataFrame, csv: str | os.PathLike, md: str | os.PathLike, title: str,
-                notes: list[str], display: pd.DataFrame | None = None, digits: int = 2) -> None:
+def write_table(
+    df: pd.DataFrame,
+    csv: str | os.PathLike,
+    md: str | os.PathLike,
+    title: str,
+    notes: list[str],
+    display: pd.DataFrame | None = None,
+    digits: int = 2,
+) -> None:
     """Write the full table as CSV and a readable version (``display``) as Markdown."""
     write_csv(df, csv)
     body = to_markdown(display if display is not None else df, digits)
@@ -51,8 +58,9 @@ TABLE1_METRICS = {  # column -> (per-image correctness column, label)
 }
 
 
-def table1(rows: dict[tuple[str, str], pd.DataFrame], reference: dict | None = None,
-           n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def table1(
+    rows: dict[tuple[str, str], pd.DataFrame], reference: dict | None = None, n_boot: int = 1000, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 1: classification and localization error (%) per model and CAM method.
 
     ``rows[(model, method)]`` are :func:`cameval.experiments.localization_rows`; ``reference``
@@ -81,26 +89,39 @@ def table1(rows: dict[tuple[str, str], pd.DataFrame], reference: dict | None = N
             for key, (col, label) in TABLE1_METRICS.items():
                 if key.endswith("_loc"):  # error difference (percentage points) vs Grad-CAM, same images
                     a, b = _aligned(df, other, col)
-                    _paired_columns(rec, shown, f"{key}_minus_gradcam", f"{label} − Grad-CAM's",
-                                    100.0 * (b - a), np.zeros_like(a), n_boot, seed, digits=2)
+                    _paired_columns(
+                        rec,
+                        shown,
+                        f"{key}_minus_gradcam",
+                        f"{label} − Grad-CAM's",
+                        100.0 * (b - a),
+                        np.zeros_like(a),
+                        n_boot,
+                        seed,
+                        digits=2,
+                    )
         full.append(rec)
         display.append(shown)
     return pd.DataFrame(full), pd.DataFrame(display)
 
 
-def _stat_columns(rec: dict, shown: dict, key: str, label: str, values, n_boot: int, seed: int,
-                  digits: int = 3, std: bool = False) -> None:
+def _stat_columns(
+    rec: dict, shown: dict, key: str, label: str, values, n_boot: int, seed: int, digits: int = 3, std: bool = False
+) -> None:
     s = mean_ci(np.asarray(values, dtype=float), n_boot=n_boot, seed=seed)
     rec.update({key: s["mean"], f"{key}_low": s["low"], f"{key}_high": s["high"]})
     if std:
         rec[f"{key}_std"] = s["std"]
-        shown[label] = f"{_fmt(s['mean'], digits)} ± {_fmt(s['std'], digits)} [{_fmt(s['low'], digits)}, {_fmt(s['high'], digits)}]"
+        shown[label] = (
+            f"{_fmt(s['mean'], digits)} ± {_fmt(s['std'], digits)} [{_fmt(s['low'], digits)}, {_fmt(s['high'], digits)}]"
+        )
     else:
         shown[label] = _with_ci(s["mean"], s["low"], s["high"], digits)
 
 
-def _paired_columns(rec: dict, shown: dict, key: str, label: str, a, b, n_boot: int, seed: int,
-                    digits: int = 3) -> None:
+def _paired_columns(
+    rec: dict, shown: dict, key: str, label: str, a, b, n_boot: int, seed: int, digits: int = 3
+) -> None:
     """``a − b`` on the same images (:func:`cameval.metrics.paired_compare`): columns ``{key}``
     (mean difference), ``{key}_low``/``_high`` (paired bootstrap interval), ``{key}_p`` (Wilcoxon)."""
     c = paired_compare(np.asarray(a, dtype=float), np.asarray(b, dtype=float), n_boot=n_boot, seed=seed)
@@ -122,8 +143,9 @@ def paired_key(a: str, b: str) -> str:
     return f"{a}_minus_{b}"
 
 
-def table2(rows: dict[str, pd.DataFrame], tolerances, reference: dict | None = None,
-           n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def table2(
+    rows: dict[str, pd.DataFrame], tolerances, reference: dict | None = None, n_boot: int = 1000, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 2: pointing-game accuracy (per tolerance) and recall per model, as fractions; each
     model after the first gets the paired difference from the first on the same images
     (``accuracy_tol{t}_minus_{first}``, ``recall_minus_{first}``).
@@ -140,7 +162,9 @@ def table2(rows: dict[str, pd.DataFrame], tolerances, reference: dict | None = N
     for model, df in rows.items():
         rec, shown = {"model": model, "n": len(df)}, {"model": model, "n": len(df)}
         for t in tolerances:
-            _stat_columns(rec, shown, f"accuracy_tol{t}", f"accuracy ({t} px)", df[f"hit_tol{t}"].astype(float), n_boot, seed)
+            _stat_columns(
+                rec, shown, f"accuracy_tol{t}", f"accuracy ({t} px)", df[f"hit_tol{t}"].astype(float), n_boot, seed
+            )
         _stat_columns(rec, shown, "recall", "recall", df["recall"], n_boot, seed)
         if model != first and "id" in df and "id" in base:  # paired on the images both models saw
             for col, label in [(f"hit_tol{t}", f"accuracy ({t} px)") for t in tolerances] + [("recall", "recall")]:
@@ -163,8 +187,13 @@ TABLE3_METHODS = {"guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "
 TABLE3_PAIRS = (("gradcam", "guided_backprop"), ("guided_gradcam", "guided_backprop"), ("guided_gradcam", "gradcam"))
 
 
-def table3(rows: dict[tuple[str, str], pd.DataFrame], patches: dict[str, int], reference: dict | None = None,
-           n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def table3(
+    rows: dict[tuple[str, str], pd.DataFrame],
+    patches: dict[str, int],
+    reference: dict | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 3: mean ± std Spearman rho with occlusion, per model, patch size and method, and the
     paired differences of :data:`TABLE3_PAIRS` on the same images (:func:`_paired_columns`).
 
@@ -187,8 +216,9 @@ def table3(rows: dict[tuple[str, str], pd.DataFrame], patches: dict[str, int], r
         for key, label in TABLE3_METHODS.items():
             _stat_columns(rec, shown, key, label, df[key], n_boot, seed, std=True)
         for a, b in TABLE3_PAIRS:
-            _paired_columns(rec, shown, paired_key(a, b), f"{TABLE3_METHODS[a]} − {TABLE3_METHODS[b]}",
-                            df[a], df[b], n_boot, seed)
+            _paired_columns(
+                rec, shown, paired_key(a, b), f"{TABLE3_METHODS[a]} − {TABLE3_METHODS[b]}", df[a], df[b], n_boot, seed
+            )
         for source in ("study", "original"):
             values = reference.get(source) or {}
             applies = bool(values) and values.get("patch") in (None, patches[occlusion])
@@ -205,8 +235,14 @@ def table3(rows: dict[tuple[str, str], pd.DataFrame], patches: dict[str, int], r
             for key, label in TABLE3_METHODS.items():
                 mean, std = ref(source, key)
                 cells[label] = _fmt(mean, 4) + (f" ± {_fmt(std, 4)}" if std is not None else "")
-            display.append({"model": f"({source})", "patch": f"{patch}×{patch}" if patch else "–",
-                            "n": values.get("n", "–"), **cells})
+            display.append(
+                {
+                    "model": f"({source})",
+                    "patch": f"{patch}×{patch}" if patch else "–",
+                    "n": values.get("n", "–"),
+                    **cells,
+                }
+            )
     return pd.DataFrame(full), pd.DataFrame(display)
 
 
@@ -229,8 +265,12 @@ def _describe(values) -> dict:
     v = v[~np.isnan(v)]
     if v.size == 0:
         return {"mean": float("nan"), "std": float("nan"), "min": float("nan"), "max": float("nan")}
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else float("nan"),
-            "min": float(v.min()), "max": float(v.max())}
+    return {
+        "mean": float(v.mean()),
+        "std": float(v.std(ddof=1)) if v.size > 1 else float("nan"),
+        "min": float(v.min()),
+        "max": float(v.max()),
+    }
 
 
 def wilcoxon_p(a, b) -> tuple[float, float]:
@@ -252,12 +292,15 @@ def study_cell(study: dict, when: str) -> str:
     """The study's Table 6 values ``{when}_mean`` … ``{when}_max`` as ``mean ± std [min, max]`` (4 digits, as printed)."""
     if not study or study.get(f"{when}_mean") is None:
         return "–"
-    return (f"{_fmt(study.get(f'{when}_mean'), 4)} ± {_fmt(study.get(f'{when}_std'), 4)} "
-            f"[{_fmt(study.get(f'{when}_min'), 4)}, {_fmt(study.get(f'{when}_max'), 4)}]")
+    return (
+        f"{_fmt(study.get(f'{when}_mean'), 4)} ± {_fmt(study.get(f'{when}_std'), 4)} "
+        f"[{_fmt(study.get(f'{when}_min'), 4)}, {_fmt(study.get(f'{when}_max'), 4)}]"
+    )
 
 
-def table6(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot: int = 1000,
-           seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def table6(
+    rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot: int = 1000, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 6: one-pixel attacks and the map's value (0–1) at the attacked pixel.
 
     ``rows[model]`` are :func:`cameval.sensitivity.sensitivity_rows`. Per model and method, over
@@ -287,12 +330,23 @@ def table6(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot:
             rec["before_low"], rec["before_high"] = c["low"], c["high"]
             stat, p = wilcoxon_p(ok[f"{method}_before"], ok[f"{method}_random_before"])
             rec.update(wilcoxon_stat=stat, wilcoxon_p=p)
-            shown["random pixel (before)"] = f"{_fmt(rec['random_before_mean'], 3)} ± {_fmt(rec['random_before_std'], 3)}"
+            shown["random pixel (before)"] = (
+                f"{_fmt(rec['random_before_mean'], 3)} ± {_fmt(rec['random_before_std'], 3)}"
+            )
             shown["percentile rank (before)"] = _fmt(rec["pct_before_mean"], 1)
             shown["Wilcoxon p (attacked vs random)"] = _fmt(p, 3)
             study = reference.get(model, {}).get("study", {}) if method == "gradcam" else {}
-            for key in ("successful", "before_mean", "before_std", "before_min", "before_max",
-                        "after_mean", "after_std", "after_min", "after_max"):
+            for key in (
+                "successful",
+                "before_mean",
+                "before_std",
+                "before_min",
+                "before_max",
+                "after_mean",
+                "after_std",
+                "after_min",
+                "after_max",
+            ):
                 rec[f"study_{key}"] = study.get(key)
             if reference:
                 shown["study: successful"] = _fmt(study.get("successful"))
@@ -326,18 +380,34 @@ def table6_study(rows: dict[str, pd.DataFrame], reference: dict | None = None) -
             d = df if subset == "listed" else df[ok]
             rec = {"model": model, "subset": subset, "listed": len(df), "successful_here": int(ok.sum()), "n": len(d)}
             shown = {"model": model, "attacks": title, "n": f"{len(d)} of {len(df)}"}
-            for when, label in (("before", "before (clean prediction)"), ("before_label", "before (label)"),
-                                ("after", "after (new prediction)")):
+            for when, label in (
+                ("before", "before (clean prediction)"),
+                ("before_label", "before (label)"),
+                ("after", "after (new prediction)"),
+            ):
                 st = _describe(d[f"gradcam_{when}"])
                 rec.update({f"{when}_{k}": v for k, v in st.items()})
                 rec[f"random_{when}_mean"] = _describe(d[f"gradcam_random_{when}"])["mean"]
-                shown[label] = f"{_fmt(st['mean'], 4)} ± {_fmt(st['std'], 4)} [{_fmt(st['min'], 4)}, {_fmt(st['max'], 4)}]"
+                shown[label] = (
+                    f"{_fmt(st['mean'], 4)} ± {_fmt(st['std'], 4)} [{_fmt(st['min'], 4)}, {_fmt(st['max'], 4)}]"
+                )
             stat, p = wilcoxon_p(d["gradcam_before"], d["gradcam_random_before"])
             rec.update(wilcoxon_stat=stat, wilcoxon_p=p)
-            shown["random pixel (before / after)"] = f"{_fmt(rec['random_before_mean'], 4)} / {_fmt(rec['random_after_mean'], 4)}"
+            shown["random pixel (before / after)"] = (
+                f"{_fmt(rec['random_before_mean'], 4)} / {_fmt(rec['random_after_mean'], 4)}"
+            )
             shown["Wilcoxon p (attacked vs random)"] = _fmt(p, 3)
-            for key in ("successful", "before_mean", "before_std", "before_min", "before_max",
-                        "after_mean", "after_std", "after_min", "after_max"):
+            for key in (
+                "successful",
+                "before_mean",
+                "before_std",
+                "before_min",
+                "before_max",
+                "after_mean",
+                "after_std",
+                "after_min",
+                "after_max",
+            ):
                 rec[f"study_{key}"] = study.get(key)
             if subset == "listed":
                 shown["study: successful"] = _fmt(study.get("successful"))
@@ -353,8 +423,13 @@ def table6_study(rows: dict[str, pd.DataFrame], reference: dict | None = None) -
 TABLE7_METHODS = {"gradcam": "Grad-CAM", "shap": "SHAP", "integrated_gradients": "Integrated Gradients"}
 
 
-def table7(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot: int = 1000,
-           seed: int = 0, accuracy: dict[str, dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def table7(
+    rows: dict[str, pd.DataFrame],
+    reference: dict | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    accuracy: dict[str, dict] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 7: fidelity (mean drop of the label's probability when its mask is set to the mean),
     accuracy before/after masking and contrastivity, per model, method and percentile.
 
@@ -369,9 +444,15 @@ def table7(rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot:
     full, display = [], []
     for model, df in rows.items():
         for (method, p), g in df.groupby(["method", "percentile"], sort=False):
-            rec = {"model": model, "method": method, "percentile": p, "n": len(g),
-                   "explainer": (g["explainer"].iloc[0] if "explainer" in g and isinstance(g["explainer"].iloc[0], str)
-                                 else "")}
+            rec = {
+                "model": model,
+                "method": method,
+                "percentile": p,
+                "n": len(g),
+                "explainer": (
+                    g["explainer"].iloc[0] if "explainer" in g and isinstance(g["explainer"].iloc[0], str) else ""
+                ),
+            }
             label = TABLE7_METHODS.get(method, method)
             if method == "shap" and rec["explainer"]:
                 label = f"SHAP ({rec['explainer']})"
@@ -406,8 +487,10 @@ def accuracy_note(accuracy: dict[str, dict], datasets: dict[str, str], reference
     reference = reference or {}
     parts = []
     for model, a in accuracy.items():
-        text = (f"{model}: {100 * a['acc']:.2f} % ({a['correct']} of the {a['n']} {a['split']} images of "
-                f"{datasets.get(model, '?')})")
+        text = (
+            f"{model}: {100 * a['acc']:.2f} % ({a['correct']} of the {a['n']} {a['split']} images of "
+            f"{datasets.get(model, '?')})"
+        )
         study = (reference.get(model) or {}).get("accuracy")
         if study is not None:
             text += f"; the study: {study:.2f} % on its test set"

@@ -87,7 +87,9 @@ def read_answers(path: str | os.PathLike, key: pd.DataFrame, key_path: str | os.
     column and no other column is there; rater ids are unique.
     """
     path = Path(path)
-    header, rows = read_csv_strict(path, f"answers exported by the survey page: rater, kit, {', '.join(key['item'][:2])}, ...")
+    header, rows = read_csv_strict(
+        path, f"answers exported by the survey page: rater, kit, {', '.join(key['item'][:2])}, ..."
+    )
     if not rows:
         raise DataError(f"{path}: a header but no rater (expected one row per rater)")
     answers = pd.DataFrame([r for _, r in rows], columns=header, dtype=str)
@@ -95,22 +97,30 @@ def read_answers(path: str | os.PathLike, key: pd.DataFrame, key_path: str | os.
     kit = key_kit(key)
     if kit is not None:
         if "kit" not in answers:
-            raise DataError(f"{path}: no kit column, but {key_path} belongs to kit {kit} (expected answers exported "
-                            "by that kit's survey page; answers without a kit id cannot be matched to its questions)")
+            raise DataError(
+                f"{path}: no kit column, but {key_path} belongs to kit {kit} (expected answers exported "
+                "by that kit's survey page; answers without a kit id cannot be matched to its questions)"
+            )
         for (line, _), got in zip(rows, answers["kit"]):
             if got != kit:
-                raise DataError(f"{path}: line {line}: answers of kit {got!r}, but {key_path} is kit {kit!r} (the kit "
-                                "was rebuilt since: these answers are to other questions; score them with their own key)")
+                raise DataError(
+                    f"{path}: line {line}: answers of kit {got!r}, but {key_path} is kit {kit!r} (the kit "
+                    "was rebuilt since: these answers are to other questions; score them with their own key)"
+                )
     items = [c for c in header[1:] if c != "kit"]
     missing = [i for i in key["item"] if i not in items]
     if missing:
-        raise DataError(f"{path}: no column for items {missing} of {key_path} (expected one column per item of the key)")
+        raise DataError(
+            f"{path}: no column for items {missing} of {key_path} (expected one column per item of the key)"
+        )
     extra = [c for c in items if c not in set(key["item"])]
     if extra:
         raise DataError(f"{path}: columns {extra} are no items of {key_path}")
     if answers[rater_col].duplicated().any():
-        raise DataError(f"{path}: rater ids {sorted(set(answers.loc[answers[rater_col].duplicated(), rater_col]))} "
-                        "appear more than once (expected one row per rater)")
+        raise DataError(
+            f"{path}: rater ids {sorted(set(answers.loc[answers[rater_col].duplicated(), rater_col]))} "
+            "appear more than once (expected one row per rater)"
+        )
     return answers[[rater_col, *key["item"]]].rename(columns={rater_col: "rater"})
 
 
@@ -134,17 +144,24 @@ def read_survey_export(path: str | os.PathLike, key: pd.DataFrame, key_path: str
     if header[0].lower() != "timestamp":
         raise DataError(f"{path}: first column {header[0]!r} (expected {what})")
     if len(questions) != len(key):
-        raise DataError(f"{path}: {len(questions)} question columns, but {key_path} has {len(key)} items "
-                        "(expected one column per item, in the key's order)")
+        raise DataError(
+            f"{path}: {len(questions)} question columns, but {key_path} has {len(key)} items "
+            "(expected one column per item, in the key's order)"
+        )
     for n, (text, cls) in enumerate(zip(questions, key["class"]), start=2):
         if not text.lower().startswith(f"both predicted: {cls}.".lower()):
-            raise DataError(f"{path}: column {n} is headed {text!r}, but {key_path}'s item {key['item'].iloc[n - 2]} "
-                            f"is of class {cls!r} (expected 'Both Predicted: {cls}. ...')")
+            raise DataError(
+                f"{path}: column {n} is headed {text!r}, but {key_path}'s item {key['item'].iloc[n - 2]} "
+                f"is of class {cls!r} (expected 'Both Predicted: {cls}. ...')"
+            )
     if not rows:
         raise DataError(f"{path}: a header but no rater (expected one row per rater)")
     width = len(str(len(rows)))
-    return pd.DataFrame([[f"r{k:0{max(2, width)}d}", *r[1:]] for k, (_, r) in enumerate(rows, start=1)],
-                        columns=["rater", *key["item"]], dtype=str)
+    return pd.DataFrame(
+        [[f"r{k:0{max(2, width)}d}", *r[1:]] for k, (_, r) in enumerate(rows, start=1)],
+        columns=["rater", *key["item"]],
+        dtype=str,
+    )
 
 
 def _read_xlsx(path: Path, what: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -156,8 +173,10 @@ def _read_xlsx(path: Path, what: str) -> tuple[list[str], list[tuple[int, list[s
     except Exception as err:  # openpyxl raises zipfile/KeyError/InvalidFileException on a damaged file
         raise DataError(f"{path}: not a readable .xlsx ({type(err).__name__}: {err}; expected {what})") from None
     try:
-        lines = [(n, ["" if v is None else str(v) for v in row])
-                 for n, row in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1)]
+        lines = [
+            (n, ["" if v is None else str(v) for v in row])
+            for n, row in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1)
+        ]
     finally:
         book.close()
     lines = [(n, r) for n, r in lines if any(c.strip() for c in r)]
@@ -165,13 +184,18 @@ def _read_xlsx(path: Path, what: str) -> tuple[list[str], list[tuple[int, list[s
         raise DataError(f"{path}: empty sheet (expected {what})")
     (_, header), rows = lines[0], lines[1:]
     for line, row in rows:
-        if len(row) != len(header) and any(c.strip() for c in row[len(header):]):
+        if len(row) != len(header) and any(c.strip() for c in row[len(header) :]):
             raise DataError(f"{path}: row {line} has cells beyond the header's {len(header)} columns (expected {what})")
-    return [h.strip() for h in header], [(line, (row + [""] * len(header))[:len(header)]) for line, row in rows]
+    return [h.strip() for h in header], [(line, (row + [""] * len(header))[: len(header)]) for line, row in rows]
 
 
-def score_frame(answers: pd.DataFrame, key: pd.DataFrame, better: str, source: str | os.PathLike = "answers",
-                key_path: str | os.PathLike = "key") -> pd.DataFrame:
+def score_frame(
+    answers: pd.DataFrame,
+    key: pd.DataFrame,
+    better: str,
+    source: str | os.PathLike = "answers",
+    key_path: str | os.PathLike = "key",
+) -> pd.DataFrame:
     """Score a frame ``rater, <items>`` (:func:`read_answers`, :func:`read_survey_export`) against ``key``:
     one row per answered (rater, item) with ``rater, item, method, answer, score``."""
     sign = {}
@@ -181,8 +205,10 @@ def score_frame(answers: pd.DataFrame, key: pd.DataFrame, better: str, source: s
         elif better == row.agent_b:
             sign[row.item] = -1
         else:
-            raise DataError(f"{key_path}: item {row.item}: better={better!r} is neither agent A ({row.agent_a}) "
-                            f"nor agent B ({row.agent_b})")
+            raise DataError(
+                f"{key_path}: item {row.item}: better={better!r} is neither agent A ({row.agent_a}) "
+                f"nor agent B ({row.agent_b})"
+            )
     method = dict(zip(key["item"], key["method"]))
     rows = []
     for _, rec in answers.iterrows():
@@ -192,10 +218,18 @@ def score_frame(answers: pd.DataFrame, key: pd.DataFrame, better: str, source: s
             if not text:
                 continue
             if text not in PREFERENCE_A:
-                raise DataError(f"{source}: rater {rater}, item {item}: unknown answer {text!r} "
-                                f"(expected one of {list(ANSWERS)})")
-            rows.append({"rater": rater, "item": item, "method": method[item], "answer": text,
-                         "score": sign[item] * PREFERENCE_A[text]})
+                raise DataError(
+                    f"{source}: rater {rater}, item {item}: unknown answer {text!r} (expected one of {list(ANSWERS)})"
+                )
+            rows.append(
+                {
+                    "rater": rater,
+                    "item": item,
+                    "method": method[item],
+                    "answer": text,
+                    "score": sign[item] * PREFERENCE_A[text],
+                }
+            )
     return pd.DataFrame(rows, columns=["rater", "item", "method", "answer", "score"])
 
 
@@ -218,8 +252,9 @@ def score_survey_export(export: str | os.PathLike, key_csv: str | os.PathLike, b
     return score_frame(read_survey_export(export, key, key_csv), key, better, export, key_csv)
 
 
-def clustered_bootstrap_ci(scores: pd.DataFrame, n_boot: int = 1000, level: float = 0.95,
-                           seed: int = 0) -> tuple[float, float]:
+def clustered_bootstrap_ci(
+    scores: pd.DataFrame, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile interval of the mean score, resampling raters (with all their answers).
 
     Each resample draws R raters with replacement out of the R present and takes the mean of all
@@ -258,12 +293,29 @@ def paired_test(scores: pd.DataFrame, methods: tuple[str, str]) -> dict:
     return {"pairs": len(d), "statistic": float(res.statistic), "p_value": float(res.pvalue)}
 
 
-SUMMARY_COLUMNS = ["method", "raters", "items", "answers", "mean", "std", "ci_low", "ci_high",
-                   "test", "pairs", "statistic", "p_value", "rater_mean", "rater_ci_low", "rater_ci_high", "p_vs_zero"]
+SUMMARY_COLUMNS = [
+    "method",
+    "raters",
+    "items",
+    "answers",
+    "mean",
+    "std",
+    "ci_low",
+    "ci_high",
+    "test",
+    "pairs",
+    "statistic",
+    "p_value",
+    "rater_mean",
+    "rater_ci_low",
+    "rater_ci_high",
+    "p_vs_zero",
+]
 
 
-def summarize(scores: pd.DataFrame, methods: tuple[str, ...] | None = None, n_boot: int = 1000,
-              seed: int = 0) -> pd.DataFrame:
+def summarize(
+    scores: pd.DataFrame, methods: tuple[str, ...] | None = None, n_boot: int = 1000, seed: int = 0
+) -> pd.DataFrame:
     """Per method: raters, items, answers, mean, std (ddof = 1), 95 % rater-clustered bootstrap
     interval, and the paired Wilcoxon test between the first two methods (same on both rows);
     and on per-rater mean scores (each rater once): their mean, its bootstrap interval over raters
@@ -272,29 +324,48 @@ def summarize(scores: pd.DataFrame, methods: tuple[str, ...] | None = None, n_bo
     ``methods``: the order of the rows (default: as they first appear in ``scores``).
     """
     methods = tuple(methods) if methods is not None else tuple(dict.fromkeys(scores["method"]))
-    test = paired_test(scores, methods[:2]) if len(methods) >= 2 else {"pairs": 0, "statistic": float("nan"),
-                                                                        "p_value": float("nan")}
+    test = (
+        paired_test(scores, methods[:2])
+        if len(methods) >= 2
+        else {"pairs": 0, "statistic": float("nan"), "p_value": float("nan")}
+    )
     rows = []
     for m in methods:
         s = scores[scores["method"] == m]
         low, high = clustered_bootstrap_ci(s, n_boot=n_boot, seed=seed)
         per_rater = s.groupby("rater")["score"].mean().to_numpy(float)
         vs0 = paired_compare(per_rater, None, n_boot=n_boot, seed=seed)
-        rows.append({
-            "rater_mean": vs0["mean"], "rater_ci_low": vs0["low"], "rater_ci_high": vs0["high"],
-            "p_vs_zero": vs0["p_value"],
-            "method": m, "raters": s["rater"].nunique(), "items": s["item"].nunique(), "answers": len(s),
-            "mean": float(s["score"].mean()) if len(s) else float("nan"),
-            "std": float(s["score"].std(ddof=1)) if len(s) > 1 else float("nan"),
-            "ci_low": low, "ci_high": high,
-            "test": f"Wilcoxon signed-rank, per-rater means, {methods[0]} vs {methods[1]}" if len(methods) >= 2 else "",
-            **test,
-        })
+        rows.append(
+            {
+                "rater_mean": vs0["mean"],
+                "rater_ci_low": vs0["low"],
+                "rater_ci_high": vs0["high"],
+                "p_vs_zero": vs0["p_value"],
+                "method": m,
+                "raters": s["rater"].nunique(),
+                "items": s["item"].nunique(),
+                "answers": len(s),
+                "mean": float(s["score"].mean()) if len(s) else float("nan"),
+                "std": float(s["score"].std(ddof=1)) if len(s) > 1 else float("nan"),
+                "ci_low": low,
+                "ci_high": high,
+                "test": f"Wilcoxon signed-rank, per-rater means, {methods[0]} vs {methods[1]}"
+                if len(methods) >= 2
+                else "",
+                **test,
+            }
+        )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def table4(answer_files: list[str | os.PathLike], key_csv: str | os.PathLike, better: str,
-           reference: dict | None = None, n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+def table4(
+    answer_files: list[str | os.PathLike],
+    key_csv: str | os.PathLike,
+    better: str,
+    reference: dict | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
     """Table 4 from the answer files: ``(full, display, awaiting)``.
 
     With no answer file the table keeps one row per method of the key with empty numbers and
@@ -310,8 +381,10 @@ def table4(answer_files: list[str | os.PathLike], key_csv: str | os.PathLike, be
         scores = pd.concat([score_answers(f, key_csv, better=better) for f in answer_files], ignore_index=True)
         dup = scores.duplicated(["rater", "item"])
         if dup.any():
-            raise DataError(f"{list(map(str, answer_files))}: raters {sorted(set(scores.loc[dup, 'rater']))} "
-                            "appear in more than one answers file")
+            raise DataError(
+                f"{list(map(str, answer_files))}: raters {sorted(set(scores.loc[dup, 'rater']))} "
+                "appear in more than one answers file"
+            )
         full = summarize(scores, methods, n_boot=n_boot, seed=seed)
         full["status"] = "answered"
     else:
@@ -324,12 +397,17 @@ def table4(answer_files: list[str | os.PathLike], key_csv: str | os.PathLike, be
     for _, r in full.iterrows():
         shown = {"method": METHOD_NAMES.get(r["method"], r["method"])}
         if answer_files:
-            shown.update({"raters": int(r["raters"]), "answers": int(r["answers"]),
-                          "mean ± std [95 % CI]": f"{_fmt(r['mean'])} ± {_fmt(r['std'])} "
-                                                  f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]",
-                          "Wilcoxon p": _fmt(r["p_value"], 3),
-                          "per-rater mean vs 0 [95 % CI], p": f"{_fmt(r['rater_mean'])} [{_fmt(r['rater_ci_low'])}, "
-                                                              f"{_fmt(r['rater_ci_high'])}], {_fmt(r['p_vs_zero'], 3)}"})
+            shown.update(
+                {
+                    "raters": int(r["raters"]),
+                    "answers": int(r["answers"]),
+                    "mean ± std [95 % CI]": f"{_fmt(r['mean'])} ± {_fmt(r['std'])} "
+                    f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]",
+                    "Wilcoxon p": _fmt(r["p_value"], 3),
+                    "per-rater mean vs 0 [95 % CI], p": f"{_fmt(r['rater_mean'])} [{_fmt(r['rater_ci_low'])}, "
+                    f"{_fmt(r['rater_ci_high'])}], {_fmt(r['p_vs_zero'], 3)}",
+                }
+            )
         else:
             shown["ours"] = "awaiting answers"
         if reference:
@@ -345,8 +423,10 @@ def class_names(dataset: dict, num_classes: int) -> list[str]:
     """Names raters see: ImageNet's from ``LOC_synset_mapping.txt``'s first synonym, else ``digit k``."""
     if dataset.get("kind") == "imagenet":
         lines = [ln for ln in Path(dataset["synsets"]).read_text().splitlines() if ln.strip()]
-        return [ln.split(maxsplit=1)[1].split(",")[0].strip() if len(ln.split(maxsplit=1)) > 1 else ln.split()[0]
-                for ln in lines]
+        return [
+            ln.split(maxsplit=1)[1].split(",")[0].strip() if len(ln.split(maxsplit=1)) > 1 else ln.split()[0]
+            for ln in lines
+        ]
     return [f"digit {k}" for k in range(num_classes)]
 
 
@@ -354,11 +434,16 @@ def sample_images(correct: list[str], n_images: int, seed: int) -> list[str]:
     """A seeded random sample (without replacement, in pool order) of ``n_images`` ids out of
     ``correct``; all of them, with a warning, when fewer are available."""
     if not correct:
-        raise DataError("user study: no image of the pool is classified correctly by both models "
-                        "(expected at least one; enlarge table4.pool)")
+        raise DataError(
+            "user study: no image of the pool is classified correctly by both models "
+            "(expected at least one; enlarge table4.pool)"
+        )
     if len(correct) < n_images:
-        log.warning("user study: only %d images of the pool are classified correctly by both models, %d asked",
-                    len(correct), n_images)
+        log.warning(
+            "user study: only %d images of the pool are classified correctly by both models, %d asked",
+            len(correct),
+            n_images,
+        )
         n_images = len(correct)
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(correct), size=n_images, replace=False))
@@ -386,8 +471,10 @@ def _load_maps(gbp_files: list[str], cam_files: list[str], pool: int, expected: 
             for i, image_id in enumerate(s.ids):
                 if image_id in out and image_id not in cams:
                     if int(s.targets[i, 0]) != out[image_id]["top1"]:
-                        raise DataError(f"{f}: image {image_id}: Grad-CAM's first target {int(s.targets[i, 0])} is not "
-                                        f"the top-1 class {out[image_id]['top1']} of the Guided Backprop shard")
+                        raise DataError(
+                            f"{f}: image {image_id}: Grad-CAM's first target {int(s.targets[i, 0])} is not "
+                            f"the top-1 class {out[image_id]['top1']} of the Guided Backprop shard"
+                        )
                     cams[image_id] = s.maps[i, 0]
     lost = [i for i in out if i not in cams]
     if lost:
@@ -414,11 +501,25 @@ def _png(rgb: np.ndarray, size: int) -> bytes:
     return buf.getvalue()
 
 
-def build_kit(gbp: dict[str, list[str]], gradcam: dict[str, list[str]], images: str, manifest: str,
-              names: list[str], better: str, n_images: int, pool: int, methods: list[str], seed: int,
-              key_path: str | os.PathLike, html_path: str | os.PathLike, question: str,
-              title: str = "Which agent seems more reasonable?", size: int = 224,
-              require_correct: bool = True, expected: dict | None = None) -> pd.DataFrame:
+def build_kit(
+    gbp: dict[str, list[str]],
+    gradcam: dict[str, list[str]],
+    images: str,
+    manifest: str,
+    names: list[str],
+    better: str,
+    n_images: int,
+    pool: int,
+    methods: list[str],
+    seed: int,
+    key_path: str | os.PathLike,
+    html_path: str | os.PathLike,
+    question: str,
+    title: str = "Which agent seems more reasonable?",
+    size: int = 224,
+    require_correct: bool = True,
+    expected: dict | None = None,
+) -> pd.DataFrame:
     """Build the blinded kit from cached maps; write ``key_path`` and ``html_path``; return the key.
 
     ``gbp[model]`` / ``gradcam[model]``: the Guided Backprop and Grad-CAM shards covering the first
@@ -461,14 +562,24 @@ def build_kit(gbp: dict[str, list[str]], gradcam: dict[str, list[str]], images: 
                 for m in models:
                     g = torch.as_tensor(np.asarray(maps[m][image_id]["gbp"]))
                     if method == "guided_gradcam":
-                        g = combine_guided_gradcam(g[None], torch.as_tensor(np.asarray(maps[m][image_id]["cam"]))[None])[0]
+                        g = combine_guided_gradcam(
+                            g[None], torch.as_tensor(np.asarray(maps[m][image_id]["cam"]))[None]
+                        )[0]
                     elif method != "guided_backprop":
                         raise DataError(f"table4.methods: {method!r} (expected guided_backprop or guided_gradcam)")
                     shown[m] = _png(deprocess_gradient(g.numpy()), size)
-                a, b = (models if rng.random() < 0.5 else models[::-1])
+                a, b = models if rng.random() < 0.5 else models[::-1]
                 item = f"item{len(key) + 1:02d}"
-                key.append({"item": item, "method": method, "class": names[label], "agent_a": a, "agent_b": b,
-                            "image_id": image_id})
+                key.append(
+                    {
+                        "item": item,
+                        "method": method,
+                        "class": names[label],
+                        "agent_a": a,
+                        "agent_b": b,
+                        "image_id": image_id,
+                    }
+                )
                 items.append({"id": item, "image": f"img{n}", "class": names[label], "a": shown[a], "b": shown[b]})
     key_df = pd.DataFrame(key, columns=[*KEY_COLUMNS, "image_id"])
     # the kit's id: its key and every picture raters see; the page writes it into every exported row

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,8 +44,16 @@ def _rows_of(paths: list[str]):
                 yield s, i
 
 
-def xray_rows(sets: dict[str, list[str]], manifest: str, classes: Sequence[str], *, box_threshold: float = 0.5,
-              inbox_threshold: float = 0.85, reduce: str = "abs_sum", expected: int | None = None) -> pd.DataFrame:
+def xray_rows(
+    sets: dict[str, list[str]],
+    manifest: str,
+    classes: Sequence[str],
+    *,
+    box_threshold: float = 0.5,
+    inbox_threshold: float = 0.85,
+    reduce: str = "abs_sum",
+    expected: int | None = None,
+) -> pd.DataFrame:
     """One row per (image, boxed finding) with the measures of the module docstring for every set.
 
     ``sets`` maps a heatmap-set name to its shards (covering the same rows in the same order,
@@ -66,15 +74,19 @@ def xray_rows(sets: dict[str, list[str]], manifest: str, classes: Sequence[str],
         ended = [k for k, v in items.items() if v is None]
         if ended:
             if len(ended) != len(items):
-                raise DataError(f"heatmap sets {ended} end before {sorted(set(items) - set(ended))}: "
-                                "expected the same evaluation rows in every set")
+                raise DataError(
+                    f"heatmap sets {ended} end before {sorted(set(items) - set(ended))}: "
+                    "expected the same evaluation rows in every set"
+                )
             break
         s0, i0 = items[names[0]]
         image_id, label = s0.ids[i0], int(s0.labels[i0])
         for k, (s, i) in items.items():
             if s.ids[i] != image_id or int(s.labels[i]) != label:
-                raise DataError(f"{s.path}: row {i} is ({s.ids[i]}, {int(s.labels[i])}), {s0.path} has "
-                                f"({image_id}, {label}): expected the same rows in every set")
+                raise DataError(
+                    f"{s.path}: row {i} is ({s.ids[i]}, {int(s.labels[i])}), {s0.path} has "
+                    f"({image_id}, {label}): expected the same rows in every set"
+                )
         gts = gt_boxes_of(man, image_id, label)
         if not gts:
             raise DataError(f"{manifest}: image {image_id} has no box of class {label}")
@@ -130,9 +142,15 @@ PAIRED_MEASURES = ("loc_study", "loc_iou50", "inbox")
 MEASURE_LABELS = {"loc_study": "acc. (IoU, eq. 3)", "loc_iou50": "acc. (IoU ≥ 0.5)", "inbox": "in-box (≥ 85 %)"}
 
 
-def table5(rows: dict[str, pd.DataFrame], sets: dict[str, dict], reference: dict | None = None,
-           auroc: dict[str, float | None] | None = None, thresholds=THRESHOLDS, n_boot: int = 1000,
-           seed: int = 0) -> pd.DataFrame:
+def table5(
+    rows: dict[str, pd.DataFrame],
+    sets: dict[str, dict],
+    reference: dict | None = None,
+    auroc: dict[str, float | None] | None = None,
+    thresholds=THRESHOLDS,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Table 5 in long form: one row per (model, finding or ``all``, set, measure) with ``n``,
     ``value``, the bootstrap interval ``low, high`` and reference columns.
 
@@ -157,17 +175,36 @@ def table5(rows: dict[str, pd.DataFrame], sets: dict[str, dict], reference: dict
                     s = metrics.mean_ci(_values(g, spec), n_boot=n_boot, seed=seed)
                     ref_study = study.get(model, {}).get(name, {}).get(measure) if finding == "all" else None
                     ref_wang = wang.get(measure, {}).get(finding)
-                    rec = {"model": model, "auroc": (auroc or {}).get(model), "finding": finding, "n": len(g),
-                           "set": name, "method": meta["method"], "layer": meta["layer"], "measure": measure,
-                           "value": s["mean"], "low": s["low"], "high": s["high"],
-                           "study": ref_study, "wang": ref_wang}
+                    rec = {
+                        "model": model,
+                        "auroc": (auroc or {}).get(model),
+                        "finding": finding,
+                        "n": len(g),
+                        "set": name,
+                        "method": meta["method"],
+                        "layer": meta["layer"],
+                        "measure": measure,
+                        "value": s["mean"],
+                        "low": s["low"],
+                        "high": s["high"],
+                        "study": ref_study,
+                        "wang": ref_wang,
+                    }
                     if finding == "all" and measure in PAIRED_MEASURES:  # vs every other set, on the same rows
                         for other in sets:
                             spec_o = xray_measures(df.columns, other, thresholds).get(measure)
                             if other != name and spec_o is not None:
-                                c = metrics.paired_compare(_values(g, spec), _values(g, spec_o), n_boot=n_boot, seed=seed)
-                                rec.update({f"minus__{other}": c["mean"], f"minus__{other}_low": c["low"],
-                                            f"minus__{other}_high": c["high"], f"minus__{other}_p": c["p_value"]})
+                                c = metrics.paired_compare(
+                                    _values(g, spec), _values(g, spec_o), n_boot=n_boot, seed=seed
+                                )
+                                rec.update(
+                                    {
+                                        f"minus__{other}": c["mean"],
+                                        f"minus__{other}_low": c["low"],
+                                        f"minus__{other}_high": c["high"],
+                                        f"minus__{other}_p": c["p_value"],
+                                    }
+                                )
                     out.append(rec)
     return pd.DataFrame(out)
 
@@ -212,19 +249,30 @@ def table5_markdown(full: pd.DataFrame, notes: list[str], title: str) -> str:
     parts = [f"# {title}\n"]
     au = overall.drop_duplicates("model")[["model", "auroc"]]
     if au["auroc"].notna().any():
-        parts.append("Test mean AUROC: " + ", ".join(f"{m} {a:.3f}" for m, a in zip(au["model"], au["auroc"]) if a is not None and not pd.isna(a)) + "\n")
+        parts.append(
+            "Test mean AUROC: "
+            + ", ".join(f"{m} {a:.3f}" for m, a in zip(au["model"], au["auroc"]) if a is not None and not pd.isna(a))
+            + "\n"
+        )
     parts.append("## Overall\n\n" + to_markdown(wide(overall, ["model", "method", "layer"], main, ("study", "wang"))))
     per = full[full["finding"] != "all"]
     parts.append("## Per finding\n\n" + to_markdown(wide(per, ["model", "finding", "method", "layer"], main)))
     if wang:
         cams = full[full["measure"].isin(wang)]
-        parts.append("## Wang et al.'s protocol (T(IoU), T(IoBB)); their values in parentheses\n\n"
-                     + to_markdown(wide(cams, ["model", "finding", "method", "layer"], wang, ("wang",))))
+        parts.append(
+            "## Wang et al.'s protocol (T(IoU), T(IoBB)); their values in parentheses\n\n"
+            + to_markdown(wide(cams, ["model", "finding", "method", "layer"], wang, ("wang",)))
+        )
     return "\n".join(parts) + "\n" + "".join(f"- {n}\n" for n in notes)
 
 
-def write_table5(full: pd.DataFrame, csv: str | os.PathLike, md: str | os.PathLike, notes: list[str],
-                 title: str = "Table 5 — localization of findings (95 % bootstrap intervals)") -> None:
+def write_table5(
+    full: pd.DataFrame,
+    csv: str | os.PathLike,
+    md: str | os.PathLike,
+    notes: list[str],
+    title: str = "Table 5 — localization of findings (95 % bootstrap intervals)",
+) -> None:
     from cameval.io import write_csv, write_text
 
     write_csv(full, csv)
@@ -232,6 +280,7 @@ def write_table5(full: pd.DataFrame, csv: str | os.PathLike, md: str | os.PathLi
 
 
 # --- figures -------------------------------------------------------------------------------------
+
 
 def table5_figure(full: pd.DataFrame, path: str | os.PathLike) -> None:
     """The study's localization figures: per model, accuracy (eq. 3) of each CAM set per finding
@@ -261,9 +310,17 @@ def table5_figure(full: pd.DataFrame, path: str | os.PathLike) -> None:
     save(fig, path)
 
 
-def appendix_e(images: str, manifest: str, sets: dict[str, dict[str, list[str]]], titles: dict[str, str],
-               path: str | os.PathLike, n_images: int = 4, seed: int = 0, reduce: str = "abs_sum",
-               expected: int | None = None) -> None:
+def appendix_e(
+    images: str,
+    manifest: str,
+    sets: dict[str, dict[str, list[str]]],
+    titles: dict[str, str],
+    path: str | os.PathLike,
+    n_images: int = 4,
+    seed: int = 0,
+    reduce: str = "abs_sum",
+    expected: int | None = None,
+) -> None:
     """Appendix E: for a seeded draw of evaluation rows, the image with its ground-truth box(es),
     then each set's map overlaid (pixel maps reduced with ``reduce``), per model.
 
@@ -299,8 +356,9 @@ def appendix_e(images: str, manifest: str, sets: dict[str, dict[str, list[str]]]
         raise DataError(f"row beyond the shards {files}")
 
     n_rows = len(pick) * len(models)
-    fig, axes = plt.subplots(n_rows, 1 + len(names), figsize=(2.1 * (1 + len(names)), 2.2 * n_rows), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        n_rows, 1 + len(names), figsize=(2.1 * (1 + len(names)), 2.2 * n_rows), squeeze=False, layout="constrained"
+    )
     im = None
     with ImageSet(images) as imgs:
         names_of = imgs.attrs.get("classes") or [str(c) for c in range(max(labels) + 1)]
@@ -318,8 +376,16 @@ def appendix_e(images: str, manifest: str, sets: dict[str, dict[str, list[str]]]
                     im = overlay(axes[r, c], image, m)
                 for c in range(1 + len(names)):
                     for x0, y0, x1, y1 in gts:
-                        axes[r, c].add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1, fill=False,
-                                                       edgecolor="lime", linewidth=1.2))
+                        axes[r, c].add_patch(
+                            Rectangle(
+                                (x0 - 0.5, y0 - 0.5),
+                                x1 - x0 + 1,
+                                y1 - y0 + 1,
+                                fill=False,
+                                edgecolor="lime",
+                                linewidth=1.2,
+                            )
+                        )
                     axes[r, c].set_xticks([])
                     axes[r, c].set_yticks([])
                     if r == 0:

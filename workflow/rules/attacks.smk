@@ -9,22 +9,22 @@ rule fgsm:
     output:
         rows="results/metrics/fgsm/{dataset}/{model}.csv",
         maps="results/attacks/fgsm/{dataset}/{model}.h5",
+    log:
+        "logs/attacks/fgsm/{dataset}/{model}.log",
+    benchmark:
+        "benchmarks/attacks/fgsm/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(60),
     params:
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         images=config["fgsm"]["images"],
         eps=config["fgsm"]["eps"],
         threshold=config["table1"]["threshold"],
         layer=lambda w: config["models"][w.model].get("layer"),
-    threads: 1
-    resources:
-        mem_mb=per_attempt(4000),
-        runtime=per_attempt(60),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/attacks/fgsm/{dataset}/{model}.log",
-    benchmark:
-        "benchmarks/attacks/fgsm/{dataset}/{model}.tsv"
     script:
         "../scripts/fgsm.py"
 
@@ -37,8 +37,19 @@ rule one_pixel:
         weights="resources/models/{model}.safetensors",
     output:
         "results/attacks/one_pixel/{dataset}/{model}/shard-{shard}.h5",
+    log:
+        "logs/attacks/one_pixel/{dataset}/{model}/shard-{shard}.log",
+    benchmark:
+        "benchmarks/attacks/one_pixel/{dataset}/{model}/shard-{shard}.tsv"
     wildcard_constraints:
         shard=r"\d+",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(lambda w: config["table6"]["mem_mb"]),
+        runtime=per_attempt(lambda w: config["table6"]["runtime"]),
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     params:
         cfg=config.get("table6", {}),
         rows=lambda w: attack_rows(w.dataset, int(w.shard)),
@@ -46,17 +57,6 @@ rule one_pixel:
         layer=lambda w: config["models"][w.model].get("layer"),
         seed=config["seed"],
         device=config["device"],
-    threads: 1
-    resources:
-        mem_mb=per_attempt(lambda w: config["table6"]["mem_mb"]),
-        runtime=per_attempt(lambda w: config["table6"]["runtime"]),
-        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/attacks/one_pixel/{dataset}/{model}/shard-{shard}.log",
-    benchmark:
-        "benchmarks/attacks/one_pixel/{dataset}/{model}/shard-{shard}.tsv"
     script:
         "../scripts/one_pixel.py"
 
@@ -70,6 +70,17 @@ rule one_pixel_study:
         attacks=lambda w: shipped(config["table6"]["study_attacks"][w.model]),
     output:
         "results/metrics/one_pixel_study/{dataset}/{model}.csv",
+    log:
+        "logs/attacks/one_pixel_study/{dataset}/{model}.log",
+    benchmark:
+        "benchmarks/attacks/one_pixel_study/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(lambda w: config["table6"]["mem_mb"]),
+        runtime=per_attempt(30),
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     params:
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         crop=lambda w: config["datasets"][w.dataset].get("crop", 224),
@@ -78,16 +89,5 @@ rule one_pixel_study:
         layer=lambda w: config["models"][w.model].get("layer"),
         seed=config["seed"],
         device=config["device"],
-    threads: 1
-    resources:
-        mem_mb=per_attempt(lambda w: config["table6"]["mem_mb"]),
-        runtime=per_attempt(30),
-        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/attacks/one_pixel_study/{dataset}/{model}.log",
-    benchmark:
-        "benchmarks/attacks/one_pixel_study/{dataset}/{model}.tsv"
     script:
         "../scripts/one_pixel_study.py"

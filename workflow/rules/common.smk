@@ -53,12 +53,16 @@ if "table4" in config:
     for _model in config["table4"]["models"]:
         _require("table4.models", _model, config["models"])
     if config["table4"].get("better", config["table4"]["models"][0]) not in config["table4"]["models"]:
-        raise ConfigError(f"table4.better: {config['table4']['better']!r} is not one of table4.models {config['table4']['models']}")
+        raise ConfigError(
+            f"table4.better: {config['table4']['better']!r} is not one of table4.models {config['table4']['models']}"
+        )
     for _key in ("gradcam", "guided_backprop"):
         _require(f"table4.{_key}", config["table4"][_key], config["heatmaps"])
     for _f in config["table4"]["answers"]:
         if not os.path.isfile(_f):
-            raise ConfigError(f"table4.answers: no file {_f} (expected a CSV exported by results/user_study/survey.html)")
+            raise ConfigError(
+                f"table4.answers: no file {_f} (expected a CSV exported by results/user_study/survey.html)"
+            )
 
 
 def n_eval(dataset):
@@ -88,7 +92,9 @@ def shards(dataset, model, heatmap, n_images=None):
     """The shard files that cover the first `n_images` (default: all) evaluation images."""
     return expand(
         "results/heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}.h5",
-        dataset=dataset, model=model, heatmap=heatmap,
+        dataset=dataset,
+        model=model,
+        heatmap=heatmap,
         shard=range(n_shards(dataset, heatmap, n_images)),
     )
 
@@ -154,8 +160,10 @@ if "table6" in config:
     for _model, _f in (config["table6"].get("study_attacks") or {}).items():
         _require("table6.study_attacks", _model, config["table6"]["models"])
         if not os.path.isfile(shipped(_f)):
-            raise ConfigError(f"table6.study_attacks.{_model}: no file {_f} (expected the study's attacks, "
-                              "'index,value' lines as shipped in resources/study/one_pixel/)")
+            raise ConfigError(
+                f"table6.study_attacks.{_model}: no file {_f} (expected the study's attacks, "
+                "'index,value' lines as shipped in resources/study/one_pixel/)"
+            )
 if "table7" in config:
     for _model in config["table7"]["models"]:
         _require("table7.models", _model, config["models"])
@@ -166,8 +174,10 @@ check_config(config)
 # knows no executor yet; a cluster executor takes --jobs as nodes (profiles/slurm: jobs: 100), a local
 # run takes it as cores, so nodes is None exactly on local runs. Dry-runs and the jobs themselves
 # (which parse the workflow again, on their node) are not checked.
-check_device(config["device"], workflow.is_main_process and not workflow.output_settings.dryrun
-             and workflow.resource_settings.nodes is None)
+check_device(
+    config["device"],
+    workflow.is_main_process and not workflow.output_settings.dryrun and workflow.resource_settings.nodes is None,
+)
 
 
 def n_attacked(dataset):
@@ -183,7 +193,9 @@ def attack_rows(dataset, shard):
 def attack_shards(dataset, model):
     """The one-pixel attack shards of `model` on the first table6.images of `dataset`."""
     return expand(
-        "results/attacks/one_pixel/{dataset}/{model}/shard-{shard}.h5", dataset=dataset, model=model,
+        "results/attacks/one_pixel/{dataset}/{model}/shard-{shard}.h5",
+        dataset=dataset,
+        model=model,
         shard=range(math.ceil(n_attacked(dataset) / config["table6"]["shard_size"])),
     )
 
@@ -226,8 +238,11 @@ def built_tables():
 def table_setup(table):
     """On which data and models `table` is computed (a table over several datasets names each)."""
     models = config[table]["models"]
-    datasets = [config[table]["dataset"]] if "dataset" in config[table] else \
-        sorted({config["models"][m]["dataset"] for m in models})
+    datasets = (
+        [config[table]["dataset"]]
+        if "dataset" in config[table]
+        else sorted({config["models"][m]["dataset"] for m in models})
+    )
     return {"dataset": ", ".join(datasets), "models": models}
 
 
@@ -236,8 +251,12 @@ def study_targets():
     the claims, and the HTML rendering of every table for the report."""
     targets = []
     if "table4" in config:
-        targets += ["results/user_study/survey.html", "results/user_study/key.csv",
-                    "results/tables/table4.csv", "results/tables/table4.md"]
+        targets += [
+            "results/user_study/survey.html",
+            "results/user_study/key.csv",
+            "results/tables/table4.csv",
+            "results/tables/table4.md",
+        ]
     if "study" in config:
         targets += [f"results/tables/study/{t}.{ext}" for t in STUDY_TABLES for ext in ("csv", "md")]
         targets += ["results/figures/study.png"] + [f"results/report/study/{t}.html" for t in STUDY_TABLES]
@@ -265,8 +284,11 @@ def study_files():
         "export": f"{root}/user_study/Truthfulness of Visualization.xlsx",
         "key": f"{root}/user_study/key.csv",
         "table3": [f"{root}/occlusion_45x45/{f}" for f in TABLE3_FILES.values()],
-        "table5": [str(table5_file(f"{root}/chest_xray", model, method))
-                   for model in TABLE5_MODELS for method in TABLE5_METHODS],
+        "table5": [
+            str(table5_file(f"{root}/chest_xray", model, method))
+            for model in TABLE5_MODELS
+            for method in TABLE5_METHODS
+        ],
     }
 
 
@@ -274,5 +296,7 @@ if "study" in config:
     for _key, _f in study_files().items():
         for _path in [_f] if isinstance(_f, str) else _f:
             if not os.path.isfile(_path):
-                raise ConfigError(f"study.root: no file {_path} (expected the study's published results as shipped "
-                                  "in resources/study/, see its README)")
+                raise ConfigError(
+                    f"study.root: no file {_path} (expected the study's published results as shipped "
+                    "in resources/study/, see its README)"
+                )

@@ -16,18 +16,18 @@ rule dataset:
     output:
         images="resources/data/{dataset}/images.h5",
         manifest="resources/data/{dataset}/manifest.csv",
-    params:
-        spec=lambda w: config["datasets"][w.dataset],
-        seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=per_attempt(4000),
-        runtime=per_attempt(lambda w: 20 if config["datasets"][w.dataset]["kind"] == "digits" else 600),
-    conda:
-        "../../envs/cameval.yaml"
     log:
         "logs/data/{dataset}.log",
     benchmark:
         "benchmarks/data/{dataset}.tsv"
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(lambda w: 20 if config["datasets"][w.dataset]["kind"] == "digits" else 600),
+    params:
+        spec=lambda w: config["datasets"][w.dataset],
+        seed=config["seed"],
     script:
         "../scripts/dataset.py"

@@ -15,18 +15,22 @@ rule figure1:
         unpack(figure1_inputs),
         **dataset_files(config["figure1"]["dataset"]),
     output:
-        report("results/figures/figure1.png", caption="../report/figure1.rst", category=REPORT_CATEGORIES["figure1"],
-               subcategory="figures"),
-    params:
-        n_images=config["figure1"]["images"],
+        report(
+            "results/figures/figure1.png",
+            caption="../report/figure1.rst",
+            category=REPORT_CATEGORIES["figure1"],
+            subcategory="figures",
+        ),
+    log:
+        "logs/figures/figure1.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/figures/figure1.log",
+    params:
+        n_images=config["figure1"]["images"],
     script:
         "../scripts/figure1.py"
 
@@ -45,39 +49,52 @@ rule appendix_b:
         unpack(appendix_b_inputs),
         **dataset_files(config["table3"]["dataset"]),
     output:
-        report("results/figures/appendix_b.png", caption="../report/appendix_b.rst", category=REPORT_CATEGORIES["table3"],
-               subcategory="figures"),
-    params:
-        titles={k: "occlusion {0}×{0}".format(config["heatmaps"][k]["params"]["patch"]) for k in config["table3"]["occlusion"]},
-        n_images=config["table3"]["figure_images"],
+        report(
+            "results/figures/appendix_b.png",
+            caption="../report/appendix_b.rst",
+            category=REPORT_CATEGORIES["table3"],
+            subcategory="figures",
+        ),
+    log:
+        "logs/figures/appendix_b.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/figures/appendix_b.log",
+    params:
+        titles={
+            k: "occlusion {0}×{0}".format(config["heatmaps"][k]["params"]["patch"])
+            for k in config["table3"]["occlusion"]
+        },
+        n_images=config["table3"]["figure_images"],
     script:
         "../scripts/appendix_b.py"
 
 
 rule appendix_c:
     input:
-        unpack(lambda w: {m: f"results/attacks/fgsm/{config['fgsm']['dataset']}/{m}.h5" for m in config["fgsm"]["models"]}),
+        unpack(
+            lambda w: {m: f"results/attacks/fgsm/{config['fgsm']['dataset']}/{m}.h5" for m in config["fgsm"]["models"]}
+        ),
     output:
-        report("results/figures/appendix_c.png", caption="../report/appendix_c.rst", category=REPORT_CATEGORIES["fgsm"],
-               subcategory="figures"),
-    params:
-        n_images=config["fgsm"]["figure_images"],
+        report(
+            "results/figures/appendix_c.png",
+            caption="../report/appendix_c.rst",
+            category=REPORT_CATEGORIES["fgsm"],
+            subcategory="figures",
+        ),
+    log:
+        "logs/figures/appendix_c.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/figures/appendix_c.log",
+    params:
+        n_images=config["fgsm"]["figure_images"],
     script:
         "../scripts/appendix_c.py"
 
@@ -87,18 +104,18 @@ rule appendix_f:
         unpack(lambda w: {m: attack_shards(config["table6"]["dataset"], m) for m in config["table6"]["models"]}),
     output:
         report("results/figures/appendix_f.png", caption="../report/appendix_f.rst", category="Figures"),
-    params:
-        n_images=config.get("table6", {}).get("figure_images"),
-        dataset=lambda w: config["datasets"][config["table6"]["dataset"]],
-        expected=lambda w: n_attacked(config["table6"]["dataset"]),
+    log:
+        "logs/figures/appendix_f.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/figures/appendix_f.log",
+    params:
+        n_images=config.get("table6", {}).get("figure_images"),
+        dataset=lambda w: config["datasets"][config["table6"]["dataset"]],
+        expected=lambda w: n_attacked(config["table6"]["dataset"]),
     script:
         "../scripts/appendix_f.py"
 
@@ -108,16 +125,16 @@ rule appendix_g:
         unpack(lambda w: {m: f"results/maps/table7/{model_dataset(m)}/{m}.h5" for m in config["table7"]["models"]}),
     output:
         report("results/figures/appendix_g.png", caption="../report/appendix_g.rst", category="Figures"),
-    params:
-        n_images=config.get("table7", {}).get("figure_images"),
-        datasets=lambda w: {m: config["datasets"][model_dataset(m)] for m in config["table7"]["models"]},
+    log:
+        "logs/figures/appendix_g.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/figures/appendix_g.log",
+    params:
+        n_images=config.get("table7", {}).get("figure_images"),
+        datasets=lambda w: {m: config["datasets"][model_dataset(m)] for m in config["table7"]["models"]},
     script:
         "../scripts/appendix_g.py"

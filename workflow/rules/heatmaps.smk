@@ -12,8 +12,19 @@ rule heatmaps:
         weights="resources/models/{model}.safetensors",
     output:
         "results/heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}.h5",
+    log:
+        "logs/heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}.log",
+    benchmark:
+        "benchmarks/heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}.tsv"
     wildcard_constraints:
         shard=r"\d+",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(lambda w: heatmap_spec(w)["mem_mb"]),
+        runtime=per_attempt(lambda w: heatmap_spec(w)["runtime"]),
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     params:
         spec=heatmap_spec,
         rows=lambda w: shard_rows(w.dataset, w.heatmap, int(w.shard)),
@@ -22,17 +33,6 @@ rule heatmaps:
         layer=lambda w: heatmap_spec(w).get("layer") or config["models"][w.model].get("layer"),
         classes=lambda w: config["models"][w.model].get("classes"),
         device=config["device"],
-    threads: 1
-    resources:
-        mem_mb=per_attempt(lambda w: heatmap_spec(w)["mem_mb"]),
-        runtime=per_attempt(lambda w: heatmap_spec(w)["runtime"]),
-        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}.log",
-    benchmark:
-        "benchmarks/heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}.tsv"
     script:
         "../scripts/heatmaps.py"
 
@@ -44,6 +44,17 @@ rule class_maps:
         weights="resources/models/{model}.safetensors",
     output:
         "results/maps/table7/{dataset}/{model}.h5",
+    log:
+        "logs/maps/table7/{dataset}/{model}.log",
+    benchmark:
+        "benchmarks/maps/table7/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(lambda w: config["table7"]["mem_mb"]),
+        runtime=per_attempt(lambda w: config["table7"]["runtime"]),
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     params:
         cfg=config.get("table7", {}),
         images=lambda w: table7_images(w.model),
@@ -51,16 +62,5 @@ rule class_maps:
         layer=lambda w: config["models"][w.model].get("layer"),
         seed=config["seed"],
         device=config["device"],
-    threads: 1
-    resources:
-        mem_mb=per_attempt(lambda w: config["table7"]["mem_mb"]),
-        runtime=per_attempt(lambda w: config["table7"]["runtime"]),
-        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/maps/table7/{dataset}/{model}.log",
-    benchmark:
-        "benchmarks/maps/table7/{dataset}/{model}.tsv"
     script:
         "../scripts/class_maps.py"

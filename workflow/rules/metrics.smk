@@ -7,18 +7,18 @@ rule localization:
         manifest="resources/data/{dataset}/manifest.csv",
     output:
         "results/metrics/localization/{dataset}/{model}/{heatmap}.csv",
-    params:
-        threshold=config["table1"]["threshold"],
-        rule=config["table1"]["rule"],
-        expected=lambda w: shard_count(w.dataset, w.heatmap),
+    log:
+        "logs/metrics/localization/{dataset}/{model}/{heatmap}.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(30),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/metrics/localization/{dataset}/{model}/{heatmap}.log",
+    params:
+        threshold=config["table1"]["threshold"],
+        rule=config["table1"]["rule"],
+        expected=lambda w: shard_count(w.dataset, w.heatmap),
     script:
         "../scripts/localization.py"
 
@@ -29,19 +29,19 @@ rule pointing:
         manifest="resources/data/{dataset}/manifest.csv",
     output:
         "results/metrics/pointing/{dataset}/{model}.csv",
+    log:
+        "logs/metrics/pointing/{dataset}/{model}.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
     params:
         tolerances=config["table2"]["tolerances"],
         threshold=config["table2"]["threshold"],
         scale=config["table2"]["scale"],
         expected=lambda w: shard_count(w.dataset, config["table2"]["heatmap"]),
-    threads: 1
-    resources:
-        mem_mb=per_attempt(2000),
-        runtime=per_attempt(30),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/metrics/pointing/{dataset}/{model}.log",
     script:
         "../scripts/pointing.py"
 
@@ -59,24 +59,27 @@ rule rank_correlation:
         unpack(rankcorr_inputs),
     output:
         "results/metrics/rankcorr/{dataset}/{model}/{occlusion}.csv",
-    params:
-        images=config["table3"]["images"],
-        size=config["table3"]["size"],
-        reduce=config["table3"]["reduce"],
-        expected=lambda w: {"occlusion": shard_count(w.dataset, w.occlusion, config["table3"]["images"]),
-                            **{k: shard_count(w.dataset, config["table3"][k], config["table3"]["images"])
-                               for k in ("gradcam", "guided_backprop")}},
+    log:
+        "logs/metrics/rankcorr/{dataset}/{model}/{occlusion}.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(30),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/metrics/rankcorr/{dataset}/{model}/{occlusion}.log",
+    params:
+        images=config["table3"]["images"],
+        size=config["table3"]["size"],
+        reduce=config["table3"]["reduce"],
+        expected=lambda w: {
+            "occlusion": shard_count(w.dataset, w.occlusion, config["table3"]["images"]),
+            **{
+                k: shard_count(w.dataset, config["table3"][k], config["table3"]["images"])
+                for k in ("gradcam", "guided_backprop")
+            },
+        },
     script:
         "../scripts/rankcorr.py"
-
 
 
 rule sensitivity:
@@ -84,16 +87,16 @@ rule sensitivity:
         shards=lambda w: attack_shards(w.dataset, w.model),
     output:
         "results/metrics/one_pixel/{dataset}/{model}.csv",
-    params:
-        expected=lambda w: n_attacked(w.dataset),
+    log:
+        "logs/metrics/one_pixel/{dataset}/{model}.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(30),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/metrics/one_pixel/{dataset}/{model}.log",
+    params:
+        expected=lambda w: n_attacked(w.dataset),
     script:
         "../scripts/sensitivity.py"
 
@@ -105,19 +108,19 @@ rule fidelity:
         weights="resources/models/{model}.safetensors",
     output:
         "results/metrics/fidelity/{dataset}/{model}.csv",
-    params:
-        percentiles=config.get("table7", {}).get("percentiles"),
-        device=config["device"],
-        expected=lambda w: min(table7_images(w.model), n_eval(w.dataset)),
+    log:
+        "logs/metrics/fidelity/{dataset}/{model}.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(30),
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,  # runs the model on config["device"]
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/metrics/fidelity/{dataset}/{model}.log",
+    params:
+        percentiles=config.get("table7", {}).get("percentiles"),
+        device=config["device"],
+        expected=lambda w: min(table7_images(w.model), n_eval(w.dataset)),
     script:
         "../scripts/fidelity.py"
 
@@ -129,19 +132,19 @@ rule model_accuracy:
         weights="resources/models/{model}.safetensors",
     output:
         "results/metrics/accuracy/{dataset}/{model}.json",
-    params:
-        split=lambda w: config["datasets"][w.dataset]["eval_split"],
-        device=config["device"],
+    log:
+        "logs/metrics/accuracy/{dataset}/{model}.log",
+    benchmark:
+        "benchmarks/metrics/accuracy/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(10),
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/metrics/accuracy/{dataset}/{model}.log",
-    benchmark:
-        "benchmarks/metrics/accuracy/{dataset}/{model}.tsv"
+    params:
+        split=lambda w: config["datasets"][w.dataset]["eval_split"],
+        device=config["device"],
     script:
         "../scripts/model_accuracy.py"

@@ -9,21 +9,21 @@ rule train_model:
         weights="resources/models/{model}.safetensors",
         metrics="resources/models/{model}.json",
         curve="resources/models/{model}.curve.csv",
-    wildcard_constraints:
-        model=names("models", lambda m: "train" in m),
-    params:
-        spec=lambda w: config["models"][w.model],
-        seed=config["seed"],
-    threads: lambda w: config["models"][w.model]["train"]["threads"]
-    resources:
-        mem_mb=per_attempt(6000),
-        runtime=per_attempt(60),
-    conda:
-        "../../envs/cameval.yaml"
     log:
         "logs/models/{model}.log",
     benchmark:
         "benchmarks/models/{model}.tsv"
+    wildcard_constraints:
+        model=names("models", lambda m: "train" in m),
+    conda:
+        "../../envs/cameval.yaml"
+    threads: lambda w: config["models"][w.model]["train"]["threads"]
+    resources:
+        mem_mb=per_attempt(6000),
+        runtime=per_attempt(60),
+    params:
+        spec=lambda w: config["models"][w.model],
+        seed=config["seed"],
     script:
         "../scripts/train_model.py"
 
@@ -48,18 +48,18 @@ rule import_model:
         local_weights,
     output:
         weights="resources/models/{model}.safetensors",
+    log:
+        "logs/models/{model}.log",
     wildcard_constraints:
         model=names("models", lambda m: "weights" in m),
-    params:
-        spec=lambda w: config["models"][w.model],
-        source=lambda w: weights_source(w.model),
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(4000),
         runtime=per_attempt(30),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/models/{model}.log",
+    params:
+        spec=lambda w: config["models"][w.model],
+        source=lambda w: weights_source(w.model),
     script:
         "../scripts/import_model.py"

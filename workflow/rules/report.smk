@@ -5,26 +5,34 @@
 rule claims:
     input:
         unpack(lambda w: {t: f"results/tables/{t}.csv" for t in built_tables()}),
-        unpack(lambda w: {f"study__{t}": f"results/tables/study/{t}.csv" for t in STUDY_TABLES} if "study" in config else {}),
+        unpack(
+            lambda w: (
+                {f"study__{t}": f"results/tables/study/{t}.csv" for t in STUDY_TABLES} if "study" in config else {}
+            )
+        ),
     output:
         md="results/claims.md",
         csv="results/claims.csv",
-        html=report("results/report/claims.html", caption="../report/claims.rst",
-                    category=REPORT_CATEGORIES["claims"], subcategory="claims"),
+        html=report(
+            "results/report/claims.html",
+            caption="../report/claims.rst",
+            category=REPORT_CATEGORIES["claims"],
+            subcategory="claims",
+        ),
+    log:
+        "logs/claims.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
     params:
         models=config["models"],
         setup={t: table_setup(t) for t in built_tables() if t in config},
         alpha=config.get("claims", {}).get("alpha", 0.05),
         tolerance=config.get("claims", {}).get("tolerance", 5.0),
         fgsm_min_rho=config.get("claims", {}).get("fgsm_min_rho", 0.5),
-    threads: 1
-    resources:
-        mem_mb=per_attempt(1000),
-        runtime=per_attempt(5),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/claims.log",
     script:
         "../scripts/claims.py"
 
@@ -32,20 +40,28 @@ rule claims:
 rule table_html:
     input:
         md="results/tables/{table}.md",
-        csv=report("results/tables/{table}.csv", caption="../report/table_csv.rst",
-                   category=lambda w: REPORT_CATEGORIES.get(w.table.split("_")[0], w.table), subcategory="tables (CSV, every column)"),
+        csv=report(
+            "results/tables/{table}.csv",
+            caption="../report/table_csv.rst",
+            category=lambda w: REPORT_CATEGORIES.get(w.table.split("_")[0], w.table),
+            subcategory="tables (CSV, every column)",
+        ),
     output:
-        html=report("results/report/{table}.html", caption="../report/table.rst",
-                    category=lambda w: REPORT_CATEGORIES.get(w.table.split("_")[0], w.table), subcategory="tables"),
+        html=report(
+            "results/report/{table}.html",
+            caption="../report/table.rst",
+            category=lambda w: REPORT_CATEGORIES.get(w.table.split("_")[0], w.table),
+            subcategory="tables",
+        ),
+    log:
+        "logs/report/{table}.log",
     wildcard_constraints:
         table=r"table\d+|table6_study|fgsm",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(500),
         runtime=per_attempt(5),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/report/{table}.log",
     script:
         "../scripts/table_html.py"

@@ -8,21 +8,25 @@ rule study_tables:
         **study_files(),
     output:
         **{f"{t}_{ext}": f"results/tables/study/{t}.{ext}" for t in STUDY_TABLES for ext in ("csv", "md")},
-        figure=report("results/figures/study.png", caption="../report/study.rst",
-                      category=REPORT_CATEGORIES["study"], subcategory="figure"),
+        figure=report(
+            "results/figures/study.png",
+            caption="../report/study.rst",
+            category=REPORT_CATEGORIES["study"],
+            subcategory="figure",
+        ),
+    log:
+        "logs/tables/study.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
     params:
         occlusion=lambda w: f"{study_root()}/occlusion_45x45",
         chest_xray=lambda w: f"{study_root()}/chest_xray",
         n_boot=config["bootstrap"],
         seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=per_attempt(1000),
-        runtime=per_attempt(5),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/tables/study.log",
     script:
         "../scripts/study_tables.py"
 
@@ -30,20 +34,28 @@ rule study_tables:
 rule study_table_html:
     input:
         md="results/tables/study/{table}.md",
-        csv=report("results/tables/study/{table}.csv", caption="../report/table_csv.rst",
-                   category=REPORT_CATEGORIES["study"], subcategory="tables (CSV, every column)"),
+        csv=report(
+            "results/tables/study/{table}.csv",
+            caption="../report/table_csv.rst",
+            category=REPORT_CATEGORIES["study"],
+            subcategory="tables (CSV, every column)",
+        ),
     output:
-        html=report("results/report/study/{table}.html", caption="../report/table.rst",
-                    category=REPORT_CATEGORIES["study"], subcategory="tables"),
+        html=report(
+            "results/report/study/{table}.html",
+            caption="../report/table.rst",
+            category=REPORT_CATEGORIES["study"],
+            subcategory="tables",
+        ),
+    log:
+        "logs/report/study/{table}.log",
     wildcard_constraints:
         table=r"table\d+",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(500),
         runtime=per_attempt(5),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/report/study/{table}.log",
     script:
         "../scripts/table_html.py"

@@ -16,43 +16,47 @@ rule table1:
     output:
         csv="results/tables/table1.csv",
         md="results/tables/table1.md",
+    log:
+        "logs/tables/table1.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
     params:
         reference=config["table1"]["reference"],
         n_boot=config["bootstrap"],
         seed=config["seed"],
         rule=config["table1"]["rule"],
         threshold=config["table1"]["threshold"],
-    threads: 1
-    resources:
-        mem_mb=per_attempt(1000),
-        runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/tables/table1.log",
     script:
         "../scripts/table1.py"
 
 
 rule table2:
     input:
-        unpack(lambda w: {m: f"results/metrics/pointing/{config['table2']['dataset']}/{m}.csv"
-                          for m in config["table2"]["models"]}),
+        unpack(
+            lambda w: {
+                m: f"results/metrics/pointing/{config['table2']['dataset']}/{m}.csv"
+                for m in config["table2"]["models"]
+            }
+        ),
     output:
         csv="results/tables/table2.csv",
         md="results/tables/table2.md",
-    params:
-        cfg=config["table2"],
-        n_boot=config["bootstrap"],
-        seed=config["seed"],
+    log:
+        "logs/tables/table2.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/tables/table2.log",
+    params:
+        cfg=config["table2"],
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
     script:
         "../scripts/table2.py"
 
@@ -72,65 +76,72 @@ rule table3:
     output:
         csv="results/tables/table3.csv",
         md="results/tables/table3.md",
+    log:
+        "logs/tables/table3.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
     params:
         cfg=config["table3"],
         patches={k: config["heatmaps"][k]["params"]["patch"] for k in config["table3"]["occlusion"]},
         n_boot=config["bootstrap"],
         seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=per_attempt(1000),
-        runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/tables/table3.log",
     script:
         "../scripts/table3.py"
 
 
 rule fgsm_table:
     input:
-        unpack(lambda w: {m: f"results/metrics/fgsm/{config['fgsm']['dataset']}/{m}.csv"
-                          for m in config["fgsm"]["models"]}),
+        unpack(
+            lambda w: {
+                m: f"results/metrics/fgsm/{config['fgsm']['dataset']}/{m}.csv" for m in config["fgsm"]["models"]
+            }
+        ),
     output:
         csv="results/tables/fgsm.csv",
         md="results/tables/fgsm.md",
-    params:
-        eps=config["fgsm"]["eps"],
-        n_boot=config["bootstrap"],
-        seed=config["seed"],
+    log:
+        "logs/tables/fgsm.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/tables/fgsm.log",
+    params:
+        eps=config["fgsm"]["eps"],
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
     script:
         "../scripts/fgsm_table.py"
 
 
 rule table6:
     input:
-        unpack(lambda w: {m: f"results/metrics/one_pixel/{config['table6']['dataset']}/{m}.csv"
-                          for m in config["table6"]["models"]}),
+        unpack(
+            lambda w: {
+                m: f"results/metrics/one_pixel/{config['table6']['dataset']}/{m}.csv"
+                for m in config["table6"]["models"]
+            }
+        ),
     output:
         csv="results/tables/table6.csv",
         md="results/tables/table6.md",
-    params:
-        cfg=config.get("table6", {}),
-        n_boot=config["bootstrap"],
-        seed=config["seed"],
+    log:
+        "logs/tables/table6.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/tables/table6.log",
+    params:
+        cfg=config.get("table6", {}),
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
     script:
         "../scripts/table6.py"
 
@@ -146,21 +157,25 @@ def table7_inputs(wildcards):
 
 rule table6_study:
     input:
-        unpack(lambda w: {m: f"results/metrics/one_pixel_study/{config['table6']['dataset']}/{m}.csv"
-                          for m in config["table6"]["study_attacks"]}),
+        unpack(
+            lambda w: {
+                m: f"results/metrics/one_pixel_study/{config['table6']['dataset']}/{m}.csv"
+                for m in config["table6"]["study_attacks"]
+            }
+        ),
     output:
         csv="results/tables/table6_study.csv",
         md="results/tables/table6_study.md",
-    params:
-        cfg=config.get("table6", {}),
+    log:
+        "logs/tables/table6_study.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/tables/table6_study.log",
+    params:
+        cfg=config.get("table6", {}),
     script:
         "../scripts/table6_study.py"
 
@@ -171,6 +186,14 @@ rule table7:
     output:
         csv="results/tables/table7.csv",
         md="results/tables/table7.md",
+    log:
+        "logs/tables/table7.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
     params:
         cfg=config.get("table7", {}),
         datasets=lambda w: {m: model_dataset(m) for m in config["table7"]["models"]},
@@ -178,13 +201,5 @@ rule table7:
         images=lambda w: {m: table7_images(m) for m in config["table7"]["models"]},
         n_boot=config["bootstrap"],
         seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=per_attempt(1000),
-        runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/tables/table7.log",
     script:
         "../scripts/table7.py"

@@ -19,27 +19,34 @@ rule user_study_kit:
     input:
         unpack(user_study_inputs),
     output:
-        html=report("results/user_study/survey.html", caption="../report/survey.rst",
-                    category=REPORT_CATEGORIES["table4"], subcategory="survey (what raters see)"),
+        html=report(
+            "results/user_study/survey.html",
+            caption="../report/survey.rst",
+            category=REPORT_CATEGORIES["table4"],
+            subcategory="survey (what raters see)",
+        ),
         key="results/user_study/key.csv",
-    params:
-        # only what the kit depends on: listing answer files later must not rebuild it
-        cfg=lambda w: {k: table4_cfg()[k] for k in ("models", "images", "pool", "methods", "question",
-                                                        "require_correct")},
-        better=lambda w: table4_cfg().get("better") or table4_cfg()["models"][0],
-        dataset=lambda w: config["datasets"][table4_cfg()["dataset"]],
-        num_classes=lambda w: config["models"][table4_cfg()["models"][0]].get("num_classes", 1000),
-        seed=config["seed"],
-        expected=lambda w: {"gbp": shard_count(table4_cfg()["dataset"], table4_cfg()["guided_backprop"], table4_cfg()["pool"]),
-                            "cam": shard_count(table4_cfg()["dataset"], table4_cfg()["gradcam"], table4_cfg()["pool"])},
+    log:
+        "logs/user_study/kit.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/user_study/kit.log",
+    params:
+        # only what the kit depends on: listing answer files later must not rebuild it
+        cfg=lambda w: {
+            k: table4_cfg()[k] for k in ("models", "images", "pool", "methods", "question", "require_correct")
+        },
+        better=lambda w: table4_cfg().get("better") or table4_cfg()["models"][0],
+        dataset=lambda w: config["datasets"][table4_cfg()["dataset"]],
+        num_classes=lambda w: config["models"][table4_cfg()["models"][0]].get("num_classes", 1000),
+        seed=config["seed"],
+        expected=lambda w: {
+            "gbp": shard_count(table4_cfg()["dataset"], table4_cfg()["guided_backprop"], table4_cfg()["pool"]),
+            "cam": shard_count(table4_cfg()["dataset"], table4_cfg()["gradcam"], table4_cfg()["pool"]),
+        },
     script:
         "../scripts/user_study_kit.py"
 
@@ -51,18 +58,18 @@ rule table4:
     output:
         csv="results/tables/table4.csv",
         md="results/tables/table4.md",
+    log:
+        "logs/tables/table4.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
     params:
         better=lambda w: table4_cfg().get("better") or table4_cfg()["models"][0],
         reference=lambda w: table4_cfg()["reference"],
         n_boot=config["bootstrap"],
         seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=per_attempt(1000),
-        runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/tables/table4.log",
     script:
         "../scripts/table4.py"

@@ -34,19 +34,25 @@ if "table5" in config:
     _t5 = config["table5"]
     _require("table5.dataset", _t5["dataset"], config["datasets"])
     if config["datasets"][_t5["dataset"]]["kind"] not in ("chestxray", "digits-multi"):
-        raise ConfigError(f"table5.dataset: {_t5['dataset']!r} is of kind "
-                          f"{config['datasets'][_t5['dataset']]['kind']} (expected chestxray or digits-multi)")
+        raise ConfigError(
+            f"table5.dataset: {_t5['dataset']!r} is of kind "
+            f"{config['datasets'][_t5['dataset']]['kind']} (expected chestxray or digits-multi)"
+        )
     for _model in _t5["models"]:
         _require("table5.models", _model, config["models"])
         if "weights" in config["models"][_model] and not config["models"][_model].get("classes"):
-            raise ConfigError(f"models.{_model}.classes: missing (expected the model's output order, e.g. "
-                              "CheXNet's 14 findings; findings are matched to outputs by name)")
+            raise ConfigError(
+                f"models.{_model}.classes: missing (expected the model's output order, e.g. "
+                "CheXNet's 14 findings; findings are matched to outputs by name)"
+            )
     for _key in ("cams", "pixels"):
         for _h in _t5[_key]:
             _require(f"table5.{_key}", _h, config["heatmaps"])
             if config["heatmaps"][_h]["targets"] != "label":
-                raise ConfigError(f"heatmaps.{_h}.targets: {config['heatmaps'][_h]['targets']!r} (expected "
-                                  "'label': Table 5 explains each row's ground-truth finding)")
+                raise ConfigError(
+                    f"heatmaps.{_h}.targets: {config['heatmaps'][_h]['targets']!r} (expected "
+                    "'label': Table 5 explains each row's ground-truth finding)"
+                )
 
 
 def xray_sets():
@@ -57,14 +63,20 @@ LAYER_LABELS = {"last_dense_conv": "last dense conv", "block_relu": "block + ReL
 
 
 def xray_set_meta():
-    labels = {"gradcam": "Grad-CAM", "gradcampp": "Grad-CAM++", "integrated_gradients": "Integrated Gradients",
-              "gradient_shap": "Gradient SHAP"}
+    labels = {
+        "gradcam": "Grad-CAM",
+        "gradcampp": "Grad-CAM++",
+        "integrated_gradients": "Integrated Gradients",
+        "gradient_shap": "Gradient SHAP",
+    }
     out = {}
     for h in xray_sets():
         spec = config["heatmaps"][h]
         layer = spec.get("layer")
-        out[h] = {"method": labels.get(spec["method"], spec["method"]),
-                  "layer": LAYER_LABELS.get(layer, layer) if h in config["table5"]["cams"] else "input pixels"}
+        out[h] = {
+            "method": labels.get(spec["method"], spec["method"]),
+            "layer": LAYER_LABELS.get(layer, layer) if h in config["table5"]["cams"] else "input pixels",
+        }
     return out
 
 
@@ -74,20 +86,20 @@ rule xray_localization:
         **{k: f"resources/data/{{dataset}}/{v}" for k, v in (("images", "images.h5"), ("manifest", "manifest.csv"))},
     output:
         "results/metrics/xray/{dataset}/{model}.csv",
+    log:
+        "logs/metrics/xray/{dataset}/{model}.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
     params:
         sets=xray_sets() if "table5" in config else [],
         box_threshold=config.get("table5", {}).get("box_threshold"),
         inbox_threshold=config.get("table5", {}).get("inbox_threshold"),
         reduce=config.get("table5", {}).get("reduce"),
         expected=lambda w: n_eval(w.dataset),
-    threads: 1
-    resources:
-        mem_mb=per_attempt(2000),
-        runtime=per_attempt(30),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/metrics/xray/{dataset}/{model}.log",
     script:
         "../scripts/xray_rows.py"
 
@@ -107,19 +119,19 @@ rule table5:
     output:
         csv="results/tables/table5.csv",
         md="results/tables/table5.md",
+    log:
+        "logs/tables/table5.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
     params:
         cfg=config.get("table5"),
         sets=xray_set_meta() if "table5" in config else {},
         n_boot=config["bootstrap"],
         seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=per_attempt(1000),
-        runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/tables/table5.log",
     script:
         "../scripts/table5.py"
 
@@ -129,14 +141,14 @@ rule table5_figure:
         "results/tables/table5.csv",
     output:
         report("results/figures/table5.png", caption="../report/table5.rst", category="Figures"),
+    log:
+        "logs/figures/table5.log",
+    conda:
+        "../../envs/cameval.yaml"
     threads: 1
     resources:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/figures/table5.log",
     script:
         "../scripts/table5_figure.py"
 
@@ -155,19 +167,19 @@ rule appendix_e:
         unpack(appendix_e_inputs),
     output:
         report("results/figures/appendix_e.png", caption="../report/appendix_e.rst", category="Figures"),
+    log:
+        "logs/figures/appendix_e.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
     params:
         titles=lambda w: {h: f"{v['method']}\n({v['layer']})" for h, v in xray_set_meta().items()},
         n_images=config.get("table5", {}).get("figure_images"),
         seed=config["seed"],
         reduce=config.get("table5", {}).get("reduce"),
         expected=lambda w: n_eval(config["table5"]["dataset"]),
-    threads: 1
-    resources:
-        mem_mb=per_attempt(2000),
-        runtime=per_attempt(10),
-    conda:
-        "../../envs/cameval.yaml"
-    log:
-        "logs/figures/appendix_e.log",
     script:
         "../scripts/appendix_e.py"

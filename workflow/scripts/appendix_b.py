@@ -5,5 +5,11 @@ from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 titles = snakemake.params.titles
-appendix_b(snakemake.input.images, snakemake.input.manifest, snakemake.input.gradcam,
-           {titles[k]: snakemake.input[k] for k in titles}, snakemake.output[0], n_images=snakemake.params.n_images)
+appendix_b(
+    snakemake.input.images,
+    snakemake.input.manifest,
+    snakemake.input.gradcam,
+    {titles[k]: snakemake.input[k] for k in titles},
+    snakemake.output[0],
+    n_images=snakemake.params.n_images,
+)

@@ -5,5 +5,10 @@ from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 attacks = {m: [v] if isinstance(v, str) else list(v) for m, v in snakemake.input.items()}
-appendix_f(attacks, snakemake.output[0], n_images=snakemake.params.n_images,
-           class_names=class_names(snakemake.params.dataset), expected=snakemake.params.expected)
+appendix_f(
+    attacks,
+    snakemake.output[0],
+    n_images=snakemake.params.n_images,
+    class_names=class_names(snakemake.params.dataset),
+    expected=snakemake.params.expected,
+)

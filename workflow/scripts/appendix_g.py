@@ -4,5 +4,9 @@ from cameval.figures import appendix_g, class_names
 from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])
-appendix_g(dict(snakemake.input.items()), snakemake.output[0], n_images=snakemake.params.n_images,
-           class_names={m: class_names(spec) for m, spec in snakemake.params.datasets.items()})
+appendix_g(
+    dict(snakemake.input.items()),
+    snakemake.output[0],
+    n_images=snakemake.params.n_images,
+    class_names={m: class_names(spec) for m, spec in snakemake.params.datasets.items()},
+)

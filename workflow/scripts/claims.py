@@ -12,13 +12,22 @@ from cameval.report import markdown_to_html
 setup_logging(snakemake.log[0])
 p = snakemake.params
 tables = {name: pd.read_csv(path) for name, path in snakemake.input.items() if not name.startswith("study__")}
-study = {name[len("study__"):]: pd.read_csv(path)
-         for name, path in snakemake.input.items() if name.startswith("study__")} or None
-ctx = Context(roles=model_roles(p.models), archs={m: s.get("arch") for m, s in p.models.items()},
-              alpha=p.alpha, tolerance=p.tolerance, fgsm_min_rho=p.fgsm_min_rho)
+study = {
+    name[len("study__") :]: pd.read_csv(path) for name, path in snakemake.input.items() if name.startswith("study__")
+} or None
+ctx = Context(
+    roles=model_roles(p.models),
+    archs={m: s.get("arch") for m, s in p.models.items()},
+    alpha=p.alpha,
+    tolerance=p.tolerance,
+    fgsm_min_rho=p.fgsm_min_rho,
+)
 df = evaluate_claims(tables, ctx, study=study)
-logging.getLogger("cameval.claims").info("verdicts on this run: %s; on the study's own results: %s",
-                                            df["verdict"].value_counts().to_dict(), df["study_verdict"].value_counts().to_dict())
+logging.getLogger("cameval.claims").info(
+    "verdicts on this run: %s; on the study's own results: %s",
+    df["verdict"].value_counts().to_dict(),
+    df["study_verdict"].value_counts().to_dict(),
+)
 md = claims_markdown(df, setup=[f"{t}: {s['dataset']}, models {', '.join(s['models'])}" for t, s in p.setup.items()])
 write_csv(df, snakemake.output.csv)
 write_text(md, snakemake.output.md)

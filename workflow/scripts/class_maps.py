@@ -7,8 +7,18 @@ setup_logging(snakemake.log[0])
 set_threads(snakemake.threads)
 cfg, p = snakemake.params.cfg, snakemake.params
 class_maps(
-    snakemake.input.weights, snakemake.input.images, snakemake.input.manifest, snakemake.output[0],
-    split=p.split, n_images=p.images, methods=cfg["methods"], background=cfg["background"],
-    ig_steps=cfg["ig_steps"], shap_explainer=cfg["shap_explainer"], shap_samples=cfg["shap_samples"],
-    layer=p.layer, seed=p.seed, device=p.device,
+    snakemake.input.weights,
+    snakemake.input.images,
+    snakemake.input.manifest,
+    snakemake.output[0],
+    split=p.split,
+    n_images=p.images,
+    methods=cfg["methods"],
+    background=cfg["background"],
+    ig_steps=cfg["ig_steps"],
+    shap_explainer=cfg["shap_explainer"],
+    shap_samples=cfg["shap_samples"],
+    layer=p.layer,
+    seed=p.seed,
+    device=p.device,
 )

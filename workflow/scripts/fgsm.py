@@ -7,6 +7,15 @@ from cameval.logs import set_threads, setup_logging
 setup_logging(snakemake.log[0])
 set_threads(snakemake.threads)
 p = snakemake.params
-rows = fgsm_rows(snakemake.input.weights, snakemake.input.images, snakemake.input.manifest, snakemake.output.maps,
-                 split=p.split, n_images=p.images, eps=p.eps, layer=p.layer, threshold=p.threshold)
+rows = fgsm_rows(
+    snakemake.input.weights,
+    snakemake.input.images,
+    snakemake.input.manifest,
+    snakemake.output.maps,
+    split=p.split,
+    n_images=p.images,
+    eps=p.eps,
+    layer=p.layer,
+    threshold=p.threshold,
+)
 write_csv(rows, snakemake.output.rows)

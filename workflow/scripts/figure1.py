@@ -11,5 +11,6 @@ for key, path in snakemake.input.items():
     if "__" in key:
         model, heatmap = key.split("__")
         models[model][heatmap] = path
-figure1_from_shards(models, snakemake.input.images, snakemake.input.manifest, snakemake.output[0],
-                    n_images=snakemake.params.n_images)
+figure1_from_shards(
+    models, snakemake.input.images, snakemake.input.manifest, snakemake.output[0], n_images=snakemake.params.n_images
+)

@@ -6,7 +6,10 @@ from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 rows = localization_rows(
-    snakemake.input.shards, snakemake.input.manifest,
-    threshold=snakemake.params.threshold, rule=snakemake.params.rule, expected=snakemake.params.expected,
+    snakemake.input.shards,
+    snakemake.input.manifest,
+    threshold=snakemake.params.threshold,
+    rule=snakemake.params.rule,
+    expected=snakemake.params.expected,
 )
 write_csv(rows, snakemake.output[0])

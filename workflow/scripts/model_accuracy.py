@@ -6,5 +6,13 @@ from cameval.models.train import split_accuracy
 
 setup_logging(snakemake.log[0])
 set_threads(snakemake.threads)
-write_json(split_accuracy(snakemake.input.weights, snakemake.input.images, snakemake.input.manifest,
-                          snakemake.params.split, device=snakemake.params.device), snakemake.output[0])
+write_json(
+    split_accuracy(
+        snakemake.input.weights,
+        snakemake.input.images,
+        snakemake.input.manifest,
+        snakemake.params.split,
+        device=snakemake.params.device,
+    ),
+    snakemake.output[0],
+)

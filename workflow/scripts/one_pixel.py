@@ -8,8 +8,20 @@ set_threads(snakemake.threads)
 cfg, p = snakemake.params.cfg, snakemake.params
 start, stop = p.rows
 attack_shard(
-    snakemake.input.weights, snakemake.input.images, snakemake.input.manifest, snakemake.output[0],
-    split=p.split, start=start, stop=stop, population=cfg["population"], generations=cfg["generations"],
-    f=cfg["f"], seed=p.seed, layer=p.layer, ig_steps=cfg["ig_steps"], device=p.device,
-    dataset=snakemake.wildcards.dataset, shard=int(snakemake.wildcards.shard),
+    snakemake.input.weights,
+    snakemake.input.images,
+    snakemake.input.manifest,
+    snakemake.output[0],
+    split=p.split,
+    start=start,
+    stop=stop,
+    population=cfg["population"],
+    generations=cfg["generations"],
+    f=cfg["f"],
+    seed=p.seed,
+    layer=p.layer,
+    ig_steps=cfg["ig_steps"],
+    device=p.device,
+    dataset=snakemake.wildcards.dataset,
+    shard=int(snakemake.wildcards.shard),
 )

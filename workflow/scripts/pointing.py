@@ -6,6 +6,12 @@ from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 p = snakemake.params
-rows = pointing_rows(snakemake.input.shards, snakemake.input.manifest, tolerances=p.tolerances,
-                     threshold=p.threshold, scale=p.scale, expected=p.expected)
+rows = pointing_rows(
+    snakemake.input.shards,
+    snakemake.input.manifest,
+    tolerances=p.tolerances,
+    threshold=p.threshold,
+    scale=p.scale,
+    expected=p.expected,
+)
 write_csv(rows, snakemake.output[0])

@@ -9,6 +9,9 @@ p = snakemake.params
 rows = rankcorr_rows(
     snakemake.input.occlusion,
     {"gradcam": snakemake.input.gradcam, "guided_backprop": snakemake.input.guided_backprop},
-    n_images=p.images, size=p.size, reduce=p.reduce, expected=p.expected,
+    n_images=p.images,
+    size=p.size,
+    reduce=p.reduce,
+    expected=p.expected,
 )
 write_csv(rows, snakemake.output[0])

@@ -6,8 +6,9 @@ from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 i, p = snakemake.input, snakemake.params
-tables = study.reanalysis(p.occlusion, p.chest_xray, i.export, i.key, read_published_values(i.values),
-                          n_boot=p.n_boot, seed=p.seed)
+tables = study.reanalysis(
+    p.occlusion, p.chest_xray, i.export, i.key, read_published_values(i.values), n_boot=p.n_boot, seed=p.seed
+)
 for name, df in tables.items():
     study.write(name, df, snakemake.output[f"{name}_csv"], snakemake.output[f"{name}_md"])
 study.figure(tables, snakemake.output.figure)

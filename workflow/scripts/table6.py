@@ -10,9 +10,11 @@ cfg = snakemake.params.cfg
 rows = {model: pd.read_csv(path) for model, path in snakemake.input.items()}
 full, display = table6(rows, cfg["reference"], n_boot=snakemake.params.n_boot, seed=snakemake.params.seed)
 write_table(
-    full, snakemake.output.csv, snakemake.output.md,
+    full,
+    snakemake.output.csv,
+    snakemake.output.md,
     title="Table 6 — one-pixel attacks: map value (0–1) at the attacked pixel, over the successful attacks "
-          "(mean ± std [min, max])",
+    "(mean ± std [min, max])",
     notes=[
         f"First {cfg['images']} images of the evaluation split of {cfg['dataset']}; differential evolution with "
         f"population {cfg['population']}, at most {cfg['generations']} generations, F = {cfg['f']}, no crossover, "
@@ -26,5 +28,6 @@ write_table(
         "map's pixels <= the attacked pixel's value; Wilcoxon signed-rank test (two-sided) of attacked vs random, "
         "before the attack.",
     ],
-    display=display, digits=3,
+    display=display,
+    digits=3,
 )

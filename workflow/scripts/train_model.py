@@ -10,7 +10,13 @@ train = dict(spec["train"])
 seed = train.pop("seed", snakemake.params.seed)  # a model's own seed, else the config's
 train.pop("threads")  # the job's threads, already applied by set_threads
 train_on_dataset(
-    spec["arch"], spec["num_classes"], snakemake.input.images, snakemake.input.manifest,
-    snakemake.output.weights, snakemake.output.metrics, snakemake.output.curve,
-    seed=seed, **train,
+    spec["arch"],
+    spec["num_classes"],
+    snakemake.input.images,
+    snakemake.input.manifest,
+    snakemake.output.weights,
+    snakemake.output.metrics,
+    snakemake.output.curve,
+    seed=seed,
+    **train,
 )

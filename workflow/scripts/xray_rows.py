@@ -9,7 +9,13 @@ setup_logging(snakemake.log[0])
 p = snakemake.params
 with ImageSet(snakemake.input.images) as imgs:
     classes = imgs.attrs["classes"]
-rows = xray_rows({h: list(snakemake.input[h]) for h in p.sets}, snakemake.input.manifest, classes,
-                 box_threshold=p.box_threshold, inbox_threshold=p.inbox_threshold, reduce=p.reduce,
-                 expected=p.expected)
+rows = xray_rows(
+    {h: list(snakemake.input[h]) for h in p.sets},
+    snakemake.input.manifest,
+    classes,
+    box_threshold=p.box_threshold,
+    inbox_threshold=p.inbox_threshold,
+    reduce=p.reduce,
+    expected=p.expected,
+)
 write_csv(rows, snakemake.output[0])

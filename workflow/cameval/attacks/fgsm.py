@@ -13,8 +13,9 @@ from torch import nn
 from cameval.explain._core import logits_of
 
 
-def fgsm(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, eps: float,
-         mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)) -> torch.Tensor:
+def fgsm(
+    model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, eps: float, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)
+) -> torch.Tensor:
     """Untargeted one-step FGSM on pixel-space images ``[N, C, H, W]`` in [0, 1].
 
     Returns the adversarial images in pixel space, clipped to [0, 1]. The loss is the

@@ -59,9 +59,15 @@ class OnePixelResult:
 
 
 @torch.no_grad()
-def population_logits(model: nn.Module, x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                      values: torch.Tensor, batch_size: int | None = None,
-                      incremental: bool | None = None) -> torch.Tensor:
+def population_logits(
+    model: nn.Module,
+    x: torch.Tensor,
+    rows: torch.Tensor,
+    cols: torch.Tensor,
+    values: torch.Tensor,
+    batch_size: int | None = None,
+    incremental: bool | None = None,
+) -> torch.Tensor:
     """Logits ``[P, classes]`` of ``P`` copies of one image, each with one pixel changed.
 
     ``x``: one normalized image ``[C, H, W]`` (model space); ``rows``, ``cols``: LongTensor
@@ -100,10 +106,20 @@ def _rand1_partners(rng: np.random.Generator, population: int) -> np.ndarray:
     return out
 
 
-def one_pixel(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, mean=(0.0, 0.0, 0.0),
-              std=(1.0, 1.0, 1.0), population: int = 400, generations: int = 100, f: float = 0.5,
-              seed: int = 0, first_index: int = 0, progress: bool = False,
-              incremental: bool | None = None) -> OnePixelResult:
+def one_pixel(
+    model: nn.Module,
+    pixels: torch.Tensor,
+    labels: torch.Tensor,
+    mean=(0.0, 0.0, 0.0),
+    std=(1.0, 1.0, 1.0),
+    population: int = 400,
+    generations: int = 100,
+    f: float = 0.5,
+    seed: int = 0,
+    first_index: int = 0,
+    progress: bool = False,
+    incremental: bool | None = None,
+) -> OnePixelResult:
     """Untargeted one-pixel attack on pixel-space images ``[N, C, H, W]`` in [0, 1].
 
     See the module docstring for the algorithm. ``first_index`` offsets the per-image seeds
@@ -118,8 +134,10 @@ def one_pixel(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, mean
     if generations < 0 or f <= 0:
         raise ValueError(f"generations must be >= 0 and f > 0; got {generations}, {f}")
     if pixels.ndim != 4 or len(pixels) != len(labels):
-        raise ValueError(f"pixels: expected [N, C, H, W] with one label per image; got {tuple(pixels.shape)} "
-                         f"and {len(labels)} labels")
+        raise ValueError(
+            f"pixels: expected [N, C, H, W] with one label per image; got {tuple(pixels.shape)} "
+            f"and {len(labels)} labels"
+        )
     n, c, h, w = pixels.shape
     m = torch.as_tensor(mean, dtype=pixels.dtype, device=pixels.device).reshape(-1)[:c]
     s = torch.as_tensor(std, dtype=pixels.dtype, device=pixels.device).reshape(-1)[:c]
@@ -128,8 +146,12 @@ def one_pixel(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, mean
     with torch.no_grad():
         clean = torch.softmax(logits_of(model(x)).float(), dim=1).cpu()
     out = {
-        "success": np.zeros(n, bool), "pixel": np.zeros((n, 2), np.int64), "colour": np.zeros((n, c), np.uint8),
-        "generations": np.zeros(n, np.int64), "p_after": np.zeros(n), "pred_after": np.zeros(n, np.int64),
+        "success": np.zeros(n, bool),
+        "pixel": np.zeros((n, 2), np.int64),
+        "colour": np.zeros((n, c), np.uint8),
+        "generations": np.zeros(n, np.int64),
+        "p_after": np.zeros(n),
+        "pred_after": np.zeros(n, np.int64),
         "evaluations": np.zeros(n, np.int64),
     }
     adversarial = pixels.detach().clone()
@@ -138,8 +160,9 @@ def one_pixel(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, mean
         """(label probability, prediction) of each candidate of image ``img``."""
         q = np.rint(cand).astype(np.int64)
         values = (torch.as_tensor(q[:, 2:], dtype=x.dtype, device=x.device) / 255 - m) / s
-        logits = population_logits(model, x[img], torch.as_tensor(q[:, 0]), torch.as_tensor(q[:, 1]), values,
-                                   incremental=incremental)
+        logits = population_logits(
+            model, x[img], torch.as_tensor(q[:, 0]), torch.as_tensor(q[:, 1]), values, incremental=incremental
+        )
         prob = torch.softmax(logits.float(), dim=1)
         out["evaluations"][img] += len(cand)
         return prob[:, int(labels[img])].cpu().numpy().astype(np.float64), prob.argmax(1).cpu().numpy()
@@ -167,13 +190,29 @@ def one_pixel(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, mean
         out["p_after"][img] = fit[best]
         out["pred_after"][img] = pred[best]
         adversarial[img, :, q[0], q[1]] = torch.as_tensor(q[2:], dtype=pixels.dtype, device=pixels.device) / 255
-        log.info("one-pixel: image %d, label %d, %s after %d generations (%d candidates, %.2f s): "
-                 "pixel %s -> %s, p(label) %.4f -> %.4f", first_index + img, label,
-                 "success" if out["success"][img] else "failed", gen, out["evaluations"][img],
-                 time.perf_counter() - t0, tuple(q[:2]), tuple(q[2:]), float(clean[img, label]), fit[best])
+        log.info(
+            "one-pixel: image %d, label %d, %s after %d generations (%d candidates, %.2f s): "
+            "pixel %s -> %s, p(label) %.4f -> %.4f",
+            first_index + img,
+            label,
+            "success" if out["success"][img] else "failed",
+            gen,
+            out["evaluations"][img],
+            time.perf_counter() - t0,
+            tuple(q[:2]),
+            tuple(q[2:]),
+            float(clean[img, label]),
+            fit[best],
+        )
     return OnePixelResult(
-        success=out["success"], pixel=out["pixel"], colour=out["colour"], generations=out["generations"],
-        p_before=clean[torch.arange(n), labels].numpy().astype(np.float64), p_after=out["p_after"],
-        pred_before=clean.argmax(1).numpy(), pred_after=out["pred_after"], evaluations=out["evaluations"],
+        success=out["success"],
+        pixel=out["pixel"],
+        colour=out["colour"],
+        generations=out["generations"],
+        p_before=clean[torch.arange(n), labels].numpy().astype(np.float64),
+        p_after=out["p_after"],
+        pred_before=clean.argmax(1).numpy(),
+        pred_after=out["pred_after"],
+        evaluations=out["evaluations"],
         adversarial=adversarial,
     )

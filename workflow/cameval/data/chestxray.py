@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,8 +40,20 @@ log = logging.getLogger(__name__)
 
 #: CheXNet's output order (Rajpurkar et al., 2017; arnoweng/CheXNet ``CLASS_NAMES``).
 CHEXNET_CLASSES = (
-    "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
-    "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia",
+    "Atelectasis",
+    "Cardiomegaly",
+    "Effusion",
+    "Infiltration",
+    "Mass",
+    "Nodule",
+    "Pneumonia",
+    "Pneumothorax",
+    "Consolidation",
+    "Edema",
+    "Emphysema",
+    "Fibrosis",
+    "Pleural_Thickening",
+    "Hernia",
 )
 #: Spellings of the box file that differ from the label file's.
 FINDING_ALIASES = {"Infiltrate": "Infiltration"}
@@ -66,8 +78,9 @@ def _read_csv(path: str | os.PathLike, columns: Sequence[str], what: str) -> pd.
         raise DataError(f"{path}: not a readable CSV ({e}); expected {what}") from e
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise DataError(f"{path}: no column(s) {missing} (expected {what} with columns {list(columns)}; "
-                        f"found {list(df.columns)})")
+        raise DataError(
+            f"{path}: no column(s) {missing} (expected {what} with columns {list(columns)}; found {list(df.columns)})"
+        )
     return df
 
 
@@ -77,15 +90,19 @@ def read_bbox_list(path: str | os.PathLike) -> pd.DataFrame:
     Finding names are canonical (:func:`canonical_finding`). A missing column, a non-numeric or
     non-positive size raises :class:`DataError` naming the file, the row and the column.
     """
-    df = _read_csv(path, BBOX_COLUMNS, "NIH's BBox_List_2017.csv (header 'Image Index,Finding Label,Bbox [x,y,w,h],,,')")
+    df = _read_csv(
+        path, BBOX_COLUMNS, "NIH's BBox_List_2017.csv (header 'Image Index,Finding Label,Bbox [x,y,w,h],,,')"
+    )
     out = pd.DataFrame({"image": df["Image Index"].str.strip(), "finding": df["Finding Label"].map(canonical_finding)})
     for src, dst in zip(BBOX_COLUMNS[2:], ("x", "y", "w", "h")):
         values = pd.to_numeric(df[src].str.strip(), errors="coerce")
         bad = values.isna() | (values <= 0 if dst in ("w", "h") else values < 0)
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"{path}: row {i + 2} ({df['Image Index'].iloc[i]}), column {src!r}: {df[src].iloc[i]!r} "
-                            f"(expected a {'positive' if dst in ('w', 'h') else 'non-negative'} number of pixels)")
+            raise DataError(
+                f"{path}: row {i + 2} ({df['Image Index'].iloc[i]}), column {src!r}: {df[src].iloc[i]!r} "
+                f"(expected a {'positive' if dst in ('w', 'h') else 'non-negative'} number of pixels)"
+            )
         out[dst] = values.astype(float)
     empty = out["image"] == ""
     if empty.any():
@@ -117,8 +134,9 @@ def count_eval_rows(bbox_csv: str | os.PathLike, limit: int | None = None) -> in
     return int(bbox[bbox["image"].isin(keep)][["image", "finding"]].drop_duplicates().shape[0])
 
 
-def resize_box(x: float, y: float, w: float, h: float, width: int, height: int,
-               size: int) -> tuple[float, float, float, float]:
+def resize_box(
+    x: float, y: float, w: float, h: float, width: int, height: int, size: int
+) -> tuple[float, float, float, float]:
     """Map an NIH box ``(x, y, w, h)`` of a ``width``×``height`` image through the resize to
     ``size``×``size`` as an inclusive box ``(x0, y0, x1, y1)`` (floats), clipped to the image.
 
@@ -198,17 +216,28 @@ def build_chestxray(
         raise DataError(f"{bbox_list}: column 'Finding Label': {unknown} not among the dataset's classes {classes}")
     missing_rows = [i for i in images if i not in entries]
     if missing_rows:
-        raise DataError(f"{data_entry}: column 'Image Index': no row for {missing_rows[:5]} "
-                        f"({len(missing_rows)} boxed images; expected one row per image)")
+        raise DataError(
+            f"{data_entry}: column 'Image Index': no row for {missing_rows[:5]} "
+            f"({len(missing_rows)} boxed images; expected one row per image)"
+        )
     missing_png = [i for i in images if not (folder / i).is_file()]
     if missing_png:
         raise DataError(f"{folder}: no PNG for {missing_png[:5]} ({len(missing_png)} boxed images of {bbox_list})")
     by_image = {k: g for k, g in bbox.groupby("image", sort=True)}
-    attrs = {"dataset": "chestxray", "kind": "chestxray", "size": int(size), "classes": list(classes),
-             "images_dir": str(images_dir), "bbox_list": str(bbox_list), "data_entry": str(data_entry)}
+    attrs = {
+        "dataset": "chestxray",
+        "kind": "chestxray",
+        "size": int(size),
+        "classes": list(classes),
+        "images_dir": str(images_dir),
+        "bbox_list": str(bbox_list),
+        "data_entry": str(data_entry),
+    }
     rows, n_boxes, n_eval, outside = [], 0, 0, 0
-    with ImageSetWriter(path_h5, len(images), size, size, mean, std, attrs=attrs) as writer, \
-            tqdm(total=len(images), desc="ChestX-ray14", unit="img", disable=not progress) as bar:
+    with (
+        ImageSetWriter(path_h5, len(images), size, size, mean, std, attrs=attrs) as writer,
+        tqdm(total=len(images), desc="ChestX-ray14", unit="img", disable=not progress) as bar,
+    ):
         for i, name in enumerate(images):
             image, width, height = load_xray(folder / name, size)
             writer.write(i, image, Path(name).stem)
@@ -220,14 +249,27 @@ def build_chestxray(
             labels = sorted(index_of[f] for f in found)
             n_boxes += len(boxes)
             n_eval += len({b[0] for b in boxes})
-            rows.append({"id": Path(name).stem, "split": "test", "index": i, "label": -1, "source": name,
-                         "boxes": boxes, "labels": "|".join(str(c) for c in labels),
-                         "findings": "|".join(classes[c] for c in labels)})
+            rows.append(
+                {
+                    "id": Path(name).stem,
+                    "split": "test",
+                    "index": i,
+                    "label": -1,
+                    "source": name,
+                    "boxes": boxes,
+                    "labels": "|".join(str(c) for c in labels),
+                    "findings": "|".join(classes[c] for c in labels),
+                }
+            )
             bar.update(1)
         write_manifest(pd.DataFrame(rows, columns=[*MANIFEST_COLUMNS, "labels", "findings"]), path_manifest)
     if outside:
         log.warning("%d boxes reach past their image and were clipped", outside)
-    summary = {"images": len(rows), "boxes": n_boxes, "eval_rows": n_eval,
-               "findings": sorted(set(bbox[bbox["image"].isin(set(images))]["finding"]))}
+    summary = {
+        "images": len(rows),
+        "boxes": n_boxes,
+        "eval_rows": n_eval,
+        "findings": sorted(set(bbox[bbox["image"].isin(set(images))]["finding"])),
+    }
     log.info("ChestX-ray14: %d boxed images, %d boxes, %d (image, finding) rows", len(rows), n_boxes, n_eval)
     return summary

@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 import time
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,8 +45,9 @@ def bicubic_matrix(n_in: int, n_out: int, a: float = -0.75) -> np.ndarray:
     w = np.zeros((n_out, n_in))
     for tap in (-1, 0, 1, 2):
         d = np.abs(t - tap)
-        k = np.where(d <= 1, ((a + 2) * d - (a + 3)) * d * d + 1,
-                     np.where(d < 2, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a, 0.0))
+        k = np.where(
+            d <= 1, ((a + 2) * d - (a + 3)) * d * d + 1, np.where(d < 2, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a, 0.0)
+        )
         i = i0 + tap
         ok = (i >= 0) & (i < n_in)
         w[np.flatnonzero(ok), i[ok]] += k[ok]
@@ -89,8 +90,16 @@ def split_sources(n_sources: int, fractions: Sequence[float], seed: int) -> dict
     return {"train": perm[:n_train], "val": perm[n_train : n_train + n_val], "test": perm[n_train + n_val :]}
 
 
-def _split_plan(rng: np.random.Generator, n: int, sources: np.ndarray, targets: np.ndarray, size: int,
-                sides: tuple[int, int], clutter: int, split: str) -> dict:
+def _split_plan(
+    rng: np.random.Generator,
+    n: int,
+    sources: np.ndarray,
+    targets: np.ndarray,
+    size: int,
+    sides: tuple[int, int],
+    clutter: int,
+    split: str,
+) -> dict:
     """Every random choice of a split's canvases but the noise, drawn at once."""
     labels = rng.permutation(np.arange(n) % 10)  # balanced classes
     main = np.empty(n, dtype=np.int64)
@@ -98,8 +107,7 @@ def _split_plan(rng: np.random.Generator, n: int, sources: np.ndarray, targets: 
         pool = sources[targets[sources] == c]
         idx = np.flatnonzero(labels == c)
         if idx.size and pool.size == 0:
-            raise ConfigError(f"fractions: split {split!r} has no source digit of class {c}; "
-                              "give it a larger share")
+            raise ConfigError(f"fractions: split {split!r} has no source digit of class {c}; give it a larger share")
         if idx.size:
             main[idx] = rng.choice(pool, size=idx.size)
     side = rng.integers(sides[0], sides[1] + 1, size=n)
@@ -112,10 +120,18 @@ def _split_plan(rng: np.random.Generator, n: int, sources: np.ndarray, targets: 
         same = sources[other] == main[:, None]
         other[same] = (other[same] + 1 + rng.integers(0, len(sources) - 1, size=same.sum())) % len(sources)
     return {
-        "labels": labels, "main": main, "side": side, "pos": pos, "bg": bg, "fg": fg,
-        "c_src": sources[other], "c_side": rng.integers(sides[0], sides[1] + 1, size=(n, k)),
-        "c_crop": rng.uniform(*_CLUTTER_CROP, size=(n, k)), "c_off": rng.random((n, k, 4, 2)),
-        "c_pos": rng.random((n, k, _CANDIDATES, 2)), "c_colour": rng.uniform(*_CLUTTER_COLOUR, size=(n, k, 3)),
+        "labels": labels,
+        "main": main,
+        "side": side,
+        "pos": pos,
+        "bg": bg,
+        "fg": fg,
+        "c_src": sources[other],
+        "c_side": rng.integers(sides[0], sides[1] + 1, size=(n, k)),
+        "c_crop": rng.uniform(*_CLUTTER_CROP, size=(n, k)),
+        "c_off": rng.random((n, k, 4, 2)),
+        "c_pos": rng.random((n, k, _CANDIDATES, 2)),
+        "c_colour": rng.uniform(*_CLUTTER_COLOUR, size=(n, k, 3)),
         "c_strength": rng.uniform(*_CLUTTER_STRENGTH, size=(n, k)),
     }
 
@@ -138,8 +154,9 @@ def _taper(c: int) -> np.ndarray:
     return np.outer(w, w)
 
 
-def _render(plan: dict, rows: slice, digits8: np.ndarray, size: int, noise: float,
-            rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+def _render(
+    plan: dict, rows: slice, digits8: np.ndarray, size: int, noise: float, rng: np.random.Generator
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Render canvases ``rows`` of a split's plan: uint8 ``[m, size, size, 3]`` and the ink boxes."""
     P = {key: value[rows] for key, value in plan.items()}
     main, side, pos = P["main"], P["side"], P["pos"]
@@ -236,7 +253,9 @@ def make_digits_loc(
     size = int(size)
     lo, hi = int(round(scale[0] * size)), int(round(scale[1] * size))
     if not (0 < scale[0] <= scale[1] <= 1) or lo < 4:
-        raise ConfigError(f"scale: expected 0 < min <= max <= 1 with min*size >= 4 px, got {list(scale)} at size {size}")
+        raise ConfigError(
+            f"scale: expected 0 < min <= max <= 1 with min*size >= 4 px, got {list(scale)} at size {size}"
+        )
     if clutter < 0:
         raise ConfigError(f"clutter: expected a non-negative number of fragments, got {clutter}")
 
@@ -245,9 +264,17 @@ def make_digits_loc(
     targets = data.target.astype(np.int64)
     sources = split_sources(len(digits8), fractions, seed)
     total = sum(counts.values())
-    attrs = {"dataset": name, "kind": "digits", "seed": int(seed), "size": size, "scale": list(scale),
-             "clutter": int(clutter), "fractions": list(fractions), "noise": float(noise),
-             "ink_threshold": INK_THRESHOLD}
+    attrs = {
+        "dataset": name,
+        "kind": "digits",
+        "seed": int(seed),
+        "size": size,
+        "scale": list(scale),
+        "clutter": int(clutter),
+        "fractions": list(fractions),
+        "noise": float(noise),
+        "ink_threshold": INK_THRESHOLD,
+    }
     rows = []
     with ImageSetWriter(path_h5, total, size, size, mean, std, attrs=attrs) as writer:
         offset = 0
@@ -264,11 +291,18 @@ def make_digits_loc(
                 writer.write_many(offset + sl.start, images, ids)
                 for i, box in zip(range(sl.start, sl.stop), boxes):
                     label = int(plan["labels"][i])
-                    rows.append({"id": ids[i - sl.start], "split": split, "index": offset + i, "label": label,
-                                 "source": int(plan["main"][i]), "boxes": [[label, *box]]})
+                    rows.append(
+                        {
+                            "id": ids[i - sl.start],
+                            "split": split,
+                            "index": offset + i,
+                            "label": label,
+                            "source": int(plan["main"][i]),
+                            "boxes": [[label, *box]],
+                        }
+                    )
             offset += n
-        write_manifest(pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)),
-                       path_manifest)
+        write_manifest(pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)), path_manifest)
     b = np.array([r["boxes"][0][1:] for r in rows]).reshape(-1, 4)
     summary = {
         "counts": counts,
@@ -277,7 +311,14 @@ def make_digits_loc(
         "mean_box_height": float(np.mean(b[:, 3] - b[:, 1] + 1)) if len(b) else float("nan"),
         "seconds": time.perf_counter() - start,
     }
-    log.info("%s: %s canvases of %d px from %s source digits; mean box %.1f x %.1f px; %.1f s", name,
-             counts, size, summary["sources"], summary["mean_box_width"], summary["mean_box_height"],
-             summary["seconds"])
+    log.info(
+        "%s: %s canvases of %d px from %s source digits; mean box %.1f x %.1f px; %.1f s",
+        name,
+        counts,
+        size,
+        summary["sources"],
+        summary["mean_box_width"],
+        summary["mean_box_height"],
+        summary["seconds"],
+    )
     return summary

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -27,9 +27,17 @@ log = logging.getLogger(__name__)
 SIZE, DIGIT = 28, 20
 
 
-def make_digits_28(path_h5: str | os.PathLike, path_manifest: str | os.PathLike,
-                   counts: Mapping[str, int], fractions=(0.7, 0.15, 0.15), seed: int = 0,
-                   mean: float = 0.5, std: float = 0.5, shift: int = 2, name: str = "digits-28") -> dict:
+def make_digits_28(
+    path_h5: str | os.PathLike,
+    path_manifest: str | os.PathLike,
+    counts: Mapping[str, int],
+    fractions=(0.7, 0.15, 0.15),
+    seed: int = 0,
+    mean: float = 0.5,
+    std: float = 0.5,
+    shift: int = 2,
+    name: str = "digits-28",
+) -> dict:
     """Build ``images.h5`` (uint8 ``[n, 28, 28, 1]``) and the manifest; returns a summary.
 
     Rows are ordered train, val, test; ids ``{name}/{split}/{i:06d}``; ``source`` is the digit's
@@ -71,8 +79,16 @@ def make_digits_28(path_h5: str | os.PathLike, path_manifest: str | os.PathLike,
                 y0, x0 = (SIZE - DIGIT) // 2 + offs[i, 0], (SIZE - DIGIT) // 2 + offs[i, 1]
                 images[i, y0 : y0 + DIGIT, x0 : x0 + DIGIT, 0] = np.rint(patches[src[i]] * 255).astype(np.uint8)
                 bx0, by0, bx1, by1 = ink_box(patches[src[i]])
-                rows.append({"id": ids[i], "split": split, "index": offset + i, "label": int(labels[i]),
-                             "source": int(src[i]), "boxes": [[int(labels[i]), x0 + bx0, y0 + by0, x0 + bx1, y0 + by1]]})
+                rows.append(
+                    {
+                        "id": ids[i],
+                        "split": split,
+                        "index": offset + i,
+                        "label": int(labels[i]),
+                        "source": int(src[i]),
+                        "boxes": [[int(labels[i]), x0 + bx0, y0 + by0, x0 + bx1, y0 + by1]],
+                    }
+                )
             writer.write_many(offset, images, ids)
             offset += n
     write_manifest(pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)), path_manifest)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -74,15 +74,25 @@ def make_digits_multi(
     size, max_digits = int(size), int(max_digits)
     lo, hi = int(round(scale[0] * size)), int(round(scale[1] * size))
     if not (0 < scale[0] <= scale[1] <= 1) or lo < 4:
-        raise ConfigError(f"scale: expected 0 < min <= max <= 1 with min*size >= 4 px, got {list(scale)} at size {size}")
+        raise ConfigError(
+            f"scale: expected 0 < min <= max <= 1 with min*size >= 4 px, got {list(scale)} at size {size}"
+        )
     if not 1 <= max_digits <= 10:
         raise ConfigError(f"max_digits: expected 1..10 digits per canvas, got {max_digits}")
     data = load_digits()
     digits8 = (data.images / 16.0).astype(np.float32)
     targets = data.target.astype(np.int64)
     sources = split_sources(len(digits8), fractions, seed)
-    attrs = {"dataset": name, "kind": "digits-multi", "seed": int(seed), "size": size, "scale": list(scale),
-             "max_digits": max_digits, "noise": float(noise), "classes": list(CLASSES)}
+    attrs = {
+        "dataset": name,
+        "kind": "digits-multi",
+        "seed": int(seed),
+        "size": size,
+        "scale": list(scale),
+        "max_digits": max_digits,
+        "noise": float(noise),
+        "classes": list(CLASSES),
+    }
     rows, row = [], 0
     with ImageSetWriter(path_h5, sum(counts.values()), size, size, mean, std, attrs=attrs) as writer:
         for s_i, split in enumerate(SPLITS):
@@ -91,7 +101,9 @@ def make_digits_multi(
             by_class = {c: pool[targets[pool] == c] for c in range(10)}
             empty = [c for c, p in by_class.items() if p.size == 0]
             if counts[split] and empty:
-                raise ConfigError(f"fractions: split {split!r} has no source digit of class(es) {empty}; give it a larger share")
+                raise ConfigError(
+                    f"fractions: split {split!r} has no source digit of class(es) {empty}; give it a larger share"
+                )
             for i in range(counts[split]):
                 k = 1 + i % max_digits
                 classes = np.sort(rng.choice(10, size=k, replace=False))
@@ -119,12 +131,23 @@ def make_digits_multi(
                 gray = np.clip(np.rint(canvas * 255), 0, 255).astype(np.uint8)
                 image_id = f"{name}/{split}/{i:06d}"
                 writer.write(row, np.repeat(gray[:, :, None], 3, axis=2), image_id)
-                rows.append({"id": image_id, "split": split, "index": row, "label": -1,
-                             "source": "|".join(str(s) for s in srcs), "boxes": boxes,
-                             "labels": "|".join(str(int(c)) for c in classes)})
+                rows.append(
+                    {
+                        "id": image_id,
+                        "split": split,
+                        "index": row,
+                        "label": -1,
+                        "source": "|".join(str(s) for s in srcs),
+                        "boxes": boxes,
+                        "labels": "|".join(str(int(c)) for c in classes),
+                    }
+                )
                 row += 1
         write_manifest(pd.DataFrame(rows, columns=[*MANIFEST_COLUMNS, "labels"]), path_manifest)
-    summary = {"canvases": counts, "digits": int(sum(len(r["boxes"]) for r in rows)),
-               "seconds": time.perf_counter() - start}
+    summary = {
+        "canvases": counts,
+        "digits": int(sum(len(r["boxes"]) for r in rows)),
+        "seconds": time.perf_counter() - start,
+    }
     log.info("%s: %s canvases, %d digits in %.1f s", name, counts, summary["digits"], summary["seconds"])
     return summary

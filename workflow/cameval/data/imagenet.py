@@ -24,8 +24,8 @@ import logging
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -60,11 +60,16 @@ def read_voc_xml(path: str | os.PathLike) -> tuple[int, int, list[Box]]:
         boxes = []
         for obj in root.iter("object"):
             bb = obj.find("bndbox")
-            boxes.append((obj.findtext("name").strip(),
-                          *(int(round(float(bb.findtext(k)))) for k in ("xmin", "ymin", "xmax", "ymax"))))
+            boxes.append(
+                (
+                    obj.findtext("name").strip(),
+                    *(int(round(float(bb.findtext(k)))) for k in ("xmin", "ymin", "xmax", "ymax")),
+                )
+            )
     except (AttributeError, TypeError, ValueError) as e:
-        raise DataError(f"{path}: expected <size><width>/<height> and <object><name>, "
-                        f"<bndbox><xmin>/<ymin>/<xmax>/<ymax> ({e})") from e
+        raise DataError(
+            f"{path}: expected <size><width>/<height> and <object><name>, <bndbox><xmin>/<ymin>/<xmax>/<ymax> ({e})"
+        ) from e
     return width, height, boxes
 
 
@@ -72,8 +77,9 @@ def read_loc_solution(csv_path: str | os.PathLike) -> dict[str, list[Box]]:
     """``{image_id: [(wnid, x0, y0, x1, y1), ...]}`` from Kaggle's ``LOC_val_solution.csv``."""
     csv_path = Path(csv_path)
     if not csv_path.is_file():
-        raise DataError(f"{csv_path}: no such file (expected Kaggle's LOC_val_solution.csv with columns "
-                        "ImageId, PredictionString)")
+        raise DataError(
+            f"{csv_path}: no such file (expected Kaggle's LOC_val_solution.csv with columns ImageId, PredictionString)"
+        )
     out: dict[str, list[Box]] = {}
     with open(csv_path, newline="") as f:
         reader = csv.DictReader(f)
@@ -82,11 +88,15 @@ def read_loc_solution(csv_path: str | os.PathLike) -> dict[str, list[Box]]:
         for row in reader:
             tokens = row["PredictionString"].split()
             if len(tokens) % 5:
-                raise DataError(f"{csv_path}: {row['ImageId']}: PredictionString has {len(tokens)} fields "
-                                "(expected groups of 'wnid x0 y0 x1 y1')")
+                raise DataError(
+                    f"{csv_path}: {row['ImageId']}: PredictionString has {len(tokens)} fields "
+                    "(expected groups of 'wnid x0 y0 x1 y1')"
+                )
             try:
-                out[row["ImageId"]] = [(tokens[i], *(int(round(float(v))) for v in tokens[i + 1 : i + 5]))
-                                       for i in range(0, len(tokens), 5)]
+                out[row["ImageId"]] = [
+                    (tokens[i], *(int(round(float(v))) for v in tokens[i + 1 : i + 5]))
+                    for i in range(0, len(tokens), 5)
+                ]
             except ValueError as e:
                 raise DataError(f"{csv_path}: {row['ImageId']}: bad coordinates ({e})") from e
     return out
@@ -130,8 +140,9 @@ def crop_offsets(width: int, height: int, crop: int = 224) -> tuple[int, int]:
     return int(round((width - crop) / 2.0)), int(round((height - crop) / 2.0))
 
 
-def transform_box(box: Sequence[float], width: int, height: int, resize: int = 256,
-                  crop: int = 224) -> tuple[float, float, float, float] | None:
+def transform_box(
+    box: Sequence[float], width: int, height: int, resize: int = 256, crop: int = 224
+) -> tuple[float, float, float, float] | None:
     """Map an inclusive box ``(x0, y0, x1, y1)`` of a ``width``×``height`` image through
     ``Resize(resize)`` + ``CenterCrop(crop)``; clip it to the crop; None if it falls outside.
 
@@ -190,8 +201,10 @@ class _Annotations:
         if self.path.is_file():
             self.table = read_loc_solution(self.path)
         elif not self.path.is_dir():
-            raise ConfigError(f"annotations: no folder or file {self.path} (expected a folder of "
-                              "ILSVRC2012_val_*.xml files or LOC_val_solution.csv)")
+            raise ConfigError(
+                f"annotations: no folder or file {self.path} (expected a folder of "
+                "ILSVRC2012_val_*.xml files or LOC_val_solution.csv)"
+            )
 
     def boxes(self, image_id: str) -> tuple[int | None, int | None, list[Box]]:
         if self.table is not None:
@@ -250,29 +263,44 @@ def build_imagenet(
         if unknown:
             raise DataError(f"{where}: WNID(s) {unknown} not in {synsets}")
         if len(classes) > 1:
-            raise DataError(f"{where}: boxes of several classes {sorted(classes)} (expected one class per "
-                            "ILSVRC val image)")
+            raise DataError(
+                f"{where}: boxes of several classes {sorted(classes)} (expected one class per ILSVRC val image)"
+            )
         for b in boxes:
-            if not (b[1] <= b[3] and b[2] <= b[4]) or (w is not None and (b[1] >= w or b[2] >= h or b[3] < 0 or b[4] < 0)):
-                raise DataError(f"{where}: box {list(b)} is reversed or lies outside the {w}x{h} image "
-                                "(expected xmin <= xmax, ymin <= ymax, overlapping the image)")
+            if not (b[1] <= b[3] and b[2] <= b[4]) or (
+                w is not None and (b[1] >= w or b[2] >= h or b[3] < 0 or b[4] < 0)
+            ):
+                raise DataError(
+                    f"{where}: box {list(b)} is reversed or lies outside the {w}x{h} image "
+                    "(expected xmin <= xmax, ymin <= ymax, overlapping the image)"
+                )
         labelled.append((f, index_of[boxes[0][0]], w, h, boxes))
 
     workers = workers or min(4, os.cpu_count() or 1)
-    attrs = {"dataset": "imagenet", "kind": "imagenet", "resize": int(resize), "crop": int(crop),
-             "images_dir": str(images_dir), "annotations": str(annotations)}
+    attrs = {
+        "dataset": "imagenet",
+        "kind": "imagenet",
+        "resize": int(resize),
+        "crop": int(crop),
+        "images_dir": str(images_dir),
+        "annotations": str(annotations),
+    }
     rows, n_boxes, dropped = [], 0, 0
     block = 64
-    with ImageSetWriter(path_h5, len(labelled), crop, crop, mean, std, attrs=attrs) as writer, \
-            concurrent.futures.ThreadPoolExecutor(workers) as pool, \
-            tqdm(total=len(labelled), desc="ILSVRC val", unit="img", disable=not progress) as bar:
+    with (
+        ImageSetWriter(path_h5, len(labelled), crop, crop, mean, std, attrs=attrs) as writer,
+        concurrent.futures.ThreadPoolExecutor(workers) as pool,
+        tqdm(total=len(labelled), desc="ILSVRC val", unit="img", disable=not progress) as bar,
+    ):
         for b0 in range(0, len(labelled), block):
             chunk = labelled[b0 : b0 + block]
             results = pool.map(lambda item: preprocess(item[0], resize, crop), chunk)
             for i, ((f, label, xw, xh, boxes), (image, width, height)) in enumerate(zip(chunk, results), start=b0):
                 if xw is not None and (xw, xh) != (width, height):
-                    raise DataError(f"{ann.path / (f.stem + '.xml')}: size {xw}x{xh} but {f} is "
-                                    f"{width}x{height} (expected the annotation of this JPEG)")
+                    raise DataError(
+                        f"{ann.path / (f.stem + '.xml')}: size {xw}x{xh} but {f} is "
+                        f"{width}x{height} (expected the annotation of this JPEG)"
+                    )
                 out = []
                 for wnid, x0, y0, x1, y1 in boxes:
                     x0, x1 = max(0, x0), min(width - 1, x1)  # clip to the image (inclusive)
@@ -284,11 +312,9 @@ def build_imagenet(
                         out.append([label, *t])
                 n_boxes += len(out)
                 writer.write(i, image, f.stem)
-                rows.append({"id": f.stem, "split": "val", "index": i, "label": label, "source": f.name,
-                             "boxes": out})
+                rows.append({"id": f.stem, "split": "val", "index": i, "label": label, "source": f.name, "boxes": out})
                 bar.update(1)
-        write_manifest(pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)),
-                       path_manifest)
+        write_manifest(pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)), path_manifest)
     summary = {"images": len(rows), "boxes": n_boxes, "boxes_outside_crop": dropped}
     log.info("ILSVRC val: %d images, %d boxes kept, %d outside the %d px crop", len(rows), n_boxes, dropped, crop)
     if dropped:

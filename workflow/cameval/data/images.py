@@ -36,8 +36,9 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
@@ -64,17 +65,27 @@ class ImageSetWriter:
     missing: :class:`DataError`) the temporary file is deleted and ``path`` is left untouched.
     """
 
-    def __init__(self, path: str | os.PathLike, n: int, height: int, width: int,
-                 mean: Sequence[float], std: Sequence[float], attrs: dict | None = None,
-                 compression: str | None = "gzip"):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        n: int,
+        height: int,
+        width: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        attrs: dict | None = None,
+        compression: str | None = "gzip",
+    ):
         self.path = Path(path)
         self.n, self.height, self.width = int(n), int(height), int(width)
         self.mean = np.asarray(mean, dtype=np.float64).reshape(-1)
         self.std = np.asarray(std, dtype=np.float64).reshape(-1)
         self.channels = len(self.mean)  # 3 (RGB), or 1 (grayscale: digits-28, MNIST)
         if self.channels not in (1, 3) or self.std.shape != self.mean.shape:
-            raise DataError(f"{self.path}: mean and std need 3 values each (RGB) or 1 each (grayscale), "
-                            f"got {list(self.mean)} and {list(self.std)}")
+            raise DataError(
+                f"{self.path}: mean and std need 3 values each (RGB) or 1 each (grayscale), "
+                f"got {list(self.mean)} and {list(self.std)}"
+            )
         if np.any(self.std <= 0):
             raise DataError(f"{self.path}: std must be positive, got {list(self.std)}")
         if self.n < 0 or self.height < 1 or self.width < 1:
@@ -85,7 +96,7 @@ class ImageSetWriter:
         self._file: h5py.File | None = None
         self._written = np.zeros(self.n, dtype=bool)
 
-    def __enter__(self) -> "ImageSetWriter":
+    def __enter__(self) -> ImageSetWriter:
         with contextlib.ExitStack() as stack:  # undone if anything below fails
             tmp = stack.enter_context(atomic_path(self.path))
             f = h5py.File(tmp, "w")
@@ -96,8 +107,9 @@ class ImageSetWriter:
             elif self.n and self.compression:
                 kw = {"compression": self.compression}
             chunks = (1, self.height, self.width, self.channels) if self.n else None
-            f.create_dataset("images", shape=(self.n, self.height, self.width, self.channels), dtype=np.uint8,
-                             chunks=chunks, **kw)
+            f.create_dataset(
+                "images", shape=(self.n, self.height, self.width, self.channels), dtype=np.uint8, chunks=chunks, **kw
+            )
             f.create_dataset("ids", shape=(self.n,), dtype=h5py.string_dtype("utf-8"))
             f.attrs["mean"] = self.mean
             f.attrs["std"] = self.std
@@ -117,8 +129,10 @@ class ImageSetWriter:
         images = np.asarray(images)
         k = len(images)
         if images.dtype != np.uint8 or images.shape[1:] != (self.height, self.width, self.channels):
-            raise DataError(f"{self.path}: expected uint8 images of shape [{self.height}, {self.width}, {self.channels}], "
-                            f"got {images.dtype} {list(images.shape[1:])}")
+            raise DataError(
+                f"{self.path}: expected uint8 images of shape [{self.height}, {self.width}, {self.channels}], "
+                f"got {images.dtype} {list(images.shape[1:])}"
+            )
         if len(ids) != k:
             raise DataError(f"{self.path}: {k} images but {len(ids)} ids")
         if start < 0 or start + k > self.n:
@@ -131,8 +145,9 @@ class ImageSetWriter:
         stack, self._stack, self._file = self._stack, None, None
         if exc_type is None and not self._written.all():
             missing = np.flatnonzero(~self._written)
-            err = DataError(f"{self.path}: {len(missing)} of {self.n} rows never written "
-                            f"(first missing: {missing[:5].tolist()})")
+            err = DataError(
+                f"{self.path}: {len(missing)} of {self.n} rows never written (first missing: {missing[:5].tolist()})"
+            )
             stack.__exit__(DataError, err, None)  # closes the file and deletes the temporary
             raise err
         stack.__exit__(exc_type, exc, tb)  # closes the file; renames it on success
@@ -150,22 +165,28 @@ class ImageSet:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         if not self.path.is_file():
-            raise DataError(f"{self.path}: no such image set (expected an HDF5 file with datasets "
-                            "'images' uint8 [n,H,W,3] and 'ids', written by the dataset rule)")
+            raise DataError(
+                f"{self.path}: no such image set (expected an HDF5 file with datasets "
+                "'images' uint8 [n,H,W,3] and 'ids', written by the dataset rule)"
+            )
         try:
             with h5py.File(self.path, "r") as f:
                 for name in ("images", "ids"):
                     if name not in f:
-                        raise DataError(f"{self.path}: no dataset {name!r} (expected 'images' uint8 "
-                                        "[n,H,W,3] and 'ids' strings)")
+                        raise DataError(
+                            f"{self.path}: no dataset {name!r} (expected 'images' uint8 [n,H,W,3] and 'ids' strings)"
+                        )
                 shape, dtype = f["images"].shape, f["images"].dtype
                 if len(shape) != 4 or shape[3] not in (1, 3) or dtype != np.uint8:
-                    raise DataError(f"{self.path}: dataset 'images' is {dtype} {list(shape)} "
-                                    "(expected uint8 [n,H,W,3])")
+                    raise DataError(
+                        f"{self.path}: dataset 'images' is {dtype} {list(shape)} (expected uint8 [n,H,W,3])"
+                    )
                 for name in ("mean", "std"):
                     if name not in f.attrs:
-                        raise DataError(f"{self.path}: no attribute {name!r} (expected the normalization "
-                                        "mean and std, 3 floats each)")
+                        raise DataError(
+                            f"{self.path}: no attribute {name!r} (expected the normalization "
+                            "mean and std, 3 floats each)"
+                        )
                 self.ids: list[str] = [str(s) for s in f["ids"].asstr()[()]]
                 if len(self.ids) != shape[0]:
                     raise DataError(f"{self.path}: {shape[0]} images but {len(self.ids)} ids")
@@ -197,8 +218,10 @@ class ImageSet:
         try:
             return self._read(index)
         except OSError as e:  # a damaged chunk: h5py says only "filter returned failure"
-            raise DataError(f"{self.path}: images at rows {_describe(index)} cannot be read ({e}); "
-                            "the file is damaged: delete it and rerun the dataset rule") from e
+            raise DataError(
+                f"{self.path}: images at rows {_describe(index)} cannot be read ({e}); "
+                "the file is damaged: delete it and rerun the dataset rule"
+            ) from e
 
     def _read(self, index) -> np.ndarray:
         ds = self._images()
@@ -248,7 +271,7 @@ class ImageSet:
             self._file.close()
         self._file = None
 
-    def __enter__(self) -> "ImageSet":
+    def __enter__(self) -> ImageSet:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -327,8 +350,9 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: no such manifest (expected a CSV with columns {list(MANIFEST_COLUMNS)})")
     try:
-        df = pd.read_csv(path, dtype={"id": str, "split": str, "source": str, "boxes": str, "labels": str},
-                         keep_default_na=False)
+        df = pd.read_csv(
+            path, dtype={"id": str, "split": str, "source": str, "boxes": str, "labels": str}, keep_default_na=False
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: not a readable manifest CSV ({e})") from e
     missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
@@ -347,8 +371,9 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
                 raise ValueError("not a list of 5-element lists")
             boxes.append([(int(b[0]), *b[1:]) for b in parsed])
         except (ValueError, TypeError) as e:
-            raise DataError(f"{path}: row {row!r}: boxes {text!r} are not a JSON list of "
-                            f"[class, x0, y0, x1, y1] ({e})") from e
+            raise DataError(
+                f"{path}: row {row!r}: boxes {text!r} are not a JSON list of [class, x0, y0, x1, y1] ({e})"
+            ) from e
     df["boxes"] = boxes
     _check_rows(df, path)
     return df
@@ -382,15 +407,24 @@ def _check_rows(df: pd.DataFrame, path) -> None:
         for b in boxes:
             cls, x0, y0, x1, y1 = b
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in b[1:]):
-                raise DataError(f"{path}: row {image_id!r}: box {list(b)} has a non-numeric coordinate "
-                                "(expected finite numbers)")
+                raise DataError(
+                    f"{path}: row {image_id!r}: box {list(b)} has a non-numeric coordinate (expected finite numbers)"
+                )
             if cls < 0 or not 0 <= x0 <= x1 or not 0 <= y0 <= y1:
-                raise DataError(f"{path}: row {image_id!r}: box {list(b)} is not [class >= 0, x0, y0, x1, y1] "
-                                "with 0 <= x0 <= x1 and 0 <= y0 <= y1 (inclusive pixels)")
+                raise DataError(
+                    f"{path}: row {image_id!r}: box {list(b)} is not [class >= 0, x0, y0, x1, y1] "
+                    "with 0 <= x0 <= x1 and 0 <= y0 <= y1 (inclusive pixels)"
+                )
 
 
-def check_manifest(df: pd.DataFrame, path: str | os.PathLike, *, images: "ImageSet | None" = None,
-                   counts: dict[str, int] | None = None, num_classes: int | None = None) -> pd.DataFrame:
+def check_manifest(
+    df: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    images: ImageSet | None = None,
+    counts: dict[str, int] | None = None,
+    num_classes: int | None = None,
+) -> pd.DataFrame:
     """Check a manifest read by :func:`read_manifest` against what it describes; returns ``df``.
 
     - ``images``: its image set; every image has exactly one row (``index`` runs over
@@ -405,8 +439,10 @@ def check_manifest(df: pd.DataFrame, path: str | os.PathLike, *, images: "ImageS
         for split, n in counts.items():
             have = int((df["split"] == split).sum())
             if have != int(n):
-                raise DataError(f"{path}: {have} rows with split {split!r}, the config says {n} "
-                                "(rows lost or added: rebuild the dataset)")
+                raise DataError(
+                    f"{path}: {have} rows with split {split!r}, the config says {n} "
+                    "(rows lost or added: rebuild the dataset)"
+                )
     if num_classes is not None:
         bad = df[df["label"] >= num_classes]
         if len(bad):
@@ -414,23 +450,32 @@ def check_manifest(df: pd.DataFrame, path: str | os.PathLike, *, images: "ImageS
         for image_id, boxes in zip(df["id"], df["boxes"]):
             for b in boxes:
                 if b[0] >= num_classes:
-                    raise DataError(f"{path}: row {image_id!r}: box {list(b)} has class {b[0]} "
-                                    f"(expected 0..{num_classes - 1})")
+                    raise DataError(
+                        f"{path}: row {image_id!r}: box {list(b)} has class {b[0]} (expected 0..{num_classes - 1})"
+                    )
     if images is not None:
         n = len(images)
         if len(df) != n or not np.array_equal(np.sort(df["index"].to_numpy()), np.arange(n)):
-            raise DataError(f"{path}: {len(df)} rows for the {n} images of {images.path} "
-                            f"(expected one row per image, index 0..{n - 1}: rows lost or added)")
+            raise DataError(
+                f"{path}: {len(df)} rows for the {n} images of {images.path} "
+                f"(expected one row per image, index 0..{n - 1}: rows lost or added)"
+            )
         wrong = [i for i, (image_id, k) in enumerate(zip(df["id"], df["index"])) if images.ids[k] != image_id]
         if wrong:
-            _fail(path, f"ids that differ from those of {images.path} at the same index", df.iloc[wrong],
-                  "the manifest and images.h5 written together")
+            _fail(
+                path,
+                f"ids that differ from those of {images.path} at the same index",
+                df.iloc[wrong],
+                "the manifest and images.h5 written together",
+            )
         for image_id, boxes in zip(df["id"], df["boxes"]):
             for b in boxes:
                 if b[3] > images.width - 1 or b[4] > images.height - 1:
-                    raise DataError(f"{path}: row {image_id!r}: box {list(b)} reaches outside the "
-                                    f"{images.width}x{images.height} image (expected x1 <= {images.width - 1}, "
-                                    f"y1 <= {images.height - 1})")
+                    raise DataError(
+                        f"{path}: row {image_id!r}: box {list(b)} reaches outside the "
+                        f"{images.width}x{images.height} image (expected x1 <= {images.width - 1}, "
+                        f"y1 <= {images.height - 1})"
+                    )
     return df
 
 

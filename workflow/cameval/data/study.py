@@ -27,16 +27,24 @@ from cameval.errors import DataError
 from cameval.io import read_text_strict
 
 #: Table 3's files: method -> file under ``occlusion_45x45/`` (120 images, the same order in each)
-TABLE3_FILES = {"guided_backprop": "guided_backprop.csv", "gradcam": "gradcam.csv",
-                "guided_gradcam": "guided_gradcam.csv"}
+TABLE3_FILES = {
+    "guided_backprop": "guided_backprop.csv",
+    "gradcam": "gradcam.csv",
+    "guided_gradcam": "guided_gradcam.csv",
+}
 #: Table 5's models and methods -> the names in ``chest_xray/result_{model}_{method}_{threshold}.csv``
 TABLE5_MODELS = {"A": "chexnet", "B": "covid_pretrained"}
-TABLE5_METHODS = {"gradcam": "gradcam", "gradcampp": "gradcamplusplus", "integrated_gradients": "ig",
-                  "gradient_shap": "shap"}
+TABLE5_METHODS = {
+    "gradcam": "gradcam",
+    "gradcampp": "gradcamplusplus",
+    "integrated_gradients": "ig",
+    "gradient_shap": "shap",
+}
 
 
-def read_values(path: str | os.PathLike, count: int | None = None, low: float | None = None,
-                high: float | None = None) -> np.ndarray:
+def read_values(
+    path: str | os.PathLike, count: int | None = None, low: float | None = None, high: float | None = None
+) -> np.ndarray:
     """The numbers of a one-value-per-line file as float64 ``[n]``.
 
     A line that is not one finite number, a value outside ``[low, high]``, or a count other
@@ -74,8 +82,13 @@ def table5_file(root: str | os.PathLike, model: str, method: str, threshold: str
 
 def read_table5(root: str | os.PathLike, boxes: int = 984, threshold: str = "0_85") -> dict[str, dict[str, np.ndarray]]:
     """Table 5's in-box share per box: ``{model: {method: [boxes]}}`` (values in [0, 1])."""
-    return {model: {m: read_values(table5_file(root, model, m, threshold), count=boxes, low=0.0, high=1.0)
-                    for m in TABLE5_METHODS} for model in TABLE5_MODELS}
+    return {
+        model: {
+            m: read_values(table5_file(root, model, m, threshold), count=boxes, low=0.0, high=1.0)
+            for m in TABLE5_METHODS
+        }
+        for model in TABLE5_MODELS
+    }
 
 
 def read_published_values(path: str | os.PathLike) -> dict:
@@ -92,8 +105,9 @@ def read_published_values(path: str | os.PathLike) -> dict:
 ONE_PIXEL_CONVENTIONS = ("row-col", "col-row")
 
 
-def read_one_pixel_attacks(path: str | os.PathLike, size: int | tuple[int, int] = 224, xy: str = "row-col",
-                           images: int | None = None) -> pd.DataFrame:
+def read_one_pixel_attacks(
+    path: str | os.PathLike, size: int | tuple[int, int] = 224, xy: str = "row-col", images: int | None = None
+) -> pd.DataFrame:
     """The study's one-pixel attacks (``one_pixel/results_{VGG16,GoogLeNet}.csv``): one row per
     attack with ``index`` (0-based, into the evaluation split), ``row``, ``col`` (on the
     ``size`` input, ``[y, x]`` indexing of the map) and ``r, g, b`` (0–255), and ``line``.
@@ -124,8 +138,10 @@ def read_one_pixel_attacks(path: str | os.PathLike, size: int | tuple[int, int] 
         except ValueError:
             raise DataError(f"{path}: line {n}: index {fields[0]!r} is not an integer") from None
         if index < 0 or (images is not None and index >= images):
-            raise DataError(f"{path}: line {n}: index {index} outside 0..{'' if images is None else images - 1} "
-                            "(0-based images of the evaluation split)")
+            raise DataError(
+                f"{path}: line {n}: index {index} outside 0..{'' if images is None else images - 1} "
+                "(0-based images of the evaluation split)"
+            )
         if index in seen:
             raise DataError(f"{path}: line {n}: image {index} is listed twice (first on line {seen[index]})")
         seen[index] = n
@@ -141,8 +157,10 @@ def read_one_pixel_attacks(path: str | os.PathLike, size: int | tuple[int, int] 
         x, y, *rgb = numbers
         row, col = (x, y) if xy == "row-col" else (y, x)
         if not (0 <= row < h and 0 <= col < w):
-            raise DataError(f"{path}: line {n}: pixel (x, y) = ({x}, {y}) outside the {h}×{w} input "
-                            f"(read as row {row}, column {col}: {xy})")
+            raise DataError(
+                f"{path}: line {n}: pixel (x, y) = ({x}, {y}) outside the {h}×{w} input "
+                f"(read as row {row}, column {col}: {xy})"
+            )
         if not all(0 <= c <= 255 for c in rgb):
             raise DataError(f"{path}: line {n}: colour {rgb} outside 0..255")
         out.append({"index": index, "row": row, "col": col, "r": rgb[0], "g": rgb[1], "b": rgb[2], "line": n})

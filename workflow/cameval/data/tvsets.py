@@ -23,8 +23,13 @@ log = logging.getLogger(__name__)
 #: name -> (torchvision class, channels, files expected under root, default mean, std)
 SETS = {
     "mnist": ("MNIST", 1, "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte(.gz)", (0.1307,), (0.3081,)),
-    "cifar10": ("CIFAR10", 3, "cifar-10-batches-py/ (data_batch_1..5, test_batch) or cifar-10-python.tar.gz",
-                (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar10": (
+        "CIFAR10",
+        3,
+        "cifar-10-batches-py/ (data_batch_1..5, test_batch) or cifar-10-python.tar.gz",
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
+    ),
 }
 
 
@@ -38,8 +43,10 @@ def load_torchvision_split(name: str, root: str, train: bool, download: bool):
     try:
         ds = getattr(torchvision.datasets, cls)(root=root, train=train, download=download)
     except Exception as err:  # offline download, missing or corrupt files
-        raise DataError(f"datasets.*.root: {os.path.abspath(root)}: no usable {cls} "
-                        f"({type(err).__name__}: {err}); expected {files} there, or download: true when online") from err
+        raise DataError(
+            f"datasets.*.root: {os.path.abspath(root)}: no usable {cls} "
+            f"({type(err).__name__}: {err}); expected {files} there, or download: true when online"
+        ) from err
     data = ds.data.numpy() if hasattr(ds.data, "numpy") else np.asarray(ds.data)
     if data.ndim == 3:
         data = data[..., None]
@@ -49,8 +56,18 @@ def load_torchvision_split(name: str, root: str, train: bool, download: bool):
     return data.astype(np.uint8), labels
 
 
-def build_torchvision(path_h5, path_manifest, name: str, root: str, download: bool = True, limit: int = 10000,
-                      val: int = 5000, seed: int = 0, mean=None, std=None) -> dict:
+def build_torchvision(
+    path_h5,
+    path_manifest,
+    name: str,
+    root: str,
+    download: bool = True,
+    limit: int = 10000,
+    val: int = 5000,
+    seed: int = 0,
+    mean=None,
+    std=None,
+) -> dict:
     """Write MNIST or CIFAR-10 as ``images.h5`` + manifest (train, val, then the first ``limit`` test images)."""
     _, channels, _, mean0, std0 = SETS[name] if name in SETS else (None, 0, None, None, None)
     train_x, train_y = load_torchvision_split(name, root, True, download)
@@ -68,8 +85,10 @@ def build_torchvision(path_h5, path_manifest, name: str, root: str, download: bo
             ids = [f"{name}/{split}/{i:06d}" for i in idx]
             for c0 in range(0, len(idx), 5000):
                 writer.write_many(offset + c0, x[idx[c0 : c0 + 5000]], ids[c0 : c0 + 5000])
-            rows += [{"id": ids[k], "split": split, "index": offset + k, "label": int(y[i]), "source": int(i),
-                      "boxes": []} for k, i in enumerate(idx)]
+            rows += [
+                {"id": ids[k], "split": split, "index": offset + k, "label": int(y[i]), "source": int(i), "boxes": []}
+                for k, i in enumerate(idx)
+            ]
             offset += len(idx)
     write_manifest(pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)), path_manifest)
     log.info("%s: %s images from %s", name, {k: len(v) for k, v in parts.items()}, root)

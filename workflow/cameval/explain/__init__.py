@@ -35,9 +35,13 @@ METHODS = CAM_METHODS + PIXEL_METHODS + ("occlusion",)
 #: pipeline passes itself, ``model, x, targets, layer, method``, excluded). A method added to
 #: :func:`explain_targets` is added here too, so that its params are checked at parse time.
 METHOD_FUNCTIONS = {
-    "gradcam": cam_maps, "gradcampp": cam_maps, "guided_backprop": guided_backprop,
-    "guided_gradcam": guided_gradcam, "occlusion": occlusion,
-    "integrated_gradients": integrated_gradients, "gradient_shap": gradient_shap,
+    "gradcam": cam_maps,
+    "gradcampp": cam_maps,
+    "guided_backprop": guided_backprop,
+    "guided_gradcam": guided_gradcam,
+    "occlusion": occlusion,
+    "integrated_gradients": integrated_gradients,
+    "gradient_shap": gradient_shap,
 }
 _PASSED_BY_PIPELINE = ("model", "x", "targets", "layer", "method")
 #: smallest allowed value of integer params
@@ -58,12 +62,17 @@ def check_params(method: str, params: dict, key: str = "params") -> None:
     if not isinstance(params, dict):
         raise ConfigError(f"{key}: expected a mapping of keyword arguments of {method}, got {params!r}")
     sig = inspect.signature(func)
-    accepted = {n: p for n, p in sig.parameters.items()
-                if n not in _PASSED_BY_PIPELINE and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    accepted = {
+        n: p
+        for n, p in sig.parameters.items()
+        if n not in _PASSED_BY_PIPELINE and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
     unknown = sorted(set(params) - set(accepted))
     if unknown:
-        raise ConfigError(f"{key}: {method} takes no parameter {', '.join(map(repr, unknown))} "
-                          f"(expected some of {sorted(accepted) or 'none'})")
+        raise ConfigError(
+            f"{key}: {method} takes no parameter {', '.join(map(repr, unknown))} "
+            f"(expected some of {sorted(accepted) or 'none'})"
+        )
     missing = sorted(n for n, p in accepted.items() if p.default is p.empty and n not in params)
     if missing:
         raise ConfigError(f"{key}: {method} needs {', '.join(map(repr, missing))}")
@@ -82,8 +91,13 @@ def check_params(method: str, params: dict, key: str = "params") -> None:
 
 
 def explain_targets(
-    model: nn.Module, x: torch.Tensor, targets: torch.Tensor, method: str = "gradcam",
-    layer: str | None = None, size=None, **params,
+    model: nn.Module,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    method: str = "gradcam",
+    layer: str | None = None,
+    size=None,
+    **params,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Maps for every column of ``targets`` ``[N, K]`` from one forward pass where the method
     allows: ``(maps [N, K, ...], logits [N, classes])``. This is what the pipeline calls."""
@@ -111,8 +125,13 @@ def explain_targets(
 
 
 def explain(
-    model: nn.Module, x: torch.Tensor, target, method: str = "gradcam",
-    layer: str | None = None, size=None, **params,
+    model: nn.Module,
+    x: torch.Tensor,
+    target,
+    method: str = "gradcam",
+    layer: str | None = None,
+    size=None,
+    **params,
 ) -> torch.Tensor:
     """The public entry point; see the module docstring for shapes and conventions."""
     check_input(x)
@@ -123,8 +142,24 @@ def explain(
 
 
 __all__ = [
-    "explain", "explain_targets", "check_params", "METHOD_FUNCTIONS", "METHODS", "CAM_METHODS", "PIXEL_METHODS", "DEFAULT_LAYERS",
-    "default_layer", "get_layer", "cam_maps", "guided_backprop", "guided_gradcam",
-    "combine_guided_gradcam", "guided_relus", "occlusion", "integrated_gradients", "gradient_shap",
-    "shap_maps", "shap_all_classes",
+    "explain",
+    "explain_targets",
+    "check_params",
+    "METHOD_FUNCTIONS",
+    "METHODS",
+    "CAM_METHODS",
+    "PIXEL_METHODS",
+    "DEFAULT_LAYERS",
+    "default_layer",
+    "get_layer",
+    "cam_maps",
+    "guided_backprop",
+    "guided_gradcam",
+    "combine_guided_gradcam",
+    "guided_relus",
+    "occlusion",
+    "integrated_gradients",
+    "gradient_shap",
+    "shap_maps",
+    "shap_all_classes",
 ]

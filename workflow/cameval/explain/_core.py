@@ -11,7 +11,7 @@ Conventions kept by every explainer:
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import nn

@@ -50,9 +50,7 @@ def cam_maps(
     a = store["a"]
     maps = []
     for k in range(targets.shape[1]):
-        (g,) = torch.autograd.grad(
-            target_scores(logits, targets, k), a, retain_graph=k + 1 < targets.shape[1]
-        )
+        (g,) = torch.autograd.grad(target_scores(logits, targets, k), a, retain_graph=k + 1 < targets.shape[1])
         w = weights_of(a.detach(), g)
         maps.append(torch.relu((w[:, :, None, None] * a.detach()).sum(dim=1)))
     return torch.stack(maps, dim=1), logits.detach()

@@ -18,7 +18,7 @@ Grad-CAM paper; captum's ``GuidedGradCam`` uses nearest by default: ``interpolat
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -93,18 +93,14 @@ def guided_relus() -> Iterator[None]:
                 setattr(owner, name, original)
 
 
-def guided_backprop(
-    model: nn.Module, x: torch.Tensor, targets: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+def guided_backprop(model: nn.Module, x: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Guided Backprop for every column of ``targets`` ``[N, K]``: ``([N, K, C, H, W], logits)``."""
     x = x.detach().requires_grad_(True)
     with guided_relus():
         logits = logits_of(model(x))
         maps = []
         for k in range(targets.shape[1]):
-            (g,) = torch.autograd.grad(
-                target_scores(logits, targets, k), x, retain_graph=k + 1 < targets.shape[1]
-            )
+            (g,) = torch.autograd.grad(target_scores(logits, targets, k), x, retain_graph=k + 1 < targets.shape[1])
             maps.append(g)
     return torch.stack(maps, dim=1), logits.detach()
 

@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -50,8 +50,19 @@ log = logging.getLogger(__name__)
 
 #: modules applied elementwise (keep the changed rectangle); batch norm and dropout only in eval mode
 POINTWISE = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardtanh,
-    nn.Identity, nn.BatchNorm2d, nn.Dropout, nn.Dropout2d,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Hardtanh,
+    nn.Identity,
+    nn.BatchNorm2d,
+    nn.Dropout,
+    nn.Dropout2d,
 )
 _SAID: set[str] = set()
 
@@ -86,8 +97,9 @@ def _spatial(m: nn.Module) -> _Spatial | None:
         if m.return_indices:
             return None
         stride = m.stride if m.stride is not None else m.kernel_size
-        return _Spatial(_pair(m.kernel_size), _pair(stride), _pair(m.padding), _pair(m.dilation),
-                        float("-inf"), bool(m.ceil_mode))
+        return _Spatial(
+            _pair(m.kernel_size), _pair(stride), _pair(m.padding), _pair(m.dilation), float("-inf"), bool(m.ceil_mode)
+        )
     if type(m) is nn.AvgPool2d:
         pad = _pair(m.padding)
         if m.ceil_mode or (any(pad) and not m.count_include_pad):
@@ -141,8 +153,11 @@ def plan_of(model: nn.Module) -> tuple[Plan | None, str]:
         return None, "the model is in train mode (batch norm / dropout would differ per copy)"
     if type(model) in _known_heads():
         layers = list(model.features)
-        bad = [f"features.{i} ({type(m).__name__})" for i, m in enumerate(layers)
-               if _spatial(m) is None and not _pointwise(m)]
+        bad = [
+            f"features.{i} ({type(m).__name__})"
+            for i, m in enumerate(layers)
+            if _spatial(m) is None and not _pointwise(m)
+        ]
         if bad:
             return None, f"no exact tiling for {', '.join(bad)}"
         return Plan(layers, _features_head(model), model), ""
@@ -154,7 +169,7 @@ def plan_of(model: nn.Module) -> tuple[Plan | None, str]:
             layers.append(m)
         if not any(_spatial(m) for m in layers):
             return None, "its first module is not a convolution or pooling layer"
-        return Plan(layers, nn.Sequential(*list(model)[len(layers):]), model), ""
+        return Plan(layers, nn.Sequential(*list(model)[len(layers) :]), model), ""
     return None, f"{type(model).__name__} is not a features/avgpool/classifier network or an nn.Sequential"
 
 
@@ -243,7 +258,9 @@ class IncrementalRunner:
             raise ValueError(f"IncrementalRunner: expected one image [1, C, H, W]; got {tuple(x.shape)}")
         self.plan, self.x = plan, x
         self.geom = [_spatial(m) for m in plan.layers]
-        self.inputs: list[torch.Tensor | None] = []  # padded clean input of each spatial layer, [C, H+, W+] channels-last
+        self.inputs: list[
+            torch.Tensor | None
+        ] = []  # padded clean input of each spatial layer, [C, H+, W+] channels-last
         self.sizes: list[tuple[int, int]] = []  # output map size of each layer
         self.in_sizes: list[tuple[int, int]] = []
         a = x
@@ -321,8 +338,9 @@ class IncrementalRunner:
             return F.conv2d(win, m.weight, m.bias, m.stride, 0, m.dilation, m.groups)
         if isinstance(m, nn.MaxPool2d):
             return F.max_pool2d(win, g.kernel, g.stride, 0, g.dilation, ceil_mode=False)
-        return F.avg_pool2d(win, g.kernel, g.stride, 0, ceil_mode=False, count_include_pad=True,
-                            divisor_override=m.divisor_override)
+        return F.avg_pool2d(
+            win, g.kernel, g.stride, 0, ceil_mode=False, count_include_pad=True, divisor_override=m.divisor_override
+        )
 
     def macs(self, rects: torch.Tensor) -> tuple[float, float]:
         """Multiply-accumulates per copy, ``(full, incremental)``, of the convolutions (tiles until
@@ -348,8 +366,14 @@ def _tail_macs(plan: Plan, features: torch.Tensor) -> float:
         if isinstance(m, nn.Linear):
             total[0] += m.in_features * m.out_features
         else:
-            total[0] += out.shape[-1] * out.shape[-2] * m.out_channels * (m.in_channels // m.groups) \
-                * m.kernel_size[0] * m.kernel_size[1]
+            total[0] += (
+                out.shape[-1]
+                * out.shape[-2]
+                * m.out_channels
+                * (m.in_channels // m.groups)
+                * m.kernel_size[0]
+                * m.kernel_size[1]
+            )
 
     handles = [m.register_forward_hook(hook) for m in plan.owner.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     try:
@@ -361,8 +385,9 @@ def _tail_macs(plan: Plan, features: torch.Tensor) -> float:
     return total[0]
 
 
-def patch_tiles(x: torch.Tensor, r0: torch.Tensor, r1: torch.Tensor, c0: torch.Tensor, c1: torch.Tensor,
-                fill: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[int], list[int]]:
+def patch_tiles(
+    x: torch.Tensor, r0: torch.Tensor, r1: torch.Tensor, c0: torch.Tensor, c1: torch.Tensor, fill: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, list[int], list[int]]:
     """Input tiles of copies of ``x [C, H, W]`` with ``fill`` on rows ``[r0, r1)`` × cols ``[c0, c1)``
     (``[B]`` each, clipped): ``(rects [B, 4], tiles [B, C, th, tw], oy, ox)`` for :meth:`IncrementalRunner.logits`."""
     h, w = x.shape[-2:]
@@ -376,8 +401,16 @@ def patch_tiles(x: torch.Tensor, r0: torch.Tensor, r1: torch.Tensor, c0: torch.T
 
 
 @torch.no_grad()
-def pixel_logits(model: nn.Module, x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                 values: torch.Tensor, *, batch_size: int = 100, incremental: bool | None = None) -> torch.Tensor:
+def pixel_logits(
+    model: nn.Module,
+    x: torch.Tensor,
+    rows: torch.Tensor,
+    cols: torch.Tensor,
+    values: torch.Tensor,
+    *,
+    batch_size: int = 100,
+    incremental: bool | None = None,
+) -> torch.Tensor:
     """Logits ``[P, classes]`` of ``P`` copies of one image ``x [C, H, W]`` (model space), copy ``p``
     with pixel ``(rows[p], cols[p])`` set to ``values[p] [C]`` — what a one-pixel attack scores.
 
@@ -391,8 +424,10 @@ def pixel_logits(model: nn.Module, x: torch.Tensor, rows: torch.Tensor, cols: to
     rows, cols = torch.as_tensor(rows, device=x.device).long(), torch.as_tensor(cols, device=x.device).long()
     values = torch.as_tensor(values, dtype=x.dtype, device=x.device)
     if values.shape != (len(rows), x.shape[0]) or cols.shape != rows.shape:
-        raise ValueError(f"pixel_logits: expected rows, cols [P] and values [P, {x.shape[0]}]; got "
-                         f"{tuple(rows.shape)}, {tuple(cols.shape)}, {tuple(values.shape)}")
+        raise ValueError(
+            f"pixel_logits: expected rows, cols [P] and values [P, {x.shape[0]}]; got "
+            f"{tuple(rows.shape)}, {tuple(cols.shape)}, {tuple(values.shape)}"
+        )
     plan = plan_or_say(model, "one-pixel scoring", incremental, x.device)
     out = []
     if plan is not None:

@@ -84,13 +84,26 @@ def occlusion(
             chunk = centres[b0 : b0 + batch_size]
             scores = occluded_logits(model, x[img], chunk, patch, fill_t, runner)[:, targets[img]]  # [B, K]
             out[img, :, b0 : b0 + len(chunk)] = base[img][:, None] - scores.T
-        log.info("occlusion %dx%d: image %d, %d %s forward passes in %.2f s", patch, patch, img,
-                 len(centres), "incremental" if runner is not None else "full", time.perf_counter() - start)
+        log.info(
+            "occlusion %dx%d: image %d, %d %s forward passes in %.2f s",
+            patch,
+            patch,
+            img,
+            len(centres),
+            "incremental" if runner is not None else "full",
+            time.perf_counter() - start,
+        )
     return out.reshape(n, targets.shape[1], len(rows), len(cols)), logits
 
 
-def occluded_logits(model: nn.Module, image: torch.Tensor, centres: list[tuple[int, int]], patch: int,
-                    fill: torch.Tensor, runner: IncrementalRunner | None = None) -> torch.Tensor:
+def occluded_logits(
+    model: nn.Module,
+    image: torch.Tensor,
+    centres: list[tuple[int, int]],
+    patch: int,
+    fill: torch.Tensor,
+    runner: IncrementalRunner | None = None,
+) -> torch.Tensor:
     """Logits ``[B, classes]`` of ``image [C, H, W]`` occluded at each of ``centres`` (one batch).
 
     ``runner``: the incremental engine on this image (see :class:`IncrementalRunner`), or ``None``

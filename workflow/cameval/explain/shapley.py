@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -97,8 +97,14 @@ def additivity_error(model: nn.Module, x: torch.Tensor, background: torch.Tensor
     return float(np.abs(sums - expected).max()), float(np.abs(expected).max())
 
 
-def shap_all_classes(model: nn.Module, x: torch.Tensor, background: torch.Tensor, explainer: str = "auto",
-                     n_samples: int = 200, seed: int = 0) -> tuple[np.ndarray, str]:
+def shap_all_classes(
+    model: nn.Module,
+    x: torch.Tensor,
+    background: torch.Tensor,
+    explainer: str = "auto",
+    n_samples: int = 200,
+    seed: int = 0,
+) -> tuple[np.ndarray, str]:
     """SHAP values of the softmax for every class: ``([N, classes, C, H, W], explainer used)``.
 
     ``explainer``: ``deep`` (DeepExplainer; raises unless additive within :data:`ADDITIVITY_RTOL`),
@@ -125,16 +131,27 @@ def shap_all_classes(model: nn.Module, x: torch.Tensor, background: torch.Tensor
         except Exception as err:  # RuntimeError (in-place views) or AssertionError (not additive)
             if explainer == "deep":
                 raise
-            log.warning("shap.DeepExplainer failed on %s (%s: %s); using shap.GradientExplainer",
-                        type(model).__name__, type(err).__name__, str(err).splitlines()[0][:200])
+            log.warning(
+                "shap.DeepExplainer failed on %s (%s: %s); using shap.GradientExplainer",
+                type(model).__name__,
+                type(err).__name__,
+                str(err).splitlines()[0][:200],
+            )
     net = _Softmax(_copy_out_of_place(model)).eval()
     with _out_of_place_relus():
         values = shap.GradientExplainer(net, background).shap_values(x, nsamples=n_samples, rseed=seed)
     return _as_class_axis(values, len(x), classes), "gradient"
 
 
-def shap_maps(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, background: torch.Tensor | None = None,
-              explainer: str = "auto", n_samples: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def shap_maps(
+    model: nn.Module,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    background: torch.Tensor | None = None,
+    explainer: str = "auto",
+    n_samples: int = 200,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """SHAP for every column of ``targets`` ``[N, K]``: ``([N, K, C, H, W], logits)``."""
     if background is None:
         raise ValueError("shap: background= is required (reference images [B, C, H, W] in x's space)")

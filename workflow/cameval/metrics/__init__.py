@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from cameval.metrics.classification import auroc, mean_auroc
+from cameval.metrics.fidelity import binarize, contrastivity, fidelity, hamming_ratio
 from cameval.metrics.localization import (
     as_array,
     heatmap_box,
@@ -31,13 +32,30 @@ from cameval.metrics.localization import (
 )
 from cameval.metrics.pointing import argmax_point, pointing_hit, recall_hit
 from cameval.metrics.rankcorr import rank_correlation, reduce_channels
-from cameval.metrics.fidelity import binarize, contrastivity, fidelity, hamming_ratio
 from cameval.metrics.stats import bootstrap_ci, mean_ci, paired_compare
 
-
 __all__ = [
-    "heatmap_box", "iou", "study_threshold", "loc_correct", "upsample_map", "localization_errors",
-    "inbox_ratio", "pointing_hit", "recall_hit", "argmax_point", "rank_correlation", "reduce_channels",
-    "bootstrap_ci", "mean_ci", "paired_compare", "contrastivity", "as_array", "binarize", "hamming_ratio", "fidelity",
-    "iobb", "auroc", "mean_auroc",
+    "heatmap_box",
+    "iou",
+    "study_threshold",
+    "loc_correct",
+    "upsample_map",
+    "localization_errors",
+    "inbox_ratio",
+    "pointing_hit",
+    "recall_hit",
+    "argmax_point",
+    "rank_correlation",
+    "reduce_channels",
+    "bootstrap_ci",
+    "mean_ci",
+    "paired_compare",
+    "contrastivity",
+    "as_array",
+    "binarize",
+    "hamming_ratio",
+    "fidelity",
+    "iobb",
+    "auroc",
+    "mean_auroc",
 ]

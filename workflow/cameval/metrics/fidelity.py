@@ -80,8 +80,12 @@ def fidelity(model, x, masks, labels, fill: float = 0.0, batch_size: int = 256) 
     out = {}
     with torch.no_grad():
         for key, inp in (("before", x), ("after", masked)):
-            prob = torch.cat([torch.softmax(logits_of(model(inp[i : i + batch_size])).float(), 1)
-                              for i in range(0, len(inp), batch_size)])
+            prob = torch.cat(
+                [
+                    torch.softmax(logits_of(model(inp[i : i + batch_size])).float(), 1)
+                    for i in range(0, len(inp), batch_size)
+                ]
+            )
             out[f"p_{key}"] = prob.gather(1, labels[:, None])[:, 0].cpu().numpy().astype(np.float64)
             out[f"pred_{key}"] = prob.argmax(1).cpu().numpy()
     out["drop"] = out["p_before"] - out["p_after"]

@@ -164,8 +164,9 @@ def upsample_map(hmap, size) -> np.ndarray:
     return F.interpolate(t, size=out_size, mode="bilinear", align_corners=False, antialias=False)[0, 0].numpy()
 
 
-def localization_errors(targets: Sequence[int], label: int, gt_boxes, maps: Sequence, *,
-                        threshold: float = 0.15, rule: str = "ilsvrc") -> dict:
+def localization_errors(
+    targets: Sequence[int], label: int, gt_boxes, maps: Sequence, *, threshold: float = 0.15, rule: str = "ilsvrc"
+) -> dict:
     """One image's outcome under the ILSVRC CLS-LOC protocol (Russakovsky et al., 2015, sec. 4.1).
 
     ``targets``: the top-k predicted classes, best first; ``label``: the true class; ``gt_boxes``:

@@ -25,8 +25,9 @@ def _rows(values) -> np.ndarray:
     return arr[keep]
 
 
-def bootstrap_ci(values, stat: Callable = np.mean, n_boot: int = 1000, level: float = 0.95,
-                 seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    values, stat: Callable = np.mean, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap interval ``(low, high)`` of ``stat(values)``, resampling rows.
 
     ``values``: 1-D per-image values (or 2-D, rows = images, when ``stat`` reduces an array to a
@@ -101,8 +102,12 @@ def paired_compare(a, b, n_boot: int = 1000, level: float = 0.95, seed: int = 0)
         raise ValueError(f"paired values: shapes {a.shape} and {b.shape}, expected two 1-D arrays of one length")
     keep = ~(np.isnan(a) | np.isnan(b))
     d = a[keep] - b[keep]
-    out = {"n": int(d.size), "mean": float(d.mean()) if d.size else float("nan"),
-           "statistic": float("nan"), "p_value": float("nan")}
+    out = {
+        "n": int(d.size),
+        "mean": float(d.mean()) if d.size else float("nan"),
+        "statistic": float("nan"),
+        "p_value": float("nan"),
+    }
     out["low"], out["high"] = bootstrap_ci(d, np.mean, n_boot=n_boot, level=level, seed=seed)
     if np.count_nonzero(d):
         res = wilcoxon(d)

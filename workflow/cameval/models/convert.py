@@ -57,8 +57,13 @@ def state_dict_of(obj) -> dict[str, torch.Tensor]:
     return remap_chexnet(obj)
 
 
-def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, trust_pickle: bool = False,
-                       arch: str | None = None, num_classes: int | None = None) -> dict:
+def convert_checkpoint(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    trust_pickle: bool = False,
+    arch: str | None = None,
+    num_classes: int | None = None,
+) -> dict:
     """Read ``src`` (restrictedly, or with ``torch.load`` only with ``trust_pickle``) and write its
     tensors to ``dst`` as safetensors; with ``arch``, as cameval's ``arch`` (see the module docstring).
 
@@ -79,7 +84,9 @@ def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, trust_pic
     else:
         build = {} if num_classes is None else {"num_classes": num_classes}
         model = build_model(arch, **build)
-        module = obj["model"] if isinstance(obj, dict) and isinstance(obj.get("model"), (nn.Module, StubModule)) else obj
+        module = (
+            obj["model"] if isinstance(obj, dict) and isinstance(obj.get("model"), (nn.Module, StubModule)) else obj
+        )
         if isinstance(module, (nn.Module, StubModule)):
             model.load_state_dict(map_module_onto(module, model, name=str(src)))
         else:  # a state dict: its keys must be the model's
@@ -95,9 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cameval.models", description="cameval model utilities")
     sub = parser.add_subparsers(dest="command", required=True)
     conv = sub.add_parser("convert", help="convert a pickled checkpoint (whole module or state dict) to safetensors")
-    conv.add_argument("--trust-pickle", action="store_true",
-                      help="read with torch.load, which executes code named in the file: only for files you trust "
-                           "that the restricted reader (the default) refuses")
+    conv.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="read with torch.load, which executes code named in the file: only for files you trust "
+        "that the restricted reader (the default) refuses",
+    )
     conv.add_argument("--arch", help="map the checkpoint onto this cameval architecture by structure (e.g. mnist_net)")
     conv.add_argument("--num-classes", type=int, help="output classes of --arch (default: the arch's)")
     conv.add_argument("src", help="the pickled checkpoint (.pt, .pth, .pth.tar)")
@@ -105,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
-        summary = convert_checkpoint(args.src, args.dst, trust_pickle=args.trust_pickle, arch=args.arch,
-                                     num_classes=args.num_classes)
+        summary = convert_checkpoint(
+            args.src, args.dst, trust_pickle=args.trust_pickle, arch=args.arch, num_classes=args.num_classes
+        )
     except CamevalError as e:
         parser.exit(2, f"error: {e}\n")
     log.info("wrote %s (%d tensors)", args.dst, summary["tensors"])

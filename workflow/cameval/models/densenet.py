@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from cameval.errors import ConfigError
 #: Symbolic CAM layers of a DenseNet, resolved per architecture by :func:`resolve_layer`.
 LAYER_ALIASES = {
     "last_dense_conv": "the last convolution (conv2) of the last dense layer of the last block "
-                       "(densenet121: features.denseblock4.denselayer16.conv2, 32 channels)",
+    "(densenet121: features.denseblock4.denselayer16.conv2, 32 channels)",
     "block_relu": "the last dense block's output after norm5 and its ReLU (module features_relu)",
 }
 
@@ -54,8 +54,9 @@ class _DenseLayer(nn.Module):
 
 class _DenseBlock(nn.ModuleDict):
     def __init__(self, num_layers: int, c_in: int, growth_rate: int, bn_size: int):
-        super().__init__({f"denselayer{i + 1}": _DenseLayer(c_in + i * growth_rate, growth_rate, bn_size)
-                          for i in range(num_layers)})
+        super().__init__(
+            {f"denselayer{i + 1}": _DenseLayer(c_in + i * growth_rate, growth_rate, bn_size) for i in range(num_layers)}
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = [x]
@@ -76,20 +77,34 @@ class CamDenseNet(nn.Module):
     subclassed from torchvision, whose import costs every job ≈2.5 s.
     """
 
-    def __init__(self, growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),
-                 num_init_features: int = 64, bn_size: int = 4, num_classes: int = 1000):
+    def __init__(
+        self,
+        growth_rate: int = 32,
+        block_config: Sequence[int] = (6, 12, 24, 16),
+        num_init_features: int = 64,
+        bn_size: int = 4,
+        num_classes: int = 1000,
+    ):
         super().__init__()
-        layers = [("conv0", nn.Conv2d(3, num_init_features, kernel_size=7, stride=2, padding=3, bias=False)),
-                  ("norm0", nn.BatchNorm2d(num_init_features)), ("relu0", nn.ReLU(inplace=True)),
-                  ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1))]
+        layers = [
+            ("conv0", nn.Conv2d(3, num_init_features, kernel_size=7, stride=2, padding=3, bias=False)),
+            ("norm0", nn.BatchNorm2d(num_init_features)),
+            ("relu0", nn.ReLU(inplace=True)),
+            ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1)),
+        ]
         c = num_init_features
         for i, n in enumerate(block_config):
             layers.append((f"denseblock{i + 1}", _DenseBlock(n, c, growth_rate, bn_size)))
             c += n * growth_rate
             if i != len(block_config) - 1:
-                transition = nn.Sequential(OrderedDict(
-                    norm=nn.BatchNorm2d(c), relu=nn.ReLU(inplace=True),
-                    conv=nn.Conv2d(c, c // 2, kernel_size=1, bias=False), pool=nn.AvgPool2d(kernel_size=2, stride=2)))
+                transition = nn.Sequential(
+                    OrderedDict(
+                        norm=nn.BatchNorm2d(c),
+                        relu=nn.ReLU(inplace=True),
+                        conv=nn.Conv2d(c, c // 2, kernel_size=1, bias=False),
+                        pool=nn.AvgPool2d(kernel_size=2, stride=2),
+                    )
+                )
                 layers.append((f"transition{i + 1}", transition))
                 c //= 2
         layers.append(("norm5", nn.BatchNorm2d(c)))
@@ -126,12 +141,16 @@ def resolve_layer(model: nn.Module, layer: str | None) -> str | None:
     if layer == "last_dense_conv":
         convs = [n for n in names if re.search(r"\.denselayer\d+\.conv2$", n)]
         if not convs:
-            raise ConfigError(f"layer 'last_dense_conv': {type(model).__name__} has no dense layer "
-                              "(expected a DenseNet with modules features.denseblockN.denselayerM.conv2)")
+            raise ConfigError(
+                f"layer 'last_dense_conv': {type(model).__name__} has no dense layer "
+                "(expected a DenseNet with modules features.denseblockN.denselayerM.conv2)"
+            )
         return convs[-1]
     if "features_relu" not in names:
-        raise ConfigError(f"layer 'block_relu': {type(model).__name__} has no module features_relu "
-                          "(expected a cameval DenseNet: arch densenet121 or small_densenet)")
+        raise ConfigError(
+            f"layer 'block_relu': {type(model).__name__} has no module features_relu "
+            "(expected a cameval DenseNet: arch densenet121 or small_densenet)"
+        )
     return "features_relu"
 
 
@@ -155,13 +174,12 @@ def remap_chexnet(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if ".denselayer" in k:
             k = _OLD_NAME.sub(lambda m: f".{m[1]}{m[2]}.", k)
         if chexnet and k.startswith("classifier.0."):  # CheXNet's Sequential(Linear, Sigmoid) head
-            k = "classifier." + k[len("classifier.0."):]
+            k = "classifier." + k[len("classifier.0.") :]
         out[k] = value
     return out
 
 
-def class_map(dataset_classes: Sequence[str], model_classes: Sequence[str] | None,
-              where: str = "model") -> np.ndarray:
+def class_map(dataset_classes: Sequence[str], model_classes: Sequence[str] | None, where: str = "model") -> np.ndarray:
     """``map[d]`` = the output unit of ``model_classes`` named like dataset class ``d``; ``-1``
     where the model has no such class. ``model_classes=None`` means the model was trained on
     this dataset: the identity.
@@ -179,13 +197,20 @@ def class_map(dataset_classes: Sequence[str], model_classes: Sequence[str] | Non
     return np.array([unit.get(c, -1) for c in dataset_classes], dtype=np.int64)
 
 
-def map_labels(labels: np.ndarray, mapping: np.ndarray, dataset_classes: Sequence[str],
-               model_classes: Sequence[str] | None, where: str = "model") -> np.ndarray:
+def map_labels(
+    labels: np.ndarray,
+    mapping: np.ndarray,
+    dataset_classes: Sequence[str],
+    model_classes: Sequence[str] | None,
+    where: str = "model",
+) -> np.ndarray:
     """Dataset class indices → model output units; a finding the model lacks is a ConfigError."""
     labels = np.asarray(labels, dtype=np.int64)
     units = mapping[labels]
     if np.any(units < 0):
         absent = sorted({dataset_classes[c] for c in labels[units < 0]})
-        raise ConfigError(f"{where}.classes: finding(s) {absent} of the dataset are not among the model's "
-                          f"classes {list(model_classes or [])} (expected every evaluated finding to be an output)")
+        raise ConfigError(
+            f"{where}.classes: finding(s) {absent} of the dataset are not among the model's "
+            f"classes {list(model_classes or [])} (expected every evaluated finding to be an output)"
+        )
     return units

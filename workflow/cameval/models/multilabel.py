@@ -43,9 +43,21 @@ def multilabel_tensors(images: str, manifest, split: str, n_classes: int) -> tup
     return x, torch.from_numpy(multi_hot(rows, n_classes))
 
 
-def train_multilabel_on_dataset(arch: str, num_classes: int, images: str, manifest: str, weights_out: str,
-                                metrics_out: str, curve_out: str, *, epochs: int, lr: float, batch_size: int,
-                                weight_decay: float = 1e-4, seed: int = 0) -> dict:
+def train_multilabel_on_dataset(
+    arch: str,
+    num_classes: int,
+    images: str,
+    manifest: str,
+    weights_out: str,
+    metrics_out: str,
+    curve_out: str,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+) -> dict:
     """Train ``arch`` on a multi-label set's train split, keep the best val epoch, report the test
     mean AUROC (and per class), save weights, metrics JSON and the curve."""
     import pandas as pd
@@ -59,16 +71,34 @@ def train_multilabel_on_dataset(arch: str, num_classes: int, images: str, manife
     man = read_manifest(manifest)
     model = build_model(arch, num_classes=num_classes)
     train, val, test = (multilabel_tensors(images, man, s, num_classes) for s in ("train", "val", "test"))
-    model, curve = fit(model, train, val, loss=nn.functional.binary_cross_entropy_with_logits,
-                       evaluate=evaluate_multilabel, score="auroc", epochs=epochs, lr=lr, batch_size=batch_size,
-                       weight_decay=weight_decay, seed=seed)
+    model, curve = fit(
+        model,
+        train,
+        val,
+        loss=nn.functional.binary_cross_entropy_with_logits,
+        evaluate=evaluate_multilabel,
+        score="auroc",
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        weight_decay=weight_decay,
+        seed=seed,
+    )
     t = evaluate_multilabel(model, *test)
-    result = {"arch": arch, "loss": "bce", "test_auroc": t["auroc"],
-              "test_auroc_per_class": [None if np.isnan(a) else a for a in t["auroc_per_class"]],
-              "val_auroc": max(r["val_auroc"] for r in curve),
-              "best_epoch": max(curve, key=lambda r: r["val_auroc"])["epoch"], "epochs": epochs, "seed": seed,
-              "seconds": sum(r["seconds"] for r in curve),
-              "n_train": len(train[0]), "n_val": len(val[0]), "n_test": len(test[0])}
+    result = {
+        "arch": arch,
+        "loss": "bce",
+        "test_auroc": t["auroc"],
+        "test_auroc_per_class": [None if np.isnan(a) else a for a in t["auroc_per_class"]],
+        "val_auroc": max(r["val_auroc"] for r in curve),
+        "best_epoch": max(curve, key=lambda r: r["val_auroc"])["epoch"],
+        "epochs": epochs,
+        "seed": seed,
+        "seconds": sum(r["seconds"] for r in curve),
+        "n_train": len(train[0]),
+        "n_val": len(val[0]),
+        "n_test": len(test[0]),
+    }
     log.info("%s: test mean AUROC %.4f (best epoch %d)", arch, result["test_auroc"], result["best_epoch"])
     write_csv(pd.DataFrame(curve), curve_out)
     write_json(result, metrics_out)

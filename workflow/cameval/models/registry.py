@@ -24,8 +24,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -92,7 +92,9 @@ def _torchvision_weights(spec: str):
     try:
         return torchvision.models.get_weight(name)
     except (ValueError, KeyError, AttributeError) as err:
-        raise ConfigError(f"weights: {spec!r} is not a torchvision weights enum (e.g. VGG16_Weights.IMAGENET1K_V1)") from err
+        raise ConfigError(
+            f"weights: {spec!r} is not a torchvision weights enum (e.g. VGG16_Weights.IMAGENET1K_V1)"
+        ) from err
 
 
 def torchvision_state_dict(spec: str) -> dict[str, torch.Tensor]:
@@ -135,14 +137,18 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         try:
             return remap_chexnet(load_file(str(path)))
         except Exception as err:  # SafetensorError ("header too large" ...), OSError
-            raise DataError(f"weights: {path} is not a readable safetensors file ({type(err).__name__}: {err}); "
-                            "expected a file written by safetensors (cameval.models.save_model)") from err
+            raise DataError(
+                f"weights: {path} is not a readable safetensors file ({type(err).__name__}: {err}); "
+                "expected a file written by safetensors (cameval.models.save_model)"
+            ) from err
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-        why = next((ln for ln in lines if "Unsupported global" in ln or "WeightsUnpickler error" in ln),
-                   lines[0] if lines else type(err).__name__).split(" Please use")[0]
+        why = next(
+            (ln for ln in lines if "Unsupported global" in ln or "WeightsUnpickler error" in ln),
+            lines[0] if lines else type(err).__name__,
+        ).split(" Please use")[0]
         raise DataError(
             f"weights: {path} is not a state dict loadable with weights_only=True: {why} (refused without "
             "unpickling it; expected tensors only, e.g. model.state_dict(); the workflow never unpickles code). "
@@ -166,7 +172,7 @@ def load_weights(model: nn.Module, source: str) -> nn.Module:
     elif source.startswith(PICKLED_MODULE):
         from cameval.models.safe_pickle import map_module_onto, read_pickled_module
 
-        path = source[len(PICKLED_MODULE):]
+        path = source[len(PICKLED_MODULE) :]
         state = map_module_onto(read_pickled_module(path), model, name=path)
     else:
         state = read_state_dict(source)
@@ -181,8 +187,11 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) ->
     state = {**{k: v for k, v in own.items() if k.endswith("num_batches_tracked") and k not in state}, **state}
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-             if k in state and state[k].shape != v.shape]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and state[k].shape != v.shape
+    ]
     if missing or unexpected or wrong:
         raise DataError(
             f"weights: {source} does not fit {type(model).__name__}: missing {missing[:5]}, "
@@ -192,8 +201,9 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) ->
     return model.eval()
 
 
-def save_model(model: nn.Module, path: str | os.PathLike, arch: str, build: dict | None = None,
-               info: dict | None = None) -> None:
+def save_model(
+    model: nn.Module, path: str | os.PathLike, arch: str, build: dict | None = None, info: dict | None = None
+) -> None:
     """Write ``model``'s tensors as safetensors, atomically, with what rebuilds it."""
     meta = {"arch": arch, "build": build or {}, "info": info or {}}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -210,8 +220,10 @@ def model_metadata(path: str | os.PathLike) -> dict:
         with safe_open(str(path), framework="pt") as f:
             meta = (f.metadata() or {}).get("cameval")
     except Exception as err:  # SafetensorError ("header too large" ...), OSError
-        raise DataError(f"{path}: not a readable safetensors file ({type(err).__name__}: {err}); expected a "
-                        "file written by cameval.models.save_model") from err
+        raise DataError(
+            f"{path}: not a readable safetensors file ({type(err).__name__}: {err}); expected a "
+            "file written by cameval.models.save_model"
+        ) from err
     if meta is None:
         raise DataError(f"{path}: no cameval metadata (expected a file written by cameval.models.save_model)")
     try:

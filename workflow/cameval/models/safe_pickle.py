@@ -39,18 +39,46 @@ from cameval.errors import DataError
 
 #: storage classes as pickled (``torch.FloatStorage`` …) -> dtype
 STORAGE_DTYPES = {
-    "DoubleStorage": torch.float64, "FloatStorage": torch.float32, "HalfStorage": torch.float16,
-    "BFloat16Storage": torch.bfloat16, "LongStorage": torch.int64, "IntStorage": torch.int32,
-    "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8,
-    "BoolStorage": torch.bool, "UntypedStorage": torch.uint8,
+    "DoubleStorage": torch.float64,
+    "FloatStorage": torch.float32,
+    "HalfStorage": torch.float16,
+    "BFloat16Storage": torch.bfloat16,
+    "LongStorage": torch.int64,
+    "IntStorage": torch.int32,
+    "ShortStorage": torch.int16,
+    "CharStorage": torch.int8,
+    "ByteStorage": torch.uint8,
+    "BoolStorage": torch.bool,
+    "UntypedStorage": torch.uint8,
 }
 #: module prefixes whose classes are recorded as :class:`StubModule` (never imported)
 MODULE_PREFIXES = ("torch.nn.modules.", "torchvision.models.")  # and the module ``__main__``
 #: hyperparameters compared between paired layers (where both layers have them)
-HYPERPARAMETERS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
-                   "padding_mode", "transposed", "output_padding", "in_features", "out_features", "ceil_mode",
-                   "return_indices", "num_features", "eps", "affine", "output_size", "p", "negative_slope",
-                   "start_dim", "end_dim", "dim")
+HYPERPARAMETERS = (
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "padding_mode",
+    "transposed",
+    "output_padding",
+    "in_features",
+    "out_features",
+    "ceil_mode",
+    "return_indices",
+    "num_features",
+    "eps",
+    "affine",
+    "output_size",
+    "p",
+    "negative_slope",
+    "start_dim",
+    "end_dim",
+    "dim",
+)
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
@@ -66,7 +94,7 @@ class StubModule:
     def class_name(self) -> str:
         return self.qualname.rsplit(".", 1)[-1]
 
-    def children(self) -> dict[str, "StubModule"]:
+    def children(self) -> dict[str, StubModule]:
         mods = self.__dict__.get("_modules") or {}
         return {k: v for k, v in mods.items() if v is not None}
 
@@ -81,8 +109,7 @@ class _Storage:
         self.name, self.dtype = name, STORAGE_DTYPES[name]
 
 
-def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
-                    metadata=None):
+def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
     if not isinstance(storage, torch.Tensor) or storage.ndim != 1:
         raise pickle.UnpicklingError("_rebuild_tensor: the storage is not a storage read from the file")
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
@@ -166,8 +193,10 @@ def read_pickled(path: str | os.PathLike):
             data = f.read()
         obj = _unpickle(data, str(path))
         if isinstance(obj, int) and obj == LEGACY_MAGIC:
-            raise DataError(f"{path}: torch's legacy (pre-1.6) serialization, which the restricted reader does "
-                            "not read; convert it knowingly with python -m cameval.models convert --trust-pickle")
+            raise DataError(
+                f"{path}: torch's legacy (pre-1.6) serialization, which the restricted reader does "
+                "not read; convert it knowingly with python -m cameval.models convert --trust-pickle"
+            )
         return obj
     with zipfile.ZipFile(path) as zf:
         pkl = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
@@ -228,8 +257,12 @@ def _leaves(obj, prefix: str = "") -> list[tuple[str, str, dict, dict]]:
     if kids:
         return [leaf for name, k in kids.items() for leaf in _leaves(k, f"{prefix}{name}.")]
     skip = set(d.get("_non_persistent_buffers_set") or ())
-    tensors = {k: v for g in ("_parameters", "_buffers") for k, v in (d.get(g) or {}).items()
-               if v is not None and k not in skip}
+    tensors = {
+        k: v
+        for g in ("_parameters", "_buffers")
+        for k, v in (d.get(g) or {}).items()
+        if v is not None and k not in skip
+    }
     return [(prefix.rstrip("."), cls, d, tensors)]
 
 
@@ -256,13 +289,18 @@ def map_module_onto(source, model: nn.Module, name: str = "checkpoint") -> dict[
     for (sp, cls, sd, st), (dp, _, dd, dt) in zip(src, dst):
         for h in HYPERPARAMETERS:
             if h in sd and h in dd and not _same(sd[h], dd[h]):
-                raise DataError(f"{name}: {sp or '(root)'} ({cls}) has {h}={sd[h]!r}, "
-                                f"{type(model).__name__}.{dp} expects {dd[h]!r}")
+                raise DataError(
+                    f"{name}: {sp or '(root)'} ({cls}) has {h}={sd[h]!r}, {type(model).__name__}.{dp} expects {dd[h]!r}"
+                )
         if set(st) != set(dt):
-            raise DataError(f"{name}: {sp} ({cls}) holds {sorted(st)}, {type(model).__name__}.{dp} expects {sorted(dt)}")
+            raise DataError(
+                f"{name}: {sp} ({cls}) holds {sorted(st)}, {type(model).__name__}.{dp} expects {sorted(dt)}"
+            )
         for k, v in dt.items():
             if tuple(st[k].shape) != tuple(v.shape):
-                raise DataError(f"{name}: {sp}.{k} has shape {tuple(st[k].shape)}, "
-                                f"{type(model).__name__}.{dp}.{k} expects {tuple(v.shape)}")
+                raise DataError(
+                    f"{name}: {sp}.{k} has shape {tuple(st[k].shape)}, "
+                    f"{type(model).__name__}.{dp}.{k} expects {tuple(v.shape)}"
+                )
             state[f"{dp}.{k}" if dp else k] = st[k].detach().to(v.dtype)
     return state

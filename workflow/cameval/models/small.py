@@ -53,17 +53,30 @@ class SmallAlexNet(nn.Module):
     def __init__(self, num_classes: int = 10):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 32, 5, stride=2, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(64, 96, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(96, 96, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(96, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(3, 32, 5, stride=2, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 96, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(96, 96, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(96, 64, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
         )
         self.cameval_default_layer = "features.11"
         self.avgpool = nn.AdaptiveAvgPool2d(4)
         self.classifier = nn.Sequential(
-            nn.Dropout(0.3), nn.Linear(64 * 16, 256), nn.ReLU(inplace=True),
-            nn.Dropout(0.3), nn.Linear(256, 256), nn.ReLU(inplace=True), nn.Linear(256, num_classes),
+            nn.Dropout(0.3),
+            nn.Linear(64 * 16, 256),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.3),
+            nn.Linear(256, 256),
+            nn.ReLU(inplace=True),
+            nn.Linear(256, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,12 +103,15 @@ class Inception(nn.Module):
     def __init__(self, c_in: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int, pool_proj: int):
         super().__init__()
         self.branch1 = BasicConv2d(c_in, ch1x1, kernel_size=1)
-        self.branch2 = nn.Sequential(BasicConv2d(c_in, ch3x3red, kernel_size=1),
-                                     BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1))
-        self.branch3 = nn.Sequential(BasicConv2d(c_in, ch5x5red, kernel_size=1),
-                                     BasicConv2d(ch5x5red, ch5x5, kernel_size=3, padding=1))
-        self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
-                                     BasicConv2d(c_in, pool_proj, kernel_size=1))
+        self.branch2 = nn.Sequential(
+            BasicConv2d(c_in, ch3x3red, kernel_size=1), BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1)
+        )
+        self.branch3 = nn.Sequential(
+            BasicConv2d(c_in, ch5x5red, kernel_size=1), BasicConv2d(ch5x5red, ch5x5, kernel_size=3, padding=1)
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True), BasicConv2d(c_in, pool_proj, kernel_size=1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)

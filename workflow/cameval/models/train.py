@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -81,8 +81,12 @@ def fit(
             row["train_acc"] = right / seen
         row.update({"val_loss": v["loss"], f"val_{score}": v[score], "seconds": time.perf_counter() - start})
         curve.append(row)
-        log.info("epoch %d: %s (%.1f s)", epoch,
-                 ", ".join(f"{k} {row[k]:.4f}" for k in row if k not in ("epoch", "seconds")), row["seconds"])
+        log.info(
+            "epoch %d: %s (%.1f s)",
+            epoch,
+            ", ".join(f"{k} {row[k]:.4f}" for k in row if k not in ("epoch", "seconds")),
+            row["seconds"],
+        )
         if v[score] > best_score:
             best_score, best = v[score], copy.deepcopy(model.state_dict())
     model.load_state_dict(best)
@@ -102,13 +106,26 @@ def train_classifier(
 ) -> tuple[nn.Module, list[dict]]:
     """Train on cross-entropy (:func:`fit`); return the best-validation-accuracy model and the curve
     (``epoch, train_loss, train_acc, val_loss, val_acc, seconds``)."""
-    return fit(model, train, val, loss=nn.functional.cross_entropy, evaluate=evaluate, score="acc",
-               correct=lambda out, y: (out.argmax(1) == y).sum().item(), epochs=epochs, lr=lr,
-               batch_size=batch_size, weight_decay=weight_decay, seed=seed, progress=progress)
+    return fit(
+        model,
+        train,
+        val,
+        loss=nn.functional.cross_entropy,
+        evaluate=evaluate,
+        score="acc",
+        correct=lambda out, y: (out.argmax(1) == y).sum().item(),
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        weight_decay=weight_decay,
+        seed=seed,
+        progress=progress,
+    )
 
 
-def split_tensors(images: str, manifest: str, split: str,
-                  num_classes: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def split_tensors(
+    images: str, manifest: str, split: str, num_classes: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """All images of ``split`` as normalized float tensors with their labels; the manifest is
     checked against the images and ``num_classes`` first (:func:`cameval.data.images.check_manifest`)."""
     from cameval.data.images import ImageSet, check_manifest, read_manifest
@@ -124,8 +141,9 @@ def split_tensors(images: str, manifest: str, split: str,
     return x, torch.as_tensor(rows["label"].to_numpy(copy=True), dtype=torch.long)
 
 
-def split_accuracy(weights: str, images: str, manifest: str, split: str, batch_size: int = 256,
-                   device: str = "cpu") -> dict:
+def split_accuracy(
+    weights: str, images: str, manifest: str, split: str, batch_size: int = 256, device: str = "cpu"
+) -> dict:
     """Top-1 accuracy of the saved model ``weights`` on every image of ``split``:
     ``{"split", "n", "correct", "acc", "loss"}`` (``acc`` = correct / n, ``loss`` the mean cross-entropy)."""
     from cameval.models.registry import load_model, model_digest
@@ -133,15 +151,33 @@ def split_accuracy(weights: str, images: str, manifest: str, split: str, batch_s
     model = load_model(weights).to(device)
     x, y = split_tensors(images, manifest, split)
     result = evaluate(model, x.to(device), y.to(device), batch_size)
-    out = {"split": split, "n": len(y), "correct": int(round(result["acc"] * len(y))), "acc": result["acc"],
-           "loss": result["loss"], "model_digest": model_digest(weights)}
+    out = {
+        "split": split,
+        "n": len(y),
+        "correct": int(round(result["acc"] * len(y))),
+        "acc": result["acc"],
+        "loss": result["loss"],
+        "model_digest": model_digest(weights),
+    }
     log.info("%s: %d of %d %s images right (%.2f %%)", weights, out["correct"], out["n"], split, 100 * out["acc"])
     return out
 
 
-def train_on_dataset(arch: str, num_classes: int, images: str, manifest: str, weights_out: str,
-                     metrics_out: str, curve_out: str, *, epochs: int, lr: float, batch_size: int,
-                     weight_decay: float = 1e-4, seed: int = 0) -> dict:
+def train_on_dataset(
+    arch: str,
+    num_classes: int,
+    images: str,
+    manifest: str,
+    weights_out: str,
+    metrics_out: str,
+    curve_out: str,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+) -> dict:
     """Train ``arch`` on the train split, keep the best val epoch, report test accuracy, save.
 
     A multi-label dataset (a manifest with a ``labels`` column) is trained with sigmoid outputs
@@ -156,9 +192,20 @@ def train_on_dataset(arch: str, num_classes: int, images: str, manifest: str, we
     if is_multilabel(read_manifest(manifest)):
         from cameval.models.multilabel import train_multilabel_on_dataset
 
-        return train_multilabel_on_dataset(arch, num_classes, images, manifest, weights_out, metrics_out, curve_out,
-                                           epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
-                                           seed=seed)
+        return train_multilabel_on_dataset(
+            arch,
+            num_classes,
+            images,
+            manifest,
+            weights_out,
+            metrics_out,
+            curve_out,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            weight_decay=weight_decay,
+            seed=seed,
+        )
 
     from cameval.io import write_csv, write_json
     from cameval.models.registry import build_model, save_model
@@ -166,13 +213,20 @@ def train_on_dataset(arch: str, num_classes: int, images: str, manifest: str, we
     torch.manual_seed(seed)
     model = build_model(arch, num_classes=num_classes)
     train, val, test = (split_tensors(images, manifest, s, num_classes) for s in ("train", "val", "test"))
-    model, curve = train_classifier(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size,
-                                    weight_decay=weight_decay, seed=seed)
-    result = {"arch": arch, "test_acc": evaluate(model, *test)["acc"],
-              "val_acc": max(r["val_acc"] for r in curve),
-              "best_epoch": max(curve, key=lambda r: r["val_acc"])["epoch"],
-              "epochs": epochs, "seconds": sum(r["seconds"] for r in curve),
-              "n_train": len(train[0]), "n_val": len(val[0]), "n_test": len(test[0])}
+    model, curve = train_classifier(
+        model, train, val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, seed=seed
+    )
+    result = {
+        "arch": arch,
+        "test_acc": evaluate(model, *test)["acc"],
+        "val_acc": max(r["val_acc"] for r in curve),
+        "best_epoch": max(curve, key=lambda r: r["val_acc"])["epoch"],
+        "epochs": epochs,
+        "seconds": sum(r["seconds"] for r in curve),
+        "n_train": len(train[0]),
+        "n_val": len(val[0]),
+        "n_test": len(test[0]),
+    }
     log.info("%s: test accuracy %.4f (best epoch %d)", arch, result["test_acc"], result["best_epoch"])
     write_csv(pd.DataFrame(curve), curve_out)
     write_json(result, metrics_out)
