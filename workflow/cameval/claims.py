@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cameval.methods import labels
+
 HOLDS, FAILS, UNDECIDED = "holds", "does not hold", "undecided at this sample size"
 NOT_BUILT = "not evaluated (table not built in this configuration)"
 
@@ -632,7 +634,7 @@ def claim_one_pixel_sensitivity(tables: dict[str, pd.DataFrame], ctx: Context) -
 # --- Table 7 (fidelity, contrastivity) -----------------------------------------------------------
 
 
-METHOD_LABELS = {"gradcam": "Grad-CAM", "shap": "SHAP", "integrated_gradients": "Integrated Gradients"}
+METHOD_LABELS = labels("gradcam", "shap", "integrated_gradients")
 
 
 def _gradcam_extreme(

@@ -26,10 +26,11 @@ from tqdm.auto import tqdm
 
 from cameval import metrics
 from cameval.errors import DataError
+from cameval.methods import labels
 
 log = logging.getLogger(__name__)
 
-METHODS = {"gradcam": "Grad-CAM", "shap": "SHAP", "integrated_gradients": "Integrated Gradients"}
+METHODS = labels("gradcam", "shap", "integrated_gradients")
 
 
 def background_rows(manifest: str, n: int, seed: int = 0) -> np.ndarray:

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from cameval import metrics
 from cameval.errors import DataError
+from cameval.methods import labels
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ ARRAYS = (
 )
 #: written by :func:`attack_shard` since Appendix F prints it; shards from before lack it
 OPTIONAL = ("p_new",)
-METHODS = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients"}
+METHODS = labels("gradcam", "ig")
 
 
 def random_pixels(seed: int, indices, h: int, w: int) -> np.ndarray:

@@ -36,19 +36,13 @@ import numpy as np
 import pandas as pd
 
 from cameval.data.study import read_table3, read_table5
+from cameval.methods import labels
 from cameval.metrics.stats import mean_ci, paired_compare
 from cameval.tables import TABLE3_PAIRS, _fmt, write_table
 
 log = logging.getLogger(__name__)
 
-LABELS = {
-    "guided_backprop": "Guided Backprop",
-    "gradcam": "Grad-CAM",
-    "guided_gradcam": "Guided Grad-CAM",
-    "gradcampp": "Grad-CAM++",
-    "integrated_gradients": "Integrated Gradients",
-    "gradient_shap": "Gradient SHAP",
-}
+LABELS = labels("guided_backprop", "gradcam", "guided_gradcam", "gradcampp", "integrated_gradients", "gradient_shap")
 TABLE5_PAIRS = (
     ("gradcampp", "gradcam"),
     ("integrated_gradients", "gradcampp"),

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cameval.io import write_csv, write_text
+from cameval.methods import labels
 from cameval.metrics import mean_ci, paired_compare
 
 
@@ -182,7 +183,7 @@ def table2(
     return pd.DataFrame(full), pd.DataFrame(display)
 
 
-TABLE3_METHODS = {"guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM"}
+TABLE3_METHODS = labels("guided_backprop", "gradcam", "guided_gradcam")
 #: the paired comparisons of Table 3, on the same images
 TABLE3_PAIRS = (("gradcam", "guided_backprop"), ("guided_gradcam", "guided_backprop"), ("guided_gradcam", "gradcam"))
 
@@ -285,7 +286,7 @@ def wilcoxon_p(a, b) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
-TABLE6_METHODS = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients"}
+TABLE6_METHODS = labels("gradcam", "ig")
 
 
 def study_cell(study: dict, when: str) -> str:
@@ -420,7 +421,7 @@ def table6_study(rows: dict[str, pd.DataFrame], reference: dict | None = None) -
     return pd.DataFrame(full), pd.DataFrame(display)
 
 
-TABLE7_METHODS = {"gradcam": "Grad-CAM", "shap": "SHAP", "integrated_gradients": "Integrated Gradients"}
+TABLE7_METHODS = labels("gradcam", "shap", "integrated_gradients")
 
 
 def table7(

@@ -35,6 +35,7 @@ import pandas as pd
 
 from cameval.errors import DataError
 from cameval.io import read_csv_strict
+from cameval.methods import labels
 from cameval.metrics.stats import paired_compare
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ ANSWERS = (
 #: Preference for agent A of each answer: +2 … −2.
 PREFERENCE_A = dict(zip(ANSWERS, (2, 1, 0, -1, -2)))
 KEY_COLUMNS = ("item", "method", "class", "agent_a", "agent_b")
-METHOD_NAMES = {"guided_backprop": "Guided Backprop", "guided_gradcam": "Guided Grad-CAM"}
+METHOD_NAMES = labels("guided_backprop", "guided_gradcam")
 
 
 def read_key(path: str | os.PathLike) -> pd.DataFrame:

@@ -63,18 +63,12 @@ LAYER_LABELS = {"last_dense_conv": "last dense conv", "block_relu": "block + ReL
 
 
 def xray_set_meta():
-    labels = {
-        "gradcam": "Grad-CAM",
-        "gradcampp": "Grad-CAM++",
-        "integrated_gradients": "Integrated Gradients",
-        "gradient_shap": "Gradient SHAP",
-    }
     out = {}
     for h in xray_sets():
         spec = config["heatmaps"][h]
         layer = spec.get("layer")
         out[h] = {
-            "method": labels.get(spec["method"], spec["method"]),
+            "method": method_label(spec["method"]),
             "layer": LAYER_LABELS.get(layer, layer) if h in config["table5"]["cams"] else "input pixels",
         }
     return out
