@@ -1,6 +1,5 @@
 """Model registry: builds, safetensors round trip, safe checkpoint loading, clear errors."""
 
-
 import pytest
 import torch
 
