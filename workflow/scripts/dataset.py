@@ -4,4 +4,10 @@ from cameval.data.build import build_dataset
 from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])
-build_dataset(snakemake.params.spec, snakemake.output.images, snakemake.output.manifest, seed=snakemake.params.seed)
+build_dataset(
+    snakemake.params.spec,
+    snakemake.output.images,
+    snakemake.output.manifest,
+    seed=snakemake.params.seed,
+    name=snakemake.wildcards.dataset,
+)

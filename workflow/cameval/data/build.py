@@ -5,8 +5,9 @@ from __future__ import annotations
 from cameval.errors import ConfigError
 
 
-def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0) -> None:
-    """Build the dataset described by ``spec`` (a ``datasets.<name>`` config entry)."""
+def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0, name: str = "digits-loc") -> None:
+    """Build the dataset described by ``spec`` (the config entry ``datasets.<name>``); generated
+    image sets (``digits``) carry ``name`` in their image ids."""
     kind = spec.get("kind")
     if kind == "digits":
         from cameval.data.digits import make_digits_loc
@@ -22,6 +23,7 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0) -> None
             seed=seed,
             mean=tuple(spec["mean"]),
             std=tuple(spec["std"]),
+            name=name,
         )
     elif kind == "imagenet":
         from cameval.data.imagenet import build_imagenet
