@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cameval.config import check_config, check_device, load_strict, model_classes, target_parts
+from cameval.config import check_config, check_device, check_models, load_strict, model_classes, target_parts
 from cameval.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,3 +157,47 @@ def test_cuda_without_a_gpu_is_refused_on_local_runs_only(monkeypatch):
     check_device("cpu", local_run=True)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     check_device("cuda", local_run=True)
+
+
+# --- models and methods by name ------------------------------------------------------------------
+
+
+def test_library_methods_stand_in_the_roles_of_their_kind(tiny):
+    cfg = copy.deepcopy(tiny)
+    cfg["heatmaps"]["sal"] = {"method": "captum:Saliency", "targets": "label", "params": {}}
+    cfg["table5"]["pixels"] = ["xr_ig", "sal"]
+    check_config(cfg)  # scorecam, layercam (CAM-type) in table1.methods; Saliency (pixel-type) in table5.pixels
+    cfg["table1"]["methods"] = ["gradcam", "sal"]
+    with pytest.raises(ConfigError, match=r"table1.methods: heatmaps.sal has method captum:Saliency .*cam-type"):
+        check_config(cfg)
+
+
+def test_own_method_needs_its_kind(tiny):
+    cfg = copy.deepcopy(tiny)
+    cfg["heatmaps"]["mine"] = {"method": "mypackage.cams:my_cam", "targets": "top5", "params": {}}
+    with pytest.raises(
+        ConfigError, match=r"heatmaps.mine.kind: None for method 'mypackage.cams:my_cam' \(expected cam"
+    ):
+        check_config(cfg)
+    cfg["heatmaps"]["mine"]["kind"] = "cam"
+    cfg["table1"]["methods"] = ["gradcam", "mine"]
+    check_config(cfg)
+    cfg["heatmaps"]["scorecam"]["kind"] = "pixel"
+    with pytest.raises(ConfigError, match=r"heatmaps.scorecam.kind: 'pixel' .* of kind 'cam'"):
+        check_config(cfg)
+
+
+def test_a_model_without_a_default_layer_stops_at_parse_time_asking_for_layer(tiny):
+    cfg = copy.deepcopy(tiny)
+    cfg["models"]["vit"] = {"arch": "vit_b_16", "dataset": "digits-loc", "num_classes": 10, "train": {}}
+    check_models(cfg)  # not explained by any table yet
+    cfg["table1"]["models"].append("vit")
+    with pytest.raises(
+        ConfigError, match=r"models.vit: VisionTransformer: no convolutional .*add `layer:` to models.vit"
+    ):
+        check_models(cfg)
+    cfg["models"]["vit"]["layer"] = "encoder.layers.encoder_layer_11"
+    check_models(cfg)
+    cfg["models"]["vit"]["arch"] = "resnet9"
+    with pytest.raises(ConfigError, match=r"models.vit.arch: 'resnet9' is not one of"):
+        check_models(cfg)

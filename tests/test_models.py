@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from cameval.errors import ConfigError, DataError
-from cameval.explain import default_layer, explain
+from cameval.explain import default_layer, explain, get_layer
 from cameval.models import (
     build_model,
     import_weights,
@@ -16,6 +16,8 @@ from cameval.models import (
     save_model,
     train_classifier,
 )
+from cameval.models.registry import arch_default_layer
+from cameval.models.small import SmallResNet
 
 
 @pytest.mark.parametrize("arch", ["small_vgg", "small_alexnet", "small_googlenet", "small_densenet"])
@@ -30,6 +32,75 @@ def test_torchvision_default_layers():
     assert default_layer(build_model("vgg16_bn")) == "features.42"
     assert default_layer(build_model("alexnet")) == "features.11"
     assert default_layer(build_model("googlenet")) == "inception5b"
+
+
+# the last spatial feature map of the trunk, found from the architecture; transformers have none
+ZOO_LAYERS = {
+    "resnet18": "layer4",
+    "resnext50_32x4d": "layer4",
+    "wide_resnet50_2": "layer4",
+    "convnext_tiny": "features.7",
+    "efficientnet_b0": "features.8",
+    "mobilenet_v2": "features.18",
+    "mobilenet_v3_small": "features.12",
+    "densenet121": "features",
+    "squeezenet1_1": "features.12",
+    "shufflenet_v2_x0_5": "conv5",
+    "mnasnet0_5": "layers",
+    "inception_v3": "Mixed_7c",
+    "regnet_y_400mf": "trunk_output",
+    "vgg19_bn": "features.51",
+}
+
+
+@pytest.mark.parametrize("arch, layer", ZOO_LAYERS.items())
+def test_any_torchvision_architecture_by_name_gets_its_trunks_last_feature_map(arch, layer):
+    assert arch_default_layer(arch, {"num_classes": 10}) == layer
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "mobilenet_v3_small", "convnext_tiny", "efficientnet_b0"])
+def test_the_default_layer_is_a_spatial_map_gradcam_explains(arch):
+    torch.manual_seed(0)
+    model = build_model(arch, num_classes=5)
+    a = {}
+    handle = get_layer(model, default_layer(model)).register_forward_hook(lambda m, i, o: a.setdefault("a", o))
+    with torch.no_grad():
+        logits = model(torch.randn(1, 3, 64, 64))
+    handle.remove()
+    assert logits.shape == (1, 5)
+    assert a["a"].ndim == 4 and a["a"].shape[-1] >= 2  # [N, C, h, w], channels first, h and w > 1 at 64 px
+    assert explain(model, torch.randn(1, 3, 64, 64), 2).shape == (1,) + tuple(a["a"].shape[-2:])
+
+
+@pytest.mark.parametrize("arch", ["vit_b_16", "swin_t", "maxvit_t"])
+def test_a_transformer_has_no_default_layer_and_asks_for_one(arch):
+    with pytest.raises(ConfigError, match=r"no convolutional feature map.*\(layer: a dotted module name\)"):
+        arch_default_layer(arch)
+
+
+def test_own_builder_by_module_and_function_with_keyword_arguments(tmp_path):
+    model = build_model("cameval.models.small:small_resnet", num_classes=7, width=8)
+    assert isinstance(model, SmallResNet) and model.fc.out_features == 7 and model.conv1.out_channels == 8
+    assert default_layer(model) == "layer3"  # the last layerN, found from the structure
+    assert explain(model, torch.randn(2, 3, 64, 64), 1).shape == (2, 8, 8)
+    save_model(
+        model, tmp_path / "r.safetensors", "cameval.models.small:small_resnet", build={"num_classes": 7, "width": 8}
+    )
+    again = load_model(tmp_path / "r.safetensors")
+    x = torch.randn(1, 3, 64, 64)
+    torch.testing.assert_close(again(x), model(x))
+    with pytest.raises(ConfigError, match="cannot import module 'nopackage.nets'"):
+        build_model("nopackage.nets:net")
+    with pytest.raises(ConfigError, match="module 'cameval.models.small' has no 'nonet'"):
+        build_model("cameval.models.small:nonet")
+
+
+def test_torchvision_architecture_takes_a_state_dict(tmp_path):
+    model = build_model("mobilenet_v3_small", num_classes=4)
+    torch.save(model.state_dict(), tmp_path / "m.pth")
+    import_weights("mobilenet_v3_small", str(tmp_path / "m.pth"), tmp_path / "m.safetensors", num_classes=4)
+    x = torch.randn(1, 3, 32, 32)
+    torch.testing.assert_close(load_model(tmp_path / "m.safetensors")(x), model(x))
 
 
 def test_safetensors_round_trip_rebuilds_the_architecture(tmp_path):
@@ -68,7 +139,7 @@ def test_mismatched_weights_name_the_missing_keys(tmp_path):
 def test_missing_file_and_unknown_arch_are_named(tmp_path):
     with pytest.raises(DataError, match="no file .*missing.safetensors"):
         read_state_dict(tmp_path / "missing.safetensors")
-    with pytest.raises(ConfigError, match="'resnet9' is not one of"):
+    with pytest.raises(ConfigError, match="'resnet9' is not one of .*a torchvision architecture"):
         build_model("resnet9")
     with pytest.raises(ConfigError, match="not a torchvision weights enum"):
         import_weights("vgg16", "torchvision:NoSuch_Weights.X", tmp_path / "x.safetensors")

@@ -21,6 +21,8 @@ import re
 import yaml
 
 from cameval.errors import ConfigError
+from cameval.methods import kind as method_kind
+from cameval.methods import split_name
 
 # --- duplicated keys ----------------------------------------------------------------------------
 
@@ -99,6 +101,9 @@ ROLES = (
     ("table5", "cams", CAM_METHODS),
     ("table5", "pixels", PIXEL_METHODS),
 )
+#: roles that also take a library's or your own method (``pytorch_grad_cam:…``, ``captum:…``,
+#: ``module:function``) of a kind: every table that takes maps of that kind evaluates it
+ROLE_KINDS = {("table1", "methods"): "cam", ("table5", "cams"): "cam", ("table5", "pixels"): "pixel"}
 #: Figure 1 reads the heatmap sets of these names, each of the method of its name
 FIGURE1_SETS = ("gradcam", "gradcampp", "guided_backprop")
 #: experiments whose models must all be trained on the experiment's ``dataset``
@@ -148,6 +153,15 @@ def heatmap_uses(config: dict) -> dict[str, dict[str, list[str]]]:
     return uses
 
 
+def _kind_of(name: str, spec: dict) -> str | None:
+    """The kind of heatmap set ``name``'s maps (``cam``, ``pixel``, ``occlusion``); an own function
+    without ``kind:``, or a ``kind:`` that is not the method's, is a ConfigError naming the key."""
+    try:
+        return method_kind(spec["method"], spec.get("kind"))
+    except ConfigError as err:
+        raise ConfigError(f"heatmaps.{name}.{err}") from None
+
+
 def eval_splits(dataset: dict) -> tuple[str, ...]:
     """The splits a dataset of the config has: its ``counts`` keys, or those its kind always has."""
     if dataset["kind"] in _FIXED_SPLITS:
@@ -177,16 +191,27 @@ def check_config(config: dict) -> None:
                     f"{section}.models: {m} is trained on {models[m]['dataset']}, not on "
                     f"{section}.dataset {dataset} (expected models of that dataset)"
                 )
+    kinds = {h: _kind_of(h, spec) for h, spec in heatmaps.items()}
     for section, key, methods in ROLES:
         if section not in config or key not in config[section]:
             continue
         value = config[section][key]
+        kind = ROLE_KINDS.get((section, key))
         for h in value if isinstance(value, list) else [value]:
-            if h in heatmaps and heatmaps[h]["method"] not in methods:
-                raise ConfigError(
-                    f"{section}.{key}: heatmaps.{h} has method {heatmaps[h]['method']} "
-                    f"(expected a set of method {' or '.join(methods)})"
-                )
+            method = heatmaps[h]["method"] if h in heatmaps else None
+            if method is None or method in methods or (kind and split_name(method) and kinds[h] == kind):
+                continue
+            also = f"; a library's or your own {kind}-type method fits too" if kind else ""
+            raise ConfigError(
+                f"{section}.{key}: heatmaps.{h} has method {method} "
+                f"(expected a set of method {' or '.join(methods)}){also}"
+            )
+    for m in config.get("table7", {}).get("methods", []):
+        if split_name(m):
+            try:
+                method_kind(m)
+            except ConfigError as err:
+                raise ConfigError(f"table7.methods: {m}: {err} (Table 7 takes a library's method here)") from err
     if "figure1" in config:
         for h in FIGURE1_SETS:
             if heatmaps[h]["method"] != h:
@@ -264,3 +289,34 @@ def check_device(device: str, local_run: bool) -> None:
             "run; set `device: cpu` in the config to run on the CPU, or run on a GPU node, e.g. "
             "--profile profiles/slurm)"
         )
+
+
+def check_models(config: dict) -> None:
+    """Every model's ``arch`` builds (a name of ours, torchvision's, or an importable
+    ``package.module:function``), and every model a layer-explaining method uses without a
+    ``layer:`` has a default one found from its architecture (built on the ``meta`` device).
+    Imports torchvision and your builders: run it once, in the main process."""
+    from cameval.explain import uses_layer  # noqa: PLC0415 - torch and the libraries: only the main process pays
+    from cameval.models.registry import arch_builder, arch_default_layer  # noqa: PLC0415 - as above
+
+    models, heatmaps = config["models"], config["heatmaps"]
+    needs: dict[str, str] = {}  # model -> the first config key that explains one of its layers
+    for h, users in heatmap_uses(config).items():
+        if h in heatmaps and not heatmaps[h].get("layer") and uses_layer(heatmaps[h]["method"]):
+            for m, where in users.items():
+                needs.setdefault(m, f"{where[0]} (heatmaps.{h}: {heatmaps[h]['method']})")
+    for section in ("table6", "table7"):
+        for m in config.get(section, {}).get("models", []):
+            needs.setdefault(m, f"{section} (Grad-CAM)")
+    for name, spec in models.items():
+        try:
+            arch_builder(spec["arch"])
+        except ConfigError as err:
+            raise ConfigError(f"models.{name}.{err}") from None
+        if name in needs and not spec.get("layer"):
+            try:
+                arch_default_layer(spec["arch"], {**spec.get("build", {}), "num_classes": model_classes(spec) or 10})
+            except ConfigError as err:
+                raise ConfigError(
+                    f"models.{name}: {err}. {needs[name]} explains a layer of it: add `layer:` to models.{name}"
+                ) from None

@@ -6,7 +6,8 @@ class's) and caches them in one HDF5 file, written atomically:
 
 ``ids`` [N]; ``labels`` [N]; ``images`` uint8 [N, H, W, C]; per method ``maps/{method}``
 float32 [N, K, H, W] — Grad-CAM upsampled bilinearly to the input, pixel maps (SHAP, IG)
-summed over channels (the study took channel 0 only); attributes: the layer, IG steps, the
+summed over channels (the study took channel 0 only), and so for a library's method or your own
+(``captum:Saliency``, ``package.module:function``; a CAM-type one upsampled as Grad-CAM); attributes: the layer, IG steps, the
 SHAP explainer actually used (``deep`` or ``gradient``), background size, seconds, versions.
 
 :func:`fidelity_rows` reads that file and measures, per image, method and percentile: the
@@ -58,22 +59,25 @@ def class_maps(
     seed: int = 0,
     batch_size: int = 16,
     device: str = "cpu",
+    params: dict | None = None,
 ) -> None:
-    """Every class's map by each method for the first ``n_images`` of ``split``; see the module docstring."""
+    """Every class's map by each method for the first ``n_images`` of ``split``; see the module docstring.
+
+    ``params``: ``{method: keyword arguments}`` for library and own methods."""
     import h5py
     import torch
 
     import cameval
     from cameval.data.images import ImageSet
-    from cameval.explain import explain_targets, shap_all_classes
-    from cameval.explain._core import default_layer, logits_of
+    from cameval.explain import explain_targets, is_external, shap_all_classes, uses_layer
+    from cameval.explain._core import default_layer, logits_of, upsample
     from cameval.heatmaps import eval_rows
     from cameval.io import atomic_path
     from cameval.models import load_model, model_digest
 
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in METHODS and not is_external(m)]
     if unknown:
-        raise ValueError(f"methods: {unknown} not among {list(METHODS)}")
+        raise ValueError(f"methods: {unknown} not among {list(METHODS)}, a library's or your own (module:name)")
     model = load_model(weights).to(device)
     layer = layer or default_layer(model)
     rows = eval_rows(manifest, split).iloc[: int(n_images)]
@@ -100,6 +104,12 @@ def class_maps(
                 m, _ = explain_targets(model, xb, tb, "gradcam", layer=layer, size=tuple(x.shape[-2:]))
             elif method == "integrated_gradients":
                 m, _ = explain_targets(model, xb, tb, "integrated_gradients", steps=ig_steps)
+            elif is_external(method):
+                m, _ = explain_targets(
+                    model, xb, tb, method, layer=layer if uses_layer(method) else None, **(params or {}).get(method, {})
+                )
+                if m.ndim == 4:  # [N, K, h, w]: CAM-type, upsampled to the input as Grad-CAM
+                    m = upsample(m, tuple(x.shape[-2:]))
             else:
                 values, used = shap_all_classes(
                     model, xb, bg, explainer=shap_explainer, n_samples=shap_samples, seed=seed

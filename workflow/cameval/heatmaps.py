@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from cameval.data.images import ImageSet, check_manifest, read_manifest
 from cameval.errors import ConfigError, DataError
-from cameval.explain import explain_targets
+from cameval.explain import explain_targets, uses_layer
 from cameval.explain._core import default_layer, logits_of
 from cameval.models import load_model, model_digest
 from cameval.store import write_shard
@@ -116,8 +116,16 @@ def compute_shard(
         rows = eval_rows(manifest, split, expected=expected, images=imgs).iloc[start:stop]
     if rows.empty:
         raise ConfigError(f"shard {shard}: rows {start}..{stop} are past the end of split {split!r} in {manifest}")
-    if method in ("gradcam", "gradcampp", "guided_gradcam"):
+    if uses_layer(method):
+        given = layer
         layer = layer or default_layer(model)
+        log.info(
+            "%s: explaining layer %s of %s (%s)",
+            method,
+            layer,
+            type(model).__name__,
+            "given in the config" if given else "the default found from the architecture; set layer: to override",
+        )
     maps, targets_all, scores, t0 = [], [], [], time.perf_counter()
     with (
         ImageSet(images) as imgs,

@@ -12,11 +12,25 @@ Kinds decide which experiments take a method's maps:
 
 A method added to :mod:`cameval.explain` is added here, with its label and kind; every table,
 figure and claim reads its label from :func:`label`.
+
+Beyond :data:`METHODS`, a method may be named from a library or from your own code (:func:`method`):
+
+- ``pytorch_grad_cam:<Class>``: a CAM method of pytorch-grad-cam (``ScoreCAM``, ``LayerCAM`` …), kind
+  ``cam``, labelled as its paper spells it (``Score-CAM``, ``Layer-CAM``);
+- ``captum:<Class>``: an attribution method of captum (``Saliency``, ``DeepLift`` …), kind ``pixel``
+  (``LayerGradCam``, whose maps lie at a layer's grid: ``cam``);
+- ``package.module:function``: your own ``(model, x, target, **params) -> maps``; its kind is
+  declared where it is used (a heatmap set's ``kind:``), its label is the function's name.
+
+Kinds and labels follow from the name alone: nothing is imported, so a config is checked cheaply.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from cameval.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -43,11 +57,99 @@ METHODS: dict[str, Method] = {
 ALIASES = {"ig": "integrated_gradients"}
 
 
+#: libraries whose methods are named ``<module>:<Class>``: module -> the name the labels print
+LIBRARIES = {"pytorch_grad_cam": "pytorch-grad-cam", "captum": "captum"}
+KINDS = ("cam", "pixel")
+#: how the papers spell the library methods whose class names do not follow the rules of :func:`_derived_label`
+SPELLINGS = {
+    "HiResCAM": "HiResCAM",
+    "KPCA_CAM": "KPCA-CAM",
+    "GradCAMElementWise": "Grad-CAM element-wise",
+    "FullGrad": "FullGrad",
+    "FEM": "FEM",
+    "SESS": "SESS",
+    "DeepLift": "DeepLIFT",
+    "DeepLiftShap": "DeepLIFT SHAP",
+    "GradientShap": "Gradient SHAP",
+    "KernelShap": "Kernel SHAP",
+    "InputXGradient": "Input × Gradient",
+    "LayerGradCam": "Grad-CAM",
+    "GuidedGradCam": "Guided Grad-CAM",
+    "Lime": "LIME",
+    "LRP": "LRP",
+}
+#: captum's classes whose maps lie at a layer's grid (CAMs); every other captum method is pixel-type
+CAPTUM_CAMS = ("LayerGradCam",)
+_NAME = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_]\w*)$")
+
+
+def split_name(name: str) -> tuple[str, str] | None:
+    """``'package.module:function'`` -> ``('package.module', 'function')``; None for a plain name."""
+    m = _NAME.match(name)
+    return (m["module"], m["attr"]) if m else None
+
+
+def library(name: str) -> str | None:
+    """The library module (``pytorch_grad_cam``, ``captum``) a method name comes from, else None."""
+    parts = split_name(name)
+    return parts[0] if parts and parts[0] in LIBRARIES else None
+
+
+def _derived_label(lib: str, cls: str) -> str:
+    """``ScoreCAM`` -> ``Score-CAM``, ``GradCAMPlusPlus`` -> ``Grad-CAM++``, ``FeatureAblation`` ->
+    ``Feature Ablation``; a label a native method already prints gets the library's name after it."""
+    text = SPELLINGS.get(cls)
+    if text is None:
+        text = cls.replace("PlusPlus", "++")
+        if lib == "pytorch_grad_cam":
+            text = re.sub(r"^(.+?)CAM(\+\+)?$", r"\1-CAM\2", text)
+        else:
+            text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text)
+    native = {m.label for m in METHODS.values()}
+    return f"{text} ({LIBRARIES[lib]})" if text in native else text
+
+
+def method(name: str, kind: str | None = None) -> Method:
+    """The :class:`Method` of ``name``: one of :data:`METHODS`, a library's (``pytorch_grad_cam:<Class>``,
+    ``captum:<Class>``) or your own ``package.module:function``, whose ``kind`` (``cam`` or ``pixel``)
+    must be given. A ``kind`` given for a native or library method must be its own."""
+    name = ALIASES.get(name, name)
+    if name in METHODS:
+        found = METHODS[name]
+    elif lib := library(name):
+        cls = split_name(name)[1]
+        cam = lib == "pytorch_grad_cam" or cls in CAPTUM_CAMS
+        found = Method(name, _derived_label(lib, cls), "cam" if cam else "pixel")
+    elif parts := split_name(name):
+        if kind not in KINDS:
+            raise ConfigError(
+                f"kind: {kind!r} for method {name!r} (expected cam or pixel: whether your function's maps "
+                "lie at a layer's grid, [N, h, w], or give a value per input pixel, [N, C, H, W])"
+            )
+        return Method(name, parts[1], kind)
+    else:
+        raise ConfigError(
+            f"method: {name!r} is not one of {', '.join(METHODS)}, pytorch_grad_cam:<Class>, captum:<Class> "
+            "or package.module:function"
+        )
+    if kind is not None and kind != found.kind:
+        raise ConfigError(f"kind: {kind!r} for method {name!r}, whose maps are of kind {found.kind!r}")
+    return found
+
+
+def kind(name: str, declared: str | None = None) -> str:
+    """The kind of method ``name`` (``declared``: a heatmap set's ``kind:``, needed for own functions)."""
+    return method(name, declared).kind
+
+
 def label(name: str) -> str:
-    """The printed label of method ``name`` (an alias resolves to its method); unknown names print
-    as given, so a table never fails on a label."""
-    method = METHODS.get(ALIASES.get(name, name))
-    return method.label if method else name
+    """The printed label of method ``name`` (an alias resolves to its method; a library's method is
+    labelled as its paper spells it, your own function by its name); unknown names print as given,
+    so a table never fails on a label."""
+    try:
+        return method(name, "pixel" if split_name(name) and not library(name) else None).label
+    except ConfigError:
+        return name
 
 
 def labels(*names: str) -> dict[str, str]:
@@ -56,5 +158,5 @@ def labels(*names: str) -> dict[str, str]:
 
 
 def names_of_kind(kind: str) -> tuple[str, ...]:
-    """The methods of one kind, in the table's order."""
+    """The methods of :data:`METHODS` of one kind, in the table's order."""
     return tuple(n for n, m in METHODS.items() if m.kind == kind)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cameval.io import write_csv, write_text
+from cameval.methods import label as method_label
 from cameval.methods import labels
 from cameval.metrics import mean_ci, paired_compare
 
@@ -454,7 +455,7 @@ def table7(
                     g["explainer"].iloc[0] if "explainer" in g and isinstance(g["explainer"].iloc[0], str) else ""
                 ),
             }
-            label = TABLE7_METHODS.get(method, method)
+            label = method_label(method)
             if method == "shap" and rec["explainer"]:
                 label = f"SHAP ({rec['explainer']})"
             shown = {"model": model, "method": label, "percentile": p, "n": len(g)}

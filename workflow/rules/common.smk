@@ -5,10 +5,10 @@ import re
 
 from snakemake.utils import validate
 
-from cameval.config import check_config, check_device, load_strict
+from cameval.config import check_config, check_device, check_models, load_strict
 from cameval.errors import ConfigError
 from cameval.methods import label as method_label
-from cameval.explain import check_params
+from cameval.explain import check_params, is_external
 
 # Each config file once more, strictly: a key given twice is refused (Snakemake's loader keeps the last).
 for _file in dict.fromkeys(workflow.configfiles):
@@ -39,7 +39,13 @@ for _name, _d in config["datasets"].items():
             if not os.path.exists(_d[_key]):
                 raise ConfigError(f"datasets.{_name}.{_key}: no {_d[_key]} (expected {_expected})")
 for _name, _h in config["heatmaps"].items():
-    check_params(_h["method"], _h["params"], key=f"heatmaps.{_name}.params")
+    # a library's method is imported to read its signature: once, in the main process, not in every job
+    if workflow.is_main_process or not is_external(_h["method"]):
+        check_params(_h["method"], _h["params"], key=f"heatmaps.{_name}.params")
+if workflow.is_main_process:
+    check_models(config)  # archs build; a default Grad-CAM layer where one is needed (imports torchvision)
+    for _m, _p in config.get("table7", {}).get("params", {}).items():
+        check_params(_m, _p, key=f"table7.params.{_m}")
 for _method in config["table1"]["methods"]:
     _require("table1.methods", _method, config["heatmaps"])
 _require("table2.heatmap", config["table2"]["heatmap"], config["heatmaps"])
@@ -75,7 +81,9 @@ def n_eval(dataset):
 
 
 def n_shards(dataset, heatmap, n_images=None):
-    n = n_eval(dataset) if n_images is None else min(n_images, n_eval(dataset))
+    """Shards covering the first `n_images` evaluation images (default: all), at most the set's `images`."""
+    limits = [n_eval(dataset), n_images, config["heatmaps"][heatmap].get("images")]
+    n = min(v for v in limits if v is not None)
     return math.ceil(n / config["heatmaps"][heatmap]["shard_size"])
 
 

@@ -18,6 +18,7 @@ class_maps(
     ig_steps=cfg["ig_steps"],
     shap_explainer=cfg["shap_explainer"],
     shap_samples=cfg["shap_samples"],
+    params=cfg.get("params"),
     layer=p.layer,
     seed=p.seed,
     device=p.device,

@@ -18,5 +18,6 @@ train_on_dataset(
     snakemake.output.metrics,
     snakemake.output.curve,
     seed=seed,
+    build=spec.get("build"),
     **train,
 )

@@ -23,9 +23,11 @@ from cameval.errors import ConfigError
 from cameval.explain._core import DEFAULT_LAYERS, as_targets, check_input, default_layer, get_layer, upsample
 from cameval.explain.gradcam import cam_maps
 from cameval.explain.guided import combine_guided_gradcam, guided_backprop, guided_gradcam, guided_relus
+from cameval.explain.libraries import accepted_params, library_maps, needs_layer
 from cameval.explain.occlusion import occlusion
 from cameval.explain.pathint import gradient_shap, integrated_gradients
 from cameval.explain.shapley import shap_all_classes, shap_maps
+from cameval.methods import split_name
 
 CAM_METHODS = ("gradcam", "gradcampp")
 PIXEL_METHODS = ("guided_backprop", "guided_gradcam", "integrated_gradients", "gradient_shap", "shap")
@@ -48,25 +50,46 @@ _PASSED_BY_PIPELINE = ("model", "x", "targets", "layer", "method")
 _MINIMUM = {"patch": 1, "stride": 1, "batch_size": 1, "steps": 2, "n_samples": 1}
 
 
+def _annotation(p: inspect.Parameter) -> str:
+    """A parameter's annotation as written: ``int``, ``bool | None`` (a type object by its name)."""
+    return p.annotation.__name__ if isinstance(p.annotation, type) else str(p.annotation)
+
+
+def is_external(method: str) -> bool:
+    """Whether ``method`` is a library's (``pytorch_grad_cam:…``, ``captum:…``) or your own (``module:function``)."""
+    return split_name(method) is not None
+
+
+def uses_layer(method: str) -> bool:
+    """Whether ``method`` explains a layer (and so takes the model's default one when none is given)."""
+    if is_external(method):
+        return needs_layer(method)
+    return method in CAM_METHODS or method == "guided_gradcam"
+
+
 def check_params(method: str, params: dict, key: str = "params") -> None:
     """Raise :class:`ConfigError` naming ``key`` unless ``params`` fit ``method``'s signature.
 
-    Every name must be a keyword argument of the method's function (see ``METHOD_FUNCTIONS``),
-    every argument without a default must be given, values annotated ``int`` / ``float`` /
-    ``bool`` must have that type, and the integers of ``_MINIMUM`` must reach their minimum.
-    Methods not in ``METHOD_FUNCTIONS`` are not checked.
+    Every name must be a keyword argument of the method's function (see ``METHOD_FUNCTIONS``; a
+    library's method: its constructor's or its call's, see
+    :func:`cameval.explain.libraries.accepted_params`), every argument without a default must be
+    given, values annotated ``int`` / ``float`` / ``bool`` must have that type, and the integers of
+    ``_MINIMUM`` must reach their minimum. Other native methods (``shap``) are not checked. A
+    library's method is imported to read its signature; an unknown one is a ConfigError.
     """
     func = METHOD_FUNCTIONS.get(method)
-    if func is None:
+    if func is None and not is_external(method):
         return
     if not isinstance(params, dict):
         raise ConfigError(f"{key}: expected a mapping of keyword arguments of {method}, got {params!r}")
-    sig = inspect.signature(func)
-    accepted = {
-        n: p
-        for n, p in sig.parameters.items()
-        if n not in _PASSED_BY_PIPELINE and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    }
+    if func is None:
+        accepted = accepted_params(method)
+    else:
+        accepted = {
+            n: p
+            for n, p in inspect.signature(func).parameters.items()
+            if n not in _PASSED_BY_PIPELINE and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        }
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ConfigError(
@@ -77,7 +100,7 @@ def check_params(method: str, params: dict, key: str = "params") -> None:
     if missing:
         raise ConfigError(f"{key}: {method} needs {', '.join(map(repr, missing))}")
     for name, value in params.items():
-        kind = str(accepted[name].annotation)
+        kind = _annotation(accepted[name])
         if kind == "int" and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
             raise ConfigError(f"{key}.{name}: expected an integer, got {value!r}")
         if kind == "float" and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
@@ -102,10 +125,20 @@ def explain_targets(
     """Maps for every column of ``targets`` ``[N, K]`` from one forward pass where the method
     allows: ``(maps [N, K, ...], logits [N, classes])``. This is what the pipeline calls."""
     check_input(x)
-    if method not in METHODS:
-        raise ValueError(f"method: {method!r} is not one of {', '.join(METHODS)}")
-    if method in CAM_METHODS or method == "guided_gradcam":
+    if method not in METHODS and not is_external(method):
+        raise ValueError(
+            f"method: {method!r} is not one of {', '.join(METHODS)}, pytorch_grad_cam:<Class>, captum:<Class> "
+            "or package.module:function"
+        )
+    if uses_layer(method):
         layer = layer or default_layer(model)
+    if is_external(method):
+        maps, logits = library_maps(model, x, targets, method, layer=layer, **params)
+        if size is not None:
+            if maps.ndim != 4:  # [N, K, h, w]: one 2-D map per target, as CAMs are
+                raise ValueError(f"size: only CAM methods are resized; {method} maps have the input's size")
+            maps = upsample(maps, size)
+        return maps, logits
     if method in CAM_METHODS:
         maps, logits = cam_maps(model, x, targets, layer, method, **params)
         return upsample(maps, size), logits
@@ -145,6 +178,9 @@ __all__ = [
     "explain",
     "explain_targets",
     "check_params",
+    "is_external",
+    "uses_layer",
+    "library_maps",
     "METHOD_FUNCTIONS",
     "METHODS",
     "CAM_METHODS",

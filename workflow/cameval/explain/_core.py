@@ -11,6 +11,7 @@ Conventions kept by every explainer:
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 import torch
@@ -18,16 +19,29 @@ from torch import nn
 
 from cameval.errors import ConfigError
 
-#: The study's default layer per torchvision architecture: the last convolutional feature map
-#: after its ReLU. DenseNet: the final feature block (``norm5``'s output), i.e. *before* the ReLU
-#: that torchvision applies functionally in ``forward`` and that no module exposes; its
-#: activations can be negative (pytorch-grad-cam's DenseNet examples use the same layer).
+#: The default Grad-CAM layer per architecture (class name): the last spatial feature map of the
+#: convolutional trunk. The study's: VGG (the last ReLU of ``features``), AlexNet, GoogLeNet — the last
+#: convolutional feature map after its ReLU. DenseNet: the final feature block (``norm5``'s output),
+#: i.e. *before* the ReLU that torchvision applies functionally in ``forward`` and that no module
+#: exposes; its activations can be negative (pytorch-grad-cam's DenseNet examples use the same
+#: layer). The others are the block whose output the head pools (ResNet, ResNeXt and Wide ResNet
+#: ``layer4``, Inception v3 ``Mixed_7c``, RegNet ``trunk_output``, ShuffleNet v2 ``conv5``, MNASNet
+#: ``layers``); ConvNeXt, EfficientNet, MobileNet and SqueezeNet are found from their ``features``.
 DEFAULT_LAYERS = {
     "VGG": None,  # last ReLU of ``features``: features.29 for VGG-16, features.42 for VGG-16-BN
     "AlexNet": "features.11",
     "GoogLeNet": "inception5b",
     "DenseNet": "features",
+    "ResNet": "layer4",
+    "Inception3": "Mixed_7c",
+    "RegNet": "trunk_output",
+    "ShuffleNetV2": "conv5",
+    "MNASNet": "layers",
 }
+#: architectures without a convolutional trunk whose last feature map a CAM could weigh: tokens
+#: (ViT, Swin's channels-last stages) or a ModuleList of stages (MaxViT); they need ``layer:``
+NO_DEFAULT_LAYER = ("VisionTransformer", "SwinTransformer", "MaxVit")
+_STAGE = re.compile(r"^layer(\d+)$")
 
 
 def get_layer(model: nn.Module, name: str) -> nn.Module:
@@ -43,27 +57,46 @@ def get_layer(model: nn.Module, name: str) -> nn.Module:
 
 
 def default_layer(model: nn.Module) -> str:
-    """The study's default Grad-CAM layer for ``model`` (see ``DEFAULT_LAYERS``).
+    """The default Grad-CAM layer of ``model``: the last spatial feature map of its convolutional trunk.
 
-    A model may state its own with a ``cameval_default_layer`` attribute (the small networks of
-    the embedded default do). For VGG the last ReLU of ``features`` is found by type, so VGG-16
-    gives ``features.29`` and VGG-16-BN ``features.42``. Anything else: the last ``nn.ReLU`` or,
-    failing that, the last ``nn.Conv2d`` in module order.
+    In this order: a ``cameval_default_layer`` attribute (the small networks of the embedded default
+    state theirs); ``DEFAULT_LAYERS`` by class name (for VGG the last ReLU of ``features`` is found
+    by type, so VGG-16 gives ``features.29`` and VGG-16-BN ``features.42``); the last block of a
+    ``features`` ``nn.Sequential`` (ConvNeXt ``features.7``, EfficientNet-B0 ``features.8``,
+    MobileNet v2 ``features.18``, SqueezeNet ``features.12``); the last of the children ``layer1``,
+    ``layer2`` … (ResNet-style networks); the last ``nn.ReLU`` or, failing that, the last
+    ``nn.Conv2d`` in module order. ``NO_DEFAULT_LAYER`` architectures (transformers) and models
+    without any of these raise :class:`ConfigError` asking for ``layer``.
     """
     own = getattr(model, "cameval_default_layer", None)
     if own:
         return own
     kind = type(model).__name__
+    if kind in NO_DEFAULT_LAYER:
+        raise ConfigError(
+            f"{kind}: no convolutional feature map to explain by default (a transformer's blocks hold "
+            "tokens, not a spatial map); give the layer to explain (layer: a dotted module name)"
+        )
     if DEFAULT_LAYERS.get(kind):
         return DEFAULT_LAYERS[kind]
     named = list(model.named_modules())
     if kind == "VGG":
         named = [(n, m) for n, m in named if n.startswith("features.")]
+    else:
+        features = getattr(model, "features", None)
+        if isinstance(features, nn.Sequential) and len(features):
+            return f"features.{list(features._modules)[-1]}"
+        stages = sorted((int(m[1]), n) for n in model._modules if (m := _STAGE.match(n)))
+        if stages:
+            return stages[-1][1]
     for cls in (nn.ReLU, nn.Conv2d):
         found = [n for n, m in named if isinstance(m, cls)]
         if found:
             return found[-1]
-    raise ConfigError(f"{kind}: no ReLU or Conv2d layer to explain; pass layer= explicitly")
+    raise ConfigError(
+        f"{kind}: no ReLU or Conv2d layer to explain by default; give the layer to explain "
+        "(layer: a dotted module name)"
+    )
 
 
 def logits_of(output) -> torch.Tensor:

@@ -57,6 +57,7 @@ def train_multilabel_on_dataset(
     batch_size: int,
     weight_decay: float = 1e-4,
     seed: int = 0,
+    build: dict | None = None,
 ) -> dict:
     """Train ``arch`` on a multi-label set's train split, keep the best val epoch, report the test
     mean AUROC (and per class), save weights, metrics JSON and the curve."""
@@ -69,7 +70,7 @@ def train_multilabel_on_dataset(
 
     torch.manual_seed(seed)
     man = read_manifest(manifest)
-    model = build_model(arch, num_classes=num_classes)
+    model = build_model(arch, num_classes=num_classes, **(build or {}))
     train, val, test = (multilabel_tensors(images, man, s, num_classes) for s in ("train", "val", "test"))
     model, curve = fit(
         model,
@@ -102,5 +103,5 @@ def train_multilabel_on_dataset(
     log.info("%s: test mean AUROC %.4f (best epoch %d)", arch, result["test_auroc"], result["best_epoch"])
     write_csv(pd.DataFrame(curve), curve_out)
     write_json(result, metrics_out)
-    save_model(model, weights_out, arch, build={"num_classes": num_classes}, info=result)
+    save_model(model, weights_out, arch, build={**(build or {}), "num_classes": num_classes}, info=result)
     return result

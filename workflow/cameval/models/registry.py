@@ -15,15 +15,23 @@ Weight sources (``load_weights`` / the ``weights:`` key of a model in the config
   A pickle it refuses (classes outside ``torch.nn``, ``torchvision.models`` and ``__main__``):
   ``python -m cameval.models convert --trust-pickle IN OUT.safetensors``, run knowingly by the user.
 
+Architectures (``arch``, :func:`build_model`): the names of :data:`ARCHS` (the study's and the
+embedded default's), every classification architecture torchvision lists
+(``torchvision.models.list_models(module=torchvision.models)``: ``resnet18``, ``convnext_tiny``,
+``efficientnet_b0`` …, built with ``torchvision.models.get_model``), or your own builder
+``package.module:function``, called with ``num_classes`` and the model's ``build`` keyword arguments.
+
 Models are saved as safetensors with their build arguments in the metadata, so
 ``load_model(path)`` rebuilds the architecture before loading the tensors.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +40,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from cameval.errors import ConfigError, DataError
+from cameval.explain._core import default_layer
 from cameval.io import atomic_path
 from cameval.models.densenet import densenet121, remap_chexnet
 from cameval.models.small import MnistNet, SmallAlexNet, SmallGoogLeNet, SmallVGG, small_densenet
@@ -76,13 +85,60 @@ ARCHS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+#: an own builder: ``package.module:function``
+BUILDER = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def torchvision_archs() -> list[str]:
+    """Every classification architecture torchvision lists (``list_models(module=torchvision.models)``)."""
+    import torchvision  # noqa: PLC0415 - torchvision's import costs ≈2.5 s a job; only what needs it pays
+
+    return torchvision.models.list_models(module=torchvision.models)
+
+
+def own_builder(arch: str) -> Callable[..., nn.Module]:
+    """The function ``package.module:function`` names, imported; a ConfigError names what is missing."""
+    module, _, name = arch.partition(":")
+    try:
+        func = getattr(importlib.import_module(module), name)
+    except ImportError as err:
+        raise ConfigError(
+            f"arch: {arch!r}: cannot import module {module!r} ({err}; expected package.module:function)"
+        ) from err
+    except AttributeError:
+        raise ConfigError(
+            f"arch: {arch!r}: module {module!r} has no {name!r} (expected package.module:function)"
+        ) from None
+    if not callable(func):
+        raise ConfigError(f"arch: {arch!r} is a {type(func).__name__}, expected a function that returns an nn.Module")
+    return func
+
+
+def arch_builder(arch: str) -> Callable[..., nn.Module]:
+    """The builder of ``arch`` (see the module docstring); ConfigError naming the choices if none."""
+    if arch in ARCHS:
+        return ARCHS[arch]
+    if BUILDER.match(arch):
+        return own_builder(arch)
+    if arch in torchvision_archs():
+        import torchvision  # noqa: PLC0415 - see torchvision_archs
+
+        return lambda **kwargs: torchvision.models.get_model(arch, weights=None, **kwargs)
+    raise ConfigError(
+        f"arch: {arch!r} is not one of {', '.join(ARCHS)}, a torchvision architecture "
+        "(torchvision.models.list_models(), e.g. resnet18, convnext_tiny) or a builder package.module:function"
+    )
+
+
 def build_model(arch: str, num_classes: int | None = None, **kwargs) -> nn.Module:
-    """A freshly initialised ``arch`` (see ``ARCHS``) in eval mode."""
-    if arch not in ARCHS:
-        raise ConfigError(f"arch: {arch!r} is not one of {', '.join(ARCHS)}")
+    """A freshly initialised ``arch`` (see the module docstring) in eval mode; ``kwargs`` go to its builder."""
+    builder = arch_builder(arch)
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
-    return ARCHS[arch](**kwargs).eval()
+    model = builder(**kwargs)
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"arch: {arch!r} returned a {type(model).__name__}, expected an nn.Module")
+    return model.eval()
 
 
 def _torchvision_weights(spec: str):
@@ -111,7 +167,7 @@ def torchvision_state_dict(spec: str) -> dict[str, torch.Tensor]:
         ) from err
 
 
-def from_torchvision(arch: str, spec: str) -> tuple[nn.Module, dict]:
+def from_torchvision(arch: str, spec: str, build: dict | None = None) -> tuple[nn.Module, dict]:
     """``arch`` with torchvision's weights ``spec``, and the build arguments that recreate it.
 
     GoogLeNet's ImageNet weights expect ``transform_input=True`` (torchvision sets it); the
@@ -119,8 +175,8 @@ def from_torchvision(arch: str, spec: str) -> tuple[nn.Module, dict]:
     """
     weights = _torchvision_weights(spec)
     state = torchvision_state_dict(spec)
-    build = {"num_classes": len(weights.meta["categories"])}
-    if arch == "googlenet":
+    build = {**(build or {}), "num_classes": len(weights.meta["categories"])}
+    if arch in ("googlenet", "inception_v3"):
         build["transform_input"] = True
         state = {k: v for k, v in state.items() if not k.startswith("aux")}
     model = build_model(arch, **build)
@@ -254,12 +310,27 @@ def model_digest(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def import_weights(arch: str, source: str, out: str | os.PathLike, num_classes: int | None = None) -> None:
-    """Write ``arch`` with the weights of ``source`` (torchvision spec or local file) as safetensors."""
+def import_weights(
+    arch: str, source: str, out: str | os.PathLike, num_classes: int | None = None, build: dict | None = None
+) -> None:
+    """Write ``arch`` (built with the keyword arguments ``build``) with the weights of ``source``
+    (torchvision spec or local file) as safetensors."""
     if source.startswith("torchvision:"):
-        model, build = from_torchvision(arch, source)
+        model, build = from_torchvision(arch, source, build)
     else:
-        build = {} if num_classes is None else {"num_classes": num_classes}
+        build = {**(build or {}), **({} if num_classes is None else {"num_classes": num_classes})}
         model = load_weights(build_model(arch, **build), source)
     save_model(model, out, arch, build=build, info={"source": source})
     log.info("%s: %s weights from %s written to %s", arch, type(model).__name__, source, out)
+
+
+def arch_default_layer(arch: str, build: dict | None = None) -> str:
+    """The default Grad-CAM layer of ``arch`` built with ``build`` (see
+    :func:`cameval.explain.default_layer`), for checking a config at parse time: the model is built
+    on the ``meta`` device (no memory, no initialisation) where its builder allows, else on the CPU."""
+    try:
+        with torch.device("meta"):
+            model = build_model(arch, **(build or {}))
+    except (NotImplementedError, RuntimeError):  # a builder that computes with tensors (RegNet's widths)
+        model = build_model(arch, **(build or {}))
+    return default_layer(model)

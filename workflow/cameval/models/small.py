@@ -1,4 +1,4 @@
-"""Small VGG-, AlexNet-, GoogLeNet- and DenseNet-style networks for the embedded default.
+"""Small VGG-, AlexNet-, GoogLeNet-, DenseNet- and ResNet-style networks for the embedded default.
 
 They keep the traits of their ImageNet namesakes that matter to the study — VGG's stacked 3×3
 convolutions with a fully connected head, AlexNet's large first filters and no batch norm,
@@ -6,7 +6,9 @@ GoogLeNet's inception blocks with *functional* ReLUs and a global-average-pool h
 dense blocks — at a size that trains on one CPU core in one to two minutes on 64×64 canvases. Module
 names follow torchvision (``features``, ``classifier``, ``inception4b``, ``fc``) and each
 network names its Grad-CAM layer in ``cameval_default_layer``: the last convolutional feature
-map after its ReLU, as the study does (8×8 on a 64×64 input).
+map after its ReLU, as the study does (8×8 on a 64×64 input). The ResNet-style network does not:
+the config builds it as an own builder (``arch: "cameval.models.small:small_resnet"``) and its layer
+is found from its structure (:func:`cameval.explain.default_layer`: the last ``layerN``).
 """
 
 from __future__ import annotations
@@ -175,3 +177,53 @@ class MnistNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.features(x), 1))
+
+
+class BasicBlock(nn.Module):
+    """ResNet's basic block (He et al., CVPR 2016): two 3×3 convolutions with batch norm, added to
+    the input (through a 1×1 convolution where the shape changes), then ReLU."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.downsample = None
+        if stride != 1 or c_in != c_out:
+            self.downsample = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class SmallResNet(nn.Module):
+    """conv3-w, pool, then three stages of basic blocks (w, 2w, 4w channels; the last two halve the
+    grid) → global average pool → FC: torchvision's ResNet layout (``conv1``, ``layer1``…, ``fc``)
+    in small, 8×8 at ``layer3`` on a 64×64 input."""
+
+    def __init__(self, num_classes: int = 10, width: int = 16, blocks: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(2)
+        c_in = width
+        for i, c in enumerate((width, 2 * width, 4 * width)):
+            stages = [BasicBlock(c_in if b == 0 else c, c, stride=1 if i == 0 or b else 2) for b in range(blocks)]
+            setattr(self, f"layer{i + 1}", nn.Sequential(*stages))
+            c_in = c
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(c_in, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def small_resnet(num_classes: int = 10, width: int = 16, blocks: int = 1) -> nn.Module:
+    """A :class:`SmallResNet`: ``blocks`` basic blocks per stage, ``width`` channels in the first."""
+    return SmallResNet(num_classes, width, blocks)

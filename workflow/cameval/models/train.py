@@ -177,6 +177,7 @@ def train_on_dataset(
     batch_size: int,
     weight_decay: float = 1e-4,
     seed: int = 0,
+    build: dict | None = None,
 ) -> dict:
     """Train ``arch`` on the train split, keep the best val epoch, report test accuracy, save.
 
@@ -205,13 +206,14 @@ def train_on_dataset(
             batch_size=batch_size,
             weight_decay=weight_decay,
             seed=seed,
+            build=build,
         )
 
     from cameval.io import write_csv, write_json
     from cameval.models.registry import build_model, save_model
 
     torch.manual_seed(seed)
-    model = build_model(arch, num_classes=num_classes)
+    model = build_model(arch, num_classes=num_classes, **(build or {}))
     train, val, test = (split_tensors(images, manifest, s, num_classes) for s in ("train", "val", "test"))
     model, curve = train_classifier(
         model, train, val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, seed=seed
@@ -230,5 +232,5 @@ def train_on_dataset(
     log.info("%s: test accuracy %.4f (best epoch %d)", arch, result["test_acc"], result["best_epoch"])
     write_csv(pd.DataFrame(curve), curve_out)
     write_json(result, metrics_out)
-    save_model(model, weights_out, arch, build={"num_classes": num_classes}, info=result)
+    save_model(model, weights_out, arch, build={**(build or {}), "num_classes": num_classes}, info=result)
     return result
