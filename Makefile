@@ -9,7 +9,7 @@ unexport PYTHONDONTWRITEBYTECODE
 # Installed without pip's byte-compilation of every file (all of torch: ~80 s here); the modules the
 # jobs import are compiled by importing them once instead (~25 s), anything else on first use.
 PRECOMPILE := torch torchvision numpy scipy.stats scipy.ndimage pandas h5py safetensors.torch \
-	matplotlib.pyplot sklearn.datasets PIL.Image tqdm.auto yaml jsonschema snakemake.cli snakemake.script shap
+	matplotlib.pyplot sklearn.datasets PIL.Image tqdm.auto yaml jsonschema snakemake.cli snakemake.script shap pytorch_grad_cam captum.attr
 
 .PHONY: all test lint format venv venv-test dry-run report clean
 
