@@ -423,8 +423,10 @@ class IncrementalRunner:
                 if g is not None:
                     (pt, pl), (sy, sx) = g.padding, g.stride
                     extra = (sy, sx) if g.ceil_mode else (0, 0)
-                    node.input = _hwc(F.pad(a[0], (pl, pl + extra[1], pt, pt + extra[0]), value=g.pad_value))
-                a = node.module(a.clone())  # clone: an in-place ReLU must not overwrite a kept input
+                    pad = (pl, pl + extra[1], pt, pt + extra[0])
+                    node.input = _hwc(F.pad(a[0], pad, value=g.pad_value) if any(pad) else a[0])
+                # clone for an in-place layer: it must not overwrite x or a block's input (its identity branch)
+                a = node.module(a.clone() if getattr(node.module, "inplace", False) else a)
             node.out_size = tuple(a.shape[-2:])
         return a
 
