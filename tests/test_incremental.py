@@ -6,11 +6,13 @@ from __future__ import annotations
 import copy
 import logging
 
+import numpy as np
 import pytest
 import torch
 import torchvision
 from torch import nn
 
+from cameval.attacks import one_pixel
 from cameval.explain import explain
 from cameval.explain.incremental import IncrementalRunner, patch_tiles, pixel_logits, plan_of
 from cameval.models.small import SmallAlexNet, SmallGoogLeNet, SmallVGG
@@ -77,6 +79,10 @@ MODELS = {  # name: (builder, input side)
     "small_vgg": (lambda: bn_with_stats(seeded(SmallVGG, 3), 3).eval(), 32),
     "small_alexnet": (lambda: seeded(SmallAlexNet, 4), 32),
     "sequential": (lambda: bn_with_stats(seeded(odd_sequential, 5), 5).eval(), 29),
+    # sides where a strided block with a projection still runs on tiles (ResNet-18: layer2.0;
+    # ResNet-50: layer1.0 and layer2.0, the stride on the Bottleneck's 3x3 conv2)
+    "resnet18": (lambda: bn_with_stats(seeded(lambda: torchvision.models.resnet18(weights=None), 20), 20).eval(), 96),
+    "resnet50": (lambda: bn_with_stats(seeded(lambda: torchvision.models.resnet50(weights=None), 21), 21).eval(), 64),
 }
 
 
@@ -204,7 +210,9 @@ def full_pixel_logits(model, x, rows, cols, values):
         return model(xb)
 
 
-@pytest.mark.parametrize("name", ["vgg16", "alexnet", "small_vgg", "small_alexnet", "sequential"])
+@pytest.mark.parametrize(
+    "name", ["vgg16", "alexnet", "small_vgg", "small_alexnet", "sequential", "resnet18", "resnet50"]
+)
 def test_pixel_logits_equal_a_plain_forward_pass(models, name):
     model, side = models[name]
     g = torch.Generator().manual_seed(11)
@@ -252,3 +260,124 @@ def test_flop_counts_follow_the_layer_shapes():
     # conv1 tile 3x3; pool: rows 2..4 -> 1..2 (2x2); conv2 (pad 1): rows 0..3 -> 4x4 = the whole map
     assert full == conv1 + conv2 + fc
     assert incr == 4 * 2 * 9 * 9 + conv2 + fc
+
+
+def test_residual_blocks_count_their_tiles_in_the_flop_model():
+    """An identity BasicBlock, then a stride-2 one with a 1x1 projection, on 16x16; one pixel at (7, 7).
+    Block 1: conv1 rows 6..8 (3), conv2 5..9 (5), identity 7: its output tile is 5x5. Block 2
+    (stride 2, pad 1): conv1 rows 2..5 (4 of 8), conv2 1..6 (6), projection 3..4 (2): tile 6x6."""
+    torch.manual_seed(22)
+    down = nn.Sequential(nn.Conv2d(2, 4, 1, stride=2, bias=False), nn.BatchNorm2d(4))
+    model = bn_with_stats(
+        nn.Sequential(
+            torchvision.models.resnet.BasicBlock(2, 2),
+            torchvision.models.resnet.BasicBlock(2, 4, stride=2, downsample=down),
+            nn.Flatten(),
+            nn.Linear(256, 3),
+        ),
+        22,
+    ).eval()
+    x = torch.randn(1, 2, 16, 16, generator=torch.Generator().manual_seed(23))
+    runner = IncrementalRunner(plan_of(model)[0], x)
+    full, incr = runner.macs(torch.tensor([[7, 8, 7, 8]]))
+    a, b1, b2, proj, fc = 2 * 2 * 9, 4 * 2 * 9, 4 * 4 * 9, 4 * 2, 256 * 3
+    assert full == a * 256 * 2 + (b1 + b2 + proj) * 64 + fc
+    assert incr == a * 9 + a * 25 + b1 * 16 + b2 * 36 + proj * 4 + fc
+    xe = x.clone()
+    xe[0, :, 7, 7] = torch.tensor([2.0, -3.0])
+    ours = runner.logits(torch.tensor([[7, 8, 7, 8]]), xe[:, :, 7:8, 7:8], [7], [7])
+    with torch.no_grad():
+        expected = model(xe)
+    assert (expected - runner.clean_logits).abs().max() > 1e-3 * expected.abs().max()
+    assert (ours - expected).abs().max() <= 2e-5 * expected.abs().max()
+
+
+@pytest.mark.parametrize("name,blocks_on_tiles,first_whole", [("resnet18", 4, "layer3.0"), ("resnet50", 6, "layer2.3")])
+def test_resnet_blocks_run_on_tiles_until_the_switch(models, name, blocks_on_tiles, first_whole):
+    """The equality tests would also pass on a silent fall-back to whole maps: here a block's own
+    forward (what the whole-map path calls) must not run for the blocks before the switch, the
+    strided blocks with a projection among them, and must run from the switch on."""
+    model, side = models[name]
+    blocks = [(f"layer{i}.{j}", b) for i in range(1, 5) for j, b in enumerate(getattr(model, f"layer{i}"))]
+    ran = []
+    hooks = [b.register_forward_hook(lambda m, i, o, n=n: ran.append(n)) for n, b in blocks]
+    try:
+        c = side // 2
+        pixel_logits(model, torch.randn(3, side, side), torch.tensor([c]), torch.tensor([c]), torch.ones(1, 3))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert any(b.downsample is not None for _, b in blocks[:blocks_on_tiles])
+    assert [n for n, _ in blocks[blocks_on_tiles:]] == ran
+    assert ran[0] == first_whole
+
+
+@pytest.mark.parametrize(
+    "name,side,patch,stride",
+    [("resnet18", 32, 3, 1), ("resnet18", 96, 8, 7), ("resnet50", 64, 12, 9), ("resnet50", 64, 5, 6)],
+)
+def test_resnet_occlusion_maps_equal_the_full_path_in_float32(models, name, side, patch, stride):
+    """``explain(method="occlusion")`` on torchvision's ResNets (eval-mode batch norm with random
+    statistics): incremental and full maps agree to float32 rounding, border centres included."""
+    model, _ = models[name]
+    assert plan_of(model)[0] is not None
+    x = torch.randn(1, 3, side, side, generator=torch.Generator().manual_seed(24))
+    kw = dict(patch=patch, stride=stride, fill=(0.2, -0.4, 0.9), batch_size=37)
+    fast = explain(model, x, torch.tensor([3]), "occlusion", **kw)
+    full = explain(model, x, torch.tensor([3]), "occlusion", incremental=False, **kw)
+    with torch.no_grad():
+        scale = model(x).abs().max()
+    assert fast.shape == full.shape == (1, -(-side // stride), -(-side // stride))
+    assert full.abs().max() > 1e-3 * scale
+    assert (fast - full).abs().max() <= 2e-5 * scale
+
+
+def test_resnet50_at_224_equals_full_forward_passes(models):
+    """The study's input size, patch 25, corners and interior: tiles through layer3's projection block."""
+    model, _ = models["resnet50"]
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(25))
+    centres = [(0, 0), (223, 223), (112, 5), (60, 170)]
+    ci = torch.tensor(centres)
+    r0, c0 = (ci[:, 0] - 12).clamp(min=0), (ci[:, 1] - 12).clamp(min=0)
+    r1, c1 = (ci[:, 0] + 13).clamp(max=224), (ci[:, 1] + 13).clamp(max=224)
+    ours = IncrementalRunner(plan_of(model)[0], x).logits(*patch_tiles(x[0], r0, r1, c0, c1, torch.tensor(0.0)))
+    with torch.no_grad():
+        expected = model(occluded_by_hand(x[0], centres, 25, 0.0))
+    assert (ours - expected).abs().max() <= 2e-5 * expected.abs().max()
+
+
+def test_one_pixel_attack_on_a_resnet_equals_the_full_path():
+    """The attack scores its populations incrementally on a ResNet-18; every result equals the full path's."""
+    model = bn_with_stats(seeded(lambda: torchvision.models.resnet18(weights=None, num_classes=10), 26), 26).eval()
+    assert plan_of(model)[0] is not None
+    pixels = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(27))
+    with torch.no_grad():
+        labels = model(pixels).argmax(1)
+    fast = one_pixel(model, pixels, labels, population=16, generations=3, seed=1)
+    full = one_pixel(model, pixels, labels, population=16, generations=3, seed=1, incremental=False)
+    for key in ("success", "pixel", "colour", "generations", "pred_after", "evaluations"):
+        np.testing.assert_array_equal(getattr(fast, key), getattr(full, key), err_msg=key)
+    np.testing.assert_allclose(fast.p_after, full.p_after, rtol=1e-5, atol=1e-7)
+
+
+def test_resnets_that_do_not_fit_take_the_full_path(caplog):
+    """Group norm (not pointwise), a block subclass (its forward may differ), train mode: no plan."""
+    torch.manual_seed(28)
+    group = torchvision.models.resnet18(weights=None, num_classes=4, norm_layer=lambda c: nn.GroupNorm(2, c)).eval()
+    assert "bn1 (GroupNorm)" in plan_of(group)[1]
+
+    class Block(torchvision.models.resnet.BasicBlock):
+        pass
+
+    custom = torchvision.models.resnet18(weights=None, num_classes=4).eval()
+    custom.layer1[1] = Block(64, 64).eval()
+    plan, why = plan_of(custom)
+    assert plan is None and why == "no exact tiling for layer1.1 (Block)"
+    assert plan_of(torchvision.models.resnet18(weights=None).train())[0] is None
+    x = torch.randn(3, 32, 32, generator=torch.Generator().manual_seed(29))
+    rows, cols, values = torch.tensor([0, 15, 31]), torch.tensor([4, 15, 31]), torch.randn(3, 3)
+    with caplog.at_level(logging.INFO, logger="cameval.explain.incremental"):
+        for _ in range(2):
+            ours = pixel_logits(group, x, rows, cols, values)
+    assert len([r for r in caplog.records if "full forward passes for ResNet" in r.getMessage()]) == 1
+    torch.testing.assert_close(ours, full_pixel_logits(group, x, rows, cols, values), rtol=1e-5, atol=1e-6)

@@ -17,9 +17,10 @@ stream of image ``i`` is seeded by ``(seed, first_index + i)``: an image's attac
 on which other images share the call, so shards of a dataset give the same results as one call.
 
 Every population is scored through :func:`population_logits` — one image, ``P`` candidates —
-which for sequential conv / pool networks (VGG, AlexNet, the small VGG) recomputes only the cone
-of each layer that the changed pixel reaches (:mod:`cameval.explain.incremental`, exact to float32
-rounding) and otherwise runs batched full forward passes.
+which for sequential conv / pool networks (VGG, AlexNet, the small VGG) and torchvision's ResNets
+recomputes only the cone of each layer that the changed pixel reaches
+(:mod:`cameval.explain.incremental`, exact to float32 rounding) and otherwise runs batched full
+forward passes.
 """
 
 from __future__ import annotations
@@ -74,8 +75,8 @@ def population_logits(
     ``[P]``; ``values``: float ``[P, C]``, the new pixel values already normalized into model
     space. Copy ``i`` is ``x`` with ``x[:, rows[i], cols[i]] = values[i]``, scored by
     :func:`cameval.explain.incremental.pixel_logits`: exact incremental inference (only the cone
-    each pixel reaches is recomputed) for sequential conv / pool networks, batched full forward
-    passes of ``batch_size`` (default :data:`BATCH_SIZE`) candidates otherwise or with
+    each pixel reaches is recomputed) for sequential conv / pool networks and ResNets, batched full
+    forward passes of ``batch_size`` (default :data:`BATCH_SIZE`) candidates otherwise or with
     ``incremental=False`` (``None``: incremental on the CPU only). The model is run in its current
     mode (put it in eval mode).
     """

@@ -20,17 +20,28 @@ batch. Nothing is approximated: every value is the same sum of the same products
 forward pass, so the logits agree with it to float32 rounding (convolution kernels may sum in a
 different order on a smaller window).
 
+A residual block ``relu(main(x) + shortcut(x))`` changes its output where either branch does:
+its rectangle is the bounding box of the main branch's (grown and strided by each of its convs as
+above) and the shortcut's (the input rectangle for the identity, mapped through the 1×1
+strided conv of a projection). Each branch runs on its own tiles as above; the block keeps both
+branches' clean outputs, and its output tile is those with each branch's tile pasted in, added
+and activated: the same addition and ReLU as ``forward`` applies at every pixel. If either branch
+switches to whole maps, the block's output is whole.
+
 Models it reasons about (:func:`plan_of`): torchvision ``VGG`` and ``AlexNet``, the embedded
 default's ``SmallVGG`` and ``SmallAlexNet`` (``features`` → ``avgpool`` → flatten →
-``classifier``), and a plain ``nn.Sequential`` whose leading modules are spatial. ``features``
-may hold ``Conv2d`` (zero padding), ``MaxPool2d``, ``AvgPool2d``, eval-mode ``BatchNorm2d`` and
-``Dropout`` and pointwise activations; anything else (an inception block, a functional ReLU in a
-custom ``forward``, a model in train mode) sends the model to the full path, logged once per
-architecture.
+``classifier``), torchvision ``ResNet`` (the stem, then ``BasicBlock`` / ``Bottleneck`` blocks with
+an identity or ``downsample`` shortcut, then ``avgpool`` → flatten → ``fc``: resnet18 … resnet152,
+the ResNeXts and wide ResNets), and a plain ``nn.Sequential`` whose leading modules are spatial
+or residual blocks. The tiled modules may be ``Conv2d`` (zero padding), ``MaxPool2d``,
+``AvgPool2d``, eval-mode ``BatchNorm2d`` and ``Dropout`` and pointwise activations; anything else
+(an inception block, a functional ReLU in a custom ``forward``, a block subclass, group norm, a
+model in train mode) sends the model to the full path, logged once per architecture.
 
-Cost model (:meth:`IncrementalRunner.macs`): multiply-accumulates of the convolutions and linear
-layers, full (every layer at its map's size) against incremental (tiles, then full from the
-switch layer); pooling and pointwise layers are not counted.
+Cost model (:meth:`IncrementalRunner.macs`): multiply-accumulates of the convolutions (the
+blocks' branches and projections included) and linear layers, full (every layer at its map's
+size) against incremental (tiles, then full from the switch); additions, pooling and pointwise
+layers are not counted.
 """
 
 from __future__ import annotations
@@ -119,6 +130,46 @@ def _pointwise(m: nn.Module) -> bool:
     return True
 
 
+def _residual(m: nn.Module) -> tuple[list[nn.Module], list[nn.Module], nn.Module] | None:
+    """``(main branch, shortcut, activation)`` of a torchvision ``BasicBlock`` or ``Bottleneck``, whose
+    ``forward`` is ``relu(main(x) + shortcut(x))``, else ``None``.
+
+    The branches list the modules in the order ``forward`` applies them: BasicBlock conv1 (3×3,
+    the block's stride) → bn1 → relu → conv2 (3×3) → bn2; Bottleneck conv1 (1×1) → bn1 → relu →
+    conv2 (3×3, the stride) → bn2 → relu → conv3 (1×1) → bn3. Each conv's own geometry carries the
+    stride, so where it sits needs no special case. The shortcut is empty (the identity) or
+    ``downsample``'s modules (a 1×1 conv of the block's stride and a batch norm); a ``downsample``
+    that is not a plain ``nn.Sequential`` may do anything in its ``forward``, so it is not read.
+    """
+    tv = sys.modules.get("torchvision")
+    if tv is None:  # no model here can be torchvision's
+        return None
+    res = tv.models.resnet
+    if type(m) is res.BasicBlock:
+        main = [m.conv1, m.bn1, m.relu, m.conv2, m.bn2]
+    elif type(m) is res.Bottleneck:
+        main = [m.conv1, m.bn1, m.relu, m.conv2, m.bn2, m.relu, m.conv3, m.bn3]
+    else:
+        return None
+    if m.downsample is None:
+        return main, [], m.relu
+    if type(m.downsample) is not nn.Sequential:
+        return None
+    return main, list(m.downsample), m.relu
+
+
+def _leaf_ok(m: nn.Module) -> bool:
+    return _spatial(m) is not None or _pointwise(m)
+
+
+def _tileable(m: nn.Module) -> bool:
+    """A conv / pool layer, a pointwise layer, or a residual block made of them."""
+    if _leaf_ok(m):
+        return True
+    parts = _residual(m)
+    return parts is not None and all(_leaf_ok(p) for p in [*parts[0], *parts[1], parts[2]])
+
+
 @dataclass
 class Plan:
     """A model split into a prefix the engine tiles (``layers``) and a ``tail`` run on full maps."""
@@ -142,35 +193,50 @@ def _known_heads() -> tuple[type, ...]:
     return heads
 
 
+def _resnet_plan(model: nn.Module) -> tuple[Plan | None, str]:
+    """torchvision ``ResNet`` as its ``_forward_impl`` runs it: the stem (conv1, bn1, relu, maxpool),
+    the blocks of ``layer1`` … ``layer4`` in order, then the tail ``avgpool`` → flatten → ``fc``."""
+    named = [(n, getattr(model, n)) for n in ("conv1", "bn1", "relu", "maxpool")]
+    for n in ("layer1", "layer2", "layer3", "layer4"):
+        stage = getattr(model, n)
+        if type(stage) is not nn.Sequential:
+            return None, f"{n} ({type(stage).__name__}) is not an nn.Sequential"
+        named += [(f"{n}.{i}", block) for i, block in enumerate(stage)]
+    bad = [f"{n} ({type(m).__name__})" for n, m in named if not _tileable(m)]
+    if bad:
+        return None, f"no exact tiling for {', '.join(bad)}"
+    return Plan([m for _, m in named], lambda a: model.fc(torch.flatten(model.avgpool(a), 1)), model), ""
+
+
 def plan_of(model: nn.Module) -> tuple[Plan | None, str]:
     """Split ``model`` for the engine, or ``(None, why not)``.
 
     Exact types only: a subclass may override ``forward``. For the ``features`` architectures
-    every module of ``features`` must be tileable; for an ``nn.Sequential`` the tiled prefix is its
-    leading run of tileable modules and the rest is the tail.
+    every module of ``features`` must be tileable, for a ``ResNet`` the stem and every block; for
+    an ``nn.Sequential`` the tiled prefix is its leading run of tileable modules (residual blocks
+    included) and the rest is the tail.
     """
     if any(m.training for m in model.modules()):
         return None, "the model is in train mode (batch norm / dropout would differ per copy)"
     if type(model) in _known_heads():
         layers = list(model.features)
-        bad = [
-            f"features.{i} ({type(m).__name__})"
-            for i, m in enumerate(layers)
-            if _spatial(m) is None and not _pointwise(m)
-        ]
+        bad = [f"features.{i} ({type(m).__name__})" for i, m in enumerate(layers) if not _tileable(m)]
         if bad:
             return None, f"no exact tiling for {', '.join(bad)}"
         return Plan(layers, _features_head(model), model), ""
+    tv = sys.modules.get("torchvision")
+    if tv is not None and type(model) is tv.models.ResNet:
+        return _resnet_plan(model)
     if type(model) is nn.Sequential:
         layers = []
         for m in model:
-            if _spatial(m) is None and not _pointwise(m):
+            if not _tileable(m):
                 break
             layers.append(m)
-        if not any(_spatial(m) for m in layers):
-            return None, "its first module is not a convolution or pooling layer"
+        if not any(_spatial(m) is not None or _residual(m) is not None for m in layers):
+            return None, "its first module is not a convolution, pooling layer or residual block"
         return Plan(layers, nn.Sequential(*list(model)[len(layers) :]), model), ""
-    return None, f"{type(model).__name__} is not a features/avgpool/classifier network or an nn.Sequential"
+    return None, f"{type(model).__name__} is not a features/avgpool/classifier network, a ResNet or an nn.Sequential"
 
 
 def plan_or_say(model: nn.Module, purpose: str, incremental: bool | None, device: torch.device) -> Plan | None:
@@ -224,7 +290,7 @@ def _crops(src: torch.Tensor, ys: list[int], xs: list[int], h: int, w: int) -> t
     see :func:`_hwc`) at ``(ys[b], xs[b])``."""
     hwc = src.permute(1, 2, 0)
     out = torch.empty(len(ys), h, w, src.shape[0], dtype=src.dtype, device=src.device)
-    for b, (y, x) in enumerate(zip(ys, xs)):
+    for b, (y, x) in enumerate(zip(ys, xs, strict=True)):
         out[b] = hwc[y : y + h, x : x + w]
     return out.permute(0, 3, 1, 2)
 
@@ -239,11 +305,72 @@ def _paste_(dst: torch.Tensor, dy: list[int], dx: list[int], tile: torch.Tensor,
     (copy b's pixel (0, 0) is the map's ``(dy[b], dx[b])``) where they overlap; in place."""
     th, tw = tile.shape[-2:]
     h, w = dst.shape[-2:]
-    for b, (y0, x0, ty, tx) in enumerate(zip(dy, dx, oy, ox)):
+    for b, (y0, x0, ty, tx) in enumerate(zip(dy, dx, oy, ox, strict=True)):
         r0, r1, c0, c1 = max(ty, y0), min(ty + th, y0 + h), max(tx, x0), min(tx + tw, x0 + w)
         if r0 < r1 and c0 < c1:
             dst[b, :, r0 - y0 : r1 - y0, c0 - x0 : c1 - x0] = tile[b, :, r0 - ty : r1 - ty, c0 - tx : c1 - tx]
     return dst
+
+
+def _window(
+    src: torch.Tensor, ys: list[int], xs: list[int], h: int, w: int, pad: tuple[int, int], state
+) -> torch.Tensor:
+    """``[B, C, h, w]``: the crops of the clean map ``src`` (channels-last, padded by ``pad``) at
+    ``(ys[b], xs[b])`` (padded coordinates) with the tile of ``state`` (``(tile, oy, ox)``) pasted
+    in; the tile itself where it is exactly that window (the input of a 1×1 stride-1 convolution,
+    the main branch of a block whose output tile is the main branch's): nothing to copy."""
+    tile, oy, ox = state
+    my, mx = [y - pad[0] for y in ys], [x - pad[1] for x in xs]
+    if tuple(tile.shape[-2:]) == (h, w) and my == oy and mx == ox:
+        return tile
+    with _one_thread():
+        return _paste_(_crops(src, ys, xs, h, w), my, mx, tile, oy, ox)
+
+
+def _apply(m: nn.Module, g: _Spatial, win: torch.Tensor) -> torch.Tensor:
+    """Layer ``m`` on windows that already hold its padding (so padding 0 here)."""
+    if isinstance(m, nn.Conv2d):
+        return F.conv2d(win, m.weight, m.bias, m.stride, 0, m.dilation, m.groups)
+    if isinstance(m, nn.MaxPool2d):
+        return F.max_pool2d(win, g.kernel, g.stride, 0, g.dilation, ceil_mode=False)
+    return F.avg_pool2d(
+        win, g.kernel, g.stride, 0, ceil_mode=False, count_include_pad=True, divisor_override=m.divisor_override
+    )
+
+
+@dataclass(eq=False)
+class _Leaf:
+    """A conv / pool / pointwise layer as the runner applies it, with what it keeps of the clean pass."""
+
+    module: nn.Module
+    geom: _Spatial | None  # None: pointwise
+    k: int  # its entry in the specs of a batch (:meth:`IncrementalRunner._specs`)
+    input: torch.Tensor | None = None  # conv / pool: the padded clean input [C, H+, W+], channels-last
+    in_size: tuple[int, int] = (0, 0)
+    out_size: tuple[int, int] = (0, 0)
+
+    def clean_input(self) -> torch.Tensor:
+        """The clean input ``[C, H, W]`` (the kept copy, padding removed)."""
+        (pt, pl), (h, w) = self.geom.padding, self.in_size
+        return self.input[:, pt : pt + h, pl : pl + w]
+
+
+@dataclass(eq=False)
+class _Block:
+    """A residual block ``post(main(x) + shortcut(x))``, each branch a chain of leaves (an empty
+    shortcut is the identity). It keeps both branches' clean outputs (channels-last): outside its
+    own tile a branch's output is the clean one, so the block's output tile, the bounding box of
+    the branches' changed rectangles, is the clean outputs with each branch's tile pasted in, added
+    and activated there, as ``forward`` adds and activates every pixel."""
+
+    module: nn.Module
+    main: list[_Leaf]
+    shortcut: list[_Leaf]
+    post: nn.Module
+    k: int
+    main_out: torch.Tensor | None = None
+    short_out: torch.Tensor | None = None
+    out_size: tuple[int, int] = (0, 0)
 
 
 class IncrementalRunner:
@@ -251,108 +378,157 @@ class IncrementalRunner:
 
     ``x``: one image ``[1, C, H, W]``. :meth:`logits` takes, per copy, the changed input rectangle
     and the copy's values on a tile containing it.
+
+    A batch's state between layers is either tiles ``(tile [B, C, th, tw], oy, ox)`` (the origins
+    as lists) or, from the switch on, whole maps ``[B, C, H, W]``.
     """
 
     def __init__(self, plan: Plan, x: torch.Tensor):
         if x.ndim != 4 or x.shape[0] != 1:
             raise ValueError(f"IncrementalRunner: expected one image [1, C, H, W]; got {tuple(x.shape)}")
         self.plan, self.x = plan, x
-        self.geom = [_spatial(m) for m in plan.layers]
-        self.inputs: list[
-            torch.Tensor | None
-        ] = []  # padded clean input of each spatial layer, [C, H+, W+] channels-last
-        self.sizes: list[tuple[int, int]] = []  # output map size of each layer
-        self.in_sizes: list[tuple[int, int]] = []
-        a = x
+        self.leaves: list[_Leaf] = []  # every conv / pool / pointwise layer, the blocks' branches included
+        self.count = 0  # nodes (leaves and blocks): the length of a batch's specs
+        self.steps = [self._node(m) for m in plan.layers]
         with torch.no_grad():
-            for m, g in zip(plan.layers, self.geom):
-                self.in_sizes.append(tuple(a.shape[-2:]))
-                if g is None:
-                    self.inputs.append(None)
-                else:
+            self.features = self._clean(self.steps, x)
+            self.clean_logits = logits_of(plan.tail(self.features.clone()))
+
+    def _leaf(self, m: nn.Module) -> _Leaf:
+        leaf = _Leaf(m, _spatial(m), self.count)
+        self.count += 1
+        self.leaves.append(leaf)
+        return leaf
+
+    def _node(self, m: nn.Module) -> _Leaf | _Block:
+        parts = _residual(m)
+        if parts is None:
+            return self._leaf(m)
+        main, short, post = parts
+        block = _Block(m, [self._leaf(p) for p in main], [self._leaf(p) for p in short], post, self.count)
+        self.count += 1
+        return block
+
+    def _clean(self, nodes: list, a: torch.Tensor) -> torch.Tensor:
+        """The clean image through ``nodes``, keeping what the tiles read: each conv / pool layer's
+        padded input, each block's branch outputs."""
+        for node in nodes:
+            if isinstance(node, _Block):
+                main, short = self._clean(node.main, a), self._clean(node.shortcut, a)
+                node.main_out, node.short_out = _hwc(main[0]), _hwc(short[0])
+                a = node.post(main + short)
+            else:
+                node.in_size = tuple(a.shape[-2:])
+                g = node.geom
+                if g is not None:
                     (pt, pl), (sy, sx) = g.padding, g.stride
                     extra = (sy, sx) if g.ceil_mode else (0, 0)
-                    self.inputs.append(_hwc(F.pad(a[0], (pl, pl + extra[1], pt, pt + extra[0]), value=g.pad_value)))
-                a = m(a.clone())  # clone: an in-place ReLU must not overwrite a kept input
-                self.sizes.append(tuple(a.shape[-2:]))
-            self.features = a
-            self.clean_logits = logits_of(plan.tail(a.clone()))
+                    pad = (pl, pl + extra[1], pt, pt + extra[0])
+                    node.input = _hwc(F.pad(a[0], pad, value=g.pad_value) if any(pad) else a[0])
+                # clone for an in-place layer: it must not overwrite x or a block's input (its identity branch)
+                a = node.module(a.clone() if getattr(node.module, "inplace", False) else a)
+            node.out_size = tuple(a.shape[-2:])
+        return a
 
-    def _tiles(self, rects: torch.Tensor):
-        """Per layer: ``(oy, ox, th, tw)`` of the output tiles (origins as lists), or ``None`` at the
-        switch layer (where the tile would cover the map), after which nothing is listed."""
-        a0, a1, b0, b1 = rects.unbind(1)
-        out = []
-        for g, (h, w) in zip(self.geom, self.sizes):
-            if g is not None:
-                a0, a1 = _changed(a0, a1, g, 0, h)
-                b0, b1 = _changed(b0, b1, g, 1, w)
-            th, tw = min(int((a1 - a0).max()), h), min(int((b1 - b0).max()), w)
+    def _specs(self, rects: torch.Tensor) -> list:
+        """Per node (by ``k``): ``(oy, ox, th, tw)`` of its output tiles (origins as lists), ``True``
+        for a pointwise layer (it keeps its input's tiles), or ``None``: from the first node whose
+        tile would cover its map (the switch) on, whole maps. A block's branches are listed even
+        when the other branch switches (the block's output is then whole)."""
+        specs: list = [None] * self.count
+        self._chain_specs(self.steps, tuple(rects.unbind(1)), specs)
+        return specs
+
+    def _chain_specs(self, nodes: list, rect: tuple, specs: list) -> tuple | None:
+        """Fill ``specs`` for the chain ``nodes`` given the changed rectangle ``rect`` ``(a0, a1, b0,
+        b1)`` ([B] each) of its input; return its output's, or ``None`` where the chain switches."""
+        for node in nodes:
+            if isinstance(node, _Block):
+                main, short = self._chain_specs(node.main, rect, specs), self._chain_specs(node.shortcut, rect, specs)
+                if main is None or short is None:
+                    return None
+                rect = (
+                    torch.minimum(main[0], short[0]),
+                    torch.maximum(main[1], short[1]),
+                    torch.minimum(main[2], short[2]),
+                    torch.maximum(main[3], short[3]),
+                )
+            elif node.geom is None:
+                specs[node.k] = True
+                continue
+            else:
+                h, w = node.out_size
+                rect = (*_changed(rect[0], rect[1], node.geom, 0, h), *_changed(rect[2], rect[3], node.geom, 1, w))
+            h, w = node.out_size
+            th, tw = min(int((rect[1] - rect[0]).max()), h), min(int((rect[3] - rect[2]).max()), w)
             if th == h and tw == w:
-                out.append(None)
-                break
-            out.append((a0.clamp(max=h - th).tolist(), b0.clamp(max=w - tw).tolist(), th, tw))
-        return out
+                return None
+            specs[node.k] = (rect[0].clamp(max=h - th).tolist(), rect[2].clamp(max=w - tw).tolist(), th, tw)
+        return rect
 
     @torch.no_grad()
     def logits(self, rects: torch.Tensor, tile: torch.Tensor, oy, ox) -> torch.Tensor:
         """Logits ``[B, classes]`` of the copies of ``x`` that equal ``tile [B, C, th, tw]`` on the
         rectangle at ``(oy[b], ox[b])`` and ``x`` elsewhere; ``rects [B, 4]`` = ``(r0, r1, c0, c1)``
         half-open, the part of the tile that differs from ``x`` (it must contain every change)."""
-        tiles = self._tiles(rects)
-        oy, ox = torch.as_tensor(oy).tolist(), torch.as_tensor(ox).tolist()
-        n = len(tile)
-        for li, (m, g) in enumerate(zip(self.plan.layers, self.geom)):
-            spec = tiles[li] if li < len(tiles) else None
-            if spec is None:  # the switch layer: paste the tile into the clean input, run the rest whole
-                clean = self.x[0] if li == 0 else self._clean_input(li)
-                with _one_thread():
-                    a = _paste_(_batch(clean, n), [0] * n, [0] * n, tile, oy, ox)
-                for rest in self.plan.layers[li:]:
-                    a = rest(a)
-                return logits_of(self.plan.tail(a))
-            ny, nx, th, tw = spec
-            if g is None:
-                tile = m(tile)
+        specs = self._specs(rects)
+        state = (tile, torch.as_tensor(oy).tolist(), torch.as_tensor(ox).tolist())
+        state = self._run(self.steps, specs, state)
+        return logits_of(self.plan.tail(self._whole(state, self.features[0])))
+
+    def _run(self, nodes: list, specs: list, state):
+        """The chain ``nodes`` on a batch's ``state`` (tiles or whole maps, see the class doc)."""
+        for node in nodes:
+            if isinstance(state, torch.Tensor):  # whole maps: the layer or block as its forward runs it
+                state = node.module(state)
+            elif isinstance(node, _Block):
+                state = self._block(node, specs, state)
+            elif specs[node.k] is None:  # the switch: the tiles pasted into the clean input, run whole
+                state = node.module(self._whole(state, node.clean_input()))
+            elif node.geom is None:
+                state = (node.module(state[0]), state[1], state[2])
             else:
-                (sy, sx), (pt, pl) = g.stride, g.padding
+                ny, nx, th, tw = specs[node.k]
+                g = node.geom
+                (sy, sx), pad = g.stride, g.padding
                 wh, ww = (th - 1) * sy + g.reach(0) + 1, (tw - 1) * sx + g.reach(1) + 1
                 wy, wx = [y * sy for y in ny], [x * sx for x in nx]  # window origins, padded coordinates
-                with _one_thread():
-                    win = _crops(self.inputs[li], wy, wx, wh, ww)
-                    _paste_(win, [y - pt for y in wy], [x - pl for x in wx], tile, oy, ox)
-                tile = self._apply(m, g, win)
-            oy, ox = ny, nx
-        with _one_thread():
-            full = _paste_(_batch(self.features[0], n), [0] * n, [0] * n, tile, oy, ox)
-        return logits_of(self.plan.tail(full))
+                state = (_apply(node.module, g, _window(node.input, wy, wx, wh, ww, pad, state)), ny, nx)
+        return state
 
-    def _clean_input(self, li: int) -> torch.Tensor:
-        """The clean input ``[C, H, W]`` of spatial layer ``li`` (its kept copy, padding removed)."""
-        (pt, pl), (h, w) = self.geom[li].padding, self.in_sizes[li]
-        return self.inputs[li][:, pt : pt + h, pl : pl + w]
+    def _block(self, block: _Block, specs: list, state):
+        main, short = self._run(block.main, specs, state), self._run(block.shortcut, specs, state)
+        spec = specs[block.k]
+        if spec is None:
+            return block.post(self._whole(main, block.main_out) + self._whole(short, block.short_out))
+        oy, ox, th, tw = spec
+        main = _window(block.main_out, oy, ox, th, tw, (0, 0), main)
+        return block.post(main + _window(block.short_out, oy, ox, th, tw, (0, 0), short)), oy, ox
 
     @staticmethod
-    def _apply(m: nn.Module, g: _Spatial, win: torch.Tensor) -> torch.Tensor:
-        if isinstance(m, nn.Conv2d):
-            return F.conv2d(win, m.weight, m.bias, m.stride, 0, m.dilation, m.groups)
-        if isinstance(m, nn.MaxPool2d):
-            return F.max_pool2d(win, g.kernel, g.stride, 0, g.dilation, ceil_mode=False)
-        return F.avg_pool2d(
-            win, g.kernel, g.stride, 0, ceil_mode=False, count_include_pad=True, divisor_override=m.divisor_override
-        )
+    def _whole(state, clean: torch.Tensor) -> torch.Tensor:
+        """Whole maps ``[B, C, H, W]``: a state's tiles pasted into copies of the clean map ``clean``."""
+        if isinstance(state, torch.Tensor):
+            return state
+        tile, oy, ox = state
+        n = len(tile)
+        with _one_thread():
+            return _paste_(_batch(clean, n), [0] * n, [0] * n, tile, oy, ox)
 
     def macs(self, rects: torch.Tensor) -> tuple[float, float]:
         """Multiply-accumulates per copy, ``(full, incremental)``, of the convolutions (tiles until
-        the switch layer) and the tail's linear / conv layers; summed over the copies in ``rects``."""
+        the switch, the blocks' branches and projections included) and the tail's linear / conv
+        layers; summed over the copies in ``rects``. Additions, pooling and pointwise layers are not
+        counted."""
         n = len(rects)
-        tiles = self._tiles(rects)
+        specs = self._specs(rects)
         full = incr = 0.0
-        for li, (m, (h, w)) in enumerate(zip(self.plan.layers, self.sizes)):
+        for leaf in self.leaves:
+            m = leaf.module
             if isinstance(m, nn.Conv2d):
+                (h, w), spec = leaf.out_size, specs[leaf.k]
                 per = m.out_channels * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
                 full += n * per * h * w
-                spec = tiles[li] if li < len(tiles) else None
                 incr += n * per * (h * w if spec is None else spec[2] * spec[3])
         tail = n * _tail_macs(self.plan, self.features)
         return full + tail, incr + tail
@@ -395,7 +571,9 @@ def patch_tiles(
     oy, ox = r0.clamp(max=h - th).tolist(), c0.clamp(max=w - tw).tolist()
     with _one_thread():
         tiles = _crops(_hwc(x), oy, ox, th, tw)
-    for b, (y, xx, a0, a1, b0, b1) in enumerate(zip(oy, ox, r0.tolist(), r1.tolist(), c0.tolist(), c1.tolist())):
+    for b, (y, xx, a0, a1, b0, b1) in enumerate(
+        zip(oy, ox, r0.tolist(), r1.tolist(), c0.tolist(), c1.tolist(), strict=True)
+    ):
         tiles[b, :, a0 - y : a1 - y, b0 - xx : b1 - xx] = fill
     return torch.stack([r0, r1, c0, c1], 1), tiles, oy, ox
 

@@ -10,13 +10,14 @@ a scalar or one value per channel. The model is run in its current mode: put it 
 (batch norm in train mode would mix the occluded copies of one image).
 
 Exact and batched: every centre is one forward pass, ``batch_size`` of them at a time. For the
-sequential conv / pool networks (VGG, AlexNet, the small VGG and AlexNet, ``nn.Sequential``) each
-pass is incremental (:mod:`cameval.explain.incremental`): the clean image runs once and every
-occluded copy recomputes only the part of each layer that its patch can reach, with the same
-result to float32 rounding; ``incremental=False`` forces the full forward passes, and any other
-model takes them (said once in the log). The default (``None``) is incremental on the CPU, where
-the saved arithmetic is the time saved (×4.7–×7.5 on VGG-16, docs/benchmarks.md), and full on a
-GPU, where batched full passes are faster (an H200: ×0.84–×0.87 for the incremental path).
+sequential conv / pool networks (VGG, AlexNet, the small VGG and AlexNet, ``nn.Sequential``) and
+torchvision's ResNets each pass is incremental (:mod:`cameval.explain.incremental`): the clean
+image runs once and every occluded copy recomputes only the part of each layer that its patch can
+reach, with the same result to float32 rounding; ``incremental=False`` forces the full forward
+passes, and any other model takes them (said once in the log). The default (``None``) is
+incremental on the CPU, where the saved arithmetic is the time saved (×4.7–×7.5 on VGG-16,
+×1.5–×2.4 on ResNet-18 / -50, docs/benchmarks.md), and full on a GPU, where batched full passes
+are faster (an H200, VGG-16: ×0.84–×0.87 for the incremental path).
 """
 
 from __future__ import annotations
