@@ -12,7 +12,7 @@ import pytest
 import yaml
 from scipy.stats import wilcoxon
 
-from cameval import study, userstudy
+from cameval.experiments import study, userstudy
 from cameval.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1] / "resources" / "study"

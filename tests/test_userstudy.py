@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from cameval import userstudy
+from cameval.experiments import userstudy
 from cameval.errors import DataError
 from conftest import HAND_PREFERENCE_A  # preference for agent A of each answer, by hand
 

@@ -26,17 +26,41 @@ the two methods: the Wilcoxon signed-rank test on per-rater mean scores.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from openpyxl import load_workbook
+from PIL import Image
+from scipy.stats import wilcoxon
 
-from cameval.errors import DataError
-from cameval.io import read_csv_strict
+from cameval.claims import (
+    FAILS,
+    HOLDS,
+    PAIRED_CRITERION,
+    UNDECIDED,
+    Claim,
+    Context,
+    Verdict,
+    combine,
+    paired_verdict,
+    study_pair,
+)
+from cameval.data.classes import class_names as dataset_class_names
+from cameval.data.images import ImageSet, read_manifest
+from cameval.errors import ConfigError, DataError
+from cameval.experiments.record import Experiment, require, require_dataset_models, table_files
+from cameval.figures import deprocess_gradient
+from cameval.formatting import fmt
+from cameval.io import read_csv_strict, write_csv
 from cameval.methods import labels
 from cameval.metrics.stats import paired_compare
+from cameval.store import Shard, check_shards
+from cameval.survey import render_survey
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +73,7 @@ ANSWERS = (
     "Agent B seems clearly the most reasonable",
 )
 #: Preference for agent A of each answer: +2 … −2.
-PREFERENCE_A = dict(zip(ANSWERS, (2, 1, 0, -1, -2)))
+PREFERENCE_A = dict(zip(ANSWERS, (2, 1, 0, -1, -2), strict=True))
 KEY_COLUMNS = ("item", "method", "class", "agent_a", "agent_b")
 METHOD_NAMES = labels("guided_backprop", "guided_gradcam")
 
@@ -102,7 +126,7 @@ def read_answers(path: str | os.PathLike, key: pd.DataFrame, key_path: str | os.
                 f"{path}: no kit column, but {key_path} belongs to kit {kit} (expected answers exported "
                 "by that kit's survey page; answers without a kit id cannot be matched to its questions)"
             )
-        for (line, _), got in zip(rows, answers["kit"]):
+        for (line, _), got in zip(rows, answers["kit"], strict=True):
             if got != kit:
                 raise DataError(
                     f"{path}: line {line}: answers of kit {got!r}, but {key_path} is kit {kit!r} (the kit "
@@ -149,7 +173,7 @@ def read_survey_export(path: str | os.PathLike, key: pd.DataFrame, key_path: str
             f"{path}: {len(questions)} question columns, but {key_path} has {len(key)} items "
             "(expected one column per item, in the key's order)"
         )
-    for n, (text, cls) in enumerate(zip(questions, key["class"]), start=2):
+    for n, (text, cls) in enumerate(zip(questions, key["class"], strict=True), start=2):
         if not text.lower().startswith(f"both predicted: {cls}.".lower()):
             raise DataError(
                 f"{path}: column {n} is headed {text!r}, but {key_path}'s item {key['item'].iloc[n - 2]} "
@@ -167,8 +191,6 @@ def read_survey_export(path: str | os.PathLike, key: pd.DataFrame, key_path: str
 
 def _read_xlsx(path: Path, what: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """``(header, rows)`` of an ``.xlsx``'s first sheet, every cell as text (empty: "")."""
-    from openpyxl import load_workbook
-
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises zipfile/KeyError/InvalidFileException on a damaged file
@@ -210,7 +232,7 @@ def score_frame(
                 f"{key_path}: item {row.item}: better={better!r} is neither agent A ({row.agent_a}) "
                 f"nor agent B ({row.agent_b})"
             )
-    method = dict(zip(key["item"], key["method"]))
+    method = dict(zip(key["item"], key["method"], strict=True))
     rows = []
     for _, rec in answers.iterrows():
         rater = str(rec["rater"])
@@ -279,8 +301,6 @@ def paired_test(scores: pd.DataFrame, methods: tuple[str, str]) -> dict:
     Returns ``pairs``, ``statistic`` and ``p_value`` (NaN with no pair; 1.0 when every d_r is 0,
     where there is no difference to test).
     """
-    from scipy.stats import wilcoxon
-
     per = scores.groupby(["rater", "method"])["score"].mean().unstack("method")
     if not all(m in per.columns for m in methods):
         return {"pairs": 0, "statistic": float("nan"), "p_value": float("nan")}
@@ -373,8 +393,6 @@ def table4(
     ``status = awaiting answers`` (nothing is invented). ``reference[method] = {mean, std}``
     (the study's values) stand in their own columns.
     """
-    from cameval.tables import _fmt
-
     reference = reference or {}
     key = read_key(key_csv)
     methods = tuple(dict.fromkeys(key["method"]))
@@ -402,17 +420,17 @@ def table4(
                 {
                     "raters": int(r["raters"]),
                     "answers": int(r["answers"]),
-                    "mean ± std [95 % CI]": f"{_fmt(r['mean'])} ± {_fmt(r['std'])} "
-                    f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]",
-                    "Wilcoxon p": _fmt(r["p_value"], 3),
-                    "per-rater mean vs 0 [95 % CI], p": f"{_fmt(r['rater_mean'])} [{_fmt(r['rater_ci_low'])}, "
-                    f"{_fmt(r['rater_ci_high'])}], {_fmt(r['p_vs_zero'], 3)}",
+                    "mean ± std [95 % CI]": f"{fmt(r['mean'])} ± {fmt(r['std'])} "
+                    f"[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]",
+                    "Wilcoxon p": fmt(r["p_value"], 3),
+                    "per-rater mean vs 0 [95 % CI], p": f"{fmt(r['rater_mean'])} [{fmt(r['rater_ci_low'])}, "
+                    f"{fmt(r['rater_ci_high'])}], {fmt(r['p_vs_zero'], 3)}",
                 }
             )
         else:
             shown["ours"] = "awaiting answers"
         if reference:
-            shown["study mean ± std"] = f"{_fmt(r['study_mean'], 4)} ± {_fmt(r['study_std'], 4)}"
+            shown["study mean ± std"] = f"{fmt(r['study_mean'], 4)} ± {fmt(r['study_std'], 4)}"
         display.append(shown)
     return full, pd.DataFrame(display), not answer_files
 
@@ -421,14 +439,8 @@ def table4(
 
 
 def class_names(dataset: dict, num_classes: int) -> list[str]:
-    """Names raters see: ImageNet's from ``LOC_synset_mapping.txt``'s first synonym, else ``digit k``."""
-    if dataset.get("kind") == "imagenet":
-        lines = [ln for ln in Path(dataset["synsets"]).read_text().splitlines() if ln.strip()]
-        return [
-            ln.split(maxsplit=1)[1].split(",")[0].strip() if len(ln.split(maxsplit=1)) > 1 else ln.split()[0]
-            for ln in lines
-        ]
-    return [f"digit {k}" for k in range(num_classes)]
+    """Names raters see: the dataset's (:func:`cameval.data.classes.class_names`), else ``digit k``."""
+    return dataset_class_names(dataset) or [f"digit {k}" for k in range(num_classes)]
 
 
 def sample_images(correct: list[str], n_images: int, seed: int) -> list[str]:
@@ -455,8 +467,6 @@ def _load_maps(gbp_files: list[str], cam_files: list[str], pool: int, expected: 
     """Per image id of the first ``pool`` images: label, top-1 class, Guided Backprop [C,H,W] and
     the top-1 Grad-CAM [h,w] read from the cached shards, after checking that each set of shards
     covers its rows once (``expected["gbp"]``, ``expected["cam"]``: the rows the config implies)."""
-    from cameval.store import Shard, check_shards
-
     expected = expected or {}
     check_shards(gbp_files, expected.get("gbp"))
     check_shards(cam_files, expected.get("cam"))
@@ -487,10 +497,6 @@ def _load_maps(gbp_files: list[str], cam_files: list[str], pool: int, expected: 
 
 def _png(rgb: np.ndarray, size: int) -> bytes:
     """RGB [H, W, 3] in [0, 1] or uint8 as PNG bytes, the longer side scaled to ``size`` px."""
-    import io
-
-    from PIL import Image
-
     arr = np.asarray(rgb)
     if arr.dtype != np.uint8:
         arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
@@ -532,13 +538,10 @@ def build_kit(
     on almost no image) draws from every pool image and shows the label as the class.
     ``expected``: rows each model's Guided Backprop (``gbp``) and Grad-CAM (``cam``) shards hold.
     """
-    import torch
+    # torch here only: the table job of this module starts without it
+    import torch  # noqa: PLC0415
 
-    from cameval.data.images import ImageSet, read_manifest
-    from cameval.explain.guided import combine_guided_gradcam
-    from cameval.figures import deprocess_gradient
-    from cameval.io import write_csv
-    from cameval.survey import render_survey
+    from cameval.explain.guided import combine_guided_gradcam  # noqa: PLC0415
 
     models = list(gbp)
     if len(models) != 2 or better not in models:
@@ -593,3 +596,142 @@ def build_kit(
     write_csv(key_df, key_path)
     render_survey(items, pictures, html_path, question=question, answers=ANSWERS, title=title, survey_id=survey_id)
     return key_df
+
+
+# --- the claims ---------------------------------------------------------------------------------
+
+
+def claim_user_study_not_significant(tables: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
+    t = tables["table4"]
+    criterion = (
+        f"Wilcoxon signed-rank test between the methods on per-rater mean scores: p ≥ {ctx.alpha:g} "
+        "(no significant difference: holds), p < α (does not hold)"
+    )
+    if (t["status"] == "awaiting answers").all():
+        return Verdict("not evaluated (awaiting answers: table4.answers is empty)", "", criterion)
+    p = float(t["p_value"].iloc[0])
+    numbers = (
+        "; ".join(
+            f"{r['method']}: mean {r['mean']:.2f} ± {r['std']:.2f} ({int(r['raters'])} raters)" for _, r in t.iterrows()
+        )
+        + f"; p = {p:.3g}"
+    )
+    if math.isnan(p):
+        return Verdict(UNDECIDED, numbers, criterion)
+    return Verdict(HOLDS if p >= ctx.alpha else FAILS, numbers, criterion)
+
+
+def study_user_study_not_significant(study: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
+    t = study["table4"]
+    r = t[(t["kind"] == "paired")].iloc[0]
+    p = float(r["p_value"])
+    return Verdict(
+        HOLDS if p >= ctx.alpha else FAILS,
+        f"Guided Grad-CAM − Guided Backprop on per-rater mean scores: Δ {r['mean']:.4f} "
+        f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}], p = {p:.3g} ({int(r['n'])} raters)",
+        f"Wilcoxon signed-rank test on the study's 36 raters' per-rater mean scores: p ≥ {ctx.alpha:g} "
+        "(holds), p < α (does not hold)",
+    )
+
+
+def claim_user_study_favours_better(tables: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
+    t = tables["table4"]
+    criterion = (
+        "with each method, raters' per-rater mean scores (positive: the more accurate model judged more "
+        f"reasonable) tested against 0: Wilcoxon signed-rank p < {ctx.alpha:g} with the 95 % interval over "
+        "raters above 0 (holds) or below 0 (does not hold), else undecided; every method"
+    )
+    if (t["status"] == "awaiting answers").all():
+        return Verdict("not evaluated (awaiting answers: table4.answers is empty)", "", criterion)
+    if "p_vs_zero" not in t:
+        return Verdict("not evaluated (Table 4 lacks the test against 0)", "", criterion)
+    parts, numbers = [], []
+    for _, r in t.iterrows():
+        parts.append(paired_verdict(r["rater_mean"], r["rater_ci_low"], r["rater_ci_high"], r["p_vs_zero"], ctx.alpha))
+        numbers.append(
+            f"{r['method']}: per-rater mean {r['rater_mean']:.2f} [{r['rater_ci_low']:.2f}, "
+            f"{r['rater_ci_high']:.2f}], p = {r['p_vs_zero']:.3g} ({int(r['raters'])} raters)"
+        )
+    return Verdict(combine(parts), "; ".join(numbers), criterion)
+
+
+def study_user_study_favours_better(study: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
+    parts, numbers = [], []
+    for m in ("guided_gradcam", "guided_backprop"):
+        v, text = study_pair(study["table4"], m, None, ctx.alpha)
+        parts.append(v)
+        numbers.append(text)
+    return Verdict(
+        combine(parts),
+        "; ".join(numbers),
+        "with each method, the study's raters' per-rater mean scores (positive: VGG-16 judged more "
+        "reasonable) against 0, " + PAIRED_CRITERION.format(unit="raters", alpha=ctx.alpha),
+    )
+
+
+def title(awaiting: bool) -> str:
+    return "Table 4 — user study (blinded, randomized)" + (" — awaiting answers" if awaiting else "")
+
+
+def notes(better: str, awaiting: bool) -> list[str]:
+    """What Table 4 computed (``better``: the more accurate model)."""
+    notes = [
+        f"Score in -2..2 per answer, positive when the rater judged {better} (the more accurate model) more "
+        "reasonable.",
+        "Mean and standard deviation (ddof = 1) over all answers; 95 % bootstrap interval resampling raters; "
+        "Wilcoxon signed-rank test (two-sided) between the methods on per-rater mean scores.",
+    ]
+    if awaiting:
+        notes.insert(
+            0, "Awaiting answers: no answers file is listed in table4.answers; the kit is in results/user_study/."
+        )
+    return notes
+
+
+def better_of(config: dict) -> str:
+    """The more accurate model of Table 4: ``table4.better``, else the first of ``table4.models``."""
+    return config["table4"].get("better") or config["table4"]["models"][0]
+
+
+def check(config: dict, shipped) -> None:
+    t4 = config["table4"]
+    require_dataset_models(config, "table4")
+    if t4.get("better", t4["models"][0]) not in t4["models"]:
+        raise ConfigError(f"table4.better: {t4['better']!r} is not one of table4.models {t4['models']}")
+    for key in ("gradcam", "guided_backprop"):
+        require(f"table4.{key}", t4[key], config["heatmaps"])
+    for f in t4["answers"]:
+        if not os.path.isfile(f):
+            raise ConfigError(
+                f"table4.answers: no file {f} (expected a CSV exported by results/user_study/survey.html)"
+            )
+
+
+CLAIMS = (
+    Claim(
+        "user-study-not-significant",
+        "In the user study the difference between Guided Backprop and Guided Grad-CAM is not significant.",
+        "Table 4, App. D",
+        ("table4",),
+        claim_user_study_not_significant,
+        on_study=study_user_study_not_significant,
+    ),
+    Claim(
+        "user-study-favours-better",
+        "With either method, raters judge the more accurate model (VGG-16) more reasonable.",
+        "Table 4",
+        ("table4",),
+        claim_user_study_favours_better,
+        on_study=study_user_study_favours_better,
+    ),
+)
+
+EXPERIMENT = Experiment(
+    name="userstudy",
+    title="Table 4 / App. D — user study",
+    section="table4",
+    targets=lambda config: ["results/user_study/survey.html", "results/user_study/key.csv", *table_files("table4")],
+    tables=("table4",),
+    claims=CLAIMS,
+    check=check,
+)
