@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from cameval import claims
-from cameval.experiments import CLAIMS, sensitivity
 from cameval.claims import FAILS, HOLDS, NOT_BUILT, UNDECIDED, Context
+from cameval.experiments import CLAIMS, sensitivity
 from cameval.report import markdown_to_html
 
 CTX = Context(

@@ -357,8 +357,8 @@ def test_multilabel_rows_and_targets_by_hand():
 
 def test_xray_rows_score_boxes_and_inbox_by_hand(tmp_path):
     from cameval.data.images import write_manifest
-    from cameval.store import write_shard
     from cameval.experiments.xray import table5, xray_rows
+    from cameval.store import write_shard
 
     write_manifest(
         pd.DataFrame(
