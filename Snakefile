@@ -11,17 +11,18 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# the shared stages, then one rule file per experiment of the registry (cameval.experiments)
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/heatmaps.smk"
-include: "workflow/rules/attacks.smk"
-include: "workflow/rules/metrics.smk"
-include: "workflow/rules/tables.smk"
-include: "workflow/rules/figures.smk"
-include: "workflow/rules/xray.smk"
-include: "workflow/rules/userstudy.smk"
-include: "workflow/rules/study.smk"
+
+
+for _experiment in EXPERIMENTS:
+
+    include: f"workflow/rules/{_experiment}.smk"
+
+
 include: "workflow/rules/report.smk"
 
 

@@ -19,8 +19,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from cameval.explain import explain_targets
-from cameval.explain._core import logits_of
+from cameval.explain import explain_targets, logits_of
 from cameval.heatmaps import select_targets
 from cameval.models import build_model
 

@@ -33,9 +33,9 @@ def main() -> None:
     from cameval.data.build import build_dataset
     from cameval.data.images import ImageSet
     from cameval.data.multilabel import digits_multi_eval_rows
+    from cameval.experiments.xray import appendix_e, table5, table5_figure, write_table5, xray_rows
     from cameval.heatmaps import compute_shard
     from cameval.models.train import train_on_dataset
-    from cameval.xray import appendix_e, table5, table5_figure, write_table5, xray_rows
 
     torch.set_num_threads(args.threads)
     cfg = yaml.safe_load(open(args.config))

@@ -8,6 +8,7 @@ import pytest
 
 from cameval import claims
 from cameval.claims import FAILS, HOLDS, NOT_BUILT, UNDECIDED, Context
+from cameval.experiments import CLAIMS, sensitivity
 from cameval.report import markdown_to_html
 
 CTX = Context(
@@ -16,7 +17,7 @@ CTX = Context(
 
 
 def _verdict(claim_id, tables, ctx=CTX):
-    df = claims.evaluate_claims(tables, ctx).set_index("id")
+    df = claims.evaluate_claims(tables, ctx, CLAIMS).set_index("id")
     return df.loc[claim_id, "verdict"]
 
 
@@ -144,7 +145,7 @@ def _study(
     t4_vs0=((0.27, 0.17, 0.36, 4e-5), (0.43, 0.22, 0.66, 1e-3)),
     t5=(0.12, 0.10, 0.14, 1e-20),
 ):
-    """Hand-made tables in the layout of results/tables/study/ (cameval.study.COLUMNS)."""
+    """Hand-made tables in the layout of results/tables/study/ (cameval.experiments.study.COLUMNS)."""
 
     def row(model, kind, a, b, unit, m):
         return {
@@ -196,7 +197,7 @@ def _study(
 
 
 def _study_verdicts(study):
-    return claims.evaluate_claims({}, CTX, study=study).set_index("id")["study_verdict"]
+    return claims.evaluate_claims({}, CTX, CLAIMS, study=study).set_index("id")["study_verdict"]
 
 
 def test_study_verdicts_from_the_paired_rows():
@@ -224,8 +225,8 @@ def test_claims_the_study_cannot_decide_say_why_and_without_the_stage_say_so():
         "not decided by the study's published results (the study published no per-image"
     )
     assert (
-        claims.evaluate_claims({}, CTX)["study_verdict"].isin([claims.STUDY_NOT_BUILT])
-        | claims.evaluate_claims({}, CTX)["study_verdict"].str.startswith("not decided")
+        claims.evaluate_claims({}, CTX, CLAIMS)["study_verdict"].isin([claims.STUDY_NOT_BUILT])
+        | claims.evaluate_claims({}, CTX, CLAIMS)["study_verdict"].str.startswith("not decided")
     ).all()
 
 
@@ -311,10 +312,10 @@ def test_user_study_claim_from_the_wilcoxon_p_value():
 
 
 def test_claims_of_tables_not_built_are_listed_as_not_evaluated():
-    df = claims.evaluate_claims({"table3": _t3((0.30, 0.25, 0.35), (0.10, 0.05, 0.15))}, CTX, study=_study()).set_index(
-        "id"
-    )
-    assert set(df.index) == {c.id for c in claims.CLAIMS}
+    df = claims.evaluate_claims(
+        {"table3": _t3((0.30, 0.25, 0.35), (0.10, 0.05, 0.15))}, CTX, CLAIMS, study=_study()
+    ).set_index("id")
+    assert set(df.index) == {c.id for c in CLAIMS}
     assert df.loc["guided-gradcam-occlusion", "verdict"] == HOLDS
     for cid in (
         "one-pixel-sensitivity",
@@ -332,7 +333,7 @@ def test_claims_of_tables_not_built_are_listed_as_not_evaluated():
         in md
     )
     page = markdown_to_html(md, "Claims")
-    assert page.count("<tr>") == len(claims.CLAIMS) + 1 and "<b>holds</b>" in page
+    assert page.count("<tr>") == len(CLAIMS) + 1 and "<b>holds</b>" in page
 
 
 def test_model_roles_follow_the_architecture():
@@ -408,7 +409,7 @@ def test_gradcampp_better_on_xrays(pp_b, expected):
             ("B", "block + ReLU"): {"Grad-CAM": (0.10, 0.05, 0.15), "Grad-CAM++": (0.30, 0.20, 0.40)},
         }
     )
-    df = claims.evaluate_claims({"table5": t}, CTX).set_index("id")
+    df = claims.evaluate_claims({"table5": t}, CTX, CLAIMS).set_index("id")
     assert df.loc["gradcampp-better-xrays", "verdict"] == expected
     assert (
         "B (block + ReLU, n = 40): accuracy Grad-CAM++ 0.300 [0.200, 0.400] vs Grad-CAM 0.100 [0.050, 0.150]"
@@ -469,21 +470,21 @@ def test_one_pixel_sensitivity(goo, vgg, expected):
 def test_sensitivity_criterion_edges():
     row = lambda **kw: pd.Series(_t6_row("m", **kw))  # noqa: E731
     # significant before but the new class's map puts the pixel at chance after: mixed -> undecided
-    assert claims.sensitivity_respected(row(**{**RESPECTS, "after": 0.30}), 0.05) == UNDECIDED
+    assert sensitivity.sensitivity_respected(row(**{**RESPECTS, "after": 0.30}), 0.05) == UNDECIDED
     # a map that is zero at every attacked and random pixel (no differences, no p-value): zero attribution
     assert (
-        claims.sensitivity_respected(
+        sensitivity.sensitivity_respected(
             row(before=(0.0, 0.0, 0.0), rand_before=0.0, after=0.0, rand_after=0.0, p=np.nan), 0.05
         )
         == FAILS
     )
     # 5 successful attacks cannot reach p < 0.05 with the exact test (2 / 2**5 = 0.0625): undecided
-    assert claims.min_pairs(0.05) == 6 and claims.min_pairs(0.01) == 8
-    assert claims.sensitivity_respected(row(**RESPECTS, successful=5), 0.05) == UNDECIDED
-    assert claims.sensitivity_respected(row(**RESPECTS, successful=6), 0.05) == HOLDS
+    assert sensitivity.min_pairs(0.05) == 6 and sensitivity.min_pairs(0.01) == 8
+    assert sensitivity.sensitivity_respected(row(**RESPECTS, successful=5), 0.05) == UNDECIDED
+    assert sensitivity.sensitivity_respected(row(**RESPECTS, successful=6), 0.05) == HOLDS
     # the 95 % interval of the attacked pixel's mean at or below chance decides without a significant test
     assert (
-        claims.sensitivity_respected(
+        sensitivity.sensitivity_respected(
             row(before=(0.2, 0.1, 0.3), rand_before=0.3, after=0.2, rand_after=0.3, p=0.2), 0.05
         )
         == FAILS
@@ -500,10 +501,10 @@ def test_one_pixel_claim_with_one_model_missing():
 
 
 def test_one_pixel_claim_on_a_table_built_by_table6():
-    """Through cameval.tables.table6 (its real columns): GoogLeNet's map is above the random pixel on all
+    """Through cameval.experiments.sensitivity.table6 (its real columns): GoogLeNet's map is above the random pixel on all
     10 attacks, VGG-16's is 0 at the attacked pixel and positive at the random one; the exact two-sided
     Wilcoxon p-value of 10 same-sign pairs is 2 / 2**10 (scipy)."""
-    from cameval.tables import table6
+    from cameval.experiments.sensitivity import table6
 
     n, rng = 12, np.random.default_rng(0)
     success = np.array([True] * 10 + [False] * 2)
@@ -529,7 +530,7 @@ def test_one_pixel_claim_on_a_table_built_by_table6():
     assert g.loc["googlenet", "wilcoxon_p"] == pytest.approx(2 / 2**10)
     assert g.loc["vgg", "wilcoxon_p"] == pytest.approx(2 / 2**10)
     ctx = Context(archs={"googlenet": "small_googlenet", "vgg": "small_vgg"})
-    v = claims.evaluate_claims({"table6": full}, ctx).set_index("id").loc["one-pixel-sensitivity"]
+    v = claims.evaluate_claims({"table6": full}, ctx, CLAIMS).set_index("id").loc["one-pixel-sensitivity"]
     assert v["verdict"] == HOLDS
     assert "vgg: 10 of 12 attacks successful; attacked pixel before 0.000 [0.000, 0.000]" in v["numbers"]
 
@@ -611,7 +612,7 @@ def test_fidelity_lowest_on_the_mnist_net(gc1, expected):
     vals = {("gradcam", 1): gc1, ("shap", 1): (0.25, 0.20, 0.30), ("integrated_gradients", 1): (0.35, 0.30, 0.40)}
     t = _t7(vals, "mnist", "fidelity")
     assert _verdict("fidelity-mnist", {"table7": t}, CTX7) == expected
-    v = claims.evaluate_claims({"table7": t}, CTX7).set_index("id").loc["fidelity-mnist", "numbers"]
+    v = claims.evaluate_claims({"table7": t}, CTX7, CLAIMS).set_index("id").loc["fidelity-mnist", "numbers"]
     assert v.startswith("mnist at the 1 % percentile (n = 100): Grad-CAM ")
 
 
@@ -628,10 +629,10 @@ def test_table7_claims_need_their_models():
 
 
 def test_table7_claims_on_a_table_built_by_table7():
-    """Through cameval.tables.table7 (its real columns), per-image rows by hand: on the MNIST net Grad-CAM's
+    """Through cameval.experiments.faithfulness.table7 (its real columns), per-image rows by hand: on the MNIST net Grad-CAM's
     drop is 0.1 on every image, SHAP's 0.5 and IG's 0.6 (constant values: each interval is the point); on
     GoogLeNet Grad-CAM's contrastivity 0.9 against 0.2 and 0.3."""
-    from cameval.tables import table7
+    from cameval.experiments.faithfulness import table7
 
     def rows(drops, contrasts, n=8):
         return pd.DataFrame(
@@ -666,7 +667,7 @@ def test_table7_claims_on_a_table_built_by_table7():
         n_boot=100,
     )
     ctx = Context(archs={"mnist": "mnist_net", "googlenet": "small_googlenet"})
-    df = claims.evaluate_claims({"table7": full}, ctx).set_index("id")
+    df = claims.evaluate_claims({"table7": full}, ctx, CLAIMS).set_index("id")
     assert df.loc["fidelity-mnist", "verdict"] == HOLDS
     assert df.loc["contrastivity-deeper-net", "verdict"] == HOLDS
     assert df.loc["fidelity-mnist", "numbers"] == (

@@ -6,10 +6,12 @@ import pytest
 
 from cameval.data.images import write_manifest
 from cameval.errors import DataError
-from cameval.experiments import localization_rows, pointing_rows, rankcorr_rows
+from cameval.experiments.fgsm import fgsm_table
+from cameval.experiments.localization import localization_rows, table1
+from cameval.experiments.occlusion import rankcorr_rows, table3
+from cameval.experiments.pointing import pointing_rows, table2
 from cameval.metrics import rank_correlation
 from cameval.store import write_shard
-from cameval.tables import fgsm_table, table1, table2, table3
 
 S = 8  # input size; maps are stored at the input's size, so upsampling is the identity
 

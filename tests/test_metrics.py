@@ -414,7 +414,7 @@ def test_paired_compare_by_hand_and_as_scipy():
 def test_table3_paired_columns_are_scipys_on_the_same_images():
     from scipy.stats import wilcoxon
 
-    from cameval.tables import table3
+    from cameval.experiments.occlusion import table3
 
     rng = np.random.default_rng(0)
     df = pd.DataFrame(
@@ -434,7 +434,7 @@ def test_table3_paired_columns_are_scipys_on_the_same_images():
 
 
 def test_table1_pairs_gradcampp_with_gradcam_on_the_same_images_by_hand():
-    from cameval.tables import table1
+    from cameval.experiments.localization import table1
 
     ids = [f"i{k}" for k in range(10)]
     gc = pd.DataFrame(
@@ -456,7 +456,7 @@ def test_table1_pairs_gradcampp_with_gradcam_on_the_same_images_by_hand():
 def test_table2_pairs_each_model_with_the_first_on_the_same_images():
     from scipy.stats import wilcoxon
 
-    from cameval.tables import table2
+    from cameval.experiments.pointing import table2
 
     rng = np.random.default_rng(2)
     ids = [f"i{k}" for k in range(30)]

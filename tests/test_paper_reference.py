@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from cameval import tables, userstudy, xray
+from cameval import tables
+from cameval.experiments import faithfulness, localization, occlusion, pointing, sensitivity, userstudy, xray
 
 ROOT = Path(__file__).resolve().parents[1]
 VALUES = yaml.safe_load((ROOT / "resources/study/values.yaml").read_text())
@@ -97,7 +98,7 @@ def test_table1_shows_the_study_and_the_original_errors_per_model():
         (m, "gradcam"): pd.DataFrame({c: [1, 0, 1, 1] for c in ("loc_top1", "loc_top5", "cls_top1", "cls_top5")})
         for m in ("alexnet", "vgg16", "googlenet")
     }
-    full, display = tables.table1(rows, PAPER["table1"]["reference"], n_boot=100)
+    full, display = localization.table1(rows, PAPER["table1"]["reference"], n_boot=100)
     g = full.set_index("model").loc["googlenet"]
     assert (g["original_top1_loc"], g["original_top5_cls"], g["study_top1_cls"]) == (60.09, 11.3, 32.46)
     shown = display.set_index("model")
@@ -109,7 +110,7 @@ def test_table2_carries_the_original_googlenet_accuracy_and_the_study_values():
     rows = {
         m: pd.DataFrame({"hit_tol0": [1, 0], "hit_tol15": [1, 1], "recall": [0.5, 1.0]}) for m in ("vgg16", "googlenet")
     }
-    full, display = tables.table2(rows, [0, 15], PAPER["table2"]["reference"], n_boot=100)
+    full, display = pointing.table2(rows, [0, 15], PAPER["table2"]["reference"], n_boot=100)
     f = full.set_index("model")
     assert f.loc["googlenet", "original_accuracy"] == 0.7058 and pd.isna(f.loc["vgg16", "original_accuracy"])
     assert (f.loc["vgg16", "study_accuracy"], f.loc["googlenet", "study_recall"]) == (0.86420, 0.76685)
@@ -117,14 +118,14 @@ def test_table2_carries_the_original_googlenet_accuracy_and_the_study_values():
     assert d.loc["googlenet", "accuracy (original)"] == "0.7058" and d.loc["vgg16", "accuracy (original)"] == "–"
     assert d.loc["vgg16", "recall (study)"] == "0.82565"
     # without any original value the display has no original columns
-    _, plain = tables.table2(rows, [0], {"vgg16": {"study": {"accuracy": 0.9}}}, n_boot=100)
+    _, plain = pointing.table2(rows, [0], {"vgg16": {"study": {"accuracy": 0.9}}}, n_boot=100)
     assert "accuracy (original)" not in plain.columns and "accuracy (study)" in plain.columns
 
 
 def test_table3_shows_the_study_means_and_stds_and_the_original_means():
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({k: rng.uniform(-1, 1, 10) for k in tables.TABLE3_METHODS})
-    full, display = tables.table3(
+    df = pd.DataFrame({k: rng.uniform(-1, 1, 10) for k in occlusion.TABLE3_METHODS})
+    full, display = occlusion.table3(
         {("vgg16", "occ25"): df, ("vgg16", "occ45"): df},
         {"occ25": 25, "occ45": 45},
         PAPER["table3"]["reference"],
@@ -194,7 +195,7 @@ def test_table6_shows_the_studys_successful_count_and_statistics():
     for m in ("gradcam", "ig"):
         for k in ("before", "random_before", "after", "random_after", "pct_before", "pct_after"):
             df[f"{m}_{k}"] = [0.2, 0.4, 0.9]
-    full, display = tables.table6({"vgg16": df, "googlenet": df}, PAPER["table6"]["reference"], n_boot=100)
+    full, display = sensitivity.table6({"vgg16": df, "googlenet": df}, PAPER["table6"]["reference"], n_boot=100)
     g = full[(full["model"] == "googlenet") & (full["method"] == "gradcam")].iloc[0]
     assert g["study_successful"] == 76 and g["study_before_max"] == 0.9397 and g["study_after_min"] == 0.0028
     assert full[(full["method"] == "ig")]["study_before_mean"].isna().all()  # the study's values are Grad-CAM's
@@ -215,7 +216,7 @@ def test_table7_shows_the_study_per_model_method_and_percentile():
             "mask_share": 0.1,
         }
     )
-    full, display = tables.table7({"googlenet_cifar10": df}, PAPER["table7"]["reference"], n_boot=100)
+    full, display = faithfulness.table7({"googlenet_cifar10": df}, PAPER["table7"]["reference"], n_boot=100)
     f = full.set_index(["method", "percentile"])
     assert (f.loc[("gradcam", 1), "study_fidelity"], f.loc[("gradcam", 10), "study_contrastivity"]) == (0.782, 0.911)
     assert (f.loc[("shap", 10), "study_fidelity"], f.loc[("shap", 1), "study_contrastivity"]) == (0.798, 0.694)

@@ -431,7 +431,7 @@ def answer_files(tmp_path):
     ],
 )
 def test_a_malformed_answers_file_stops_table4_naming_file_and_line(tmp_path, answer_files, case, edit, match):
-    from cameval import userstudy
+    from cameval.experiments import userstudy
 
     key, text = answer_files
     path = tmp_path / "answers.csv"
@@ -443,7 +443,7 @@ def test_a_malformed_answers_file_stops_table4_naming_file_and_line(tmp_path, an
 
 
 def test_an_empty_key_stops_table4_naming_it(tmp_path, answer_files):
-    from cameval import userstudy
+    from cameval.experiments import userstudy
 
     _, text = answer_files
     (tmp_path / "answers.csv").write_text(text)
@@ -455,7 +455,7 @@ def test_an_empty_key_stops_table4_naming_it(tmp_path, answer_files):
 
 
 def test_utf16_answers_are_decoded_and_cp1252_ones_refused_by_name(tmp_path, answer_files):
-    from cameval import userstudy
+    from cameval.experiments import userstudy
 
     key, text = answer_files
     plain, utf16, cp = tmp_path / "plain.csv", tmp_path / "answers16.csv", tmp_path / "answers.csv"
@@ -471,7 +471,7 @@ def test_utf16_answers_are_decoded_and_cp1252_ones_refused_by_name(tmp_path, ans
 
 
 def test_a_raw_export_with_a_question_less_than_its_key_is_refused(tmp_path):
-    from cameval import userstudy
+    from cameval.experiments import userstudy
 
     study = ROOT / "resources" / "study" / "user_study"
     from openpyxl import load_workbook
@@ -673,7 +673,7 @@ def test_a_damaged_shard_chunk_names_the_shard(tmp_path):
 
 
 def test_a_stale_shard_beside_new_ones_stops_the_reader_naming_both_files(tmp_path):
-    from cameval.experiments import localization_rows
+    from cameval.experiments.localization import localization_rows
 
     def rows(path, start, stop):
         n = stop - start

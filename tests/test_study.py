@@ -12,8 +12,8 @@ import pytest
 import yaml
 from scipy.stats import wilcoxon
 
-from cameval import study, userstudy
 from cameval.errors import DataError
+from cameval.experiments import study, userstudy
 
 ROOT = Path(__file__).resolve().parents[1] / "resources" / "study"
 EXPORT = ROOT / "user_study" / "Truthfulness of Visualization.xlsx"

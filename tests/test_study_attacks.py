@@ -15,9 +15,8 @@ from scipy import stats
 from cameval.data.imagenet import build_imagenet
 from cameval.data.study import read_one_pixel_attacks
 from cameval.errors import DataError
+from cameval.experiments.sensitivity import study_attack_rows, table6_study
 from cameval.models import save_model
-from cameval.sensitivity import study_attack_rows
-from cameval.tables import table6_study
 from test_explain import loud, pgc_unnormalized
 
 ROOT = Path(__file__).resolve().parents[1]

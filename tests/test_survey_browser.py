@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cameval import userstudy
+from cameval.experiments import userstudy
 from cameval.survey import render_survey
 from conftest import HAND_PREFERENCE_A
 

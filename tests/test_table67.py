@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cameval.sensitivity import ARRAYS, sensitivity_rows
-from cameval.tables import table6, table7
+from cameval.experiments.faithfulness import table7
+from cameval.experiments.sensitivity import ARRAYS, sensitivity_rows, table6
 
 
 def write_attack_shard(path, n=2, h=4, w=4, c=3):
@@ -114,7 +114,7 @@ def test_table7_means_per_method_and_percentile():
 
 
 def test_table7_states_each_models_accuracy_on_its_evaluation_split():
-    from cameval.tables import accuracy_note
+    from cameval.experiments.faithfulness import accuracy_note
 
     df = pd.DataFrame(
         {

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from cameval import userstudy
 from cameval.errors import DataError
+from cameval.experiments import userstudy
 from conftest import HAND_PREFERENCE_A  # preference for agent A of each answer, by hand
 
 KEY = pd.DataFrame(

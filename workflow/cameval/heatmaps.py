@@ -15,8 +15,7 @@ from tqdm.auto import tqdm
 
 from cameval.data.images import ImageSet, check_manifest, read_manifest
 from cameval.errors import ConfigError, DataError
-from cameval.explain import explain_targets, uses_layer
-from cameval.explain._core import default_layer, logits_of
+from cameval.explain import default_layer, explain_targets, logits_of, uses_layer
 from cameval.models import load_model, model_digest
 from cameval.store import write_shard
 

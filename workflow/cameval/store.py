@@ -53,7 +53,7 @@ def write_shard(path: str | os.PathLike, ids, labels, targets, scores, maps, att
                 f"write_shard {path}: {name} of ids {[ids[i] for i in rows[:5]]} are not finite "
                 "(expected finite numbers; NaN or inf came out of the model or method)"
             )
-    import torch
+    import torch  # noqa: PLC0415  # for its version only: the jobs that read shards (figures, metrics) start without it
 
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
@@ -115,7 +115,7 @@ class Shard:
                     "(expected one row per id)"
                 )
         # one row per image, or per (image, boxed finding) in multi-label sets: (id, label) is the key
-        keys = list(zip(self.ids, np.asarray(self.labels).reshape(n, -1)[:, 0].tolist()))
+        keys = list(zip(self.ids, np.asarray(self.labels).reshape(n, -1)[:, 0].tolist(), strict=True))
         if len(set(keys)) != n:
             dup = sorted({k for k in keys if keys.count(k) > 1})
             raise DataError(
@@ -232,7 +232,7 @@ def check_coverage(parts, expected: int | None, what: str = "shards") -> None:
 def shard_keys(shard: Shard) -> list:
     """The rows of a heatmap shard: ``(id, label)``, the key :class:`Shard` checks unique in one file."""
     labels = np.asarray(shard.labels).reshape(len(shard), -1)[:, 0].tolist() if len(shard) else []
-    return list(zip(shard.ids, labels))
+    return list(zip(shard.ids, labels, strict=True))
 
 
 def check_shards(paths, expected: int | None = None) -> None:
@@ -257,4 +257,131 @@ def read_shards(paths, expected: int | None = None) -> dict:
                 out[k].append(getattr(s, k))
     for k in ("labels", "targets", "scores"):
         out[k] = np.concatenate(out[k]) if out[k] else np.empty(0)
+    return out
+
+
+# --- the other caches: one-pixel attack shards, FGSM attacks, class maps ------------------------------
+
+ATTACK_ARRAYS = (
+    "labels",
+    "success",
+    "pixel",
+    "colour",
+    "generations",
+    "evaluations",
+    "p_before",
+    "p_after",
+    "pred_before",
+    "pred_after",
+    "random_pixel",
+    "clean",
+    "cam_before",
+    "cam_after",
+    "ig_before",
+    "ig_after",
+)
+
+
+#: written by :func:`cameval.experiments.sensitivity.attack_shard` since Appendix F prints it; shards
+#: from before lack it
+ATTACK_OPTIONAL = ("p_new",)
+
+
+def read_attacks(paths, expected: int | None = None) -> dict:
+    """The arrays of several one-pixel attack shards (layout: :mod:`cameval.experiments.sensitivity`),
+    concatenated in order, after checking that they cover ``expected`` images (None: not checked),
+    each once (:func:`check_coverage`)."""
+    paths = list(paths)
+    out: dict = {k: [] for k in ("ids", *ATTACK_ARRAYS)}
+    attrs, parts = {}, []
+    for p in paths:
+        if not os.path.isfile(p):
+            raise DataError(
+                f"{p}: no such attack shard (expected an HDF5 file written by cameval.experiments.sensitivity)"
+            )
+        with h5py.File(p, "r") as fh:
+            missing = [k for k in ("ids", *ATTACK_ARRAYS) if k not in fh]
+            if missing:
+                raise DataError(f"{p}: not a one-pixel attack shard, missing datasets {missing}")
+            parts.append((p, [s.decode() if isinstance(s, bytes) else str(s) for s in fh["ids"][()]]))
+            out["ids"] += parts[-1][1]
+            for k in ATTACK_ARRAYS:
+                out[k].append(fh[k][()])
+            for k in ATTACK_OPTIONAL:
+                if k in fh:
+                    out.setdefault(k, []).append(fh[k][()])
+            attrs = dict(fh.attrs)
+    check_coverage(parts, expected, "attack shards")
+    for k in ATTACK_ARRAYS:
+        out[k] = np.concatenate(out[k])
+    for k in ATTACK_OPTIONAL:  # kept only where every shard has it
+        if k in out and len(out[k]) == len(paths):
+            out[k] = np.concatenate(out[k])
+        else:
+            out.pop(k, None)
+    out["attrs"] = attrs
+    return out
+
+
+FGSM_ARRAYS = ("clean", "adv", "cam_clean", "cam_adv", "label", "pred_clean", "pred_adv")
+
+
+def _ids(path, fh) -> list[str]:
+    try:
+        return [s.decode() if isinstance(s, bytes) else str(s) for s in fh["ids"][()]]
+    except KeyError as e:
+        raise DataError(f"{path}: no dataset 'ids' (expected a file written by cameval)") from e
+
+
+def _open(path, what: str) -> h5py.File:
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file (expected {what})")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise DataError(f"{path}: not a readable HDF5 file ({e}; expected {what})") from e
+
+
+def _rows_checked(path, fh, names, n: int) -> None:
+    missing = [k for k in names if k not in fh]
+    if missing:
+        raise DataError(f"{path}: missing datasets {missing}")
+    for k in names:
+        if fh[k].shape[0] != n:
+            raise DataError(f"{path}: dataset {k!r} has {fh[k].shape[0]} rows for {n} ids (expected one row per id)")
+
+
+def read_fgsm(path: str | os.PathLike) -> dict:
+    """The FGSM attacks of one model (:func:`cameval.experiments.fgsm.fgsm_rows`): ``ids``, the arrays
+    of :data:`FGSM_ARRAYS` (one row per id, maps finite) and ``eps``, ``layer``."""
+    with _open(path, "the FGSM attacks written by cameval.experiments.fgsm") as fh:
+        ids = _ids(path, fh)
+        _rows_checked(path, fh, FGSM_ARRAYS, len(ids))
+        out = {"ids": ids, **{k: fh[k][()] for k in FGSM_ARRAYS}}
+        out["eps"], out["layer"] = float(fh.attrs["eps"]), _decode(fh.attrs.get("layer", ""))
+    for k in ("cam_clean", "cam_adv"):
+        if not np.isfinite(out[k]).all():
+            raise DataError(f"{path}: {k} holds NaN or inf (expected finite maps)")
+    return out
+
+
+def read_class_maps(path: str | os.PathLike, expected: int | None = None) -> dict:
+    """Every class's maps of one model (:func:`cameval.experiments.faithfulness.class_maps`): ``ids``,
+    ``labels``, ``images``, ``maps`` (method -> [N, K, H, W], finite) and ``explainer`` (the SHAP
+    explainer used), after checking that they cover ``expected`` images (None: not checked), each
+    once."""
+    with _open(path, "the class maps written by cameval.experiments.faithfulness") as fh:
+        ids = _ids(path, fh)
+        _rows_checked(path, fh, ("labels", "images"), len(ids))
+        if "maps" not in fh:
+            raise DataError(f"{path}: missing group 'maps'")
+        maps = {m: fh[f"maps/{m}"][()] for m in fh["maps"]}
+        out = {"ids": ids, "labels": fh["labels"][()], "images": fh["images"][()], "maps": maps}
+        out["explainer"] = fh.attrs.get("shap_explainer", "")
+    for m, a in maps.items():
+        if a.shape[0] != len(ids):
+            raise DataError(f"{path}: maps/{m} has {a.shape[0]} rows for {len(ids)} ids (expected one row per id)")
+        if not np.isfinite(a).all():
+            raise DataError(f"{path}: maps/{m} holds NaN or inf (expected finite maps)")
+    check_coverage([(path, ids)], expected, "class maps")
     return out

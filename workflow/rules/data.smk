@@ -1,15 +1,6 @@
 # Datasets -> resources/data/{dataset}/images.h5 + manifest.csv
 
 
-def raw_inputs(wildcards):
-    d = config["datasets"][wildcards.dataset]
-    if d["kind"] == "imagenet":
-        return [d["images"], d["annotations"], d["synsets"]]
-    if d["kind"] == "chestxray":
-        return [d["images"], d["data_entry"], d["bbox_list"]]
-    return []
-
-
 rule dataset:
     input:
         raw_inputs,

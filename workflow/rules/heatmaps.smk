@@ -2,10 +2,6 @@
 # `heatmap` is a key of config["heatmaps"]: a method, its parameters and the classes explained.
 
 
-def heatmap_spec(wildcards):
-    return config["heatmaps"][wildcards.heatmap]
-
-
 rule heatmaps:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
@@ -35,32 +31,3 @@ rule heatmaps:
         device=config["device"],
     script:
         "../scripts/heatmaps.py"
-
-
-# Table 7, Appendix G: every class's map by Grad-CAM, SHAP and IG -> results/maps/table7/{dataset}/{model}.h5
-rule class_maps:
-    input:
-        unpack(lambda w: dataset_files(w.dataset)),
-        weights="resources/models/{model}.safetensors",
-    output:
-        "results/maps/table7/{dataset}/{model}.h5",
-    log:
-        "logs/maps/table7/{dataset}/{model}.log",
-    benchmark:
-        "benchmarks/maps/table7/{dataset}/{model}.tsv"
-    conda:
-        "../../envs/cameval.yaml"
-    threads: 1
-    resources:
-        mem_mb=per_attempt(lambda w: config["table7"]["mem_mb"]),
-        runtime=per_attempt(lambda w: config["table7"]["runtime"]),
-        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
-    params:
-        cfg=config.get("table7", {}),
-        images=lambda w: table7_images(w.model),
-        split=lambda w: config["datasets"][w.dataset]["eval_split"],
-        layer=lambda w: config["models"][w.model].get("layer"),
-        seed=config["seed"],
-        device=config["device"],
-    script:
-        "../scripts/class_maps.py"

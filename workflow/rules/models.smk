@@ -28,21 +28,6 @@ rule train_model:
         "../scripts/train_model.py"
 
 
-def weights_source(model):
-    """A model's `weights` with a local file's path resolved by `shipped` (torchvision specs as given)."""
-    source = config["models"][model]["weights"]
-    if source.startswith("torchvision:"):
-        return source
-    prefix = "pickled-module:" if source.startswith("pickled-module:") else ""
-    return prefix + shipped(source.removeprefix(prefix))
-
-
-def local_weights(wildcards):
-    """The weights file a model is imported from (none for torchvision's), without its `pickled-module:` prefix."""
-    source = weights_source(wildcards.model)
-    return [] if source.startswith("torchvision:") else [source.removeprefix("pickled-module:")]
-
-
 rule import_model:
     input:
         local_weights,
@@ -63,3 +48,28 @@ rule import_model:
         source=lambda w: weights_source(w.model),
     script:
         "../scripts/import_model.py"
+
+
+# Table 7: each model's top-1 accuracy on its whole evaluation split (stated in the table's notes)
+rule model_accuracy:
+    input:
+        unpack(lambda w: dataset_files(w.dataset)),
+        weights="resources/models/{model}.safetensors",
+    output:
+        "results/metrics/accuracy/{dataset}/{model}.json",
+    log:
+        "logs/metrics/accuracy/{dataset}/{model}.log",
+    benchmark:
+        "benchmarks/metrics/accuracy/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
+    params:
+        split=lambda w: config["datasets"][w.dataset]["eval_split"],
+        device=config["device"],
+    script:
+        "../scripts/model_accuracy.py"

@@ -4,7 +4,7 @@
 
 rule claims:
     input:
-        unpack(lambda w: {t: f"results/tables/{t}.csv" for t in built_tables()}),
+        unpack(lambda w: {t: f"results/tables/{t}.csv" for t in built_tables(config)}),
         unpack(
             lambda w: (
                 {f"study__{t}": f"results/tables/study/{t}.csv" for t in STUDY_TABLES} if "study" in config else {}
@@ -29,7 +29,7 @@ rule claims:
         runtime=per_attempt(5),
     params:
         models=config["models"],
-        setup={t: table_setup(t) for t in built_tables() if t in config},
+        setup={t: table_setup(t) for t in built_tables(config) if t in config},
         alpha=config.get("claims", {}).get("alpha", 0.05),
         tolerance=config.get("claims", {}).get("tolerance", 5.0),
         fgsm_min_rho=config.get("claims", {}).get("fgsm_min_rho", 0.5),
@@ -43,14 +43,14 @@ rule table_html:
         csv=report(
             "results/tables/{table}.csv",
             caption="../report/table_csv.rst",
-            category=lambda w: REPORT_CATEGORIES.get(w.table.split("_")[0], w.table),
+            category=lambda w: category_of_table(w.table),
             subcategory="tables (CSV, every column)",
         ),
     output:
         html=report(
             "results/report/{table}.html",
             caption="../report/table.rst",
-            category=lambda w: REPORT_CATEGORIES.get(w.table.split("_")[0], w.table),
+            category=lambda w: category_of_table(w.table),
             subcategory="tables",
         ),
     log:

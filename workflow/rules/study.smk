@@ -1,11 +1,15 @@
 # The study's own published raw results (resources/study/), reanalysed: its Tables 3, 4 and 5
 # recomputed from them with intervals and paired tests (results/tables/study/); the claims read
 # them for their verdict "on the study's own results".
+from cameval.experiments import study
 
 
+# The study's own published raw results (resources/study/), reanalysed: its Tables 3, 4 and 5
+# recomputed from them with intervals and paired tests (results/tables/study/); the claims read
+# them for their verdict "on the study's own results".
 rule study_tables:
     input:
-        **study_files(),
+        **study.study_files(shipped(config["study"]["root"])),
     output:
         **{f"{t}_{ext}": f"results/tables/study/{t}.{ext}" for t in STUDY_TABLES for ext in ("csv", "md")},
         figure=report(
@@ -23,8 +27,8 @@ rule study_tables:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(5),
     params:
-        occlusion=lambda w: f"{study_root()}/occlusion_45x45",
-        chest_xray=lambda w: f"{study_root()}/chest_xray",
+        occlusion=lambda w: f"{shipped(config['study']['root'])}/occlusion_45x45",
+        chest_xray=lambda w: f"{shipped(config['study']['root'])}/chest_xray",
         n_boot=config["bootstrap"],
         seed=config["seed"],
     script:

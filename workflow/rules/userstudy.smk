@@ -1,28 +1,27 @@
 # Table 4: the blinded user-study kit (results/user_study/) from cached maps, then the table from
 # the answers listed in the config (none: the table says it awaits answers).
-
-
-def table4_cfg():
-    return config["table4"]
-
-
-def user_study_inputs(wildcards):
-    t = table4_cfg()
-    files = dataset_files(t["dataset"])
-    for model in t["models"]:
-        files[f"gbp__{model}"] = shards(t["dataset"], model, t["guided_backprop"], t["pool"])
-        files[f"cam__{model}"] = shards(t["dataset"], model, t["gradcam"], t["pool"])
-    return files
+from cameval.experiments import userstudy
 
 
 rule user_study_kit:
     input:
-        unpack(user_study_inputs),
+        unpack(
+            lambda w: {
+                **dataset_files(config["table4"]["dataset"]),
+                **{
+                    f"{kind}__{model}": shards(
+                        config["table4"]["dataset"], model, config["table4"][key], config["table4"]["pool"]
+                    )
+                    for model in config["table4"]["models"]
+                    for kind, key in (("gbp", "guided_backprop"), ("cam", "gradcam"))
+                },
+            }
+        ),
     output:
         html=report(
             "results/user_study/survey.html",
             caption="../report/survey.rst",
-            category=REPORT_CATEGORIES["table4"],
+            category=REPORT_CATEGORIES["userstudy"],
             subcategory="survey (what raters see)",
         ),
         key="results/user_study/key.csv",
@@ -37,15 +36,17 @@ rule user_study_kit:
     params:
         # only what the kit depends on: listing answer files later must not rebuild it
         cfg=lambda w: {
-            k: table4_cfg()[k] for k in ("models", "images", "pool", "methods", "question", "require_correct")
+            k: config["table4"][k] for k in ("models", "images", "pool", "methods", "question", "require_correct")
         },
-        better=lambda w: table4_cfg().get("better") or table4_cfg()["models"][0],
-        dataset=lambda w: config["datasets"][table4_cfg()["dataset"]],
-        num_classes=lambda w: config["models"][table4_cfg()["models"][0]].get("num_classes", 1000),
+        better=lambda w: userstudy.better_of(config),
+        dataset=lambda w: config["datasets"][config["table4"]["dataset"]],
+        num_classes=lambda w: config["models"][config["table4"]["models"][0]].get("num_classes", 1000),
         seed=config["seed"],
         expected=lambda w: {
-            "gbp": shard_count(table4_cfg()["dataset"], table4_cfg()["guided_backprop"], table4_cfg()["pool"]),
-            "cam": shard_count(table4_cfg()["dataset"], table4_cfg()["gradcam"], table4_cfg()["pool"]),
+            "gbp": shard_count(
+                config["table4"]["dataset"], config["table4"]["guided_backprop"], config["table4"]["pool"]
+            ),
+            "cam": shard_count(config["table4"]["dataset"], config["table4"]["gradcam"], config["table4"]["pool"]),
         },
     script:
         "../scripts/user_study_kit.py"
@@ -54,7 +55,7 @@ rule user_study_kit:
 rule table4:
     input:
         key="results/user_study/key.csv",
-        answers=lambda w: table4_cfg()["answers"],
+        answers=lambda w: config["table4"]["answers"],
     output:
         csv="results/tables/table4.csv",
         md="results/tables/table4.md",
@@ -67,8 +68,8 @@ rule table4:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
     params:
-        better=lambda w: table4_cfg().get("better") or table4_cfg()["models"][0],
-        reference=lambda w: table4_cfg()["reference"],
+        better=lambda w: userstudy.better_of(config),
+        reference=lambda w: config["table4"]["reference"],
         n_boot=config["bootstrap"],
         seed=config["seed"],
     script:

@@ -1,6 +1,6 @@
 """Appendix C: Grad-CAM of the true class before and after FGSM."""
 
-from cameval.figures import appendix_c
+from cameval.experiments.fgsm import appendix_c
 from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,7 +1,7 @@
 """Appendix E: X-ray images with their box and each method's map overlaid."""
 
+from cameval.experiments.xray import appendix_e
 from cameval.logs import setup_logging
-from cameval.xray import appendix_e
 
 setup_logging(snakemake.log[0])
 p = snakemake.params

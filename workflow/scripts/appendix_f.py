@@ -1,6 +1,7 @@
 """Appendix F: Grad-CAM before, the attacked pixel, Grad-CAM after, for successful one-pixel attacks."""
 
-from cameval.figures import appendix_f, class_names
+from cameval.data.classes import class_names
+from cameval.experiments.sensitivity import appendix_f
 from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])

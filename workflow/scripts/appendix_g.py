@@ -1,6 +1,7 @@
 """Appendix G: image, SHAP, Grad-CAM and Integrated Gradients of the label."""
 
-from cameval.figures import appendix_g, class_names
+from cameval.data.classes import class_names
+from cameval.experiments.faithfulness import appendix_g
 from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -5,6 +5,7 @@ import logging
 import pandas as pd
 
 from cameval.claims import Context, claims_markdown, evaluate_claims, model_roles
+from cameval.experiments import CLAIMS
 from cameval.io import write_csv, write_text
 from cameval.logs import setup_logging
 from cameval.report import markdown_to_html
@@ -22,7 +23,7 @@ ctx = Context(
     tolerance=p.tolerance,
     fgsm_min_rho=p.fgsm_min_rho,
 )
-df = evaluate_claims(tables, ctx, study=study)
+df = evaluate_claims(tables, ctx, CLAIMS, study=study)
 logging.getLogger("cameval.claims").info(
     "verdicts on this run: %s; on the study's own results: %s",
     df["verdict"].value_counts().to_dict(),

@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 
-from cameval.figures import figure1_from_shards
+from cameval.experiments.gallery import figure1_from_shards
 from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])

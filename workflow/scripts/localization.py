@@ -1,6 +1,6 @@
 """Table 1's per-image localization and classification outcome for one model and CAM method."""
 
-from cameval.experiments import localization_rows
+from cameval.experiments.localization import localization_rows
 from cameval.io import write_csv
 from cameval.logs import setup_logging
 

@@ -1,7 +1,7 @@
 """One-pixel attacks on one shard of the evaluation split, and the maps before and after."""
 
+from cameval.experiments.sensitivity import attack_shard
 from cameval.logs import set_threads, setup_logging
-from cameval.sensitivity import attack_shard
 
 setup_logging(snakemake.log[0])
 set_threads(snakemake.threads)

@@ -1,6 +1,6 @@
 """Table 2's per-image pointing-game outcome for one model."""
 
-from cameval.experiments import pointing_rows
+from cameval.experiments.pointing import pointing_rows
 from cameval.io import write_csv
 from cameval.logs import setup_logging
 

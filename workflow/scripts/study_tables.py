@@ -1,7 +1,7 @@
 """results/tables/study/: the study's Tables 3, 4 and 5 recomputed from its raw results."""
 
-from cameval import study
 from cameval.data.study import read_published_values
+from cameval.experiments import study
 from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
+from cameval.experiments.xray import table5_figure
 from cameval.logs import setup_logging
-from cameval.xray import table5_figure
 
 setup_logging(snakemake.log[0])
 table5_figure(pd.read_csv(snakemake.input[0]), snakemake.output[0])

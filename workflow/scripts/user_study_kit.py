@@ -1,7 +1,7 @@
 """Table 4's kit: blinded stimuli, the key and the survey page, from cached maps."""
 
+from cameval.experiments.userstudy import build_kit, class_names
 from cameval.logs import setup_logging
-from cameval.userstudy import build_kit, class_names
 
 setup_logging(snakemake.log[0])
 p = snakemake.params

@@ -1,9 +1,9 @@
 """Table 5's per-(image, finding) localization measures for one model."""
 
 from cameval.data.images import ImageSet
+from cameval.experiments.xray import xray_rows
 from cameval.io import write_csv
 from cameval.logs import setup_logging
-from cameval.xray import xray_rows
 
 setup_logging(snakemake.log[0])
 p = snakemake.params

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cameval.explain._core import logits_of
+from cameval.explain import logits_of
 
 
 def fgsm(

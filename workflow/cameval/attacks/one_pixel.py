@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cameval.explain._core import logits_of
+from cameval.explain import logits_of
 from cameval.explain.incremental import pixel_logits
 
 log = logging.getLogger(__name__)

@@ -481,3 +481,8 @@ def check_manifest(
 
 def _all5(parsed) -> bool:
     return isinstance(parsed, list) and all(isinstance(b, list) and len(b) == 5 for b in parsed)
+
+
+def gt_boxes_of(manifest: pd.DataFrame, image_id: str, cls: int) -> list[tuple]:
+    """The ground-truth boxes ``(x0, y0, x1, y1)`` of class ``cls`` in image ``image_id``."""
+    return [tuple(b[1:5]) for b in manifest.at[image_id, "boxes"] if int(b[0]) == int(cls)]

@@ -9,7 +9,7 @@ unexpected:
 - :func:`read_published_values`: ``values.yaml``, every value the study printed;
 - :func:`read_one_pixel_attacks`: Table 6's successful one-pixel attacks, one row per attack.
 
-The survey's raw export (Table 4) is read by :func:`cameval.userstudy.read_survey_export`.
+The survey's raw export (Table 4) is read by :func:`cameval.experiments.userstudy.read_survey_export`.
 """
 
 from __future__ import annotations

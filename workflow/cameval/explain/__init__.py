@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from cameval.errors import ConfigError
-from cameval.explain._core import DEFAULT_LAYERS, as_targets, check_input, default_layer, get_layer, upsample
+from cameval.explain._core import DEFAULT_LAYERS, as_targets, check_input, default_layer, get_layer, logits_of, upsample
 from cameval.explain.gradcam import cam_maps
 from cameval.explain.guided import combine_guided_gradcam, guided_backprop, guided_gradcam, guided_relus
 from cameval.explain.libraries import accepted_params, library_maps, needs_layer
@@ -188,6 +188,8 @@ __all__ = [
     "DEFAULT_LAYERS",
     "default_layer",
     "get_layer",
+    "logits_of",
+    "upsample",
     "cam_maps",
     "guided_backprop",
     "guided_gradcam",

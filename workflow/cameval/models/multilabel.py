@@ -10,11 +10,18 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
-from cameval.explain._core import logits_of
+from cameval.data.images import ImageSet, read_manifest
+from cameval.data.multilabel import multi_hot
+from cameval.errors import DataError
+from cameval.explain import logits_of
+from cameval.io import write_csv, write_json
 from cameval.metrics.classification import mean_auroc
+from cameval.models.loop import fit
+from cameval.models.registry import build_model, save_model
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +38,6 @@ def evaluate_multilabel(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batc
 
 def multilabel_tensors(images: str, manifest, split: str, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """All images of ``split`` (one row per image) as normalized tensors with multi-hot targets."""
-    from cameval.data.images import ImageSet
-    from cameval.data.multilabel import multi_hot
-    from cameval.errors import DataError
 
     rows = manifest[manifest["split"] == split]
     if rows.empty:
@@ -61,12 +65,6 @@ def train_multilabel_on_dataset(
 ) -> dict:
     """Train ``arch`` on a multi-label set's train split, keep the best val epoch, report the test
     mean AUROC (and per class), save weights, metrics JSON and the curve."""
-    import pandas as pd
-
-    from cameval.data.images import read_manifest
-    from cameval.io import write_csv, write_json
-    from cameval.models.registry import build_model, save_model
-    from cameval.models.train import fit
 
     torch.manual_seed(seed)
     man = read_manifest(manifest)

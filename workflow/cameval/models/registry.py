@@ -40,7 +40,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from cameval.errors import ConfigError, DataError
-from cameval.explain._core import default_layer
+from cameval.explain import default_layer
 from cameval.io import atomic_path
 from cameval.models.densenet import densenet121, remap_chexnet
 from cameval.models.small import MnistNet, SmallAlexNet, SmallGoogLeNet, SmallVGG, small_densenet

@@ -35,10 +35,17 @@ import os
 import numpy as np
 import pandas as pd
 
-from cameval.data.study import read_table3, read_table5
+from cameval.data.study import TABLE3_FILES, TABLE5_METHODS, TABLE5_MODELS, read_table3, read_table5, table5_file
+from cameval.errors import ConfigError
+from cameval.experiments.occlusion import TABLE3_PAIRS
+from cameval.experiments.record import Experiment
+from cameval.experiments.userstudy import clustered_bootstrap_ci, score_survey_export
+from cameval.figures import plt
+from cameval.formatting import fmt
+from cameval.io import atomic_path
 from cameval.methods import labels
 from cameval.metrics.stats import mean_ci, paired_compare
-from cameval.tables import TABLE3_PAIRS, _fmt, write_table
+from cameval.tables import write_table
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +147,7 @@ def table5_values(root: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
 
 
 def table4_scores(export: str | os.PathLike, key: str | os.PathLike, better: str = "vgg") -> pd.DataFrame:
-    """The survey's raw export scored against its key (:func:`cameval.userstudy.score_survey_export`)."""
-    from cameval.userstudy import score_survey_export
-
+    """The survey's raw export scored against its key (:func:`cameval.experiments.userstudy.score_survey_export`)."""
     return score_survey_export(export, key, better)
 
 
@@ -175,8 +180,6 @@ def table4(scores: pd.DataFrame, study: dict, n_boot: int = 1000, seed: int = 0)
     """Table 4 from the scored answers: per method the mean and std over all answers with a
     rater-clustered interval (the study's numbers), then on per-rater mean scores Guided Grad-CAM
     − Guided Backprop and each method against 0."""
-    from cameval.userstudy import clustered_bootstrap_ci
-
     rows = []
     for m in TABLE4_METHODS:
         s = scores[scores["method"] == m]["score"].astype(float)
@@ -225,16 +228,16 @@ def display(df: pd.DataFrame) -> pd.DataFrame:
         study = (
             "–"
             if pd.isna(r["study_mean"])
-            else _fmt(float(r["study_mean"]), 4)
-            + ("" if pd.isna(r["study_std"]) else f" ± {_fmt(float(r['study_std']), 4)}")
+            else fmt(float(r["study_mean"]), 4)
+            + ("" if pd.isna(r["study_std"]) else f" ± {fmt(float(r['study_std']), 4)}")
         )
         shown.append(
             {
                 "model": r["model"],
                 "comparison": what,
                 "n": f"{int(r['n'])} {r['unit']}",
-                "mean ± std [95 % CI]": f"{_fmt(r['mean'], 4)} ± {_fmt(r['std'], 4)} "
-                f"[{_fmt(r['ci_low'], 4)}, {_fmt(r['ci_high'], 4)}]",
+                "mean ± std [95 % CI]": f"{fmt(r['mean'], 4)} ± {fmt(r['std'], 4)} "
+                f"[{fmt(r['ci_low'], 4)}, {fmt(r['ci_high'], 4)}]",
                 "Wilcoxon p": "–" if pd.isna(r["p_value"]) else f"{r['p_value']:.3g}",
                 "study (printed)": study,
                 "= printed": "–"
@@ -319,13 +322,6 @@ def reanalysis(
 def figure(tables: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
     """One panel per table: each method's mean with its 95 % interval, the study's printed value
     as a cross; and the paired differences with theirs, 0 marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from cameval.io import atomic_path
-
     fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
     ylabels = {
         "table3": "Spearman ρ with occlusion",
@@ -377,3 +373,48 @@ def figure(tables: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
+
+
+# --- the stage: its inputs, targets and checks -----------------------------------------------------
+
+#: the study's tables reanalysed (``results/tables/study/{table}.csv``), read by the claims
+STUDY_TABLES = ("table3", "table4", "table5")
+
+
+def study_files(root: str) -> dict:
+    """The raw files of the study's results the reanalysis reads (config ``study.root``, resolved)."""
+    return {
+        "values": f"{root}/values.yaml",
+        "export": f"{root}/user_study/Truthfulness of Visualization.xlsx",
+        "key": f"{root}/user_study/key.csv",
+        "table3": [f"{root}/occlusion_45x45/{f}" for f in TABLE3_FILES.values()],
+        "table5": [
+            str(table5_file(f"{root}/chest_xray", model, method))
+            for model in TABLE5_MODELS
+            for method in TABLE5_METHODS
+        ],
+    }
+
+
+def check(config: dict, shipped) -> None:
+    for files in study_files(shipped(config["study"]["root"])).values():
+        for path in [files] if isinstance(files, str) else files:
+            if not os.path.isfile(path):
+                raise ConfigError(
+                    f"study.root: no file {path} (expected the study's published results as shipped "
+                    "in resources/study/, see its README)"
+                )
+
+
+def targets(config: dict) -> list[str]:
+    files = [f"results/tables/study/{t}.{ext}" for t in STUDY_TABLES for ext in ("csv", "md")]
+    return files + ["results/figures/study.png"] + [f"results/report/study/{t}.html" for t in STUDY_TABLES]
+
+
+EXPERIMENT = Experiment(
+    name="study",
+    title="The study's own results — Tables 3–5 recomputed from its raw data",
+    section="study",
+    targets=targets,
+    check=check,
+)

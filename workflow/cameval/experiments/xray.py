@@ -28,10 +28,16 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from cameval import metrics
-from cameval.data.images import read_manifest
-from cameval.errors import DataError
-from cameval.experiments import gt_boxes_of
+from cameval.claims import PAIRED_CRITERION, Claim, Context, Verdict, combine, greater, has_pair, pair, study_pair
+from cameval.data.images import ImageSet, gt_boxes_of, read_manifest
+from cameval.errors import ConfigError, DataError
+from cameval.experiments.record import Experiment, require, table_files
+from cameval.figures import colorbar, overlay, panel_grid, plt, save, tidy_row
+from cameval.formatting import MISSING, row_interval
+from cameval.io import write_csv, write_text
+from cameval.methods import label as method_label
 from cameval.store import Shard, check_shards
+from cameval.tables import to_markdown
 
 THRESHOLDS = (0.1, 0.25, 0.5, 0.75)
 
@@ -81,7 +87,7 @@ def xray_rows(
             break
         s0, i0 = items[names[0]]
         image_id, label = s0.ids[i0], int(s0.labels[i0])
-        for k, (s, i) in items.items():
+        for s, i in items.values():
             if s.ids[i] != image_id or int(s.labels[i]) != label:
                 raise DataError(
                     f"{s.path}: row {i} is ({s.ids[i]}, {int(s.labels[i])}), {s0.path} has "
@@ -219,18 +225,22 @@ def measure_label(measure: str) -> str:
 
 def _cell(r) -> str:
     if r is None or (isinstance(r["value"], float) and math.isnan(r["value"])):
-        return "–"
-    return f"{r['value']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
+        return MISSING
+    return cell(r)
+
+
+def cell(r, value: str = "value", digits: int = 3) -> str:
+    """A long-form Table 5 row's ``value [low, high]``."""
+    return row_interval(r, value, digits, low="low", high="high")
 
 
 def table5_markdown(full: pd.DataFrame, notes: list[str], title: str) -> str:
     """Overall and per-finding sections of Table 5 (Markdown)."""
-    from cameval.tables import to_markdown
 
     def wide(sub: pd.DataFrame, keys: list[str], measures: list[str], refs: tuple[str, ...] = ()) -> pd.DataFrame:
         recs = []
         for key, g in sub.groupby(keys, sort=False):
-            rec = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+            rec = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
             rec["n"] = int(g["n"].iloc[0])
             by = {r["measure"]: r for _, r in g.iterrows()}
             for m in measures:
@@ -251,7 +261,11 @@ def table5_markdown(full: pd.DataFrame, notes: list[str], title: str) -> str:
     if au["auroc"].notna().any():
         parts.append(
             "Test mean AUROC: "
-            + ", ".join(f"{m} {a:.3f}" for m, a in zip(au["model"], au["auroc"]) if a is not None and not pd.isna(a))
+            + ", ".join(
+                f"{m} {a:.3f}"
+                for m, a in zip(au["model"], au["auroc"], strict=True)
+                if a is not None and not pd.isna(a)
+            )
             + "\n"
         )
     parts.append("## Overall\n\n" + to_markdown(wide(overall, ["model", "method", "layer"], main, ("study", "wang"))))
@@ -273,8 +287,6 @@ def write_table5(
     notes: list[str],
     title: str = "Table 5 — localization of findings (95 % bootstrap intervals)",
 ) -> None:
-    from cameval.io import write_csv, write_text
-
     write_csv(full, csv)
     write_text(table5_markdown(full, notes, title), md)
 
@@ -285,10 +297,8 @@ def write_table5(
 def table5_figure(full: pd.DataFrame, path: str | os.PathLike) -> None:
     """The study's localization figures: per model, accuracy (eq. 3) of each CAM set per finding
     and the in-box ratio of every set, with 95 % bootstrap intervals."""
-    from cameval.figures import plt, save
-
     models = list(dict.fromkeys(full["model"]))
-    fig, axes = plt.subplots(len(models), 2, figsize=(12, 3.2 * len(models)), squeeze=False, layout="constrained")
+    fig, axes = panel_grid(len(models), 2, (12, 3.2 * len(models)))
     for r, model in enumerate(models):
         sub = full[full["model"] == model]
         for c, measure in enumerate(("loc_study", "inbox")):
@@ -327,11 +337,6 @@ def appendix_e(
     ``sets[model][name]`` are the shards of heatmap set ``name``; ``titles[name]`` its column title;
     ``expected``: the rows every set's shards must cover, each once (:func:`cameval.store.check_shards`).
     """
-    from matplotlib.patches import Rectangle
-
-    from cameval.data.images import ImageSet
-    from cameval.figures import overlay, plt, save
-
     man = read_manifest(manifest).set_index("id")
     models = list(sets)
     names = list(titles)
@@ -356,9 +361,8 @@ def appendix_e(
         raise DataError(f"row beyond the shards {files}")
 
     n_rows = len(pick) * len(models)
-    fig, axes = plt.subplots(
-        n_rows, 1 + len(names), figsize=(2.1 * (1 + len(names)), 2.2 * n_rows), squeeze=False, layout="constrained"
-    )
+    fig, axes = panel_grid(n_rows, 1 + len(names), (2.1 * (1 + len(names)), 2.2 * n_rows))
+    cols = ["image + box", *(titles[name] for name in names)]
     im = None
     with ImageSet(images) as imgs:
         names_of = imgs.attrs.get("classes") or [str(c) for c in range(max(labels) + 1)]
@@ -377,7 +381,7 @@ def appendix_e(
                 for c in range(1 + len(names)):
                     for x0, y0, x1, y1 in gts:
                         axes[r, c].add_patch(
-                            Rectangle(
+                            plt.Rectangle(
                                 (x0 - 0.5, y0 - 0.5),
                                 x1 - x0 + 1,
                                 y1 - y0 + 1,
@@ -386,10 +390,235 @@ def appendix_e(
                                 linewidth=1.2,
                             )
                         )
-                    axes[r, c].set_xticks([])
-                    axes[r, c].set_yticks([])
-                    if r == 0:
-                        axes[r, c].set_title("image + box" if c == 0 else titles[names[c - 1]], fontsize=8)
-    cbar = fig.colorbar(im, ax=axes[:, 1:], location="bottom", shrink=0.5, pad=0.02)
-    cbar.set_label("map / max (pixel maps: Σ over channels of |attribution|)")
+                tidy_row(axes, r, cols, fontsize=8)
+    colorbar(
+        fig,
+        im,
+        axes[:, 1:],
+        "map / max (pixel maps: Σ over channels of |attribution|)",
+        location="bottom",
+        shrink=0.5,
+        pad=0.02,
+    )
     save(fig, path)
+
+
+# --- the claims ---------------------------------------------------------------------------------
+
+
+# Table 5's ``method`` column holds display labels (the Snakefile's set metadata); raw names are
+# accepted too
+XRAY_METHOD_KEYS = {"Grad-CAM": "gradcam", "Grad-CAM++": "gradcampp", "gradcam": "gradcam", "gradcampp": "gradcampp"}
+
+
+def claim_gradcampp_better_on_xrays(tables: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
+    """Grad-CAM++ vs Grad-CAM on Table 5 (long form: ``model, finding, set, method, layer, measure,
+    value, low, high``): over all findings (``finding == "all"``), the localization accuracy of the
+    study's rule (``measure == "loc_study"``: IoU ≥ min(0.5, wh/((w+10)(h+10))), eq. 3), for every
+    model and every layer at which both methods are computed: ``greater(Grad-CAM++, Grad-CAM)`` on
+    the 95 % intervals, combined with :func:`combine`. The in-box share (``inbox``) is reported
+    beside it, not decided on."""
+    t = tables["table5"]
+    t = t[t["finding"] == "all"].assign(key=lambda d: d["method"].map(XRAY_METHOD_KEYS))
+    criterion = (
+        "localization accuracy over all findings with the study's rule (box around the CAM's largest "
+        "component ≥ 50 % of max; IoU ≥ min(0.5, wh/((w+10)(h+10))), eq. 3) of Grad-CAM++ above "
+        "Grad-CAM's, for every model and every layer both are computed at, paired on the same rows "
+        f"(Wilcoxon p < {ctx.alpha:g} with the interval of the difference above 0; where the table has "
+        "no paired columns, 95 % intervals separated); the in-box share ≥ 85 % of max is shown, not decided on"
+    )
+    parts, numbers = [], []
+    for (model, layer), g in t.groupby(["model", "layer"], sort=False):
+        acc = g[g["measure"] == "loc_study"].drop_duplicates("key").set_index("key")
+        if not {"gradcam", "gradcampp"} <= set(acc.index):
+            continue
+        pp, gc = acc.loc["gradcampp"], acc.loc["gradcam"]
+        key = f"minus__{gc['set']}"
+        text = f"{model} ({layer}, n = {int(pp['n'])}): accuracy Grad-CAM++ {cell(pp)} vs Grad-CAM {cell(gc)}"
+        if has_pair(acc, key):  # the same rows: paired
+            v, diff = pair(pp, key, ctx.alpha)
+            parts.append(v)
+            text += f" (paired: {diff})"
+        else:
+            parts.append(greater((float(pp["low"]), float(pp["high"])), (float(gc["low"]), float(gc["high"]))))
+        inbox = g[g["measure"] == "inbox"].drop_duplicates("key").set_index("key")
+        if {"gradcam", "gradcampp"} <= set(inbox.index):
+            text += f"; in-box Grad-CAM++ {cell(inbox.loc['gradcampp'])} vs Grad-CAM {cell(inbox.loc['gradcam'])}"
+        numbers.append(text)
+    if not parts:
+        return Verdict("not evaluated (Table 5 lacks Grad-CAM or Grad-CAM++ at a common layer)", "", criterion)
+    return Verdict(combine(parts), "; ".join(numbers), criterion)
+
+
+def _study_table5(pairs: tuple[tuple[str, str], ...], what: str):
+    """On the study's per-box in-box shares (984 boxes), for each model A and B: every pair holds."""
+
+    def evaluate(study: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
+        parts, numbers = [], []
+        for model in ("A", "B"):
+            for a, b in pairs:
+                v, text = study_pair(study["table5"], a, b, ctx.alpha, model=model)
+                parts.append(v)
+                numbers.append(f"model {model}: {text}")
+        return Verdict(
+            combine(parts),
+            "; ".join(numbers),
+            f"{what}, on the study's in-box share of the pixels > 0.85 of max (the only per-box result "
+            "it published), for models A and B: " + PAIRED_CRITERION.format(unit="boxes", alpha=ctx.alpha),
+        )
+
+    return evaluate
+
+
+def _layer_suffix(layer) -> str:
+    return "" if layer in ("", None) or pd.isna(layer) else " (" + str(layer) + ")"
+
+
+def claim_attributions_beat_cams_on_xrays(tables: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
+    """IG and Gradient SHAP ahead of both CAMs on Table 5's in-box share (over all findings, CAMs at
+    every layer they are computed at): paired on the same rows (``minus__{set}`` columns), else
+    95 % intervals separated."""
+    t = tables["table5"]
+    t = t[(t["finding"] == "all") & (t["measure"] == "inbox")]
+    criterion = (
+        "in-box share of the pixels ≥ 85 % of max over all findings: Integrated Gradients' and Gradient "
+        "SHAP's above Grad-CAM's and Grad-CAM++'s (every layer), per model, paired on the same rows "
+        f"(Wilcoxon p < {ctx.alpha:g} with the interval of the difference above 0; without paired columns "
+        "95 % intervals separated)"
+    )
+    pixel = {"Integrated Gradients", "Gradient SHAP", "integrated_gradients", "gradient_shap"}
+    parts, numbers = [], []
+    for model, g in t.groupby("model", sort=False):
+        px = g[g["method"].isin(pixel)]
+        cams = g[g["method"].map(XRAY_METHOD_KEYS).notna()]
+        for _, p in px.iterrows():
+            for _, c in cams.iterrows():
+                key = f"minus__{c['set']}"
+                if has_pair(g, key) and not pd.isna(p[key]):  # the same rows: paired
+                    parts.append(pair(p, key, ctx.alpha)[0])
+                else:
+                    parts.append(greater((float(p["low"]), float(p["high"])), (float(c["low"]), float(c["high"]))))
+        numbers.append(
+            f"{model}: "
+            + ", ".join(
+                f"{r['method']}{_layer_suffix(r['layer'])} {cell(r)}" for _, r in pd.concat([px, cams]).iterrows()
+            )
+        )
+    if not parts:
+        return Verdict("not evaluated (Table 5 lacks the in-box share of a pixel method or a CAM)", "", criterion)
+    return Verdict(combine(parts), "; ".join(numbers), criterion)
+
+
+def notes(cfg: dict) -> list[str]:
+    """What Table 5 computed (``cfg``: the config's ``table5``)."""
+    return [
+        f"Box: largest 8-connected component of the CAM >= {cfg['box_threshold']:g} x max (CAM upsampled bilinearly "
+        "to the image); eq. 3: IoU >= min(0.5, wh/((w+10)(h+10))) with the finding's box; IoU >= 0.5 likewise.",
+        f"In-box: share of the pixels >= {cfg['inbox_threshold']:g} x max inside the finding's box(es); pixel maps "
+        f"(IG, Gradient SHAP) reduced over channels as '{cfg['reduce']}' (abs_sum = sum over channels of "
+        "|attribution|).",
+        "T(IoU), T(IoBB): Wang et al. (ChestX-ray8, CVPR 2017) — share of rows whose box has IoU (resp. overlap / area "
+        "of the predicted box) >= T with the finding's box; our boxes come from the CAM as above, theirs from their "
+        "own heatmaps, so their values (in parentheses) are a published benchmark beside ours, not the same method.",
+        "Layers: 'last dense conv' = the study's layer (conv2 of the last dense layer; "
+        "features.denseblock4.denselayer16.conv2 "
+        "in DenseNet-121); 'block + ReLU' = the last dense block's output after norm5 and its ReLU (CheXNet-style "
+        "CAMs).",
+        "Each row explains its ground-truth finding, matched to the model's output unit by name; one row per "
+        "(image, boxed finding).",
+        "AUROC: the model's test mean AUROC (trained models only); 'study' = Nagy et al., where the config gives it.",
+    ]
+
+
+def sets(config: dict) -> list[str]:
+    """The heatmap sets Table 5 evaluates: its CAM sets, then its pixel sets."""
+    return config["table5"]["cams"] + config["table5"]["pixels"]
+
+
+LAYER_LABELS = {"last_dense_conv": "last dense conv", "block_relu": "block + ReLU"}
+
+
+def set_meta(config: dict) -> dict[str, dict[str, str]]:
+    """Per heatmap set of Table 5: its method's label and the layer it is read at, as the table prints them."""
+    out = {}
+    for h in sets(config):
+        spec = config["heatmaps"][h]
+        layer = spec.get("layer")
+        out[h] = {
+            "method": method_label(spec["method"]),
+            "layer": LAYER_LABELS.get(layer, layer) if h in config["table5"]["cams"] else "input pixels",
+        }
+    return out
+
+
+def table_inputs(config: dict) -> dict[str, str]:
+    """Per model its rows, and a trained model's test AUROC (``auroc__<model>``)."""
+    t = config["table5"]
+    files = {m: f"results/metrics/xray/{t['dataset']}/{m}.csv" for m in t["models"]}
+    for m in t["models"]:
+        if "train" in config["models"][m]:
+            files[f"auroc__{m}"] = f"resources/models/{m}.json"
+    return files
+
+
+def check(config: dict, shipped) -> None:
+    t5 = config["table5"]
+    require("table5.dataset", t5["dataset"], config["datasets"])
+    if config["datasets"][t5["dataset"]]["kind"] not in ("chestxray", "digits-multi"):
+        raise ConfigError(
+            f"table5.dataset: {t5['dataset']!r} is of kind "
+            f"{config['datasets'][t5['dataset']]['kind']} (expected chestxray or digits-multi)"
+        )
+    for model in t5["models"]:
+        require("table5.models", model, config["models"])
+        if "weights" in config["models"][model] and not config["models"][model].get("classes"):
+            raise ConfigError(
+                f"models.{model}.classes: missing (expected the model's output order, e.g. "
+                "CheXNet's 14 findings; findings are matched to outputs by name)"
+            )
+    for key in ("cams", "pixels"):
+        for h in t5[key]:
+            require(f"table5.{key}", h, config["heatmaps"])
+            if config["heatmaps"][h]["targets"] != "label":
+                raise ConfigError(
+                    f"heatmaps.{h}.targets: {config['heatmaps'][h]['targets']!r} (expected "
+                    "'label': Table 5 explains each row's ground-truth finding)"
+                )
+
+
+CLAIMS = (
+    Claim(
+        "gradcampp-better-xrays",
+        "Grad-CAM++ localizes better than Grad-CAM on chest X-rays.",
+        "Table 5",
+        ("table5",),
+        claim_gradcampp_better_on_xrays,
+        on_study=_study_table5((("gradcampp", "gradcam"),), "Grad-CAM++ minus Grad-CAM"),
+    ),
+    Claim(
+        "attributions-beat-cams-xrays",
+        "Integrated Gradients and Gradient SHAP localize findings better than both CAM variants, on either model.",
+        "Table 5",
+        ("table5",),
+        claim_attributions_beat_cams_on_xrays,
+        on_study=_study_table5(
+            (
+                ("integrated_gradients", "gradcampp"),
+                ("gradient_shap", "gradcampp"),
+                ("integrated_gradients", "gradcam"),
+                ("gradient_shap", "gradcam"),
+            ),
+            "Integrated Gradients and Gradient SHAP minus Grad-CAM++ and minus Grad-CAM",
+        ),
+    ),
+)
+
+EXPERIMENT = Experiment(
+    name="xray",
+    title="Table 5 / App. E — medical localization",
+    section="table5",
+    targets=lambda config: [*table_files("table5"), "results/figures/table5.png", "results/figures/appendix_e.png"],
+    tables=("table5",),
+    claims=CLAIMS,
+    check=check,
+)

@@ -1,0 +1,203 @@
+"""Table 2: the pointing game (Grad-CAM's peak inside a ground-truth box; recall over the top-5 maps).
+
+Per image (:func:`pointing_rows`, from ``top5+label`` Grad-CAM shards), the table with intervals and
+paired differences between models (:func:`table2`), its notes, and the claim it decides.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from cameval import metrics
+from cameval.claims import NO_RAW, PAIRED_CRITERION, Claim, Context, Verdict, combine, greater, iv, pair, reverse
+from cameval.data.images import gt_boxes_of, read_manifest
+from cameval.errors import DataError
+from cameval.experiments.record import Experiment, require, require_dataset_models, table_files
+from cameval.formatting import fmt, row_interval
+from cameval.store import Shard, check_shards
+from cameval.tables import aligned, paired_columns, stat_columns
+
+
+def pointing_rows(
+    shards: list[str],
+    manifest: str,
+    tolerances=(0, 15),
+    threshold: float = 0.5,
+    scale: str = "image",
+    topk: int = 5,
+    expected: int | None = None,
+) -> pd.DataFrame:
+    """Table 2's per-image pointing-game outcome from ``top{k}+label`` Grad-CAM shards.
+
+    - accuracy (Zhang et al., 2016): the arg-max of the ground-truth class's map, upsampled to
+      the input, lies in one of its boxes (or within ``tolerance`` px): ``hit_tol{t}``;
+    - recall (the Grad-CAM paper's extension): each of the top-k maps is kept when its peak
+      is >= ``threshold`` — the peak taken on the scale ``scale``: ``image`` divides by the
+      largest peak among the image's top-k maps, ``raw`` uses the unnormalized Grad-CAM value —
+      and scores a hit when (class present and point in its box and kept) or (class absent and
+      rejected). ``recall`` is the share of hits among the k maps of the image.
+
+    ``expected``: the rows the shards must cover, each once (:func:`cameval.store.check_shards`).
+    """
+    if scale not in ("image", "raw"):
+        raise ValueError(f"scale: {scale!r} is not one of image, raw")
+    check_shards(shards, expected)
+    man = read_manifest(manifest).set_index("id")
+    rows = []
+    for path in tqdm(shards, desc="pointing", unit="shard"):
+        with Shard(path) as s:
+            spec = s.attrs.get("targets_spec", "")
+            if not spec.endswith("+label") or s.targets.shape[1] < topk + 1:
+                raise DataError(f"{path}: the pointing game needs targets 'top{topk}+label' (has {spec!r})")
+            size = tuple(s.attrs["input_size"])
+            for i, image_id in enumerate(s.ids):
+                label = int(s.labels[i])
+                maps = [metrics.upsample_map(m, size) for m in s.maps[i]]
+                gt = gt_boxes_of(man, image_id, label)
+                row = {"id": image_id, "label": label}
+                for t in tolerances:
+                    row[f"hit_tol{t}"] = metrics.pointing_hit(maps[topk], gt, tolerance=t)
+                peaks = np.array([float(m.max()) for m in maps[:topk]])
+                top = peaks.max() if scale == "image" else 1.0
+                hits = []
+                for k in range(topk):
+                    cls = int(s.targets[i, k])
+                    boxes = gt_boxes_of(man, image_id, cls)
+                    point = bool(boxes) and metrics.pointing_hit(maps[k], boxes)
+                    peak = peaks[k] / top if top > 0 else 0.0
+                    hits.append(metrics.recall_hit(point, peak, present=bool(boxes), threshold=threshold))
+                row["recall"] = float(np.mean(hits))
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def table2(
+    rows: dict[str, pd.DataFrame], tolerances, reference: dict | None = None, n_boot: int = 1000, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 2: pointing-game accuracy (per tolerance) and recall per model, as fractions; each
+    model after the first gets the paired difference from the first on the same images
+    (``accuracy_tol{t}_minus_{first}``, ``recall_minus_{first}``).
+
+    ``reference[model]`` = ``{"study": {accuracy, recall}, "original": {accuracy, recall}}``: the
+    study's values and the original paper's (Selvaraju et al. quote GoogLeNet's accuracy only, on
+    COCO) go to the columns ``study_accuracy`` … ``original_recall``; the display shows the
+    original paper's columns where any model has such a value.
+    """
+    reference = reference or {}
+    shown_sources = ["study"] + (["original"] if any(r.get("original") for r in reference.values()) else [])
+    full, display = [], []
+    first, base = next(iter(rows.items()), (None, None))  # every other model is paired with the first
+    for model, df in rows.items():
+        rec, shown = {"model": model, "n": len(df)}, {"model": model, "n": len(df)}
+        for t in tolerances:
+            stat_columns(
+                rec, shown, f"accuracy_tol{t}", f"accuracy ({t} px)", df[f"hit_tol{t}"].astype(float), n_boot, seed
+            )
+        stat_columns(rec, shown, "recall", "recall", df["recall"], n_boot, seed)
+        if model != first and "id" in df and "id" in base:  # paired on the images both models saw
+            for col, label in [(f"hit_tol{t}", f"accuracy ({t} px)") for t in tolerances] + [("recall", "recall")]:
+                a, b = aligned(df, base, col)
+                key = col.replace("hit_", "accuracy_")
+                paired_columns(rec, shown, f"{key}_minus_{first}", f"{label} − {first}'s", a, b, n_boot, seed)
+        for source in ("study", "original"):
+            for key in ("accuracy", "recall"):
+                value = (reference.get(model, {}).get(source) or {}).get(key)
+                rec[f"{source}_{key}"] = value
+                if reference and source in shown_sources:
+                    shown[f"{key} ({source})"] = fmt(value, 5 if source == "study" else 4)
+        full.append(rec)
+        display.append(shown)
+    return pd.DataFrame(full), pd.DataFrame(display)
+
+
+def claim_pointing_googlenet_vs_vgg(tables: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
+    t = tables["table2"].set_index("model")
+    vgg, goo = ctx.roles.get("vgg16"), ctx.roles.get("googlenet")
+    criterion = (
+        "GoogLeNet's pointing accuracy (largest configured tolerance) above VGG-16's, and VGG-16's recall "
+        "above GoogLeNet's: intervals separated"
+    )
+    if vgg not in t.index or goo not in t.index:
+        return Verdict("not evaluated (Table 2 lacks a VGG-16- or GoogLeNet-type model)", "", criterion)
+    tol = max(
+        int(c[len("accuracy_tol") :])
+        for c in t.columns
+        if c.startswith("accuracy_tol") and c[len("accuracy_tol") :].isdigit()
+    )
+    acc = f"accuracy_tol{tol}"
+    numbers = (
+        f"accuracy ({tol} px): {goo} {row_interval(t.loc[goo], acc, 3)} vs {vgg} {row_interval(t.loc[vgg], acc, 3)}; "
+        f"recall: {vgg} {row_interval(t.loc[vgg], 'recall', 3)} vs {goo} {row_interval(t.loc[goo], 'recall', 3)}"
+    )
+    # paired on the same images where the table has the difference of one model from the other
+    pairs = [(m, o, f"{col}_minus_{o}") for col in (acc, "recall") for m, o in ((goo, vgg), (vgg, goo))]
+    found = {
+        col: (m, o, key)
+        for col in (acc, "recall")
+        for m, o, key in pairs
+        if key.startswith(col) and key in t.columns and not pd.isna(t.loc[m].get(key))
+    }
+    if set(found) == {acc, "recall"}:
+        parts = []
+        for col, want in ((acc, goo), ("recall", vgg)):  # GoogLeNet's accuracy higher, VGG-16's recall higher
+            m, o, key = found[col]
+            v, diff = pair(t.loc[m], key, ctx.alpha)
+            parts.append(v if m == want else reverse(v))
+            numbers += f"; {col} {m} − {o} (paired): {diff}"
+        criterion = criterion.replace("intervals separated", PAIRED_CRITERION.format(unit="images", alpha=ctx.alpha))
+    else:
+        parts = [
+            greater(iv(t.loc[goo], acc), iv(t.loc[vgg], acc)),
+            greater(iv(t.loc[vgg], "recall"), iv(t.loc[goo], "recall")),
+        ]
+    return Verdict(combine(parts), numbers, criterion)
+
+
+TITLE = "Table 2 — pointing game (fraction of hits, 95 % bootstrap interval)"
+
+
+def notes(cfg: dict) -> list[str]:
+    """What Table 2 computed (``cfg``: the config's ``table2``)."""
+    return [
+        "Accuracy: the arg-max of the ground-truth class's Grad-CAM (bilinearly upsampled to the input) "
+        f"lies in a GT box, or within the tolerance (px, Euclidean); tolerances {cfg['tolerances']}.",
+        f"Recall: each of the top-5 maps is kept when its peak >= {cfg['threshold']} "
+        + (
+            "after dividing by the largest peak of the image's top-5 maps"
+            if cfg["scale"] == "image"
+            else "on the unnormalized Grad-CAM scale"
+        )
+        + "; hit = (class present, point in its box, kept) or (class absent, rejected).",
+        "The study's accuracy column is compared with ours at tolerance "
+        f"{cfg['tolerances'][-1]} px (Zhang et al. used 15 px on 224² images).",
+    ]
+
+
+def check(config: dict, shipped) -> None:
+    require_dataset_models(config, "table2")
+    require("table2.heatmap", config["table2"]["heatmap"], config["heatmaps"])
+
+
+CLAIMS = (
+    Claim(
+        "pointing-googlenet-vgg",
+        "In the pointing game GoogLeNet's Grad-CAM is more accurate than VGG-16's, "
+        "VGG-16's has the higher recall (study: 0.904 vs 0.864; 0.767 vs 0.826).",
+        "Table 2",
+        ("table2",),
+        claim_pointing_googlenet_vs_vgg,
+        study_gap=NO_RAW.format("Table 2"),
+    ),
+)
+
+EXPERIMENT = Experiment(
+    name="pointing",
+    title="Table 2 — pointing game",
+    section="table2",
+    targets=lambda config: table_files("table2"),
+    tables=("table2",),
+    claims=CLAIMS,
+    check=check,
+)

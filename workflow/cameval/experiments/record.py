@@ -1,0 +1,64 @@
+"""The record each experiment module declares (``EXPERIMENT``), and the checks they share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cameval.claims import Claim
+from cameval.errors import ConfigError
+
+
+def _no_check(config: dict, shipped: Callable[[str], str]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment of the study: what ``rule all``, the report and the claims know of it.
+
+    - ``name``: its library module ``cameval/experiments/{name}.py`` and rule file
+      ``workflow/rules/{name}.smk``;
+    - ``title``: the study's artifacts it reproduces, the report's category for its tables and figures;
+    - ``section``: its config section; the experiment is built where the config has it;
+    - ``targets(config)``: the files ``rule all`` asks of it (tables, figures, report pages);
+    - ``tables``: the tables it writes to ``results/tables/{table}.csv``; the first is the one its
+      claims read (and the claims job's input);
+    - ``claims``: the study's conclusions it checks (:class:`cameval.claims.Claim`);
+    - ``check(config, shipped)``: what the schema cannot say about its section (names that must
+      exist, files that must be there; ``shipped`` resolves a path that ships with the repository),
+      raising :class:`cameval.errors.ConfigError`.
+    """
+
+    name: str
+    title: str
+    section: str
+    targets: Callable[[dict], list[str]]
+    tables: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
+    check: Callable[[dict, Callable[[str], str]], None] = field(default=_no_check)
+
+    def enabled(self, config: dict) -> bool:
+        return self.section in config
+
+    @property
+    def table(self) -> str | None:
+        return self.tables[0] if self.tables else None
+
+
+def require(key: str, value, allowed) -> None:
+    """``value`` (config key ``key``) must be one of ``allowed`` (a dict's keys, or a list)."""
+    if value not in allowed:
+        raise ConfigError(f"{key}: {value!r} is not defined (expected one of {sorted(allowed)})")
+
+
+def require_dataset_models(config: dict, section: str) -> None:
+    """``config[section]``'s dataset and models are defined in the config."""
+    require(f"{section}.dataset", config[section]["dataset"], config["datasets"])
+    for model in config[section]["models"]:
+        require(f"{section}.models", model, config["models"])
+
+
+def table_files(table: str) -> list[str]:
+    """A table's CSV, its Markdown and its page in the report."""
+    return [f"results/tables/{table}.csv", f"results/tables/{table}.md", f"results/report/{table}.html"]

@@ -1,0 +1,106 @@
+# Table 7 and Appendix G: fidelity and contrastivity -> results/maps/table7/..., results/metrics/fidelity/...,
+# results/tables/table7.*, results/figures/appendix_g.png
+from cameval.experiments import faithfulness
+
+
+# Table 7, Appendix G: every class's map by Grad-CAM, SHAP and IG -> results/maps/table7/{dataset}/{model}.h5
+rule class_maps:
+    input:
+        unpack(lambda w: dataset_files(w.dataset)),
+        weights="resources/models/{model}.safetensors",
+    output:
+        "results/maps/table7/{dataset}/{model}.h5",
+    log:
+        "logs/maps/table7/{dataset}/{model}.log",
+    benchmark:
+        "benchmarks/maps/table7/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(lambda w: config["table7"]["mem_mb"]),
+        runtime=per_attempt(lambda w: config["table7"]["runtime"]),
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
+    params:
+        cfg=config.get("table7", {}),
+        images=lambda w: faithfulness.images_of(config, w.model),
+        split=lambda w: config["datasets"][w.dataset]["eval_split"],
+        layer=lambda w: config["models"][w.model].get("layer"),
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/class_maps.py"
+
+
+rule fidelity:
+    input:
+        unpack(lambda w: dataset_files(w.dataset)),
+        maps="results/maps/table7/{dataset}/{model}.h5",
+        weights="resources/models/{model}.safetensors",
+    output:
+        "results/metrics/fidelity/{dataset}/{model}.csv",
+    log:
+        "logs/metrics/fidelity/{dataset}/{model}.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,  # runs the model on config["device"]
+    params:
+        percentiles=config.get("table7", {}).get("percentiles"),
+        device=config["device"],
+        expected=lambda w: min(faithfulness.images_of(config, w.model), n_eval(w.dataset)),
+    script:
+        "../scripts/fidelity.py"
+
+
+rule table7:
+    input:
+        unpack(lambda w: faithfulness.table_inputs(config)),
+    output:
+        csv="results/tables/table7.csv",
+        md="results/tables/table7.md",
+    log:
+        "logs/tables/table7.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
+    params:
+        cfg=config.get("table7", {}),
+        datasets=lambda w: {m: model_dataset(m) for m in config["table7"]["models"]},
+        kinds=lambda w: {m: config["datasets"][model_dataset(m)]["kind"] for m in config["table7"]["models"]},
+        images=lambda w: {m: faithfulness.images_of(config, m) for m in config["table7"]["models"]},
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
+    script:
+        "../scripts/table7.py"
+
+
+rule appendix_g:
+    input:
+        unpack(lambda w: {m: f"results/maps/table7/{model_dataset(m)}/{m}.h5" for m in config["table7"]["models"]}),
+    output:
+        report(
+            "results/figures/appendix_g.png",
+            caption="../report/appendix_g.rst",
+            category=REPORT_CATEGORIES["faithfulness"],
+            subcategory="figures",
+        ),
+    log:
+        "logs/figures/appendix_g.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
+    params:
+        n_images=config.get("table7", {}).get("figure_images"),
+        datasets=lambda w: {m: config["datasets"][model_dataset(m)] for m in config["table7"]["models"]},
+    script:
+        "../scripts/appendix_g.py"

@@ -1,0 +1,83 @@
+# Appendix C: FGSM -> results/attacks/fgsm/... (images and maps, for the figure), results/metrics/fgsm/...
+# (one row per image), results/tables/fgsm.*, results/figures/appendix_c.png
+
+
+# Adversarial attacks -> results/attacks/{attack}/{dataset}/{model}.h5 (images and maps, for the
+# figures) and results/metrics/{attack}/{dataset}/{model}.csv (one row per image)
+rule fgsm:
+    input:
+        unpack(lambda w: dataset_files(w.dataset)),
+        weights="resources/models/{model}.safetensors",
+    output:
+        rows="results/metrics/fgsm/{dataset}/{model}.csv",
+        maps="results/attacks/fgsm/{dataset}/{model}.h5",
+    log:
+        "logs/attacks/fgsm/{dataset}/{model}.log",
+    benchmark:
+        "benchmarks/attacks/fgsm/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(60),
+    params:
+        split=lambda w: config["datasets"][w.dataset]["eval_split"],
+        images=config["fgsm"]["images"],
+        eps=config["fgsm"]["eps"],
+        threshold=config["table1"]["threshold"],
+        layer=lambda w: config["models"][w.model].get("layer"),
+    script:
+        "../scripts/fgsm.py"
+
+
+rule fgsm_table:
+    input:
+        unpack(
+            lambda w: {
+                m: f"results/metrics/fgsm/{config['fgsm']['dataset']}/{m}.csv" for m in config["fgsm"]["models"]
+            }
+        ),
+    output:
+        csv="results/tables/fgsm.csv",
+        md="results/tables/fgsm.md",
+    log:
+        "logs/tables/fgsm.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
+    params:
+        eps=config["fgsm"]["eps"],
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
+    script:
+        "../scripts/fgsm_table.py"
+
+
+rule appendix_c:
+    input:
+        unpack(
+            lambda w: {m: f"results/attacks/fgsm/{config['fgsm']['dataset']}/{m}.h5" for m in config["fgsm"]["models"]}
+        ),
+    output:
+        report(
+            "results/figures/appendix_c.png",
+            caption="../report/appendix_c.rst",
+            category=REPORT_CATEGORIES["fgsm"],
+            subcategory="figures",
+        ),
+    log:
+        "logs/figures/appendix_c.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
+    params:
+        n_images=config["fgsm"]["figure_images"],
+    script:
+        "../scripts/appendix_c.py"

@@ -1,0 +1,27 @@
+# Figure 1 / Appendix A: the methods side by side -> results/figures/figure1.png
+from cameval.experiments import gallery
+
+
+rule figure1:
+    input:
+        unpack(lambda w: gallery.figure_inputs(config)),
+        **dataset_files(config["figure1"]["dataset"]),
+    output:
+        report(
+            "results/figures/figure1.png",
+            caption="../report/figure1.rst",
+            category=REPORT_CATEGORIES["gallery"],
+            subcategory="figures",
+        ),
+    log:
+        "logs/figures/figure1.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
+    params:
+        n_images=config["figure1"]["images"],
+    script:
+        "../scripts/figure1.py"

@@ -1,0 +1,101 @@
+# Table 3 and Appendix B: rank correlation with occlusion -> results/metrics/rankcorr/..., results/tables/table3.*,
+# results/figures/appendix_b.png
+from cameval.experiments import occlusion
+
+
+rule rank_correlation:
+    input:
+        unpack(
+            lambda w: {
+                "occlusion": shards(w.dataset, w.model, w.occlusion, config["table3"]["images"]),
+                **{
+                    m: shards(w.dataset, w.model, config["table3"][m], config["table3"]["images"])
+                    for m in ("gradcam", "guided_backprop")
+                },
+            }
+        ),
+    output:
+        "results/metrics/rankcorr/{dataset}/{model}/{occlusion}.csv",
+    log:
+        "logs/metrics/rankcorr/{dataset}/{model}/{occlusion}.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
+    params:
+        images=config["table3"]["images"],
+        size=config["table3"]["size"],
+        reduce=config["table3"]["reduce"],
+        expected=lambda w: {
+            "occlusion": shard_count(w.dataset, w.occlusion, config["table3"]["images"]),
+            **{
+                k: shard_count(w.dataset, config["table3"][k], config["table3"]["images"])
+                for k in ("gradcam", "guided_backprop")
+            },
+        },
+    script:
+        "../scripts/rankcorr.py"
+
+
+rule table3:
+    input:
+        unpack(lambda w: occlusion.table_inputs(config)),
+    output:
+        csv="results/tables/table3.csv",
+        md="results/tables/table3.md",
+    log:
+        "logs/tables/table3.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
+    params:
+        cfg=config["table3"],
+        patches=occlusion.patches(config),
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
+    script:
+        "../scripts/table3.py"
+
+
+rule appendix_b:
+    input:
+        unpack(
+            lambda w: {
+                "gradcam": shards(
+                    config["table3"]["dataset"], config["table3"]["models"][0], config["table3"]["gradcam"], 1
+                ),
+                **{
+                    occ: shards(config["table3"]["dataset"], config["table3"]["models"][0], occ, 1)
+                    for occ in config["table3"]["occlusion"]
+                },
+            }
+        ),
+        **dataset_files(config["table3"]["dataset"]),
+    output:
+        report(
+            "results/figures/appendix_b.png",
+            caption="../report/appendix_b.rst",
+            category=REPORT_CATEGORIES["occlusion"],
+            subcategory="figures",
+        ),
+    log:
+        "logs/figures/appendix_b.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
+    params:
+        titles={
+            k: "occlusion {0}×{0}".format(config["heatmaps"][k]["params"]["patch"])
+            for k in config["table3"]["occlusion"]
+        },
+        n_images=config["table3"]["figure_images"],
+    script:
+        "../scripts/appendix_b.py"

@@ -1,0 +1,51 @@
+# Table 2: the pointing game -> results/metrics/pointing/..., results/tables/table2.*
+
+
+rule pointing:
+    input:
+        shards=lambda w: shards(w.dataset, w.model, config["table2"]["heatmap"]),
+        manifest="resources/data/{dataset}/manifest.csv",
+    output:
+        "results/metrics/pointing/{dataset}/{model}.csv",
+    log:
+        "logs/metrics/pointing/{dataset}/{model}.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
+    params:
+        tolerances=config["table2"]["tolerances"],
+        threshold=config["table2"]["threshold"],
+        scale=config["table2"]["scale"],
+        expected=lambda w: shard_count(w.dataset, config["table2"]["heatmap"]),
+    script:
+        "../scripts/pointing.py"
+
+
+rule table2:
+    input:
+        unpack(
+            lambda w: {
+                m: f"results/metrics/pointing/{config['table2']['dataset']}/{m}.csv"
+                for m in config["table2"]["models"]
+            }
+        ),
+    output:
+        csv="results/tables/table2.csv",
+        md="results/tables/table2.md",
+    log:
+        "logs/tables/table2.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
+    params:
+        cfg=config["table2"],
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
+    script:
+        "../scripts/table2.py"

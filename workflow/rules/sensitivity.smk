@@ -1,0 +1,171 @@
+# Table 6 and Appendix F: one-pixel attacks -> results/attacks/one_pixel/..., results/metrics/one_pixel/...,
+# results/tables/table6.* (and table6_study.* on the study's own attacks), results/figures/appendix_f.png
+from cameval.experiments import sensitivity
+
+
+# One-pixel attacks (Table 6, Appendix F) -> results/attacks/one_pixel/{dataset}/{model}/shard-{shard}.h5:
+# the attacks and the Grad-CAM / IG maps before and after, computed once; everything later reads them.
+rule one_pixel:
+    input:
+        unpack(lambda w: dataset_files(w.dataset)),
+        weights="resources/models/{model}.safetensors",
+    output:
+        "results/attacks/one_pixel/{dataset}/{model}/shard-{shard}.h5",
+    log:
+        "logs/attacks/one_pixel/{dataset}/{model}/shard-{shard}.log",
+    benchmark:
+        "benchmarks/attacks/one_pixel/{dataset}/{model}/shard-{shard}.tsv"
+    wildcard_constraints:
+        shard=r"\d+",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(lambda w: config["table6"]["mem_mb"]),
+        runtime=per_attempt(lambda w: config["table6"]["runtime"]),
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
+    params:
+        cfg=config.get("table6", {}),
+        rows=lambda w: sensitivity.attack_rows(config, int(w.shard), n_eval(w.dataset)),
+        split=lambda w: config["datasets"][w.dataset]["eval_split"],
+        layer=lambda w: config["models"][w.model].get("layer"),
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/one_pixel.py"
+
+
+# The study's own one-pixel attacks (table6.study_attacks, paper config) replayed on this pipeline's
+# images and model -> results/metrics/one_pixel_study/{dataset}/{model}.csv (one row per attack)
+rule one_pixel_study:
+    input:
+        unpack(lambda w: dataset_files(w.dataset)),
+        weights="resources/models/{model}.safetensors",
+        attacks=lambda w: shipped(config["table6"]["study_attacks"][w.model]),
+    output:
+        "results/metrics/one_pixel_study/{dataset}/{model}.csv",
+    log:
+        "logs/attacks/one_pixel_study/{dataset}/{model}.log",
+    benchmark:
+        "benchmarks/attacks/one_pixel_study/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(lambda w: config["table6"]["mem_mb"]),
+        runtime=per_attempt(30),
+        gpu=lambda w: 1 if config["device"] == "cuda" else 0,
+    params:
+        split=lambda w: config["datasets"][w.dataset]["eval_split"],
+        crop=lambda w: config["datasets"][w.dataset].get("crop", 224),
+        xy=lambda w: config["table6"]["study_xy"],
+        images=lambda w: config["table6"]["images"],
+        layer=lambda w: config["models"][w.model].get("layer"),
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/one_pixel_study.py"
+
+
+rule sensitivity:
+    input:
+        shards=lambda w: sensitivity.attack_shards(config, w.dataset, w.model, n_eval(w.dataset)),
+    output:
+        "results/metrics/one_pixel/{dataset}/{model}.csv",
+    log:
+        "logs/metrics/one_pixel/{dataset}/{model}.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
+    params:
+        expected=lambda w: sensitivity.n_attacked(config, n_eval(w.dataset)),
+    script:
+        "../scripts/sensitivity.py"
+
+
+rule table6:
+    input:
+        unpack(
+            lambda w: {
+                m: f"results/metrics/one_pixel/{config['table6']['dataset']}/{m}.csv"
+                for m in config["table6"]["models"]
+            }
+        ),
+    output:
+        csv="results/tables/table6.csv",
+        md="results/tables/table6.md",
+    log:
+        "logs/tables/table6.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
+    params:
+        cfg=config.get("table6", {}),
+        n_boot=config["bootstrap"],
+        seed=config["seed"],
+    script:
+        "../scripts/table6.py"
+
+
+rule table6_study:
+    input:
+        unpack(
+            lambda w: {
+                m: f"results/metrics/one_pixel_study/{config['table6']['dataset']}/{m}.csv"
+                for m in config["table6"]["study_attacks"]
+            }
+        ),
+    output:
+        csv="results/tables/table6_study.csv",
+        md="results/tables/table6_study.md",
+    log:
+        "logs/tables/table6_study.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(10),
+    params:
+        cfg=config.get("table6", {}),
+    script:
+        "../scripts/table6_study.py"
+
+
+rule appendix_f:
+    input:
+        unpack(
+            lambda w: {
+                m: sensitivity.attack_shards(
+                    config, config["table6"]["dataset"], m, n_eval(config["table6"]["dataset"])
+                )
+                for m in config["table6"]["models"]
+            }
+        ),
+    output:
+        report(
+            "results/figures/appendix_f.png",
+            caption="../report/appendix_f.rst",
+            category=REPORT_CATEGORIES["sensitivity"],
+            subcategory="figures",
+        ),
+    log:
+        "logs/figures/appendix_f.log",
+    conda:
+        "../../envs/cameval.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
+    params:
+        n_images=config.get("table6", {}).get("figure_images"),
+        dataset=lambda w: config["datasets"][config["table6"]["dataset"]],
+        expected=lambda w: sensitivity.n_attacked(config, n_eval(config["table6"]["dataset"])),
+    script:
+        "../scripts/appendix_f.py"
