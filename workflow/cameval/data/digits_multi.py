@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from sklearn.datasets import load_digits
 
 from cameval.data.digits import DEFAULT_COUNTS, SPLITS, ink_box, split_sources, upscale_digits
 from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
@@ -66,8 +67,6 @@ def make_digits_multi(
     ``boxes`` one ``[class, x0, y0, x1, y1]`` (inclusive ink box) per digit, ``source`` the
     ``|``-joined indices of the digits in ``load_digits()``. Same arguments, same bytes.
     """
-    from sklearn.datasets import load_digits
-
     start = time.perf_counter()
     counts = dict(DEFAULT_COUNTS if counts is None else counts)
     counts = {s: int(counts.get(s, 0)) for s in SPLITS}

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 from tqdm.auto import tqdm
 
 from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
@@ -167,9 +168,8 @@ def transform_box(
 def preprocess(path: str | os.PathLike, resize: int = 256, crop: int = 224) -> tuple[np.ndarray, int, int]:
     """``(uint8 [crop, crop, 3], width, height)``: the JPEG as RGB through torchvision's
     ``Resize(resize)`` (bilinear, PIL's antialiased resampling) and ``CenterCrop(crop)``."""
-    from PIL import Image
-    from torchvision.transforms import InterpolationMode
-    from torchvision.transforms import functional as TF
+    from torchvision.transforms import InterpolationMode  # noqa: PLC0415  # torchvision: the table jobs import cameval.data
+    from torchvision.transforms import functional as TF  # noqa: PLC0415  # as above
 
     try:
         with Image.open(path) as im:
@@ -295,14 +295,16 @@ def build_imagenet(
         for b0 in range(0, len(labelled), block):
             chunk = labelled[b0 : b0 + block]
             results = pool.map(lambda item: preprocess(item[0], resize, crop), chunk)
-            for i, ((f, label, xw, xh, boxes), (image, width, height)) in enumerate(zip(chunk, results), start=b0):
+            for i, ((f, label, xw, xh, boxes), (image, width, height)) in enumerate(
+                zip(chunk, results, strict=True), start=b0
+            ):
                 if xw is not None and (xw, xh) != (width, height):
                     raise DataError(
                         f"{ann.path / (f.stem + '.xml')}: size {xw}x{xh} but {f} is "
                         f"{width}x{height} (expected the annotation of this JPEG)"
                     )
                 out = []
-                for wnid, x0, y0, x1, y1 in boxes:
+                for _wnid, x0, y0, x1, y1 in boxes:
                     x0, x1 = max(0, x0), min(width - 1, x1)  # clip to the image (inclusive)
                     y0, y1 = max(0, y0), min(height - 1, y1)
                     t = transform_box((x0, y0, x1, y1), width, height, resize, crop) if x0 <= x1 and y0 <= y1 else None

