@@ -281,7 +281,7 @@ def check_device(device: str, local_run: bool) -> None:
     """
     if device != "cuda" or not local_run:
         return
-    import torch
+    import torch  # noqa: PLC0415  # the Snakefile imports config; only `device: cuda` loads torch
 
     if not torch.cuda.is_available():
         raise ConfigError(

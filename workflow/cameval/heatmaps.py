@@ -14,9 +14,11 @@ import torch
 from tqdm.auto import tqdm
 
 from cameval.data.images import ImageSet, check_manifest, read_manifest
+from cameval.data.multilabel import explode_findings, is_multilabel
 from cameval.errors import ConfigError, DataError
 from cameval.explain import default_layer, explain_targets, logits_of, uses_layer
 from cameval.models import load_model, model_digest
+from cameval.models.densenet import class_map, map_labels, resolve_layer
 from cameval.store import write_shard
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,6 @@ def eval_rows(
     give one row per (image, boxed finding), ``label`` set to the finding
     (:func:`cameval.data.multilabel.explode_findings`); ``expected`` then counts those rows.
     """
-    from cameval.data.multilabel import explode_findings, is_multilabel
-
     manifest = read_manifest(manifest_path)
     multilabel = is_multilabel(manifest)
     check_manifest(
@@ -106,8 +106,6 @@ def compute_shard(
     dataset's ``classes`` (an absent finding is a ConfigError); the shard's ``labels`` stay
     dataset classes, its ``targets`` are output units.
     """
-    from cameval.models.densenet import class_map, map_labels, resolve_layer
-
     params = dict(params or {})
     model = load_model(weights).to(device)
     layer = resolve_layer(model, layer)

@@ -9,7 +9,9 @@ before it starts (Snakemake runs one job per output at a time, so nothing else c
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
+import io as _io
 import json
 import logging
 import os
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cameval.errors import CamevalError, WriteError
+from cameval.errors import CamevalError, DataError, WriteError
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +118,6 @@ def read_text_strict(path: str | os.PathLike, what: str) -> str:
     ``what`` says what the file should be, for the errors: a missing file, an empty one, or bytes
     that are neither encoding (a cp1252 / Latin-1 export) raise :class:`DataError` naming the file.
     """
-    from cameval.errors import DataError
-
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file (expected {what})")
@@ -145,11 +145,6 @@ def read_csv_strict(
     pandas would shift the fields or pad them silently); blank lines are skipped. With
     ``unique_header`` a header named twice is an error. Encodings as :func:`read_text_strict`.
     """
-    import csv
-    import io as _io
-
-    from cameval.errors import DataError
-
     text = read_text_strict(path, what)
     reader = csv.reader(_io.StringIO(text, newline=""), strict=True)
     try:

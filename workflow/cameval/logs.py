@@ -41,6 +41,6 @@ def log_uncaught(exc_type, exc, tb) -> None:
 
 def set_threads(n: int) -> None:
     """Let torch use the threads Snakemake granted the job, no more."""
-    import torch
+    import torch  # noqa: PLC0415  # every job sets up its logs here, the table jobs start without torch
 
     torch.set_num_threads(max(1, int(n)))

@@ -184,7 +184,7 @@ def _features_head(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 def _known_heads() -> tuple[type, ...]:
-    from cameval.models.small import SmallAlexNet, SmallVGG
+    from cameval.models.small import SmallAlexNet, SmallVGG  # noqa: PLC0415  # import cycle: cameval.models imports cameval.explain
 
     heads: tuple[type, ...] = (SmallVGG, SmallAlexNet)
     if "torchvision" in sys.modules:  # else no model here can be torchvision's: no need to pay its import

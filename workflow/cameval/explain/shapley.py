@@ -111,7 +111,7 @@ def shap_all_classes(
     ``gradient`` (GradientExplainer with ``n_samples`` draws per image, seeded) or ``auto``
     (deep, falling back to gradient where DeepExplainer raises or is not additive).
     """
-    import shap
+    import shap  # noqa: PLC0415  # shap's import costs seconds: only the SHAP jobs pay
 
     if explainer not in EXPLAINERS:
         raise ValueError(f"explainer: {explainer!r} is not one of {', '.join(EXPLAINERS)}")

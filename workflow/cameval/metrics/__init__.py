@@ -15,8 +15,6 @@ list of boxes (one box alone is accepted too). ::
 
 from __future__ import annotations
 
-import numpy as np
-
 from cameval.metrics.classification import auroc, mean_auroc
 from cameval.metrics.fidelity import binarize, contrastivity, fidelity, hamming_ratio
 from cameval.metrics.localization import (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from cameval.metrics.localization import as_array
+from cameval.metrics.localization import as_array, upsample_map
 
 REDUCTIONS = ("abs_max", "sum", "abs_sum", "norm")
 
@@ -20,8 +20,6 @@ def resize_map(hmap, size) -> np.ndarray:
     """``hmap`` [h, w] resized to ``size`` (int or (H, W)): bilinear, ``align_corners=False``,
     ``antialias=False`` — plain bilinear, the same for up- and downsizing (downsizing a large map
     samples the 2x2 neighbourhood of each output cell's centre, no low-pass filter first)."""
-    from cameval.metrics.localization import upsample_map
-
     return upsample_map(hmap, size)
 
 

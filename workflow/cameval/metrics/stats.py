@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy.stats import wilcoxon
 
 _CHUNK = 4_000_000  # resampled values held at once
 
@@ -94,8 +95,6 @@ def paired_compare(a, b, n_boot: int = 1000, level: float = 0.95, seed: int = 0)
       for small samples without ties, normal approximation otherwise). NaN where it is undefined
       (no pair, or every difference is 0).
     """
-    from scipy.stats import wilcoxon
-
     a = np.asarray(a, dtype=np.float64)
     b = np.zeros_like(a) if b is None else np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1:

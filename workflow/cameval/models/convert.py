@@ -36,6 +36,7 @@ from torch import nn
 from cameval.errors import CamevalError, DataError
 from cameval.io import atomic_path
 from cameval.models.densenet import remap_chexnet
+from cameval.models.registry import build_model, load_state, save_model
 from cameval.models.safe_pickle import StubModule, map_module_onto, read_pickled, stub_state_dict
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,6 @@ def convert_checkpoint(
 
     Returns ``{"tensors": n, "parameters": total elements}``.
     """
-    from cameval.models.registry import build_model, load_state, save_model
-
     src, dst = Path(src), Path(dst)
     if dst.suffix != ".safetensors":
         raise DataError(f"{dst}: expected an output name ending in .safetensors")

@@ -27,6 +27,7 @@ Models are saved as safetensors with their build arguments in the metadata, so
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -36,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -43,6 +45,7 @@ from cameval.errors import ConfigError, DataError
 from cameval.explain import default_layer
 from cameval.io import atomic_path
 from cameval.models.densenet import densenet121, remap_chexnet
+from cameval.models.safe_pickle import map_module_onto, read_pickled_module
 from cameval.models.small import MnistNet, SmallAlexNet, SmallGoogLeNet, SmallVGG, small_densenet
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,7 @@ def _torchvision(name: str) -> Callable[..., nn.Module]:
     """torchvision's builder ``name``, imported on first use (torchvision's import costs ≈2.5 s a job)."""
 
     def build(num_classes: int = 1000) -> nn.Module:
-        import torchvision
+        import torchvision  # noqa: PLC0415  # torchvision's import costs ≈2.5 s a job; only what needs it pays
 
         return getattr(torchvision.models, name)(num_classes=num_classes)
 
@@ -63,7 +66,7 @@ def _torchvision(name: str) -> Callable[..., nn.Module]:
 
 
 def _googlenet(num_classes: int = 1000, transform_input: bool = False) -> nn.Module:
-    import torchvision
+    import torchvision  # noqa: PLC0415  # see torchvision_archs
 
     return torchvision.models.googlenet(
         num_classes=num_classes, aux_logits=False, init_weights=True, transform_input=transform_input
@@ -142,7 +145,7 @@ def build_model(arch: str, num_classes: int | None = None, **kwargs) -> nn.Modul
 
 
 def _torchvision_weights(spec: str):
-    import torchvision
+    import torchvision  # noqa: PLC0415  # see torchvision_archs
 
     name = spec.split(":", 1)[1]
     try:
@@ -226,8 +229,6 @@ def load_weights(model: nn.Module, source: str) -> nn.Module:
     if source.startswith("torchvision:"):
         state = torchvision_state_dict(source)
     elif source.startswith(PICKLED_MODULE):
-        from cameval.models.safe_pickle import map_module_onto, read_pickled_module
-
         path = source[len(PICKLED_MODULE) :]
         state = map_module_onto(read_pickled_module(path), model, name=path)
     else:
@@ -268,8 +269,6 @@ def save_model(
 
 
 def model_metadata(path: str | os.PathLike) -> dict:
-    from safetensors import safe_open
-
     if not Path(path).is_file():
         raise DataError(f"{path}: no such model file (expected a .safetensors file written by the model rules)")
     try:
@@ -301,8 +300,6 @@ def load_model(path: str | os.PathLike) -> nn.Module:
 
 def model_digest(path: str | os.PathLike) -> str:
     """SHA-256 of a weights file (recorded in every heatmap shard)."""
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cameval.models.densenet import CamDenseNet
+
 
 class SmallVGG(nn.Module):
     """conv3-16, pool, conv3-32, pool, conv3-64 ×2, pool, conv3-64 ×2, pool → FC 256 → classes.
@@ -157,8 +159,6 @@ def small_densenet(num_classes: int = 10) -> nn.Module:
     A :class:`~cameval.models.densenet.CamDenseNet`: the final ReLU is the module ``features_relu``;
     the last dense layer's convolution is ``features.denseblock2.denselayer6.conv2`` (12 channels).
     """
-    from cameval.models.densenet import CamDenseNet
-
     return CamDenseNet(growth_rate=12, block_config=(6, 6), num_init_features=32, num_classes=num_classes)
 
 
