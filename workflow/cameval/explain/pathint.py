@@ -41,7 +41,7 @@ def integrated_gradients(
     maps = []
     for k in range(targets.shape[1]):
         total = torch.zeros_like(x)
-        for a, wgt in zip(alphas, weights):
+        for a, wgt in zip(alphas, weights, strict=True):
             total += wgt * _grad(model, b + a * (x - b), targets[:, k])
         maps.append(total * (x - b))
     return torch.stack(maps, dim=1), logits

@@ -113,7 +113,7 @@ def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, 
     if not isinstance(storage, torch.Tensor) or storage.ndim != 1:
         raise pickle.UnpicklingError("_rebuild_tensor: the storage is not a storage read from the file")
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
-    need = int(storage_offset) + sum((n - 1) * s for n, s in zip(size, stride)) + 1 if all(size) else 0
+    need = int(storage_offset) + sum((n - 1) * s for n, s in zip(size, stride, strict=True)) + 1 if all(size) else 0
     if need > storage.numel():
         raise pickle.UnpicklingError(f"tensor of size {size} needs {need} elements, its storage has {storage.numel()}")
     return torch.as_strided(storage, size, stride, int(storage_offset)).clone()
@@ -286,7 +286,7 @@ def map_module_onto(source, model: nn.Module, name: str = "checkpoint") -> dict[
     if [c for _, c, _, _ in src] != [c for _, c, _, _ in dst]:
         raise DataError(f"{name}: layers {layout(src)} do not match {type(model).__name__}'s {layout(dst)}")
     state: dict[str, torch.Tensor] = {}
-    for (sp, cls, sd, st), (dp, _, dd, dt) in zip(src, dst):
+    for (sp, cls, sd, st), (dp, _, dd, dt) in zip(src, dst, strict=True):
         for h in HYPERPARAMETERS:
             if h in sd and h in dd and not _same(sd[h], dd[h]):
                 raise DataError(
