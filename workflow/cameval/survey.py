@@ -27,7 +27,8 @@ _PAGE = """<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy"
+      content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
 <title>__TITLE__</title>
 <style>
 body { font-family: system-ui, sans-serif; max-width: 920px; margin: 1.5em auto; padding: 0 1em; color: #222; }
@@ -37,7 +38,8 @@ body { font-family: system-ui, sans-serif; max-width: 920px; margin: 1.5em auto;
 figure { margin: 0; text-align: center; } figure img, #image { image-rendering: auto; border: 1px solid #ccc; }
 figcaption { font-weight: 600; margin-top: .3em; }
 .answers { display: flex; flex-direction: column; gap: .4em; margin: 1em 0; }
-.answers button { text-align: left; padding: .55em .8em; font-size: 1em; border: 1px solid #999; border-radius: 6px; background: #fafafa; cursor: pointer; }
+.answers button { text-align: left; padding: .55em .8em; font-size: 1em; border: 1px solid #999; border-radius: 6px;
+                   background: #fafafa; cursor: pointer; }
 .answers button.chosen { background: #cfe3ff; border-color: #246; }
 .center { text-align: center; } textarea { width: 100%; height: 8em; font-family: monospace; }
 </style>
@@ -145,7 +147,9 @@ ANSWERS.forEach((text, k) => {
   b.addEventListener("click", () => answer(k));
   box.appendChild(b);
 });
-document.getElementById("back").addEventListener("click", () => { if (state.pos > 0) { state.pos -= 1; save(); render(); } });
+document.getElementById("back").addEventListener("click", () => {
+  if (state.pos > 0) { state.pos -= 1; save(); render(); }
+});
 document.getElementById("review").addEventListener("click", () => { state.pos = ITEMS.length - 1; save(); render(); });
 document.getElementById("export").addEventListener("click", () => {
   const csv = exportCsv();

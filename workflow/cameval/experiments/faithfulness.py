@@ -7,8 +7,8 @@ class's) and caches them in one HDF5 file, written atomically:
 ``ids`` [N]; ``labels`` [N]; ``images`` uint8 [N, H, W, C]; per method ``maps/{method}``
 float32 [N, K, H, W] — Grad-CAM upsampled bilinearly to the input, pixel maps (SHAP, IG)
 summed over channels (the study took channel 0 only), and so for a library's method or your own
-(``captum:Saliency``, ``package.module:function``; a CAM-type one upsampled as Grad-CAM); attributes: the layer, IG steps, the
-SHAP explainer actually used (``deep`` or ``gradient``), background size, seconds, versions.
+(``captum:Saliency``, ``package.module:function``; a CAM-type one upsampled as Grad-CAM); attributes: the layer,
+IG steps, the SHAP explainer actually used (``deep`` or ``gradient``), background size, seconds, versions.
 
 :func:`fidelity_rows` reads that file and measures, per image, method and percentile: the
 contrastivity of the binarized masks and the label's probability before and after the label
