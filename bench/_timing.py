@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import time
 from collections.abc import Callable
 
@@ -38,8 +39,6 @@ def ratio_line(name: str, t_base: float, t_fast: float, flop_ratio: float) -> st
 
 
 def header(args, device: str) -> str:
-    import platform
-
     cpu = platform.processor() or platform.machine()
     gpu = torch.cuda.get_device_name() if device.startswith("cuda") else ""
     return (

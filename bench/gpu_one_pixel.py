@@ -59,7 +59,8 @@ def main() -> None:
             torch.cuda.synchronize()
             per_pop = (time.perf_counter() - t) / 5
             print(
-                f"{arch} 224 px, batch {bs}: {per_pop:.3f} s per population of 400 ({per_pop / 400 * 1e3:.2f} ms/candidate); "
+                f"{arch} 224 px, batch {bs}: {per_pop:.3f} s per population of 400 "
+                f"({per_pop / 400 * 1e3:.2f} ms/candidate); "
                 f"study worst case 400 x 101 populations = {per_pop * 101:.0f} s/image, 250 images = "
                 f"{per_pop * 101 * 250 / 3600:.2f} h"
             )

@@ -45,7 +45,7 @@ def main() -> None:
     print(header(args, args.device))
     if not args.no_torchattacks:
         try:
-            import torchattacks
+            import torchattacks  # noqa: PLC0415  # optional: a benchmark-only dependency, --no-torchattacks skips it
         except ImportError as e:
             raise SystemExit(
                 "torchattacks is missing: pip install --no-deps -r envs/requirements-bench.txt "
@@ -62,8 +62,8 @@ def main() -> None:
         torch.manual_seed(0)
         model = build_model(arch, num_classes=args.classes).eval().to(args.device)
         fns = {
-            "full": lambda: pixel_logits(model, x, rows, cols, values, batch_size=args.batch_size, incremental=False),
-            "ours": lambda: pixel_logits(model, x, rows, cols, values, batch_size=args.batch_size),
+            "full": lambda: pixel_logits(model, x, rows, cols, values, batch_size=args.batch_size, incremental=False),  # noqa: B023  # called within the iteration
+            "ours": lambda: pixel_logits(model, x, rows, cols, values, batch_size=args.batch_size),  # noqa: B023  # as above
         }
         if not args.no_torchattacks:
             attack = torchattacks.OnePixel(model, pixels=1, steps=1, popsize=p, inf_batch=args.batch_size)
@@ -71,7 +71,7 @@ def main() -> None:
             delta = (
                 torch.cat([rows[:, None].float() + 0.5, cols[:, None].float() + 0.5, values], 1).double().cpu().numpy()
             )  # float64, as its DE passes
-            fns["torchattacks"] = lambda: attack._loss(x[None], torch.tensor([label]), delta)
+            fns["torchattacks"] = lambda: attack._loss(x[None], torch.tensor([label]), delta)  # noqa: B023  # as above
         with torch.no_grad():
             t, out = interleaved(fns, args.repeat, args.device)
         scale = out["full"].abs().max()

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import yaml
 
+from cameval.data.chestxray import count_eval_rows
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs/scaling.md"
 
@@ -113,9 +115,9 @@ def xray_stand_in(root: Path) -> dict[str, str]:
     folder = root / "images"
     folder.mkdir(parents=True)
     bbox = ["Image Index,Finding Label,Bbox [x,y,w,h],,,"]
-    bbox += [f"{images[i]},{f},100.0,200.0,300.0,250.0,,," for i, f in zip(owner, findings)]
+    bbox += [f"{images[i]},{f},100.0,200.0,300.0,250.0,,," for i, f in zip(owner, findings, strict=True)]
     labels = {name: [] for name in images}
-    for i, f in zip(owner, findings):
+    for i, f in zip(owner, findings, strict=True):
         labels[images[i]].append("Infiltration" if f == "Infiltrate" else f)
     entry = [
         "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
@@ -199,8 +201,6 @@ def eval_images(cfg: dict, dataset: str) -> int:
     """Evaluation rows of `dataset` as the workflow counts them at parse time."""
     d = cfg["datasets"][dataset]
     if d["kind"] == "chestxray":
-        from cameval.data.chestxray import count_eval_rows
-
         return count_eval_rows(d["bbox_list"], d.get("limit"))
     return d["limit"]
 
@@ -212,7 +212,8 @@ def tables(config: Path, out: str) -> str:
     lines += [f"| {rule} | {n} |" for rule, n in counts.items() if rule != "total"]
     lines += [f"| **total** | **{counts['total']}** |", ""]
     lines += [
-        "| heatmap set | model | shard_size | shards | images | CPU core-s/image | CPU core-h | GPU s/image | GPU h | GPU min/shard |",
+        "| heatmap set | model | shard_size | shards | images "
+        "| CPU core-s/image | CPU core-h | GPU s/image | GPU h | GPU min/shard |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     total_cpu = total_gpu = 0.0

@@ -16,10 +16,19 @@ import sys
 import time
 from pathlib import Path
 
+import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
+
+# after the path insert: the script runs without PYTHONPATH=workflow
+from cameval.data.build import build_dataset  # noqa: E402
+from cameval.data.images import ImageSet  # noqa: E402
+from cameval.data.multilabel import digits_multi_eval_rows  # noqa: E402
+from cameval.experiments.xray import appendix_e, table5, table5_figure, write_table5, xray_rows  # noqa: E402
+from cameval.heatmaps import compute_shard  # noqa: E402
+from cameval.models.train import train_on_dataset  # noqa: E402
 
 
 def main() -> None:
@@ -28,15 +37,6 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/table5_cost")
     ap.add_argument("--config", default=str(ROOT / "config/config.yaml"))
     args = ap.parse_args()
-    import torch
-
-    from cameval.data.build import build_dataset
-    from cameval.data.images import ImageSet
-    from cameval.data.multilabel import digits_multi_eval_rows
-    from cameval.experiments.xray import appendix_e, table5, table5_figure, write_table5, xray_rows
-    from cameval.heatmaps import compute_shard
-    from cameval.models.train import train_on_dataset
-
     torch.set_num_threads(args.threads)
     cfg = yaml.safe_load(open(args.config))
     t5 = cfg["table5"]

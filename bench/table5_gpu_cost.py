@@ -41,24 +41,24 @@ def main() -> None:
         f"torch {torch.__version__}, {args.rows} rows"
     )
     print("| heatmap set | method | batch | s/row |\n|---|---|---|---|")
+
+    def once(h: dict, layer, bs: int) -> None:
+        for b0 in range(0, args.rows, bs):
+            explain(
+                model, x[b0 : b0 + bs], target[b0 : b0 + bs], method=h["method"], layer=layer, **h.get("params", {})
+            )
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+
     for key in t5["cams"] + t5["pixels"]:
         h = cfg["heatmaps"][key]
         layer = resolve_layer(model, h.get("layer"))
         bs = h["batch_size"]
-
-        def once() -> None:
-            for b0 in range(0, args.rows, bs):
-                explain(
-                    model, x[b0 : b0 + bs], target[b0 : b0 + bs], method=h["method"], layer=layer, **h.get("params", {})
-                )
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
-
-        once()  # warm-up
+        once(h, layer, bs)  # warm-up
         best = float("inf")
         for _ in range(2):
             t0 = time.perf_counter()
-            once()
+            once(h, layer, bs)
             best = min(best, time.perf_counter() - t0)
         print(f"| {key} | {h['method']} | {bs} | {best / args.rows:.4f} |", flush=True)
 
