@@ -1,4 +1,5 @@
-"""Convert torchvision's weights, a local checkpoint or a pickled module (read restrictedly) into a cameval safetensors file."""
+"""Convert torchvision's weights, a local checkpoint or a pickled module (read restrictedly) into a
+cameval safetensors file."""
 
 from cameval.logs import setup_logging
 from cameval.models import import_weights
