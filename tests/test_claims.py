@@ -8,7 +8,8 @@ import pytest
 
 from cameval import claims
 from cameval.claims import FAILS, HOLDS, NOT_BUILT, UNDECIDED, Context
-from cameval.experiments import CLAIMS, sensitivity
+from cameval.experiments import sensitivity
+from cameval.experiments.registry import CLAIMS
 from cameval.report import markdown_to_html
 
 CTX = Context(

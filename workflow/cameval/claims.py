@@ -217,7 +217,7 @@ def evaluate_claims(
     claims: Sequence[Claim] = (),
     study: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """One row per claim of ``claims`` (every experiment's: :data:`cameval.experiments.CLAIMS`), with
+    """One row per claim of ``claims`` (every experiment's: :data:`cameval.experiments.registry.CLAIMS`), with
     both verdicts: ``verdict`` on this run's ``tables`` (a claim whose table is absent, None or
     missing, is ``not evaluated``) and ``study_verdict`` on the study's own results ``study``
     (``results/tables/study/{table3,4,5}``; None: the stage is not built)."""

@@ -9,10 +9,10 @@ from cameval.config import check_config, check_device, check_models, load_strict
 from cameval.data.chestxray import count_eval_rows
 from cameval.data.multilabel import digits_multi_eval_rows
 from cameval.errors import ConfigError
-from cameval.experiments import EXPERIMENTS, CLAIMS_CATEGORY, built_tables, categories, category_of_table
-from cameval.experiments import check as check_experiments
-from cameval.experiments import targets as experiment_targets
-from cameval.experiments import table_setup as experiment_setup
+from cameval.experiments.registry import EXPERIMENTS, CLAIMS_CATEGORY, built_tables, categories, category_of_table
+from cameval.experiments.registry import check as check_experiments
+from cameval.experiments.registry import targets as experiment_targets
+from cameval.experiments.registry import table_setup as experiment_setup
 from cameval.experiments.record import require as _require
 from cameval.experiments.study import STUDY_TABLES
 from cameval.explain import check_params, is_external

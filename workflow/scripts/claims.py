@@ -5,7 +5,7 @@ import logging
 import pandas as pd
 
 from cameval.claims import Context, claims_markdown, evaluate_claims, model_roles
-from cameval.experiments import CLAIMS
+from cameval.experiments.registry import CLAIMS
 from cameval.io import write_csv, write_text
 from cameval.logs import setup_logging
 from cameval.report import markdown_to_html

@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import load_digits
 
 from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
 from cameval.errors import ConfigError
@@ -257,6 +256,10 @@ def make_digits_loc(
         )
     if clutter < 0:
         raise ConfigError(f"clutter: expected a non-negative number of fragments, got {clutter}")
+
+    # scikit-learn's import (~1 s) is paid only by the job that builds the set, not by every job
+    # that reads an image set through cameval.data
+    from sklearn.datasets import load_digits  # noqa: PLC0415
 
     data = load_digits()
     digits8 = (data.images / 16.0).astype(np.float32)

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import load_digits
 
 from cameval.data.digits import SPLITS, ink_box, split_sources, upscale_digits
 from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
@@ -49,6 +48,10 @@ def make_digits_28(
     counts = {s: int(counts.get(s, 0)) for s in SPLITS}
     if shift < 0 or shift > (SIZE - DIGIT) // 2:
         raise ConfigError(f"shift: {shift}, expected 0..{(SIZE - DIGIT) // 2} px")
+    # scikit-learn's import (~1 s) is paid only by the job that builds the set, not by every job
+    # that reads an image set through cameval.data
+    from sklearn.datasets import load_digits  # noqa: PLC0415
+
     data = load_digits()
     digits8 = (data.images / 16.0).astype(np.float32)
     targets = data.target.astype(np.int64)

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import load_digits
 
 from cameval.data.digits import DEFAULT_COUNTS, SPLITS, ink_box, split_sources, upscale_digits
 from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
@@ -78,6 +77,10 @@ def make_digits_multi(
         )
     if not 1 <= max_digits <= 10:
         raise ConfigError(f"max_digits: expected 1..10 digits per canvas, got {max_digits}")
+    # scikit-learn's import (~1 s) is paid only by the job that builds the set, not by every job
+    # that reads an image set through cameval.data
+    from sklearn.datasets import load_digits  # noqa: PLC0415
+
     data = load_digits()
     digits8 = (data.images / 16.0).astype(np.float32)
     targets = data.target.astype(np.int64)
