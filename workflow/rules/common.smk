@@ -8,7 +8,7 @@ from snakemake.utils import validate
 from cameval.config import check_config, check_device, load_strict
 from cameval.errors import ConfigError
 from cameval.methods import label as method_label
-from cameval.explain import check_params
+from cameval.paramcheck import check_params  # not cameval.explain: that imports torch (4 s a parse)
 
 # Each config file once more, strictly: a key given twice is refused (Snakemake's loader keeps the last).
 for _file in dict.fromkeys(workflow.configfiles):

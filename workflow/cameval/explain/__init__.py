@@ -14,18 +14,17 @@ K axis follows N. ``layer=None`` is the study's default (see :func:`default_laye
 from __future__ import annotations
 
 import inspect
-import numbers
 
 import torch
 from torch import nn
 
-from cameval.errors import ConfigError
 from cameval.explain._core import DEFAULT_LAYERS, as_targets, check_input, default_layer, get_layer, upsample
 from cameval.explain.gradcam import cam_maps
 from cameval.explain.guided import combine_guided_gradcam, guided_backprop, guided_gradcam, guided_relus
 from cameval.explain.occlusion import occlusion
 from cameval.explain.pathint import gradient_shap, integrated_gradients
 from cameval.explain.shapley import shap_all_classes, shap_maps
+from cameval.paramcheck import check_signature
 
 CAM_METHODS = ("gradcam", "gradcampp")
 PIXEL_METHODS = ("guided_backprop", "guided_gradcam", "integrated_gradients", "gradient_shap", "shap")
@@ -59,35 +58,8 @@ def check_params(method: str, params: dict, key: str = "params") -> None:
     func = METHOD_FUNCTIONS.get(method)
     if func is None:
         return
-    if not isinstance(params, dict):
-        raise ConfigError(f"{key}: expected a mapping of keyword arguments of {method}, got {params!r}")
-    sig = inspect.signature(func)
-    accepted = {
-        n: p
-        for n, p in sig.parameters.items()
-        if n not in _PASSED_BY_PIPELINE and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    }
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ConfigError(
-            f"{key}: {method} takes no parameter {', '.join(map(repr, unknown))} "
-            f"(expected some of {sorted(accepted) or 'none'})"
-        )
-    missing = sorted(n for n, p in accepted.items() if p.default is p.empty and n not in params)
-    if missing:
-        raise ConfigError(f"{key}: {method} needs {', '.join(map(repr, missing))}")
-    for name, value in params.items():
-        kind = str(accepted[name].annotation)
-        if kind == "int" and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
-            raise ConfigError(f"{key}.{name}: expected an integer, got {value!r}")
-        if kind == "float" and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
-            raise ConfigError(f"{key}.{name}: expected a number, got {value!r}")
-        if kind == "bool" and not isinstance(value, bool):
-            raise ConfigError(f"{key}.{name}: expected true or false, got {value!r}")
-        if kind == "bool | None" and value is not None and not isinstance(value, bool):
-            raise ConfigError(f"{key}.{name}: expected true, false or null, got {value!r}")
-        if name in _MINIMUM and isinstance(value, numbers.Integral) and value < _MINIMUM[name]:
-            raise ConfigError(f"{key}.{name}: expected an integer >= {_MINIMUM[name]}, got {value!r}")
+    # the rules, shared with the torch-free copy of this check that the workflow runs at parse time
+    check_signature(method, inspect.signature(func), params, key, _PASSED_BY_PIPELINE, _MINIMUM)
 
 
 def explain_targets(
