@@ -47,10 +47,10 @@ EXCLUDED: dict[str, str] = {}
 
 def pinned_tables(results_root: Path) -> list[str]:
     """Relative paths (from the run's root) of the CSVs that are pinned."""
-    found = sorted(str(p.relative_to(results_root)) for p in (results_root / "results/tables").rglob("*.csv"))
+    found = [str(p.relative_to(results_root)) for p in (results_root / "results/tables").rglob("*.csv")]
     if (results_root / "results/claims.csv").exists():
         found.append("results/claims.csv")
-    return [f for f in found if f not in EXCLUDED]
+    return sorted(f for f in found if f not in EXCLUDED)
 
 
 def figures(results_root: Path) -> list[str]:
