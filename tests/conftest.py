@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-STUDY = Path(__file__).resolve().parents[1] / "resources/study"
+ROOT = Path(__file__).resolve().parents[1]
+STUDY = ROOT / "resources/study"
 
 
 # The study's five answers (App. D) and the score each means for agent A, written out by hand once for
@@ -238,3 +243,75 @@ def merge_config(base: dict, override: dict) -> dict:
         else:
             base[key] = value
     return base
+
+
+# --- the tiny config, run once for the whole session ---------------------------------------------
+
+TINY_CONFIG = "tests/configs/tiny.yaml"
+#: the command line of the shared run (after `snakemake`), as a user types it from the project's root
+TINY = ["--cores", "2", "all", "--configfile", TINY_CONFIG]
+_SKIP = {".git", ".venv", "results", "logs", "benchmarks", ".snakemake", ".pytest_cache", "__pycache__"}
+
+
+def clone(dest: Path) -> Path:
+    """The project's files (no results, resources, caches or venv) in ``dest``: a fresh checkout."""
+
+    def ignore(folder, names):
+        skip = {n for n in names if n in _SKIP}
+        if Path(folder).resolve() == (ROOT / "resources").resolve():  # what git tracks there
+            skip |= {n for n in names if n not in ("README.md", "study")}
+        return skip
+
+    shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
+    return dest
+
+
+def snakemake_at(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """``snakemake ARGS`` run from ``cwd`` (this interpreter's, ``cwd/workflow`` on the path)."""
+    env = {**os.environ, "PYTHONPATH": str(cwd / "workflow")}
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def outputs(root: Path) -> dict[str, Path]:
+    """Every file under ``root``'s results/ and resources/ (READMEs and the report aside), by relative path."""
+    return {
+        str(p.relative_to(root)): p
+        for base in ("results", "resources")
+        for p in (root / base).rglob("*")
+        if p.is_file() and p.name != "README.md" and p.name != "report.html"
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The tiny config run ONCE for the session, as a user runs it: ``snakemake --cores 2 all
+    --configfile tests/configs/tiny.yaml`` from the root of a fresh copy of the project (no ``-d``).
+
+    Returns that copy's root. Tests only READ it (the end-to-end assertions of test_workflow,
+    the pinned outputs, the baselines of the kill -9 and SLURM runs); a test that changes files
+    works on its own copy (:func:`tiny_copy`). Building the report (:func:`tiny_report`) only adds
+    ``results/report.html``.
+    """
+    root = clone(tmp_path_factory.mktemp("tiny") / "cameval")
+    proc = snakemake_at(root, *TINY, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_report(tiny_run) -> Path:
+    """``results/report.html`` of the shared tiny run, built once with the README's command."""
+    proc = snakemake_at(tiny_run, *TINY, "--report", "results/report.html")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return tiny_run / "results/report.html"
+
+
+@pytest.fixture
+def tiny_copy(tiny_run, tmp_path) -> Path:
+    """A private copy of the finished shared tiny run (results, resources, logs, ``.snakemake``
+    with its metadata, modification times kept), for a test that changes files."""
+    dest = tmp_path / "cameval"
+    shutil.copytree(tiny_run, dest, symlinks=True)
+    return dest

@@ -29,6 +29,7 @@ import torch
 import yaml
 
 from cameval.errors import DataError, WriteError
+from conftest import TINY, TINY_CONFIG, clone, outputs, snakemake_at
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
@@ -84,7 +85,10 @@ CASES = {
     "disk_full_weights": ("disk full", "`No space left on device` half-way through a safetensors file"),
     "script_exception": ("logs", "a script that raises after `setup_logging(log)`"),
     "e2e_failed_job": ("workflow", "tiny run, then 3 rows deleted from `manifest.csv` and the run repeated"),
-    "e2e_kill9": ("workflow", "`kill -9` of Snakemake and its job mid-run, `--unlock`, then the same command"),
+    "e2e_kill9": (
+        "workflow",
+        "`kill -9` of Snakemake and its job mid-run (Table 3's jobs), `--unlock`, then the same command",
+    ),
     "e2e_report": (
         "workflow",
         "`snakemake --cores 2 all --configfile tests/configs/tiny.yaml --report results/report.html`",
@@ -263,13 +267,6 @@ def test_undamaged_inputs_give_a_shard(data):
 
 
 # --- config: checked at parse time, naming the key -----------------------------------------------
-
-
-def snakemake_at(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(cwd / "workflow")}
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def error_line(output: str, marker: str) -> str:
@@ -931,9 +928,24 @@ def as_dry_run(cmd: str, override: Path) -> list[str]:
     return words
 
 
+@pytest.fixture(scope="module")
+def dry_run_once():
+    """``run(words)``: the dry-run ``words`` from the repository root, run once for the module (several
+    documented commands come to the same dry-run: `make all` and `make report`, the READMEs' copies)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow")}
+    done: dict[tuple[str, ...], subprocess.CompletedProcess] = {}
+
+    def run(words: list[str]) -> subprocess.CompletedProcess:
+        if tuple(words) not in done:
+            done[tuple(words)] = subprocess.run(words, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+        return done[tuple(words)]
+
+    return run
+
+
 @pytest.mark.workflow
 @pytest.mark.parametrize("doc, cmd", documented_commands())
-def test_every_documented_command_runs_from_the_repository_root(doc, cmd, imagenet_override):
+def test_every_documented_command_runs_from_the_repository_root(doc, cmd, imagenet_override, dry_run_once):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow")}
     if cmd.startswith("make "):
         proc = subprocess.run(["make", "-n", *cmd.split()[1:]], cwd=ROOT, capture_output=True, text=True, env=env)
@@ -943,63 +955,34 @@ def test_every_documented_command_runs_from_the_repository_root(doc, cmd, imagen
         for line in runs:
             words = line.split()
             words = [sys.executable, "-m", "snakemake", "-n", *words[1:]]
-            sub = subprocess.run(words, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+            sub = dry_run_once(words)
             assert sub.returncode == 0, f"{line}:\n{sub.stdout[-2000:]}\n{sub.stderr[-2000:]}"
         return
     if "--report" in cmd:
         pytest.skip("builds the report of finished results: see test_report_of_the_tiny_run_builds")
-    proc = subprocess.run(
-        as_dry_run(cmd, imagenet_override), cwd=ROOT, capture_output=True, text=True, env=env, timeout=600
-    )
+    proc = dry_run_once(as_dry_run(cmd, imagenet_override))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{doc}: {cmd}\n{out[-3000:]}"
     assert "No validator found" not in out
     assert "Job stats" in out or "Nothing to be done" in out
 
 
-# --- the workflow end to end, in a copy of the repository ----------------------------------------
+# --- the workflow end to end: the session's shared tiny run (tests/conftest.py) --------------------
 
-TINY = ["--cores", "2", "all", "--configfile", "tests/configs/tiny.yaml"]
-_SKIP = {".git", ".venv", "results", "logs", "benchmarks", ".snakemake", ".pytest_cache", "__pycache__"}
-
-
-def clone(dest: Path) -> Path:
-    """The project's files (no results, resources, caches or venv) in ``dest``: a fresh checkout."""
-
-    def ignore(folder, names):
-        skip = {n for n in names if n in _SKIP}
-        if Path(folder).resolve() == (ROOT / "resources").resolve():  # what git tracks there
-            skip |= {n for n in names if n not in ("README.md", "study")}
-        return skip
-
-    shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
-    return dest
+#: the kill -9 run's targets: Table 3, whose 12 jobs build the digits set, train VGG and compute its
+#: Grad-CAM, guided-backprop and occlusion shards (the tiny config's `all` has 88)
+KILL9 = ["--cores", "2", "results/tables/table3.csv", "--configfile", TINY_CONFIG]
 
 
-def outputs(root: Path) -> dict[str, Path]:
-    return {
-        str(p.relative_to(root)): p
-        for base in ("results", "resources")
-        for p in (root / base).rglob("*")
-        if p.is_file() and p.name != "README.md" and p.name != "report.html"
-    }
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """The tiny config, run once from the root of a fresh copy of the project."""
-    root = clone(tmp_path_factory.mktemp("run") / "cameval")
-    proc = snakemake_at(root, *TINY)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return root
+def planned_outputs(dry_run: str) -> set[str]:
+    """The output files of every job a dry-run lists."""
+    return {f for line in re.findall(r"^\s+output: (.*)$", dry_run, re.M) for f in line.split(", ")}
 
 
 @pytest.mark.workflow
 @pytest.mark.e2e
-def test_report_of_the_tiny_run_builds(tiny_run):
-    proc = snakemake_at(tiny_run, *TINY, "--report", "results/report.html")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    report = tiny_run / "results/report.html"
+def test_report_of_the_tiny_run_builds(tiny_run, tiny_report):
+    report = tiny_report
     html = report.read_text(errors="replace")
     assert report.stat().st_size > 50_000
     for name in ("figure1.png", "appendix_b.png", "appendix_c.png"):
@@ -1017,9 +1000,15 @@ def test_report_of_the_tiny_run_builds(tiny_run):
 @pytest.mark.e2e
 def test_kill9_mid_run_then_rerun_gives_identical_results_and_no_leftovers(tiny_run, tmp_path):
     root = clone(tmp_path / "cameval")
+    fresh = set(outputs(root))  # what a clone holds before any run (the study's shipped files)
+    plan = snakemake_at(root, "-n", *KILL9)
+    assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]
+    planned = planned_outputs(plan.stdout)
+    assert "resources/models/vgg.safetensors" in planned and "results/tables/table3.csv" in planned
+    assert any(f.startswith("results/heatmaps/") for f in planned)
     env = {**os.environ, "PYTHONPATH": str(root / "workflow")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", *TINY],
+        [sys.executable, "-m", "snakemake", *KILL9],
         cwd=root,
         env=env,
         start_new_session=True,
@@ -1036,16 +1025,18 @@ def test_kill9_mid_run_then_rerun_gives_identical_results_and_no_leftovers(tiny_
     proc.wait()
     assert seen, "no job was caught writing: nothing to test"
     left_after_kill = temporaries(root)
-    first = snakemake_at(root, *TINY)
+    first = snakemake_at(root, *KILL9)
     locked = first.returncode != 0 and "cannot be locked" in first.stdout + first.stderr
     if locked:
-        assert snakemake_at(root, "--unlock", "--cores", "1", "--configfile", "tests/configs/tiny.yaml").returncode == 0
-        first = snakemake_at(root, *TINY)
+        assert snakemake_at(root, "--unlock", "--cores", "1", "--configfile", TINY_CONFIG).returncode == 0
+        first = snakemake_at(root, *KILL9)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert temporaries(root) == []
     a, b = outputs(tiny_run), outputs(root)
-    assert a.keys() == b.keys()
-    for name in a:
+    made = set(b) - fresh
+    assert made == planned  # every output of Table 3's jobs, and nothing else
+    assert made <= a.keys()  # the same files the uninterrupted run of `all` wrote, compared below
+    for name in sorted(made):
         if name.startswith("results/tables/"):
             assert a[name].read_bytes() == b[name].read_bytes(), name
         elif name.endswith(".h5"):
@@ -1077,24 +1068,21 @@ def test_kill9_mid_run_then_rerun_gives_identical_results_and_no_leftovers(tiny_
 
 @pytest.mark.workflow
 @pytest.mark.e2e
-def test_a_failed_job_says_why_in_its_log(tiny_run):
-    manifest = tiny_run / "resources/data/digits-loc/manifest.csv"
-    original = manifest.read_bytes()
-    try:
-        edit_manifest(manifest, lambda df: df.drop(index=np.flatnonzero(df["split"].to_numpy() == "test")[:3]))
-        proc = snakemake_at(tiny_run, *TINY)
-        assert proc.returncode != 0
-        logs = [p for p in (tiny_run / "logs").rglob("*.log") if "DataError" in p.read_text()]
-        assert logs, "no log holds the error"
-        text = logs[0].read_text()
-        assert "Traceback (most recent call last)" in text and str(manifest.relative_to(tiny_run)) in text
-        message = next(line for line in text.splitlines() if "DataError" in line and "CRITICAL" in line)
-        record(
-            "e2e_failed_job",
-            f"`{logs[0].relative_to(tiny_run)}`: " + message.split(" ", 3)[3],
-            "the failed job's outputs removed by Snakemake; no temporary; tables of the earlier run kept",
-            tiny_run,
-        )
-        assert temporaries(tiny_run) == [] and (tiny_run / "results/tables/table1.csv").exists()
-    finally:
-        manifest.write_bytes(original)
+def test_a_failed_job_says_why_in_its_log(tiny_copy):
+    root = tiny_copy  # the finished shared run, copied: this test damages an input
+    manifest = root / "resources/data/digits-loc/manifest.csv"
+    edit_manifest(manifest, lambda df: df.drop(index=np.flatnonzero(df["split"].to_numpy() == "test")[:3]))
+    proc = snakemake_at(root, *TINY)
+    assert proc.returncode != 0
+    logs = [p for p in (root / "logs").rglob("*.log") if "DataError" in p.read_text()]
+    assert logs, "no log holds the error"
+    text = logs[0].read_text()
+    assert "Traceback (most recent call last)" in text and str(manifest.relative_to(root)) in text
+    message = next(line for line in text.splitlines() if "DataError" in line and "CRITICAL" in line)
+    record(
+        "e2e_failed_job",
+        f"`{logs[0].relative_to(root)}`: " + message.split(" ", 3)[3],
+        "the failed job's outputs removed by Snakemake; no temporary; tables of the earlier run kept",
+        root,
+    )
+    assert temporaries(root) == [] and (root / "results/tables/table1.csv").exists()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import merge_config
+from conftest import TINY, merge_config, snakemake_at
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
@@ -49,8 +49,29 @@ def paper_config(tmp_path, paper_fixtures):
     return path
 
 
-def test_default_config_dry_run_plans_every_stage(tmp_path):
-    out = snakemake("-n", "all", "--configfile", str(ROOT / "config/config.yaml"), workdir=tmp_path).stdout
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory, paper_fixtures):
+    """``plan(config, *targets)``: the stdout of ``snakemake -n TARGETS`` with the unchanged embedded
+    default (``"default"``) or paper config on the fixtures (``"paper"``), each dry-run run once for
+    the module however many tests read it (tests that edit a config run their own)."""
+    work = tmp_path_factory.mktemp("plans")
+    paper = work / "paper.yaml"
+    paper.write_text(
+        yaml.safe_dump(merge_config(yaml.safe_load((ROOT / "config/paper.yaml").read_text()), paper_fixtures))
+    )
+    configs = {"default": ROOT / "config/config.yaml", "paper": paper}
+    done = {}
+
+    def run(config: str, *targets: str) -> str:
+        if (config, targets) not in done:
+            done[config, targets] = snakemake("-n", *targets, "--configfile", str(configs[config]), workdir=work).stdout
+        return done[config, targets]
+
+    return run
+
+
+def test_default_config_dry_run_plans_every_stage(plan):
+    out = plan("default", "all")
     counts = job_counts(out)
     # 1000 test images: one shard per CAM method and model (3 models x 2 methods); one
     # guided-backprop shard (120 images: Table 4's pool, which covers Figure 1's and Table 3's
@@ -102,20 +123,16 @@ def test_default_config_dry_run_plans_every_stage(tmp_path):
     }
 
 
-def test_table1_alone_needs_no_figure_inputs(tmp_path):
-    out = snakemake(
-        "-n", "results/tables/table1.csv", "--configfile", str(ROOT / "config/config.yaml"), workdir=tmp_path
-    ).stdout
+def test_table1_alone_needs_no_figure_inputs(plan):
+    out = plan("default", "results/tables/table1.csv")
     counts = job_counts(out)
     assert "figure1" not in counts
     assert counts["heatmaps"] == 6  # gradcam and gradcampp only: 3 models x 2 methods, one shard each
     assert "guided_backprop" not in out and "occlusion" not in out
 
 
-def test_table3_alone_computes_only_the_maps_it_needs(tmp_path):
-    out = snakemake(
-        "-n", "results/tables/table3.csv", "--configfile", str(ROOT / "config/config.yaml"), workdir=tmp_path
-    ).stdout
+def test_table3_alone_computes_only_the_maps_it_needs(plan):
+    out = plan("default", "results/tables/table3.csv")
     counts = job_counts(out)
     # VGG only: its Grad-CAM shard, its guided-backprop shard, and 2 + 2 occlusion shards; no
     # other model is trained
@@ -123,52 +140,42 @@ def test_table3_alone_computes_only_the_maps_it_needs(tmp_path):
     assert "localization" not in counts and "figure1" not in counts
 
 
-def test_table2_after_table1_reuses_the_gradcam_shards(tmp_path):
+def test_table2_after_table1_reuses_the_gradcam_shards(plan):
     """Table 2 reads the very shard files Table 1 reads: no heatmap job of its own."""
-    cfg = ["--configfile", str(ROOT / "config/config.yaml")]
-    t1 = snakemake("-n", "results/tables/table1.csv", *cfg, workdir=tmp_path).stdout
-    t2 = snakemake("-n", "results/tables/table2.csv", *cfg, workdir=tmp_path).stdout
+    t1 = plan("default", "results/tables/table1.csv")
+    t2 = plan("default", "results/tables/table2.csv")
     shards_t2 = set(re.findall(r"results/heatmaps/\S+?\.h5", t2))
     shards_t1 = set(re.findall(r"results/heatmaps/\S+?\.h5", t1))
     assert shards_t2 and shards_t2 <= shards_t1
 
 
-def test_paper_config_dry_run_against_imagenet_fixture(tmp_path, paper_config):
-    out = snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path).stdout
+def test_paper_config_dry_run_against_imagenet_fixture(plan):
+    out = plan("paper", "all")
     counts = job_counts(out)
     # ImageNet, MNIST, CIFAR-10 and ChestX-ray14; the two Table 7 networks are trained, the rest
     # imported (VGG-16, AlexNet, GoogLeNet and the X-ray models A and B)
     assert counts["import_model"] == 3 + 2 and counts["dataset"] == 4 and counts["train_model"] == 2
-    out = snakemake("-n", "results/tables/table1.csv", "--configfile", str(paper_config), workdir=tmp_path).stdout
+    out = plan("paper", "results/tables/table1.csv")
     assert job_counts(out)["heatmaps"] == 6  # 4 images: one shard per model and CAM method
     # Table 2 reads those Grad-CAM shards of VGG-16 and GoogLeNet; Table 3 only VGG-16's maps
-    out = snakemake("-n", "results/tables/table2.csv", "--configfile", str(paper_config), workdir=tmp_path).stdout
+    out = plan("paper", "results/tables/table2.csv")
     counts = job_counts(out)
     assert counts["heatmaps"] == 2 and counts["pointing"] == 2 and counts["import_model"] == 2
-    out = snakemake("-n", "results/tables/table3.csv", "--configfile", str(paper_config), workdir=tmp_path).stdout
+    out = plan("paper", "results/tables/table3.csv")
     counts = job_counts(out)
     assert counts["import_model"] == 1 and counts["rank_correlation"] == 2
     assert set(re.findall(r"results/heatmaps/imagenet/(\w+)/", out)) == {"vgg16"}
 
 
-def test_table5_alone_builds_only_what_it_needs(tmp_path):
-    out = snakemake(
-        "-n", "results/tables/table5.csv", "--configfile", str(ROOT / "config/config.yaml"), workdir=tmp_path
-    ).stdout
+def test_table5_alone_builds_only_what_it_needs(plan):
+    out = plan("default", "results/tables/table5.csv")
     counts = job_counts(out)
     assert counts == {"dataset": 1, "train_model": 2, "heatmaps": 12, "xray_localization": 2, "table5": 1}
     assert "digits-loc" not in out
 
 
-def test_paper_config_plans_every_table5_job_against_chestxray_fixture(tmp_path, paper_config):
-    out = snakemake(
-        "-n",
-        "results/tables/table5.csv",
-        "results/figures/appendix_e.png",
-        "--configfile",
-        str(paper_config),
-        workdir=tmp_path,
-    ).stdout
+def test_paper_config_plans_every_table5_job_against_chestxray_fixture(plan):
+    out = plan("paper", "results/tables/table5.csv", "results/figures/appendix_e.png")
     counts = job_counts(out)
     # the fixture's 5 (image, boxed finding) rows fit one shard of every set: 6 sets x 2 models
     assert counts == {
@@ -180,7 +187,7 @@ def test_paper_config_plans_every_table5_job_against_chestxray_fixture(tmp_path,
         "appendix_e": 1,
     }
     assert set(re.findall(r"results/heatmaps/(\w+)/", out)) == {"chestxray"}
-    out = snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path).stdout
+    out = plan("paper", "all")  # the dry-run of test_paper_config_dry_run_against_imagenet_fixture
     assert job_counts(out)["import_model"] == 5 and job_counts(out)["table5_figure"] == 1
 
 
@@ -206,12 +213,11 @@ def test_missing_imagenet_folder_fails_at_parse_time_naming_the_key(tmp_path, pa
     assert "ILSVRC2012_val_" in proc.stdout + proc.stderr
 
 
-def test_tables_6_and_7_alone_build_only_what_they_need(tmp_path):
-    cfg = ["--configfile", str(ROOT / "config/config.yaml")]
-    counts = job_counts(snakemake("-n", "results/tables/table6.csv", *cfg, workdir=tmp_path).stdout)
+def test_tables_6_and_7_alone_build_only_what_they_need(plan):
+    counts = job_counts(plan("default", "results/tables/table6.csv"))
     # the attacks of VGG and GoogLeNet on digits-32 (Table 6's 32×32 canvases), nothing else: no heatmap shard, no AlexNet, no MNIST net
     assert counts == {"dataset": 1, "train_model": 2, "one_pixel": 3 * 2, "sensitivity": 2, "table6": 1}
-    out = snakemake("-n", "results/tables/table7.csv", *cfg, workdir=tmp_path).stdout
+    out = plan("default", "results/tables/table7.csv")
     assert job_counts(out) == {
         "dataset": 2,
         "train_model": 1,
@@ -226,26 +232,23 @@ def test_tables_6_and_7_alone_build_only_what_they_need(tmp_path):
     )
 
 
-def test_paper_config_plans_tables_6_and_7(tmp_path, paper_config):
-    cfg = ["--configfile", str(paper_config)]
-    out = snakemake("-n", "results/tables/table6.csv", *cfg, workdir=tmp_path).stdout
+def test_paper_config_plans_tables_6_and_7(plan):
+    out = plan("paper", "results/tables/table6.csv")
     counts = job_counts(out)  # 4 fixture images: one attack shard each for VGG-16 and GoogLeNet
     assert counts["one_pixel"] == 2 and counts["import_model"] == 2 and "train_model" not in counts
-    out = snakemake("-n", "results/tables/table7.csv", *cfg, workdir=tmp_path).stdout
+    out = plan("paper", "results/tables/table7.csv")
     counts = job_counts(out)
     assert counts["class_maps"] == 2 and counts["train_model"] == 2 and counts["dataset"] == 2
     assert "results/maps/table7/mnist/mnist_net.h5" in out and "results/maps/table7/cifar10/googlenet_cifar10.h5" in out
 
 
-def test_paper_config_replays_the_studys_attacks_in_table6_study(tmp_path, paper_config):
+def test_paper_config_replays_the_studys_attacks_in_table6_study(tmp_path, paper_config, plan):
     cfg = yaml.safe_load(paper_config.read_text())  # table6.study_attacks: the shipped files (paper_fixtures)
-    out = snakemake("-n", "results/tables/table6_study.csv", "--configfile", str(paper_config), workdir=tmp_path).stdout
+    out = plan("paper", "results/tables/table6_study.csv")
     # one replay per model on the ImageNet fixture, no attack of our own
     assert job_counts(out) == {"dataset": 1, "import_model": 2, "one_pixel_study": 2, "table6_study": 1}
     assert "results/metrics/one_pixel_study/imagenet/googlenet.csv" in out
-    assert "table6_study" in job_counts(
-        snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path).stdout
-    )
+    assert "table6_study" in job_counts(plan("paper", "all"))
     cfg["table6"]["study_attacks"]["alexnet"] = cfg["table6"]["study_attacks"]["vgg16"]  # not one of table6.models
     paper_config.write_text(yaml.safe_dump(cfg))
     proc = snakemake("-n", "all", "--configfile", str(paper_config), workdir=tmp_path, check=False)
@@ -276,9 +279,10 @@ def test_bad_config_fails_at_parse_time_naming_the_key(tmp_path, edit, key):
 
 
 @pytest.mark.e2e
-def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
-    cfg = ["--configfile", str(ROOT / "tests/configs/tiny.yaml")]
-    snakemake("all", *cfg, workdir=tmp_path)
+def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tiny_run, tiny_report):
+    """The session's shared tiny run (tests/conftest.py: `snakemake --cores 2 all --configfile
+    tests/configs/tiny.yaml` from the root of a fresh copy), its report, then a dry-run that finds nothing to do."""
+    tmp_path = tiny_run  # the shared run's root: read, never changed here
     table = pd.read_csv(tmp_path / "results/tables/table1.csv")
     assert set(table["model"]) == {"vgg", "googlenet"} and set(table["method"]) == {"gradcam", "gradcampp"}
     for col in ("top1_loc", "top5_loc", "top1_cls", "top5_cls"):
@@ -392,9 +396,7 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
     v = cl.loc["one-pixel-sensitivity", "verdict"]
     assert v in real or v == "not evaluated (Table 6 lacks a GoogLeNet-type model)", v
     # the report: every table page, the figures, the claims and the survey in one file
-    report = tmp_path / "results/report.html"
-    snakemake("all", "--report", str(report), *cfg, workdir=tmp_path)
-    text = report.read_text()
+    text = tiny_report.read_text()
     for name in (
         "table1.html",
         "table2.html",
@@ -417,5 +419,5 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tmp_path):
         "The study's own results — Tables 3–5 recomputed from its raw data",
     ):
         assert json.dumps(category)[1:-1] in text, category  # the report holds its items as JSON
-    again = snakemake("-n", "all", *cfg, workdir=tmp_path).stdout
-    assert "Nothing to be done" in again
+    again = snakemake_at(tiny_run, "-n", *TINY)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout

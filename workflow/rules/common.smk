@@ -15,7 +15,8 @@ from cameval.experiments.registry import targets as experiment_targets
 from cameval.experiments.registry import table_setup as experiment_setup
 from cameval.experiments.record import require as _require
 from cameval.experiments.study import STUDY_TABLES
-from cameval.explain import check_params, is_external
+from cameval.methods import split_name
+from cameval.paramcheck import check_params  # not cameval.explain: that imports torch (4 s a parse)
 
 # Each config file once more, strictly: a key given twice is refused (Snakemake's loader keeps the last).
 for _file in dict.fromkeys(workflow.configfiles):
@@ -37,13 +38,19 @@ for _name, _d in config["datasets"].items():
             if not os.path.exists(_d[_key]):
                 raise ConfigError(f"datasets.{_name}.{_key}: no {_d[_key]} (expected {_expected})")
 for _name, _h in config["heatmaps"].items():
-    # a library's method is imported to read its signature: once, in the main process, not in every job
-    if workflow.is_main_process or not is_external(_h["method"]):
+    if split_name(_h["method"]) is None:  # one of ours: its signature read from the source, no torch
         check_params(_h["method"], _h["params"], key=f"heatmaps.{_name}.params")
 if workflow.is_main_process:
-    check_models(config)  # archs build; a default Grad-CAM layer where one is needed (imports torchvision)
+    # a library's method or your own is imported to read its signature, and archs are built on the meta
+    # device (torch, torchvision): once, in the main process, not again in every cluster job
+    from cameval.explain import check_params as check_imported_params
+
+    for _name, _h in config["heatmaps"].items():
+        if split_name(_h["method"]) is not None:
+            check_imported_params(_h["method"], _h["params"], key=f"heatmaps.{_name}.params")
+    check_models(config)
     for _m, _p in config.get("table7", {}).get("params", {}).items():
-        check_params(_m, _p, key=f"table7.params.{_m}")
+        check_imported_params(_m, _p, key=f"table7.params.{_m}")
 for _name, _d in config["datasets"].items():
     if _d["kind"] == "chestxray":
         for _key, _expected in (

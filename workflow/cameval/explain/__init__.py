@@ -14,12 +14,10 @@ K axis follows N. ``layer=None`` is the study's default (see :func:`default_laye
 from __future__ import annotations
 
 import inspect
-import numbers
 
 import torch
 from torch import nn
 
-from cameval.errors import ConfigError
 from cameval.explain._core import DEFAULT_LAYERS, as_targets, check_input, default_layer, get_layer, logits_of, upsample
 from cameval.explain.gradcam import cam_maps
 from cameval.explain.guided import combine_guided_gradcam, guided_backprop, guided_gradcam, guided_relus
@@ -28,6 +26,7 @@ from cameval.explain.occlusion import occlusion
 from cameval.explain.pathint import gradient_shap, integrated_gradients
 from cameval.explain.shapley import shap_all_classes, shap_maps
 from cameval.methods import split_name
+from cameval.paramcheck import check_accepted
 
 CAM_METHODS = ("gradcam", "gradcampp")
 PIXEL_METHODS = ("guided_backprop", "guided_gradcam", "integrated_gradients", "gradient_shap", "shap")
@@ -48,11 +47,6 @@ METHOD_FUNCTIONS = {
 _PASSED_BY_PIPELINE = ("model", "x", "targets", "layer", "method")
 #: smallest allowed value of integer params
 _MINIMUM = {"patch": 1, "stride": 1, "batch_size": 1, "steps": 2, "n_samples": 1}
-
-
-def _annotation(p: inspect.Parameter) -> str:
-    """A parameter's annotation as written: ``int``, ``bool | None`` (a type object by its name)."""
-    return p.annotation.__name__ if isinstance(p.annotation, type) else str(p.annotation)
 
 
 def is_external(method: str) -> bool:
@@ -80,8 +74,6 @@ def check_params(method: str, params: dict, key: str = "params") -> None:
     func = METHOD_FUNCTIONS.get(method)
     if func is None and not is_external(method):
         return
-    if not isinstance(params, dict):
-        raise ConfigError(f"{key}: expected a mapping of keyword arguments of {method}, got {params!r}")
     if func is None:
         accepted = accepted_params(method)
     else:
@@ -90,27 +82,7 @@ def check_params(method: str, params: dict, key: str = "params") -> None:
             for n, p in inspect.signature(func).parameters.items()
             if n not in _PASSED_BY_PIPELINE and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         }
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ConfigError(
-            f"{key}: {method} takes no parameter {', '.join(map(repr, unknown))} "
-            f"(expected some of {sorted(accepted) or 'none'})"
-        )
-    missing = sorted(n for n, p in accepted.items() if p.default is p.empty and n not in params)
-    if missing:
-        raise ConfigError(f"{key}: {method} needs {', '.join(map(repr, missing))}")
-    for name, value in params.items():
-        kind = _annotation(accepted[name])
-        if kind == "int" and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
-            raise ConfigError(f"{key}.{name}: expected an integer, got {value!r}")
-        if kind == "float" and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
-            raise ConfigError(f"{key}.{name}: expected a number, got {value!r}")
-        if kind == "bool" and not isinstance(value, bool):
-            raise ConfigError(f"{key}.{name}: expected true or false, got {value!r}")
-        if kind == "bool | None" and value is not None and not isinstance(value, bool):
-            raise ConfigError(f"{key}.{name}: expected true, false or null, got {value!r}")
-        if name in _MINIMUM and isinstance(value, numbers.Integral) and value < _MINIMUM[name]:
-            raise ConfigError(f"{key}.{name}: expected an integer >= {_MINIMUM[name]}, got {value!r}")
+    check_accepted(method, accepted, params, key, _MINIMUM)
 
 
 def explain_targets(
