@@ -111,9 +111,18 @@ def _t3(ggc, gbp, diff=(0.2, 0.15, 0.25, 0.001)):
                 "gradcam": 0.2,
                 "gradcam_low": 0.1,
                 "gradcam_high": 0.3,
-                **{f"guided_gradcam_minus_guided_backprop{k}": v for k, v in zip(("", "_low", "_high", "_p"), diff)},
-                **{f"gradcam_minus_guided_backprop{k}": v for k, v in zip(("", "_low", "_high", "_p"), diff)},
-                **{f"guided_gradcam_minus_gradcam{k}": v for k, v in zip(("", "_low", "_high", "_p"), diff)},
+                **{
+                    f"guided_gradcam_minus_guided_backprop{k}": v
+                    for k, v in zip(("", "_low", "_high", "_p"), diff, strict=True)
+                },
+                **{
+                    f"gradcam_minus_guided_backprop{k}": v
+                    for k, v in zip(("", "_low", "_high", "_p"), diff, strict=True)
+                },
+                **{
+                    f"guided_gradcam_minus_gradcam{k}": v
+                    for k, v in zip(("", "_low", "_high", "_p"), diff, strict=True)
+                },
             }
         ]
     )
@@ -502,7 +511,8 @@ def test_one_pixel_claim_with_one_model_missing():
 
 
 def test_one_pixel_claim_on_a_table_built_by_table6():
-    """Through cameval.experiments.sensitivity.table6 (its real columns): GoogLeNet's map is above the random pixel on all
+    """Through cameval.experiments.sensitivity.table6 (its real columns): GoogLeNet's map is above the random pixel
+    on all
     10 attacks, VGG-16's is 0 at the attacked pixel and positive at the random one; the exact two-sided
     Wilcoxon p-value of 10 same-sign pairs is 2 / 2**10 (scipy)."""
     from cameval.experiments.sensitivity import table6
@@ -630,7 +640,8 @@ def test_table7_claims_need_their_models():
 
 
 def test_table7_claims_on_a_table_built_by_table7():
-    """Through cameval.experiments.faithfulness.table7 (its real columns), per-image rows by hand: on the MNIST net Grad-CAM's
+    """Through cameval.experiments.faithfulness.table7 (its real columns), per-image rows by hand: on the MNIST net
+    Grad-CAM's
     drop is 0.1 on every image, SHAP's 0.5 and IG's 0.6 (constant values: each interval is the point); on
     GoogLeNet Grad-CAM's contrastivity 0.9 against 0.2 and 0.3."""
     from cameval.experiments.faithfulness import table7

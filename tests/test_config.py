@@ -97,7 +97,8 @@ def test_target_parts_and_model_classes():
         ),
         (
             lambda c: c["table7"].update(images={"mnist_net": 100}),
-            r"table7.images: \{'mnist_net': 100\} has no number for \['googlenet'\] \(expected one number, or one per model",
+            r"table7.images: \{'mnist_net': 100\} has no number for \['googlenet'\] "
+            r"\(expected one number, or one per model",
         ),
         (
             lambda c: c["table7"].update(images={"mnist_net": 1, "googlenet": 1, "vgg": 1}),
@@ -111,7 +112,8 @@ def test_target_parts_and_model_classes():
         (lambda c: c["table2"].update(heatmap="gradcampp"), r"table2.heatmap: heatmaps.gradcampp has method gradcampp"),
         (
             lambda c: c["table1"].update(methods=["gradcam", "guided_backprop"]),
-            r"table1.methods: heatmaps.guided_backprop has method guided_backprop \(expected a set of method gradcam or "
+            r"table1.methods: heatmaps.guided_backprop has method guided_backprop "
+            r"\(expected a set of method gradcam or "
             r"gradcampp\)",
         ),
         (lambda c: c["table5"].update(cams=["xr_ig"]), r"table5.cams: heatmaps.xr_ig has method integrated_gradients"),

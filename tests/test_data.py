@@ -166,13 +166,13 @@ def test_digits_split_by_source_digit(digits):
     from sklearn.datasets import load_digits
 
     target = load_digits().target
-    assert all(target[int(src)] == lab for src, lab in zip(m["source"], m["label"]))
+    assert all(target[int(src)] == lab for src, lab in zip(m["source"], m["label"], strict=True))
 
 
 def test_digits_labels_are_balanced(digits):
     d, _ = digits
     m = read_manifest(d / "manifest.csv")
-    for split, n in SMALL.items():
+    for split in SMALL:
         counts = Counter(m.loc[m["split"] == split, "label"])
         assert set(counts) == set(range(10)) and max(counts.values()) - min(counts.values()) <= 1
 
@@ -180,7 +180,7 @@ def test_digits_labels_are_balanced(digits):
 def test_digits_boxes_are_inside_the_canvas(digits):
     d, _ = digits
     m = read_manifest(d / "manifest.csv")
-    for boxes, label in zip(m["boxes"], m["label"]):
+    for boxes, label in zip(m["boxes"], m["label"], strict=True):
         assert len(boxes) == 1
         c, x0, y0, x1, y1 = boxes[0]
         assert c == label and all(isinstance(v, int) for v in boxes[0])
@@ -205,7 +205,7 @@ def test_digits_boxes_are_tight_around_the_ink(tmp_path):
     with ImageSet(tmp_path / "i.h5") as s:
         images = s.uint8(slice(None)).astype(float)
     tol = 0.04  # uint8 rounding relative to the contrast
-    for im, boxes in zip(images, m["boxes"]):
+    for im, boxes in zip(images, m["boxes"], strict=True):
         colours, freq = np.unique(im.reshape(-1, 3), axis=0, return_counts=True)
         bg = colours[np.argmax(freq)]
         dev = np.abs(im - bg).max(axis=2)
@@ -316,7 +316,7 @@ def test_imagenet_boxes_land_on_the_bright_rectangles(imagenet_built):
     m = read_manifest(imagenet_built / "xml.csv")
     with ImageSet(imagenet_built / "xml.h5") as s:
         images = s.uint8(slice(None)).astype(float).mean(axis=3)
-    for im, boxes in zip(images, m["boxes"]):
+    for im, boxes in zip(images, m["boxes"], strict=True):
         bright = im > 135
         grown = np.zeros_like(bright)
         for _, x0, y0, x1, y1 in boxes:

@@ -485,7 +485,7 @@ def assert_untouched(model: nn.Module, before: dict, check_state: bool = True) -
     for n, m in model.named_modules():
         for hooks in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"):
             assert not getattr(m, hooks), f"{n}.{hooks} left behind"
-    for (owner, name), was, now in zip(RELU_OWNERS, before["functions"], after["functions"]):
+    for (owner, name), was, now in zip(RELU_OWNERS, before["functions"], after["functions"], strict=True):
         assert now is was, f"{getattr(owner, '__name__', owner)}.{name} not restored"
     assert F.relu(torch.tensor([-1.0, 2.0])).tolist() == [0.0, 2.0]
 

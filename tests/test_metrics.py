@@ -358,9 +358,9 @@ def _random_cases(n=40, size=24, seed=0):
 def test_pointing_hit_equals_quantus_pointing_game():
     quantus = pytest.importorskip("quantus")
     maps, boxes = _random_cases()
-    masks = np.stack([blob(b[0], m.shape) > 0 for m, b in zip(maps, boxes)])  # one box each
+    masks = np.stack([blob(b[0], m.shape) > 0 for m, b in zip(maps, boxes, strict=True)])  # one box each
     oracle = quantus.PointingGame(disable_warnings=True).evaluate_batch(a_batch=maps[:, None], s_batch=masks[:, None])
-    ours = [metrics.pointing_hit(m, b) for m, b in zip(maps, boxes)]
+    ours = [metrics.pointing_hit(m, b) for m, b in zip(maps, boxes, strict=True)]
     assert 0 < sum(ours) < len(ours)  # both outcomes occur
     assert ours == [bool(h) for h in oracle]
 
@@ -368,12 +368,12 @@ def test_pointing_hit_equals_quantus_pointing_game():
 def test_inbox_ratio_equals_quantus_attribution_localisation_of_the_binarized_map():
     quantus = pytest.importorskip("quantus")
     maps, boxes = _random_cases(seed=1)
-    masks = np.stack([blob(b[0], m.shape) > 0 for m, b in zip(maps, boxes)])  # one box each
+    masks = np.stack([blob(b[0], m.shape) > 0 for m, b in zip(maps, boxes, strict=True)])  # one box each
     high = (maps >= 0.6 * maps.max(axis=(1, 2), keepdims=True)).astype(float)
     oracle = quantus.AttributionLocalisation(disable_warnings=True).evaluate_batch(
         x_batch=np.zeros((len(maps), 1, *maps.shape[1:])), a_batch=high[:, None], s_batch=masks[:, None]
     )
-    ours = [metrics.inbox_ratio(m, b, threshold=0.6) for m, b in zip(maps, boxes)]
+    ours = [metrics.inbox_ratio(m, b, threshold=0.6) for m, b in zip(maps, boxes, strict=True)]
     np.testing.assert_allclose(ours, oracle, atol=1e-6)
     assert len(set(np.round(ours, 6))) > 5  # not a constant
 

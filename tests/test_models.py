@@ -159,7 +159,6 @@ def test_torchvision_checkpoint_in_cache_is_converted(tmp_path, monkeypatch):
     """A googlenet checkpoint laid out as torchvision's (aux heads included) becomes a cameval file."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     source = torch.hub.load_state_dict_from_url  # noqa: F841 (documented: torchvision reads the cache)
-    full = torch.nn.Module()
     import torchvision
 
     ref = torchvision.models.googlenet(aux_logits=True, init_weights=True, transform_input=True).eval()

@@ -1042,7 +1042,7 @@ def test_kill9_mid_run_then_rerun_gives_identical_results_and_no_leftovers(tiny_
         elif name.endswith(".h5"):
             with h5py.File(a[name]) as fa, h5py.File(b[name]) as fb:
                 keys = []  # every dataset, in groups too (Table 7's class maps are grouped by method)
-                fa.visititems(lambda key, obj: keys.append(key) if isinstance(obj, h5py.Dataset) else None)
+                fa.visititems(lambda key, obj, keys=keys: keys.append(key) if isinstance(obj, h5py.Dataset) else None)
                 assert keys, name
                 for key in keys:
                     np.testing.assert_array_equal(fa[key][()], fb[key][()], err_msg=f"{name}:{key}")

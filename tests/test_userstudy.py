@@ -55,7 +55,7 @@ def test_scores_carry_rater_method_and_skip_unanswered(tmp_path, key_csv):
     a, b = "Agent A seems clearly the most reasonable", "Agent B seems slightly more reasonable than agent A"
     path = _answers(tmp_path, [["ann", a, "", b, a], ["bob", b, b, "", ""]])
     s = userstudy.score_answers(path, key_csv, better="vgg")
-    assert list(zip(s["rater"], s["item"], s["method"], s["score"])) == [
+    assert list(zip(s["rater"], s["item"], s["method"], s["score"], strict=True)) == [
         ("ann", "item01", "guided_backprop", 2),
         ("ann", "item03", "guided_gradcam", -1),
         ("ann", "item04", "guided_gradcam", -2),
@@ -221,7 +221,10 @@ def _pictures(page):
     from PIL import Image
 
     items = json.loads(re.search(r"const ITEMS = (\[.*?\]);\n", page).group(1))
-    decode = lambda uri: np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
+
+    def decode(uri):
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
+
     return {it["id"]: (decode(it["a"]), decode(it["b"])) for it in items}
 
 
@@ -257,7 +260,7 @@ def test_kit_samples_only_images_both_models_get_right_and_shows_each_agents_own
     for row in key.itertuples():
         i = int(row.image_id[2:])
         assert row._3 == ["zero", "one", "two"][i % 3]  # the class column: the shared label's name
-        for agent, picture in zip((row.agent_a, row.agent_b), shown[row.item]):
+        for agent, picture in zip((row.agent_a, row.agent_b), shown[row.item], strict=True):
             g, c = maps[agent][0][i], maps[agent][1][i]
             if row.method == "guided_gradcam":
                 up = torch.nn.functional.interpolate(

@@ -215,7 +215,8 @@ def test_missing_imagenet_folder_fails_at_parse_time_naming_the_key(tmp_path, pa
 
 def test_tables_6_and_7_alone_build_only_what_they_need(plan):
     counts = job_counts(plan("default", "results/tables/table6.csv"))
-    # the attacks of VGG and GoogLeNet on digits-32 (Table 6's 32×32 canvases), nothing else: no heatmap shard, no AlexNet, no MNIST net
+    # the attacks of VGG and GoogLeNet on digits-32 (Table 6's 32×32 canvases), nothing else:
+    # no heatmap shard, no AlexNet, no MNIST net
     assert counts == {"dataset": 1, "train_model": 2, "one_pixel": 3 * 2, "sensitivity": 2, "table6": 1}
     out = plan("default", "results/tables/table7.csv")
     assert job_counts(out) == {
@@ -344,7 +345,7 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tiny_run, tiny_r
     key = pd.read_csv(tmp_path / "results/user_study/key.csv")
     n_img = key["image_id"].nunique()
     assert n_img == 4 and len(key) == 2 * n_img and set(key["method"]) == {"guided_backprop", "guided_gradcam"}
-    assert all({a, b} == {"vgg", "googlenet"} for a, b in zip(key["agent_a"], key["agent_b"]))
+    assert all({a, b} == {"vgg", "googlenet"} for a, b in zip(key["agent_a"], key["agent_b"], strict=True))
     page = (tmp_path / "results/user_study/survey.html").read_text()
     visible = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page).lower()
     assert "vgg" not in visible and "googlenet" not in visible

@@ -273,7 +273,7 @@ def test_chestxray_set_converts_rgba_and_16_bit_and_maps_boxes(chest_set, tiny_c
         inside = p[int(np.ceil(y0)) : int(y1) + 1, int(np.ceil(x0)) : int(x1) + 1, 0]  # pixels wholly in the box
         assert inside.size and inside.mean() > 180 and p[..., 0].mean() < 100
     rows = eval_rows(out / "manifest.csv", "test")
-    assert list(zip(rows["id"], rows["label"])) == [
+    assert list(zip(rows["id"], rows["label"], strict=True)) == [
         ("00000001_000", 1),
         ("00000002_001", 3),
         ("00000003_000", 4),
@@ -346,7 +346,11 @@ def test_multilabel_rows_and_targets_by_hand():
         }
     )
     out = explode_findings(rows)
-    assert list(zip(out["id"], out["label"])) == [("a", 1), ("a", 3), ("c", 9)]  # one row per boxed finding
+    assert list(zip(out["id"], out["label"], strict=True)) == [
+        ("a", 1),
+        ("a", 3),
+        ("c", 9),
+    ]  # one row per boxed finding
     y = multi_hot(rows, 10)
     assert y.sum(1).tolist() == [2, 0, 3] and y[0, [1, 3]].tolist() == [1, 1] and y[2, [0, 2, 9]].tolist() == [1, 1, 1]
     # canvases hold 1, 2, 3, 1, 2, 3, 1 digits

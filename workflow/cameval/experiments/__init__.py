@@ -2,11 +2,12 @@
 
 Each module (``cameval/experiments/{name}.py``) owns its per-image rows, its table with intervals,
 its figure, the notes that say what was computed and its claims, and declares an
-:class:`~cameval.experiments.record.Experiment` (``EXPERIMENT``). The registry, :data:`cameval.experiments.registry.EXPERIMENTS`, lists them in
-the order of the study's tables; ``rule all`` (:func:`targets`), the report's categories
-(:func:`categories`), the tables the claims read (:func:`built_tables`) and the claims
+:class:`~cameval.experiments.record.Experiment` (``EXPERIMENT``). The registry,
+:data:`cameval.experiments.registry.EXPERIMENTS`, lists them in the order of the study's tables;
+``rule all`` (:func:`targets`), the report's categories (:func:`categories`), the tables the
+claims read (:func:`built_tables`) and the claims
 (:data:`CLAIMS`) are derived from it, nowhere written again.
 
-Adding an experiment: its module here (and its line in ``registry.py``), its rule file
+Adding an experiment: its module here (the registry finds it), its rule file
 ``workflow/rules/{name}.smk``, its config section and its schema entry.
 """

@@ -480,6 +480,7 @@ CLAIMS = (
 
 EXPERIMENT = Experiment(
     name="faithfulness",
+    order=7,
     title="Table 7 / App. G — fidelity and contrastivity",
     section="table7",
     targets=lambda config: [*table_files("table7"), "results/figures/appendix_g.png"],

@@ -189,6 +189,7 @@ CLAIMS = (
 
 EXPERIMENT = Experiment(
     name="fgsm",
+    order=3.5,
     title="App. C — FGSM robustness",
     section="fgsm",
     targets=lambda config: [*table_files("fgsm"), "results/figures/appendix_c.png"],

@@ -96,6 +96,7 @@ def figure_inputs(config: dict) -> dict[str, str]:
 
 EXPERIMENT = Experiment(
     name="gallery",
+    order=0,
     title="Figure 1 / App. A — the methods side by side",
     section="figure1",
     targets=lambda config: ["results/figures/figure1.png"],

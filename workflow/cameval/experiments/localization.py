@@ -234,6 +234,7 @@ CLAIMS = (
 
 EXPERIMENT = Experiment(
     name="localization",
+    order=1,
     title="Table 1 — weakly supervised localization",
     section="table1",
     targets=lambda config: table_files("table1"),

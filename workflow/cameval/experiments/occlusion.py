@@ -323,6 +323,7 @@ CLAIMS = (
 
 EXPERIMENT = Experiment(
     name="occlusion",
+    order=3,
     title="Table 3 / App. B — rank correlation with occlusion",
     section="table3",
     targets=lambda config: [*table_files("table3"), "results/figures/appendix_b.png"],

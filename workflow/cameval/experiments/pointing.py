@@ -194,6 +194,7 @@ CLAIMS = (
 
 EXPERIMENT = Experiment(
     name="pointing",
+    order=2,
     title="Table 2 — pointing game",
     section="table2",
     targets=lambda config: table_files("table2"),

@@ -19,6 +19,8 @@ class Experiment:
 
     - ``name``: its library module ``cameval/experiments/{name}.py`` and rule file
       ``workflow/rules/{name}.smk``;
+    - ``order``: its place among the experiments (the study's table number: Table 3 is 3, its
+      appendices between); the registry, the report and the claims list experiments in this order;
     - ``title``: the study's artifacts it reproduces, the report's category for its tables and figures;
     - ``section``: its config section; the experiment is built where the config has it;
     - ``targets(config)``: the files ``rule all`` asks of it (tables, figures, report pages);
@@ -31,6 +33,7 @@ class Experiment:
     """
 
     name: str
+    order: float
     title: str
     section: str
     targets: Callable[[dict], list[str]]

@@ -7,37 +7,36 @@ matplotlib, scipy and openpyxl; the workflow's parse and the claims job import t
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
+import cameval.experiments
 from cameval.claims import Claim
-from cameval.experiments import (
-    faithfulness,
-    fgsm,
-    gallery,
-    localization,
-    occlusion,
-    pointing,
-    sensitivity,
-    study,
-    userstudy,
-    xray,
-)
 from cameval.experiments.record import Experiment
 
+#: modules of the package that are not experiments
+_NOT_EXPERIMENTS = {"record", "registry"}
+
+
+def _discover() -> dict[str, Experiment]:
+    """Every module of :mod:`cameval.experiments` declaring an ``EXPERIMENT``, by its ``order``: a new
+    experiment is found from its module alone, no list to extend."""
+    found = []
+    for info in pkgutil.iter_modules(cameval.experiments.__path__):
+        if info.name in _NOT_EXPERIMENTS:
+            continue
+        module = importlib.import_module(f"cameval.experiments.{info.name}")
+        record = getattr(module, "EXPERIMENT", None)
+        if not isinstance(record, Experiment) or record.name != info.name:
+            raise TypeError(
+                f"cameval/experiments/{info.name}.py: expected EXPERIMENT = Experiment(name={info.name!r}, …)"
+            )
+        found.append(record)
+    return {e.name: e for e in sorted(found, key=lambda e: (e.order, e.name))}
+
+
 #: every experiment by name, in the order of the study's artifacts (the claims and tables keep it)
-EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e
-    for e in (
-        gallery.EXPERIMENT,
-        localization.EXPERIMENT,
-        pointing.EXPERIMENT,
-        occlusion.EXPERIMENT,
-        fgsm.EXPERIMENT,
-        userstudy.EXPERIMENT,
-        xray.EXPERIMENT,
-        sensitivity.EXPERIMENT,
-        faithfulness.EXPERIMENT,
-        study.EXPERIMENT,
-    )
-}
+EXPERIMENTS: dict[str, Experiment] = _discover()
 
 #: every experiment's claims, in registry order
 CLAIMS: list[Claim] = [c for e in EXPERIMENTS.values() for c in e.claims]

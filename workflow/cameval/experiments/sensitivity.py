@@ -769,6 +769,7 @@ CLAIMS = (
 
 EXPERIMENT = Experiment(
     name="sensitivity",
+    order=6,
     title="Table 6 / App. F — sensitivity (one-pixel attacks)",
     section="table6",
     targets=targets,

@@ -413,6 +413,7 @@ def targets(config: dict) -> list[str]:
 
 EXPERIMENT = Experiment(
     name="study",
+    order=8,
     title="The study's own results — Tables 3–5 recomputed from its raw data",
     section="study",
     targets=targets,

@@ -728,6 +728,7 @@ CLAIMS = (
 
 EXPERIMENT = Experiment(
     name="userstudy",
+    order=4,
     title="Table 4 / App. D — user study",
     section="table4",
     targets=lambda config: ["results/user_study/survey.html", "results/user_study/key.csv", *table_files("table4")],

@@ -615,6 +615,7 @@ CLAIMS = (
 
 EXPERIMENT = Experiment(
     name="xray",
+    order=5,
     title="Table 5 / App. E — medical localization",
     section="table5",
     targets=lambda config: [*table_files("table5"), "results/figures/table5.png", "results/figures/appendix_e.png"],
