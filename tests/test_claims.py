@@ -627,6 +627,21 @@ def test_fidelity_lowest_on_the_mnist_net(gc1, expected):
     assert v.startswith("mnist at the 1 % percentile (n = 100): Grad-CAM ")
 
 
+def test_a_method_the_study_did_not_test_stands_outside_its_table7_claims():
+    """captum's Saliency in Table 7 (issue 18's library methods) has rows of its own; the study's claim
+    compares Grad-CAM with SHAP and IG only, so a Saliency even lower than Grad-CAM changes nothing."""
+    vals = {
+        ("gradcam", 1): (0.05, 0.02, 0.08),
+        ("shap", 1): (0.25, 0.20, 0.30),
+        ("integrated_gradients", 1): (0.35, 0.30, 0.40),
+        ("captum:Saliency", 1): (0.01, 0.00, 0.02),
+    }
+    t = _t7(vals, "mnist", "fidelity")
+    assert _verdict("fidelity-mnist", {"table7": t}, CTX7) == HOLDS
+    numbers = claims.evaluate_claims({"table7": t}, CTX7, CLAIMS).set_index("id").loc["fidelity-mnist", "numbers"]
+    assert "Saliency" not in numbers and "SHAP" in numbers
+
+
 def test_table7_claims_need_their_models():
     t = _t7({("gradcam", 1): (0.1, 0.0, 0.2), ("shap", 1): (0.5, 0.4, 0.6)}, "mnist", "fidelity")
     assert (

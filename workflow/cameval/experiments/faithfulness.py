@@ -359,7 +359,9 @@ def _gradcam_extreme(
         if "gradcam" not in by.index or len(by) < 2:
             continue
         gc = by.loc["gradcam"]
-        others = [(m, r) for m, r in by.iterrows() if m != "gradcam"]
+        # the study compared Grad-CAM with SHAP and IG: methods it did not test (a library's, your own)
+        # stand in the table with their intervals, not in the study's claim
+        others = [(m, r) for m, r in by.iterrows() if m != "gradcam" and m in METHOD_LABELS]
         paired = has_pair(by, f"gradcam_minus_{key}")
         diffs = []
         for m, r in others:
