@@ -85,14 +85,16 @@ def test_default_config_dry_run_plans_every_stage(plan):
     # per heatmap set (4 CAM sets + IG + Gradient SHAP) and model
     assert counts == {
         "dataset": 4,
-        "train_model": 7,
+        "train_model": 8,
         "import_model": 1,
         "model_accuracy": 2,
-        "heatmaps": 3 * 2 + 3 + 2 * 2 + 6 * 2,
-        "localization": 6,
+        # Table 1's 4 models x 4 CAM sets (Grad-CAM, Grad-CAM++, Score-CAM, Layer-CAM); Guided Backprop
+        # for 3 models; 2 occlusion sets x 2 shards; Table 5's 6 sets x 2 models
+        "heatmaps": 4 * 4 + 3 + 2 * 2 + 6 * 2,
+        "localization": 4 * 4,
         "table1": 1,
         "figure1": 1,
-        "pointing": 2,
+        "pointing": 3,
         "table2": 1,
         "rank_correlation": 2,
         "table3": 1,
@@ -127,7 +129,8 @@ def test_table1_alone_needs_no_figure_inputs(plan):
     out = plan("default", "results/tables/table1.csv")
     counts = job_counts(out)
     assert "figure1" not in counts
-    assert counts["heatmaps"] == 6  # gradcam and gradcampp only: 3 models x 2 methods, one shard each
+    # Table 1's CAM sets only (gradcam, gradcampp, scorecam, layercam): 4 models x 4 sets, one shard each
+    assert counts["heatmaps"] == 16
     assert "guided_backprop" not in out and "occlusion" not in out
 
 
@@ -285,7 +288,8 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tiny_run, tiny_r
     tests/configs/tiny.yaml` from the root of a fresh copy), its report, then a dry-run that finds nothing to do."""
     tmp_path = tiny_run  # the shared run's root: read, never changed here
     table = pd.read_csv(tmp_path / "results/tables/table1.csv")
-    assert set(table["model"]) == {"vgg", "googlenet"} and set(table["method"]) == {"gradcam", "gradcampp"}
+    assert set(table["model"]) == {"vgg", "googlenet", "resnet"}
+    assert set(table["method"]) == {"gradcam", "gradcampp", "scorecam", "layercam"}
     for col in ("top1_loc", "top5_loc", "top1_cls", "top5_cls"):
         assert table[col].between(0, 100).all()
         assert (table[f"{col}_low"] <= table[col]).all() and (table[col] <= table[f"{col}_high"]).all()
@@ -294,7 +298,7 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tiny_run, tiny_r
     assert (tmp_path / "results/tables/table1.md").read_text().startswith("# Table 1")
     # Table 2: fractions with intervals, one row per model, accuracy at both tolerances
     t2 = pd.read_csv(tmp_path / "results/tables/table2.csv")
-    assert set(t2["model"]) == {"vgg", "googlenet"} and (t2["n"] == 24).all()
+    assert set(t2["model"]) == {"vgg", "googlenet", "resnet"} and (t2["n"] == 24).all()
     for col in ("accuracy_tol0", "accuracy_tol2", "recall"):
         assert t2[col].between(0, 1).all() and (t2[f"{col}_low"] <= t2[col]).all()
     assert (t2["accuracy_tol2"] >= t2["accuracy_tol0"]).all()  # a tolerance can only add hits
@@ -317,7 +321,8 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tiny_run, tiny_r
     assert (rows6.loc[rows6["success"], "pred_after"] != rows6.loc[rows6["success"], "label"]).all()
     # Table 7: 2 models x 3 methods x 2 percentiles; contrastivity and accuracies are fractions
     t7 = pd.read_csv(tmp_path / "results/tables/table7.csv")
-    assert len(t7) == 12 and set(t7["percentile"]) == {1, 10}
+    # 2 models x 4 methods (Grad-CAM, SHAP, IG and captum's Saliency) x 2 percentiles
+    assert len(t7) == 16 and set(t7["percentile"]) == {1, 10}
     assert t7["contrastivity"].between(0, 1).all() and t7["acc_after"].between(0, 1).all()
     assert t7["fidelity"].between(-1, 1).all()
     assert set(t7.loc[t7["method"] == "shap", "explainer"]) <= {"deep", "gradient"}
