@@ -26,7 +26,7 @@ from cameval.explain.occlusion import occlusion
 from cameval.explain.pathint import gradient_shap, integrated_gradients
 from cameval.explain.shapley import shap_all_classes, shap_maps
 from cameval.methods import split_name
-from cameval.paramcheck import check_accepted
+from cameval.paramcheck import check_accepted, check_signature
 
 CAM_METHODS = ("gradcam", "gradcampp")
 PIXEL_METHODS = ("guided_backprop", "guided_gradcam", "integrated_gradients", "gradient_shap", "shap")
@@ -75,14 +75,9 @@ def check_params(method: str, params: dict, key: str = "params") -> None:
     if func is None and not is_external(method):
         return
     if func is None:
-        accepted = accepted_params(method)
+        check_accepted(method, accepted_params(method), params, key, _MINIMUM)
     else:
-        accepted = {
-            n: p
-            for n, p in inspect.signature(func).parameters.items()
-            if n not in _PASSED_BY_PIPELINE and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        }
-    check_accepted(method, accepted, params, key, _MINIMUM)
+        check_signature(method, inspect.signature(func), params, key, _PASSED_BY_PIPELINE, _MINIMUM)
 
 
 def explain_targets(
