@@ -375,6 +375,20 @@ def study_cell(study: dict, when: str) -> str:
     )
 
 
+#: the study's printed Table 6 values each row carries as ``study_{key}`` (its own and the replay)
+STUDY_KEYS = (
+    "successful",
+    "before_mean",
+    "before_std",
+    "before_min",
+    "before_max",
+    "after_mean",
+    "after_std",
+    "after_min",
+    "after_max",
+)
+
+
 def table6(
     rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot: int = 1000, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -411,18 +425,7 @@ def table6(
             shown["percentile rank (before)"] = fmt(rec["pct_before_mean"], 1)
             shown["Wilcoxon p (attacked vs random)"] = fmt(p, 3)
             study = reference.get(model, {}).get("study", {}) if method == "gradcam" else {}
-            for key in (
-                "successful",
-                "before_mean",
-                "before_std",
-                "before_min",
-                "before_max",
-                "after_mean",
-                "after_std",
-                "after_min",
-                "after_max",
-            ):
-                rec[f"study_{key}"] = study.get(key)
+            rec.update({f"study_{key}": study.get(key) for key in STUDY_KEYS})
             if reference:
                 shown["study: successful"] = fmt(study.get("successful"))
                 shown["study: before"] = study_cell(study, "before")
@@ -470,18 +473,7 @@ def table6_study(rows: dict[str, pd.DataFrame], reference: dict | None = None) -
                 f"{fmt(rec['random_before_mean'], 4)} / {fmt(rec['random_after_mean'], 4)}"
             )
             shown["Wilcoxon p (attacked vs random)"] = fmt(p, 3)
-            for key in (
-                "successful",
-                "before_mean",
-                "before_std",
-                "before_min",
-                "before_max",
-                "after_mean",
-                "after_std",
-                "after_min",
-                "after_max",
-            ):
-                rec[f"study_{key}"] = study.get(key)
+            rec.update({f"study_{key}": study.get(key) for key in STUDY_KEYS})
             if subset == "listed":
                 shown["study: successful"] = fmt(study.get("successful"))
                 shown["study: before"] = study_cell(study, "before")
