@@ -91,7 +91,7 @@ def test_default_config_dry_run_plans_every_stage(plan):
         # Table 1's 4 models x 4 CAM sets (Grad-CAM, Grad-CAM++, Score-CAM, Layer-CAM); Guided Backprop
         # for 3 models; 2 occlusion sets x 2 shards; Table 5's 6 sets x 2 models
         "heatmaps": 4 * 4 + 3 + 2 * 2 + 6 * 2,
-        "localization": 4 * 4,
+        "localization": 4,  # one job per model, every method of Table 1
         "table1": 1,
         "figure1": 1,
         "pointing": 3,

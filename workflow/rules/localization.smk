@@ -2,15 +2,19 @@
 from cameval.experiments import localization
 
 
-# Per-image metrics -> results/metrics/{experiment}/{dataset}/{model}/{heatmap}.csv
+# Per-image metrics -> results/metrics/localization/{dataset}/{model}/{heatmap}.csv, every method of
+# Table 1 in one job per model: the metrics take a second, a job's start-up (torch) three
 rule localization:
     input:
-        shards=lambda w: shards(w.dataset, w.model, w.heatmap),
+        unpack(lambda w: localization.model_inputs(config, w.dataset, w.model, shards)),
         manifest="resources/data/{dataset}/manifest.csv",
     output:
-        "results/metrics/localization/{dataset}/{model}/{heatmap}.csv",
+        expand(
+            "results/metrics/localization/{{dataset}}/{{model}}/{heatmap}.csv",
+            heatmap=config["table1"]["methods"],
+        ),
     log:
-        "logs/metrics/localization/{dataset}/{model}/{heatmap}.log",
+        "logs/metrics/localization/{dataset}/{model}.log",
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -18,9 +22,10 @@ rule localization:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(30),
     params:
+        methods=config["table1"]["methods"],
         threshold=config["table1"]["threshold"],
         rule=config["table1"]["rule"],
-        expected=lambda w: shard_count(w.dataset, w.heatmap),
+        expected=lambda w: [shard_count(w.dataset, h) for h in config["table1"]["methods"]],
     script:
         "../scripts/localization.py"
 

@@ -12,7 +12,17 @@ from cameval.models.registry import (
     read_state_dict,
     save_model,
 )
-from cameval.models.train import evaluate, train_classifier
+
+
+def __getattr__(name: str):
+    # training is imported on first use: it pulls in the metrics package (scipy.stats, ~0.8 s here),
+    # which the many jobs that only load a model never need
+    if name in ("evaluate", "train_classifier"):
+        from cameval.models import train  # noqa: PLC0415
+
+        return getattr(train, name)
+    raise AttributeError(f"module 'cameval.models' has no attribute {name!r}")
+
 
 __all__ = [
     "ARCHS",
