@@ -33,7 +33,7 @@ from cameval import metrics
 from cameval.claims import FAILS, HOLDS, UNDECIDED, Claim, Context, Verdict, combine, role_model
 from cameval.errors import ConfigError, DataError
 from cameval.experiments.record import Experiment, require, require_dataset_models, table_files
-from cameval.figures import as_rgb, class_label, colorbar, overlay, panel_grid, plt, save, tidy_row
+from cameval.figures import as_rgb, class_label, colorbar, overlay, panel_grid, pyplot, save, tidy_row
 from cameval.formatting import fmt, interval
 from cameval.methods import labels
 from cameval.metrics import mean_ci
@@ -543,9 +543,9 @@ def appendix_f(
         axes[r, 1].imshow(row["adv"], interpolation="nearest")
         y, x = row["pixel"]
         colour = np.array(row["colour"] * (3 if len(row["colour"]) == 1 else 1)) / 255
-        axes[r, 1].add_patch(plt.Circle((x, y), radius=max(2.0, w / 12), fill=False, color="lime", linewidth=1.5))
+        axes[r, 1].add_patch(pyplot().Circle((x, y), radius=max(2.0, w / 12), fill=False, color="lime", linewidth=1.5))
         axes[r, 1].add_patch(
-            plt.Rectangle(
+            pyplot().Rectangle(
                 (0.80, 0.80),
                 0.17,
                 0.17,

@@ -40,7 +40,7 @@ from cameval.errors import ConfigError
 from cameval.experiments.occlusion import TABLE3_PAIRS
 from cameval.experiments.record import Experiment
 from cameval.experiments.userstudy import clustered_bootstrap_ci, score_survey_export
-from cameval.figures import plt
+from cameval.figures import pyplot
 from cameval.formatting import fmt
 from cameval.io import atomic_path
 from cameval.methods import labels
@@ -322,7 +322,7 @@ def reanalysis(
 def figure(tables: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
     """One panel per table: each method's mean with its 95 % interval, the study's printed value
     as a cross; and the paired differences with theirs, 0 marked."""
-    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
+    fig, axes = pyplot().subplots(2, 3, figsize=(15, 7.5))
     ylabels = {
         "table3": "Spearman ρ with occlusion",
         "table4": "score (+: VGG-16 judged better)",
@@ -372,7 +372,7 @@ def figure(tables: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    pyplot().close(fig)
 
 
 # --- the stage: its inputs, targets and checks -----------------------------------------------------

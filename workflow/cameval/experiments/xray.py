@@ -32,7 +32,7 @@ from cameval.claims import PAIRED_CRITERION, Claim, Context, Verdict, combine, g
 from cameval.data.images import ImageSet, gt_boxes_of, read_manifest
 from cameval.errors import ConfigError, DataError
 from cameval.experiments.record import Experiment, require, table_files
-from cameval.figures import colorbar, overlay, panel_grid, plt, save, tidy_row
+from cameval.figures import colorbar, overlay, panel_grid, pyplot, save, tidy_row
 from cameval.formatting import MISSING, row_interval
 from cameval.io import write_csv, write_text
 from cameval.methods import label as method_label
@@ -381,7 +381,7 @@ def appendix_e(
                 for c in range(1 + len(names)):
                     for x0, y0, x1, y1 in gts:
                         axes[r, c].add_patch(
-                            plt.Rectangle(
+                            pyplot().Rectangle(
                                 (x0 - 0.5, y0 - 0.5),
                                 x1 - x0 + 1,
                                 y1 - y0 + 1,

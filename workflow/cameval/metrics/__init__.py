@@ -15,22 +15,44 @@ list of boxes (one box alone is accepted too). ::
 
 from __future__ import annotations
 
-from cameval.metrics.classification import auroc, mean_auroc
-from cameval.metrics.fidelity import binarize, contrastivity, fidelity, hamming_ratio
-from cameval.metrics.localization import (
-    as_array,
-    heatmap_box,
-    inbox_ratio,
-    iobb,
-    iou,
-    loc_correct,
-    localization_errors,
-    study_threshold,
-    upsample_map,
-)
-from cameval.metrics.pointing import argmax_point, pointing_hit, recall_hit
-from cameval.metrics.rankcorr import rank_correlation, reduce_channels
-from cameval.metrics.stats import bootstrap_ci, mean_ci, paired_compare
+import importlib
+
+#: public name -> its submodule, loaded on first use: the workflow's parse reads every experiment
+#: module, and those that only need a box or a hit should not pay for scipy.stats (~1 s) on import
+_SUBMODULE = {
+    **dict.fromkeys(("auroc", "mean_auroc"), "classification"),
+    **dict.fromkeys(("binarize", "contrastivity", "fidelity", "hamming_ratio"), "fidelity"),
+    **dict.fromkeys(
+        (
+            "as_array",
+            "heatmap_box",
+            "inbox_ratio",
+            "iobb",
+            "iou",
+            "loc_correct",
+            "localization_errors",
+            "study_threshold",
+            "upsample_map",
+        ),
+        "localization",
+    ),
+    **dict.fromkeys(("argmax_point", "pointing_hit", "recall_hit"), "pointing"),
+    **dict.fromkeys(("rank_correlation", "reduce_channels"), "rankcorr"),
+    **dict.fromkeys(("bootstrap_ci", "mean_ci", "paired_compare"), "stats"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _SUBMODULE:
+        raise AttributeError(f"module 'cameval.metrics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"cameval.metrics.{_SUBMODULE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "heatmap_box",
