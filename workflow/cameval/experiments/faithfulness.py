@@ -45,7 +45,7 @@ METHODS = labels("gradcam", "shap", "integrated_gradients")
 
 def background_rows(manifest: str, n: int, seed: int = 0) -> np.ndarray:
     """Image-set rows of ``n`` training images: the first ``n`` of a permutation seeded by ``seed``."""
-    from cameval.heatmaps import eval_rows  # noqa: PLC0415  # loads torch: the table and figure jobs start without it
+    from cameval.batches import eval_rows  # noqa: PLC0415  # loads torch: the table and figure jobs start without it
 
     train = eval_rows(manifest, "train")["index"].to_numpy()
     return train[np.random.default_rng([seed, 7]).permutation(len(train))[: min(n, len(train))]]
@@ -78,6 +78,7 @@ def class_maps(
     import torch  # noqa: PLC0415
 
     import cameval  # noqa: PLC0415  # its version, beside torch's
+    from cameval.batches import eval_rows  # noqa: PLC0415
     from cameval.explain import (  # noqa: PLC0415
         default_layer,
         explain_targets,
@@ -87,7 +88,6 @@ def class_maps(
         upsample,
         uses_layer,
     )
-    from cameval.heatmaps import eval_rows  # noqa: PLC0415
     from cameval.io import atomic_path  # noqa: PLC0415
     from cameval.models import load_model, model_digest  # noqa: PLC0415
 

@@ -50,8 +50,8 @@ def fgsm_rows(
     import torch  # noqa: PLC0415
 
     from cameval.attacks import fgsm  # noqa: PLC0415
+    from cameval.batches import eval_rows  # noqa: PLC0415
     from cameval.explain import default_layer, explain, logits_of  # noqa: PLC0415
-    from cameval.heatmaps import eval_rows  # noqa: PLC0415
     from cameval.models import load_model  # noqa: PLC0415
 
     model = load_model(weights)

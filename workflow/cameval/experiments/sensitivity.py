@@ -82,9 +82,9 @@ def attack_shard(
 
     import cameval  # noqa: PLC0415  # its version, beside torch's
     from cameval.attacks import one_pixel  # noqa: PLC0415
+    from cameval.batches import eval_rows  # noqa: PLC0415
     from cameval.data.images import ImageSet  # noqa: PLC0415
     from cameval.explain import default_layer, explain, logits_of  # noqa: PLC0415
-    from cameval.heatmaps import eval_rows  # noqa: PLC0415
     from cameval.io import atomic_path  # noqa: PLC0415
     from cameval.models import load_model, model_digest  # noqa: PLC0415
 
@@ -267,9 +267,9 @@ def study_attack_rows(
     # torch and what loads it here only: the table and figure jobs of this module start without it
     import torch  # noqa: PLC0415
 
+    from cameval.batches import eval_rows  # noqa: PLC0415
     from cameval.data.images import ImageSet  # noqa: PLC0415
     from cameval.explain import default_layer, explain  # noqa: PLC0415
-    from cameval.heatmaps import eval_rows  # noqa: PLC0415
     from cameval.models import load_model  # noqa: PLC0415
 
     model = load_model(weights).to(device)
