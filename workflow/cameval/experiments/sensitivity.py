@@ -36,9 +36,9 @@ from cameval.experiments.record import Experiment, require, require_dataset_mode
 from cameval.figures import as_rgb, class_label, colorbar, overlay, panel_grid, plt, save, tidy_row
 from cameval.formatting import fmt, interval
 from cameval.methods import labels
-from cameval.metrics import mean_ci
+from cameval.metrics import mean_ci, wilcoxon_test
 from cameval.store import ATTACK_ARRAYS, read_attacks
-from cameval.tables import describe, wilcoxon_p
+from cameval.tables import describe
 
 log = logging.getLogger(__name__)
 
@@ -427,7 +427,7 @@ def table6(
                 rec[f"pct_{when}_mean"] = describe(ok[f"{method}_pct_{when}"])["mean"]
             c = mean_ci(ok[f"{method}_before"].to_numpy(), n_boot=n_boot, seed=seed)
             rec["before_low"], rec["before_high"] = c["low"], c["high"]
-            stat, p = wilcoxon_p(ok[f"{method}_before"], ok[f"{method}_random_before"])
+            stat, p = wilcoxon_test(ok[f"{method}_before"], ok[f"{method}_random_before"])
             rec.update(wilcoxon_stat=stat, wilcoxon_p=p)
             shown["random pixel (before)"] = f"{fmt(rec['random_before_mean'], 3)} ± {fmt(rec['random_before_std'], 3)}"
             shown["percentile rank (before)"] = fmt(rec["pct_before_mean"], 1)
@@ -475,7 +475,7 @@ def table6_study(rows: dict[str, pd.DataFrame], reference: dict | None = None) -
                 rec.update({f"{when}_{k}": v for k, v in st.items()})
                 rec[f"random_{when}_mean"] = describe(d[f"gradcam_random_{when}"])["mean"]
                 shown[label] = interval(st["mean"], st["min"], st["max"], 4, std=st["std"])
-            stat, p = wilcoxon_p(d["gradcam_before"], d["gradcam_random_before"])
+            stat, p = wilcoxon_test(d["gradcam_before"], d["gradcam_random_before"])
             rec.update(wilcoxon_stat=stat, wilcoxon_p=p)
             shown["random pixel (before / after)"] = (
                 f"{fmt(rec['random_before_mean'], 4)} / {fmt(rec['random_after_mean'], 4)}"

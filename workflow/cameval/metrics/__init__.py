@@ -30,7 +30,7 @@ from cameval.metrics.localization import (
 )
 from cameval.metrics.pointing import argmax_point, pointing_hit, recall_hit
 from cameval.metrics.rankcorr import rank_correlation, reduce_channels
-from cameval.metrics.stats import bootstrap_ci, mean_ci, paired_compare
+from cameval.metrics.stats import bootstrap_ci, mean_ci, paired_compare, wilcoxon_test
 
 __all__ = [
     "heatmap_box",
@@ -48,6 +48,7 @@ __all__ = [
     "bootstrap_ci",
     "mean_ci",
     "paired_compare",
+    "wilcoxon_test",
     "contrastivity",
     "as_array",
     "binarize",
