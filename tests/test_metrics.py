@@ -390,6 +390,39 @@ def test_bootstrap_ci_agrees_with_scipy_percentile_bootstrap_and_the_normal_appr
     assert low == pytest.approx(v.mean() - half, abs=0.01) and high == pytest.approx(v.mean() + half, abs=0.01)
 
 
+def test_wilcoxon_test_is_scipys_on_paired_maps_values():
+    from scipy.stats import wilcoxon
+
+    from cameval.metrics import wilcoxon_test
+
+    # per-image map values at an attacked and at a random pixel: bounded, with ties and zero differences
+    rng = np.random.default_rng(11)
+    random = np.round(rng.beta(2, 5, 30), 2)
+    attacked = np.clip(np.round(random + rng.normal(0.1, 0.15, 30), 2), 0, 1)
+    attacked[:4] = random[:4]
+    for a, b in [(attacked, random), (attacked[:9], random[:9]), (rng.normal(0.3, 1, 80), rng.normal(0, 1, 80))]:
+        ref = wilcoxon(a, b)
+        assert wilcoxon_test(a, b) == (float(ref.statistic), float(ref.pvalue))
+        assert wilcoxon_test(a - b) == (float(ref.statistic), float(ref.pvalue))  # against 0
+
+
+def test_wilcoxon_test_edge_cases_by_hand():
+    from cameval.metrics import wilcoxon_test
+
+    nan = (True, True)
+    # no pair, or no difference at all: nothing to rank
+    assert tuple(np.isnan(wilcoxon_test([], []))) == nan
+    assert tuple(np.isnan(wilcoxon_test([0.2, 0.5, 0.5], [0.2, 0.5, 0.5]))) == nan
+    # one non-zero difference (zeros dropped): W = 0 and the exact p is 1 (W = 0 and W = 1 equally likely)
+    assert wilcoxon_test([0.2, 0.5, 0.9], [0.2, 0.5, 0.4]) == (0.0, 1.0)
+    # two positive differences: W = min(R+, R-) = 0; exact two-sided p = 2 · P(W <= 0) = 2 / 4
+    assert wilcoxon_test([1.0, 2.0]) == (0.0, 0.5)
+    # ten positive differences: p = 2 / 2^10
+    assert wilcoxon_test(np.arange(1.0, 11.0)) == (0.0, pytest.approx(2 / 2**10))
+    # a NaN propagates, as in scipy
+    assert tuple(np.isnan(wilcoxon_test([1.0, np.nan, 3.0]))) == nan
+
+
 def test_paired_compare_by_hand_and_as_scipy():
     from scipy.stats import wilcoxon
 

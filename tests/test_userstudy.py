@@ -335,3 +335,12 @@ def test_answers_of_another_kit_are_refused_naming_both_ids(tmp_path):
     no_kit = _raw(tmp_path, f"rater,item01,item02,item03,item04\nr1,{A2},{OK},{OK},{OK}\n", "old.csv")
     with pytest.raises(DataError, match=r"old.csv: no kit column, but .*key.csv belongs to kit abc123"):
         userstudy.score_answers(no_kit, key)
+
+
+def test_paired_test_with_identical_per_rater_means_has_no_p_value():
+    # two raters whose mean scores are equal for both methods: every d_r = 0, nothing to rank
+    scores = pd.DataFrame(
+        {"rater": ["r1", "r1", "r2", "r2"], "method": ["gb", "ggc", "gb", "ggc"], "score": [1.0, 1.0, -2.0, -2.0]}
+    )
+    out = userstudy.paired_test(scores, ("gb", "ggc"))
+    assert out["pairs"] == 2 and np.isnan(out["statistic"]) and np.isnan(out["p_value"])

@@ -9,6 +9,7 @@ import torch
 import torchvision
 
 from cameval import metrics
+from cameval.batches import eval_rows
 from cameval.data.chestxray import (
     CHEXNET_CLASSES,
     build_chestxray,
@@ -21,7 +22,7 @@ from cameval.data.images import ImageSet, read_manifest
 from cameval.data.multilabel import digits_multi_eval_rows, explode_findings, multi_hot
 from cameval.errors import ConfigError, DataError
 from cameval.explain import explain
-from cameval.heatmaps import compute_shard, eval_rows
+from cameval.heatmaps import compute_shard
 from cameval.models import build_model, import_weights, load_model, read_state_dict, save_model
 from cameval.models.convert import main as convert_main
 from cameval.models.densenet import class_map, map_labels, resolve_layer

@@ -13,7 +13,6 @@ import os
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cameval.formatting import fmt, interval
 from cameval.io import write_csv, write_text
@@ -89,13 +88,3 @@ def describe(values) -> dict:
         "min": float(v.min()),
         "max": float(v.max()),
     }
-
-
-def wilcoxon_p(a, b) -> tuple[float, float]:
-    """Two-sided Wilcoxon signed-rank test of paired ``a`` vs ``b`` (scipy): ``(statistic, p)``;
-    NaN when fewer than 2 pairs differ."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if np.count_nonzero(a - b) < 2:
-        return float("nan"), float("nan")
-    res = stats.wilcoxon(a, b)
-    return float(res.statistic), float(res.pvalue)

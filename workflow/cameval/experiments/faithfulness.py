@@ -23,7 +23,6 @@ import time
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from cameval import metrics
 from cameval.claims import NO_RAW, Claim, Context, Verdict, combine, greater, has_pair, iv, pair, reverse, role_model
@@ -45,7 +44,7 @@ METHODS = labels("gradcam", "shap", "integrated_gradients")
 
 def background_rows(manifest: str, n: int, seed: int = 0) -> np.ndarray:
     """Image-set rows of ``n`` training images: the first ``n`` of a permutation seeded by ``seed``."""
-    from cameval.heatmaps import eval_rows  # noqa: PLC0415  # loads torch: the table and figure jobs start without it
+    from cameval.batches import eval_rows  # noqa: PLC0415  # loads torch: the table and figure jobs start without it
 
     train = eval_rows(manifest, "train")["index"].to_numpy()
     return train[np.random.default_rng([seed, 7]).permutation(len(train))[: min(n, len(train))]]
@@ -78,6 +77,7 @@ def class_maps(
     import torch  # noqa: PLC0415
 
     import cameval  # noqa: PLC0415  # its version, beside torch's
+    from cameval import batches  # noqa: PLC0415
     from cameval.explain import (  # noqa: PLC0415
         default_layer,
         explain_targets,
@@ -87,37 +87,36 @@ def class_maps(
         upsample,
         uses_layer,
     )
-    from cameval.heatmaps import eval_rows  # noqa: PLC0415
     from cameval.io import atomic_path  # noqa: PLC0415
-    from cameval.models import load_model, model_digest  # noqa: PLC0415
+    from cameval.models import model_digest  # noqa: PLC0415
 
     unknown = [m for m in methods if m not in METHODS and not is_external(m)]
     if unknown:
         raise ValueError(f"methods: {unknown} not among {list(METHODS)}, a library's or your own (module:name)")
-    model = load_model(weights).to(device)
+    model, rows = batches.load(weights, manifest, split, 0, int(n_images), device=device)
     layer = layer or default_layer(model)
-    rows = eval_rows(manifest, split).iloc[: int(n_images)]
     with ImageSet(images) as imgs:
-        x = imgs.tensor(rows["index"].to_numpy()).to(device)
-        clean = imgs.uint8(rows["index"].to_numpy())
+        first = imgs.tensor(rows["index"].to_numpy()[:1]).to(device)
         bg = imgs.tensor(background_rows(manifest, background, seed)).to(device) if "shap" in methods else None
     with torch.no_grad():
-        k = logits_of(model(x[:1])).shape[1]
-    targets = torch.arange(k, device=device).expand(len(x), k)
-    maps, attrs, t0 = {}, {}, time.perf_counter()
+        k = logits_of(model(first)).shape[1]
+    size = tuple(first.shape[-2:])
+    attrs, seconds, t0 = {}, dict.fromkeys(methods, 0.0), time.perf_counter()
     if "shap" in methods and shap_explainer == "auto":
         # DeepExplainer's additivity does not depend on the background's size: probe it on one image
         # and a few background images, then run every batch with the explainer that works
         _, shap_explainer = shap_all_classes(
-            model, x[:1], bg[: min(4, len(bg))], explainer="auto", n_samples=1, seed=seed
+            model, first, bg[: min(4, len(bg))], explainer="auto", n_samples=1, seed=seed
         )
         log.info("shap: %s explainer for %s", shap_explainer, type(model).__name__)
-    for method in methods:
-        start, parts = time.perf_counter(), []
-        for b0 in tqdm(range(0, len(x), batch_size), desc=f"{method}, all {k} classes", unit="batch"):
-            xb, tb = x[b0 : b0 + batch_size], targets[b0 : b0 + batch_size]
+
+    def step(model, batch: batches.Batch) -> dict:
+        xb, tb = batch.x, torch.arange(k, device=device).expand(len(batch), k)
+        found = {"images": batch.clean}
+        for method in methods:
+            start = time.perf_counter()
             if method == "gradcam":
-                m, _ = explain_targets(model, xb, tb, "gradcam", layer=layer, size=tuple(x.shape[-2:]))
+                m, _ = explain_targets(model, xb, tb, "gradcam", layer=layer, size=size)
             elif method == "integrated_gradients":
                 m, _ = explain_targets(model, xb, tb, "integrated_gradients", steps=ig_steps)
             elif is_external(method):
@@ -125,7 +124,7 @@ def class_maps(
                     model, xb, tb, method, layer=layer if uses_layer(method) else None, **(params or {}).get(method, {})
                 )
                 if m.ndim == 4:  # [N, K, h, w]: CAM-type, upsampled to the input as Grad-CAM
-                    m = upsample(m, tuple(x.shape[-2:]))
+                    m = upsample(m, size)
             else:
                 values, used = shap_all_classes(
                     model, xb, bg, explainer=shap_explainer, n_samples=shap_samples, seed=seed
@@ -133,10 +132,18 @@ def class_maps(
                 m = torch.as_tensor(values)
                 attrs["shap_explainer"] = used if attrs.get("shap_explainer", used) == used else "mixed"
             m = m.detach().cpu()
-            parts.append((m.sum(2) if m.ndim == 5 else m).numpy().astype(np.float32))
-        maps[method] = np.concatenate(parts)
-        attrs[f"seconds_{method}"] = time.perf_counter() - start
-        log.info("%s: %d images x %d classes in %.1f s", method, len(x), k, attrs[f"seconds_{method}"])
+            found[f"maps/{method}"] = (m.sum(2) if m.ndim == 5 else m).numpy().astype(np.float32)
+            seconds[method] += time.perf_counter() - start
+        return found
+
+    got = batches.run(
+        model, images, rows, step, batch_size=batch_size, device=device, desc=f"class maps, all {k} classes"
+    )
+    clean = got.pop("images")
+    maps = {method: got[f"maps/{method}"] for method in methods}
+    for method in methods:
+        attrs[f"seconds_{method}"] = seconds[method]
+        log.info("%s: %d images x %d classes in %.1f s", method, len(rows), k, seconds[method])
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as fh:
         fh.create_dataset("ids", data=np.asarray(rows["id"], dtype=object), dtype=h5py.string_dtype())
         fh.create_dataset("labels", data=rows["label"].to_numpy(dtype=np.int64))

@@ -10,11 +10,9 @@ import os
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from cameval import metrics
 from cameval.claims import FAILS, HOLDS, UNDECIDED, Claim, Context, Verdict, combine, iv
-from cameval.data.images import ImageSet
 from cameval.experiments.record import Experiment, require_dataset_models, table_files
 from cameval.figures import colorbar, overlay, panel_grid, save, tidy_row
 from cameval.formatting import row_interval
@@ -49,56 +47,48 @@ def fgsm_rows(
     import h5py  # noqa: PLC0415  # (the writer's side; the readers use cameval.store)
     import torch  # noqa: PLC0415
 
+    from cameval import batches  # noqa: PLC0415
     from cameval.attacks import fgsm  # noqa: PLC0415
     from cameval.explain import default_layer, explain, logits_of  # noqa: PLC0415
-    from cameval.heatmaps import eval_rows  # noqa: PLC0415
-    from cameval.models import load_model  # noqa: PLC0415
 
-    model = load_model(weights)
+    model, rows = batches.load(weights, manifest, split, 0, n_images)
     layer = layer or default_layer(model)
-    rows_m = eval_rows(manifest, split).iloc[:n_images]
-    out, store = [], {"clean": [], "adv": [], "cam_clean": [], "cam_adv": []}
-    with ImageSet(images) as imgs:
-        mean, std = imgs.mean, imgs.std
-        m = torch.as_tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1)
-        s = torch.as_tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1)
-        index = rows_m["index"].to_numpy()
-        for b0 in tqdm(range(0, len(rows_m), batch_size), desc="fgsm", unit="batch"):
-            chunk = rows_m.iloc[b0 : b0 + batch_size]
-            pixels = (
-                torch.as_tensor(imgs.uint8(index[b0 : b0 + batch_size]), dtype=torch.float32).permute(0, 3, 1, 2) / 255
-            )
-            labels = torch.as_tensor(chunk["label"].to_numpy(copy=True), dtype=torch.long)
-            adv = fgsm(model, pixels, labels, eps, mean, std)
-            x, xa = (pixels - m) / s, (adv - m) / s
-            with torch.no_grad():
-                before, after = logits_of(model(x)).argmax(1), logits_of(model(xa)).argmax(1)
-            cam, cam_adv = explain(model, x, labels, layer=layer), explain(model, xa, labels, layer=layer)
-            hw = tuple(x.shape[-2:])
-            for i, image_id in enumerate(chunk["id"]):
-                a = metrics.upsample_map(cam[i].numpy(), hw)
-                b = metrics.upsample_map(cam_adv[i].numpy(), hw)
-                box_a, box_b = metrics.heatmap_box(a, threshold), metrics.heatmap_box(b, threshold)
-                out.append(
-                    {
-                        "id": image_id,
-                        "label": int(labels[i]),
-                        "pred_clean": int(before[i]),
-                        "pred_adv": int(after[i]),
-                        "correct_clean": bool(before[i] == labels[i]),
-                        "correct_adv": bool(after[i] == labels[i]),
-                        "rank_corr": metrics.rank_correlation(a, b, size=size),
-                        "box_iou": metrics.iou(box_a, box_b) if box_a and box_b else 0.0,
-                    }
-                )
-            store["clean"].append((pixels * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
-            store["adv"].append((adv * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
-            store["cam_clean"].append(cam.numpy())
-            store["cam_adv"].append(cam_adv.numpy())
-    df = pd.DataFrame(out)
+
+    def step(model, batch: batches.Batch) -> dict:
+        labels = torch.as_tensor(batch.rows["label"].to_numpy(copy=True), dtype=torch.long)
+        adv = fgsm(model, batch.pixels, labels, eps, batch.mean, batch.std)
+        x, xa = batch.normalize(batch.pixels), batch.normalize(adv)
+        with torch.no_grad():
+            before, after = logits_of(model(x)).argmax(1), logits_of(model(xa)).argmax(1)
+        cam, cam_adv = explain(model, x, labels, layer=layer), explain(model, xa, labels, layer=layer)
+        hw = tuple(x.shape[-2:])
+        rank_corr, box_iou = [], []
+        for a, b in zip(cam.numpy(), cam_adv.numpy(), strict=True):
+            a, b = metrics.upsample_map(a, hw), metrics.upsample_map(b, hw)
+            box_a, box_b = metrics.heatmap_box(a, threshold), metrics.heatmap_box(b, threshold)
+            rank_corr.append(metrics.rank_correlation(a, b, size=size))
+            box_iou.append(metrics.iou(box_a, box_b) if box_a and box_b else 0.0)
+        return {
+            "label": labels,
+            "pred_clean": before,
+            "pred_adv": after,
+            "correct_clean": before == labels,
+            "correct_adv": after == labels,
+            "rank_corr": np.asarray(rank_corr, dtype=np.float64),
+            "box_iou": np.asarray(box_iou, dtype=np.float64),
+            "clean": batch.clean,
+            "adv": (adv * 255).round().to(torch.uint8).permute(0, 2, 3, 1),
+            "cam_clean": cam,
+            "cam_adv": cam_adv,
+        }
+
+    got = batches.run(model, images, rows, step, batch_size=batch_size, desc="fgsm")
+    columns = ("label", "pred_clean", "pred_adv", "correct_clean", "correct_adv", "rank_corr", "box_iou")
+    df = pd.DataFrame({"id": rows["id"].to_numpy(), **{k: got[k] for k in columns}})
+    store = {k: got[k] for k in ("clean", "adv", "cam_clean", "cam_adv")}
     with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as f:
-        for key, parts in store.items():
-            f.create_dataset(key, data=np.concatenate(parts), compression="gzip")
+        for key, arr in store.items():
+            f.create_dataset(key, data=arr, compression="gzip")
         f.create_dataset("ids", data=np.asarray(df["id"], dtype=object), dtype=h5py.string_dtype())
         for key in ("label", "pred_clean", "pred_adv"):
             f.create_dataset(key, data=df[key].to_numpy())

@@ -36,9 +36,9 @@ from cameval.experiments.record import Experiment, require, require_dataset_mode
 from cameval.figures import as_rgb, class_label, colorbar, overlay, panel_grid, pyplot, save, tidy_row
 from cameval.formatting import fmt, interval
 from cameval.methods import labels
-from cameval.metrics import mean_ci
+from cameval.metrics import mean_ci, wilcoxon_test
 from cameval.store import ATTACK_ARRAYS, read_attacks
-from cameval.tables import describe, wilcoxon_p
+from cameval.tables import describe
 
 log = logging.getLogger(__name__)
 
@@ -81,79 +81,87 @@ def attack_shard(
     import torch  # noqa: PLC0415
 
     import cameval  # noqa: PLC0415  # its version, beside torch's
+    from cameval import batches  # noqa: PLC0415
     from cameval.attacks import one_pixel  # noqa: PLC0415
-    from cameval.data.images import ImageSet  # noqa: PLC0415
     from cameval.explain import default_layer, explain, logits_of  # noqa: PLC0415
-    from cameval.heatmaps import eval_rows  # noqa: PLC0415
     from cameval.io import atomic_path  # noqa: PLC0415
-    from cameval.models import load_model, model_digest  # noqa: PLC0415
+    from cameval.models import model_digest  # noqa: PLC0415
 
-    model = load_model(weights).to(device)
+    model, rows = batches.load(weights, manifest, split, start, stop, device=device, shard=shard, error=DataError)
     layer = layer or default_layer(model)
-    rows = eval_rows(manifest, split).iloc[start:stop]
-    if rows.empty:
-        raise DataError(f"shard {shard}: rows {start}..{stop} are past the end of split {split!r} in {manifest}")
+
+    def labels_of(batch: batches.Batch) -> torch.Tensor:
+        return torch.as_tensor(batch.rows["label"].to_numpy(copy=True), dtype=torch.long, device=device)
+
+    def attack(model, batch: batches.Batch) -> dict:
+        """The shard's attacks, image by image inside :func:`one_pixel` (early stopping, its own bar and
+        a log line per image); the clean and the attacked images each scored in one forward pass."""
+        res = one_pixel(
+            model,
+            batch.pixels,
+            labels_of(batch),
+            mean=batch.mean,
+            std=batch.std,
+            population=population,
+            generations=generations,
+            f=f,
+            seed=seed,
+            first_index=start + batch.offset,
+            progress=True,
+        )
+        after = torch.as_tensor(res.pred_after, dtype=torch.long, device=device)
+        with torch.no_grad():  # the new class's probability on the attacked image (Appendix F)
+            xa = batch.normalize(res.adversarial)
+            p_new = torch.softmax(logits_of(model(xa)).float(), 1).gather(1, after[:, None])[:, 0]
+        return {
+            "labels": labels_of(batch),
+            "success": res.success,
+            "pixel": res.pixel,
+            "colour": res.colour,
+            "generations": res.generations,
+            "evaluations": res.evaluations,
+            "p_before": res.p_before,
+            "p_after": res.p_after,
+            "p_new": p_new.cpu().numpy().astype(np.float64),
+            "pred_before": res.pred_before,
+            "pred_after": res.pred_after,
+            "clean": batch.clean,
+            "adversarial": res.adversarial,
+        }
+
     t0 = time.perf_counter()
-    with ImageSet(images) as imgs:
-        clean = imgs.uint8(rows["index"].to_numpy())
-        mean, std = imgs.mean, imgs.std
-    pixels = torch.as_tensor(clean, dtype=torch.float32, device=device).permute(0, 3, 1, 2) / 255
-    labels = torch.as_tensor(rows["label"].to_numpy(copy=True), dtype=torch.long, device=device)
-    res = one_pixel(
-        model,
-        pixels,
-        labels,
-        mean=mean,
-        std=std,
-        population=population,
-        generations=generations,
-        f=f,
-        seed=seed,
-        first_index=start,
-        progress=True,
-    )
+    data = batches.run(model, images, rows, attack, batch_size=len(rows), device=device, desc="one-pixel attacks")
     attack_seconds = time.perf_counter() - t0
-    m = torch.as_tensor(mean, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
-    s = torch.as_tensor(std, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
-    x, xa = (pixels - m) / s, (res.adversarial - m) / s
-    after = torch.as_tensor(res.pred_after, dtype=torch.long, device=device)
-    with torch.no_grad():  # the new class's probability on the attacked image (Appendix F)
-        p_new = torch.softmax(logits_of(model(xa)).float(), 1).gather(1, after[:, None])[:, 0].cpu().numpy()
-    maps = {k: [] for k in ("cam_before", "cam_after", "ig_before", "ig_after")}
-    for b0 in tqdm(range(0, len(x), batch_size), desc="maps before/after", unit="batch"):
-        sl = slice(b0, b0 + batch_size)
-        maps["cam_before"].append(explain(model, x[sl], labels[sl], "gradcam", layer=layer))
-        maps["cam_after"].append(explain(model, xa[sl], after[sl], "gradcam", layer=layer))
-        maps["ig_before"].append(explain(model, x[sl], labels[sl], "integrated_gradients", steps=ig_steps))
-        maps["ig_after"].append(explain(model, xa[sl], after[sl], "integrated_gradients", steps=ig_steps))
+    # the attacked images in the clean pixels' layout (channels last, a view of the stored images)
+    adversarial = torch.as_tensor(data.pop("adversarial")).to(device, memory_format=torch.channels_last)
+    pred_after = torch.as_tensor(data["pred_after"], dtype=torch.long, device=device)
+
+    def maps(model, batch: batches.Batch) -> dict:
+        labels, after = labels_of(batch), pred_after[batch.positions]
+        x, xa = batch.normalize(batch.pixels), batch.normalize(adversarial[batch.positions])
+        return {
+            "cam_before": explain(model, x, labels, "gradcam", layer=layer),
+            "cam_after": explain(model, xa, after, "gradcam", layer=layer),
+            "ig_before": explain(model, x, labels, "integrated_gradients", steps=ig_steps),
+            "ig_after": explain(model, xa, after, "integrated_gradients", steps=ig_steps),
+        }
+
+    found = batches.run(model, images, rows, maps, batch_size=batch_size, device=device, desc="maps before/after")
     seconds = time.perf_counter() - t0
     n = len(rows)
     log.info(
         "%s: %d images, %d successful; attack %.1f s (%.2f s/image, %.0f candidates/image), total %.1f s",
         out,
         n,
-        int(res.success.sum()),
+        int(data["success"].sum()),
         attack_seconds,
         attack_seconds / n,
-        res.evaluations.mean(),
+        data["evaluations"].mean(),
         seconds,
     )
-    data = {
-        "labels": labels.cpu().numpy(),
-        "success": res.success,
-        "pixel": res.pixel,
-        "colour": res.colour,
-        "generations": res.generations,
-        "evaluations": res.evaluations,
-        "p_before": res.p_before,
-        "p_after": res.p_after,
-        "p_new": p_new.astype(np.float64),
-        "pred_before": res.pred_before,
-        "pred_after": res.pred_after,
-        "random_pixel": random_pixels(seed, range(start, stop), *clean.shape[1:3]),
-        "clean": clean,
-        **{k: torch.cat(v).detach().cpu().numpy().astype(np.float32) for k, v in maps.items()},
-    }
+    data["random_pixel"] = random_pixels(seed, range(start, stop), *data["clean"].shape[1:3])
+    data["clean"] = data.pop("clean")  # the file's order: the attack, the random pixel, the images, the maps
+    data |= {k: v.astype(np.float32) for k, v in found.items()}
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as fh:
         fh.create_dataset("ids", data=np.asarray(rows["id"], dtype=object), dtype=h5py.string_dtype())
         for key, arr in data.items():
@@ -267,9 +275,9 @@ def study_attack_rows(
     # torch and what loads it here only: the table and figure jobs of this module start without it
     import torch  # noqa: PLC0415
 
+    from cameval.batches import eval_rows  # noqa: PLC0415
     from cameval.data.images import ImageSet  # noqa: PLC0415
     from cameval.explain import default_layer, explain  # noqa: PLC0415
-    from cameval.heatmaps import eval_rows  # noqa: PLC0415
     from cameval.models import load_model  # noqa: PLC0415
 
     model = load_model(weights).to(device)
@@ -419,7 +427,7 @@ def table6(
                 rec[f"pct_{when}_mean"] = describe(ok[f"{method}_pct_{when}"])["mean"]
             c = mean_ci(ok[f"{method}_before"].to_numpy(), n_boot=n_boot, seed=seed)
             rec["before_low"], rec["before_high"] = c["low"], c["high"]
-            stat, p = wilcoxon_p(ok[f"{method}_before"], ok[f"{method}_random_before"])
+            stat, p = wilcoxon_test(ok[f"{method}_before"], ok[f"{method}_random_before"])
             rec.update(wilcoxon_stat=stat, wilcoxon_p=p)
             shown["random pixel (before)"] = f"{fmt(rec['random_before_mean'], 3)} ± {fmt(rec['random_before_std'], 3)}"
             shown["percentile rank (before)"] = fmt(rec["pct_before_mean"], 1)
@@ -467,7 +475,7 @@ def table6_study(rows: dict[str, pd.DataFrame], reference: dict | None = None) -
                 rec.update({f"{when}_{k}": v for k, v in st.items()})
                 rec[f"random_{when}_mean"] = describe(d[f"gradcam_random_{when}"])["mean"]
                 shown[label] = interval(st["mean"], st["min"], st["max"], 4, std=st["std"])
-            stat, p = wilcoxon_p(d["gradcam_before"], d["gradcam_random_before"])
+            stat, p = wilcoxon_test(d["gradcam_before"], d["gradcam_random_before"])
             rec.update(wilcoxon_stat=stat, wilcoxon_p=p)
             shown["random pixel (before / after)"] = (
                 f"{fmt(rec['random_before_mean'], 4)} / {fmt(rec['random_after_mean'], 4)}"

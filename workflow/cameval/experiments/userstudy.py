@@ -36,7 +36,6 @@ import numpy as np
 import pandas as pd
 from openpyxl import load_workbook
 from PIL import Image
-from scipy.stats import wilcoxon
 
 from cameval.claims import (
     FAILS,
@@ -58,7 +57,7 @@ from cameval.figures import deprocess_gradient
 from cameval.formatting import fmt
 from cameval.io import read_csv_strict, write_csv
 from cameval.methods import labels
-from cameval.metrics.stats import paired_compare
+from cameval.metrics.stats import paired_compare, wilcoxon_test
 from cameval.store import Shard, check_shards
 from cameval.survey import render_survey
 
@@ -298,20 +297,15 @@ def paired_test(scores: pd.DataFrame, methods: tuple[str, str]) -> dict:
     """Wilcoxon signed-rank test (two-sided) between two methods on per-rater mean scores.
 
     Pairs are the raters who answered items of both methods; ``d_r = mean_r(m1) − mean_r(m2)``.
-    Returns ``pairs``, ``statistic`` and ``p_value`` (NaN with no pair; 1.0 when every d_r is 0,
-    where there is no difference to test).
+    Returns ``pairs``, ``statistic`` and ``p_value`` (:func:`cameval.metrics.stats.wilcoxon_test`:
+    NaN with no pair, or when every d_r is 0).
     """
     per = scores.groupby(["rater", "method"])["score"].mean().unstack("method")
     if not all(m in per.columns for m in methods):
         return {"pairs": 0, "statistic": float("nan"), "p_value": float("nan")}
     per = per[list(methods)].dropna()
-    d = per[methods[0]].to_numpy() - per[methods[1]].to_numpy()
-    if len(d) == 0:
-        return {"pairs": 0, "statistic": float("nan"), "p_value": float("nan")}
-    if np.all(d == 0):
-        return {"pairs": len(d), "statistic": 0.0, "p_value": 1.0}
-    res = wilcoxon(per[methods[0]].to_numpy(), per[methods[1]].to_numpy())
-    return {"pairs": len(d), "statistic": float(res.statistic), "p_value": float(res.pvalue)}
+    statistic, p = wilcoxon_test(per[methods[0]].to_numpy(), per[methods[1]].to_numpy())
+    return {"pairs": len(per), "statistic": statistic, "p_value": p}
 
 
 SUMMARY_COLUMNS = [

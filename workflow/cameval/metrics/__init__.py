@@ -38,7 +38,7 @@ _SUBMODULE = {
     ),
     **dict.fromkeys(("argmax_point", "pointing_hit", "recall_hit"), "pointing"),
     **dict.fromkeys(("rank_correlation", "reduce_channels"), "rankcorr"),
-    **dict.fromkeys(("bootstrap_ci", "mean_ci", "paired_compare"), "stats"),
+    **dict.fromkeys(("bootstrap_ci", "mean_ci", "paired_compare", "wilcoxon_test"), "stats"),
 }
 
 
@@ -70,6 +70,7 @@ __all__ = [
     "bootstrap_ci",
     "mean_ci",
     "paired_compare",
+    "wilcoxon_test",
     "contrastivity",
     "as_array",
     "binarize",

@@ -82,6 +82,28 @@ def mean_ci(values, n_boot: int = 1000, level: float = 0.95, seed: int = 0, ddof
     return {"mean": float(arr.mean()), "std": std, "low": low, "high": high, "n": int(n)}
 
 
+def wilcoxon_test(a, b=None) -> tuple[float, float]:
+    """The two-sided Wilcoxon signed-rank test of paired ``a`` and ``b`` (``b=None``: ``a`` against 0):
+    ``(statistic, p_value)``. The one Wilcoxon of the pipeline; every table and claim calls it.
+
+    ``scipy.stats.wilcoxon`` on ``d = a − b`` with scipy's defaults: zero differences dropped
+    (``zero_method="wilcox"``), the exact distribution for small samples without ties, the normal
+    approximation otherwise, NaN propagated. One edge rule: **no non-zero difference** (no pair, or
+    every ``d_i = 0``) gives ``(nan, nan)`` — there is nothing to rank, and scipy's own answer there
+    depends on its version (1.17: ``p = 1`` with a division warning; older versions raise). Where at
+    least one difference is non-zero the result is scipy's, small samples included: a single
+    non-zero difference gives ``(0, 1)``, since no sample that small can be significant.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    d = a if b is None else a - np.asarray(b, dtype=np.float64)
+    if d.ndim != 1:
+        raise ValueError(f"paired values: shape {d.shape}, expected 1-D differences")
+    if not np.count_nonzero(d):
+        return float("nan"), float("nan")
+    res = wilcoxon(d)
+    return float(res.statistic), float(res.pvalue)
+
+
 def paired_compare(a, b, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
     """Paired comparison of two measurements on the same units (images, raters, boxes).
 
@@ -91,9 +113,7 @@ def paired_compare(a, b, n_boot: int = 1000, level: float = 0.95, seed: int = 0)
     - ``n``: pairs; ``mean``: ``mean(d)``; ``low``, ``high``: the paired percentile-bootstrap
       interval of ``mean(d)`` (pairs resampled together, :func:`bootstrap_ci` on ``d``);
     - ``statistic``, ``p_value``: the two-sided Wilcoxon signed-rank test on ``d``
-      (``scipy.stats.wilcoxon`` with its defaults: zero differences dropped, exact distribution
-      for small samples without ties, normal approximation otherwise). NaN where it is undefined
-      (no pair, or every difference is 0).
+      (:func:`wilcoxon_test`: NaN where no difference is non-zero).
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.zeros_like(a) if b is None else np.asarray(b, dtype=np.float64)
@@ -104,11 +124,7 @@ def paired_compare(a, b, n_boot: int = 1000, level: float = 0.95, seed: int = 0)
     out = {
         "n": int(d.size),
         "mean": float(d.mean()) if d.size else float("nan"),
-        "statistic": float("nan"),
-        "p_value": float("nan"),
     }
     out["low"], out["high"] = bootstrap_ci(d, np.mean, n_boot=n_boot, level=level, seed=seed)
-    if np.count_nonzero(d):
-        res = wilcoxon(d)
-        out["statistic"], out["p_value"] = float(res.statistic), float(res.pvalue)
+    out["statistic"], out["p_value"] = wilcoxon_test(d)
     return out
