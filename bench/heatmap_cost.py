@@ -62,7 +62,7 @@ def main() -> None:
     for m in cfg["table1"]["models"]:
         used[m] |= set(cfg["table1"]["methods"])
     for m in cfg["table2"]["models"]:
-        used[m].add(cfg["table2"]["heatmap"])
+        used[m] |= set(cfg["table2"].get("heatmaps") or [cfg["table2"].get("heatmap", "gradcam")])
     for m in cfg["table3"]["models"]:
         used[m] |= {cfg["table3"]["gradcam"], cfg["table3"]["guided_backprop"], *cfg["table3"]["occlusion"]}
     print("| model | heatmap set | method | targets | batch | wall s/image | CPU s/image | CPU s/position |")

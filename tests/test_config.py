@@ -109,7 +109,11 @@ def test_target_parts_and_model_classes():
             r"table4.guided_backprop: heatmaps.gradcam has method gradcam \(expected a set of method guided_backprop\)",
         ),
         (lambda c: c["table3"].update(gradcam="gradcampp"), r"table3.gradcam: heatmaps.gradcampp has method gradcampp"),
-        (lambda c: c["table2"].update(heatmap="gradcampp"), r"table2.heatmap: heatmaps.gradcampp has method gradcampp"),
+        (
+            lambda c: c["table2"].update(heatmaps=["gradcam", "guided_backprop"]),
+            r"table2.heatmaps: heatmaps.guided_backprop has method guided_backprop \(expected a set of method "
+            r"gradcam or gradcampp\); a library's or your own cam-type method fits too",
+        ),
         (
             lambda c: c["table1"].update(methods=["gradcam", "guided_backprop"]),
             r"table1.methods: heatmaps.guided_backprop has method guided_backprop "

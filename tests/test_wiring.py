@@ -1,0 +1,166 @@
+"""Library methods in every table of their kind (Tables 2, 3, 6, Figure 1): the numbers against the
+libraries called directly (pytorch-grad-cam, captum) on a random small VGG and real digit canvases,
+and scipy's Spearman ρ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytorch_grad_cam
+import torch
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+from cameval import metrics
+from cameval.data.images import ImageSet, gt_boxes_of, read_manifest
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # captum: "Input Tensor 0 did not already require ..."
+
+ROOT = Path(__file__).resolve().parents[1]
+N = 6  # evaluation images
+LAYERCAM = "pytorch_grad_cam:LayerCAM"
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    """A tiny digits set (32 px; 12/6/6 images), a random 10-class small_vgg, the model and its inputs."""
+    from cameval.data.digits import make_digits_loc
+    from cameval.explain import default_layer
+    from cameval.models import build_model, load_model
+    from cameval.models.registry import save_model
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("wiring")
+    make_digits_loc(
+        root / "images.h5", root / "manifest.csv", size=32, counts={"train": 12, "val": 6, "test": N}, clutter=1, seed=0
+    )
+    torch.manual_seed(0)
+    save_model(build_model("small_vgg", num_classes=10), root / "m.safetensors", "small_vgg", build={"num_classes": 10})
+    model = load_model(root / "m.safetensors")
+    man = read_manifest(root / "manifest.csv")
+    test = man[man["split"] == "test"]
+    with ImageSet(root / "images.h5") as imgs:
+        pixels = imgs.uint8(test["index"].to_numpy())
+        mean, std = np.asarray(imgs.mean, np.float32), np.asarray(imgs.std, np.float32)
+    x = torch.as_tensor((pixels / 255.0 - mean) / std, dtype=torch.float32).permute(0, 3, 1, 2).contiguous()
+    return {
+        "root": root,
+        "weights": str(root / "m.safetensors"),
+        "images": str(root / "images.h5"),
+        "manifest": str(root / "manifest.csv"),
+        "model": model,
+        "layer": default_layer(model),
+        "test": test,
+        "pixels": pixels,
+        "mean": mean,
+        "std": std,
+        "x": x,
+    }
+
+
+def shard(source, name, method, targets, **params):
+    from cameval.heatmaps import compute_shard
+
+    out = source["root"] / f"{name}.h5"
+    if not out.exists():
+        compute_shard(
+            source["weights"],
+            source["images"],
+            source["manifest"],
+            str(out),
+            split="test",
+            start=0,
+            stop=N,
+            method=method,
+            targets=targets,
+            params=params,
+            batch_size=N,
+            progress=False,
+        )
+    return str(out)
+
+
+def layercam(source, x, target) -> np.ndarray:
+    """pytorch-grad-cam's Layer-CAM, called as its README shows: ``[N, H, W]``."""
+    model = source["model"]
+    layer = dict(model.named_modules())[source["layer"]]
+    with pytorch_grad_cam.LayerCAM(model=model, target_layers=[layer]) as cam:
+        return cam(input_tensor=x, targets=[ClassifierOutputTarget(int(t)) for t in target])
+
+
+def logits(source) -> torch.Tensor:
+    with torch.no_grad():
+        return source["model"](source["x"])
+
+
+# --- Table 2 ---------------------------------------------------------------------------------------
+
+
+def test_table2_row_of_layercam_is_the_pointing_game_of_the_librarys_maps(source):
+    from cameval.experiments.pointing import pointing_rows, table2
+
+    path = shard(source, "layercam", LAYERCAM, "top5+label")
+    rows = pointing_rows([path], source["manifest"], tolerances=(0, 2), threshold=0.5, scale="image")
+    gc = pointing_rows(
+        [shard(source, "gradcam", "gradcam", "top5+label")], source["manifest"], tolerances=(0, 2), threshold=0.5
+    )
+    full, display = table2(
+        {("vgg", "gradcam"): gc, ("vgg", "layercam"): rows},
+        tolerances=(0, 2),
+        n_boot=50,
+        methods={"gradcam": "gradcam", "layercam": LAYERCAM},
+    )
+    test = source["test"].set_index("id")
+    labels = test["label"].to_numpy()
+    label_maps = layercam(source, source["x"], labels)
+    top5 = logits(source).topk(5, dim=1).indices.numpy()
+    top_maps = [layercam(source, source["x"], top5[:, k]) for k in range(5)]
+    hits = {t: [] for t in (0, 2)}
+    recall = []
+    for i, image_id in enumerate(test.index):
+        for t in hits:
+            hits[t].append(metrics.pointing_hit(label_maps[i], gt_boxes_of(test, image_id, labels[i]), tolerance=t))
+        peaks = np.array([m[i].max() for m in top_maps])
+        per = []
+        for k in range(5):  # kept when the peak is >= 0.5 of the image's largest; a hit: present and in its box
+            boxes = gt_boxes_of(test, image_id, top5[i, k])
+            kept = peaks[k] / peaks.max() >= 0.5
+            point = bool(boxes) and metrics.pointing_hit(top_maps[k][i], boxes)
+            per.append((point and kept) or (not boxes and not kept))
+        recall.append(np.mean(per))
+    row = full[full["heatmap"] == "layercam"].iloc[0]
+    assert row["method"] == LAYERCAM and row["n"] == N
+    assert row["accuracy_tol0"] == pytest.approx(np.mean(hits[0]))
+    assert row["accuracy_tol2"] == pytest.approx(np.mean(hits[2]))
+    assert row["recall"] == pytest.approx(np.mean(recall))
+    assert 0 < np.mean(hits[2]) or 0 < np.mean(recall), "all-zero outcomes would prove little"
+    assert list(full.columns[-2:]) == ["heatmap", "method"]  # the old columns keep their places
+    assert display["method"].tolist() == ["Grad-CAM", "Layer-CAM"]
+
+
+def test_table2_refuses_a_set_without_the_label_map_at_parse_time():
+    import copy
+
+    import yaml
+    from snakemake.utils import validate
+
+    from cameval.config import check_config, migrate
+    from cameval.errors import ConfigError
+
+    cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
+    old = copy.deepcopy(cfg)
+    old["table2"].pop("heatmaps")
+    old["table2"]["heatmap"] = "gradcam"  # the old key is read as heatmaps: [gradcam]
+    migrate(old)
+    assert old["table2"]["heatmaps"] == ["gradcam"] and "heatmap" not in old["table2"]
+    both = copy.deepcopy(cfg)
+    both["table2"]["heatmap"] = "gradcam"
+    with pytest.raises(ConfigError, match=r"table2: both heatmap \('gradcam'\) and heatmaps"):
+        migrate(both)
+    cfg["heatmaps"]["layercam"]["targets"] = "top5"
+    validate(cfg, str(ROOT / "workflow/schemas/config.schema.yaml"), set_default=True)
+    with pytest.raises(
+        ConfigError, match=r"heatmaps.layercam.targets: 'top5' \(expected top5\+label: .*table2\.heatmaps"
+    ):
+        check_config(cfg)
