@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 import pytorch_grad_cam
 import torch
+import torch.nn.functional as F
+from captum import attr as captum_attr
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from scipy import stats
 
 from cameval import metrics
 from cameval.data.images import ImageSet, gt_boxes_of, read_manifest
@@ -43,7 +46,8 @@ def source(tmp_path_factory):
     with ImageSet(root / "images.h5") as imgs:
         pixels = imgs.uint8(test["index"].to_numpy())
         mean, std = np.asarray(imgs.mean, np.float32), np.asarray(imgs.std, np.float32)
-    x = torch.as_tensor((pixels / 255.0 - mean) / std, dtype=torch.float32).permute(0, 3, 1, 2).contiguous()
+    # as the model sees them, in float32 (near-equal cells of a map would rank differently in float64)
+    x = torch.as_tensor((pixels.astype(np.float32) / np.float32(255) - mean) / std).permute(0, 3, 1, 2).contiguous()
     return {
         "root": root,
         "weights": str(root / "m.safetensors"),
@@ -164,3 +168,56 @@ def test_table2_refuses_a_set_without_the_label_map_at_parse_time():
         ConfigError, match=r"heatmaps.layercam.targets: 'top5' \(expected top5\+label: .*table2\.heatmaps"
     ):
         check_config(cfg)
+
+
+# --- Table 3 ---------------------------------------------------------------------------------------
+
+
+def resized(m: np.ndarray, size: int = 14) -> np.ndarray:
+    """Plain bilinear resizing (align_corners=False, no antialiasing), by torch."""
+    t = torch.as_tensor(np.asarray(m, np.float64))[None, None]
+    return F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=False)[0, 0].numpy()
+
+
+def test_table3_rows_of_layercam_and_saliency_are_spearman_of_the_librarys_maps_with_occlusion(source):
+    from cameval.experiments.occlusion import rankcorr_rows, table3
+    from cameval.store import Shard
+
+    occ = shard(source, "occlusion", "occlusion", "top1", patch=7, stride=4, fill=0.5, batch_size=64)
+    others = {
+        "gradcam": [shard(source, "gradcam", "gradcam", "top5+label")],
+        "guided_backprop": [shard(source, "guided_backprop", "guided_backprop", "top1")],
+        "layercam": [shard(source, "layercam", LAYERCAM, "top5+label")],
+        "saliency": [shard(source, "saliency", "captum:Saliency", "top1")],
+    }
+    rows = rankcorr_rows([occ], others, n_images=N, size=14, reduce="abs_max")
+    top1 = logits(source).argmax(1)
+    cams = layercam(source, source["x"], top1)
+    sal = captum_attr.Saliency(source["model"]).attribute(source["x"].clone(), target=top1).detach().numpy()
+    with Shard(occ) as o:
+        occ_maps = [o.maps[i, 0] for i in range(N)]
+        assert [int(t) for t in o.targets[:, 0]] == top1.tolist()
+    expected = {
+        "layercam": [
+            stats.spearmanr(resized(occ_maps[i]).ravel(), resized(cams[i]).ravel()).statistic for i in range(N)
+        ],
+        "saliency": [
+            stats.spearmanr(resized(occ_maps[i]).ravel(), resized(np.abs(sal[i]).max(0)).ravel()).statistic
+            for i in range(N)
+        ],
+    }
+    for name, values in expected.items():
+        assert not np.isnan(values).any()
+        np.testing.assert_allclose(rows[name].to_numpy(), values, rtol=0, atol=1e-9)
+    full, display = table3(
+        {("vgg", "occlusion"): rows},
+        {"occlusion": 7},
+        n_boot=50,
+        extra={"layercam": "Layer-CAM", "saliency": "Saliency"},
+    )
+    r = full.iloc[0]
+    for name, values in expected.items():
+        assert r[name] == pytest.approx(np.mean(values))
+        assert r[f"{name}_std"] == pytest.approx(np.std(values, ddof=1))
+        assert r[f"{name}_minus_gradcam"] == pytest.approx(np.mean(np.subtract(values, rows["gradcam"])))
+    assert {"Layer-CAM", "Saliency", "Layer-CAM − Grad-CAM"} <= set(display.columns)
