@@ -221,3 +221,66 @@ def test_table3_rows_of_layercam_and_saliency_are_spearman_of_the_librarys_maps_
         assert r[f"{name}_std"] == pytest.approx(np.std(values, ddof=1))
         assert r[f"{name}_minus_gradcam"] == pytest.approx(np.mean(np.subtract(values, rows["gradcam"])))
     assert {"Layer-CAM", "Saliency", "Layer-CAM − Grad-CAM"} <= set(display.columns)
+
+
+# --- Table 6 ---------------------------------------------------------------------------------------
+
+
+def test_table6_layercam_at_the_attacked_pixel_is_the_librarys_map_there(source):
+    import h5py
+
+    from cameval.experiments.sensitivity import ARRAYS, extra_attack_maps, sensitivity_rows, table6
+
+    n, (h, w) = N, source["pixels"].shape[1:3]
+    labels = source["test"]["label"].to_numpy()
+    pixel = np.array([[3 * i + 1, 31 - 4 * i] for i in range(n)])  # (row, col) chosen here
+    colour = np.array([[255, 0, 255 - 40 * i] for i in range(n)], np.uint8)
+    after = (labels + 1 + np.arange(n)) % 10  # the "new prediction" whose map is read after the attack
+    arrays = {
+        "labels": labels,
+        "success": np.array([True, True, True, True, False, True]),
+        "pixel": pixel,
+        "colour": colour,
+        "generations": np.ones(n, int),
+        "evaluations": np.ones(n, int),
+        "p_before": np.full(n, 0.9),
+        "p_after": np.full(n, 0.1),
+        "pred_before": labels,
+        "pred_after": after,
+        "random_pixel": np.array([[i, i] for i in range(n)]),
+        "clean": source["pixels"],
+        "cam_before": np.ones((n, 4, 4), np.float32),
+        "cam_after": np.ones((n, 4, 4), np.float32),
+        "ig_before": np.ones((n, 3, h, w), np.float32),
+        "ig_after": np.ones((n, 3, h, w), np.float32),
+    }
+    assert set(arrays) == set(ARRAYS)
+    path = source["root"] / "attacks.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("ids", data=np.array(source["test"]["id"], dtype=object), dtype=h5py.string_dtype())
+        for k, v in arrays.items():
+            f.create_dataset(k, data=v)
+    spec = {"method": LAYERCAM, "params": {}, "targets": "top5", "layer": None}
+    extra = extra_attack_maps(source["weights"], source["images"], [path], {"layercam": spec}, expected=n)
+    rows = sensitivity_rows([path], n, extra)
+    # the attacked images, made here: the pixel set to its colour in pixel space, then normalized
+    attacked = source["pixels"].astype(np.float32) / np.float32(255)
+    for i, (r, c) in enumerate(pixel):
+        attacked[i, r, c] = colour[i] / np.float32(255)
+    xa = torch.as_tensor((attacked - source["mean"]) / source["std"]).permute(0, 3, 1, 2).contiguous()
+    before, later = layercam(source, source["x"], labels), layercam(source, xa, after)
+    for i, (r, c) in enumerate(pixel):
+        assert rows.at[i, "layercam_before"] == pytest.approx(before[i, r, c] / before[i].max(), abs=1e-6)
+        assert rows.at[i, "layercam_after"] == pytest.approx(later[i, r, c] / later[i].max(), abs=1e-6)
+        rr = arrays["random_pixel"][i]
+        assert rows.at[i, "layercam_random_before"] == pytest.approx(
+            before[i, rr[0], rr[1]] / before[i].max(), abs=1e-6
+        )
+    assert not np.allclose(rows["layercam_before"], rows["layercam_after"]), "identical columns would prove little"
+    full, display = table6({"vgg": rows}, n_boot=50, extra={"layercam": "Layer-CAM"})
+    r = full[full["method"] == "layercam"].iloc[0]
+    ok = rows["success"].to_numpy()
+    assert full["method"].tolist() == ["gradcam", "ig", "layercam"] and r["successful"] == ok.sum()
+    assert r["before_mean"] == pytest.approx(rows["layercam_before"][ok].mean())
+    assert r["after_max"] == pytest.approx(rows["layercam_after"][ok].max())
+    assert display["method"].tolist()[-1] == "Layer-CAM"
