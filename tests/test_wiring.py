@@ -284,3 +284,42 @@ def test_table6_layercam_at_the_attacked_pixel_is_the_librarys_map_there(source)
     assert r["before_mean"] == pytest.approx(rows["layercam_before"][ok].mean())
     assert r["after_max"] == pytest.approx(rows["layercam_after"][ok].max())
     assert display["method"].tolist()[-1] == "Layer-CAM"
+
+
+# --- Figure 1 --------------------------------------------------------------------------------------
+
+
+def test_figure1_shows_layercam_the_librarys_top1_map_beside_gradcam(source, monkeypatch, tmp_path):
+    from cameval.experiments import gallery
+
+    files = {
+        "gradcam": shard(source, "gradcam", "gradcam", "top5+label"),
+        "gradcampp": shard(source, "gradcampp", "gradcampp", "top5"),
+        "guided_backprop": shard(source, "guided_backprop", "guided_backprop", "top1"),
+        "layercam": shard(source, "layercam", LAYERCAM, "top5+label"),
+    }
+    drawn = {}
+    real = gallery.figure1
+    monkeypatch.setattr(gallery, "figure1", lambda panels, path, extra=None: drawn.update(panels=panels, extra=extra))
+    gallery.figure1_from_shards(
+        {"vgg": files},
+        source["images"],
+        source["manifest"],
+        tmp_path / "f.png",
+        n_images=3,
+        extra={"layercam": "Layer-CAM"},
+    )
+    top1 = logits(source).argmax(1)
+    expected = layercam(source, source["x"][:3], top1[:3])
+    assert drawn["extra"] == {"layercam": "Layer-CAM"} and len(drawn["panels"]) == 3
+    for i, p in enumerate(drawn["panels"]):
+        assert p["target"] == int(top1[i])
+        np.testing.assert_allclose(p["layercam"], expected[i], rtol=0, atol=1e-6)
+    real(drawn["panels"], tmp_path / "f.png", extra=drawn["extra"])
+    from PIL import Image
+
+    with Image.open(tmp_path / "f.png") as im:
+        wide = im.size[0]
+    real(drawn["panels"], tmp_path / "g.png")
+    with Image.open(tmp_path / "g.png") as im:
+        assert wide > im.size[0]  # one column more
