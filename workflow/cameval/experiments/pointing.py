@@ -221,6 +221,12 @@ def notes(cfg: dict, heatmaps: dict | None = None, n_eval: int | None = None) ->
             + "; ".join(sets)
             + ". Paired differences are between models within a set; the study's values sit on the Grad-CAM rows."
         )
+        if any(str(heatmaps[h]["method"]).startswith("pytorch_grad_cam:") for h in cfg["heatmaps"]):
+            out.append(
+                "pytorch-grad-cam min-max normalizes each map, so every peak is ≈ 1 (0 for an all-zero map): the "
+                "recall's peak threshold rejects none of those sets' top-5 maps, and their recall is not comparable "
+                "with Grad-CAM's."
+            )
     return out
 
 
