@@ -61,10 +61,13 @@ def main() -> None:
     used = {m: set() for m in cfg["models"]}  # the heatmap sets each model is explained with
     for m in cfg["table1"]["models"]:
         used[m] |= set(cfg["table1"]["methods"])
+    for m in cfg["figure1"]["models"]:
+        used[m] |= set(cfg["figure1"].get("methods", []))
     for m in cfg["table2"]["models"]:
-        used[m].add(cfg["table2"]["heatmap"])
+        used[m] |= set(cfg["table2"].get("heatmaps") or [cfg["table2"].get("heatmap", "gradcam")])
     for m in cfg["table3"]["models"]:
         used[m] |= {cfg["table3"]["gradcam"], cfg["table3"]["guided_backprop"], *cfg["table3"]["occlusion"]}
+        used[m] |= set(cfg["table3"].get("methods", []))
     print("| model | heatmap set | method | targets | batch | wall s/image | CPU s/image | CPU s/position |")
     print("|---|---|---|---|---|---|---|---|")
     for name, spec in cfg["models"].items():

@@ -109,7 +109,11 @@ def test_target_parts_and_model_classes():
             r"table4.guided_backprop: heatmaps.gradcam has method gradcam \(expected a set of method guided_backprop\)",
         ),
         (lambda c: c["table3"].update(gradcam="gradcampp"), r"table3.gradcam: heatmaps.gradcampp has method gradcampp"),
-        (lambda c: c["table2"].update(heatmap="gradcampp"), r"table2.heatmap: heatmaps.gradcampp has method gradcampp"),
+        (
+            lambda c: c["table2"].update(heatmaps=["gradcam", "guided_backprop"]),
+            r"table2.heatmaps: heatmaps.guided_backprop has method guided_backprop \(expected a set of method "
+            r"gradcam or gradcampp\); a library's or your own cam-type method fits too",
+        ),
         (
             lambda c: c["table1"].update(methods=["gradcam", "guided_backprop"]),
             r"table1.methods: heatmaps.guided_backprop has method guided_backprop "
@@ -172,6 +176,60 @@ def test_library_methods_stand_in_the_roles_of_their_kind(tiny):
     cfg["table1"]["methods"] = ["gradcam", "sal"]
     with pytest.raises(ConfigError, match=r"table1.methods: heatmaps.sal has method captum:Saliency .*cam-type"):
         check_config(cfg)
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (
+            lambda c: c["table6"].update(methods=["saliency"]),
+            r"table6.methods: heatmaps.saliency has method captum:Saliency \(expected a set of method gradcam or "
+            r"gradcampp\); a library's or your own cam-type method fits too",
+        ),
+        (
+            lambda c: c["figure1"].update(methods=["guided_backprop"]),
+            r"figure1.methods: heatmaps.guided_backprop has method guided_backprop",
+        ),
+        (
+            lambda c: c["table3"].update(methods=["occlusion3"]),
+            r"table3.methods: heatmaps.occlusion3 has method occlusion",
+        ),
+        (
+            lambda c: c["heatmaps"]["saliency"].update(targets="label"),
+            r"heatmaps.saliency.targets: 'label' \(expected topK first: table3.methods reads",
+        ),
+    ],
+)
+def test_the_further_sets_of_tables_3_6_and_figure_1_must_be_of_their_kind(tiny, edit, match):
+    cfg = copy.deepcopy(tiny)
+    edit(cfg)
+    with pytest.raises(ConfigError, match=match):
+        check_config(cfg)
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda c: c["table2"].update(heatmaps=["gradcam", "nowhere"]), r"table2.heatmaps: 'nowhere' is not defined"),
+        (lambda c: c["table3"].update(methods=["gradcam"]), r"table3.methods: gradcam \(expected further sets"),
+        (
+            lambda c: c["heatmaps"]["saliency"].update(images=3),
+            r"table3.methods: heatmaps.saliency.images is 3, below table3.images 5",
+        ),
+        (lambda c: c["table6"].update(methods=["layercam", "layercam"]), r"table6.methods: layercam \(expected"),
+        (
+            lambda c: c["heatmaps"]["layercam"].update(shard_size=1),
+            r"figure1.methods: heatmaps.layercam holds fewer than figure1.images = 2",
+        ),
+    ],
+)
+def test_the_experiments_refuse_further_sets_they_cannot_read(tiny, edit, match):
+    from cameval.experiments.registry import check
+
+    cfg = copy.deepcopy(tiny)
+    edit(cfg)
+    with pytest.raises(ConfigError, match=match):
+        check(cfg, lambda path: path)
 
 
 def test_own_method_needs_its_kind(tiny):

@@ -89,12 +89,12 @@ def test_default_config_dry_run_plans_every_stage(plan):
         "import_model": 1,
         "model_accuracy": 2,
         # Table 1's 4 models x 4 CAM sets (Grad-CAM, Grad-CAM++, Score-CAM, Layer-CAM); Guided Backprop
-        # for 3 models; 2 occlusion sets x 2 shards; Table 5's 6 sets x 2 models
-        "heatmaps": 4 * 4 + 3 + 2 * 2 + 6 * 2,
+        # for 3 models; 2 occlusion sets x 2 shards; Table 5's 6 sets x 2 models; Table 3's Saliency (VGG)
+        "heatmaps": 4 * 4 + 3 + 2 * 2 + 6 * 2 + 1,
         "localization": 4,  # one job per model, every method of Table 1
         "table1": 1,
         "figure1": 1,
-        "pointing": 3,
+        "pointing": 3 * 2,  # 3 models x (Grad-CAM, Layer-CAM): Table 1's shards
         "table2": 1,
         "rank_correlation": 2,
         "table3": 1,
@@ -137,9 +137,9 @@ def test_table1_alone_needs_no_figure_inputs(plan):
 def test_table3_alone_computes_only_the_maps_it_needs(plan):
     out = plan("default", "results/tables/table3.csv")
     counts = job_counts(out)
-    # VGG only: its Grad-CAM shard, its guided-backprop shard, and 2 + 2 occlusion shards; no
-    # other model is trained
-    assert counts["heatmaps"] == 1 + 1 + 4 and counts["train_model"] == 1
+    # VGG only: its Grad-CAM shard, its guided-backprop shard, 2 + 2 occlusion shards, and its
+    # Layer-CAM and Saliency shards (table3.methods); no other model is trained
+    assert counts["heatmaps"] == 1 + 1 + 4 + 2 and counts["train_model"] == 1
     assert "localization" not in counts and "figure1" not in counts
 
 

@@ -90,20 +90,34 @@ PIXEL_METHODS = ("integrated_gradients", "gradient_shap")
 #: the splits a dataset's manifest has, for kinds whose splits do not follow from ``counts``
 _FIXED_SPLITS = {"imagenet": ("val",), "chestxray": ("test",), "torchvision": ("train", "val", "test")}
 
+#: CAM- and pixel-type methods of ours that Table 3 compares with occlusion beside its own three
+MAP_METHODS = (*CAM_METHODS, "guided_backprop", "guided_gradcam", "integrated_gradients", "gradient_shap")
+
 #: (section, key, methods accepted): a heatmap set named for a role must be of one of its methods
 ROLES = (
+    ("figure1", "methods", CAM_METHODS),
     ("table1", "methods", CAM_METHODS),
-    ("table2", "heatmap", ("gradcam",)),
+    ("table2", "heatmaps", CAM_METHODS),
     ("table3", "gradcam", ("gradcam",)),
     ("table3", "guided_backprop", ("guided_backprop",)),
+    ("table3", "methods", MAP_METHODS),
     ("table4", "gradcam", ("gradcam",)),
     ("table4", "guided_backprop", ("guided_backprop",)),
     ("table5", "cams", CAM_METHODS),
     ("table5", "pixels", PIXEL_METHODS),
+    ("table6", "methods", CAM_METHODS),
 )
 #: roles that also take a library's or your own method (``pytorch_grad_cam:…``, ``captum:…``,
 #: ``module:function``) of a kind: every table that takes maps of that kind evaluates it
-ROLE_KINDS = {("table1", "methods"): "cam", ("table5", "cams"): "cam", ("table5", "pixels"): "pixel"}
+ROLE_KINDS = {
+    ("figure1", "methods"): ("cam",),
+    ("table1", "methods"): ("cam",),
+    ("table2", "heatmaps"): ("cam",),
+    ("table3", "methods"): ("cam", "pixel"),
+    ("table5", "cams"): ("cam",),
+    ("table5", "pixels"): ("pixel",),
+    ("table6", "methods"): ("cam",),
+}
 #: Figure 1 reads the heatmap sets of these names, each of the method of its name
 FIGURE1_SETS = ("gradcam", "gradcampp", "guided_backprop")
 #: experiments whose models must all be trained on the experiment's ``dataset``
@@ -131,6 +145,19 @@ def model_classes(spec: dict) -> int | None:
     if str(spec.get("weights", "")).startswith("torchvision:"):
         return 1000
     return None
+
+
+def migrate(config: dict) -> None:
+    """Old keys read as today's, in place, before the schema sees the config: ``table2.heatmap: h``
+    is ``table2.heatmaps: [h]``; both given is a ConfigError."""
+    t2 = config.get("table2")
+    if isinstance(t2, dict) and "heatmap" in t2:
+        if "heatmaps" in t2:
+            raise ConfigError(
+                f"table2: both heatmap ({t2['heatmap']!r}) and heatmaps ({t2['heatmaps']!r}) are given "
+                "(expected heatmaps only: a list of the sets whose pointing game Table 2 reports)"
+            )
+        t2["heatmaps"] = [t2.pop("heatmap")]
 
 
 def heatmap_uses(config: dict) -> dict[str, dict[str, list[str]]]:
@@ -196,12 +223,12 @@ def check_config(config: dict) -> None:
         if section not in config or key not in config[section]:
             continue
         value = config[section][key]
-        kind = ROLE_KINDS.get((section, key))
+        kind = ROLE_KINDS.get((section, key), ())
         for h in value if isinstance(value, list) else [value]:
             method = heatmaps[h]["method"] if h in heatmaps else None
-            if method is None or method in methods or (kind and split_name(method) and kinds[h] == kind):
+            if method is None or method in methods or (kind and split_name(method) and kinds[h] in kind):
                 continue
-            also = f"; a library's or your own {kind}-type method fits too" if kind else ""
+            also = f"; a library's or your own {' or '.join(kind)}-type method fits too" if kind else ""
             raise ConfigError(
                 f"{section}.{key}: heatmaps.{h} has method {method} "
                 f"(expected a set of method {' or '.join(methods)}){also}"
@@ -254,14 +281,15 @@ def _check_targets(config: dict) -> None:
                 f"heatmaps.{h}.targets: {heatmaps[h]['targets']!r} (expected top5 or more first: "
                 "Table 1 reads the first five maps as the top-5 predictions)"
             )
-    h = config.get("table2", {}).get("heatmap")
-    if h in heatmaps and target_parts(heatmaps[h]["targets"])[:2] != [5, "label"]:
-        raise ConfigError(
-            f"heatmaps.{h}.targets: {heatmaps[h]['targets']!r} (expected top5+label: the pointing "
-            "game of table2.heatmap reads the top-5 maps, then the label's)"
-        )
+    for h in config.get("table2", {}).get("heatmaps", []):
+        if h in heatmaps and target_parts(heatmaps[h]["targets"])[:2] != [5, "label"]:
+            raise ConfigError(
+                f"heatmaps.{h}.targets: {heatmaps[h]['targets']!r} (expected top5+label: the pointing "
+                "game of table2.heatmaps reads the top-5 maps for its recall, then the label's for its accuracy)"
+            )
     for section, keys in (
-        ("table3", ("gradcam", "guided_backprop", "occlusion")),
+        ("figure1", ("methods",)),
+        ("table3", ("gradcam", "guided_backprop", "occlusion", "methods")),
         ("table4", ("gradcam", "guided_backprop")),
     ):
         for key in keys if section in config else ():

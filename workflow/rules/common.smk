@@ -5,7 +5,7 @@ import re
 
 from snakemake.utils import validate
 
-from cameval.config import check_config, check_device, check_models, load_strict
+from cameval.config import check_config, check_device, check_models, load_strict, migrate
 from cameval.data.chestxray import count_eval_rows
 from cameval.data.multilabel import digits_multi_eval_rows
 from cameval.errors import ConfigError
@@ -21,6 +21,7 @@ from cameval.paramcheck import check_params  # not cameval.explain: that imports
 # Each config file once more, strictly: a key given twice is refused (Snakemake's loader keeps the last).
 for _file in dict.fromkeys(workflow.configfiles):
     load_strict(_file)
+migrate(config)  # old keys read as today's (table2.heatmap -> table2.heatmaps)
 validate(config, workflow.source_path("../schemas/config.schema.yaml"), set_default=True)
 
 

@@ -23,5 +23,6 @@ rule figure1:
         runtime=per_attempt(10),
     params:
         n_images=config["figure1"]["images"],
+        extra=gallery.extra_labels(config),
     script:
         "../scripts/figure1.py"

@@ -9,8 +9,8 @@ rule rank_correlation:
             lambda w: {
                 "occlusion": shards(w.dataset, w.model, w.occlusion, config["table3"]["images"]),
                 **{
-                    m: shards(w.dataset, w.model, config["table3"][m], config["table3"]["images"])
-                    for m in ("gradcam", "guided_backprop")
+                    column: shards(w.dataset, w.model, h, config["table3"]["images"])
+                    for column, h in occlusion.map_sets(config).items()
                 },
             }
         ),
@@ -31,8 +31,8 @@ rule rank_correlation:
         expected=lambda w: {
             "occlusion": shard_count(w.dataset, w.occlusion, config["table3"]["images"]),
             **{
-                k: shard_count(w.dataset, config["table3"][k], config["table3"]["images"])
-                for k in ("gradcam", "guided_backprop")
+                column: shard_count(w.dataset, h, config["table3"]["images"])
+                for column, h in occlusion.map_sets(config).items()
             },
         },
     script:
@@ -56,6 +56,8 @@ rule table3:
     params:
         cfg=config["table3"],
         patches=occlusion.patches(config),
+        extra=occlusion.extra_labels(config),
+        notes=occlusion.notes(config["table3"], config["heatmaps"]),
         n_boot=config["bootstrap"],
         seed=config["seed"],
     script:

@@ -1,14 +1,15 @@
 # Table 2: the pointing game -> results/metrics/pointing/..., results/tables/table2.*
+from cameval.experiments import pointing
 
 
 rule pointing:
     input:
-        shards=lambda w: shards(w.dataset, w.model, config["table2"]["heatmap"]),
+        shards=lambda w: shards(w.dataset, w.model, w.heatmap),
         manifest="resources/data/{dataset}/manifest.csv",
     output:
-        "results/metrics/pointing/{dataset}/{model}.csv",
+        "results/metrics/pointing/{dataset}/{model}/{heatmap}.csv",
     log:
-        "logs/metrics/pointing/{dataset}/{model}.log",
+        "logs/metrics/pointing/{dataset}/{model}/{heatmap}.log",
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -19,19 +20,14 @@ rule pointing:
         tolerances=config["table2"]["tolerances"],
         threshold=config["table2"]["threshold"],
         scale=config["table2"]["scale"],
-        expected=lambda w: shard_count(w.dataset, config["table2"]["heatmap"]),
+        expected=lambda w: shard_count(w.dataset, w.heatmap),
     script:
         "../scripts/pointing.py"
 
 
 rule table2:
     input:
-        unpack(
-            lambda w: {
-                m: f"results/metrics/pointing/{config['table2']['dataset']}/{m}.csv"
-                for m in config["table2"]["models"]
-            }
-        ),
+        unpack(lambda w: pointing.table_inputs(config)),
     output:
         csv="results/tables/table2.csv",
         md="results/tables/table2.md",
@@ -45,6 +41,8 @@ rule table2:
         runtime=per_attempt(10),
     params:
         cfg=config["table2"],
+        methods={h: config["heatmaps"][h]["method"] for h in config["table2"]["heatmaps"]},
+        notes=pointing.notes(config["table2"], config["heatmaps"], n_eval(config["table2"]["dataset"])),
         n_boot=config["bootstrap"],
         seed=config["seed"],
     script:

@@ -67,8 +67,10 @@ rule one_pixel_study:
         "../scripts/one_pixel_study.py"
 
 
+# the further CAM-type sets of table6.methods are computed here, on the cached clean and attacked images
 rule sensitivity:
     input:
+        unpack(lambda w: sensitivity.extra_inputs(config, w.dataset, w.model)),
         shards=lambda w: sensitivity.attack_shards(config, w.dataset, w.model, n_eval(w.dataset)),
     output:
         "results/metrics/one_pixel/{dataset}/{model}.csv",
@@ -82,6 +84,9 @@ rule sensitivity:
         runtime=per_attempt(30),
     params:
         expected=lambda w: sensitivity.n_attacked(config, n_eval(w.dataset)),
+        methods={h: config["heatmaps"][h] for h in config.get("table6", {}).get("methods", [])},
+        layer=lambda w: config["models"][w.model].get("layer"),
+        device=config["device"],
     script:
         "../scripts/sensitivity.py"
 
@@ -107,6 +112,7 @@ rule table6:
         runtime=per_attempt(10),
     params:
         cfg=config.get("table6", {}),
+        extra=sensitivity.extra_labels(config),
         n_boot=config["bootstrap"],
         seed=config["seed"],
     script:

@@ -1,4 +1,4 @@
-"""Figure 1: Grad-CAM, Grad-CAM++, Guided Backprop and Guided Grad-CAM side by side."""
+"""Figure 1: Grad-CAM, Grad-CAM++, the CAMs of figure1.methods, Guided Backprop and Guided Grad-CAM side by side."""
 
 from collections import defaultdict
 
@@ -12,5 +12,10 @@ for key, path in snakemake.input.items():
         model, heatmap = key.split("__")
         models[model][heatmap] = path
 figure1_from_shards(
-    models, snakemake.input.images, snakemake.input.manifest, snakemake.output[0], n_images=snakemake.params.n_images
+    models,
+    snakemake.input.images,
+    snakemake.input.manifest,
+    snakemake.output[0],
+    n_images=snakemake.params.n_images,
+    extra=snakemake.params.extra,
 )

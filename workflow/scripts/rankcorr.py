@@ -8,7 +8,7 @@ setup_logging(snakemake.log[0])
 p = snakemake.params
 rows = rankcorr_rows(
     snakemake.input.occlusion,
-    {"gradcam": snakemake.input.gradcam, "guided_backprop": snakemake.input.guided_backprop},
+    {k: list(v) for k, v in snakemake.input.items() if k != "occlusion"},  # gradcam, guided_backprop, table3.methods
     n_images=p.images,
     size=p.size,
     reduce=p.reduce,

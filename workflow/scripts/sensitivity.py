@@ -1,8 +1,22 @@
-"""Table 6 per image: the maps' values at the attacked and at a random pixel, read from the attack shards."""
+"""Table 6 per image: the maps' values at the attacked and at a random pixel, read from the attack shards
+(and, for table6.methods, the maps of those sets computed here on the cached clean and attacked images)."""
 
-from cameval.experiments.sensitivity import sensitivity_rows
+from cameval.experiments.sensitivity import extra_attack_maps, sensitivity_rows
 from cameval.io import write_csv
-from cameval.logs import setup_logging
+from cameval.logs import set_threads, setup_logging
 
 setup_logging(snakemake.log[0])
-write_csv(sensitivity_rows(list(snakemake.input.shards), snakemake.params.expected), snakemake.output[0])
+p, shards = snakemake.params, list(snakemake.input.shards)
+extra = None
+if p.methods:
+    set_threads(snakemake.threads)
+    extra = extra_attack_maps(
+        snakemake.input.weights,
+        snakemake.input.images,
+        shards,
+        p.methods,
+        layer=p.layer,
+        expected=p.expected,
+        device=p.device,
+    )
+write_csv(sensitivity_rows(shards, p.expected, extra), snakemake.output[0])

@@ -1,4 +1,4 @@
-"""Table 2: the pointing game."""
+"""Table 2: the pointing game, one row per model and heatmap set."""
 
 import pandas as pd
 
@@ -7,11 +7,9 @@ from cameval.logs import setup_logging
 from cameval.tables import write_table
 
 setup_logging(snakemake.log[0])
-cfg = snakemake.params.cfg
-rows = {model: pd.read_csv(path) for model, path in snakemake.input.items()}
+cfg, p = snakemake.params.cfg, snakemake.params
+rows = {tuple(k.split("__")): pd.read_csv(path) for k, path in snakemake.input.items()}
 full, display = pointing.table2(
-    rows, cfg["tolerances"], cfg["reference"], n_boot=snakemake.params.n_boot, seed=snakemake.params.seed
+    rows, cfg["tolerances"], cfg["reference"], n_boot=p.n_boot, seed=p.seed, methods=p.methods
 )
-write_table(
-    full, snakemake.output.csv, snakemake.output.md, pointing.TITLE, pointing.notes(cfg), display=display, digits=3
-)
+write_table(full, snakemake.output.csv, snakemake.output.md, pointing.TITLE, p.notes, display=display, digits=3)

@@ -10,8 +10,13 @@ setup_logging(snakemake.log[0])
 cfg = snakemake.params.cfg
 rows = {tuple(k.split("__")): pd.read_csv(path) for k, path in snakemake.input.items()}
 full, display = occlusion.table3(
-    rows, snakemake.params.patches, cfg["reference"], n_boot=snakemake.params.n_boot, seed=snakemake.params.seed
+    rows,
+    snakemake.params.patches,
+    cfg["reference"],
+    n_boot=snakemake.params.n_boot,
+    seed=snakemake.params.seed,
+    extra=snakemake.params.extra,
 )
 write_table(
-    full, snakemake.output.csv, snakemake.output.md, occlusion.TITLE, occlusion.notes(cfg), display=display, digits=3
+    full, snakemake.output.csv, snakemake.output.md, occlusion.TITLE, snakemake.params.notes, display=display, digits=3
 )

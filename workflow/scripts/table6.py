@@ -9,7 +9,9 @@ from cameval.tables import write_table
 setup_logging(snakemake.log[0])
 cfg = snakemake.params.cfg
 rows = {model: pd.read_csv(path) for model, path in snakemake.input.items()}
-full, display = sensitivity.table6(rows, cfg["reference"], n_boot=snakemake.params.n_boot, seed=snakemake.params.seed)
+full, display = sensitivity.table6(
+    rows, cfg["reference"], n_boot=snakemake.params.n_boot, seed=snakemake.params.seed, extra=snakemake.params.extra
+)
 write_table(
     full,
     snakemake.output.csv,

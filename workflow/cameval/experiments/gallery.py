@@ -1,26 +1,35 @@
-"""Figure 1 / Appendix A: the methods side by side (Grad-CAM, Grad-CAM++, Guided Backprop, Guided Grad-CAM)."""
+"""Figure 1 / Appendix A: the methods side by side (Grad-CAM, Grad-CAM++, any further CAM-type sets of
+``figure1.methods``, Guided Backprop, Guided Grad-CAM)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
 
 from cameval.data.images import ImageSet, read_manifest
-from cameval.experiments.record import Experiment, require_dataset_models
+from cameval.errors import ConfigError
+from cameval.experiments.record import Experiment, require, require_dataset_models
 from cameval.figures import class_label, colorbar, deprocess_gradient, overlay, panel_grid, save, tidy_row
+from cameval.methods import label as method_label
 from cameval.metrics import upsample_map
 from cameval.store import Shard
 
 
-def figure1(panels: list[dict], path: str | os.PathLike, class_names=None) -> None:
-    """Figure 1 / Appendix A: image, Grad-CAM, Grad-CAM++, Guided Backprop, Guided Grad-CAM.
+def figure1(panels: list[dict], path: str | os.PathLike, class_names=None, extra: dict[str, str] | None = None) -> None:
+    """Figure 1 / Appendix A: image, Grad-CAM, Grad-CAM++, the CAMs of ``extra``, Guided Backprop,
+    Guided Grad-CAM.
 
     ``panels``: one dict per row with ``model``, ``image`` uint8 ``[H, W, 3]``, ``label``,
     ``target`` (the explained class), ``gradcam`` and ``gradcampp`` (layer grid), ``gbp``
-    ``[C, H, W]``. Guided Grad-CAM is formed here from the cached Guided Backprop and Grad-CAM.
+    ``[C, H, W]``, and one map per key of ``extra`` (``{set: label}``, CAM-type: a layer's grid
+    or the input's), overlaid as Grad-CAM's, divided by its max, under the same colorbar. Guided
+    Grad-CAM is formed here from the cached Guided Backprop and Grad-CAM.
     """
-    cols = ["image", "Grad-CAM", "Grad-CAM++", "Guided Backprop", "Guided Grad-CAM"]
+    extra = extra or {}
+    cams = ["Grad-CAM", "Grad-CAM++", *extra.values()]
+    cols = ["image", *cams, "Guided Backprop", "Guided Grad-CAM"]
     fig, axes = panel_grid(len(panels), len(cols), (2.2 * len(cols), 2.2 * len(panels)))
 
     def name(c):
@@ -40,33 +49,54 @@ def figure1(panels: list[dict], path: str | os.PathLike, class_names=None) -> No
         axes[r, 0].set_ylabel(f"{p['model']}\nlabel {name(p['label'])}\nexplained {name(p['target'])}", fontsize=8)
         im = overlay(axes[r, 1], p["image"], cam)
         overlay(axes[r, 2], p["image"], campp)
-        axes[r, 3].imshow(deprocess_gradient(p["gbp"]))
-        axes[r, 4].imshow(deprocess_gradient(ggc))
+        for c, key in enumerate(extra, start=3):
+            overlay(axes[r, c], p["image"], upsample_map(p[key], (h, w)))
+        axes[r, len(cams) + 1].imshow(deprocess_gradient(p["gbp"]))
+        axes[r, len(cams) + 2].imshow(deprocess_gradient(ggc))
         tidy_row(axes, r, cols)
-    colorbar(fig, im, axes[:, 1:3], "map / max (Grad-CAM, Grad-CAM++)", shrink=0.6, location="bottom", pad=0.02)
+    colorbar(
+        fig, im, axes[:, 1 : len(cams) + 1], f"map / max ({', '.join(cams)})", shrink=0.6, location="bottom", pad=0.02
+    )
     save(fig, path)
 
 
 def figure1_from_shards(
-    models: dict[str, dict[str, str]], images: str, manifest: str, path: str | os.PathLike, n_images: int = 3
+    models: dict[str, dict[str, str]],
+    images: str,
+    manifest: str,
+    path: str | os.PathLike,
+    n_images: int = 3,
+    extra: dict[str, str] | None = None,
 ) -> None:
     """Figure 1 for the first ``n_images`` of each model's first shards.
 
-    ``models[model]`` maps ``gradcam``, ``gradcampp`` and ``guided_backprop`` to shard files;
-    the explained class is each shard's first target (the top-1 prediction).
+    ``models[model]`` maps ``gradcam``, ``gradcampp``, ``guided_backprop`` and each set of
+    ``extra`` (``{set: label}``: ``figure1.methods``) to shard files; the explained class is each
+    shard's first target (the top-1 prediction), the same in every shard of a row.
     """
+    extra = extra or {}
     index = read_manifest(manifest).set_index("id")["index"]
     panels = []
     with ImageSet(images) as imgs:
         for model, files in models.items():
             with (
+                contextlib.ExitStack() as stack,
                 Shard(files["gradcam"]) as cam,
                 Shard(files["gradcampp"]) as campp,
                 Shard(files["guided_backprop"]) as gbp,
             ):
-                for i in range(min(n_images, len(cam), len(gbp))):
-                    if not (cam.ids[i] == campp.ids[i] == gbp.ids[i]):
+                others = {k: stack.enter_context(Shard(files[k])) for k in extra}
+                for i in range(min(n_images, len(cam), len(gbp), *(len(o) for o in others.values()))):
+                    if not (cam.ids[i] == campp.ids[i] == gbp.ids[i]) or any(
+                        o.ids[i] != cam.ids[i] for o in others.values()
+                    ):
                         raise ValueError(f"figure1: shards of {model} disagree on image {i}")
+                    for k, o in others.items():
+                        if int(o.targets[i, 0]) != int(cam.targets[i, 0]):
+                            raise ValueError(
+                                f"figure1: {files[k]} explains class {int(o.targets[i, 0])} of image {cam.ids[i]}, "
+                                f"Grad-CAM class {int(cam.targets[i, 0])} (expected the top-1 class first in both)"
+                            )
                     panels.append(
                         {
                             "model": model,
@@ -76,22 +106,47 @@ def figure1_from_shards(
                             "gradcam": cam.maps[i, 0],
                             "gradcampp": campp.maps[i, 0],
                             "gbp": gbp.maps[i, 0],
+                            **{k: o.maps[i, 0] for k, o in others.items()},
                         }
                     )
-    figure1(panels, path)
+    figure1(panels, path, extra=extra)
 
 
 HEATMAPS = ("gradcam", "gradcampp", "guided_backprop")
 
 
 def figure_inputs(config: dict) -> dict[str, str]:
-    """The first shard of each model's Grad-CAM, Grad-CAM++ and Guided Backprop: ``{model}__{heatmap}``."""
+    """The first shard of each model's Grad-CAM, Grad-CAM++, Guided Backprop and ``figure1.methods``
+    sets: ``{model}__{heatmap}``."""
     f = config["figure1"]
     return {
         f"{model}__{heatmap}": f"results/heatmaps/{f['dataset']}/{model}/{heatmap}/shard-0.h5"
         for model in f["models"]
-        for heatmap in HEATMAPS
+        for heatmap in (*HEATMAPS, *f["methods"])
     }
+
+
+def extra_labels(config: dict) -> dict[str, str]:
+    """``{set: label}`` of the CAM-type sets of ``figure1.methods``, in order."""
+    return {h: method_label(config["heatmaps"][h]["method"]) for h in config["figure1"]["methods"]}
+
+
+def check(config: dict, shipped) -> None:
+    require_dataset_models(config, "figure1")
+    f = config["figure1"]
+    for h in f["methods"]:
+        require("figure1.methods", h, config["heatmaps"])
+        if h in HEATMAPS or f["methods"].count(h) > 1:
+            raise ConfigError(
+                f"figure1.methods: {h} (expected further CAM-type sets, each once; {', '.join(HEATMAPS)} are "
+                "Figure 1's own columns)"
+            )
+        spec = config["heatmaps"][h]
+        if min(spec.get("images") or f["images"], spec["shard_size"]) < f["images"]:
+            raise ConfigError(
+                f"figure1.methods: heatmaps.{h} holds fewer than figure1.images = {f['images']} images in its first "
+                "shard (expected images and shard_size of at least that)"
+            )
 
 
 EXPERIMENT = Experiment(
@@ -100,5 +155,5 @@ EXPERIMENT = Experiment(
     title="Figure 1 / App. A — the methods side by side",
     section="figure1",
     targets=lambda config: ["results/figures/figure1.png"],
-    check=lambda config, shipped: require_dataset_models(config, "figure1"),
+    check=check,
 )

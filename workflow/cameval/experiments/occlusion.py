@@ -19,7 +19,8 @@ from cameval.errors import ConfigError, DataError
 from cameval.experiments.record import Experiment, require, require_dataset_models, table_files
 from cameval.figures import colorbar, overlay, panel_grid, save, tidy_row
 from cameval.formatting import fmt, row_interval
-from cameval.methods import labels
+from cameval.methods import kind, labels
+from cameval.methods import label as method_label
 from cameval.store import Shard, check_shards
 from cameval.tables import paired_columns, paired_key, stat_columns
 
@@ -34,9 +35,11 @@ def rankcorr_rows(
 ) -> pd.DataFrame:
     """Table 3's per-image Spearman rho between an occlusion map and each other map.
 
-    ``others`` maps a method name (``guided_backprop``, ``gradcam``) to shards covering the same
-    first images; ``guided_gradcam`` is formed from those two (Guided Backprop ⊙ upsampled
-    Grad-CAM) when both are given. Pixel maps are reduced to one channel with ``reduce``
+    ``others`` maps a method name (``guided_backprop``, ``gradcam``) or the name of any other
+    CAM- or pixel-type heatmap set (``table3.methods``: ``layercam``, ``saliency``) to shards
+    covering the same first images, whose first map is the top-1 class's; ``guided_gradcam`` is
+    formed from ``guided_backprop`` and ``gradcam`` (Guided Backprop ⊙ upsampled Grad-CAM) when
+    both are given. Pixel maps are reduced to one channel with ``reduce``
     (see :func:`cameval.metrics.reduce_channels`); all maps are explained for the top-1 class.
     ``expected`` maps ``occlusion`` and each key of ``others`` to the rows its shards must cover,
     each once (:func:`cameval.store.check_shards`; a missing key is not checked).
@@ -105,9 +108,14 @@ def table3(
     reference: dict | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    extra: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 3: mean ± std Spearman rho with occlusion, per model, patch size and method, and the
     paired differences of :data:`TABLE3_PAIRS` on the same images (:func:`_paired_columns`).
+
+    ``extra`` maps further columns of the rows (heatmap sets of ``table3.methods``) to their
+    labels: each gets its mean ± std and its paired difference from Grad-CAM
+    (``{set}_minus_gradcam``), in columns after the study's (the others keep their places).
 
     ``reference[source]`` (``source``: ``study``, ``original``) = ``{method: mean}`` or
     ``{method: {mean, std}}``, with optional ``patch`` and ``n`` (what the values were computed
@@ -137,6 +145,11 @@ def table3(
             for key in TABLE3_METHODS:
                 mean, std = ref(source, key) if applies else (None, None)
                 rec[f"{source}_{key}"], rec[f"{source}_{key}_std"] = mean, std
+        for key, label in (extra or {}).items():
+            stat_columns(rec, shown, key, label, df[key], n_boot, seed, std=True)
+            paired_columns(
+                rec, shown, paired_key(key, "gradcam"), f"{label} − Grad-CAM", df[key], df["gradcam"], n_boot, seed
+            )
         full.append(rec)
         display.append(shown)
     for source in ("original", "study"):
@@ -257,9 +270,10 @@ REDUCE = {
 TITLE = "Table 3 — Spearman rank correlation with occlusion (mean ± std [95 % bootstrap interval of the mean])"
 
 
-def notes(cfg: dict) -> list[str]:
-    """What Table 3 computed (``cfg``: the config's ``table3``)."""
-    return [
+def notes(cfg: dict, heatmaps: dict | None = None) -> list[str]:
+    """What Table 3 computed (``cfg``: the config's ``table3``; ``heatmaps``: the config's heatmap
+    sets, to name the methods of ``table3.methods``)."""
+    out = [
         f"First {cfg['images']} images of the evaluation split, top-1 predicted class; both maps resized "
         f"bilinearly to {cfg['size']}×{cfg['size']} before ranking.",
         "Occlusion: a gray patch centred at every pixel on the stride grid (clipped at the border), "
@@ -267,6 +281,32 @@ def notes(cfg: dict) -> list[str]:
         f"Pixel maps (Guided Backprop, Guided Grad-CAM) reduced to one channel with '{cfg['reduce']}' "
         f"({REDUCE[cfg['reduce']]}); Guided Grad-CAM = Guided Backprop ⊙ upsampled Grad-CAM.",
     ]
+    if cfg.get("methods") and heatmaps:
+        sets = "; ".join(
+            f"{h}: {method_label(heatmaps[h]['method'])} ({kind(heatmaps[h]['method'], heatmaps[h].get('kind'))}-type)"
+            for h in cfg["methods"]
+        )
+        out.append(
+            f"Further heatmap sets, each its top-1 map, pixel-type ones reduced as above: {sets}; "
+            "each paired with Grad-CAM on the same images."
+        )
+    return out
+
+
+#: the columns of Table 3's rows that a set of ``table3.methods`` may not be named
+RESERVED = ("id", "class", "occlusion", *TABLE3_METHODS)
+
+
+def extra_labels(config: dict) -> dict[str, str]:
+    """``{set: label}`` of the heatmap sets of ``table3.methods``, in order."""
+    return {h: method_label(config["heatmaps"][h]["method"]) for h in config["table3"]["methods"]}
+
+
+def map_sets(config: dict) -> dict[str, str]:
+    """The heatmap set read for each compared column of the rows: ``gradcam``, ``guided_backprop``
+    (their roles) and every set of ``table3.methods`` (by its own name)."""
+    t = config["table3"]
+    return {"gradcam": t["gradcam"], "guided_backprop": t["guided_backprop"], **{h: h for h in t["methods"]}}
 
 
 def table_inputs(config: dict) -> dict[str, str]:
@@ -292,6 +332,20 @@ def check(config: dict, shipped) -> None:
         require("table3.occlusion", occ, config["heatmaps"])
         if config["heatmaps"][occ]["method"] != "occlusion" or "patch" not in config["heatmaps"][occ]["params"]:
             raise ConfigError(f"table3.occlusion: heatmaps.{occ} must have method occlusion and params.patch")
+    t = config["table3"]
+    for h in t["methods"]:
+        require("table3.methods", h, config["heatmaps"])
+        if h in RESERVED or h in (t["gradcam"], t["guided_backprop"]) or t["methods"].count(h) > 1:
+            raise ConfigError(
+                f"table3.methods: {h} (expected further sets, each once, none of {list(RESERVED)} nor "
+                "table3.gradcam / table3.guided_backprop, which Table 3 reads already)"
+            )
+        n = config["heatmaps"][h].get("images")
+        if n is not None and n < t["images"]:
+            raise ConfigError(
+                f"table3.methods: heatmaps.{h}.images is {n}, below table3.images {t['images']} "
+                f"(expected the set to cover Table 3's images: images: {t['images']} or more)"
+            )
 
 
 CLAIMS = (

@@ -1,7 +1,8 @@
-"""Table 2: the pointing game (Grad-CAM's peak inside a ground-truth box; recall over the top-5 maps).
+"""Table 2: the pointing game (a CAM's peak inside a ground-truth box; recall over the top-5 maps).
 
-Per image (:func:`pointing_rows`, from ``top5+label`` Grad-CAM shards), the table with intervals and
-paired differences between models (:func:`table2`), its notes, and the claim it decides.
+Per image (:func:`pointing_rows`, from ``top5+label`` shards of a CAM-type set: Grad-CAM, or any
+CAM-type method named in ``table2.heatmaps``), the table with intervals and paired differences
+between models (:func:`table2`), its notes, and the claim it decides (on the Grad-CAM rows).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from tqdm.auto import tqdm
 from cameval import metrics
 from cameval.claims import NO_RAW, PAIRED_CRITERION, Claim, Context, Verdict, combine, greater, iv, pair, reverse
 from cameval.data.images import gt_boxes_of, read_manifest
-from cameval.errors import DataError
+from cameval.errors import ConfigError, DataError
 from cameval.experiments.record import Experiment, require, require_dataset_models, table_files
 from cameval.formatting import fmt, row_interval
+from cameval.methods import label as method_label
 from cameval.store import Shard, check_shards
 from cameval.tables import aligned, paired_columns, stat_columns
 
@@ -29,7 +31,7 @@ def pointing_rows(
     topk: int = 5,
     expected: int | None = None,
 ) -> pd.DataFrame:
-    """Table 2's per-image pointing-game outcome from ``top{k}+label`` Grad-CAM shards.
+    """Table 2's per-image pointing-game outcome from ``top{k}+label`` shards of a CAM-type set.
 
     - accuracy (Zhang et al., 2016): the arg-max of the ground-truth class's map, upsampled to
       the input, lies in one of its boxes (or within ``tolerance`` px): ``hit_tol{t}``;
@@ -74,46 +76,79 @@ def pointing_rows(
 
 
 def table2(
-    rows: dict[str, pd.DataFrame], tolerances, reference: dict | None = None, n_boot: int = 1000, seed: int = 0
+    rows: dict,
+    tolerances,
+    reference: dict | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    methods: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 2: pointing-game accuracy (per tolerance) and recall per model, as fractions; each
-    model after the first gets the paired difference from the first on the same images
-    (``accuracy_tol{t}_minus_{first}``, ``recall_minus_{first}``).
+    """Table 2: pointing-game accuracy (per tolerance) and recall per model and heatmap set, as
+    fractions; within a set, each model after the first gets the paired difference from the first
+    on the same images (``accuracy_tol{t}_minus_{first}``, ``recall_minus_{first}``).
+
+    ``rows`` is keyed by ``model`` (one set) or by ``(model, heatmap set)``: then ``methods`` maps
+    each set to its method (``gradcam``, ``pytorch_grad_cam:LayerCAM`` …) and the CSV gains the
+    columns ``heatmap`` and ``method`` (last, so the other columns keep their places), the display
+    a ``method`` column of labels. Rows come set by set, in the order given.
 
     ``reference[model]`` = ``{"study": {accuracy, recall}, "original": {accuracy, recall}}``: the
     study's values and the original paper's (Selvaraju et al. quote GoogLeNet's accuracy only, on
-    COCO) go to the columns ``study_accuracy`` … ``original_recall``; the display shows the
-    original paper's columns where any model has such a value.
+    COCO) go to the columns ``study_accuracy`` … ``original_recall`` of the Grad-CAM rows (method
+    ``gradcam``, or every row when ``rows`` is keyed by model); the display shows the original
+    paper's columns where any model has such a value.
     """
     reference = reference or {}
+    methods = methods or {}
+    keyed = {k if isinstance(k, tuple) else (k, None): df for k, df in rows.items()}
+    sets = list(dict.fromkeys(h for _, h in keyed))
     shown_sources = ["study"] + (["original"] if any(r.get("original") for r in reference.values()) else [])
     full, display = [], []
-    first, base = next(iter(rows.items()), (None, None))  # every other model is paired with the first
-    for model, df in rows.items():
-        rec, shown = {"model": model, "n": len(df)}, {"model": model, "n": len(df)}
-        for t in tolerances:
-            stat_columns(
-                rec, shown, f"accuracy_tol{t}", f"accuracy ({t} px)", df[f"hit_tol{t}"].astype(float), n_boot, seed
-            )
-        stat_columns(rec, shown, "recall", "recall", df["recall"], n_boot, seed)
-        if model != first and "id" in df and "id" in base:  # paired on the images both models saw
-            for col, label in [(f"hit_tol{t}", f"accuracy ({t} px)") for t in tolerances] + [("recall", "recall")]:
-                a, b = aligned(df, base, col)
-                key = col.replace("hit_", "accuracy_")
-                paired_columns(rec, shown, f"{key}_minus_{first}", f"{label} − {first}'s", a, b, n_boot, seed)
-        for source in ("study", "original"):
-            for key in ("accuracy", "recall"):
-                value = (reference.get(model, {}).get(source) or {}).get(key)
-                rec[f"{source}_{key}"] = value
-                if reference and source in shown_sources:
-                    shown[f"{key} ({source})"] = fmt(value, 5 if source == "study" else 4)
-        full.append(rec)
-        display.append(shown)
-    return pd.DataFrame(full), pd.DataFrame(display)
+    for h in sets:
+        group = [(m, df) for (m, hh), df in keyed.items() if hh == h]
+        first, base = group[0]  # every other model is paired with the first, within the set
+        method = methods.get(h, "gradcam") if h is not None else None
+        for model, df in group:
+            rec, shown = {"model": model, "n": len(df)}, {"model": model}
+            if h is not None:
+                shown["method"] = method_label(method)
+            shown["n"] = len(df)
+            for t in tolerances:
+                stat_columns(
+                    rec, shown, f"accuracy_tol{t}", f"accuracy ({t} px)", df[f"hit_tol{t}"].astype(float), n_boot, seed
+                )
+            stat_columns(rec, shown, "recall", "recall", df["recall"], n_boot, seed)
+            if model != first and "id" in df and "id" in base:  # paired on the images both models saw
+                for col, text in [(f"hit_tol{t}", f"accuracy ({t} px)") for t in tolerances] + [("recall", "recall")]:
+                    a, b = aligned(df, base, col)
+                    key = col.replace("hit_", "accuracy_")
+                    paired_columns(rec, shown, f"{key}_minus_{first}", f"{text} − {first}'s", a, b, n_boot, seed)
+            cited = method in (None, "gradcam")  # the study's numbers are Grad-CAM's
+            for source in ("study", "original"):
+                for key in ("accuracy", "recall"):
+                    value = (reference.get(model, {}).get(source) or {}).get(key) if cited else None
+                    rec[f"{source}_{key}"] = value
+                    if reference and source in shown_sources:
+                        shown[f"{key} ({source})"] = fmt(value, 5 if source == "study" else 4)
+            if h is not None:
+                rec["heatmap"], rec["method"] = h, method
+            full.append(rec)
+            display.append(shown)
+    table = pd.DataFrame(full)
+    last = [c for c in ("heatmap", "method") if c in table]
+    return table[[c for c in table if c not in last] + last], pd.DataFrame(display)
+
+
+def gradcam_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of Table 2's first Grad-CAM set (all rows of a table without a ``method`` column)."""
+    if "method" not in table:
+        return table
+    cams = table[table["method"] == "gradcam"]
+    return cams[cams["heatmap"] == cams["heatmap"].iloc[0]] if len(cams) else cams
 
 
 def claim_pointing_googlenet_vs_vgg(tables: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
-    t = tables["table2"].set_index("model")
+    t = gradcam_rows(tables["table2"]).set_index("model")
     vgg, goo = ctx.roles.get("vgg16"), ctx.roles.get("googlenet")
     criterion = (
         "GoogLeNet's pointing accuracy (largest configured tolerance) above VGG-16's, and VGG-16's recall "
@@ -158,26 +193,59 @@ def claim_pointing_googlenet_vs_vgg(tables: dict[str, pd.DataFrame], ctx: Contex
 TITLE = "Table 2 — pointing game (fraction of hits, 95 % bootstrap interval)"
 
 
-def notes(cfg: dict) -> list[str]:
-    """What Table 2 computed (``cfg``: the config's ``table2``)."""
-    return [
-        "Accuracy: the arg-max of the ground-truth class's Grad-CAM (bilinearly upsampled to the input) "
+def notes(cfg: dict, heatmaps: dict | None = None, n_eval: int | None = None) -> list[str]:
+    """What Table 2 computed (``cfg``: the config's ``table2``; ``heatmaps``: the config's heatmap
+    sets, to name each set's method and its images; ``n_eval``: images of the evaluation split)."""
+    out = [
+        "Accuracy: the arg-max of the ground-truth class's map (bilinearly upsampled to the input) "
         f"lies in a GT box, or within the tolerance (px, Euclidean); tolerances {cfg['tolerances']}.",
         f"Recall: each of the top-5 maps is kept when its peak >= {cfg['threshold']} "
         + (
             "after dividing by the largest peak of the image's top-5 maps"
             if cfg["scale"] == "image"
-            else "on the unnormalized Grad-CAM scale"
+            else "on the unnormalized scale of the map (pytorch-grad-cam's maps are min-max normalized)"
         )
         + "; hit = (class present, point in its box, kept) or (class absent, rejected).",
         "The study's accuracy column is compared with ours at tolerance "
         f"{cfg['tolerances'][-1]} px (Zhang et al. used 15 px on 224² images).",
     ]
+    if heatmaps:
+        sets = []
+        for h in cfg["heatmaps"]:
+            spec = heatmaps[h]
+            n = spec.get("images")
+            where = f" (first {n} images)" if n is not None and (n_eval is None or n < n_eval) else ""
+            sets.append(f"{h}: {method_label(spec['method'])}{where}")
+        out.append(
+            "One row per model and heatmap set, each set's own maps (targets top5+label): "
+            + "; ".join(sets)
+            + ". Paired differences are between models within a set; the study's values sit on the Grad-CAM rows."
+        )
+        if any(str(heatmaps[h]["method"]).startswith("pytorch_grad_cam:") for h in cfg["heatmaps"]):
+            out.append(
+                "pytorch-grad-cam min-max normalizes each map, so every peak is ≈ 1 (0 for an all-zero map): the "
+                "recall's peak threshold rejects none of those sets' top-5 maps, and their recall is not comparable "
+                "with Grad-CAM's."
+            )
+    return out
+
+
+def table_inputs(config: dict) -> dict[str, str]:
+    """The per-image rows Table 2 aggregates: ``{model}__{heatmap}`` -> its CSV, set by set."""
+    t = config["table2"]
+    return {
+        f"{model}__{h}": f"results/metrics/pointing/{t['dataset']}/{model}/{h}.csv"
+        for h in t["heatmaps"]
+        for model in t["models"]
+    }
 
 
 def check(config: dict, shipped) -> None:
     require_dataset_models(config, "table2")
-    require("table2.heatmap", config["table2"]["heatmap"], config["heatmaps"])
+    for h in config["table2"]["heatmaps"]:
+        require("table2.heatmaps", h, config["heatmaps"])
+    if len(set(config["table2"]["heatmaps"])) < len(config["table2"]["heatmaps"]):
+        raise ConfigError(f"table2.heatmaps: {config['table2']['heatmaps']} names a set twice (expected each once)")
 
 
 CLAIMS = (

@@ -35,6 +35,7 @@ from cameval.errors import ConfigError, DataError
 from cameval.experiments.record import Experiment, require, require_dataset_models, table_files
 from cameval.figures import as_rgb, class_label, colorbar, overlay, panel_grid, pyplot, save, tidy_row
 from cameval.formatting import fmt, interval
+from cameval.methods import label as method_label
 from cameval.methods import labels
 from cameval.metrics import mean_ci, wilcoxon_test
 from cameval.store import ATTACK_ARRAYS, read_attacks
@@ -202,13 +203,79 @@ def percentile_rank(m: np.ndarray, value: float) -> float:
     return float(100.0 * np.mean(m <= value))
 
 
-def sensitivity_rows(paths, expected: int | None = None) -> pd.DataFrame:
+def attacked_pixels(a: dict) -> np.ndarray:
+    """The attacked images of attack arrays ``a`` (:func:`cameval.store.read_attacks`) in pixel space
+    [0, 1], float32 ``[N, C, H, W]``: the clean image with its best candidate's pixel set to its
+    colour / 255, as :func:`cameval.attacks.one_pixel` left it (failed attacks too)."""
+    pixels = np.transpose(a["clean"], (0, 3, 1, 2)).astype(np.float32) / np.float32(255)
+    for i, (r, c) in enumerate(a["pixel"]):
+        pixels[i, :, int(r), int(c)] = a["colour"][i].astype(np.float32) / np.float32(255)
+    return pixels
+
+
+def extra_attack_maps(
+    weights: str,
+    images: str,
+    paths,
+    methods: dict[str, dict],
+    *,
+    layer: str | None = None,
+    expected: int | None = None,
+    batch_size: int = 16,
+    device: str = "cpu",
+) -> dict[str, dict[str, np.ndarray]]:
+    """Maps of further CAM-type heatmap sets (``table6.methods``) on the images of attack shards
+    ``paths``, nothing attacked again: per set ``{"before": [N, h, w], "after": [N, h, w]}``, before
+    the label's map on the clean image, after the new prediction's on the attacked one
+    (:func:`attacked_pixels`), normalized with ``images``' mean and std as the attack job did.
+
+    ``methods[name]`` is the heatmap set's entry (``method``, ``params``, ``layer``); its ``layer``
+    wins over ``layer`` (the model's), else the model's default layer."""
+    import torch  # noqa: PLC0415  # torch here only: the table and figure jobs of this module start without it
+
+    from cameval.data.images import ImageSet  # noqa: PLC0415  # (as above)
+    from cameval.explain import explain  # noqa: PLC0415  # loads torch (as above)
+    from cameval.models import load_model  # noqa: PLC0415  # loads torch (as above)
+    from cameval.models.densenet import resolve_layer  # noqa: PLC0415  # loads torch (as above)
+
+    a = read_attacks(paths, expected)
+    model = load_model(weights).to(device)
+    with ImageSet(images) as imgs:
+        mean, std = imgs.mean, imgs.std
+    m = torch.as_tensor(mean, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
+    s = torch.as_tensor(std, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
+    clean = torch.as_tensor(a["clean"], dtype=torch.float32, device=device).permute(0, 3, 1, 2) / 255
+    x = (clean - m) / s
+    xa = (torch.as_tensor(attacked_pixels(a), device=device) - m) / s
+    labels = torch.as_tensor(a["labels"], dtype=torch.long, device=device)
+    after = torch.as_tensor(a["pred_after"], dtype=torch.long, device=device)
+    out = {}
+    for name, spec in methods.items():
+        at = resolve_layer(model, spec.get("layer") or layer)
+        params = spec.get("params") or {}
+        maps = {"before": [], "after": []}
+        for b0 in tqdm(range(0, len(x), batch_size), desc=f"{name} before/after", unit="batch"):
+            sl = slice(b0, b0 + batch_size)
+            maps["before"].append(explain(model, x[sl], labels[sl], spec["method"], layer=at, **params))
+            maps["after"].append(explain(model, xa[sl], after[sl], spec["method"], layer=at, **params))
+        out[name] = {k: torch.cat(v).detach().cpu().numpy().astype(np.float32) for k, v in maps.items()}
+        log.info("%s (%s): maps of %d images before and after their attacks", name, spec["method"], len(x))
+    return out
+
+
+def sensitivity_rows(paths, expected: int | None = None, extra: dict | None = None) -> pd.DataFrame:
     """Per image: the attack's outcome (``flipped``: the prediction is not the label after the attack;
     ``success``: flipped on an image the model classified correctly before it) and, per method
-    (``gradcam``, ``ig``), the normalized map at the attacked pixel and at the random pixel, before
-    (label) and after (new prediction), and the attacked pixel's percentile rank in each map.
-    ``expected``: the images the shards must cover (:func:`cameval.store.read_attacks`)."""
+    (``gradcam``, ``ig``, and each set of ``extra``: :func:`extra_attack_maps`), the normalized map
+    at the attacked pixel and at the random pixel, before (label) and after (new prediction), and
+    the attacked pixel's percentile rank in each map. ``expected``: the images the shards must
+    cover (:func:`cameval.store.read_attacks`)."""
     a = read_attacks(paths, expected)
+    for name, maps in (extra or {}).items():
+        for when in ("before", "after"):
+            if len(maps[when]) != len(a["ids"]):
+                raise DataError(f"{name}: {len(maps[when])} maps {when}, the attack shards hold {len(a['ids'])} images")
+            a[f"{name}_{when}"] = maps[when]
     size = a["clean"].shape[1:3]
     rows = []
     for i, image_id in enumerate(a["ids"]):
@@ -231,7 +298,7 @@ def sensitivity_rows(paths, expected: int | None = None) -> pd.DataFrame:
             "random_row": rr,
             "random_col": rc,
         }
-        for method, key in (("gradcam", "cam"), ("ig", "ig")):
+        for method, key in (("gradcam", "cam"), ("ig", "ig"), *((n, n) for n in extra or {})):
             for when in ("before", "after"):
                 m = pixel_map(a[f"{key}_{when}"][i], size)
                 row[f"{method}_{when}"] = float(m[r, c])
@@ -398,7 +465,11 @@ STUDY_KEYS = (
 
 
 def table6(
-    rows: dict[str, pd.DataFrame], reference: dict | None = None, n_boot: int = 1000, seed: int = 0
+    rows: dict[str, pd.DataFrame],
+    reference: dict | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    extra: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 6: one-pixel attacks and the map's value (0–1) at the attacked pixel.
 
@@ -407,13 +478,14 @@ def table6(
     new prediction), as the study reports them; the same at a seeded random pixel (chance level),
     the attacked pixel's percentile rank, and a Wilcoxon signed-rank test of attacked vs random
     (before). ``reference[model]["study"]`` holds the study's Grad-CAM values (keys such as
-    ``before_mean``, ``after_max``, ``successful``).
+    ``before_mean``, ``after_max``, ``successful``). ``extra`` maps further methods of the rows
+    (``table6.methods``' heatmap sets) to their labels: rows of their own, after IG's.
     """
     reference = reference or {}
     full, display = [], []
     for model, df in rows.items():
         ok = df[df["success"].astype(bool)]
-        for method, label in TABLE6_METHODS.items():
+        for method, label in {**TABLE6_METHODS, **(extra or {})}.items():
             rec = {"model": model, "method": method, "attacks": len(df), "successful": len(ok)}
             shown = {"model": model, "method": label, "attacks": len(df), "successful": len(ok)}
             s = mean_ci(df["success"].astype(float).to_numpy(), n_boot=n_boot, seed=seed)
@@ -686,7 +758,7 @@ TITLE = (
 
 def notes(cfg: dict) -> list[str]:
     """What Table 6 computed (``cfg``: the config's ``table6``)."""
-    return [
+    out = [
         f"First {cfg['images']} images of the evaluation split of {cfg['dataset']}; differential evolution with "
         f"population {cfg['population']}, at most {cfg['generations']} generations, F = {cfg['f']}, no crossover, "
         "stopping when the best candidate is misclassified (the study: 400 × 100 on 250 ImageNet images). "
@@ -699,6 +771,13 @@ def notes(cfg: dict) -> list[str]:
         "map's pixels <= the attacked pixel's value; Wilcoxon signed-rank test (two-sided) of attacked vs random, "
         "before the attack.",
     ]
+    if cfg.get("methods"):
+        out.append(
+            f"Further CAM-type sets ({', '.join(cfg['methods'])}): their maps of the same classes on the cached clean "
+            "and attacked images (no new attack), upsampled and divided by their max as Grad-CAM's; pytorch-grad-cam's "
+            "maps are at the input's size already."
+        )
+    return out
 
 
 STUDY_TITLE = "Table 6 on the study's own attacks — Grad-CAM (0–1) at the attacked pixel (mean ± std [min, max])"
@@ -738,8 +817,29 @@ def attack_shards(config: dict, dataset: str, model: str, n_eval: int) -> list[s
     return [f"results/attacks/one_pixel/{dataset}/{model}/shard-{shard}.h5" for shard in range(n)]
 
 
+def extra_labels(config: dict) -> dict[str, str]:
+    """``{set: label}`` of the heatmap sets of ``table6.methods``, in order."""
+    return {h: method_label(config["heatmaps"][h]["method"]) for h in config.get("table6", {}).get("methods", [])}
+
+
+def extra_inputs(config: dict, dataset: str, model: str) -> dict[str, str]:
+    """What the sensitivity job reads beyond the attack shards: the model and the image set (their
+    mean and std) where ``table6.methods`` names further sets, else nothing."""
+    if not config.get("table6", {}).get("methods"):
+        return {}
+    return {"weights": f"resources/models/{model}.safetensors", "images": f"resources/data/{dataset}/images.h5"}
+
+
 def check(config: dict, shipped) -> None:
     require_dataset_models(config, "table6")
+    methods = config["table6"]["methods"]
+    for h in methods:
+        require("table6.methods", h, config["heatmaps"])
+        if h in ("gradcam", "ig", *TABLE6_METHODS) or methods.count(h) > 1:
+            raise ConfigError(
+                f"table6.methods: {h} (expected further heatmap sets, each once; Grad-CAM and IG are Table 6's own "
+                "rows, and a set may not be named gradcam or ig)"
+            )
     for model, f in (config["table6"].get("study_attacks") or {}).items():
         require("table6.study_attacks", model, config["table6"]["models"])
         if not os.path.isfile(shipped(f)):
