@@ -94,7 +94,7 @@ def test_default_config_dry_run_plans_every_stage(plan):
         "localization": 4,  # one job per model, every method of Table 1
         "table1": 1,
         "figure1": 1,
-        "pointing": 3 * 2,  # 3 models x (Grad-CAM, Layer-CAM): Table 1's shards
+        "pointing": 3,  # one job per model for Grad-CAM and Layer-CAM (Table 1's shards)
         "table2": 1,
         "rank_correlation": 2,
         "table3": 1,

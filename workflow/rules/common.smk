@@ -113,6 +113,11 @@ def shards(dataset, model, heatmap, n_images=None):
     )
 
 
+def model_shards(dataset, model, heatmaps):
+    """One model's shards of each heatmap set, by set: the input of a job that reads them all."""
+    return {heatmap: shards(dataset, model, heatmap) for heatmap in heatmaps}
+
+
 def per_attempt(base):
     """A resource that grows with the attempt: value = base × attempt.
 

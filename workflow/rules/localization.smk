@@ -6,7 +6,7 @@ from cameval.experiments import localization
 # Table 1 in one job per model: the metrics take a second, a job's start-up (torch) three
 rule localization:
     input:
-        unpack(lambda w: localization.model_inputs(config, w.dataset, w.model, shards)),
+        unpack(lambda w: model_shards(w.dataset, w.model, config["table1"]["methods"])),
         manifest="resources/data/{dataset}/manifest.csv",
     output:
         expand(

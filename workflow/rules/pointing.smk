@@ -2,14 +2,19 @@
 from cameval.experiments import pointing
 
 
+# Per-image outcome -> results/metrics/pointing/{dataset}/{model}/{heatmap}.csv, every heatmap set of
+# Table 2 in one job per model (a job's start-up costs more than its metrics)
 rule pointing:
     input:
-        shards=lambda w: shards(w.dataset, w.model, w.heatmap),
+        unpack(lambda w: model_shards(w.dataset, w.model, config["table2"]["heatmaps"])),
         manifest="resources/data/{dataset}/manifest.csv",
     output:
-        "results/metrics/pointing/{dataset}/{model}/{heatmap}.csv",
+        expand(
+            "results/metrics/pointing/{{dataset}}/{{model}}/{heatmap}.csv",
+            heatmap=config["table2"]["heatmaps"],
+        ),
     log:
-        "logs/metrics/pointing/{dataset}/{model}/{heatmap}.log",
+        "logs/metrics/pointing/{dataset}/{model}.log",
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -17,10 +22,11 @@ rule pointing:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(30),
     params:
+        heatmaps=config["table2"]["heatmaps"],
         tolerances=config["table2"]["tolerances"],
         threshold=config["table2"]["threshold"],
         scale=config["table2"]["scale"],
-        expected=lambda w: shard_count(w.dataset, w.heatmap),
+        expected=lambda w: [shard_count(w.dataset, h) for h in config["table2"]["heatmaps"]],
     script:
         "../scripts/pointing.py"
 

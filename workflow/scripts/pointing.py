@@ -1,4 +1,4 @@
-"""Table 2's per-image pointing-game outcome for one model."""
+"""Table 2's per-image pointing-game outcome for one model, every heatmap set of Table 2."""
 
 from cameval.experiments.pointing import pointing_rows
 from cameval.io import write_csv
@@ -6,12 +6,13 @@ from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 p = snakemake.params
-rows = pointing_rows(
-    snakemake.input.shards,
-    snakemake.input.manifest,
-    tolerances=p.tolerances,
-    threshold=p.threshold,
-    scale=p.scale,
-    expected=p.expected,
-)
-write_csv(rows, snakemake.output[0])
+for heatmap, expected, out in zip(p.heatmaps, p.expected, snakemake.output, strict=True):
+    rows = pointing_rows(
+        snakemake.input[heatmap],
+        snakemake.input.manifest,
+        tolerances=p.tolerances,
+        threshold=p.threshold,
+        scale=p.scale,
+        expected=expected,
+    )
+    write_csv(rows, out)

@@ -207,11 +207,6 @@ def table_inputs(config: dict) -> dict[str, str]:
     }
 
 
-def model_inputs(config: dict, dataset: str, model: str, shards) -> dict[str, list[str]]:
-    """One model's heatmap shards for each method of Table 1: method -> ``shards(dataset, model, method)``."""
-    return {method: shards(dataset, model, method) for method in config["table1"]["methods"]}
-
-
 def check(config: dict, shipped) -> None:
     require_dataset_models(config, "table1")
     for method in config["table1"]["methods"]:
