@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "resources/study"
+
+# The session's own memory of passed parse-time checks (cameval.checkcache), empty at its start and
+# inherited by every snakemake the tests run: nothing a user's ~/.cache remembers reaches a test.
+os.environ["CAMEVAL_CACHE"] = tempfile.mkdtemp(prefix="cameval-checks-")
 
 
 # The study's five answers (App. D) and the score each means for agent A, written out by hand once for

@@ -4,6 +4,8 @@ Maps are indexed [y, x]; boxes are inclusive (x0, y0, x1, y1).
 """
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -502,3 +504,18 @@ def test_table2_pairs_each_model_with_the_first_on_the_same_images():
     d = goo["hit_tol0"].astype(float) - vgg["hit_tol0"].astype(float)
     assert r["accuracy_tol0_minus_vgg"] == pytest.approx(d.mean())
     assert r["accuracy_tol0_minus_vgg_p"] == pytest.approx(wilcoxon(d).pvalue)
+
+
+def test_every_public_metric_is_a_function_even_after_its_submodule_is_imported():
+    """cameval.metrics loads its submodules on first use; a submodule named like its function
+    (fidelity) must not take the function's place once imported."""
+    code = (
+        "import importlib, inspect\n"
+        "import cameval.metrics as m\n"
+        "for sub in ('classification', 'fidelity', 'localization', 'pointing', 'rankcorr', 'stats'):\n"
+        "    importlib.import_module('cameval.metrics.' + sub)\n"
+        "bad = [n for n in m.__all__ if not inspect.isfunction(getattr(m, n))]\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]

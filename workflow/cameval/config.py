@@ -319,16 +319,11 @@ def check_device(device: str, local_run: bool) -> None:
         )
 
 
-def check_models(config: dict) -> None:
-    """Every model's ``arch`` builds (a name of ours, torchvision's, or an importable
-    ``package.module:function``), and every model a layer-explaining method uses without a
-    ``layer:`` has a default one found from its architecture (built on the ``meta`` device).
-    Imports torchvision and your builders: run it once, in the main process."""
-    from cameval.explain import uses_layer  # noqa: PLC0415 - torch and the libraries: only the main process pays
-    from cameval.models.registry import arch_builder, arch_default_layer  # noqa: PLC0415 - as above
-
-    models, heatmaps = config["models"], config["heatmaps"]
-    needs: dict[str, str] = {}  # model -> the first config key that explains one of its layers
+def layer_needs(config: dict, uses_layer) -> dict[str, str]:
+    """``{model: the first config key that explains one of its layers}``, for the models that need a
+    default layer (none given to the heatmap set): ``uses_layer(method) -> bool`` says which methods do."""
+    heatmaps = config["heatmaps"]
+    needs: dict[str, str] = {}
     for h, users in heatmap_uses(config).items():
         if h in heatmaps and not heatmaps[h].get("layer") and uses_layer(heatmaps[h]["method"]):
             for m, where in users.items():
@@ -336,15 +331,33 @@ def check_models(config: dict) -> None:
     for section in ("table6", "table7"):
         for m in config.get(section, {}).get("models", []):
             needs.setdefault(m, f"{section} (Grad-CAM)")
-    for name, spec in models.items():
+    return needs
+
+
+def check_model(name: str, spec: dict, need: str | None) -> None:
+    """Model ``name``'s ``arch`` builds (a name of ours, torchvision's, or an importable
+    ``package.module:function``), and where ``need`` (the config key that explains a layer of it)
+    is given and the model has no ``layer:``, a default layer is found from its architecture (built
+    on the ``meta`` device). Imports torchvision and your builder."""
+    from cameval.models.registry import arch_builder, arch_default_layer  # noqa: PLC0415 - torch: main process only
+
+    try:
+        arch_builder(spec["arch"])
+    except ConfigError as err:
+        raise ConfigError(f"models.{name}.{err}") from None
+    if need and not spec.get("layer"):
         try:
-            arch_builder(spec["arch"])
+            arch_default_layer(spec["arch"], {**spec.get("build", {}), "num_classes": model_classes(spec) or 10})
         except ConfigError as err:
-            raise ConfigError(f"models.{name}.{err}") from None
-        if name in needs and not spec.get("layer"):
-            try:
-                arch_default_layer(spec["arch"], {**spec.get("build", {}), "num_classes": model_classes(spec) or 10})
-            except ConfigError as err:
-                raise ConfigError(
-                    f"models.{name}: {err}. {needs[name]} explains a layer of it: add `layer:` to models.{name}"
-                ) from None
+            raise ConfigError(
+                f"models.{name}: {err}. {need} explains a layer of it: add `layer:` to models.{name}"
+            ) from None
+
+
+def check_models(config: dict) -> None:
+    """:func:`check_model` for every model of the config (imports torch and the libraries)."""
+    from cameval.explain import uses_layer  # noqa: PLC0415 - torch and the libraries: only the main process pays
+
+    needs = layer_needs(config, uses_layer)
+    for name, spec in config["models"].items():
+        check_model(name, spec, needs.get(name))

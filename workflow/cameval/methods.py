@@ -80,6 +80,10 @@ SPELLINGS = {
 }
 #: captum's classes whose maps lie at a layer's grid (CAMs); every other captum method is pixel-type
 CAPTUM_CAMS = ("LayerGradCam",)
+#: the methods of ours, and captum's, that explain a layer (and take the model's default one); every
+#: pytorch-grad-cam method does too
+LAYER_METHODS = ("gradcam", "gradcampp", "guided_gradcam")
+CAPTUM_LAYER_METHODS = ("LayerGradCam", "GuidedGradCam")
 _NAME = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_]\w*)$")
 
 
@@ -93,6 +97,16 @@ def library(name: str) -> str | None:
     """The library module (``pytorch_grad_cam``, ``captum``) a method name comes from, else None."""
     parts = split_name(name)
     return parts[0] if parts and parts[0] in LIBRARIES else None
+
+
+def explains_layer(name: str) -> bool | None:
+    """Whether method ``name`` explains a layer: known from the name for ours and the libraries'; None
+    for your own function (its signature says: a ``layer`` argument, :func:`cameval.explain.uses_layer`)."""
+    if lib := library(name):
+        return lib == "pytorch_grad_cam" or split_name(name)[1] in CAPTUM_LAYER_METHODS
+    if split_name(name) is not None:
+        return None
+    return name in LAYER_METHODS
 
 
 def _derived_label(lib: str, cls: str) -> str:

@@ -5,7 +5,8 @@ import re
 
 from snakemake.utils import validate
 
-from cameval.config import check_config, check_device, check_models, load_strict, migrate
+from cameval import checkcache
+from cameval.config import check_config, check_device, load_strict, migrate
 from cameval.data.chestxray import count_eval_rows
 from cameval.data.multilabel import digits_multi_eval_rows
 from cameval.errors import ConfigError
@@ -43,15 +44,14 @@ for _name, _h in config["heatmaps"].items():
         check_params(_h["method"], _h["params"], key=f"heatmaps.{_name}.params")
 if workflow.is_main_process:
     # a library's method or your own is imported to read its signature, and archs are built on the meta
-    # device (torch, torchvision): once, in the main process, not again in every cluster job
-    from cameval.explain import check_params as check_imported_params
-
+    # device (torch, torchvision): once, in the main process, not again in every cluster job; a check
+    # that passed is remembered between parses (cameval.checkcache), a failed one is raised every time
     for _name, _h in config["heatmaps"].items():
         if split_name(_h["method"]) is not None:
-            check_imported_params(_h["method"], _h["params"], key=f"heatmaps.{_name}.params")
-    check_models(config)
+            checkcache.check_params(_h["method"], _h["params"], key=f"heatmaps.{_name}.params")
+    checkcache.check_models(config)
     for _m, _p in config.get("table7", {}).get("params", {}).items():
-        check_imported_params(_m, _p, key=f"table7.params.{_m}")
+        checkcache.check_params(_m, _p, key=f"table7.params.{_m}")
 for _name, _d in config["datasets"].items():
     if _d["kind"] == "chestxray":
         for _key, _expected in (

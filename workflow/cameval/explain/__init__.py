@@ -25,7 +25,7 @@ from cameval.explain.libraries import accepted_params, library_maps, needs_layer
 from cameval.explain.occlusion import occlusion
 from cameval.explain.pathint import gradient_shap, integrated_gradients
 from cameval.explain.shapley import shap_all_classes, shap_maps
-from cameval.methods import split_name
+from cameval.methods import explains_layer, split_name
 from cameval.paramcheck import check_accepted, check_signature
 
 CAM_METHODS = ("gradcam", "gradcampp")
@@ -56,9 +56,8 @@ def is_external(method: str) -> bool:
 
 def uses_layer(method: str) -> bool:
     """Whether ``method`` explains a layer (and so takes the model's default one when none is given)."""
-    if is_external(method):
-        return needs_layer(method)
-    return method in CAM_METHODS or method == "guided_gradcam"
+    known = explains_layer(method)
+    return needs_layer(method) if known is None else known
 
 
 def check_params(method: str, params: dict, key: str = "params") -> None:

@@ -40,7 +40,7 @@ from torch import nn
 
 from cameval.errors import ConfigError
 from cameval.explain._core import get_layer, logits_of
-from cameval.methods import library, split_name
+from cameval.methods import explains_layer, library, split_name
 
 #: captum's abstract bases and wrappers that are no method of their own, and families whose
 #: attributions are of a layer's or a neuron's, not maps of the input (``LayerGradCam`` excepted)
@@ -147,12 +147,8 @@ def accepted_params(method: str) -> dict[str, inspect.Parameter]:
 def needs_layer(method: str) -> bool:
     """Whether ``method`` explains a layer: every pytorch-grad-cam method, captum's that take one,
     your function if it has a ``layer`` argument."""
-    lib = library(method)
-    if lib == "pytorch_grad_cam":
-        return True
-    if lib == "captum":
-        return split_name(method)[1] in ("LayerGradCam", "GuidedGradCam")
-    return "layer" in inspect.signature(resolve(method)).parameters
+    known = explains_layer(method)
+    return "layer" in inspect.signature(resolve(method)).parameters if known is None else known
 
 
 @contextlib.contextmanager

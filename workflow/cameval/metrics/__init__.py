@@ -42,6 +42,11 @@ _SUBMODULE = {
 }
 
 
+# `fidelity` is both a submodule and its function: imported here, so that the name is the function
+# (a lazy import of the submodule would bind the module to it)
+from cameval.metrics.fidelity import binarize, contrastivity, fidelity, hamming_ratio  # noqa: E402
+
+
 def __getattr__(name: str):
     if name not in _SUBMODULE:
         raise AttributeError(f"module 'cameval.metrics' has no attribute {name!r}")
