@@ -228,7 +228,7 @@ def test_every_rule_is_grouped_on_the_cluster_unless_it_computes():
     the ones that compute; no rule that may ask for a GPU sits in a group."""
     rules = set()
     for smk in (ROOT / "workflow/rules").glob("*.smk"):
-        rules |= set(re.findall(r"^(?:rule|checkpoint) (\w+):", smk.read_text(), re.M))
+        rules |= set(re.findall(r"^\s*(?:rule|checkpoint) (\w+):", smk.read_text(), re.M))  # an `if`'s too
     slurm = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
     grouped = dict(g.split("=") for g in slurm["groups"])
     compute = {
@@ -236,6 +236,7 @@ def test_every_rule_is_grouped_on_the_cluster_unless_it_computes():
         "import_model",
         "train_model",
         "heatmaps",
+        "xray_heatmaps",
         "fgsm",
         "one_pixel",
         "one_pixel_study",

@@ -184,6 +184,12 @@ def heatmap_spec(wildcards):
     return config["heatmaps"][wildcards.heatmap]
 
 
+def heatmap_job(model, heatmap):
+    """What the heatmaps script needs of one set for `model`: its spec and the layer it explains."""
+    spec = config["heatmaps"][heatmap]
+    return {"spec": spec, "layer": spec.get("layer") or config["models"][model].get("layer")}
+
+
 def raw_inputs(wildcards):
     """The raw files a dataset is built from (none for the embedded and torchvision sets)."""
     d = config["datasets"][wildcards.dataset]

@@ -22,11 +22,10 @@ rule heatmaps:
         runtime=per_attempt(lambda w: heatmap_spec(w)["runtime"]),
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     params:
-        spec=heatmap_spec,
+        sets=lambda w: [heatmap_job(w.model, w.heatmap)],
         rows=lambda w: shard_rows(w.dataset, w.heatmap, int(w.shard)),
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         expected=lambda w: n_eval(w.dataset),
-        layer=lambda w: heatmap_spec(w).get("layer") or config["models"][w.model].get("layer"),
         classes=lambda w: config["models"][w.model].get("classes"),
         device=config["device"],
     script:

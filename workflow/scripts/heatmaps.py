@@ -1,29 +1,31 @@
-"""Compute one heatmap shard."""
+"""Compute one heatmap shard of each set the job names (one set, or Table 5's sets together)."""
 
 from cameval.heatmaps import compute_shard
 from cameval.logs import set_threads, setup_logging
 
 setup_logging(snakemake.log[0])
 set_threads(snakemake.threads)
-spec = snakemake.params.spec
-start, stop = snakemake.params.rows
-compute_shard(
-    snakemake.input.weights,
-    snakemake.input.images,
-    snakemake.input.manifest,
-    snakemake.output[0],
-    split=snakemake.params.split,
-    start=start,
-    stop=stop,
-    method=spec["method"],
-    targets=spec["targets"],
-    params=spec["params"],
-    layer=snakemake.params.layer,
-    batch_size=spec["batch_size"],
-    dataset=snakemake.wildcards.dataset,
-    shard=int(snakemake.wildcards.shard),
-    device=snakemake.params.device,
-    expected=snakemake.params.expected,
-    model_classes=snakemake.params.classes,
-    model_name=snakemake.wildcards.model,
-)
+p = snakemake.params
+start, stop = p.rows
+for job, out in zip(p.sets, snakemake.output, strict=True):
+    spec = job["spec"]
+    compute_shard(
+        snakemake.input.weights,
+        snakemake.input.images,
+        snakemake.input.manifest,
+        out,
+        split=p.split,
+        start=start,
+        stop=stop,
+        method=spec["method"],
+        targets=spec["targets"],
+        params=spec["params"],
+        layer=job["layer"],
+        batch_size=spec["batch_size"],
+        dataset=snakemake.wildcards.dataset,
+        shard=int(snakemake.wildcards.shard),
+        device=p.device,
+        expected=p.expected,
+        model_classes=p.classes,
+        model_name=snakemake.wildcards.model,
+    )

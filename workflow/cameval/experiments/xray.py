@@ -535,6 +535,17 @@ def sets(config: dict) -> list[str]:
     return config["table5"]["cams"] + config["table5"]["pixels"]
 
 
+def grouped_sets(config: dict) -> list[str]:
+    """Table 5's sets when they share their shards (the same ``shard_size`` and ``images``), so that
+    one job per model and shard computes them all; ``[]`` otherwise (each set is then a job of its
+    own, as the paper config's shards of 500 CAM rows and 250 pixel rows are)."""
+    if "table5" not in config:
+        return []
+    specs = [config["heatmaps"][h] for h in sets(config)]
+    same = {(s["shard_size"], s.get("images")) for s in specs}
+    return sets(config) if len(specs) > 1 and len(same) == 1 else []
+
+
 LAYER_LABELS = {"last_dense_conv": "last dense conv", "block_relu": "block + ReLU"}
 
 

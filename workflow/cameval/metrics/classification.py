@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def auroc(scores, positive) -> float:
@@ -22,6 +21,10 @@ def auroc(scores, positive) -> float:
     n_neg = y.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
+    # deferred: scipy.stats costs ~1 s to import, and every training job reaches this module (through
+    # cameval.models.multilabel), while only the multi-label ones call it
+    from scipy.stats import rankdata  # noqa: PLC0415
+
     ranks = rankdata(s)
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
