@@ -16,8 +16,10 @@ PRECOMPILE := torch torchvision numpy scipy.stats scipy.ndimage pandas h5py safe
 all: $(VENV)/.runtime
 	$(BIN)/snakemake --cores $(CORES) all
 
+# two workers (pytest-xdist): the shared tiny run and the tests that read it in one, the rest beside it
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 # ruff (lint, format), snakefmt and Snakemake's own linter; `make format` rewrites what they flag.
 lint: $(VENV)/.test

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,8 +17,40 @@ ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "resources/study"
 
 # The session's own memory of passed parse-time checks (cameval.checkcache), empty at its start and
-# inherited by every snakemake the tests run: nothing a user's ~/.cache remembers reaches a test.
-os.environ["CAMEVAL_CACHE"] = tempfile.mkdtemp(prefix="cameval-checks-")
+# inherited by every snakemake the tests run (and by pytest-xdist's workers): nothing a user's
+# ~/.cache remembers reaches a test.
+if "PYTEST_XDIST_WORKER" not in os.environ:
+    os.environ["CAMEVAL_CACHE"] = tempfile.mkdtemp(prefix="cameval-checks-")
+    # what tests/test_reliability.py's cases recorded, one file per process, for the table at the end
+    os.environ["CAMEVAL_RELIABILITY_RECORDS"] = tempfile.mkdtemp(prefix="cameval-reliability-")
+
+#: the fixtures of the session's shared tiny run: their tests run in one process (one xdist group)
+TINY_FIXTURES = ("tiny_run", "tiny_report", "tiny_copy")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test``: ``-n 2 --dist loadgroup``), every test of the shared tiny
+    run, and the SLURM run compared with it, goes to one worker, which runs the tiny config once; the
+    other tests spread over the workers meanwhile."""
+    for item in items:
+        if set(TINY_FIXTURES) & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.xdist_group("tiny"))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """docs/reliability.md, once: from the records of every process (the only one, or xdist's workers)."""
+    if hasattr(session.config, "workerinput"):  # a worker: the controller writes it when all are done
+        return
+    folder = os.environ.get("CAMEVAL_RELIABILITY_RECORDS")
+    if not folder or not os.path.isdir(folder):
+        return
+    seen: dict = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        seen.update(json.loads(path.read_text()))
+    if seen:
+        from test_reliability import write_table
+
+        write_table({case: tuple(v) for case, v in seen.items()})
 
 
 # The study's five answers (App. D) and the score each means for agent A, written out by hand once for

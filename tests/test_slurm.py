@@ -1,7 +1,7 @@
 """The cluster profile: what it asks SLURM for (dry-runs), and the tiny config run end to end on a
 real SLURM, its tables byte-identical to a local run's.
 
-The end-to-end test (Table 2's jobs of the tiny config, compared with the session's local run of
+The end-to-end test (Table 5's jobs of the tiny config, compared with the session's local run of
 the whole tiny config, tests/conftest.py) needs a SLURM that answers (`.ci/run` starts a one-node one with
 `.ci/slurm/start.sh`); elsewhere it is skipped with the reason. Both runs use the README's
 command lines from the root of a copy of the project, so that Snakemake finds `profiles/default`
@@ -176,18 +176,17 @@ def slurm_partition() -> str | None:
     return (default or [p.rstrip("*") for p in up] or [None])[0]
 
 
-#: what goes through SLURM: Table 2, whose 17 jobs hold every kind the profile treats apart: jobs
-#: that compute (dataset, train_model x 3) and may ask for a GPU (heatmaps x 9: two Grad-CAM shards and
-#: a Layer-CAM one of VGG, GoogLeNet and the ResNet), the metric jobs (pointing x 3, one per model, in
-#: `group_metrics` SLURM jobs) and a
-#: table (`tables` group). The tiny config's `all` (88 jobs) took ~12 minutes on a one-node SLURM.
+#: what goes through SLURM: Table 5, whose 8 jobs hold every kind the profile treats apart: jobs that
+#: compute (dataset, train_model x 2) and may ask for a GPU (xray_heatmaps x 2: Table 5's six sets of
+#: models A and B), the metric jobs (xray_localization x 2, in `group_metrics` SLURM jobs) and a table
+#: (`tables` group). The tiny config's `all` (88 jobs) took ~12 minutes on a one-node SLURM.
 #: A target added here changes the job and submission counts asserted below.
-CLUSTER_TARGETS = ["results/tables/table2.csv"]
+CLUSTER_TARGETS = ["results/tables/table5.csv"]
 
 
 @pytest.mark.slurm
 def test_tiny_config_on_slurm_gives_the_local_tables_byte_for_byte(request, tmp_path):
-    """Table 2 of the tiny config through profiles/slurm, its tables byte-identical to those of the
+    """Table 5 of the tiny config through profiles/slurm, its tables byte-identical to those of the
     session's local run of the same config (tests/conftest.py: tiny_run)."""
     partition = slurm_partition()
     if partition is None:
@@ -209,14 +208,14 @@ def test_tiny_config_on_slurm_gives_the_local_tables_byte_for_byte(request, tmp_
     assert "workflow specific profile profiles/default" in log  # the leak the profiles guard against
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
     assert submitted, "no job was submitted to SLURM"
-    # one SLURM job per planned job, the three pointing jobs sharing a group job when they are ready
-    # together (each in its own group job otherwise): 15 to 17 submissions of the 17 jobs
-    assert len(re.findall(r"^\s+output: ", plan, re.M)) == 17, plan
-    assert len(set(submitted)) in (15, 16, 17), f"{len(set(submitted))} SLURM jobs:\n{log[-4000:]}"
+    # one SLURM job per planned job, the two xray_localization jobs sharing a group job when they are
+    # ready together (each in its own group job otherwise): 7 or 8 submissions of the 8 jobs
+    assert len(re.findall(r"^\s+output: ", plan, re.M)) == 8, plan
+    assert len(set(submitted)) in (7, 8), f"{len(set(submitted))} SLURM jobs:\n{log[-4000:]}"
     assert "group_metrics" in log  # the metric jobs went out grouped (profiles/slurm: groups)
     tables = sorted(p.relative_to(cluster) for p in (cluster / "results/tables").rglob("*") if p.is_file())
     assert [str(p) for p in tables] == sorted(f for f in planned if f.startswith("results/tables/"))
-    assert {p.name for p in tables} >= {"table2.csv", "table2.md"}
+    assert {p.name for p in tables} >= {"table5.csv", "table5.md"}
     for rel in tables:
         assert (cluster / rel).read_bytes() == (tiny_run / rel).read_bytes(), f"{rel} differs from the local run's"
     again = run(["-n", "--profile", "profiles/slurm", *config], cluster).stdout

@@ -299,9 +299,12 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tiny_run, tiny_r
     # localization can only be right where classification is: loc error >= cls error
     assert (table["top1_loc"] >= table["top1_cls"]).all() and (table["top5_loc"] >= table["top5_cls"]).all()
     assert (tmp_path / "results/tables/table1.md").read_text().startswith("# Table 1")
-    # Table 2: fractions with intervals, one row per model, accuracy at both tolerances
+    # Table 2: fractions with intervals, one row per model and heatmap set (Grad-CAM on the 24 test
+    # images, Layer-CAM on its first 8), accuracy at both tolerances
     t2 = pd.read_csv(tmp_path / "results/tables/table2.csv")
-    assert set(t2["model"]) == {"vgg", "googlenet", "resnet"} and (t2["n"] == 24).all()
+    assert sorted(zip(t2["heatmap"], t2["model"], t2["n"], strict=True)) == [
+        (h, m, n) for h, n in (("gradcam", 24), ("layercam", 8)) for m in ("googlenet", "resnet", "vgg")
+    ]
     for col in ("accuracy_tol0", "accuracy_tol2", "recall"):
         assert t2[col].between(0, 1).all() and (t2[f"{col}_low"] <= t2[col]).all()
     assert (t2["accuracy_tol2"] >= t2["accuracy_tol0"]).all()  # a tolerance can only add hits
@@ -312,9 +315,10 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tiny_run, tiny_r
         assert t3[col].between(-1, 1).all()
     fg = pd.read_csv(tmp_path / "results/tables/fgsm.csv")
     assert fg["n"].tolist() == [10] and fg["acc_adv"].iloc[0] <= fg["acc_clean"].iloc[0] + 1e-9
-    # Table 6: Grad-CAM and IG rows for VGG's 3 attacks; values are normalized maps, in [0, 1]
+    # Table 6: Grad-CAM, IG and Layer-CAM (table6.methods) rows for VGG's 3 attacks; values are
+    # normalized maps, in [0, 1]
     t6 = pd.read_csv(tmp_path / "results/tables/table6.csv")
-    assert set(t6["method"]) == {"gradcam", "ig"} and (t6["attacks"] == 3).all()
+    assert set(t6["method"]) == {"gradcam", "ig", "layercam"} and (t6["attacks"] == 3).all()
     assert (t6["successful"] <= t6["attacks"]).all()
     ok = t6[t6["successful"] > 0]
     for col in ("before_mean", "after_mean", "before_min", "after_max", "random_before_mean"):
