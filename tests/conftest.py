@@ -28,6 +28,7 @@ if "PYTEST_XDIST_WORKER" not in os.environ:
 TINY_FIXTURES = ("tiny_run", "tiny_report", "tiny_copy")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the test ids
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``make test``: ``-n 2 --dist loadgroup``), every test of the shared tiny
     run, and the SLURM run compared with it, goes to one worker, which runs the tiny config once; the

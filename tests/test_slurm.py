@@ -203,7 +203,9 @@ def test_tiny_config_on_slurm_gives_the_local_tables_byte_for_byte(request, tmp_
     set_partition(cluster / "profiles/slurm/config.yaml", partition)
     plan = run(["-n", "--profile", "profiles/slurm", *config], cluster).stdout
     planned = {f for line in re.findall(r"^\s+output: (.*)$", plan, re.M) for f in line.split(", ")}
-    proc = run(["--profile", "profiles/slurm", *config], cluster)
+    # the README's command; the first status check 2 s after a submission, not the profile's 10 (the
+    # plugin adds 10 s a round while nothing finishes): seconds-long jobs are seen finished sooner
+    proc = run(["--profile", "profiles/slurm", *config, "--slurm-init-seconds-before-status-checks", "2"], cluster)
     log = proc.stdout + proc.stderr
     assert "workflow specific profile profiles/default" in log  # the leak the profiles guard against
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)

