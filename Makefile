@@ -19,10 +19,8 @@ IMPORT_ALL := import importlib, sys; [importlib.import_module(m) for m in sys.ar
 all: $(VENV)/.runtime
 	$(BIN)/snakemake --cores $(CORES) all
 
-# two workers (pytest-xdist): the shared tiny run and the tests that read it in one, the rest beside it
-TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -q
 
 # ruff (lint, format), snakefmt and Snakemake's own linter; `make format` rewrites what they flag.
 lint: $(VENV)/.test

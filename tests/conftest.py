@@ -17,25 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "resources/study"
 
 # The session's own memory of passed parse-time checks (cameval.checkcache), empty at its start and
-# inherited by every snakemake the tests run (and by pytest-xdist's workers): nothing a user's
-# ~/.cache remembers reaches a test.
+# inherited by every snakemake the tests run (and by pytest-xdist's workers, where one is used):
+# nothing a user's ~/.cache remembers reaches a test.
 if "PYTEST_XDIST_WORKER" not in os.environ:
     os.environ["CAMEVAL_CACHE"] = tempfile.mkdtemp(prefix="cameval-checks-")
     # what tests/test_reliability.py's cases recorded, one file per process, for the table at the end
     os.environ["CAMEVAL_RELIABILITY_RECORDS"] = tempfile.mkdtemp(prefix="cameval-reliability-")
-
-#: the fixtures of the session's shared tiny run: their tests run in one process (one xdist group)
-TINY_FIXTURES = ("tiny_run", "tiny_report", "tiny_copy")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the test ids
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``make test``: ``-n 2 --dist loadgroup``), every test of the shared tiny
-    run, and the SLURM run compared with it, goes to one worker, which runs the tiny config once; the
-    other tests spread over the workers meanwhile."""
-    for item in items:
-        if set(TINY_FIXTURES) & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("slurm"):
-            item.add_marker(pytest.mark.xdist_group("tiny"))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -139,9 +139,9 @@ def test_table1_alone_needs_no_figure_inputs(plan):
 def test_table3_alone_computes_only_the_maps_it_needs(plan):
     out = plan("default", "results/tables/table3.csv")
     counts = job_counts(out)
-    # VGG only: its Grad-CAM shard, its guided-backprop shard, 2 + 2 occlusion shards, and its
-    # Layer-CAM and Saliency shards (table3.methods); no other model is trained
-    assert counts["heatmaps"] == 1 + 1 + 4 + 2 and counts["train_model"] == 1
+    # VGG only: its Grad-CAM shard, its guided-backprop shard, one occlusion shard per patch size,
+    # and its Layer-CAM and Saliency shards (table3.methods); no other model is trained
+    assert counts["heatmaps"] == 1 + 1 + 2 + 2 and counts["train_model"] == 1
     assert "localization" not in counts and "figure1" not in counts
 
 
