@@ -415,8 +415,7 @@ def test_wilcoxon_test_is_scipys_bit_for_bit_where_scipy_flips_signs():
     case (scipy's normal approximation) and tie-free ones (scipy's exact distribution) included."""
     from scipy.stats import wilcoxon
 
-    from cameval.metrics import stats
-    from cameval.metrics import wilcoxon_test
+    from cameval.metrics import stats, wilcoxon_test
 
     rng = np.random.default_rng(5)
     flipped = 0
