@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import background
+from background import long_run
+
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "resources/study"
 
@@ -26,19 +29,61 @@ if "PYTEST_XDIST_WORKER" not in os.environ:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """docs/reliability.md, once: from the records of every process (the only one, or xdist's workers)."""
+    """docs/reliability.md, once: from the records of every process (the only one, or xdist's workers);
+    then the session's temporary folders go."""
+    background.stop_all()
     if hasattr(session.config, "workerinput"):  # a worker: the controller writes it when all are done
         return
     folder = os.environ.get("CAMEVAL_RELIABILITY_RECORDS")
-    if not folder or not os.path.isdir(folder):
-        return
-    seen: dict = {}
-    for path in sorted(Path(folder).glob("*.json")):
-        seen.update(json.loads(path.read_text()))
-    if seen:
-        from test_reliability import write_table
+    if folder and os.path.isdir(folder):
+        seen: dict = {}
+        for path in sorted(Path(folder).glob("*.json")):
+            seen.update(json.loads(path.read_text()))
+        if seen:
+            from test_reliability import write_table
 
-        write_table({case: tuple(v) for case, v in seen.items()})
+            write_table({case: tuple(v) for case, v in seen.items()})
+    for key in ("CAMEVAL_CACHE", "CAMEVAL_RELIABILITY_RECORDS"):
+        shutil.rmtree(os.environ.get(key, ""), ignore_errors=True)
+
+
+# --- the long runs (tests/background.py): started with the session, waited for at its end ---------
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "long_run(name): waits for tests/background.py's long run `name`")
+
+
+def waits(item) -> list[str]:
+    """The long runs a test waits for: its ``long_run`` markers' names, ``tiny`` for the tiny run's fixtures."""
+    names = [name for mark in item.iter_markers("long_run") for name in mark.args]
+    return names + ["tiny"] * ("tiny_run" in getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that wait for a long run go last, so that the others run while the long runs do."""
+    items.sort(key=lambda item: bool(waits(item)))  # stable: the order within each part is kept
+
+
+@pytest.fixture(scope="session", autouse=True)
+def long_runs(request, tmp_path_factory):
+    """Start every long run a selected test waits for, before the first test; stop strays at the end."""
+    background.begin(tmp_path_factory.mktemp)
+    names = sorted({name for item in request.session.items for name in waits(item)})
+    for name in names:
+        background.start(name)
+    threads = None
+    if names:  # the runs' jobs hold the cores: one thread here, not torch's one per core (oversubscribed)
+        import torch  # noqa: PLC0415  (a session of tests that never import torch need not pay for it)
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+    yield
+    background.stop_all()
+    if threads is not None:
+        import torch  # noqa: PLC0415
+
+        torch.set_num_threads(threads)
 
 
 # The study's five answers (App. D) and the score each means for agent A, written out by hand once for
@@ -295,9 +340,7 @@ def clone(dest: Path) -> Path:
 def snakemake_at(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     """``snakemake ARGS`` run from ``cwd`` (this interpreter's, ``cwd/workflow`` on the path)."""
     env = {**os.environ, "PYTHONPATH": str(cwd / "workflow")}
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    return background.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, timeout=timeout)
 
 
 def outputs(root: Path) -> dict[str, Path]:
@@ -310,20 +353,26 @@ def outputs(root: Path) -> dict[str, Path]:
     }
 
 
+@long_run
+def tiny(folder: Path) -> Path:
+    """The tiny config run as a user runs it: ``snakemake --cores 2 all --configfile
+    tests/configs/tiny.yaml`` from the root of a fresh copy of the project (no ``-d``)."""
+    root = clone(folder / "cameval")
+    proc = snakemake_at(root, *TINY, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return root
+
+
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
-    """The tiny config run ONCE for the session, as a user runs it: ``snakemake --cores 2 all
-    --configfile tests/configs/tiny.yaml`` from the root of a fresh copy of the project (no ``-d``).
+def tiny_run() -> Path:
+    """The tiny config run ONCE for the session (:func:`tiny`, a long run: started with the session).
 
     Returns that copy's root. Tests only READ it (the end-to-end assertions of test_workflow,
     the pinned outputs, the baselines of the kill -9 and SLURM runs); a test that changes files
     works on its own copy (:func:`tiny_copy`). Building the report (:func:`tiny_report`) only adds
     ``results/report.html``.
     """
-    root = clone(tmp_path_factory.mktemp("tiny") / "cameval")
-    proc = snakemake_at(root, *TINY, timeout=1800)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return root
+    return background.result("tiny")
 
 
 @pytest.fixture(scope="session")

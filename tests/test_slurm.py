@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import background
+from background import long_run
 from conftest import merge_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,9 +42,7 @@ def project_copy(dest: Path) -> Path:
 def run(args, cwd: Path, timeout=1800, check=True):
     """`snakemake ARGS` from `cwd`, as the README writes it (this interpreter's snakemake)."""
     env = dict(os.environ, PYTHONPATH=str(cwd / "workflow"), OMP_NUM_THREADS="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    proc = background.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed in {cwd}:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
@@ -184,12 +184,33 @@ def slurm_partition() -> str | None:
 CLUSTER_TARGETS = ["results/tables/table5.csv"]
 
 
-@pytest.mark.slurm
-def test_tiny_config_on_slurm_gives_the_local_tables_byte_for_byte(request, tmp_path):
-    """Table 5 of the tiny config through profiles/slurm, its tables byte-identical to those of the
-    session's local run of the same config (tests/conftest.py: tiny_run)."""
+@long_run
+def slurm_table5(folder: Path) -> dict | None:
+    """Table 5 of the tiny config through profiles/slurm, from a fresh project copy: its plan, the
+    run, and the plan after it; None where no SLURM answers. Started with the session, it also
+    starts the tiny run it is compared with."""
     partition = slurm_partition()
     if partition is None:
+        return None
+    background.start("tiny")
+    config = [*CLUSTER_TARGETS, "--configfile", "tests/configs/tiny.yaml"]
+    cluster = project_copy(folder / "cluster")
+    set_partition(cluster / "profiles/slurm/config.yaml", partition)
+    plan = run(["-n", "--profile", "profiles/slurm", *config], cluster).stdout
+    # the README's command; the first status check 2 s after a submission, not the profile's 10 (the
+    # plugin adds 10 s a round while nothing finishes): seconds-long jobs are seen finished sooner
+    proc = run(["--profile", "profiles/slurm", *config, "--slurm-init-seconds-before-status-checks", "2"], cluster)
+    again = run(["-n", "--profile", "profiles/slurm", *config], cluster).stdout
+    return {"cluster": cluster, "plan": plan, "log": proc.stdout + proc.stderr, "again": again}
+
+
+@pytest.mark.slurm
+@pytest.mark.long_run("slurm_table5")
+def test_tiny_config_on_slurm_gives_the_local_tables_byte_for_byte(request):
+    """Table 5 of the tiny config through profiles/slurm, its tables byte-identical to those of the
+    session's local run of the same config (tests/conftest.py: tiny_run)."""
+    done = background.result("slurm_table5")
+    if done is None:
         message = (
             "no SLURM answers here (sinfo/sbatch missing or no idle node); "
             "`.ci/slurm/start.sh` starts a one-node one (root, apt), as .ci/run does"
@@ -198,15 +219,8 @@ def test_tiny_config_on_slurm_gives_the_local_tables_byte_for_byte(request, tmp_
             pytest.fail(message + ", and CAMEVAL_REQUIRE_SLURM is set")
         pytest.skip(message)
     tiny_run = request.getfixturevalue("tiny_run")  # only where SLURM answers: no tiny run just to skip
-    config = [*CLUSTER_TARGETS, "--configfile", "tests/configs/tiny.yaml"]
-    cluster = project_copy(tmp_path / "cluster")
-    set_partition(cluster / "profiles/slurm/config.yaml", partition)
-    plan = run(["-n", "--profile", "profiles/slurm", *config], cluster).stdout
+    cluster, plan, log = done["cluster"], done["plan"], done["log"]
     planned = {f for line in re.findall(r"^\s+output: (.*)$", plan, re.M) for f in line.split(", ")}
-    # the README's command; the first status check 2 s after a submission, not the profile's 10 (the
-    # plugin adds 10 s a round while nothing finishes): seconds-long jobs are seen finished sooner
-    proc = run(["--profile", "profiles/slurm", *config, "--slurm-init-seconds-before-status-checks", "2"], cluster)
-    log = proc.stdout + proc.stderr
     assert "workflow specific profile profiles/default" in log  # the leak the profiles guard against
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
     assert submitted, "no job was submitted to SLURM"
@@ -220,8 +234,7 @@ def test_tiny_config_on_slurm_gives_the_local_tables_byte_for_byte(request, tmp_
     assert {p.name for p in tables} >= {"table5.csv", "table5.md"}
     for rel in tables:
         assert (cluster / rel).read_bytes() == (tiny_run / rel).read_bytes(), f"{rel} differs from the local run's"
-    again = run(["-n", "--profile", "profiles/slurm", *config], cluster).stdout
-    assert "Nothing to be done" in again
+    assert "Nothing to be done" in done["again"]
 
 
 def test_every_rule_is_grouped_on_the_cluster_unless_it_computes():
