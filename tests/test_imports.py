@@ -1,5 +1,6 @@
 """What depends on what: the jobs that only read tables (tables, claims, report pages) start without
-torch, and the library has no import cycle between its training modules."""
+torch, no private module is imported across packages, and the library's module-level imports have
+no cycle."""
 
 import ast
 import subprocess
@@ -71,3 +72,87 @@ def test_no_private_module_is_imported_across_packages():
             if private and ".".join(parts[: private[0]]) != package:
                 offenders.append(f"{path.relative_to(ROOT)}: {name}")
     assert not offenders, offenders
+
+
+def library_modules() -> dict[str, Path]:
+    """``cameval``'s modules by dotted name (a package by its ``__init__.py``)."""
+    mods = {}
+    for path in (ROOT / "workflow/cameval").rglob("*.py"):
+        parts = path.relative_to(ROOT / "workflow").with_suffix("").parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return mods
+
+
+def module_level_imports(name: str, path: Path, mods: dict[str, Path]) -> set[str]:
+    """The library modules ``name`` imports when it is imported: its top-level ``import`` statements
+    (inside ``if``/``try`` too), not the deferred ones in functions; ``from a import b`` is ``a.b``
+    where that is a module, else ``a``."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+
+    def visit(body):
+        for node in body:
+            if isinstance(node, ast.Import):
+                out.update(a.name for a in node.names if a.name in mods)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(up + ([node.module] if node.module else []))
+                for a in node.names:
+                    out.add(f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base)
+            elif isinstance(node, (ast.If, ast.Try)):
+                for part in (node.body, node.orelse, getattr(node, "finalbody", [])):
+                    visit(part)
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+
+    visit(ast.parse(path.read_text()).body)
+    return (out & mods.keys()) - {name}
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A chain of imports from a module back to itself (depth-first search), or None."""
+    done: set[str] = set()
+
+    def walk(name: str, chain: list[str]) -> list[str] | None:
+        if name in chain:
+            return [*chain[chain.index(name) :], name]
+        if name in done:
+            return None
+        for other in sorted(graph[name]):
+            if cycle := walk(other, [*chain, name]):
+                return cycle
+        done.add(name)
+        return None
+
+    return next((cycle for name in sorted(graph) if (cycle := walk(name, []))), None)
+
+
+def test_the_library_has_no_import_cycle():
+    """No module of ``cameval`` imports itself through a chain of module-level imports (a deferred
+    import in a function is not an edge)."""
+    mods = library_modules()
+    graph = {name: module_level_imports(name, path, mods) for name, path in mods.items()}
+    assert len(graph) > 50 and sum(map(len, graph.values())) > 100  # the graph was read
+    cycle = import_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_cycle_check_sees_a_cycle(tmp_path):
+    """The check above on a package of two modules importing each other (one inside an ``if``, one
+    relative), beside a third that a function imports late."""
+    pkg = tmp_path / "cameval"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from cameval import b\n")
+    (pkg / "b.py").write_text("import os\n\nif os:\n    from .a import thing\n")
+    (pkg / "c.py").write_text("def late():\n    import cameval.a\n")
+    mods = {name: pkg / f"{name.split('.')[-1]}.py" for name in ("cameval.a", "cameval.b", "cameval.c")}
+    mods["cameval"] = pkg / "__init__.py"
+    graph = {name: module_level_imports(name, path, mods) for name, path in mods.items()}
+    assert graph == {"cameval": set(), "cameval.a": {"cameval.b"}, "cameval.b": {"cameval.a"}, "cameval.c": set()}
+    assert import_cycle(graph) == ["cameval.a", "cameval.b", "cameval.a"]
+    del graph["cameval.b"], mods["cameval.b"]
+    graph["cameval.a"] = set()
+    assert import_cycle(graph) is None
