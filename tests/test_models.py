@@ -207,3 +207,57 @@ def test_small_googlenet_blocks_compute_torchvisions_inception():
     x = torch.randn(2, 32, 9, 9)
     torch.testing.assert_close(ours.eval()(x), theirs.eval()(x), rtol=0, atol=0)
     assert not any(isinstance(m, torch.nn.ReLU) for m in ours.modules())  # functional, as torchvision's
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "ceil_mode", "size"),
+    [
+        (2, 2, 0, False, 16),
+        (2, 2, 0, False, 9),
+        (2, 2, 0, True, 9),
+        (3, 1, 1, True, 8),
+        (3, 1, 1, False, 7),
+        (3, 2, 1, True, 9),
+    ],
+)
+def test_shift_max_pool_gives_pytorchs_values_bit_for_bit(kernel, stride, padding, ceil_mode, size):
+    """The small GoogLeNet's pools against nn.MaxPool2d: post-ReLU values (ties at 0), NaN (a NaN
+    either way, its sign bit aside) and -inf, odd sizes and geometries it hands back to PyTorch;
+    with autograd, PyTorch's gradients."""
+    from cameval.models.small import ShiftMaxPool2d
+
+    torch.manual_seed(0)
+    x = torch.relu(torch.randn(3, 5, size, size))
+    x[0, 0, 1, 1], x[1, 2, 0, 3], x[2, 4] = float("nan"), float("-inf"), float("-inf")
+    ours, ref = (
+        ShiftMaxPool2d(kernel, stride, padding, ceil_mode=ceil_mode),
+        torch.nn.MaxPool2d(kernel, stride, padding, ceil_mode=ceil_mode),
+    )
+    with torch.no_grad():
+        a, b = ours(x), ref(x)
+    assert a.shape == b.shape and a.is_contiguous()
+    assert torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0)) and torch.equal(a.isnan(), b.isnan())
+    assert torch.equal(a.signbit() & ~a.isnan(), b.signbit() & ~b.isnan())  # a NaN's sign may differ
+    g = torch.relu(torch.randn(2, 5, size, size)).requires_grad_()
+    ga = torch.autograd.grad(ours(g).square().sum(), g)[0]
+    gb = torch.autograd.grad(ref(g).square().sum(), g)[0]
+    assert torch.equal(ga, gb)
+
+
+def test_small_googlenet_logits_with_and_without_the_shift_pools_are_equal():
+    from cameval.models.small import ShiftMaxPool2d, SmallGoogLeNet
+
+    torch.manual_seed(0)
+    model = SmallGoogLeNet(num_classes=10).eval()
+    x = torch.rand(6, 3, 32, 32)
+    with torch.no_grad():
+        ours = model(x)
+        pools = [n for n, m in model.named_modules() if isinstance(m, ShiftMaxPool2d)]
+        assert len(pools) == 7
+        for name in pools:
+            parent, _, leaf = name.rpartition(".")
+            old = model.get_submodule(name)
+            plain = torch.nn.MaxPool2d(old.kernel_size, old.stride, old.padding, ceil_mode=old.ceil_mode)
+            setattr(model.get_submodule(parent) if parent else model, leaf, plain)
+        assert not any(isinstance(m, ShiftMaxPool2d) for m in model.modules())
+        assert torch.equal(ours, model(x))
