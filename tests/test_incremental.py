@@ -381,3 +381,27 @@ def test_resnets_that_do_not_fit_take_the_full_path(caplog):
             ours = pixel_logits(group, x, rows, cols, values)
     assert len([r for r in caplog.records if "full forward passes for ResNet" in r.getMessage()]) == 1
     torch.testing.assert_close(ours, full_pixel_logits(group, x, rows, cols, values), rtol=1e-5, atol=1e-6)
+
+
+def test_crops_and_pastes_are_the_slice_copies_they_replace():
+    """The engine's gather and scatter against the loop of slice copies they replaced, at offsets
+    where the tile overlaps the crop fully, partly (every border) and not at all."""
+    from cameval.explain.incremental import _crops, _hwc, _paste_
+
+    gen = torch.Generator().manual_seed(0)
+    src = _hwc(torch.randn(5, 12, 11, generator=gen))
+    ys, xs = [0, 3, 7, 1, 5], [0, 2, 6, 4, 1]
+    crops = _crops(src, ys, xs, 5, 5)
+    assert crops.is_contiguous(memory_format=torch.channels_last)
+    for b, (y, x) in enumerate(zip(ys, xs, strict=True)):
+        assert torch.equal(crops[b], src[:, y : y + 5, x : x + 5])
+    tile = torch.randn(5, 5, 3, 4, generator=gen)
+    dy, dx, oy, ox = [2, 2, 0, 1, 0], [3, 3, 0, 9, 1], [1, 4, -2, 20, 3], [2, 5, -1, 0, -3]
+    ours = _paste_(crops.clone(), dy, dx, tile, oy, ox)
+    ref = crops.clone()
+    for b, (y0, x0, ty, tx) in enumerate(zip(dy, dx, oy, ox, strict=True)):
+        r0, r1, c0, c1 = max(ty, y0), min(ty + 3, y0 + 5), max(tx, x0), min(tx + 4, x0 + 5)
+        if r0 < r1 and c0 < c1:
+            ref[b, :, r0 - y0 : r1 - y0, c0 - x0 : c1 - x0] = tile[b, :, r0 - ty : r1 - ty, c0 - tx : c1 - tx]
+    assert torch.equal(ours, ref) and not torch.equal(ref, crops)  # something was pasted
+    assert torch.equal(ours[3], crops[3])  # copy 3's tile lies outside its crop

@@ -287,12 +287,12 @@ class _one_thread:
 
 def _crops(src: torch.Tensor, ys: list[int], xs: list[int], h: int, w: int) -> torch.Tensor:
     """``[B, C, h, w]`` (channels-last): the ``h × w`` crops of ``src [C, H, W]`` (channels-last,
-    see :func:`_hwc`) at ``(ys[b], xs[b])``."""
+    see :func:`_hwc`) at ``(ys[b], xs[b])``; one gather for all ``B`` (a loop of ``B`` slice copies
+    cost a population's scoring more than its convolutions)."""
     hwc = src.permute(1, 2, 0)
-    out = torch.empty(len(ys), h, w, src.shape[0], dtype=src.dtype, device=src.device)
-    for b, (y, x) in enumerate(zip(ys, xs, strict=True)):
-        out[b] = hwc[y : y + h, x : x + w]
-    return out.permute(0, 3, 1, 2)
+    rows = torch.as_tensor(ys, device=src.device)[:, None] + torch.arange(h, device=src.device)
+    cols = torch.as_tensor(xs, device=src.device)[:, None] + torch.arange(w, device=src.device)
+    return hwc[rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
 
 
 def _batch(a: torch.Tensor, n: int) -> torch.Tensor:
@@ -302,13 +302,25 @@ def _batch(a: torch.Tensor, n: int) -> torch.Tensor:
 
 def _paste_(dst: torch.Tensor, dy: list[int], dx: list[int], tile: torch.Tensor, oy: list[int], ox: list[int]):
     """Write ``tile [B, C, th, tw]`` (copy b at map origin ``(oy[b], ox[b])``) into ``dst [B, C, h, w]``
-    (copy b's pixel (0, 0) is the map's ``(dy[b], dx[b])``) where they overlap; in place."""
+    (copy b's pixel (0, 0) is the map's ``(dy[b], dx[b])``) where they overlap; in place, as one
+    scatter of the overlapping pixels of all ``B`` copies (each lands on its own pixel: a copy)."""
     th, tw = tile.shape[-2:]
     h, w = dst.shape[-2:]
-    for b, (y0, x0, ty, tx) in enumerate(zip(dy, dx, oy, ox, strict=True)):
-        r0, r1, c0, c1 = max(ty, y0), min(ty + th, y0 + h), max(tx, x0), min(tx + tw, x0 + w)
-        if r0 < r1 and c0 < c1:
-            dst[b, :, r0 - y0 : r1 - y0, c0 - x0 : c1 - x0] = tile[b, :, r0 - ty : r1 - ty, c0 - tx : c1 - tx]
+    dev = dst.device
+    rows = (
+        torch.as_tensor(oy, device=dev)[:, None]
+        - torch.as_tensor(dy, device=dev)[:, None]
+        + torch.arange(th, device=dev)
+    )
+    cols = (
+        torch.as_tensor(ox, device=dev)[:, None]
+        - torch.as_tensor(dx, device=dev)[:, None]
+        + torch.arange(tw, device=dev)
+    )
+    inside = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]  # [B, th, tw]
+    b, i, j = inside.nonzero(as_tuple=True)
+    dst_hwc, tile_hwc = dst.permute(0, 2, 3, 1), tile.permute(0, 2, 3, 1)
+    dst_hwc[b, rows[b, i], cols[b, j]] = tile_hwc[b, i, j]
     return dst
 
 
