@@ -3,7 +3,7 @@
 Times, on one thread, each pool geometry of ``SmallGoogLeNet`` on the shapes a 32×32 one-pixel
 population of 400 gives it, then the network's whole forward pass (the attack's scoring step) with
 its own pools and with ``nn.MaxPool2d`` swapped in, after checking that the outputs are equal bit
-for bit, and prints the best-of-``--repeat`` times and their ratios::
+for bit, and prints the best-of-``--repeat`` times (the two taking turns) and their ratios::
 
     PYTHONPATH=workflow .venv/bin/python bench/maxpool.py
 """
@@ -11,22 +11,12 @@ for bit, and prints the best-of-``--repeat`` times and their ratios::
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 from torch import nn
 
+from _timing import interleaved
 from cameval.models.small import ShiftMaxPool2d, SmallGoogLeNet
-
-
-def best(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def plain_pools(model: nn.Module) -> nn.Module:
@@ -56,8 +46,9 @@ def main() -> None:
             x = torch.relu(torch.randn(*shape))
             ref = nn.MaxPool2d(kernel, stride, padding, ceil_mode=kernel == 3)
             ours = ShiftMaxPool2d(kernel, stride, padding, ceil_mode=kernel == 3)
-            assert torch.equal(ref(x), ours(x))
-            t_ref, t_ours = best(lambda r=ref, x=x: r(x), opts.repeat), best(lambda o=ours, x=x: o(x), opts.repeat)
+            t, out = interleaved({"ref": lambda r=ref, x=x: r(x), "ours": lambda o=ours, x=x: o(x)}, opts.repeat)
+            assert torch.equal(out["ref"], out["ours"])
+            t_ref, t_ours = t["ref"], t["ours"]
             print(
                 f"| {kernel}×{kernel} pool, stride {stride} | {tuple(shape)} | {t_ref * 1e3:.1f} ms | "
                 f"{t_ours * 1e3:.1f} ms | x{t_ref / t_ours:.1f} |"
@@ -66,8 +57,9 @@ def main() -> None:
         plain = plain_pools(SmallGoogLeNet(num_classes=10).eval())
         plain.load_state_dict(model.state_dict())
         x = torch.rand(opts.batch, 3, 32, 32)
-        assert torch.equal(model(x), plain(x))
-        t_ref, t_ours = best(lambda: plain(x), opts.repeat), best(lambda: model(x), opts.repeat)
+        t, out = interleaved({"ref": lambda: plain(x), "ours": lambda: model(x)}, opts.repeat)
+        assert torch.equal(out["ref"], out["ours"])
+        t_ref, t_ours = t["ref"], t["ours"]
         print(
             f"| SmallGoogLeNet forward | {(opts.batch, 3, 32, 32)} | {t_ref * 1e3:.0f} ms | {t_ours * 1e3:.0f} ms | "
             f"x{t_ref / t_ours:.2f} |"

@@ -6,7 +6,7 @@ p-value as a permutation test over all 2**n sign flips, calling its statistic on
 ``wilcoxon_test`` runs the same ``permutation_test`` with the statistic vectorized. This draws
 paired per-image values as the tables hold them (scores rounded to 2 decimals, so ties and zero
 differences are common) for each n, checks that both give the same (statistic, p) exactly, and
-prints the best-of-``--repeat`` time of each and their ratio::
+prints the best-of-``--repeat`` time of each (the two taking turns) and their ratio::
 
     PYTHONPATH=workflow .venv/bin/python bench/wilcoxon.py
 """
@@ -14,21 +14,12 @@ prints the best-of-``--repeat`` time of each and their ratio::
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 from scipy.stats import wilcoxon
 
+from _timing import interleaved
 from cameval.metrics import stats, wilcoxon_test
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -44,8 +35,10 @@ def main() -> None:
         assert stats._sign_flip_case(a - b)
         ref = wilcoxon(a, b)
         assert wilcoxon_test(a, b) == (float(ref.statistic), float(ref.pvalue)), n
-        t_scipy = best(lambda a=a, b=b: wilcoxon(a, b), opts.repeat)
-        t_ours = best(lambda a=a, b=b: wilcoxon_test(a, b), opts.repeat)
+        t, _ = interleaved(
+            {"scipy": lambda a=a, b=b: wilcoxon(a, b), "ours": lambda a=a, b=b: wilcoxon_test(a, b)}, opts.repeat
+        )
+        t_scipy, t_ours = t["scipy"], t["ours"]
         print(f"| {n} | {t_scipy * 1e3:.1f} ms | {t_ours * 1e3:.2f} ms | x{t_scipy / t_ours:.0f} |")
 
 
