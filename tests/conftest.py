@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -20,31 +19,18 @@ ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "resources/study"
 
 # The session's own memory of passed parse-time checks (cameval.checkcache), empty at its start and
-# inherited by every snakemake the tests run (and by pytest-xdist's workers, where one is used):
-# nothing a user's ~/.cache remembers reaches a test.
-if "PYTEST_XDIST_WORKER" not in os.environ:
-    os.environ["CAMEVAL_CACHE"] = tempfile.mkdtemp(prefix="cameval-checks-")
-    # what tests/test_reliability.py's cases recorded, one file per process, for the table at the end
-    os.environ["CAMEVAL_RELIABILITY_RECORDS"] = tempfile.mkdtemp(prefix="cameval-reliability-")
+# inherited by every snakemake the tests run: nothing a user's ~/.cache remembers reaches a test.
+os.environ["CAMEVAL_CACHE"] = tempfile.mkdtemp(prefix="cameval-checks-")
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """docs/reliability.md, once: from the records of every process (the only one, or xdist's workers);
-    then the session's temporary folders go."""
+    """Stop what the long runs left running; docs/reliability.md from the cases tests/test_reliability.py
+    recorded (written once every case was seen); then the session's check cache goes."""
     background.stop_all()
-    if hasattr(session.config, "workerinput"):  # a worker: the controller writes it when all are done
-        return
-    folder = os.environ.get("CAMEVAL_RELIABILITY_RECORDS")
-    if folder and os.path.isdir(folder):
-        seen: dict = {}
-        for path in sorted(Path(folder).glob("*.json")):
-            seen.update(json.loads(path.read_text()))
-        if seen:
-            from test_reliability import write_table
-
-            write_table({case: tuple(v) for case, v in seen.items()})
-    for key in ("CAMEVAL_CACHE", "CAMEVAL_RELIABILITY_RECORDS"):
-        shutil.rmtree(os.environ.get(key, ""), ignore_errors=True)
+    reliability = sys.modules.get("test_reliability")
+    if reliability is not None:
+        reliability.write_table(reliability.SEEN)
+    shutil.rmtree(os.environ["CAMEVAL_CACHE"], ignore_errors=True)
 
 
 # --- the long runs (tests/background.py): started with the session, waited for at its end ---------
@@ -67,7 +53,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def long_runs(request, tmp_path_factory):
-    """Start every long run a selected test waits for, before the first test; stop strays at the end."""
+    """Start every long run a selected test waits for, before the first test."""
     background.begin(tmp_path_factory.mktemp)
     names = sorted({name for item in request.session.items for name in waits(item)})
     for name in names:
@@ -78,8 +64,7 @@ def long_runs(request, tmp_path_factory):
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
-    yield
-    background.stop_all()
+    yield  # pytest_sessionfinish stops what the runs left running (Ctrl-C included)
     if threads is not None:
         import torch  # noqa: PLC0415
 
@@ -337,9 +322,12 @@ def clone(dest: Path) -> Path:
     return dest
 
 
-def snakemake_at(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """``snakemake ARGS`` run from ``cwd`` (this interpreter's, ``cwd/workflow`` on the path)."""
-    env = {**os.environ, "PYTHONPATH": str(cwd / "workflow")}
+def snakemake_at(
+    cwd: Path, *args: str, timeout: int = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``snakemake ARGS`` run from ``cwd`` (this interpreter's, ``cwd/workflow`` on the path; ``env``
+    added to the environment)."""
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(cwd / "workflow")}
     return background.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, timeout=timeout)
 
 

@@ -104,7 +104,7 @@ def _normalize(text: str, base: Path | None) -> str:
         text = text.replace(str(base), "<tmp>")
     text = text.replace(str(ROOT), ".")
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # terminal colours
-    text = re.sub(r"/tmp/pytest-of-[^/\s]+/pytest-\d+/(?:popen-gw\d+/)?[^/\s]+", "<tmp>", text)  # xdist's too
+    text = re.sub(r"/tmp/pytest-of-[^/\s]+/pytest-\d+/[^/\s]+", "<tmp>", text)
     text = re.sub(r"\.[A-Za-z0-9_]{8}\.tmp\b", ".*.tmp", text)  # mkstemp's random part
     return text
 
@@ -140,19 +140,9 @@ def describe_left(folder: Path, before: set[str]) -> str:
     return "nothing new" if not left else ", ".join(f"`{f}`" for f in left)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def reliability_table():
-    """After the module: what this process recorded goes to the session's folder of records; at the
-    session's end (tests/conftest.py) the table is written from every process's records together, once
-    every case has been seen (with pytest-xdist, the cases run in several workers)."""
-    yield
-    folder = os.environ.get("CAMEVAL_RELIABILITY_RECORDS")
-    if folder:
-        (Path(folder) / f"{os.getpid()}.json").write_text(json.dumps(SEEN))
-
-
 def write_table(seen: dict[str, tuple[str, str]]) -> bool:
-    """docs/reliability.md from the records of every case; False (nothing written) while one is missing."""
+    """docs/reliability.md from the records of every case (tests/conftest.py calls it at the session's
+    end with :data:`SEEN`); False (nothing written) while one is missing."""
     if set(CASES) - set(seen):
         return False
     from cameval.io import write_text

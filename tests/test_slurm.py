@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ import yaml
 
 import background
 from background import long_run
-from conftest import merge_config
+from conftest import merge_config, snakemake_at
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
@@ -41,8 +40,7 @@ def project_copy(dest: Path) -> Path:
 
 def run(args, cwd: Path, timeout=1800, check=True):
     """`snakemake ARGS` from `cwd`, as the README writes it (this interpreter's snakemake)."""
-    env = dict(os.environ, PYTHONPATH=str(cwd / "workflow"), OMP_NUM_THREADS="1")
-    proc = background.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, timeout=timeout)
+    proc = snakemake_at(cwd, *args, timeout=timeout, env={"OMP_NUM_THREADS": "1"})
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed in {cwd}:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
