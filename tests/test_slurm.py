@@ -175,9 +175,10 @@ def slurm_partition() -> str | None:
 
 
 #: what goes through SLURM: Table 5, whose 8 jobs hold every kind the profile treats apart: jobs that
-#: compute (dataset, train_model x 2) and may ask for a GPU (xray_heatmaps x 2: Table 5's six sets of
-#: models A and B), the metric jobs (xray_localization x 2, in `group_metrics` SLURM jobs) and a table
-#: (`tables` group). The tiny config's `all` (88 jobs) took ~12 minutes on a one-node SLURM.
+#: compute (dataset, train_model x 2) and may ask for a GPU (heatmaps__digits_multi__A and __B: Table
+#: 5's six sets of models A and B, heatmap_bundles), the metric jobs (xray_localization x 2, in
+#: `group_metrics` SLURM jobs) and a table (`tables` group). The tiny config's `all` (88 jobs) took
+#: ~12 minutes on a one-node SLURM.
 #: A target added here changes the job and submission counts asserted below.
 CLUSTER_TARGETS = ["results/tables/table5.csv"]
 
@@ -248,7 +249,6 @@ def test_every_rule_is_grouped_on_the_cluster_unless_it_computes():
         "import_model",
         "train_model",
         "heatmaps",
-        "xray_heatmaps",
         "fgsm",
         "one_pixel",
         "one_pixel_study",

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import TINY, merge_config, snakemake_at
+from conftest import TINY, TINY_CONFIG, merge_config, snakemake_at
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
@@ -59,7 +59,7 @@ def plan(tmp_path_factory, paper_fixtures):
     paper.write_text(
         yaml.safe_dump(merge_config(yaml.safe_load((ROOT / "config/paper.yaml").read_text()), paper_fixtures))
     )
-    configs = {"default": ROOT / "config/config.yaml", "paper": paper}
+    configs = {"default": ROOT / "config/config.yaml", "paper": paper, "tiny": ROOT / TINY_CONFIG}
     done = {}
 
     def run(config: str, *targets: str) -> str:
@@ -67,6 +67,7 @@ def plan(tmp_path_factory, paper_fixtures):
             done[config, targets] = snakemake("-n", *targets, "--configfile", str(configs[config]), workdir=work).stdout
         return done[config, targets]
 
+    run.configs = configs
     return run
 
 
@@ -88,11 +89,12 @@ def test_default_config_dry_run_plans_every_stage(plan):
         "train_model": 8,
         "import_model": 1,
         "model_accuracy": 2,
-        # Table 1's 4 models x 4 CAM sets (Grad-CAM, Grad-CAM++, Score-CAM, Layer-CAM); Guided Backprop
-        # for 3 models; 2 occlusion sets x 1 shard; Table 3's Saliency (VGG); Table 5's 6 sets, which
-        # share their shards: one job per model
-        "heatmaps": 4 * 4 + 3 + 2 * 1 + 1,
-        "xray_heatmaps": 2,
+        # heatmap_bundles: one job per model computes the first (here: only) shard of each set it is
+        # explained with: Table 1's 4 CAM sets (Grad-CAM, Grad-CAM++, Score-CAM, Layer-CAM), Guided
+        # Backprop for 3 of the 4, Table 3's Saliency for VGG, Table 5's 6 sets for A and B
+        **{f"heatmaps__digits_loc__{m}": 1 for m in ("alexnet", "vgg", "googlenet", "resnet")},
+        **{f"heatmaps__digits_multi__{m}": 1 for m in ("A", "B")},
+        "heatmaps": 2 * 1,  # VGG's 2 occlusion sets (bundle: false) x 1 shard, jobs of their own
         "localization": 4,  # one job per model, every method of Table 1
         "table1": 1,
         "figure1": 1,
@@ -131,18 +133,42 @@ def test_table1_alone_needs_no_figure_inputs(plan):
     out = plan("default", "results/tables/table1.csv")
     counts = job_counts(out)
     assert "figure1" not in counts
-    # Table 1's CAM sets only (gradcam, gradcampp, scorecam, layercam): 4 models x 4 sets, one shard each
-    assert counts["heatmaps"] == 16
-    assert "guided_backprop" not in out and "occlusion" not in out
+    # each model's bundle job (its cheap first shards, Table 1's 4 CAM sets among them); the occlusion
+    # sets, which say bundle: false, are not computed
+    assert {r for r in counts if r.startswith("heatmaps")} == {
+        f"heatmaps__digits_loc__{m}" for m in ("alexnet", "vgg", "googlenet", "resnet")
+    }
+    assert "occlusion" not in out
 
 
 def test_table3_alone_computes_only_the_maps_it_needs(plan):
     out = plan("default", "results/tables/table3.csv")
     counts = job_counts(out)
-    # VGG only: its Grad-CAM shard, its guided-backprop shard, one occlusion shard per patch size,
-    # and its Layer-CAM and Saliency shards (table3.methods); no other model is trained
-    assert counts["heatmaps"] == 1 + 1 + 2 + 2 and counts["train_model"] == 1
+    # VGG only: its bundle (Grad-CAM, guided backprop, Layer-CAM and Saliency among them) and one
+    # occlusion shard per patch size; no other model is trained
+    assert counts["heatmaps__digits_loc__vgg"] == 1 and counts["heatmaps"] == 2 and counts["train_model"] == 1
     assert "localization" not in counts and "figure1" not in counts
+
+
+def planned_sets(out: str) -> set[tuple[str, str, str]]:
+    """The ``(dataset, model, set)`` of every heatmap shard a dry-run's jobs read or write."""
+    return set(re.findall(r"results/heatmaps/([^/\s]+)/([^/\s]+)/([^/\s]+)/shard-\d+\.h5", out))
+
+
+@pytest.mark.parametrize("config", ["default", "paper", "tiny"])
+def test_experiments_declare_the_heatmaps_their_rules_read(plan, config):
+    """Each experiment's ``heatmaps`` (what the bundles are made of) names exactly the sets its rules
+    read: a set it forgot would be computed in a job of its own, one it names in vain in a bundle."""
+    from snakemake.utils import validate  # noqa: PLC0415  # snakemake's import is seconds: this test only
+
+    from cameval.config import migrate  # noqa: PLC0415
+    from cameval.experiments.registry import heatmap_sets  # noqa: PLC0415
+
+    cfg = yaml.safe_load(plan.configs[config].read_text())
+    migrate(cfg)
+    validate(cfg, str(ROOT / "workflow/schemas/config.schema.yaml"), set_default=True)
+    declared = {(d, m, h) for (d, m), sets in heatmap_sets(cfg).items() for h in sets}
+    assert declared and planned_sets(plan(config, "all")) == declared
 
 
 def test_table2_after_table1_reuses_the_gradcam_shards(plan):
@@ -175,8 +201,15 @@ def test_paper_config_dry_run_against_imagenet_fixture(plan):
 def test_table5_alone_builds_only_what_it_needs(plan):
     out = plan("default", "results/tables/table5.csv")
     counts = job_counts(out)
-    # Table 5's 6 sets share their shards here: one job per model computes them all
-    assert counts == {"dataset": 1, "train_model": 2, "xray_heatmaps": 2, "xray_localization": 2, "table5": 1}
+    # Table 5's 6 sets of a model in one job (heatmap_bundles)
+    assert counts == {
+        "dataset": 1,
+        "train_model": 2,
+        "heatmaps__digits_multi__A": 1,
+        "heatmaps__digits_multi__B": 1,
+        "xray_localization": 2,
+        "table5": 1,
+    }
     assert "digits-loc" not in out
 
 

@@ -12,6 +12,7 @@ from cameval.data.multilabel import digits_multi_eval_rows
 from cameval.errors import ConfigError
 from cameval.experiments.registry import EXPERIMENTS, CLAIMS_CATEGORY, built_tables, categories, category_of_table
 from cameval.experiments.registry import check as check_experiments
+from cameval.experiments.registry import heatmap_sets as experiment_heatmaps
 from cameval.experiments.registry import targets as experiment_targets
 from cameval.experiments.registry import table_setup as experiment_setup
 from cameval.experiments.record import require as _require
@@ -180,14 +181,29 @@ def model_dataset(model):
     return config["models"][model]["dataset"]
 
 
-def heatmap_spec(wildcards):
-    return config["heatmaps"][wildcards.heatmap]
-
-
-def heatmap_job(model, heatmap):
-    """What the heatmaps script needs of one set for `model`: its spec and the layer it explains."""
+def heatmap_job(dataset, model, heatmap, shard):
+    """What the heatmaps script needs to compute one shard of a set for `model`: the set's spec, the
+    layer it explains, the shard's number and its rows of the evaluation split."""
     spec = config["heatmaps"][heatmap]
-    return {"spec": spec, "layer": spec.get("layer") or config["models"][model].get("layer")}
+    layer = spec.get("layer") or config["models"][model].get("layer")
+    return {"spec": spec, "layer": layer, "shard": shard, "rows": shard_rows(dataset, heatmap, shard)}
+
+
+def heatmap_bundles():
+    """(dataset, model, sets) of each bundle job: with heatmap_bundles, a model's sets read by the
+    experiments that may share a job (bundle: true), where there are two or more."""
+    if not config["heatmap_bundles"]:
+        return []
+    found = [
+        (dataset, model, [h for h in sets if config["heatmaps"][h]["bundle"]])
+        for (dataset, model), sets in experiment_heatmaps(config).items()
+    ]
+    return [(dataset, model, sets) for dataset, model, sets in found if len(sets) > 1]
+
+
+def bundle_rule(dataset, model):
+    """The name of the rule that computes `model`'s first shards on `dataset` (heatmap_bundles)."""
+    return re.sub(r"\W", "_", f"heatmaps__{dataset}__{model}")
 
 
 def raw_inputs(wildcards):

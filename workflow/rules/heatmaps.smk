@@ -18,15 +18,54 @@ rule heatmaps:
         "../../envs/cameval.yaml"
     threads: 1
     resources:
-        mem_mb=per_attempt(lambda w: heatmap_spec(w)["mem_mb"]),
-        runtime=per_attempt(lambda w: heatmap_spec(w)["runtime"]),
+        mem_mb=per_attempt(lambda w: config["heatmaps"][w.heatmap]["mem_mb"]),
+        runtime=per_attempt(lambda w: config["heatmaps"][w.heatmap]["runtime"]),
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     params:
-        sets=lambda w: [heatmap_job(w.model, w.heatmap)],
-        rows=lambda w: shard_rows(w.dataset, w.heatmap, int(w.shard)),
+        sets=lambda w: [heatmap_job(w.dataset, w.model, w.heatmap, int(w.shard))],
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         expected=lambda w: n_eval(w.dataset),
         classes=lambda w: config["models"][w.model].get("classes"),
+        dataset=lambda w: w.dataset,
+        model=lambda w: w.model,
         device=config["device"],
     script:
         "../scripts/heatmaps.py"
+
+
+# heatmap_bundles: true (the embedded default, the tiny config): one job per (dataset, model) computes
+# the first shard of every set the experiments read of it (registry.heatmap_sets) that does not say
+# bundle: false, in place of one `heatmaps` job each; later shards stay jobs of their own.
+for _dataset, _model, _sets in heatmap_bundles():
+
+    rule:
+        name:
+            bundle_rule(_dataset, _model)
+        input:
+            **dataset_files(_dataset),
+            weights=f"resources/models/{_model}.safetensors",
+        output:
+            [f"results/heatmaps/{_dataset}/{_model}/{h}/shard-0.h5" for h in _sets],
+        log:
+            f"logs/heatmaps/{_dataset}/{_model}/first-shards.log",
+        benchmark:
+            f"benchmarks/heatmaps/{_dataset}/{_model}/first-shards.tsv"
+        conda:
+            "../../envs/cameval.yaml"
+        threads: 1
+        resources:
+            mem_mb=per_attempt(max(config["heatmaps"][h]["mem_mb"] for h in _sets)),
+            runtime=per_attempt(sum(config["heatmaps"][h]["runtime"] for h in _sets)),
+            gpu=1 if config["device"] == "cuda" else 0,
+        params:
+            sets=[heatmap_job(_dataset, _model, h, 0) for h in _sets],
+            split=config["datasets"][_dataset]["eval_split"],
+            expected=n_eval(_dataset),
+            classes=config["models"][_model].get("classes"),
+            dataset=_dataset,
+            model=_model,
+            device=config["device"],
+        script:
+            "../scripts/heatmaps.py"
+
+    workflow.ruleorder(bundle_rule(_dataset, _model), "heatmaps")

@@ -2,45 +2,6 @@
 # stand-in) -> results/metrics/xray/{dataset}/{model}.csv, results/tables/table5.*, figures.
 from cameval.experiments import xray
 
-# Table 5's heatmap sets of one model and shard in one job, where they share their shards
-# (xray.grouped_sets: the embedded default's and the tiny config's, whose maps take less time than a
-# job's start-up): the files the `heatmaps` rule would write one by one
-XRAY_SETS = xray.grouped_sets(config)
-if XRAY_SETS:
-
-    ruleorder: xray_heatmaps > heatmaps
-
-    rule xray_heatmaps:
-        input:
-            unpack(lambda w: dataset_files(w.dataset)),
-            weights="resources/models/{model}.safetensors",
-        output:
-            expand("results/heatmaps/{{dataset}}/{{model}}/{heatmap}/shard-{{shard}}.h5", heatmap=XRAY_SETS),
-        log:
-            "logs/heatmaps/{dataset}/{model}/table5-sets/shard-{shard}.log",
-        benchmark:
-            "benchmarks/heatmaps/{dataset}/{model}/table5-sets/shard-{shard}.tsv"
-        wildcard_constraints:
-            shard=r"\d+",
-            dataset=config["table5"]["dataset"],
-            model="|".join(config["table5"]["models"]),
-        conda:
-            "../../envs/cameval.yaml"
-        threads: 1
-        resources:
-            mem_mb=per_attempt(lambda w: max(config["heatmaps"][h]["mem_mb"] for h in XRAY_SETS)),
-            runtime=per_attempt(lambda w: sum(config["heatmaps"][h]["runtime"] for h in XRAY_SETS)),
-            gpu=lambda w: 1 if config["device"] == "cuda" else 0,
-        params:
-            sets=lambda w: [heatmap_job(w.model, h) for h in XRAY_SETS],
-            rows=lambda w: shard_rows(w.dataset, XRAY_SETS[0], int(w.shard)),
-            split=lambda w: config["datasets"][w.dataset]["eval_split"],
-            expected=lambda w: n_eval(w.dataset),
-            classes=lambda w: config["models"][w.model].get("classes"),
-            device=config["device"],
-        script:
-            "../scripts/heatmaps.py"
-
 
 rule xray_localization:
     input:

@@ -1,4 +1,4 @@
-"""Compute one heatmap shard of each set the job names (one set, or Table 5's sets together)."""
+"""Compute the heatmap shards the job names: one shard of one set, or a model's first shards of several."""
 
 from cameval.heatmaps import compute_shard
 from cameval.logs import set_threads, setup_logging
@@ -6,9 +6,9 @@ from cameval.logs import set_threads, setup_logging
 setup_logging(snakemake.log[0])
 set_threads(snakemake.threads)
 p = snakemake.params
-start, stop = p.rows
 for job, out in zip(p.sets, snakemake.output, strict=True):
     spec = job["spec"]
+    start, stop = job["rows"]
     compute_shard(
         snakemake.input.weights,
         snakemake.input.images,
@@ -22,10 +22,10 @@ for job, out in zip(p.sets, snakemake.output, strict=True):
         params=spec["params"],
         layer=job["layer"],
         batch_size=spec["batch_size"],
-        dataset=snakemake.wildcards.dataset,
-        shard=int(snakemake.wildcards.shard),
+        dataset=p.dataset,
+        shard=job["shard"],
         device=p.device,
         expected=p.expected,
         model_classes=p.classes,
-        model_name=snakemake.wildcards.model,
+        model_name=p.model,
     )

@@ -10,7 +10,7 @@ import numpy as np
 
 from cameval.data.images import ImageSet, read_manifest
 from cameval.errors import ConfigError
-from cameval.experiments.record import Experiment, require, require_dataset_models
+from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models
 from cameval.figures import class_label, colorbar, deprocess_gradient, overlay, panel_grid, save, tidy_row
 from cameval.methods import label as method_label
 from cameval.metrics import upsample_map
@@ -155,5 +155,6 @@ EXPERIMENT = Experiment(
     title="Figure 1 / App. A — the methods side by side",
     section="figure1",
     targets=lambda config: ["results/figures/figure1.png"],
+    heatmaps=lambda config: model_sets(config, "figure1", [*HEATMAPS, *config["figure1"]["methods"]]),
     check=check,
 )

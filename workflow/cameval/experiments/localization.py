@@ -28,7 +28,7 @@ from cameval.claims import (
 )
 from cameval.data.images import gt_boxes_of, read_manifest
 from cameval.errors import DataError
-from cameval.experiments.record import Experiment, require, require_dataset_models, table_files
+from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models, table_files
 from cameval.formatting import fmt, interval, row_interval
 from cameval.metrics import mean_ci
 from cameval.store import Shard, check_shards
@@ -238,6 +238,7 @@ EXPERIMENT = Experiment(
     title="Table 1 — weakly supervised localization",
     section="table1",
     targets=lambda config: table_files("table1"),
+    heatmaps=lambda config: model_sets(config, "table1", config["table1"]["methods"]),
     tables=("table1",),
     claims=CLAIMS,
     check=check,

@@ -16,7 +16,7 @@ from cameval import metrics
 from cameval.claims import FAILS, PAIRED_CRITERION, UNDECIDED, Claim, Context, Verdict, combine, pair, study_pair
 from cameval.data.images import ImageSet, read_manifest
 from cameval.errors import ConfigError, DataError
-from cameval.experiments.record import Experiment, require, require_dataset_models, table_files
+from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models, table_files
 from cameval.figures import colorbar, overlay, panel_grid, save, tidy_row
 from cameval.formatting import fmt, row_interval
 from cameval.methods import kind, labels
@@ -381,6 +381,7 @@ EXPERIMENT = Experiment(
     title="Table 3 / App. B — rank correlation with occlusion",
     section="table3",
     targets=lambda config: [*table_files("table3"), "results/figures/appendix_b.png"],
+    heatmaps=lambda config: model_sets(config, "table3", [*config["table3"]["occlusion"], *map_sets(config).values()]),
     tables=("table3",),
     claims=CLAIMS,
     check=check,

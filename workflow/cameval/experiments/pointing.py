@@ -15,7 +15,7 @@ from cameval import metrics
 from cameval.claims import NO_RAW, PAIRED_CRITERION, Claim, Context, Verdict, combine, greater, iv, pair, reverse
 from cameval.data.images import gt_boxes_of, read_manifest
 from cameval.errors import ConfigError, DataError
-from cameval.experiments.record import Experiment, require, require_dataset_models, table_files
+from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models, table_files
 from cameval.formatting import fmt, row_interval
 from cameval.methods import label as method_label
 from cameval.store import Shard, check_shards
@@ -266,6 +266,7 @@ EXPERIMENT = Experiment(
     title="Table 2 — pointing game",
     section="table2",
     targets=lambda config: table_files("table2"),
+    heatmaps=lambda config: model_sets(config, "table2", config["table2"]["heatmaps"]),
     tables=("table2",),
     claims=CLAIMS,
     check=check,

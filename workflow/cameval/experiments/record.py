@@ -13,6 +13,10 @@ def _no_check(config: dict, shipped: Callable[[str], str]) -> None:
     return None
 
 
+def _no_heatmaps(config: dict) -> list[tuple[str, str, str]]:
+    return []
+
+
 @dataclass(frozen=True)
 class Experiment:
     """One experiment of the study: what ``rule all``, the report and the claims know of it.
@@ -29,7 +33,10 @@ class Experiment:
     - ``claims``: the study's conclusions it checks (:class:`cameval.claims.Claim`);
     - ``check(config, shipped)``: what the schema cannot say about its section (names that must
       exist, files that must be there; ``shipped`` resolves a path that ships with the repository),
-      raising :class:`cameval.errors.ConfigError`.
+      raising :class:`cameval.errors.ConfigError`;
+    - ``heatmaps(config)``: the ``(dataset, model, set)`` whose heatmap shards its rules read, from
+      the shared heatmaps stage (which computes each model's first shards in one job where the
+      config says ``heatmap_bundles: true``).
     """
 
     name: str
@@ -40,6 +47,7 @@ class Experiment:
     tables: tuple[str, ...] = ()
     claims: tuple[Claim, ...] = ()
     check: Callable[[dict, Callable[[str], str]], None] = field(default=_no_check)
+    heatmaps: Callable[[dict], list[tuple[str, str, str]]] = field(default=_no_heatmaps)
 
     def enabled(self, config: dict) -> bool:
         return self.section in config
@@ -60,6 +68,13 @@ def require_dataset_models(config: dict, section: str) -> None:
     require(f"{section}.dataset", config[section]["dataset"], config["datasets"])
     for model in config[section]["models"]:
         require(f"{section}.models", model, config["models"])
+
+
+def model_sets(config: dict, section: str, sets) -> list[tuple[str, str, str]]:
+    """``(dataset, model, set)`` for each of ``config[section]``'s models and each of ``sets``: the
+    heatmaps a section with one ``dataset`` reads (an :class:`Experiment`'s ``heatmaps``)."""
+    s = config[section]
+    return [(s["dataset"], model, h) for model in s["models"] for h in sets]
 
 
 def table_files(table: str) -> list[str]:

@@ -60,6 +60,18 @@ def targets(config: dict) -> list[str]:
     return [t for e in enabled(config) for t in e.targets(config)] + ["results/claims.md", "results/claims.csv"]
 
 
+def heatmap_sets(config: dict) -> dict[tuple[str, str], list[str]]:
+    """The heatmap sets the enabled experiments read, by ``(dataset, model)``: each set once, in the
+    order first asked (the shared heatmaps stage's bundles, one job per pair)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for e in enabled(config):
+        for dataset, model, heatmap in e.heatmaps(config):
+            sets = out.setdefault((dataset, model), [])
+            if heatmap not in sets:
+                sets.append(heatmap)
+    return out
+
+
 def categories() -> dict[str, str]:
     """The report's category of each experiment, by name."""
     return {name: e.title for name, e in EXPERIMENTS.items()}

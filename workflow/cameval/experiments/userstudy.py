@@ -52,7 +52,7 @@ from cameval.claims import (
 from cameval.data.classes import class_names as dataset_class_names
 from cameval.data.images import ImageSet, read_manifest
 from cameval.errors import ConfigError, DataError
-from cameval.experiments.record import Experiment, require, require_dataset_models, table_files
+from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models, table_files
 from cameval.figures import deprocess_gradient
 from cameval.formatting import fmt
 from cameval.io import read_csv_strict, write_csv
@@ -726,6 +726,9 @@ EXPERIMENT = Experiment(
     title="Table 4 / App. D — user study",
     section="table4",
     targets=lambda config: ["results/user_study/survey.html", "results/user_study/key.csv", *table_files("table4")],
+    heatmaps=lambda config: model_sets(
+        config, "table4", [config["table4"]["guided_backprop"], config["table4"]["gradcam"]]
+    ),
     tables=("table4",),
     claims=CLAIMS,
     check=check,

@@ -31,7 +31,7 @@ from cameval import metrics
 from cameval.claims import PAIRED_CRITERION, Claim, Context, Verdict, combine, greater, has_pair, pair, study_pair
 from cameval.data.images import ImageSet, gt_boxes_of, read_manifest
 from cameval.errors import ConfigError, DataError
-from cameval.experiments.record import Experiment, require, table_files
+from cameval.experiments.record import Experiment, model_sets, require, table_files
 from cameval.figures import colorbar, overlay, panel_grid, pyplot, save, tidy_row
 from cameval.formatting import MISSING, row_interval
 from cameval.io import write_csv, write_text
@@ -535,17 +535,6 @@ def sets(config: dict) -> list[str]:
     return config["table5"]["cams"] + config["table5"]["pixels"]
 
 
-def grouped_sets(config: dict) -> list[str]:
-    """Table 5's sets when they share their shards (the same ``shard_size`` and ``images``), so that
-    one job per model and shard computes them all; ``[]`` otherwise (each set is then a job of its
-    own, as the paper config's shards of 500 CAM rows and 250 pixel rows are)."""
-    if "table5" not in config:
-        return []
-    specs = [config["heatmaps"][h] for h in sets(config)]
-    same = {(s["shard_size"], s.get("images")) for s in specs}
-    return sets(config) if len(specs) > 1 and len(same) == 1 else []
-
-
 LAYER_LABELS = {"last_dense_conv": "last dense conv", "block_relu": "block + ReLU"}
 
 
@@ -630,6 +619,7 @@ EXPERIMENT = Experiment(
     title="Table 5 / App. E — medical localization",
     section="table5",
     targets=lambda config: [*table_files("table5"), "results/figures/table5.png", "results/figures/appendix_e.png"],
+    heatmaps=lambda config: model_sets(config, "table5", sets(config)),
     tables=("table5",),
     claims=CLAIMS,
     check=check,
