@@ -86,3 +86,27 @@ def test_integrated_gradients_matches_captum_and_is_complete():
     with torch.no_grad():
         gap = model(x).gather(1, target[:, None])[:, 0] - model(torch.zeros_like(x)).gather(1, target[:, None])[:, 0]
     np.testing.assert_allclose(ours.sum((1, 2, 3)).numpy(), gap.numpy(), rtol=0.05, atol=0.02)
+
+
+@pytest.mark.parametrize(("n_samples", "batch_size"), [(16, 50), (7, 3), (1, 50)])
+def test_expected_gradients_are_shaps_gradient_explainer_bit_for_bit(n_samples, batch_size):
+    """Our one-forward-for-every-class expected gradients against shap.GradientExplainer itself: the
+    same draws, batches and float64 sums, so the same numbers, on a network with BatchNorm, max
+    pools and functional ReLUs (the small GoogLeNet, as Table 7 runs it) and with samples split
+    across batches (7 samples, 3 a batch)."""
+    import shap  # noqa: PLC0415
+
+    from cameval.explain.shapley import _as_class_axis, _Softmax, expected_gradients  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    net = _Softmax(build_model("small_googlenet", num_classes=10)).eval()
+    x, background = torch.randn(2, 3, 32, 32), torch.randn(5, 3, 32, 32)
+    state = np.random.get_state()
+    oracle = shap.GradientExplainer(net, background, batch_size=batch_size).shap_values(x, nsamples=n_samples, rseed=3)
+    np.random.set_state(state)
+    ours = expected_gradients(net, x, background, n_samples, seed=3, batch_size=batch_size)
+    assert ours.dtype == np.float64 and ours.shape == (2, 10, 3, 32, 32)
+    np.testing.assert_array_equal(ours, _as_class_axis(oracle, 2, 10))
+    assert np.abs(ours).max() > 0
+    # np.random's global state is not ours to reseed
+    np.testing.assert_array_equal(np.random.get_state()[1], state[1])

@@ -6,7 +6,10 @@ the background images b (additivity, checked by shap). Where DeepExplainer canno
 0.51 raises on in-place ReLUs (``Output 0 of BackwardHookFunction is a view and is being
 modified inplace``) and, where a ReLU is functional (``F.relu`` in ``forward``, torchvision's
 GoogLeNet), no module hook sees it, so the rescale rule is skipped and additivity fails — the
-expected-gradients ``shap.GradientExplainer`` is used instead, and the result says which.
+expected-gradients ``shap.GradientExplainer`` is used instead, and the result says which. Its
+numbers come from :func:`expected_gradients`, which draws and sums exactly as shap does (the same
+numbers, bit for bit: ``tests/test_shap.py`` calls shap as the oracle) but runs one forward pass for
+all classes where shap runs one per class (×2.8, ``bench/expected_gradients.py``).
 
 shap puts hooks on the model and leaves them there when it fails; it therefore runs on a deep
 copy whose ReLU modules are made out-of-place (``inplace=False``), with ``F.relu(...,
@@ -79,6 +82,50 @@ def _as_class_axis(values, n: int, classes: int) -> np.ndarray:
     raise ValueError(f"shap returned an array of shape {arr.shape}; expected [N, ..., {classes}]")
 
 
+def expected_gradients(
+    net: nn.Module, x: torch.Tensor, background: torch.Tensor, n_samples: int, seed: int, batch_size: int = 50
+) -> np.ndarray:
+    """``shap.GradientExplainer(net, background, batch_size).shap_values(x, nsamples=n_samples,
+    rseed=seed)`` for a network with one input and several outputs, as ``[N, classes, C, H, W]``
+    float64: the same numbers, one forward pass per batch of samples for all classes.
+
+    Expected gradients (Erion et al., 2021), as shap 0.51's ``_PyTorchGradient`` computes them: for
+    image ``x_j`` it draws ``n_samples`` pairs (background row ``b``, ``t ~ U(0, 1)``) from
+    ``np.random`` seeded with ``seed`` — the same draws for every class, images in order — and
+    averages ``grad_x f_c(t·x_j + (1−t)·b) · (x_j − b)`` over them in float64. shap's batches (an
+    image's samples, ``batch_size`` at a time) are kept, so that every gradient is the one shap
+    computes; shap's own run does a forward pass for each class, this one a backward pass each after
+    one forward. shap reseeds the global ``np.random``; this draws from its own ``RandomState``.
+    """
+    rng = np.random.RandomState(seed)
+    n = len(x)
+    draws = [(rng.choice(len(background)), rng.uniform()) for _ in range(n * n_samples)]
+    rows = torch.as_tensor([r for r, _ in draws]).view(n, n_samples)
+    t = torch.as_tensor([t for _, t in draws], dtype=x.dtype).view(n, n_samples, *([1] * (x.dim() - 1)))
+    one_minus_t = torch.as_tensor([1 - t for _, t in draws], dtype=x.dtype).view_as(t)
+    base = background[rows.to(background.device)]  # [N, S, C, H, W]
+    samples = t.to(x.device) * x[:, None] + one_minus_t.to(x.device) * base  # shap: t * x + (1 - t) * b
+    delta = (x[:, None] - base).cpu().numpy().astype(np.float64)
+    values = None
+    for j in range(n):
+        grads = []  # per batch: [classes, batch, C, H, W]
+        for b0 in range(0, n_samples, batch_size):
+            inputs = samples[j, b0 : b0 + batch_size].clone().detach().requires_grad_()
+            out = net(inputs)
+            classes = out.shape[1]
+            grads.append(
+                [
+                    torch.autograd.grad(list(out[:, c]), inputs, retain_graph=c + 1 < classes)[0].cpu().numpy()
+                    for c in range(classes)
+                ]
+            )
+        if values is None:
+            values = np.zeros((n, classes, *x.shape[1:]))
+        for c in range(classes):
+            values[j, c] = (np.concatenate([g[c] for g in grads]) * delta[j]).mean(0)
+    return values
+
+
 #: DeepExplainer is accepted when its sums miss ``f(x) - E[f(b)]`` by at most this share of the
 #: largest such difference (exact runs miss by ~1e-4 of it, float32 rounding; a functional ReLU
 #: that no hook sees misses by ~100 %; shap's own check is absolute, 0.01, and lets that pass on
@@ -108,17 +155,18 @@ def shap_all_classes(
     """SHAP values of the softmax for every class: ``([N, classes, C, H, W], explainer used)``.
 
     ``explainer``: ``deep`` (DeepExplainer; raises unless additive within :data:`ADDITIVITY_RTOL`),
-    ``gradient`` (GradientExplainer with ``n_samples`` draws per image, seeded) or ``auto``
-    (deep, falling back to gradient where DeepExplainer raises or is not additive).
+    ``gradient`` (GradientExplainer's expected gradients with ``n_samples`` draws per image, seeded:
+    :func:`expected_gradients`) or ``auto`` (deep, falling back to gradient where DeepExplainer
+    raises or is not additive).
     """
-    import shap  # noqa: PLC0415  # shap's import costs seconds: only the SHAP jobs pay
-
     if explainer not in EXPLAINERS:
         raise ValueError(f"explainer: {explainer!r} is not one of {', '.join(EXPLAINERS)}")
     x, background = x.detach(), background.detach().to(x)
     with torch.no_grad():
         classes = logits_of(model(x[:1])).shape[1]
     if explainer in ("auto", "deep"):
+        import shap  # noqa: PLC0415  # shap's import costs seconds: only DeepExplainer's jobs pay
+
         net = _Softmax(_copy_out_of_place(model)).eval()
         try:
             with _out_of_place_relus():
@@ -139,8 +187,8 @@ def shap_all_classes(
             )
     net = _Softmax(_copy_out_of_place(model)).eval()
     with _out_of_place_relus():
-        values = shap.GradientExplainer(net, background).shap_values(x, nsamples=n_samples, rseed=seed)
-    return _as_class_axis(values, len(x), classes), "gradient"
+        values = expected_gradients(net, x, background, n_samples, seed)
+    return values, "gradient"
 
 
 def shap_maps(
