@@ -190,20 +190,17 @@ def heatmap_job(dataset, model, heatmap, shard):
 
 
 def heatmap_bundles():
-    """(dataset, model, sets) of each bundle job: with heatmap_bundles, a model's sets read by the
-    experiments that may share a job (bundle: true), where there are two or more."""
+    """(name, dataset, model, sets) of each bundle job, with heatmap_bundles on: a model's sets read
+    by the experiments that may share a job (bundle: true), where there are two or more. Its name is
+    heatmaps__{dataset}__{model}, non-word characters made `_`."""
     if not config["heatmap_bundles"]:
         return []
-    found = [
-        (dataset, model, [h for h in sets if config["heatmaps"][h]["bundle"]])
-        for (dataset, model), sets in experiment_heatmaps(config).items()
-    ]
-    return [(dataset, model, sets) for dataset, model, sets in found if len(sets) > 1]
-
-
-def bundle_rule(dataset, model):
-    """The name of the rule that computes `model`'s first shards on `dataset` (heatmap_bundles)."""
-    return re.sub(r"\W", "_", f"heatmaps__{dataset}__{model}")
+    bundles = []
+    for (dataset, model), sets in experiment_heatmaps(config).items():
+        sets = [h for h in sets if config["heatmaps"][h]["bundle"]]
+        if len(sets) > 1:
+            bundles.append((re.sub(r"\W", "_", f"heatmaps__{dataset}__{model}"), dataset, model, sets))
+    return bundles
 
 
 def raw_inputs(wildcards):

@@ -36,11 +36,11 @@ rule heatmaps:
 # heatmap_bundles: true (the embedded default, the tiny config): one job per (dataset, model) computes
 # the first shard of every set the experiments read of it (registry.heatmap_sets) that does not say
 # bundle: false, in place of one `heatmaps` job each; later shards stay jobs of their own.
-for _dataset, _model, _sets in heatmap_bundles():
+for _rule, _dataset, _model, _sets in heatmap_bundles():
 
     rule:
         name:
-            bundle_rule(_dataset, _model)
+            _rule
         input:
             **dataset_files(_dataset),
             weights=f"resources/models/{_model}.safetensors",
@@ -68,4 +68,4 @@ for _dataset, _model, _sets in heatmap_bundles():
         script:
             "../scripts/heatmaps.py"
 
-    workflow.ruleorder(bundle_rule(_dataset, _model), "heatmaps")
+    workflow.ruleorder(_rule, "heatmaps")
