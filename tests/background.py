@@ -2,8 +2,9 @@
 that run in pytest's own process, and waited for by the test that reads one.
 
 On two cores the end-to-end runs (the tiny config's ``all``, the SLURM run, the ``kill -9`` run) are
-minutes of jobs and of waiting on a scheduler, while most other tests are a single process at a
-time: run one after the other they leave a core idle for most of ``make test``. A long run is a
+minutes of jobs and of waiting on a scheduler, and the bad-config dry-runs a minute of parses,
+while most other tests are a single process at a time: run one after the other they leave a core
+idle for much of ``make test``. A long run is a
 function of a fresh folder, registered with :func:`long_run` and asked for by a test with
 ``@pytest.mark.long_run(name)`` (or, for the tiny run, the ``tiny_run`` fixture); tests/conftest.py
 starts every one that a selected test asks for, moves the tests that wait for one to the end of

@@ -7,10 +7,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 import background
 from background import long_run
@@ -329,6 +331,22 @@ def snakemake_at(
     added to the environment)."""
     env = {**os.environ, **(env or {}), "PYTHONPATH": str(cwd / "workflow")}
     return background.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, timeout=timeout)
+
+
+def edited_tiny_dry_runs(folder: Path, edits: dict[str, Callable[[dict], object]]) -> dict[str, tuple]:
+    """For each ``name: edit``, the tiny config edited in place by ``edit(cfg)`` and written to
+    ``folder/name/bad.yaml``, and ``snakemake -n --cores 2 all --configfile`` it run from the
+    repository root as a user runs it, one after the other: ``{name: (CompletedProcess, folder/name)}``.
+    The body of a long run: the bad-config tests' dry-runs, seconds each, run beside the other tests."""
+    out = {}
+    for name, edit in edits.items():
+        cfg = yaml.safe_load((ROOT / TINY_CONFIG).read_text())
+        edit(cfg)
+        (folder / name).mkdir()
+        path = folder / name / "bad.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        out[name] = (snakemake_at(ROOT, "-n", "--cores", "2", "all", "--configfile", str(path)), folder / name)
+    return out
 
 
 def outputs(root: Path) -> dict[str, Path]:

@@ -31,7 +31,7 @@ import yaml
 import background
 from background import long_run
 from cameval.errors import DataError, WriteError
-from conftest import TINY, TINY_CONFIG, clone, outputs, snakemake_at
+from conftest import TINY, TINY_CONFIG, clone, edited_tiny_dry_runs, outputs, snakemake_at
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
@@ -279,65 +279,70 @@ def error_line(output: str, marker: str) -> str:
     return output.strip().splitlines()[-1] if output.strip() else ""
 
 
+#: the bad configs: (case, an edit of the tiny config, what the error must say)
+BAD_CONFIGS = [
+    (
+        "param_unknown",
+        lambda c: c["heatmaps"]["occlusion3"]["params"].update(strid=2),
+        "heatmaps.occlusion3.params: occlusion takes no parameter 'strid'",
+    ),
+    (
+        "param_missing",
+        lambda c: c["heatmaps"]["occlusion3"]["params"].pop("patch"),
+        "heatmaps.occlusion3.params: occlusion needs 'patch'",
+    ),
+    (
+        "param_type",
+        lambda c: c["heatmaps"]["occlusion3"]["params"].update(stride="2"),
+        "heatmaps.occlusion3.params.stride: expected an integer",
+    ),
+    ("shard_size_negative", lambda c: c["heatmaps"]["gradcam"].update(shard_size=-1), "shard_size"),
+    ("method_unknown", lambda c: c["heatmaps"]["gradcam"].update(method="gradcam3"), "gradcam3"),
+    (
+        "targets_classes",
+        lambda c: c["heatmaps"]["gradcam"].update(targets="top50+label"),
+        "heatmaps.gradcam.targets: 'top50+label' asks for the top 50 classes, but model vgg (figure1) has 10",
+    ),
+    ("seed_negative", lambda c: c.update(seed=-1), "schema['properties']['seed']"),
+    (
+        "eval_split_unknown",
+        lambda c: c["datasets"]["digits-loc"].update(eval_split="tset"),
+        "datasets.digits-loc.eval_split: 'tset' is not a split",
+    ),
+    (
+        "images_per_model",
+        lambda c: c["table7"].update(images={"mnist_net": 100}),
+        "table7.images: {'mnist_net': 100} has no number for ['googlenet']",
+    ),
+    (
+        "role_method",
+        lambda c: c["table4"].update(guided_backprop="gradcam"),
+        "table4.guided_backprop: heatmaps.gradcam has method gradcam (expected a set of method guided_backprop)",
+    ),
+    (
+        "model_dataset",
+        lambda c: c["table5"].update(models=["A", "vgg"]),
+        "table5.models: vgg is trained on digits-loc, not on table5.dataset digits-multi",
+    ),
+]
+
+
+@long_run
+def bad_config_dry_runs(folder: Path) -> dict[str, tuple]:
+    """Each of ``BAD_CONFIGS`` dry-run from the repository root (``conftest.edited_tiny_dry_runs``), in
+    the background: 11 parses of seconds each that need not hold up the other tests."""
+    return edited_tiny_dry_runs(folder, {case: edit for case, edit, _ in BAD_CONFIGS})
+
+
 @pytest.mark.workflow
-@pytest.mark.parametrize(
-    "case, edit, key",
-    [
-        (
-            "param_unknown",
-            lambda c: c["heatmaps"]["occlusion3"]["params"].update(strid=2),
-            "heatmaps.occlusion3.params: occlusion takes no parameter 'strid'",
-        ),
-        (
-            "param_missing",
-            lambda c: c["heatmaps"]["occlusion3"]["params"].pop("patch"),
-            "heatmaps.occlusion3.params: occlusion needs 'patch'",
-        ),
-        (
-            "param_type",
-            lambda c: c["heatmaps"]["occlusion3"]["params"].update(stride="2"),
-            "heatmaps.occlusion3.params.stride: expected an integer",
-        ),
-        ("shard_size_negative", lambda c: c["heatmaps"]["gradcam"].update(shard_size=-1), "shard_size"),
-        ("method_unknown", lambda c: c["heatmaps"]["gradcam"].update(method="gradcam3"), "gradcam3"),
-        (
-            "targets_classes",
-            lambda c: c["heatmaps"]["gradcam"].update(targets="top50+label"),
-            "heatmaps.gradcam.targets: 'top50+label' asks for the top 50 classes, but model vgg (figure1) has 10",
-        ),
-        ("seed_negative", lambda c: c.update(seed=-1), "schema['properties']['seed']"),
-        (
-            "eval_split_unknown",
-            lambda c: c["datasets"]["digits-loc"].update(eval_split="tset"),
-            "datasets.digits-loc.eval_split: 'tset' is not a split",
-        ),
-        (
-            "images_per_model",
-            lambda c: c["table7"].update(images={"mnist_net": 100}),
-            "table7.images: {'mnist_net': 100} has no number for ['googlenet']",
-        ),
-        (
-            "role_method",
-            lambda c: c["table4"].update(guided_backprop="gradcam"),
-            "table4.guided_backprop: heatmaps.gradcam has method gradcam (expected a set of method guided_backprop)",
-        ),
-        (
-            "model_dataset",
-            lambda c: c["table5"].update(models=["A", "vgg"]),
-            "table5.models: vgg is trained on digits-loc, not on table5.dataset digits-multi",
-        ),
-    ],
-)
-def test_bad_config_stops_the_dry_run_naming_the_key(tmp_path, case, edit, key):
-    cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
-    edit(cfg)
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    proc = snakemake_at(ROOT, "-n", "--cores", "2", "all", "--configfile", str(path))
+@pytest.mark.long_run("bad_config_dry_runs")
+@pytest.mark.parametrize("case, edit, key", BAD_CONFIGS)
+def test_bad_config_stops_the_dry_run_naming_the_key(case, edit, key):
+    proc, folder = background.result("bad_config_dry_runs")[case]
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and key in out
     assert "Job stats" not in out  # stopped before planning a single job
-    record(case, error_line(out, key), "nothing (stopped at parse time)", tmp_path)
+    record(case, error_line(out, key), "nothing (stopped at parse time)", folder)
 
 
 @pytest.mark.workflow

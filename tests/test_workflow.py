@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import TINY, TINY_CONFIG, merge_config, snakemake_at
+import background
+from background import long_run
+from conftest import TINY, TINY_CONFIG, edited_tiny_dry_runs, merge_config, snakemake_at
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
@@ -295,25 +297,29 @@ def test_paper_config_replays_the_studys_attacks_in_table6_study(tmp_path, paper
     assert proc.returncode != 0 and "table6.study_attacks" in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize(
-    "edit, key",
-    [
-        (lambda c: c["table1"].pop("models"), "models"),
-        (lambda c: c["table1"].update(rule="voc"), "voc"),
-        (lambda c: c["models"]["vgg"].update(arch="resnet9"), "resnet9"),
-        (lambda c: c["table1"].update(models=["vgg", "nosuch"]), "nosuch"),
-        (lambda c: c["heatmaps"]["gradcam"].update(targets="top0"), "top0"),
-        (lambda c: c["table6"].update(models=["mnist_net"]), "table6.models"),
-        (lambda c: c["table7"].update(models=["nosuch"]), "nosuch"),
-        (lambda c: c["table6"].update(population=3), "population"),
-    ],
-)
-def test_bad_config_fails_at_parse_time_naming_the_key(tmp_path, edit, key):
-    cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
-    edit(cfg)
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    proc = snakemake("-n", "all", "--configfile", str(path), workdir=tmp_path, check=False)
+#: bad configs the parse refuses: (name, an edit of the tiny config, what the error must name)
+BAD_CONFIGS = [
+    ("no_models", lambda c: c["table1"].pop("models"), "models"),
+    ("rule", lambda c: c["table1"].update(rule="voc"), "voc"),
+    ("arch", lambda c: c["models"]["vgg"].update(arch="resnet9"), "resnet9"),
+    ("table1_model", lambda c: c["table1"].update(models=["vgg", "nosuch"]), "nosuch"),
+    ("targets", lambda c: c["heatmaps"]["gradcam"].update(targets="top0"), "top0"),
+    ("table6_model", lambda c: c["table6"].update(models=["mnist_net"]), "table6.models"),
+    ("table7_model", lambda c: c["table7"].update(models=["nosuch"]), "nosuch"),
+    ("population", lambda c: c["table6"].update(population=3), "population"),
+]
+
+
+@long_run
+def parse_refusals(folder: Path) -> dict[str, tuple]:
+    """Each of ``BAD_CONFIGS`` dry-run from the repository root, in the background (seconds each)."""
+    return edited_tiny_dry_runs(folder, {name: edit for name, edit, _ in BAD_CONFIGS})
+
+
+@pytest.mark.long_run("parse_refusals")
+@pytest.mark.parametrize("name, edit, key", BAD_CONFIGS)
+def test_bad_config_fails_at_parse_time_naming_the_key(name, edit, key):
+    proc, _ = background.result("parse_refusals")[name]
     assert proc.returncode != 0
     assert key in proc.stdout + proc.stderr
 
