@@ -115,14 +115,17 @@ def figure1_from_shards(
 HEATMAPS = ("gradcam", "gradcampp", "guided_backprop")
 
 
+def figure_sets(config: dict) -> list[tuple[str, str, str]]:
+    """``(dataset, model, set)`` of Figure 1's panels: each model's Grad-CAM, Grad-CAM++, Guided
+    Backprop and ``figure1.methods`` sets (the experiment's ``heatmaps``)."""
+    return model_sets(config, "figure1", [*HEATMAPS, *config["figure1"]["methods"]])
+
+
 def figure_inputs(config: dict) -> dict[str, str]:
-    """The first shard of each model's Grad-CAM, Grad-CAM++, Guided Backprop and ``figure1.methods``
-    sets: ``{model}__{heatmap}``."""
-    f = config["figure1"]
+    """The first shard of each of :func:`figure_sets`: ``{model}__{heatmap}``."""
     return {
-        f"{model}__{heatmap}": f"results/heatmaps/{f['dataset']}/{model}/{heatmap}/shard-0.h5"
-        for model in f["models"]
-        for heatmap in (*HEATMAPS, *f["methods"])
+        f"{model}__{heatmap}": f"results/heatmaps/{dataset}/{model}/{heatmap}/shard-0.h5"
+        for dataset, model, heatmap in figure_sets(config)
     }
 
 
@@ -155,6 +158,6 @@ EXPERIMENT = Experiment(
     title="Figure 1 / App. A — the methods side by side",
     section="figure1",
     targets=lambda config: ["results/figures/figure1.png"],
-    heatmaps=lambda config: model_sets(config, "figure1", [*HEATMAPS, *config["figure1"]["methods"]]),
+    heatmaps=figure_sets,
     check=check,
 )
