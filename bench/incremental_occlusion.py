@@ -23,8 +23,8 @@ import logging
 import torch
 
 from _timing import header, interleaved, ratio_line
-from cameval.explain.incremental import IncrementalRunner, plan_of
 from cameval.explain.occlusion import occluded_logits
+from cameval.inference import IncrementalRunner, plan_of
 from cameval.models import build_model
 
 

@@ -23,8 +23,8 @@ import torch
 import torchvision
 
 from _timing import header, interleaved, ratio_line
-from cameval.explain.incremental import IncrementalRunner, plan_of
 from cameval.explain.occlusion import occluded_logits
+from cameval.inference import IncrementalRunner, plan_of
 
 
 def rects_of(centres: list[tuple[int, int]], patch: int, size: int) -> torch.Tensor:

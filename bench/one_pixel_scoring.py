@@ -23,7 +23,7 @@ import logging
 import torch
 
 from _timing import header, interleaved, ratio_line
-from cameval.explain.incremental import IncrementalRunner, pixel_logits, plan_of
+from cameval.inference import IncrementalRunner, pixel_logits, plan_of
 from cameval.models import build_model
 
 

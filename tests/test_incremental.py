@@ -1,4 +1,4 @@
-"""Exact incremental inference (cameval.explain.incremental): occlusion maps and one-pixel scores
+"""Exact incremental inference (cameval.inference): occlusion maps and one-pixel scores
 equal the full forward pass on the edited copies, which these tests build by hand."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from torch import nn
 
 from cameval.attacks import one_pixel
 from cameval.explain import explain
-from cameval.explain.incremental import IncrementalRunner, patch_tiles, pixel_logits, plan_of
+from cameval.inference import IncrementalRunner, patch_tiles, pixel_logits, plan_of
 from cameval.models.small import SmallAlexNet, SmallGoogLeNet, SmallVGG
 
 
@@ -177,7 +177,7 @@ def test_occlusion_maps_equal_the_full_path_in_float32(models, name, patch, stri
 def test_unknown_models_take_the_full_path_said_once_in_the_log(caplog):
     model = seeded(SmallGoogLeNet, 6)
     x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(9))
-    with caplog.at_level(logging.INFO, logger="cameval.explain.incremental"):
+    with caplog.at_level(logging.INFO, logger="cameval.inference.plans"):
         a = explain(model, x, 1, "occlusion", patch=5, stride=4)
         b = explain(model, x, 1, "occlusion", patch=3, stride=4)
     said = [r for r in caplog.records if "full forward passes for SmallGoogLeNet" in r.getMessage()]
@@ -376,7 +376,7 @@ def test_resnets_that_do_not_fit_take_the_full_path(caplog):
     assert plan_of(torchvision.models.resnet18(weights=None).train())[0] is None
     x = torch.randn(3, 32, 32, generator=torch.Generator().manual_seed(29))
     rows, cols, values = torch.tensor([0, 15, 31]), torch.tensor([4, 15, 31]), torch.randn(3, 3)
-    with caplog.at_level(logging.INFO, logger="cameval.explain.incremental"):
+    with caplog.at_level(logging.INFO, logger="cameval.inference.plans"):
         for _ in range(2):
             ours = pixel_logits(group, x, rows, cols, values)
     assert len([r for r in caplog.records if "full forward passes for ResNet" in r.getMessage()]) == 1
@@ -386,7 +386,9 @@ def test_resnets_that_do_not_fit_take_the_full_path(caplog):
 def test_crops_and_pastes_are_the_slice_copies_they_replace():
     """The engine's gather and scatter against the loop of slice copies they replaced, at offsets
     where the tile overlaps the crop fully, partly (every border) and not at all."""
-    from cameval.explain.incremental import _crops, _hwc, _paste_
+    from cameval.inference.tiles import crops as _crops
+    from cameval.inference.tiles import hwc as _hwc
+    from cameval.inference.tiles import paste_ as _paste_
 
     gen = torch.Generator().manual_seed(0)
     src = _hwc(torch.randn(5, 12, 11, generator=gen))

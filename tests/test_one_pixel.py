@@ -117,7 +117,7 @@ def test_population_logits_equals_a_loop_of_single_forward_passes():
 
 def test_incremental_scoring_gives_the_attack_of_full_forward_passes_on_a_small_vgg():
     """The small VGG takes the incremental path; the attack's every result equals the full path's."""
-    from cameval.explain.incremental import plan_of
+    from cameval.inference import plan_of
     from cameval.models.small import SmallVGG
 
     torch.manual_seed(0)

@@ -19,7 +19,7 @@ on which other images share the call, so shards of a dataset give the same resul
 Every population is scored through :func:`population_logits` — one image, ``P`` candidates —
 which for sequential conv / pool networks (VGG, AlexNet, the small VGG) and torchvision's ResNets
 recomputes only the cone of each layer that the changed pixel reaches
-(:mod:`cameval.explain.incremental`, exact to float32 rounding) and otherwise runs batched full
+(:mod:`cameval.inference`, exact to float32 rounding) and otherwise runs batched full
 forward passes.
 """
 
@@ -35,7 +35,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cameval.explain import logits_of
-from cameval.explain.incremental import pixel_logits
+from cameval.inference import pixel_logits
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def population_logits(
     ``x``: one normalized image ``[C, H, W]`` (model space); ``rows``, ``cols``: LongTensor
     ``[P]``; ``values``: float ``[P, C]``, the new pixel values already normalized into model
     space. Copy ``i`` is ``x`` with ``x[:, rows[i], cols[i]] = values[i]``, scored by
-    :func:`cameval.explain.incremental.pixel_logits`: exact incremental inference (only the cone
+    :func:`cameval.inference.pixel_logits`: exact incremental inference (only the cone
     each pixel reaches is recomputed) for sequential conv / pool networks and ResNets, batched full
     forward passes of ``batch_size`` (default :data:`BATCH_SIZE`) candidates otherwise or with
     ``incremental=False`` (``None``: incremental on the CPU only). The model is run in its current

@@ -18,13 +18,14 @@ import inspect
 import torch
 from torch import nn
 
-from cameval.explain._core import DEFAULT_LAYERS, as_targets, check_input, default_layer, get_layer, logits_of, upsample
+from cameval.explain._core import DEFAULT_LAYERS, as_targets, check_input, default_layer, get_layer, upsample
 from cameval.explain.gradcam import cam_maps
 from cameval.explain.guided import combine_guided_gradcam, guided_backprop, guided_gradcam, guided_relus
 from cameval.explain.libraries import accepted_params, library_maps, needs_layer
 from cameval.explain.occlusion import occlusion
 from cameval.explain.pathint import gradient_shap, integrated_gradients
 from cameval.explain.shapley import shap_all_classes, shap_maps
+from cameval.inference import logits_of
 from cameval.methods import explains_layer, split_name
 from cameval.paramcheck import check_accepted, check_signature
 

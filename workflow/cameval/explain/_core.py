@@ -99,17 +99,6 @@ def default_layer(model: nn.Module) -> str:
     )
 
 
-def logits_of(output) -> torch.Tensor:
-    """The logits of a model's output (GoogLeNet in train mode returns a named tuple)."""
-    if isinstance(output, torch.Tensor):
-        return output
-    if hasattr(output, "logits"):
-        return output.logits
-    if isinstance(output, (tuple, list)):
-        return output[0]
-    raise TypeError(f"cannot find logits in a model output of type {type(output).__name__}")
-
-
 def as_targets(target, n: int, device) -> torch.Tensor:
     """``target`` (int, sequence or tensor ``[N]`` or ``[N, K]``) as a LongTensor ``[N, K]``."""
     t = torch.as_tensor(target, dtype=torch.long, device=device)

@@ -19,7 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cameval.explain._core import capture, logits_of, target_scores
+from cameval.explain._core import capture, target_scores
+from cameval.inference import logits_of
 
 
 def _weights_gradcam(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cameval.explain._core import logits_of, target_scores
+from cameval.explain._core import target_scores
 from cameval.explain.gradcam import cam_maps
+from cameval.inference import logits_of
 
 
 class _GuidedReLU(torch.autograd.Function):

@@ -39,7 +39,8 @@ import torch
 from torch import nn
 
 from cameval.errors import ConfigError
-from cameval.explain._core import get_layer, logits_of
+from cameval.explain._core import get_layer
+from cameval.inference import logits_of
 from cameval.methods import explains_layer, library, split_name
 
 #: captum's abstract bases and wrappers that are no method of their own, and families whose

@@ -11,7 +11,7 @@ a scalar or one value per channel. The model is run in its current mode: put it 
 
 Exact and batched: every centre is one forward pass, ``batch_size`` of them at a time. For the
 sequential conv / pool networks (VGG, AlexNet, the small VGG and AlexNet, ``nn.Sequential``) and
-torchvision's ResNets each pass is incremental (:mod:`cameval.explain.incremental`): the clean
+torchvision's ResNets each pass is incremental (:mod:`cameval.inference`): the clean
 image runs once and every occluded copy recomputes only the part of each layer that its patch can
 reach, with the same result to float32 rounding; ``incremental=False`` forces the full forward
 passes, and any other model takes them (said once in the log). The default (``None``) is
@@ -29,8 +29,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cameval.explain._core import logits_of
-from cameval.explain.incremental import IncrementalRunner, patch_tiles, plan_or_say
+from cameval.inference import IncrementalRunner, logits_of, patch_tiles, plan_or_say
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cameval.explain._core import logits_of
+from cameval.inference import logits_of
 
 
 def _grad(model: nn.Module, points: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

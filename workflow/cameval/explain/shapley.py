@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cameval.explain._core import logits_of
+from cameval.inference import logits_of
 
 log = logging.getLogger(__name__)
 

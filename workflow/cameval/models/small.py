@@ -18,9 +18,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.utils import _pair
 
+from cameval.inference import tiles_like_features
 from cameval.models.densenet import CamDenseNet
 
 
+@tiles_like_features
 class SmallVGG(nn.Module):
     """conv3-16, pool, conv3-32, pool, conv3-64 ×2, pool, conv3-64 ×2, pool → FC 256 → classes.
 
@@ -48,6 +50,7 @@ class SmallVGG(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
+@tiles_like_features
 class SmallAlexNet(nn.Module):
     """conv5/2-32, pool, conv3-64, pool, conv3-96, conv3-96, conv3-64, pool → FC 256 ×2 → classes.
 
