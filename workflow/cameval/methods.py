@@ -22,7 +22,10 @@ Beyond :data:`METHODS`, a method may be named from a library or from your own co
 - ``package.module:function``: your own ``(model, x, target, **params) -> maps``; its kind is
   declared where it is used (a heatmap set's ``kind:``), its label is the function's name.
 
-Kinds and labels follow from the name alone: nothing is imported, so a config is checked cheaply.
+Kinds, labels, whether a method explains a layer and the parameters of the built-in methods are
+data here (:data:`METHODS`): nothing is imported, so a config is checked cheaply and without torch
+(:mod:`cameval.paramcheck`), and :func:`cameval.explain.explain` dispatches from the same table;
+``tests/test_paramcheck.py`` keeps each declared parameter list equal to its function's signature.
 """
 
 from __future__ import annotations
@@ -32,25 +35,91 @@ from dataclasses import dataclass
 
 from cameval.errors import ConfigError
 
+#: the default of a parameter that must be given
+REQUIRED = object()
+#: the values a parameter's ``type`` may take: what its function's annotation says (``any``: none, a
+#: number or a tensor, not checked)
+PARAM_TYPES = ("int", "float", "bool", "bool | None", "str", "any")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A keyword argument of a built-in method's function that a config may set (a heatmap set's
+    ``params``): its name, type (one of :data:`PARAM_TYPES`), default (:data:`REQUIRED`: none) and,
+    for integers, the smallest allowed value."""
+
+    name: str
+    type: str
+    default: object = REQUIRED
+    minimum: int | None = None
+
 
 @dataclass(frozen=True)
 class Method:
+    """A method as the jobs pass it on: its config name, printed label and kind; for the built-in
+    ones whether it explains a layer and its parameters (``params=None``: a library's or your own
+    method, whose parameters are read from its signature when it is imported)."""
+
     name: str
     label: str
     kind: str  # "cam" | "pixel" | "occlusion"
+    layer: bool | None = False  # explains a layer (None: your own function, its signature says)
+    params: tuple[Param, ...] | None = None
 
+
+#: the arguments the pipeline passes itself (never a config's ``params``)
+PASSED_BY_PIPELINE = ("model", "x", "targets", "layer", "method")
 
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("gradcam", "Grad-CAM", "cam"),
-        Method("gradcampp", "Grad-CAM++", "cam"),
-        Method("guided_backprop", "Guided Backprop", "pixel"),
-        Method("guided_gradcam", "Guided Grad-CAM", "pixel"),
-        Method("integrated_gradients", "Integrated Gradients", "pixel"),
-        Method("gradient_shap", "Gradient SHAP", "pixel"),
-        Method("shap", "SHAP", "pixel"),
-        Method("occlusion", "Occlusion", "occlusion"),
+        Method("gradcam", "Grad-CAM", "cam", layer=True, params=()),
+        Method("gradcampp", "Grad-CAM++", "cam", layer=True, params=()),
+        Method("guided_backprop", "Guided Backprop", "pixel", params=()),
+        Method(
+            "guided_gradcam", "Guided Grad-CAM", "pixel", layer=True, params=(Param("interpolate", "str", "bilinear"),)
+        ),
+        Method(
+            "integrated_gradients",
+            "Integrated Gradients",
+            "pixel",
+            params=(Param("baseline", "any", 0.0), Param("steps", "int", 50, minimum=2)),
+        ),
+        Method(
+            "gradient_shap",
+            "Gradient SHAP",
+            "pixel",
+            params=(
+                Param("baselines", "any", None),
+                Param("n_samples", "int", 20, minimum=1),
+                Param("stdev", "float", 0.0),
+                Param("seed", "int", 0),
+            ),
+        ),
+        Method(
+            "shap",
+            "SHAP",
+            "pixel",
+            params=(
+                Param("background", "any", None),
+                Param("explainer", "str", "auto"),
+                Param("n_samples", "int", 200, minimum=1),
+                Param("seed", "int", 0),
+            ),
+        ),
+        Method(
+            "occlusion",
+            "Occlusion",
+            "occlusion",
+            params=(
+                Param("patch", "int", minimum=1),
+                Param("stride", "int", 1, minimum=1),
+                Param("fill", "any", 0.0),
+                Param("batch_size", "int", 128, minimum=1),
+                Param("progress", "bool", False),
+                Param("incremental", "bool | None", None),
+            ),
+        ),
     )
 }
 #: short names some tables key their columns by (Table 6's ``ig``)
@@ -80,9 +149,8 @@ SPELLINGS = {
 }
 #: captum's classes whose maps lie at a layer's grid (CAMs); every other captum method is pixel-type
 CAPTUM_CAMS = ("LayerGradCam",)
-#: the methods of ours, and captum's, that explain a layer (and take the model's default one); every
-#: pytorch-grad-cam method does too
-LAYER_METHODS = ("gradcam", "gradcampp", "guided_gradcam")
+#: captum's methods that explain a layer (and take the model's default one); every pytorch-grad-cam
+#: method does too, and ours say so in :data:`METHODS`
 CAPTUM_LAYER_METHODS = ("LayerGradCam", "GuidedGradCam")
 _NAME = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_]\w*)$")
 
@@ -106,7 +174,8 @@ def explains_layer(name: str) -> bool | None:
         return lib == "pytorch_grad_cam" or split_name(name)[1] in CAPTUM_LAYER_METHODS
     if split_name(name) is not None:
         return None
-    return name in LAYER_METHODS
+    found = METHODS.get(ALIASES.get(name, name))
+    return bool(found and found.layer)
 
 
 def _derived_label(lib: str, cls: str) -> str:
@@ -169,8 +238,3 @@ def label(name: str) -> str:
 def labels(*names: str) -> dict[str, str]:
     """``{name: label}`` for ``names``, in that order: a table's method columns."""
     return {n: label(n) for n in names}
-
-
-def names_of_kind(kind: str) -> tuple[str, ...]:
-    """The methods of :data:`METHODS` of one kind, in the table's order."""
-    return tuple(n for n, m in METHODS.items() if m.kind == kind)

@@ -13,7 +13,7 @@ K axis follows N. ``layer=None`` is the study's default (see :func:`default_laye
 
 from __future__ import annotations
 
-import inspect
+import functools
 
 import torch
 from torch import nn
@@ -26,28 +26,23 @@ from cameval.explain.occlusion import occlusion
 from cameval.explain.pathint import gradient_shap, integrated_gradients
 from cameval.explain.shapley import shap_all_classes, shap_maps
 from cameval.inference import logits_of
-from cameval.methods import explains_layer, split_name
-from cameval.paramcheck import check_accepted, check_signature
+from cameval.methods import ALIASES, METHODS, explains_layer, split_name
+from cameval.paramcheck import check_params as _check_params
 
-CAM_METHODS = ("gradcam", "gradcampp")
-PIXEL_METHODS = ("guided_backprop", "guided_gradcam", "integrated_gradients", "gradient_shap", "shap")
-METHODS = CAM_METHODS + PIXEL_METHODS + ("occlusion",)
-
-#: method -> the function whose keyword arguments are the method's ``params`` (the arguments the
-#: pipeline passes itself, ``model, x, targets, layer, method``, excluded). A method added to
-#: :func:`explain_targets` is added here too, so that its params are checked at parse time.
+#: method -> its function, called ``f(model, x, targets, layer, **params)`` for a method that explains
+#: a layer (:data:`cameval.methods.METHODS` says which) and ``f(model, x, targets, **params)`` otherwise;
+#: its keyword arguments are the method's ``params``, declared in the method table (a test keeps the
+#: two equal). A method added here is added there.
 METHOD_FUNCTIONS = {
-    "gradcam": cam_maps,
-    "gradcampp": cam_maps,
+    "gradcam": functools.partial(cam_maps, method="gradcam"),
+    "gradcampp": functools.partial(cam_maps, method="gradcampp"),
     "guided_backprop": guided_backprop,
     "guided_gradcam": guided_gradcam,
-    "occlusion": occlusion,
     "integrated_gradients": integrated_gradients,
     "gradient_shap": gradient_shap,
+    "shap": shap_maps,
+    "occlusion": occlusion,
 }
-_PASSED_BY_PIPELINE = ("model", "x", "targets", "layer", "method")
-#: smallest allowed value of integer params
-_MINIMUM = {"patch": 1, "stride": 1, "batch_size": 1, "steps": 2, "n_samples": 1}
 
 
 def is_external(method: str) -> bool:
@@ -62,22 +57,11 @@ def uses_layer(method: str) -> bool:
 
 
 def check_params(method: str, params: dict, key: str = "params") -> None:
-    """Raise :class:`ConfigError` naming ``key`` unless ``params`` fit ``method``'s signature.
-
-    Every name must be a keyword argument of the method's function (see ``METHOD_FUNCTIONS``; a
-    library's method: its constructor's or its call's, see
-    :func:`cameval.explain.libraries.accepted_params`), every argument without a default must be
-    given, values annotated ``int`` / ``float`` / ``bool`` must have that type, and the integers of
-    ``_MINIMUM`` must reach their minimum. Other native methods (``shap``) are not checked. A
-    library's method is imported to read its signature; an unknown one is a ConfigError.
-    """
-    func = METHOD_FUNCTIONS.get(method)
-    if func is None and not is_external(method):
-        return
-    if func is None:
-        check_accepted(method, accepted_params(method), params, key, _MINIMUM)
-    else:
-        check_signature(method, inspect.signature(func), params, key, _PASSED_BY_PIPELINE, _MINIMUM)
+    """Raise :class:`ConfigError` naming ``key`` unless ``params`` fit ``method``'s parameters: the
+    one check, :func:`cameval.paramcheck.check_params`, with a library's or your own method imported
+    to read the keyword arguments it takes (:func:`cameval.explain.libraries.accepted_params`; an
+    unknown one is a ConfigError)."""
+    _check_params(method, params, key, accepted_params(method) if is_external(method) else None)
 
 
 def explain_targets(
@@ -92,6 +76,7 @@ def explain_targets(
     """Maps for every column of ``targets`` ``[N, K]`` from one forward pass where the method
     allows: ``(maps [N, K, ...], logits [N, classes])``. This is what the pipeline calls."""
     check_input(x)
+    method = ALIASES.get(method, method)
     if method not in METHODS and not is_external(method):
         raise ValueError(
             f"method: {method!r} is not one of {', '.join(METHODS)}, pytorch_grad_cam:<Class>, captum:<Class> "
@@ -101,27 +86,16 @@ def explain_targets(
         layer = layer or default_layer(model)
     if is_external(method):
         maps, logits = library_maps(model, x, targets, method, layer=layer, **params)
-        if size is not None:
-            if maps.ndim != 4:  # [N, K, h, w]: one 2-D map per target, as CAMs are
-                raise ValueError(f"size: only CAM methods are resized; {method} maps have the input's size")
-            maps = upsample(maps, size)
-        return maps, logits
-    if method in CAM_METHODS:
-        maps, logits = cam_maps(model, x, targets, layer, method, **params)
-        return upsample(maps, size), logits
+        cam = maps.ndim == 4  # [N, K, h, w]: one 2-D map per target, as CAMs are
+    else:
+        spec, func = METHODS[method], METHOD_FUNCTIONS[method]
+        maps, logits = func(model, x, targets, layer, **params) if spec.layer else func(model, x, targets, **params)
+        cam = spec.kind == "cam"
     if size is not None:
-        raise ValueError(f"size: only CAM methods are resized; {method} maps have the input's size")
-    if method == "guided_backprop":
-        return guided_backprop(model, x, targets, **params)
-    if method == "guided_gradcam":
-        return guided_gradcam(model, x, targets, layer, **params)
-    if method == "integrated_gradients":
-        return integrated_gradients(model, x, targets, **params)
-    if method == "gradient_shap":
-        return gradient_shap(model, x, targets, **params)
-    if method == "shap":
-        return shap_maps(model, x, targets, **params)
-    return occlusion(model, x, targets, **params)
+        if not cam:
+            raise ValueError(f"size: only CAM methods are resized; {method} maps have the input's size")
+        maps = upsample(maps, size)
+    return maps, logits
 
 
 def explain(
@@ -149,9 +123,6 @@ __all__ = [
     "uses_layer",
     "library_maps",
     "METHOD_FUNCTIONS",
-    "METHODS",
-    "CAM_METHODS",
-    "PIXEL_METHODS",
     "DEFAULT_LAYERS",
     "default_layer",
     "get_layer",
