@@ -25,12 +25,13 @@ def test_every_figure_of_the_tiny_run_is_drawn(tiny_run):
         h, w, _ = rgb.shape
         assert min(h, w) >= 400, (path.name, w, h)
         inked = (rgb.min(axis=2) < 235).mean()  # not white (the background of every figure)
-        colours = len(np.unique(rgb.reshape(-1, 3) // 32, axis=0))
+        q = rgb // 32
+        colours = np.count_nonzero(np.bincount((q[..., 0] * 64 + q[..., 1] * 8 + q[..., 2]).ravel(), minlength=512))
         assert inked > 0.05 and colours >= 8, (path.name, inked, colours)
         # drawn all over: no band of a fifth of the width or height left empty (a panel that failed)
         for axis, n in ((0, h), (1, w)):
             ink_along = (rgb.min(axis=2) < 235).mean(axis=1 - axis)
-            run = longest_run(ink_along < 0.002)
+            run = longest_run(ink_along < 0.002)  # a blank row (axis 0) or column (axis 1)
             assert run < 0.2 * n, (path.name, "blank band", axis, run, n)
 
 
@@ -169,7 +170,10 @@ def test_appendix_g_gradcam_equals_pytorch_grad_cam_on_the_mnist_net(tiny_run):
             if ours[i, k].max() == 0:  # ReLU of an all-negative sum: both all zero
                 assert theirs.max() == 0, (i, k)
                 continue
-            np.testing.assert_allclose(_minmax(ours[i, k]), theirs, atol=1e-4, err_msg=f"image {i}, class {k}")
+            # ours is upsampled, then scaled; pytorch-grad-cam scales on the 12×12 grid, then resizes: the
+            # scales differ where a peak falls between the 28×28 samples (≤ 1e-3 here). A wrong image or
+            # class differs by O(1)
+            np.testing.assert_allclose(_minmax(ours[i, k]), theirs, atol=2e-3, err_msg=f"image {i}, class {k}")
             compared += 1
     assert compared >= len(x) * ours.shape[1] // 2
 
@@ -202,7 +206,7 @@ def test_mnist_gradcam_of_a_one_lights_the_background_not_the_stroke(tiny_run):
         xi = x[j : j + 1]
         assert int(model(xi).argmax(1)) == 1
         ours = explain(model, xi, 1, method="gradcam", layer="features.2", size=(28, 28))[0].detach().numpy()
-        np.testing.assert_allclose(_minmax(ours), _pgc_gradcam(model, model.features[2], xi, 1), atol=1e-4)
+        np.testing.assert_allclose(_minmax(ours), _pgc_gradcam(model, model.features[2], xi, 1), atol=2e-3)
         assert ours[ink[j]].mean() < 0.2 * ours[~ink[j]].mean()  # dark on the digit, lit beside it
         # before the ReLU, Σ_k α_k A^k (by hand, from the layer's activations and gradients) is negative
         # on the stroke's cells of the 12×12 grid

@@ -86,6 +86,15 @@ def test_menu_lists_the_claims_then_the_experiments_in_the_study_order(report_pa
     assert titles == expected, shown
 
 
+#: the figure ``PATH`` as shown: its natural and shown size, its left edge and its panel's, the panel's scroll size
+SHOWN = """(() => { const uri = results[PATH].data_uri;
+    const i = [...document.querySelectorAll('#app img')].find(e => e.getAttribute('src') === uri);
+    if (!i || !i.complete || !i.naturalWidth) return null;
+    const r = i.getBoundingClientRect(), p = i.closest('.overflow-auto');
+    return {natural: [i.naturalWidth, i.naturalHeight], shown: [r.width, r.height], left: r.left,
+            panel: p.getBoundingClientRect().left, scroll: [p.scrollWidth, p.scrollHeight]}; })()"""
+
+
 def test_every_figure_opens_at_its_own_size(report_page):
     page = report_page
     figures = page.js("Object.keys(results).filter(p => results[p].mime_type === 'image/png')")
@@ -95,14 +104,7 @@ def test_every_figure_opens_at_its_own_size(report_page):
             f"app.setView({{content: 'img', contentPath: results[{json.dumps(path)}].data_uri, "
             f"resultPath: {json.dumps(path)}}})"  # what the report's own view button does (handleImg)
         )
-        size = wait_for(
-            page,
-            """(() => { const i = document.querySelector('#app img');
-                if (!i || !i.complete || !i.naturalWidth) return null;
-                const r = i.getBoundingClientRect(), p = i.closest('.overflow-auto');
-                return {natural: [i.naturalWidth, i.naturalHeight], shown: [r.width, r.height], left: r.left,
-                        panel: p.getBoundingClientRect().left, scroll: [p.scrollWidth, p.scrollHeight]}; })()""",
-        )
+        size = wait_for(page, SHOWN.replace("PATH", json.dumps(path)))
         assert size["shown"] == size["natural"], (path, size)  # not shrunk to the panel
         assert size["left"] >= size["panel"], (path, size)  # its left edge is not cut off: the panel scrolls
         assert size["scroll"][0] >= size["natural"][0] and size["scroll"][1] >= size["natural"][1], (path, size)
