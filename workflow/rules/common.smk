@@ -19,8 +19,8 @@ from cameval.experiments.registry import table_setup as experiment_setup
 from cameval.experiments.record import require as _require
 from cameval.experiments.study import STUDY_TABLES
 from cameval.methods import split_name
-from cameval.paramcheck import check_params
-from cameval.report import ranked_categories  # not cameval.explain: that imports torch (4 s a parse)
+from cameval.paramcheck import check_params  # not cameval.explain: that imports torch (4 s a parse)
+from cameval.report import ranked_categories
 
 # Each config file once more, strictly: a key given twice is refused (Snakemake's loader keeps the last).
 for _file in dict.fromkeys(workflow.configfiles):
