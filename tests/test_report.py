@@ -135,3 +135,32 @@ def test_commit_of_a_checkout_clean_and_changed(tmp_path):
     assert commit_of(tmp_path) == head
     (tmp_path / "f").write_text("2")
     assert commit_of(tmp_path) == f"{head} + uncommitted changes"
+
+
+# --- `make report` after a partial run ----------------------------------------------------------------
+
+
+@pytest.mark.workflow
+@pytest.mark.e2e
+def test_make_report_after_a_partial_run_reports_what_exists(tiny_copy):
+    """The tiny run with Figure 1, Table 5's figure and the claims gone (as after an interrupted run):
+    `make report`'s command (rule `existing`) writes the report of what is there, builds nothing, and
+    its landing page says the claims are not checked yet (`all --report` would stop at the first
+    missing target: "marked for report but does not exist")."""
+    from conftest import TINY_CONFIG, snakemake_at
+
+    root = tiny_copy
+    gone = ["results/figures/figure1.png", "results/figures/table5.png", "results/claims.md", "results/claims.csv"]
+    for rel in [*gone, "results/report/claims.html", "results/report/landing.html"]:
+        (root / rel).unlink()
+    make = subprocess.run(["make", "-n", "report", f"CONFIG={TINY_CONFIG}"], cwd=root, capture_output=True, text=True)
+    (line,) = [ln for ln in make.stdout.splitlines() if "bin/snakemake " in ln]
+    words = line.split()
+    assert words[1:4] == ["--cores", "1", "existing"] and words[-2:] == ["--configfile", TINY_CONFIG], line
+    proc = snakemake_at(root, *words[1:])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    page = (root / "results/report.html").read_text(errors="replace")
+    assert "appendix_b.png" in page and "table1.html" in page  # what exists is reported
+    assert "figure1.png" not in page and "table5.png" not in page
+    assert "The claims are not checked in this run yet" in page
+    assert not any((root / rel).exists() for rel in gone)  # nothing was built
