@@ -52,9 +52,11 @@ $(VENV)/.test: $(VENV)/.runtime envs/requirements-test.txt
 dry-run: $(VENV)/.runtime
 	$(BIN)/snakemake -n --cores $(CORES) all
 
+# The report of what the run has built so far, after any partial run (an interrupted one, one target,
+# failed jobs): the targets of `all` that exist (rule `existing`), nothing built. `make all report`
+# builds the rest first. CONFIG=my.yaml: the report of a run of that config.
 report: $(VENV)/.runtime
-	$(BIN)/snakemake --cores $(CORES) all
-	$(BIN)/snakemake --cores $(CORES) all --report results/report.html
+	$(BIN)/snakemake --cores 1 existing --report results/report.html $(if $(CONFIG),--configfile $(CONFIG))
 
 clean:
 	rm -rf results logs benchmarks resources/data resources/models .snakemake

@@ -256,13 +256,23 @@ def claims_markdown(
     title: str = "The study's claims, checked on two kinds of evidence",
     setup: list[str] | None = None,
 ) -> str:
-    """``results/claims.md``: a summary table with both verdicts, then per claim its numbers and criteria.
+    """``results/claims.md``: the summary table with both verdicts first, then what each verdict is
+    computed on, then per claim its numbers and criteria.
 
     ``setup``: lines saying on which data and models each table was computed in this run (the
     statements name the study's data; the verdicts *on this run* are about this run's).
     """
     lines = [
         f"# {title}",
+        "",
+        "| claim | study | on this run | on the study's own results |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['statement']} | {r['source']} | **{r['verdict']}** | **{r['study_verdict']}** |"
+        for _, r in df.iterrows()
+    ]
+    lines += [
         "",
         "Each claim gets two verdicts (numbers in `results/claims.csv`):",
         "",
@@ -271,13 +281,6 @@ def claims_markdown(
         "- **on the study's own results**: from the per-image, per-box and per-rater results the study "
         "published (`resources/study/`), reanalysed in `results/tables/study/`; a claim those data cannot "
         "decide says why.",
-        "",
-        "| claim | study | on this run | on the study's own results |",
-        "|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r['statement']} | {r['source']} | **{r['verdict']}** | **{r['study_verdict']}** |"
-        for _, r in df.iterrows()
     ]
     lines.append("")
     for _, r in df.iterrows():

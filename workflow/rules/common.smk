@@ -12,6 +12,7 @@ from cameval.data.multilabel import digits_multi_eval_rows
 from cameval.errors import ConfigError
 from cameval.experiments.registry import EXPERIMENTS, CLAIMS_CATEGORY, built_tables, categories, category_of_table
 from cameval.experiments.registry import check as check_experiments
+from cameval.experiments.registry import enabled as enabled_experiments
 from cameval.experiments.registry import heatmap_sets as experiment_heatmaps
 from cameval.experiments.registry import targets as experiment_targets
 from cameval.experiments.registry import table_setup as experiment_setup
@@ -19,6 +20,7 @@ from cameval.experiments.record import require as _require
 from cameval.experiments.study import STUDY_TABLES
 from cameval.methods import split_name
 from cameval.paramcheck import check_params  # not cameval.explain: that imports torch (4 s a parse)
+from cameval.report import ranked_categories
 
 # Each config file once more, strictly: a key given twice is refused (Snakemake's loader keeps the last).
 for _file in dict.fromkeys(workflow.configfiles):
@@ -228,8 +230,12 @@ def local_weights(wildcards):
     return [] if source.startswith("torchvision:") else [source.removeprefix("pickled-module:")]
 
 
-# report categories: one per experiment (the registry's titles), tables and figures of an experiment together
-REPORT_CATEGORIES = {**categories(), "claims": CLAIMS_CATEGORY}
+# report categories: the claims, then one per experiment this config builds (the registry's titles, in its
+# order), tables and figures of an experiment together; numbered, as the report's menu sorts them by name
+REPORT_CATEGORY_OF = ranked_categories([CLAIMS_CATEGORY, *(e.title for e in enabled_experiments(config))])
+REPORT_CATEGORIES = {
+    name: REPORT_CATEGORY_OF.get(title, title) for name, title in {"claims": CLAIMS_CATEGORY, **categories()}.items()
+}
 
 
 def table_setup(table):

@@ -1,5 +1,6 @@
-# results/claims.md (the study's conclusions checked on the tables) and the HTML renderings of the
-# tables that `snakemake --report results/report.html` shows, grouped by experiment.
+# results/claims.md (the study's conclusions checked on the tables), the top of the report's landing
+# page (workflow/report/workflow.rst includes results/report/landing.html) and the HTML renderings of
+# the tables that `snakemake --report results/report.html` shows, grouped by experiment.
 
 
 rule claims:
@@ -19,6 +20,7 @@ rule claims:
             category=REPORT_CATEGORIES["claims"],
             subcategory="claims",
         ),
+        landing="results/report/landing.html",
     log:
         "logs/claims.log",
     conda:
@@ -29,6 +31,7 @@ rule claims:
         runtime=per_attempt(5),
     params:
         models=config["models"],
+        configfiles=[os.path.relpath(f) for f in workflow.configfiles],
         setup={t: table_setup(t) for t in built_tables(config) if t in config},
         alpha=config.get("claims", {}).get("alpha", 0.05),
         tolerance=config.get("claims", {}).get("tolerance", 5.0),
@@ -43,14 +46,14 @@ rule table_html:
         csv=report(
             "results/tables/{table}.csv",
             caption="../report/table_csv.rst",
-            category=lambda w: category_of_table(w.table),
+            category=lambda w: REPORT_CATEGORY_OF.get(category_of_table(w.table), w.table),
             subcategory="tables (CSV, every column)",
         ),
     output:
         html=report(
             "results/report/{table}.html",
             caption="../report/table.rst",
-            category=lambda w: category_of_table(w.table),
+            category=lambda w: REPORT_CATEGORY_OF.get(category_of_table(w.table), w.table),
             subcategory="tables",
         ),
     log:
@@ -65,3 +68,10 @@ rule table_html:
         runtime=per_attempt(5),
     script:
         "../scripts/table_html.py"
+
+
+# `make report`: the report of what exists now (a partial run, a run with failed jobs): the targets of
+# `all` that are there, and what they were built from
+rule existing:
+    input:
+        [t for t in all_targets() if os.path.exists(t)],

@@ -4,11 +4,12 @@ import logging
 
 import pandas as pd
 
+import cameval
 from cameval.claims import Context, claims_markdown, evaluate_claims, model_roles
 from cameval.experiments.registry import CLAIMS
 from cameval.io import write_csv, write_text
 from cameval.logs import setup_logging
-from cameval.report import markdown_to_html
+from cameval.report import commit_of, landing_html, markdown_to_html
 
 setup_logging(snakemake.log[0])
 p = snakemake.params
@@ -33,3 +34,9 @@ md = claims_markdown(df, setup=[f"{t}: {s['dataset']}, models {', '.join(s['mode
 write_csv(df, snakemake.output.csv)
 write_text(md, snakemake.output.md)
 write_text(markdown_to_html(md, "Claims"), snakemake.output.html)
+run = {
+    "config": ", ".join(p.configfiles) or "none given",
+    "commit": commit_of("."),
+    "cameval": cameval.__version__,
+}
+write_text(landing_html(df.to_dict("records"), run), snakemake.output.landing)

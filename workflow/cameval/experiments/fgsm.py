@@ -129,11 +129,13 @@ def appendix_c(attacks: dict[str, str], path: str | os.PathLike, n_images: int =
         im = overlay(axes[r, 1], row["clean"], metrics.upsample_map(row["cam_clean"], (h, w)))
         axes[r, 2].imshow(row["adv"])
         overlay(axes[r, 3], row["adv"], metrics.upsample_map(row["cam_adv"], (h, w)))
-        axes[r, 0].set_ylabel(f"{row['model']}\nlabel {row['label']}", fontsize=8)
-        axes[r, 0].set_xlabel(f"predicted {row['pred_clean']}", fontsize=8)
-        axes[r, 2].set_xlabel(f"predicted {row['pred_adv']} (ε = {row['eps']:.3g})", fontsize=8)
+        axes[r, 0].set_ylabel(f"model {row['model']}\ntrue class {row['label']}", fontsize=9.5)
+        axes[r, 0].set_xlabel(f"predicted {row['pred_clean']}", fontsize=9)
+        axes[r, 2].set_xlabel(f"predicted {row['pred_adv']} (ε = {row['eps']:.3g})", fontsize=9)
         tidy_row(axes, r, cols)
-    colorbar(fig, im, axes[:, [1, 3]], "Grad-CAM of the true class / max", location="bottom", shrink=0.6, pad=0.04)
+    colorbar(
+        fig, im, axes[:, [1, 3]], "Grad-CAM of the true class, 0–1 of its max", location="bottom", shrink=0.6, pad=0.04
+    )
     save(fig, path)
 
 

@@ -46,17 +46,29 @@ def figure1(panels: list[dict], path: str | os.PathLike, class_names=None, extra
 
         ggc = combine_guided_gradcam(torch.as_tensor(p["gbp"])[None], torch.as_tensor(p["gradcam"])[None])[0].numpy()
         axes[r, 0].imshow(p["image"])
-        axes[r, 0].set_ylabel(f"{p['model']}\nlabel {name(p['label'])}\nexplained {name(p['target'])}", fontsize=8)
+        axes[r, 0].set_ylabel(
+            f"model {p['model']}\ntrue class {name(p['label'])}\nexplained: predicted {name(p['target'])}", fontsize=10
+        )
         im = overlay(axes[r, 1], p["image"], cam)
         overlay(axes[r, 2], p["image"], campp)
         for c, key in enumerate(extra, start=3):
             overlay(axes[r, c], p["image"], upsample_map(p[key], (h, w)))
         axes[r, len(cams) + 1].imshow(deprocess_gradient(p["gbp"]))
         axes[r, len(cams) + 2].imshow(deprocess_gradient(ggc))
-        tidy_row(axes, r, cols)
+        tidy_row(axes, r, cols, fontsize=10.5)
     colorbar(
-        fig, im, axes[:, 1 : len(cams) + 1], f"map / max ({', '.join(cams)})", shrink=0.6, location="bottom", pad=0.02
+        fig,
+        im,
+        axes[:, 1 : len(cams) + 1],
+        f"{', '.join(cams)}: 0–1 of the map's max (upsampled bilinearly)",
+        label_size=10,
+        shrink=0.6,
+        location="bottom",
+        pad=0.02,
     )
+    gbp_ax, ggc_ax = axes[-1, len(cams) + 1], axes[-1, len(cams) + 2]
+    gbp_ax.set_xlabel("gradient as RGB: gray = its\nmean, ± 0.1 per std", fontsize=9)
+    ggc_ax.set_xlabel("Guided Backprop × Grad-CAM,\nshown the same way", fontsize=9)
     save(fig, path)
 
 

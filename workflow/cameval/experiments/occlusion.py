@@ -179,17 +179,20 @@ def appendix_b(
     path: str | os.PathLike,
     n_images: int = 4,
 ) -> None:
-    """Appendix B: per image, Grad-CAM overlay and the occlusion maps of each patch size.
+    """Appendix B: per image, Grad-CAM overlay and the occlusion maps of each patch size, all of the
+    top-1 predicted class (the class Table 3's maps explain); each row names the image, its true class
+    and that predicted class.
 
-    ``occlusions`` maps a column title (e.g. ``occlusion 25×25``) to its shards.
+    ``occlusions`` maps a column title (e.g. ``occlusion 25×25``) to its shards. Every occlusion map has
+    its own colorbar of the score drop (logit of the class, unnormalized), Grad-CAM one shared 0–1 scale.
     """
     index = read_manifest(manifest).set_index("id")["index"]
     occ = {k: Shard(v[0]) for k, v in occlusions.items()}
     cam = Shard(gradcam[0])
     try:
         n = min(n_images, *(len(s) for s in occ.values()))
-        cols = ["Grad-CAM", *occ]
-        fig, axes = panel_grid(n, len(cols), (2.4 * len(cols), 2.3 * n))
+        cols = ["Grad-CAM (predicted class)", *(f"{k}: score drop" for k in occ)]
+        fig, axes = panel_grid(n, len(cols), (2.5 * len(cols), 2.4 * n + 0.5))
         with ImageSet(images) as imgs:
             for r in range(n):
                 image_id = next(iter(occ.values())).ids[r]
@@ -197,17 +200,25 @@ def appendix_b(
                 h, w = image.shape[:2]
                 k = cam.ids.index(image_id)
                 im = overlay(axes[r, 0], image, metrics.upsample_map(cam.maps[k, 0], (h, w)))
-                axes[r, 0].set_ylabel(f"{image_id.split('/')[-1]}\nclass {int(cam.targets[k, 0])}", fontsize=8)
+                true = int(np.asarray(cam.labels[k]).reshape(-1)[0])
+                axes[r, 0].set_ylabel(
+                    f"image {image_id.split('/')[-1]}\ntrue class {true}\npredicted {int(cam.targets[k, 0])}",
+                    fontsize=8,
+                )
                 for c, shard in enumerate(occ.values(), start=1):
                     m = shard.maps[r, 0]
                     lim = float(np.abs(m).max()) or 1.0
                     oim = axes[r, c].imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim)
                     cb = fig.colorbar(oim, ax=axes[r, c], fraction=0.046, pad=0.02)
-                    cb.ax.tick_params(labelsize=6)
-                    if r == n - 1:
-                        cb.set_label("score drop", fontsize=7)
+                    cb.ax.tick_params(labelsize=7)
+                    cb.set_label("score drop (logit)", fontsize=7.5)
                 tidy_row(axes, r, cols)
-        colorbar(fig, im, axes[:, 0], "Grad-CAM / max", location="bottom", shrink=0.8, pad=0.02)
+        colorbar(fig, im, axes[:, 0], "Grad-CAM, 0–1 of its max", label_size=8, location="bottom", shrink=0.8, pad=0.02)
+        fig.supxlabel(
+            "occlusion: the class score (logit) with the patch centred at each pixel subtracted from the clean "
+            "score; red: the score falls",
+            fontsize=7.5,
+        )
         save(fig, path)
     finally:
         cam.close()

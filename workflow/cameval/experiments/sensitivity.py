@@ -613,9 +613,13 @@ def appendix_f(
                     "p_new": float(p_new),
                 }
             )
-    cols = ["Grad-CAM of the label, clean", "attacked pixel (circled)", "Grad-CAM of the new class, attacked"]
+    cols = [
+        "clean image:\nGrad-CAM of the label",
+        "attacked image: pixel circled,\nsquare = its new colour",
+        "attacked image:\nGrad-CAM of the new class",
+    ]
     n = max(1, len(rows))
-    fig, axes = panel_grid(n, 3, (6.6, 2.35 * n + 0.6))
+    fig, axes = panel_grid(n, 3, (7.2, 2.5 * n + 0.8))
     im = None
     for r, row in enumerate(rows):
         h, w = row["clean"].shape[:2]
@@ -644,7 +648,9 @@ def appendix_f(
             f"label {name(row['label'])}; predicted {name(row['before'])}\np(label) = {row['p'][0]:.3f}", fontsize=7.5
         )
         rgb = ", ".join(str(v) for v in row["colour"])
-        axes[r, 1].set_xlabel(f"pixel (row {y}, col {x}) := ({rgb})", fontsize=7.5)
+        axes[r, 1].set_xlabel(
+            f"pixel (row {y}, col {x}) set to\n{'RGB' if len(row['colour']) == 3 else 'gray'} ({rgb})", fontsize=7.5
+        )
         p_new = "" if np.isnan(row["p_new"]) else f"p(new) = {row['p_new']:.3f}, "
         axes[r, 2].set_xlabel(
             f"predicted {name(row['pred'])}{' (attack failed)' if not row['ok'] else ''}\n"
@@ -657,7 +663,7 @@ def appendix_f(
             fig,
             im,
             axes[:, [0, 2]].ravel().tolist(),
-            "Grad-CAM / its max (upsampled bilinearly)",
+            "Grad-CAM, 0–1 of its max (upsampled bilinearly)",
             label_size=8,
             location="bottom",
             shrink=0.6,

@@ -294,29 +294,84 @@ def write_table5(
 # --- figures -------------------------------------------------------------------------------------
 
 
+#: the y axis of each measure Table 5's figure draws (what the bar's height is, on which scale)
+FIGURE_MEASURES = {
+    "loc_study": ("localization accuracy (IoU rule, eq. 3)", "share of boxes localized (0–1)"),
+    "inbox": ("in-box share of the strongest pixels", "share of pixels ≥ 85 % of max\ninside the box (0–1)"),
+}
+
+
 def table5_figure(full: pd.DataFrame, path: str | os.PathLike) -> None:
     """The study's localization figures: per model, accuracy (eq. 3) of each CAM set per finding
-    and the in-box ratio of every set, with 95 % bootstrap intervals."""
+    and the in-box ratio of every set, with 95 % bootstrap intervals (error bars).
+
+    A set with a value of 0 gets a thick tick on the axis in its colour; a set without a value (the
+    measure does not apply to it, or no row of that finding) an "n/a" at the bar's place, so that
+    a zero is never mistaken for a missing bar. One legend, below the panels."""
+    plt = pyplot()
     models = list(dict.fromkeys(full["model"]))
-    fig, axes = panel_grid(len(models), 2, (12, 3.2 * len(models)))
+    sets = list(dict.fromkeys(full["set"]))
+    colours = {name: plt.get_cmap("tab10")(k % 10) for k, name in enumerate(sets)}
+    n_findings = max(1, full["finding"].nunique())
+    fig, axes = panel_grid(len(models), 2, (max(8.0, 0.8 * n_findings + 3.5), 3.0 * len(models) + 1.2))
+    handles = {}
     for r, model in enumerate(models):
         sub = full[full["model"] == model]
-        for c, measure in enumerate(("loc_study", "inbox")):
+        for c, (measure, (title, ylabel)) in enumerate(FIGURE_MEASURES.items()):
             ax = axes[r, c]
             d = sub[sub["measure"] == measure]
-            findings = list(dict.fromkeys(d["finding"]))
-            labels = list(dict.fromkeys(d["set"]))
+            findings = list(dict.fromkeys(sub["finding"]))
+            labels = [name for name in sets if name in set(d["set"])]
             width = 0.8 / max(1, len(labels))
             for k, name in enumerate(labels):
                 e = d[d["set"] == name].set_index("finding").reindex(findings)
                 xs = np.arange(len(findings)) + (k - (len(labels) - 1) / 2) * width
-                err = np.vstack([e["value"] - e["low"], e["high"] - e["value"]]).clip(0)
-                meta = e.iloc[0]
-                ax.bar(xs, e["value"], width, yerr=err, capsize=2, label=f"{meta['method']} ({meta['layer']})")
-            ax.set_xticks(np.arange(len(findings)), findings, rotation=45, ha="right", fontsize=7)
-            ax.set_ylim(0, 1)
-            ax.set_title(f"{model}: {MEASURE_LABELS[measure]}", fontsize=9)
-            ax.legend(fontsize=6)
+                value = e["value"].to_numpy(dtype=float)
+                err = np.vstack([value - e["low"].to_numpy(dtype=float), e["high"].to_numpy(dtype=float) - value])
+                meta = d[d["set"] == name].iloc[0]
+                label = f"{meta['method']} ({meta['layer']})"
+                handles[label] = ax.bar(
+                    xs,
+                    np.nan_to_num(value),
+                    width,
+                    yerr=np.nan_to_num(err).clip(0),
+                    capsize=2,
+                    color=colours[name],
+                    error_kw={"elinewidth": 0.8, "ecolor": "0.25"},
+                    label=label,
+                )
+                for x, v in zip(xs, value, strict=True):
+                    if np.isnan(v):
+                        ax.text(x, 0.02, "n/a", rotation=90, ha="center", va="bottom", fontsize=7.5, color="0.3")
+                    elif v == 0:
+                        ax.plot(
+                            [x - width / 2, x + width / 2],
+                            [0, 0],
+                            color=colours[name],
+                            linewidth=3,
+                            solid_capstyle="butt",
+                            clip_on=False,
+                            zorder=3,
+                        )
+            ax.set_xticks(np.arange(len(findings)), findings, rotation=45, ha="right", fontsize=9.5)
+            ax.set_xlim(-0.6, len(findings) - 0.4)
+            ax.set_ylim(0, 1.12)  # room above 1 for a full bar's error bar
+            ax.set_yticks(np.linspace(0, 1, 6))
+            ax.tick_params(axis="y", labelsize=9.5)
+            ax.axhline(1.0, color="0.8", linewidth=0.6, zorder=0)
+            ax.set_ylabel(ylabel, fontsize=10)
+            ax.set_xlabel("finding (all: every box)", fontsize=10)
+            ax.set_title(f"model {model}: {title}", fontsize=11)
+    fig.legend(
+        list(handles.values()),
+        list(handles),
+        loc="outside lower center",
+        ncol=min(3, max(1, len(handles))),
+        fontsize=9.5,
+        title="set: method (layer); error bars: 95 % bootstrap interval; n/a: no value; a thick line on the axis: 0",
+        title_fontsize=9.5,
+        frameon=False,
+    )
     save(fig, path)
 
 
@@ -361,8 +416,8 @@ def appendix_e(
         raise DataError(f"row beyond the shards {files}")
 
     n_rows = len(pick) * len(models)
-    fig, axes = panel_grid(n_rows, 1 + len(names), (2.1 * (1 + len(names)), 2.2 * n_rows))
-    cols = ["image + box", *(titles[name] for name in names)]
+    fig, axes = panel_grid(n_rows, 1 + len(names), (1.5 * (1 + len(names)) + 0.4, 1.55 * n_rows + 1.0))
+    cols = ["image, its box", *(titles[name] for name in names)]
     im = None
     with ImageSet(images) as imgs:
         names_of = imgs.attrs.get("classes") or [str(c) for c in range(max(labels) + 1)]
@@ -373,7 +428,9 @@ def appendix_e(
             for b, model in enumerate(models):
                 r = a * len(models) + b
                 axes[r, 0].imshow(image)
-                axes[r, 0].set_ylabel(f"{model}\n{ids[row].split('/')[-1]}\n{names_of[labels[row]]}", fontsize=7)
+                axes[r, 0].set_ylabel(
+                    f"model {model}\nimage {ids[row].split('/')[-1]}\nfinding {names_of[labels[row]]}", fontsize=9.5
+                )
                 for c, name in enumerate(names, start=1):
                     m = load(sets[model][name], row)
                     m = metrics.reduce_channels(m, reduce) if m.ndim == 3 else metrics.upsample_map(m, (h, w))
@@ -390,15 +447,21 @@ def appendix_e(
                                 linewidth=1.2,
                             )
                         )
-                tidy_row(axes, r, cols, fontsize=8)
+                tidy_row(axes, r, cols, fontsize=9.5)
     colorbar(
         fig,
         im,
         axes[:, 1:],
-        "map / max (pixel maps: Σ over channels of |attribution|)",
+        "map of the finding, 0–1 of its max (pixel maps: Σ over channels of |attribution|)",
+        label_size=10,
         location="bottom",
-        shrink=0.5,
+        shrink=0.6,
         pad=0.02,
+    )
+    fig.suptitle(
+        "each row: a model, an evaluation image and one of its boxed findings (the class explained); "
+        "green: that finding's ground-truth box",
+        fontsize=9.5,
     )
     save(fig, path)
 
