@@ -60,9 +60,11 @@ def check_order(order, where: str = "order") -> None:
 def imputation_system(removed):
     """The sparse system ``A z = B v`` of :func:`noisy_linear_impute` for the mask ``removed``
     ``[H, W]``: ``(A, B, unknown, known)`` with ``A`` ``[m, m]`` (CSC) over the ``m`` removed pixels
-    (row-major), ``B`` ``[m, k]`` the renormalized weights of the ``k`` kept pixels, and the flat
-    indices of both. Row ``i``: ``z_i − Σ_q w_q / W_i z_q = Σ_q w_q / W_i v_q`` over the in-image
-    neighbours ``q`` (removed ones on the left, kept ones on the right), ``W_i`` their weight sum."""
+    (row-major), ``B`` ``[m, k]`` (CSR) over the ``k`` kept pixels, and the flat indices of both.
+    Row ``i``: ``W_i z_i − Σ_q w_q z_q = Σ_q w_q v_q`` over the in-image neighbours ``q`` of pixel
+    ``i`` (removed ones on the left, kept ones on the right), ``W_i`` their weight sum — the
+    equation ``z_i = Σ_q w_q x_q / W_i`` times ``W_i``, so that ``A`` is symmetric and diagonally
+    dominant (a graph Laplacian plus the weights to kept pixels): factorized without pivoting."""
     from scipy import sparse  # noqa: PLC0415  # scipy.sparse only where imputed
 
     mask = np.asarray(removed, dtype=bool)
@@ -92,12 +94,13 @@ def imputation_system(removed):
         rows_b.append(i[~gone])
         cols_b.append(col[q[~gone]])
         vals_b.append(np.full(int((~gone).sum()), weight))
-    ra, rb = np.concatenate(rows_a), np.concatenate(rows_b)
     m = unknown.size
-    a = sparse.eye(m, format="csc") - sparse.csc_matrix(
-        (np.concatenate(vals_a) / total[ra], (ra, np.concatenate(cols_a))), shape=(m, m)
+    a = sparse.diags(total, format="csc") - sparse.csc_matrix(
+        (np.concatenate(vals_a), (np.concatenate(rows_a), np.concatenate(cols_a))), shape=(m, m)
     )
-    b = sparse.csr_matrix((np.concatenate(vals_b) / total[rb], (rb, np.concatenate(cols_b))), shape=(m, known.size))
+    b = sparse.csr_matrix(
+        (np.concatenate(vals_b), (np.concatenate(rows_b), np.concatenate(cols_b))), shape=(m, known.size)
+    )
     return a, b, unknown, known
 
 
@@ -133,7 +136,10 @@ def noisy_linear_impute(pixels, removed, noise: float = 0.01, generator=None) ->
     a, b, unknown, known = imputation_system(mask)
     c = img.shape[0]
     flat = out.reshape(c, -1)
-    solved = splu(a).solve(np.ascontiguousarray(b @ flat[:, known].T))  # [m, C]
+    # symmetric and diagonally dominant: a symmetric fill-reducing order, no pivoting (~3x faster
+    # than splu's defaults on 224 x 224 images)
+    lu = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    solved = lu.solve(np.ascontiguousarray(b @ flat[:, known].T))  # [m, C]
     flat[:, unknown] = solved.T
     if noise > 0:
         flat[:, unknown] += noise * _generator(generator).standard_normal((c, unknown.size))
