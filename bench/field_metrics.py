@@ -8,7 +8,7 @@ and the cost per image of each of cameval's tests.
   score, which ours holds first) before anything is timed.
 - **MPRT** (cascading model randomization): ``quantus.MPRT(layer_order="top_down")`` against
   :func:`cameval.metrics.randomized_models` + :func:`cameval.explain.explain` +
-  :func:`cameval.metrics.map_similarity` (``spearman_abs``). The same work on both sides: every
+  :func:`cameval.metrics.map_similarities` (``spearman_abs``). The same work on both sides: every
   module with parameters re-initialized by its ``reset_parameters()`` from the output down, the
   same explanation function (our Grad-CAM at the default layer, upsampled to the input) on every
   randomized model, Spearman's rho of the absolute maps against the original's (given to both).
@@ -38,6 +38,7 @@ import torch
 from _timing import header, interleaved, sync
 from cameval import metrics
 from cameval.explain import explain
+from cameval.metrics.sanity import MEASURES
 from cameval.models.registry import build_model
 
 
@@ -122,7 +123,7 @@ def main() -> None:
         out = {}
         for layer, randomized in metrics.randomized_models(model, "cascading", seed=0):
             m = explain(randomized, x, y, "gradcam", size=s).detach().cpu().numpy()
-            out[layer] = [metrics.map_similarity(a_np[i, 0], m[i], "spearman_abs") for i in range(n)]
+            out[layer] = metrics.map_similarities(a_np[:, 0], m, "spearman_abs")
         return out
 
     t, out = interleaved({"quantus": quantus_mprt, "ours": ours_mprt}, opts.repeat, dev)
@@ -157,9 +158,8 @@ def sanity(model, x, y, original, size):
     for mode in ("cascading", "independent"):
         for _, randomized in metrics.randomized_models(model, mode, seed=0):
             m = explain(randomized, x, y, "gradcam", size=size).detach().cpu().numpy()
-            for i in range(len(m)):
-                for measure in metrics.sanity.MEASURES:
-                    metrics.map_similarity(original[i], m[i], measure)
+            for measure in MEASURES:
+                metrics.map_similarities(original, m, measure)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,31 @@ def maps():
 
 def test_spearman_measures_equal_scipy(maps):
     a, b = maps
-    assert metrics.map_similarity(a, b, "spearman_abs") == stats.spearmanr(np.abs(a).ravel(), np.abs(b).ravel())[0]
-    assert metrics.map_similarity(a, b, "spearman") == stats.spearmanr(a.ravel(), b.ravel())[0]
+    expected = stats.spearmanr(np.abs(a).ravel(), np.abs(b).ravel())[0]
+    assert metrics.map_similarity(a, b, "spearman_abs") == pytest.approx(expected, abs=1e-14)
+    signed = stats.spearmanr(a.ravel(), b.ravel())[0]
+    assert metrics.map_similarity(a, b, "spearman") == pytest.approx(signed, abs=1e-14)
     assert metrics.map_similarity(-a, b, "spearman_abs") == metrics.map_similarity(a, b, "spearman_abs")
     assert metrics.map_similarity(torch.as_tensor(a), torch.as_tensor(b), "spearman") == pytest.approx(
         stats.spearmanr(a.ravel(), b.ravel())[0], abs=1e-15
     )
+
+
+def test_similarities_of_many_pairs_equal_scipy_with_ties_and_each_pair_alone():
+    rng = np.random.default_rng(5)
+    a = np.maximum(rng.normal(size=(6, 24, 24)), 0)  # ReLU'd maps: many tied zeros
+    b = np.maximum(a + rng.normal(scale=0.5, size=a.shape), 0)
+    b[2] = 1.0  # a constant map: no rank correlation
+    got = metrics.map_similarities(a, b, "spearman")
+    for i in range(6):
+        if i == 2:
+            assert np.isnan(got[i])
+        else:
+            assert got[i] == pytest.approx(stats.spearmanr(a[i].ravel(), b[i].ravel())[0], abs=1e-14)
+    for measure in ("spearman_abs", "ssim", "hog"):
+        many = metrics.map_similarities(-a, b, measure, hog_cell=8)
+        one = [metrics.map_similarity(-a[i], b[i], measure, hog_cell=8) for i in range(6)]
+        np.testing.assert_allclose(many, one, rtol=0, atol=1e-14)
 
 
 def test_ssim_equals_scikit_image_on_the_maps_scaled_by_their_absolute_min_and_max(maps):

@@ -70,19 +70,30 @@ def scale_abs(m) -> np.ndarray:
     return np.zeros_like(a) if hi == lo else (a - lo) / (hi - lo)
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy import stats  # noqa: PLC0415  # scipy.stats costs ~1 s on import
+def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each row of ``a`` ``[N, L]`` with the same row of ``b``: the Pearson
+    correlation of their ranks (ties averaged: ``scipy.stats.rankdata``), as ``scipy.stats.spearmanr``
+    computes it, without its per-call overhead (~3 ms on 64 x 64 maps); NaN for a constant row."""
+    from scipy.stats import rankdata  # noqa: PLC0415  # scipy.stats costs ~1 s on import
 
-    a, b = a.ravel(), b.ravel()
-    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")  # nothing to rank
-    return float(stats.spearmanr(a, b).statistic)
+    ra, rb = rankdata(a, axis=1), rankdata(b, axis=1)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (ra * rb).sum(axis=1) / np.sqrt((ra * ra).sum(axis=1) * (rb * rb).sum(axis=1))
+    flat = (np.ptp(a, axis=1) == 0) | (np.ptp(b, axis=1) == 0) | (a.shape[1] < 2)
+    return np.where(flat, np.nan, np.clip(rho, -1.0, 1.0))
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    return float(_spearman_rows(a.reshape(1, -1), b.reshape(1, -1))[0])
 
 
 def map_similarity(a, b, measure: str = "spearman_abs", hog_cell: int = HOG_CELL) -> float:
     """Similarity of two maps ``[H, W]`` of the same shape (Adebayo et al. 2018):
 
-    - ``spearman_abs``: Spearman's rho of ``|a|`` and ``|b|`` (``scipy.stats.spearmanr``);
+    - ``spearman_abs``: Spearman's rho of ``|a|`` and ``|b|`` (the Pearson correlation of their
+      ranks, ties averaged, as ``scipy.stats.spearmanr``);
     - ``spearman``: Spearman's rho of ``a`` and ``b``;
     - ``ssim``: ``skimage.metrics.structural_similarity`` of the maps each scaled by
       :func:`scale_abs`, ``data_range=1, gaussian_weights=True, sigma=1.5,
@@ -122,6 +133,24 @@ def map_similarity(a, b, measure: str = "spearman_abs", hog_cell: int = HOG_CELL
         return hog(m, orientations=9, pixels_per_cell=(hog_cell, hog_cell), cells_per_block=(2, 2))
 
     return _spearman(descriptor(scale_abs(x)), descriptor(scale_abs(y)))
+
+
+def map_similarities(a, b, measure: str = "spearman_abs", hog_cell: int = HOG_CELL) -> np.ndarray:
+    """:func:`map_similarity` of each pair of maps ``a[n]``, ``b[n]`` (``[N, H, W]`` each): ``[N]``.
+    The Spearman measures are computed for all pairs at once."""
+    check_measure(measure, hog_cell)
+    x, y = _numpy(a), _numpy(b)
+    if x.ndim != 3 or x.shape != y.shape:
+        raise ValueError(f"a: shape {x.shape}, b: shape {y.shape}; expected two stacks [N, H, W] of the same shape")
+    if np.isnan(x).any() or np.isnan(y).any():
+        raise ValueError("a, b: NaN values, expected finite maps")
+    check_measure(measure, hog_cell, x.shape[1:])
+    n = len(x)
+    if measure == "spearman_abs":
+        return _spearman_rows(np.abs(x).reshape(n, -1), np.abs(y).reshape(n, -1))
+    if measure == "spearman":
+        return _spearman_rows(x.reshape(n, -1), y.reshape(n, -1))
+    return np.array([map_similarity(x[i], y[i], measure, hog_cell) for i in range(n)], dtype=np.float64)
 
 
 def randomizable_layers(model) -> list[str]:
