@@ -82,6 +82,8 @@ def test_removal_masks_count_floor_of_p_and_lerf_is_the_complement_of_morf():
     lerf = metrics.removal_masks(hmap, 33, "lerf")[0]  # floor(0.33 * 20) = 6 pixels: values 0..5
     np.testing.assert_array_equal(lerf, hmap[0] <= 5)
     np.testing.assert_array_equal(metrics.removal_masks(hmap, 70, "lerf")[0], ~metrics.removal_masks(hmap, 30)[0])
+    # 29 % of 100 pixels is 29 (29 / 100 * 100 is 28.999999999999996 in floating point)
+    assert metrics.removal_masks(np.arange(100.0).reshape(1, 10, 10), 29)[0].sum() == 29
 
 
 class Normalized(nn.Module):

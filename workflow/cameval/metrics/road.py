@@ -42,7 +42,8 @@ DEFAULT_PERCENTAGES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
 
 def check_percentages(percentages, where: str = "percentages") -> tuple[float, ...]:
     """``percentages`` as a tuple; ConfigError unless a non-empty list of numbers in (0, 100)."""
-    values = percentages if isinstance(percentages, (list, tuple)) else None
+    values = percentages.tolist() if isinstance(percentages, np.ndarray) and percentages.ndim == 1 else percentages
+    values = values if isinstance(values, (list, tuple)) else None
     if not values:
         raise ConfigError(f"{where}: {percentages!r}, expected a non-empty list of percentages in (0, 100)")
     for p in values:
@@ -160,10 +161,12 @@ def removal_masks(maps, percentage: float, order: str = "morf") -> np.ndarray:
     check_order(order)
     m = _numpy(maps)
     n, h, w = m.shape
-    count = int(np.floor(percentage / 100 * h * w))
-    ranks = pixel_ranks(m)
-    removed = ranks < count if order == "morf" else ranks >= h * w - count
-    return removed.reshape(n, h, w)
+    count = int(np.floor(percentage * h * w / 100))  # p * HW first: exact for integer p
+    return _removed(pixel_ranks(m), count, order).reshape(n, h, w)
+
+
+def _removed(ranks: np.ndarray, count: int, order: str) -> np.ndarray:
+    return ranks < count if order == "morf" else ranks >= ranks.shape[-1] - count
 
 
 def road(
@@ -190,6 +193,7 @@ def road(
     import torch  # noqa: PLC0415
 
     from cameval.explain import logits_of  # noqa: PLC0415
+    from cameval.metrics.deletion import pixel_ranks  # noqa: PLC0415
 
     ps = check_percentages(percentages)
     check_order(order)
@@ -208,10 +212,11 @@ def road(
     if mu.shape[0] != c or sd.shape[0] != c:
         raise ValueError(f"mean, std: {mu.shape[0]} and {sd.shape[0]} values, expected one per channel ({c})")
     img = x.detach().cpu().double().numpy()
+    ranks = pixel_ranks(m)  # once for every percentage
     out = np.zeros((len(ps), n), dtype=np.int64)
     with torch.no_grad():
         for i, p in enumerate(ps):
-            removed = removal_masks(m, p, order)
+            removed = _removed(ranks, int(np.floor(p * h * w / 100)), order).reshape(n, h, w)
             for lo in range(0, n, batch_size):
                 idx = range(lo, min(lo + batch_size, n))
                 filled = np.stack([noisy_linear_impute(img[j], removed[j], noise, [seed, i, j]) for j in idx])
