@@ -179,3 +179,16 @@ def test_a_module_with_parameters_but_no_reset_is_refused_naming_it():
 
     with pytest.raises(ConfigError, match=r"module '1' \(Scale\) has parameters of its own but no reset_parameters"):
         metrics.randomizable_layers(nn.Sequential(nn.Linear(2, 2), Scale()))
+
+
+def test_yielding_only_some_layers_randomizes_the_same_weights():
+    net = trained_like()
+    every = {n: module_states(m) for n, m in metrics.randomized_models(net, seed=3)}
+    some = list(metrics.randomized_models(net, seed=3, layers=["1", "6"]))
+    assert [n for n, _ in some] == ["6", "1"]  # from the output down
+    for name, model in some:
+        assert changed(every[name], module_states(model)) == set()
+    alone = list(metrics.randomized_models(net, "independent", seed=3, layers=["3.0"]))
+    assert [n for n, _ in alone] == ["3.0"] and changed(module_states(net), module_states(alone[0][1])) == {"3.0"}
+    with pytest.raises(ConfigError, match=r"layers: \['2'\], expected a non-empty list of modules with parameters"):
+        next(metrics.randomized_models(net, layers=["2"]))

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -184,7 +184,9 @@ def _reset(model, name: str, seed: int) -> None:
         module.reset_parameters()
 
 
-def randomized_models(model, mode: str = "cascading", seed: int = 0) -> Iterator[tuple[str, object]]:
+def randomized_models(
+    model, mode: str = "cascading", seed: int = 0, layers: Sequence[str] | None = None
+) -> Iterator[tuple[str, object]]:
     """Yield ``(layer, randomized copy)`` for each layer of :func:`randomizable_layers`, from the
     output down. ``cascading``: the copy has that layer and every layer above it re-initialized
     (Adebayo et al.'s cascading randomization); ``independent``: only that layer.
@@ -194,11 +196,28 @@ def randomized_models(model, mode: str = "cascading", seed: int = 0) -> Iterator
     both modes, and the same run twice gives the same models; the caller's random state is
     restored. The model passed in is never changed (copies by ``copy.deepcopy``, keeping each
     module's train/eval mode); each yielded copy stays as it was yielded.
+
+    ``layers``: yield only at these layers (still from the output down, whatever their order
+    here; in ``cascading`` mode every layer above a yielded one is re-initialized too) — e.g. one
+    step per block of a deep network. ConfigError for a name that is not a randomizable layer.
     """
     check_mode(mode)
-    layers = randomizable_layers(model)
-    current = model
-    for index, name in enumerate(layers):
-        current = copy.deepcopy(current if mode == "cascading" else model)
-        _reset(current, name, _layer_seed(seed, index))
-        yield name, current
+    order = randomizable_layers(model)
+    wanted = set(order) if layers is None else set(layers)
+    unknown = sorted(wanted - set(order))
+    if unknown or (layers is not None and not wanted):
+        raise ConfigError(
+            f"layers: {unknown or list(layers)!r}, expected a non-empty list of modules with parameters of "
+            f"their own ({', '.join(order[:6])}{' …' if len(order) > 6 else ''})"
+        )
+    current = copy.deepcopy(model) if mode == "cascading" else None
+    for index, name in enumerate(order):
+        if mode == "cascading":
+            _reset(current, name, _layer_seed(seed, index))
+            if name in wanted:
+                yield name, current
+                current = copy.deepcopy(current)  # the yielded copy stays as it was
+        elif name in wanted:
+            alone = copy.deepcopy(model)
+            _reset(alone, name, _layer_seed(seed, index))
+            yield name, alone
