@@ -19,7 +19,8 @@ equal values in an order its sort leaves unspecified; on maps without ties the t
 
 Cost: every (image, step) image is built on the fly and the model sees them stacked, ``batch_size``
 at a time across images and steps — one batch of forward passes per curve where it fits, never
-one forward pass per step.
+one forward pass per step — in channels-last layout (the same values; convolutions on the CPU run
+about twice as fast on it).
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ def _curves(model, x, maps, target, step, start, finish, batch_size: int) -> np.
             idx = torch.arange(lo, min(lo + batch_size, total), device=x.device)
             img, j = idx // (k + 1), idx % (k + 1)
             changed = ranks[img] < taken[j].view(-1, 1, 1, 1)  # [B, 1, H, W], broadcast over channels
-            batch = torch.where(changed, finish[img], start[img])
+            # channels-last: the same values, a layout oneDNN's convolutions run ~2x faster on (CPU)
+            batch = torch.where(changed, finish[img], start[img]).contiguous(memory_format=torch.channels_last)
             logits = logits_of(model(batch))
             prob = torch.softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), 1)
             out[lo : lo + len(idx)] = prob.gather(1, t[img][:, None])[:, 0].double().cpu().numpy()
