@@ -186,7 +186,8 @@ def road(
     as ``labels[n]`` after the ``⌊p/100·H·W⌋`` most (``morf``) or least (``lerf``) relevant pixels
     of ``maps`` ``[N, H, W]`` were filled by :func:`noisy_linear_impute` in pixel space
     (``pixels`` ``[N, C, H, W]`` in [0, 1]), then normalized ``(x − mean) / std`` per channel.
-    The noise of (percentage ``i``, image ``n``) comes from ``numpy.random.default_rng([seed, i, n])``.
+    The noise of (percentage ``i``, image ``n``) comes from ``numpy.random.default_rng([seed, i, n])``
+    (``n`` counts within this call: give each call over a part of a data set its own ``seed``).
     The model is called as it is (eval mode is the caller's), ``batch_size`` images at a time,
     on the device of ``pixels``. See the module's notes for the differences from the ROAD
     repository's parameterization."""
