@@ -182,3 +182,10 @@ def test_a_step_below_one_or_not_an_integer_is_refused_naming_it(step):
 def test_maps_of_another_size_are_refused_naming_the_expected_shape():
     with pytest.raises(ValueError, match=r"maps: shape \(1, 2, 2\), expected \[N, H, W\] = \(1, 4, 4\)"):
         metrics.deletion_curves(SumNet(), torch.zeros(1, 1, 4, 4), np.zeros((1, 2, 2)), [0])
+
+
+def test_a_model_in_training_mode_is_warned_about(caplog):
+    net = small_net().train()
+    with caplog.at_level("WARNING"):
+        metrics.deletion_curves(net, torch.zeros(1, 3, 8, 8, dtype=torch.float64), np.random.rand(1, 8, 8), [0])
+    assert "the model is in training mode; call model.eval() first" in caplog.text

@@ -25,11 +25,14 @@ about twice as fast on it).
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 
 from cameval.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 #: RISE's blur: an 11x11 kernel, sigma 5 (``evaluation.py``: ``gkern(11, 5)``, padding 11 // 2)
 BLUR_SIZE = 11
@@ -98,6 +101,13 @@ def curve_auc(curves) -> np.ndarray | float:
     return float(area) if c.ndim == 1 else area
 
 
+def warn_training(model, what: str) -> None:
+    """Log a warning when ``model`` is in training mode: BatchNorm would normalize each batch by its
+    own statistics (the images and steps stacked in it) and Dropout would drop units at random."""
+    if getattr(model, "training", False):
+        log.warning("%s: the model is in training mode; call model.eval() first (BatchNorm, Dropout)", what)
+
+
 def _images(x):
     import torch  # noqa: PLC0415
 
@@ -113,6 +123,7 @@ def _curves(model, x, maps, target, step, start, finish, batch_size: int) -> np.
     from cameval.explain import logits_of  # noqa: PLC0415  # loads torch (as above)
 
     check_step(step)
+    warn_training(model, "deletion/insertion curves")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ConfigError(f"batch_size: {batch_size!r}, expected an integer >= 1 (images per forward pass)")
     n, _, h, w = x.shape

@@ -194,10 +194,11 @@ def road(
     import torch  # noqa: PLC0415
 
     from cameval.explain import logits_of  # noqa: PLC0415
-    from cameval.metrics.deletion import pixel_ranks  # noqa: PLC0415
+    from cameval.metrics.deletion import pixel_ranks, warn_training  # noqa: PLC0415
 
     ps = check_percentages(percentages)
     check_order(order)
+    warn_training(model, "road")
     x = torch.as_tensor(pixels)
     if x.ndim != 4:
         raise ValueError(f"pixels: shape {tuple(x.shape)}, expected [N, C, H, W]")
