@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 import pytorch_grad_cam
 import torch
+import torch.nn.functional as F
 import torchvision
 from captum import attr as captum_attr
+from pytorch_grad_cam.utils.image import scale_cam_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
@@ -29,6 +31,9 @@ CAMS = ["ScoreCAM", "LayerCAM", "XGradCAM", "HiResCAM", "EigenCAM"]
 PIXELS = ["Saliency", "DeepLift"]
 #: Score-CAM runs the model once per channel of its layer: a layer of 128 channels keeps it quick
 SCORE_CAM_LAYER = {"vgg16": "features.8", "resnet18": "layer2"}
+#: the layers' grids on 64 x 64 inputs
+GRID = {("vgg16", "features.29"): (4, 4), ("vgg16", "features.8"): (32, 32), ("resnet18", "layer4"): (2, 2)}
+GRID[("resnet18", "layer2")] = (8, 8)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -66,9 +71,15 @@ def library_cam(cls, model, layer, x, target, batch_size=None):
         return torch.from_numpy(cam(input_tensor=x, targets=[ClassifierOutputTarget(int(t)) for t in target]))
 
 
+def library_scaling(maps, size=(64, 64)):
+    """What pytorch-grad-cam does to its per-layer map before returning it: ``scale_cam_image`` to
+    the input's size (compute_cam_per_layer), then once more over the one layer (aggregate_multi_layers)."""
+    return torch.from_numpy(scale_cam_image(scale_cam_image(maps.numpy(), size)))
+
+
 @pytest.mark.parametrize("name", ["vgg16", "resnet18"])
 @pytest.mark.parametrize("cls", CAMS)
-def test_pytorch_grad_cam_maps_are_the_librarys(models, x, name, cls):
+def test_pytorch_grad_cam_maps_are_the_librarys_before_its_scaling(models, x, name, cls):
     model, layer = models[name]
     params = {}
     if cls == "ScoreCAM":
@@ -77,16 +88,46 @@ def test_pytorch_grad_cam_maps_are_the_librarys(models, x, name, cls):
     target = top1(model, xs)
     ours = explain(model, xs, target, method=f"pytorch_grad_cam:{cls}", layer=layer, **params)
     expected = library_cam(cls, model, layer, xs, target, params.get("batch_size"))
-    assert ours.shape == (len(xs), 64, 64)
+    assert ours.shape == (len(xs), *GRID[(name, layer)])  # the layer's grid, as our CAMs
     assert expected.amax(dim=(1, 2)).min() > 0, "an all-zero reference map would prove nothing"
-    torch.testing.assert_close(ours, expected, rtol=0, atol=1e-6)
+    assert ours.amin() >= 0  # the library's ReLU
+    torch.testing.assert_close(library_scaling(ours), expected, rtol=0, atol=1e-6)
+    # upsampled as ours are
+    big = explain(model, xs, target, method=f"pytorch_grad_cam:{cls}", layer=layer, size=64, **params)
+    torch.testing.assert_close(big, F.interpolate(ours[:, None], size=64, mode="bilinear", align_corners=False)[:, 0])
+
+
+@pytest.mark.parametrize("name", ["vgg16", "resnet18"])
+def test_pytorch_grad_cam_grad_cam_before_its_scaling_is_our_grad_cam(models, x, name):
+    model, layer = models[name]
+    target = top1(model, x)
+    theirs = explain(model, x, target, method="pytorch_grad_cam:GradCAM", layer=layer)
+    ours = explain(model, x, target, method="gradcam", layer=layer)
+    assert ours.amax() > 0
+    # the unnormalized strength is kept: the two images' peaks differ as Grad-CAM's do
+    torch.testing.assert_close(theirs, ours, rtol=1e-4, atol=1e-6 * float(ours.amax()))
+
+
+def test_full_grad_and_augmentation_smoothing_give_the_maps_the_library_returns(models, x):
+    model, layer = models["resnet18"]
+    target = top1(model, x[:1])
+    ours = explain(model, x[:1], target, method="pytorch_grad_cam:FullGrad", layer=layer)
+    torch.testing.assert_close(ours, library_cam("FullGrad", model, layer, x[:1], target), rtol=0, atol=1e-6)
+    smooth = explain(model, x[:1], target, method="pytorch_grad_cam:LayerCAM", layer=layer, aug_smooth=True)
+    with pytorch_grad_cam.LayerCAM(model=model, target_layers=[get_layer(model, layer)]) as cam:
+        wanted = [ClassifierOutputTarget(int(t)) for t in target]
+        expected = torch.from_numpy(cam(input_tensor=x[:1], targets=wanted, aug_smooth=True))
+    assert smooth.shape == (1, 64, 64)
+    torch.testing.assert_close(smooth, expected, rtol=0, atol=1e-6)
 
 
 def test_pytorch_grad_cam_default_layer_is_the_models(models, x):
     model, layer = models["resnet18"]
     target = top1(model, x)
     ours = explain(model, x, target, method="pytorch_grad_cam:LayerCAM")  # layer4, found from the architecture
-    torch.testing.assert_close(ours, library_cam("LayerCAM", model, layer, x, target), rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        library_scaling(ours), library_cam("LayerCAM", model, layer, x, target), rtol=0, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", ["vgg16", "resnet18"])
@@ -123,10 +164,10 @@ def test_several_targets_give_one_library_map_each(models, x):
     with torch.no_grad():
         targets = model(x).topk(2, dim=1).indices
     maps, logits = explain_targets(model, x, targets, "pytorch_grad_cam:XGradCAM")
-    assert maps.shape == (2, 2, 64, 64)
+    assert maps.shape == (2, 2, 2, 2)  # layer4's grid on 64 x 64 inputs
     for k in range(2):
         torch.testing.assert_close(
-            maps[:, k], library_cam("XGradCAM", model, layer, x, targets[:, k]), rtol=0, atol=1e-6
+            library_scaling(maps[:, k]), library_cam("XGradCAM", model, layer, x, targets[:, k]), rtol=0, atol=1e-6
         )
     torch.testing.assert_close(logits, model(x).detach())
 

@@ -203,7 +203,7 @@ def notes(cfg: dict, heatmaps: dict | None = None, n_eval: int | None = None) ->
         + (
             "after dividing by the largest peak of the image's top-5 maps"
             if cfg["scale"] == "image"
-            else "on the unnormalized scale of the map (pytorch-grad-cam's maps are min-max normalized)"
+            else "on the unnormalized scale of the map"
         )
         + "; hit = (class present, point in its box, kept) or (class absent, rejected).",
         "The study's accuracy column is compared with ours at tolerance "
@@ -221,12 +221,24 @@ def notes(cfg: dict, heatmaps: dict | None = None, n_eval: int | None = None) ->
             + "; ".join(sets)
             + ". Paired differences are between models within a set; the study's values sit on the Grad-CAM rows."
         )
-        if any(str(heatmaps[h]["method"]).startswith("pytorch_grad_cam:") for h in cfg["heatmaps"]):
+        library = [h for h in cfg["heatmaps"] if str(heatmaps[h]["method"]).startswith("pytorch_grad_cam:")]
+        if library:
             out.append(
-                "pytorch-grad-cam min-max normalizes each map, so every peak is ≈ 1 (0 for an all-zero map): the "
-                "recall's peak threshold rejects none of those sets' top-5 maps, and their recall is not comparable "
-                "with Grad-CAM's."
+                "pytorch-grad-cam min-max normalizes every map it returns; its sets here ("
+                + ", ".join(library)
+                + ") hold the library's per-layer CAM before that scaling (ReLU applied, at the layer's grid, "
+                "upsampled as Grad-CAM's), so the recall's peak threshold means for them what it means for Grad-CAM."
             )
+            # as cameval.explain.libraries.raw_library_maps (torch-free here): FullGrad and aug_smooth
+            # keep the maps the library returns
+            params = {h: heatmaps[h].get("params") or {} for h in library}
+            scaled = [h for h in library if heatmaps[h]["method"].endswith(":FullGrad") or params[h].get("aug_smooth")]
+            if scaled:
+                out.append(
+                    f"Except {', '.join(scaled)}: FullGrad and test-time augmentation (aug_smooth) have no per-layer "
+                    "map before the scaling, so those maps are min-max normalized (every peak ≈ 1) and their recall "
+                    "is not comparable with Grad-CAM's."
+                )
     return out
 
 

@@ -780,8 +780,8 @@ def notes(cfg: dict) -> list[str]:
     if cfg.get("methods"):
         out.append(
             f"Further CAM-type sets ({', '.join(cfg['methods'])}): their maps of the same classes on the cached clean "
-            "and attacked images (no new attack), upsampled and divided by their max as Grad-CAM's; pytorch-grad-cam's "
-            "maps are at the input's size already."
+            "and attacked images (no new attack), upsampled and divided by their max as Grad-CAM's (pytorch-grad-cam's "
+            "sets: the library's per-layer CAM before its min-max scaling, at the layer's grid as Grad-CAM's)."
         )
     return out
 

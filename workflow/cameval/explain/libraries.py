@@ -3,9 +3,15 @@
 - ``pytorch_grad_cam:<Class>``: every CAM method pytorch-grad-cam exports (a subclass of its
   ``BaseCAM``: ``ScoreCAM``, ``LayerCAM``, ``XGradCAM``, ``HiResCAM``, ``EigenCAM`` …). Called as its
   README does, ``Class(model=model, target_layers=[layer])(input_tensor=x, targets=[
-  ClassifierOutputTarget(c) for c in target])``, one call per target column; the maps are what it
-  returns: ReLU, then each map min-max normalized (``(m - min) / (max + 1e-7)`` after subtracting the
-  min) and resized to the input with ``cv2.resize`` (bilinear), ``[N, H, W]`` in [0, 1].
+  ClassifierOutputTarget(c) for c in target])``, one call per target column. The library min-max
+  normalizes every map it returns (``scale_cam_image``: ``(m - min) / (max + 1e-7)`` after subtracting
+  the min, then ``cv2.resize`` to the input), which erases how strong a map is; the maps here are
+  taken before that: the library's per-layer CAM (what its ``get_cam_image`` computes for the target
+  layer) with its ReLU, ``[N, h, w]`` at the layer's grid — not normalized, as our own CAMs are, and
+  upsampled as ours are (``explain(..., size=...)``: bilinear, ``align_corners=False``). Where the
+  library has no such per-layer map — ``FullGrad`` (it scales each layer's map inside) and calls with
+  ``aug_smooth=True`` (test-time augmentation averages maps of the input's size) — the maps are the
+  ones it returns, ``[N, H, W]`` in [0, 1].
 - ``captum:<Class>``: captum's attribution methods of the input (``Saliency``, ``DeepLift``,
   ``IntegratedGradients``, ``GuidedBackprop``, ``Occlusion`` …; ``GuidedGradCam`` and ``LayerGradCam``
   get the layer). Called as ``Class(model, **constructor params).attribute(x, target=target, **call
@@ -35,6 +41,7 @@ import importlib
 import inspect
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -221,6 +228,36 @@ def _split(method: str, params: dict) -> dict[str, dict]:
     return out
 
 
+@contextlib.contextmanager
+def _per_layer_cams(cam) -> Iterator[list]:
+    """Record the per-layer CAMs a pytorch-grad-cam object computes while the block runs: the
+    output of its ``get_cam_image`` (``BaseCAM.compute_cam_per_layer`` calls it for each target
+    layer, then applies ``np.maximum(cam, 0)`` and ``scale_cam_image``)."""
+    recorded: list = []
+    compute = cam.get_cam_image
+
+    def record(*args, **kwargs):
+        out = compute(*args, **kwargs)
+        recorded.append(out)
+        return out
+
+    cam.get_cam_image = record
+    try:
+        yield recorded
+    finally:
+        del cam.get_cam_image
+
+
+#: pytorch-grad-cam classes whose per-layer map is not ``get_cam_image``'s (scaled inside the library)
+_SCALED_INSIDE = ("FullGrad",)
+
+
+def raw_library_maps(method: str, params: dict) -> bool:
+    """Whether ``pytorch_grad_cam:<Class>`` with ``params`` gives its per-layer CAM before the
+    library's min-max scaling (see the module's notes), not the map the library returns."""
+    return split_name(method)[1] not in _SCALED_INSIDE and not params.get("aug_smooth", False)
+
+
 def _grad_cam_maps(model, x, targets, method, layer, params) -> tuple[torch.Tensor, torch.Tensor]:
     cls = resolve(method)
     targets_mod = importlib.import_module("pytorch_grad_cam.utils.model_targets")
@@ -228,12 +265,24 @@ def _grad_cam_maps(model, x, targets, method, layer, params) -> tuple[torch.Tens
     cam = cls(model=model, target_layers=[get_layer(model, layer)], **split["init"])
     for name, value in split["attr"].items():
         setattr(cam, name, value)
+    raw = raw_library_maps(method, params)
     maps = []
     try:
-        with _quiet_score_cam():
+        with _quiet_score_cam(), _per_layer_cams(cam) as per_layer:
             for k in range(targets.shape[1]):
                 wanted = [targets_mod.ClassifierOutputTarget(int(c)) for c in targets[:, k]]
-                maps.append(torch.as_tensor(cam(input_tensor=x, targets=wanted, **split["call"])))
+                per_layer.clear()
+                returned = cam(input_tensor=x, targets=wanted, **split["call"])
+                if not raw:
+                    maps.append(torch.as_tensor(returned))
+                    continue
+                if len(per_layer) != 1:  # one target layer, one forward pass
+                    raise RuntimeError(
+                        f"{method}: expected one per-layer map a call, the library computed {len(per_layer)}"
+                    )
+                layer_map = per_layer[0]
+                layer_map = layer_map.detach().cpu().numpy() if isinstance(layer_map, torch.Tensor) else layer_map
+                maps.append(torch.as_tensor(np.maximum(layer_map, 0)))
         logits = logits_of(cam.outputs).detach()
     finally:
         cam.activations_and_grads.release()

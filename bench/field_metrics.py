@@ -1,0 +1,166 @@
+"""The field's later tests (deletion, MPRT) against Quantus 0.6.0 on the same work, in one process,
+and the cost per image of each of cameval's tests.
+
+- **PixelFlipping** (deletion): ``quantus.PixelFlipping(features_in_step=C·W, perturb_baseline=0.0,
+  normalise=False, abs=False)`` — one forward pass of the N images per step — against
+  :func:`cameval.metrics.deletion_curves` (``step=W``: every (image, step) image stacked,
+  ``--batch-size`` at a time). The two curves are checked equal (Quantus' without the clean
+  score, which ours holds first) before anything is timed.
+- **MPRT** (cascading model randomization): ``quantus.MPRT(layer_order="top_down")`` against
+  :func:`cameval.metrics.randomized_models` + :func:`cameval.explain.explain` +
+  :func:`cameval.metrics.map_similarities` (``spearman_abs``). The same work on both sides: every
+  module with parameters re-initialized by its ``reset_parameters()`` from the output down, the
+  same explanation function (our Grad-CAM at the default layer, upsampled to the input) on every
+  randomized model, Spearman's rho of the absolute maps against the original's (given to both).
+  Quantus draws every layer's weights after ``torch.manual_seed(seed + 1)``, ours from a seed per
+  layer, so the similarities differ; the work does not.
+- **cost per image** of each test as the ``deletion`` and ``sanity`` experiments run it, for one
+  map set (Grad-CAM): deletion and insertion curves; ROAD, MoRF and LeRF at 9 percentages; the
+  cascading and independent randomizations with the four similarity measures.
+
+The default's VGG-style network (``small_vgg`` on 64 x 64 inputs, as ``config/config.yaml``'s
+``vgg``) with seeded random weights (the timing does not depend on them)::
+
+    PYTHONPATH=workflow .venv/bin/python bench/field_metrics.py
+    PYTHONPATH=workflow .venv/bin/python bench/field_metrics.py --device cuda --images 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import quantus
+import torch
+
+from _timing import header, interleaved, sync
+from cameval import metrics
+from cameval.explain import explain
+from cameval.metrics.sanity import MEASURES
+from cameval.models.registry import build_model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--flip-size", type=int, default=48, help="PixelFlipping's images (Quantus: H*W % 3W == 0)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--device", default="cpu")
+    opts = parser.parse_args()
+    torch.set_num_threads(opts.threads)
+    warnings.filterwarnings("ignore")  # Quantus warns on every call
+    dev = opts.device
+    print(header(opts, dev))
+
+    torch.manual_seed(0)
+    model = build_model("small_vgg", num_classes=10).to(dev).eval()
+    g = torch.Generator().manual_seed(1)
+    n, s = opts.images, opts.size
+    pixels = torch.rand(n, 3, s, s, generator=g)
+    mean, std = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+    x = ((pixels - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)).to(dev)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    maps = explain(model, x, y, "gradcam", size=s).detach()  # [N, H, W] at the input's size
+    x_np, y_np, a_np = x.cpu().numpy(), y.cpu().numpy(), maps.cpu().numpy()[:, None]
+
+    # --- PixelFlipping ------------------------------------------------------------------------
+    # Quantus asserts H*W % features_in_step == 0 while it flattens C*H*W: with C = 3 and a step of
+    # one row, H*W must be a multiple of 3*W, so not 64 x 64; the comparison runs on f x f images
+    f = opts.flip_size
+    xf = torch.randn(n, 3, f, f, generator=g).to(dev)
+    with torch.no_grad():
+        yf = model(xf).argmax(1)
+    mf = explain(model, xf, yf, "gradcam", size=f).detach()
+
+    def quantus_flip():
+        return quantus.PixelFlipping(
+            features_in_step=3 * f, perturb_baseline=0.0, normalise=False, abs=False, disable_warnings=True
+        )(
+            model=model,
+            x_batch=xf.cpu().numpy(),
+            y_batch=yf.cpu().numpy(),
+            a_batch=mf.cpu().numpy()[:, None],
+            channel_first=True,
+            softmax=True,
+            device=dev,
+            batch_size=n,
+        )
+
+    def ours_flip():
+        return metrics.deletion_curves(model, xf, mf, yf, step=f, batch_size=opts.batch_size)
+
+    t, out = interleaved({"quantus": quantus_flip, "ours": ours_flip}, opts.repeat, dev)
+    np.testing.assert_allclose(out["ours"][:, 1:], np.asarray(out["quantus"]), rtol=0, atol=1e-5)
+    print(
+        f"PixelFlipping ({n} images of {f} x {f}, {f} steps of {f} px): Quantus {t['quantus']:.3f} s, "
+        f"ours {t['ours']:.3f} s, x{t['quantus'] / t['ours']:.1f} (curves equal to 1e-5)"
+    )
+
+    # --- MPRT ---------------------------------------------------------------------------------
+    def cam(model, inputs, targets, **kwargs):
+        xi, ti = torch.as_tensor(inputs, device=dev), torch.as_tensor(targets, device=dev)
+        return explain(model, xi, ti, "gradcam", size=s).detach().cpu().numpy()[:, None]
+
+    def quantus_mprt():
+        return quantus.MPRT(layer_order="top_down", seed=0, disable_warnings=True)(
+            model=model,
+            x_batch=x_np,
+            y_batch=y_np,
+            a_batch=a_np,
+            explain_func=cam,
+            channel_first=True,
+            device=dev,
+            batch_size=n,
+        )
+
+    def ours_mprt():
+        out = {}
+        for layer, randomized in metrics.randomized_models(model, "cascading", seed=0):
+            m = explain(randomized, x, y, "gradcam", size=s).detach().cpu().numpy()
+            out[layer] = metrics.map_similarities(a_np[:, 0], m, "spearman_abs")
+        return out
+
+    t, out = interleaved({"quantus": quantus_mprt, "ours": ours_mprt}, opts.repeat, dev)
+    layers = len(out["ours"])
+    assert len(out["quantus"]) == layers + 1  # Quantus adds the unrandomized model ("original")
+    print(
+        f"MPRT ({n} images, {layers} layers, Grad-CAM, Spearman |.|): Quantus {t['quantus']:.3f} s, "
+        f"ours {t['ours']:.3f} s, x{t['quantus'] / t['ours']:.1f}"
+    )
+
+    # --- cost per image -----------------------------------------------------------------------
+    def timed(fn):
+        sync(dev)
+        start = time.perf_counter()
+        fn()
+        sync(dev)
+        return (time.perf_counter() - start) / n
+
+    costs = {
+        "deletion curve": timed(lambda: metrics.deletion_curves(model, x, maps, y, batch_size=opts.batch_size)),
+        "insertion curve": timed(lambda: metrics.insertion_curves(model, x, maps, y, batch_size=opts.batch_size)),
+        "ROAD MoRF + LeRF, 9 percentages": timed(
+            lambda: [metrics.road(model, pixels.to(dev), maps, y, mean, std, order=o) for o in ("morf", "lerf")]
+        ),
+        "sanity: cascading + independent, 4 measures": timed(lambda: sanity(model, x, y, a_np[:, 0], s)),
+    }
+    for name, c in costs.items():
+        print(f"cost per image, {name}: {c * 1000:.1f} ms")
+
+
+def sanity(model, x, y, original, size):
+    for mode in ("cascading", "independent"):
+        for _, randomized in metrics.randomized_models(model, mode, seed=0):
+            m = explain(randomized, x, y, "gradcam", size=size).detach().cpu().numpy()
+            for measure in MEASURES:
+                metrics.map_similarities(original, m, measure)
+
+
+if __name__ == "__main__":
+    main()
