@@ -174,3 +174,17 @@ def labels(*names: str) -> dict[str, str]:
 def names_of_kind(kind: str) -> tuple[str, ...]:
     """The methods of :data:`METHODS` of one kind, in the table's order."""
     return tuple(n for n, m in METHODS.items() if m.kind == kind)
+
+
+#: the column of a seeded random map (the sanity and deletion experiments' floor)
+RANDOM_MAP = "random"
+
+
+def set_label(heatmap: str, name: str) -> str:
+    """The printed label of heatmap set ``heatmap`` of method ``name``: the method's label, with the
+    set's name after it where a set of one of ours is named otherwise (``xr_gradcam_conv``); the
+    seeded random map (:data:`RANDOM_MAP`) prints as ``random map``."""
+    if name == RANDOM_MAP:
+        return "random map"
+    text = label(name)
+    return text if heatmap == name or split_name(name) else f"{text} ({heatmap})"
