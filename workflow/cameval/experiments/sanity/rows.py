@@ -72,7 +72,7 @@ def similarity_rows(path: str | os.PathLike, measures, hog_cell: int = 16) -> pd
             for i, image_id in enumerate(m["ids"]):
                 a, b = m["original"][c, i], maps[c, i]
                 for measure in measures:
-                    kwargs = {"cell": hog_cell} if measure == "hog" else {}
+                    kwargs = {"hog_cell": hog_cell} if measure == "hog" else {}
                     rows.append(
                         {
                             "id": image_id,
