@@ -88,7 +88,7 @@ def test_default_config_dry_run_plans_every_stage(plan):
     # per heatmap set (4 CAM sets + IG + Gradient SHAP) and model
     assert counts == {
         "dataset": 4,
-        "train_model": 8,
+        "train_model": 9,  # with vgg_shuffled, the sanity experiment's shuffled-label twin
         "import_model": 1,
         "model_accuracy": 2,
         # heatmap_bundles: one job per model computes the first (here: only) shard of each set it is
@@ -96,6 +96,7 @@ def test_default_config_dry_run_plans_every_stage(plan):
         # Backprop for 3 of the 4, Table 3's Saliency for VGG, Table 5's 6 sets for A and B
         **{f"heatmaps__digits_loc__{m}": 1 for m in ("alexnet", "vgg", "googlenet", "resnet")},
         **{f"heatmaps__digits_multi__{m}": 1 for m in ("A", "B")},
+        "heatmaps__mnist_real__mnist_net": 1,  # the deletion experiment's sets on the MNIST network
         "heatmaps": 2 * 1,  # VGG's 2 occlusion sets (bundle: false) x 1 shard, jobs of their own
         "localization": 4,  # one job per model, every method of Table 1
         "table1": 1,
@@ -123,7 +124,14 @@ def test_default_config_dry_run_plans_every_stage(plan):
         "user_study_kit": 1,
         "table4": 1,
         "claims": 1,
-        "table_html": 8,
+        "table_html": 10,
+        # beyond the study: one job per model for the randomized maps / the curves, a table and a figure job each
+        "sanity_maps": 3,
+        "sanity_table": 1,
+        "sanity_figures": 1,
+        "deletion_rows": 4,
+        "deletion_table": 1,
+        "deletion_figures": 1,
         "all": 1,
         # the study's own results: one job for its three tables and figure, one page each
         "study_tables": 1,
