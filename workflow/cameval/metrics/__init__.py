@@ -11,6 +11,16 @@ list of boxes (one box alone is accepted too). ::
     metrics.rank_correlation(a, b, size=14)
     mask = metrics.binarize(hmap, percentile=10)       # hmap > 10th percentile of its positive values
     metrics.contrastivity(masks, positive)             # masks [K, H, W]: mean Hamming / |union| vs the others
+
+The field's later tests (torch models and tensors in, numpy out)::
+
+    curves = metrics.deletion_curves(model, x, maps, target, step=None, fill=0.0)  # [N, ceil(HW/step) + 1]
+    curves = metrics.insertion_curves(model, x, maps, target, step=None)           # from RISE's blur
+    auc = metrics.curve_auc(curves)                    # (sum - first/2 - last/2) / (len - 1), RISE's
+    filled = metrics.noisy_linear_impute(pixels, removed, noise=0.01)   # ROAD's imputer, [C, H, W]
+    correct = metrics.road(model, pixels, maps, labels, mean, std, order="morf")   # [P, N] of 0/1
+    for layer, randomized in metrics.randomized_models(model, mode="cascading", seed=0): ...
+    metrics.map_similarity(a, b, "spearman_abs")       # spearman_abs | spearman | ssim | hog
 """
 
 from __future__ import annotations
@@ -38,6 +48,18 @@ _SUBMODULE = {
     ),
     **dict.fromkeys(("argmax_point", "pointing_hit", "recall_hit"), "pointing"),
     **dict.fromkeys(("rank_correlation", "reduce_channels"), "rankcorr"),
+    **dict.fromkeys(
+        ("check_step", "curve_auc", "deletion_curves", "insertion_curves", "pixel_ranks", "rise_blur", "rise_kernel"),
+        "deletion",
+    ),
+    **dict.fromkeys(
+        ("check_order", "check_percentages", "imputation_system", "noisy_linear_impute", "removal_masks", "road"),
+        "road",
+    ),
+    **dict.fromkeys(
+        ("check_measure", "check_mode", "map_similarity", "randomizable_layers", "randomized_models", "scale_abs"),
+        "sanity",
+    ),
     **dict.fromkeys(("bootstrap_ci", "mean_ci", "paired_compare", "wilcoxon_test"), "stats"),
 }
 
@@ -45,6 +67,9 @@ _SUBMODULE = {
 # `fidelity` is both a submodule and its function: imported here, so that the name is the function
 # (a lazy import of the submodule would bind the module to it)
 from cameval.metrics.fidelity import binarize, contrastivity, fidelity, hamming_ratio  # noqa: E402
+
+# the same for `road` (numpy only on import)
+from cameval.metrics.road import road  # noqa: E402
 
 
 def __getattr__(name: str):
@@ -84,4 +109,23 @@ __all__ = [
     "iobb",
     "auroc",
     "mean_auroc",
+    "deletion_curves",
+    "insertion_curves",
+    "curve_auc",
+    "rise_blur",
+    "rise_kernel",
+    "pixel_ranks",
+    "check_step",
+    "noisy_linear_impute",
+    "imputation_system",
+    "removal_masks",
+    "road",
+    "check_percentages",
+    "check_order",
+    "randomized_models",
+    "randomizable_layers",
+    "map_similarity",
+    "scale_abs",
+    "check_measure",
+    "check_mode",
 ]
