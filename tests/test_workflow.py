@@ -397,6 +397,31 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tiny_run, tiny_r
     assert overall["auroc"].between(0, 1).all()
     per = t5[(t5["finding"] != "all") & (t5["measure"] == "inbox") & (t5["set"] == "xr_ig")]
     assert per.groupby("model")["n"].sum().tolist() == [12, 12]
+    # beyond the study: the sanity table (cascading, independent, the shuffled-label twin) and the deletion table
+    sa = pd.read_csv(tmp_path / "results/tables/sanity.csv")
+    assert set(sa["model"]) == {"vgg", "resnet"} and set(sa["mode"]) == {"cascading", "independent", "data"}
+    assert sa["similarity"].dropna().between(-1, 1).all() and set(sa["measure"]) == {
+        "spearman_abs",
+        "spearman",
+        "ssim",
+        "hog",
+    }
+    assert sa.loc[sa["mode"] == "data", "twin"].eq("vgg_shuffled").all()
+    de = pd.read_csv(tmp_path / "results/tables/deletion.csv")
+    assert set(de["model"]) == {"vgg", "mnist_net"} and {"random", "guided_gradcam"} <= set(de["set"])
+    for col in ("deletion_auc", "insertion_auc", "road_morf", "road_lerf", "morf_p20", "lerf_p80"):
+        assert de[col].between(0, 1).all() and (de[f"{col}_low"] <= de[col] + 1e-12).all(), col
+    claims = pd.read_csv(tmp_path / "results/claims.csv").set_index("id")
+    for claim in (
+        "guided-fail-model-randomization",
+        "gradcam-data-randomization",
+        "table7-deletion-road",
+        "road-consistency",
+        "beats-random-map",
+    ):
+        assert claims.loc[claim, "study_verdict"].startswith("not decided by the study's published results"), claim
+    for name in ("sanity_cascade", "sanity_curves", "deletion_curves", "road"):
+        assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 10_000, name
     for name in ("figure1", "appendix_b", "appendix_c", "appendix_f", "appendix_g", "table5", "appendix_e"):
         assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 10_000, name
     # Table 4's kit: 4 images x 2 methods, the key apart from the page, no model named in the page

@@ -14,7 +14,7 @@ TITLE = "Sanity checks — similarity to the unchanged model's maps (mean [95 % 
 
 #: the measures as the table prints them
 MEASURE_LABELS = {
-    "spearman_abs": "Spearman |map|",
+    "spearman_abs": "Spearman (abs.)",
     "spearman": "Spearman",
     "ssim": "SSIM",
     "hog": "HOG (Spearman)",
