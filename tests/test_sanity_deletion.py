@@ -209,3 +209,88 @@ def test_sanity_table_and_claims_on_a_hand_built_case():
     unfit, _ = sanity_table({"vgg": df}, {"vgg": {"train_acc": 0.2}}, min_fit=0.9, bound=0.5, n_boot=200)
     v = claim_gradcam_data_randomization({"sanity": unfit}, ctx)
     assert v.verdict.startswith("not evaluated (no twin fit its shuffled labels")
+
+
+# --- the jobs' torch work, on a random small VGG and real digit canvases (tests/test_wiring.py's source) ---
+
+from test_wiring import N, shard, source  # noqa: E402, F401  # the fixture and its shard helper
+
+
+def _up(maps, size):
+    return torch.nn.functional.interpolate(
+        torch.as_tensor(maps)[:, None], size=size, mode="bilinear", align_corners=False
+    )[:, 0]
+
+
+def test_sanity_maps_are_captums_gradcam_of_each_randomized_copy_and_the_twins(source, tmp_path):  # noqa: F811
+    from captum.attr import LayerGradCam
+
+    from cameval import metrics
+    from cameval.experiments.sanity.compute import sanity_maps
+    from cameval.experiments.sanity.rows import read_maps, similarity_rows
+    from cameval.store import Shard
+
+    sets = {
+        "gradcam": shard(source, "gc1", "gradcam", "top1"),
+        "guided_backprop": shard(source, "gb1", "guided_backprop", "top1"),
+    }
+    specs = {
+        "gradcam": {"method": "gradcam", "params": {}},
+        "guided_backprop": {"method": "guided_backprop", "params": {}},
+    }
+    out = tmp_path / "sanity.h5"
+    sanity_maps(
+        source["weights"], source["images"], source["manifest"], {k: [v] for k, v in sets.items()}, specs, out,
+        split="test", n_images=4, twin=source["weights"], twin_name="same", modes=("cascading",), layers=2, seed=0,
+    )  # fmt: skip
+    got = read_maps(out)
+    assert got["columns"] == ["gradcam", "guided_backprop", "guided_gradcam", "random"]
+    with Shard(sets["gradcam"]) as s:
+        cam, targets = np.asarray(s.maps[:4])[:, 0], np.asarray(s.targets)[:4, 0]
+    np.testing.assert_allclose(got["original"][0], _up(cam, (32, 32)).numpy(), rtol=1e-5, atol=1e-6)
+    # the twin here is the model itself: its maps are the shard's
+    np.testing.assert_allclose(got["data"][0], got["original"][0], rtol=1e-4, atol=1e-5)
+    x = source["x"][:4]
+    copies = list(metrics.randomized_models(source["model"], mode="cascading", seed=0))[:2]
+    assert got["layers"]["cascading"] == [name for name, _ in copies]
+    for k, (_, net) in enumerate(copies):
+        net.eval()
+        layer = dict(net.named_modules())[source["layer"]]
+        ref = LayerGradCam(net, layer).attribute(x, target=torch.as_tensor(targets), relu_attributions=True)
+        np.testing.assert_allclose(
+            got["modes"]["cascading"][k, 0], _up(ref[:, 0].detach(), (32, 32)).numpy(), rtol=1e-4, atol=1e-6
+        )
+    rows = similarity_rows(out, ["spearman_abs"])
+    r = rows[(rows["mode"] == "cascading") & (rows["step"] == 1) & (rows["set"] == "guided_backprop")]
+    for i, value in enumerate(r["value"]):
+        a, b = np.abs(got["original"][1, i]).ravel(), np.abs(got["modes"]["cascading"][0, 1, i]).ravel()
+        assert value == pytest.approx(stats.spearmanr(a, b).statistic)
+    data = rows[(rows["mode"] == "data") & (rows["set"] == "gradcam")]
+    assert data["layer"].eq("same").all() and np.allclose(data["value"].dropna(), 1.0)
+
+
+def test_deletion_rows_are_the_librarys_curves_of_the_shards_maps(source, tmp_path):  # noqa: F811
+    from cameval import metrics
+    from cameval.experiments.deletion.compute import deletion_rows
+    from cameval.store import Shard
+
+    sets = {"gradcam": shard(source, "gc1", "gradcam", "top1")}
+    df = deletion_rows(
+        source["weights"], source["images"], source["manifest"], {"gradcam": [sets["gradcam"]]},
+        {"gradcam": {"method": "gradcam"}}, tmp_path / "rows.csv", tmp_path / "curves.h5",
+        split="test", n_images=N, step=64, percentages=(25, 75), seed=0,
+    )  # fmt: skip
+    with Shard(sets["gradcam"]) as s:
+        cam, targets = np.asarray(s.maps[:N])[:, 0], torch.as_tensor(np.asarray(s.targets)[:N, 0])
+    model = source["model"].eval()
+    maps = _up(cam, (32, 32))
+    expected = metrics.curve_auc(metrics.deletion_curves(model, source["x"], maps, targets, step=64))
+    got = df[df["set"] == "gradcam"]
+    np.testing.assert_allclose(got["deletion_auc"], expected, rtol=1e-5)
+    labels = torch.as_tensor(source["test"]["label"].to_numpy(copy=True)[:N])
+    pixels = torch.as_tensor(source["pixels"], dtype=torch.float32).permute(0, 3, 1, 2) / 255
+    morf = metrics.road(
+        model, pixels, maps, labels, list(source["mean"]), list(source["std"]), percentages=(25, 75), seed=0
+    )
+    np.testing.assert_array_equal(got[["morf_p25", "morf_p75"]].to_numpy().T, morf)
+    assert set(df["set"]) == {"gradcam", "random"} and len(df) == 2 * N
