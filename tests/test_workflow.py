@@ -194,8 +194,11 @@ def test_paper_config_dry_run_against_imagenet_fixture(plan):
     out = plan("paper", "all")
     counts = job_counts(out)
     # ImageNet, MNIST, CIFAR-10 and ChestX-ray14; the two Table 7 networks are trained, the rest
-    # imported (VGG-16, AlexNet, GoogLeNet and the X-ray models A and B)
-    assert counts["import_model"] == 3 + 2 and counts["dataset"] == 4 and counts["train_model"] == 2
+    # imported (VGG-16, AlexNet, GoogLeNet, ResNet-50 of the sanity and deletion experiments, and the X-ray
+    # models A and B)
+    assert counts["import_model"] == 4 + 2 and counts["dataset"] == 4 and counts["train_model"] == 2
+    # beyond the study: VGG-16 and ResNet-50 randomized, and deletion / ROAD on them and the MNIST network
+    assert counts["sanity_maps"] == 2 and counts["deletion_rows"] == 3
     out = plan("paper", "results/tables/table1.csv")
     assert job_counts(out)["heatmaps"] == 6  # 4 images: one shard per model and CAM method
     # Table 2 reads those Grad-CAM shards of VGG-16 and GoogLeNet; Table 3 only VGG-16's maps
