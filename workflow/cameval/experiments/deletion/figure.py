@@ -75,29 +75,40 @@ def curves_figure(curves: dict[str, str], path: str | os.PathLike, n_boot: int =
 
 
 def road_figure(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """One panel per model: ROAD accuracy against the percentage of pixels imputed, MoRF (solid) and
-    LeRF (dashed) per method, with the table's 95 % intervals as bands."""
+    """Per model (rows): ROAD accuracy against the percentage of pixels imputed, MoRF (left: most relevant
+    first, lower is better) and LeRF (right: least relevant first, higher is better), one line per
+    method with the table's 95 % intervals as bands."""
     ps = sorted({float(c[len("morf_p") :]) for c in table.columns if c.startswith("morf_p") and c.count("_") == 1})
     models = list(dict.fromkeys(table["model"]))
-    fig, axes = panel_grid(len(models), 1, (6.8, 2.9 * len(models) + 0.3))
+    fig, axes = panel_grid(len(models), 2, (9.0, 2.7 * len(models) + 0.3))
     colours = pyplot().get_cmap("tab10")
     for r, model in enumerate(models):
-        ax = axes[r, 0]
-        for j, (_, row) in enumerate(table[table["model"] == model].iterrows()):
-            colour = "0.3" if row["method"] == "random" else colours(j % 10)
-            for order, ls in (("morf", "-"), ("lerf", "--")):
+        for k, (order, title) in enumerate(
+            (("morf", "MoRF: most relevant imputed first ↓"), ("lerf", "LeRF: least relevant imputed first ↑"))
+        ):
+            ax = axes[r, k]
+            for j, (_, row) in enumerate(table[table["model"] == model].iterrows()):
+                random = row["method"] == "random"
+                colour = "0.3" if random else colours(j % 10)
                 y = np.array([row[f"{order}_p{p:g}"] for p in ps], dtype=float)
                 low = np.array([row[f"{order}_p{p:g}_low"] for p in ps], dtype=float)
                 high = np.array([row[f"{order}_p{p:g}_high"] for p in ps], dtype=float)
-                name = set_label(row["set"], row["method"]) if order == "morf" else None
-                ax.plot(ps, y, ls=ls, marker="o", ms=3, lw=1.1, color=colour, label=name)
-                ax.fill_between(ps, low, high, color=colour, alpha=0.08, lw=0)
-        ax.plot([], [], color="k", ls="-", label="MoRF (most relevant removed)")
-        ax.plot([], [], color="k", ls="--", label="LeRF (least relevant removed)")
-        ax.set_xlabel("pixels imputed (%)", fontsize=8)
-        ax.set_ylabel("accuracy", fontsize=8)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"{model}: ROAD, noisy linear imputation", fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+                ax.plot(
+                    ps,
+                    y,
+                    ls="--" if random else "-",
+                    marker="o",
+                    ms=3,
+                    lw=1.1,
+                    color=colour,
+                    label=set_label(row["set"], row["method"]),
+                )
+                ax.fill_between(ps, low, high, color=colour, alpha=0.06, lw=0)
+            ax.set_xlabel("pixels imputed (%)", fontsize=8)
+            ax.set_ylabel("accuracy", fontsize=8)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_title(f"{model}, {title}", fontsize=8)
+            ax.tick_params(labelsize=7)
+        axes[r, 1].legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.suptitle("ROAD (noisy linear imputation): accuracy after imputing pixels in each map's order", fontsize=9)
     save(fig, path)
