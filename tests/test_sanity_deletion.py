@@ -294,3 +294,26 @@ def test_deletion_rows_are_the_librarys_curves_of_the_shards_maps(source, tmp_pa
     )
     np.testing.assert_array_equal(got[["morf_p25", "morf_p75"]].to_numpy().T, morf)
     assert set(df["set"]) == {"gradcam", "random"} and len(df) == 2 * N
+
+
+def test_a_shuffled_label_twin_reports_its_accuracy_on_the_labels_it_was_trained_on(tmp_path):
+    from cameval.data.digits import make_digits_loc
+    from cameval.models import load_model
+    from cameval.models.train import split_tensors, train_on_dataset
+
+    torch.set_num_threads(1)
+    make_digits_loc(
+        tmp_path / "i.h5", tmp_path / "m.csv", size=32, counts={"train": 40, "val": 8, "test": 8}, clutter=1, seed=0
+    )
+    out = {k: str(tmp_path / f"twin.{k}") for k in ("safetensors", "json", "csv")}
+    result = train_on_dataset(
+        "small_vgg", 10, str(tmp_path / "i.h5"), str(tmp_path / "m.csv"), out["safetensors"], out["json"], out["csv"],
+        epochs=2, lr=0.01, batch_size=8, seed=5, shuffle_labels=True,
+    )  # fmt: skip
+    x, y = split_tensors(str(tmp_path / "i.h5"), str(tmp_path / "m.csv"), "train")
+    shuffled = shuffled_labels(y, 5)
+    with torch.no_grad():
+        predicted = load_model(out["safetensors"])(x).argmax(1)
+    assert result["shuffle_labels"] is True and result["n_val"] == len(y)  # selected on the shuffled labels
+    assert result["train_acc"] == pytest.approx((predicted == shuffled).float().mean().item())
+    assert result["chance"] == pytest.approx(torch.bincount(y).max().item() / len(y))
