@@ -22,7 +22,9 @@ def _true(values: pd.Series) -> pd.Series:
 def claim_guided_fail_cascade(tables: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
     t = tables["sanity"]
     criterion = (
-        "cascading randomization, at the step where the last convolution (and everything above it) is re-initialized: "
+        "cascading randomization, at the step where the last convolution (the cascade's first, in the reverse of "
+        "named_modules() order: in a ResNet block the shortcut's 1×1 convolution) and everything above it are "
+        "re-initialized: "
         "Spearman ρ of |map| with the unchanged model's map, Guided Backprop's and Guided Grad-CAM's minus Grad-CAM's, "
         "on every model; " + PAIRED_CRITERION.format(unit="images", alpha=ctx.alpha)
     )

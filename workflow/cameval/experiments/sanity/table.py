@@ -127,7 +127,8 @@ def notes(cfg: dict, models: list[str], twins: dict[str, dict], dataset: str, se
         f"by their reset_parameters() under seed {seed}, from the output down: cascading (cumulative) and "
         f"independent (one at a time), over {layers} "
         "(cameval.metrics.randomized_models); step k randomizes the k-th of them; 'last conv.' marks the cascade's "
-        "step where the last convolution (with everything above it) is randomized.",
+        "step where the last convolution (with everything above it) is randomized: the first convolution in the "
+        "reverse of named_modules() order (in a ResNet block the shortcut's 1×1 convolution).",
         "Maps of the unchanged model are the heatmap shards'; each randomized copy's are computed with the same "
         "method, parameters, layer and class. Guided Grad-CAM = Guided Backprop ⊙ upsampled Grad-CAM (as Table 3).",
         f"Every map is one channel at the input's size: CAM-type maps upsampled bilinearly, pixel-type maps reduced "
