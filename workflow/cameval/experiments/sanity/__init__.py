@@ -15,6 +15,7 @@ record and the config helpers its rules read.
 
 from __future__ import annotations
 
+from cameval import metrics
 from cameval.errors import ConfigError
 from cameval.experiments.record import Experiment, require, require_dataset_models, table_files
 from cameval.experiments.sanity.claims import CLAIMS
@@ -75,6 +76,8 @@ def check(config: dict, shipped) -> None:
             f"sanity.hog_cell: {s['hog_cell']} px is larger than the maps allow: {s['dataset']}'s maps are "
             f"{side} px a side (expected at most {side // 2}: HOG's 2×2-cell blocks need two cells a side)"
         )
+    for measure in s["measures"]:  # the library's own checks of the maps' size (SSIM's window)
+        metrics.check_measure(measure, s["hog_cell"], None if side is None else (side, side), where="sanity.measures")
     for model, twin in s["shuffled"].items():
         key = f"sanity.shuffled.{model}"
         if model not in s["models"]:
