@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "workflow" / "scripts"
 #: the jobs that read CSVs and write tables, claims and report pages: none of them needs torch
 TABLE_JOBS = sorted(
-    [p.name for p in SCRIPTS.glob("table*.py")] + ["fgsm_table.py", "claims.py", "study_tables.py", "table_html.py"]
+    [p.name for p in SCRIPTS.glob("table*.py")]
+    + ["fgsm_table.py", "claims.py", "study_tables.py", "table_html.py"]
+    + ["sanity_table.py", "sanity_figures.py", "deletion_table.py", "deletion_figures.py"]
 )
 
 
@@ -53,6 +55,20 @@ def test_the_experiment_registry_loads_without_torch():
         [sys.executable, "-c", code], env={"PYTHONPATH": str(ROOT / "workflow")}, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("package", ["sanity", "deletion"])
+def test_only_the_compute_module_of_an_experiment_package_imports_torch(package):
+    """The target shape of an experiment package: its torch work in ``compute.py``; rows, table,
+    figure, claims and the record read files and start without it (at module level or in a function)."""
+    folder = ROOT / "workflow/cameval/experiments" / package
+    heavy = ("torch", "torchvision", "cameval.explain", "cameval.models", "cameval.heatmaps", "cameval.batches")
+    for path in sorted(folder.glob("*.py")):
+        found = [m for m in imported_modules(path) if m.split(".")[0] in heavy[:2] or m.startswith(heavy[2:])]
+        if path.name == "compute.py":
+            assert "torch" in found, path
+        else:
+            assert not found, f"{path.name} imports {found}"
 
 
 def test_models_train_and_multilabel_do_not_import_each_other():

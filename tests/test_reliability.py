@@ -52,6 +52,17 @@ CASES = {
     "images_per_model": ("config", "`table7.images: {mnist_net: 100}` without the other model"),
     "role_method": ("config", "`table4.guided_backprop: gradcam` (a Grad-CAM set in the Guided Backprop role)"),
     "model_dataset": ("config", "`table5.models: [A, vgg]` (vgg is trained on digits-loc, not digits-multi)"),
+    "road_percentage": ("config", "`deletion.percentages: [20, 100]` (a percentage outside (0, 100))"),
+    "deletion_step": ("config", "`deletion.step: 0` (a step below 1)"),
+    "sanity_mode": ("config", "`sanity.modes: [cascade]` (an unknown randomization mode)"),
+    "sanity_measure": ("config", "`sanity.measures: [pearson]` (an unknown similarity measure)"),
+    "hog_cell": ("config", "`sanity.hog_cell: 24` on 32 px maps (a HOG cell larger than two cells a side allow)"),
+    "sanity_set": ("config", "`sanity.methods: [gradcam, smoothgrad]` (a set the config's heatmaps lack)"),
+    "deletion_model": ("config", "`deletion.models: [vgg, vgg19]` (a model the config lacks)"),
+    "shuffled_twin": (
+        "config",
+        "`sanity.shuffled: {vgg: googlenet}` (not a shuffled-label model of vgg's architecture)",
+    ),
     "answers_trailing_comma": ("answers", "one rater's row of `answers.csv` with a trailing comma (`sed '2s/$/,/'`)"),
     "answers_extra_field": ("answers", "a row with one field more than the header, in the middle of the file"),
     "answers_empty": ("answers", "an empty `answers.csv`"),
@@ -323,6 +334,30 @@ BAD_CONFIGS = [
         "model_dataset",
         lambda c: c["table5"].update(models=["A", "vgg"]),
         "table5.models: vgg is trained on digits-loc, not on table5.dataset digits-multi",
+    ),
+    (
+        "road_percentage",
+        lambda c: c["deletion"].update(percentages=[20, 100]),
+        "['deletion']['properties']['percentages']",
+    ),
+    ("deletion_step", lambda c: c["deletion"].update(step=0), "['deletion']['properties']['step']"),
+    ("sanity_mode", lambda c: c["sanity"].update(modes=["cascade"]), "['sanity']['properties']['modes']"),
+    ("sanity_measure", lambda c: c["sanity"].update(measures=["pearson"]), "['sanity']['properties']['measures']"),
+    ("hog_cell", lambda c: c["sanity"].update(hog_cell=24), "sanity.hog_cell: 24 px is larger than the maps allow"),
+    (
+        "sanity_set",
+        lambda c: c["sanity"].update(methods=["gradcam", "smoothgrad"]),
+        "sanity.methods: 'smoothgrad' is not defined",
+    ),
+    (
+        "deletion_model",
+        lambda c: c["deletion"].update(models=["vgg", "vgg19"]),
+        "deletion.models: 'vgg19' is not defined",
+    ),
+    (
+        "shuffled_twin",
+        lambda c: c["sanity"].update(shuffled={"vgg": "googlenet"}),
+        "sanity.shuffled.vgg: googlenet: models.googlenet is not trained here with train.shuffle_labels: true",
     ),
 ]
 

@@ -79,7 +79,16 @@ def paper_copy(tmp_path, paper_fixtures):
 
 
 # Rules that run a model on config["device"]: they, and only they, ask for a GPU with device: cuda
-GPU_RULES = {"heatmaps", "one_pixel", "one_pixel_study", "class_maps", "fidelity", "model_accuracy"}
+GPU_RULES = {
+    "heatmaps",
+    "one_pixel",
+    "one_pixel_study",
+    "class_maps",
+    "fidelity",
+    "model_accuracy",
+    "sanity_maps",
+    "deletion_rows",
+}
 
 
 def test_cluster_jobs_get_their_own_memory_and_a_gpu_only_with_device_cuda(paper_copy):
@@ -255,6 +264,8 @@ def test_every_rule_is_grouped_on_the_cluster_unless_it_computes():
         "class_maps",
         "fidelity",
         "model_accuracy",
+        "sanity_maps",
+        "deletion_rows",
     }
     assert GPU_RULES <= compute
     assert set(grouped) <= rules, f"groups name rules that do not exist: {set(grouped) - rules}"

@@ -88,7 +88,7 @@ def test_default_config_dry_run_plans_every_stage(plan):
     # per heatmap set (4 CAM sets + IG + Gradient SHAP) and model
     assert counts == {
         "dataset": 4,
-        "train_model": 8,
+        "train_model": 9,  # with vgg_shuffled, the sanity experiment's shuffled-label twin
         "import_model": 1,
         "model_accuracy": 2,
         # heatmap_bundles: one job per model computes the first (here: only) shard of each set it is
@@ -96,6 +96,7 @@ def test_default_config_dry_run_plans_every_stage(plan):
         # Backprop for 3 of the 4, Table 3's Saliency for VGG, Table 5's 6 sets for A and B
         **{f"heatmaps__digits_loc__{m}": 1 for m in ("alexnet", "vgg", "googlenet", "resnet")},
         **{f"heatmaps__digits_multi__{m}": 1 for m in ("A", "B")},
+        "heatmaps__mnist_real__mnist_net": 1,  # the deletion experiment's sets on the MNIST network
         "heatmaps": 2 * 1,  # VGG's 2 occlusion sets (bundle: false) x 1 shard, jobs of their own
         "localization": 4,  # one job per model, every method of Table 1
         "table1": 1,
@@ -123,7 +124,14 @@ def test_default_config_dry_run_plans_every_stage(plan):
         "user_study_kit": 1,
         "table4": 1,
         "claims": 1,
-        "table_html": 8,
+        "table_html": 10,
+        # beyond the study: one job per model for the randomized maps / the curves, a table and a figure job each
+        "sanity_maps": 3,
+        "sanity_table": 1,
+        "sanity_figures": 1,
+        "deletion_rows": 4,
+        "deletion_table": 1,
+        "deletion_figures": 1,
         "all": 1,
         # the study's own results: one job for its three tables and figure, one page each
         "study_tables": 1,
@@ -186,8 +194,11 @@ def test_paper_config_dry_run_against_imagenet_fixture(plan):
     out = plan("paper", "all")
     counts = job_counts(out)
     # ImageNet, MNIST, CIFAR-10 and ChestX-ray14; the two Table 7 networks are trained, the rest
-    # imported (VGG-16, AlexNet, GoogLeNet and the X-ray models A and B)
-    assert counts["import_model"] == 3 + 2 and counts["dataset"] == 4 and counts["train_model"] == 2
+    # imported (VGG-16, AlexNet, GoogLeNet, ResNet-50 of the sanity and deletion experiments, and the X-ray
+    # models A and B)
+    assert counts["import_model"] == 4 + 2 and counts["dataset"] == 4 and counts["train_model"] == 2
+    # beyond the study: VGG-16 and ResNet-50 randomized, and deletion / ROAD on them and the MNIST network
+    assert counts["sanity_maps"] == 2 and counts["deletion_rows"] == 3
     out = plan("paper", "results/tables/table1.csv")
     assert job_counts(out)["heatmaps"] == 6  # 4 images: one shard per model and CAM method
     # Table 2 reads those Grad-CAM shards of VGG-16 and GoogLeNet; Table 3 only VGG-16's maps
@@ -389,6 +400,31 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tiny_run, tiny_r
     assert overall["auroc"].between(0, 1).all()
     per = t5[(t5["finding"] != "all") & (t5["measure"] == "inbox") & (t5["set"] == "xr_ig")]
     assert per.groupby("model")["n"].sum().tolist() == [12, 12]
+    # beyond the study: the sanity table (cascading, independent, the shuffled-label twin) and the deletion table
+    sa = pd.read_csv(tmp_path / "results/tables/sanity.csv")
+    assert set(sa["model"]) == {"vgg", "resnet"} and set(sa["mode"]) == {"cascading", "independent", "data"}
+    assert sa["similarity"].dropna().between(-1, 1).all() and set(sa["measure"]) == {
+        "spearman_abs",
+        "spearman",
+        "ssim",
+        "hog",
+    }
+    assert sa.loc[sa["mode"] == "data", "twin"].eq("vgg_shuffled").all()
+    de = pd.read_csv(tmp_path / "results/tables/deletion.csv")
+    assert set(de["model"]) == {"vgg", "mnist_net"} and {"random", "guided_gradcam"} <= set(de["set"])
+    for col in ("deletion_auc", "insertion_auc", "road_morf", "road_lerf", "morf_p20", "lerf_p80"):
+        assert de[col].between(0, 1).all() and (de[f"{col}_low"] <= de[col] + 1e-12).all(), col
+    claims = pd.read_csv(tmp_path / "results/claims.csv").set_index("id")
+    for claim in (
+        "guided-fail-model-randomization",
+        "gradcam-data-randomization",
+        "table7-deletion-road",
+        "road-consistency",
+        "beats-random-map",
+    ):
+        assert claims.loc[claim, "study_verdict"].startswith("not decided by the study's published results"), claim
+    for name in ("sanity_cascade", "sanity_curves", "deletion_curves", "road"):
+        assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 10_000, name
     for name in ("figure1", "appendix_b", "appendix_c", "appendix_f", "appendix_g", "table5", "appendix_e"):
         assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 10_000, name
     # Table 4's kit: 4 images x 2 methods, the key apart from the page, no model named in the page

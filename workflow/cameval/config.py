@@ -106,6 +106,8 @@ ROLES = (
     ("table5", "cams", CAM_METHODS),
     ("table5", "pixels", PIXEL_METHODS),
     ("table6", "methods", CAM_METHODS),
+    ("sanity", "methods", MAP_METHODS),
+    ("deletion", "methods", MAP_METHODS),
 )
 #: roles that also take a library's or your own method (``pytorch_grad_cam:…``, ``captum:…``,
 #: ``module:function``) of a kind: every table that takes maps of that kind evaluates it
@@ -117,11 +119,13 @@ ROLE_KINDS = {
     ("table5", "cams"): ("cam",),
     ("table5", "pixels"): ("pixel",),
     ("table6", "methods"): ("cam",),
+    ("sanity", "methods"): ("cam", "pixel"),
+    ("deletion", "methods"): ("cam", "pixel"),
 }
 #: Figure 1 reads the heatmap sets of these names, each of the method of its name
 FIGURE1_SETS = ("gradcam", "gradcampp", "guided_backprop")
 #: experiments whose models must all be trained on the experiment's ``dataset``
-SAME_DATASET = ("table1", "figure1", "table2", "table3", "fgsm", "table4", "table5", "table6")
+SAME_DATASET = ("table1", "figure1", "table2", "table3", "fgsm", "table4", "table5", "table6", "sanity")
 
 _TOP = re.compile(r"^top([1-9][0-9]*)$")
 
@@ -291,6 +295,8 @@ def _check_targets(config: dict) -> None:
         ("figure1", ("methods",)),
         ("table3", ("gradcam", "guided_backprop", "occlusion", "methods")),
         ("table4", ("gradcam", "guided_backprop")),
+        ("sanity", ("methods",)),
+        ("deletion", ("methods",)),
     ):
         for key in keys if section in config else ():
             value = config[section][key]

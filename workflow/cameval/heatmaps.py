@@ -11,13 +11,13 @@ import time
 import numpy as np
 import torch
 
-from cameval import batches
+from cameval import batches, metrics
 from cameval.data.images import ImageSet, check_manifest
-from cameval.errors import ConfigError
-from cameval.explain import default_layer, explain_targets, logits_of, uses_layer
+from cameval.errors import ConfigError, DataError
+from cameval.explain import combine_guided_gradcam, default_layer, explain_targets, logits_of, uses_layer
 from cameval.models import model_digest
 from cameval.models.densenet import class_map, map_labels, resolve_layer
-from cameval.store import write_shard
+from cameval.store import Shard, write_shard
 
 log = logging.getLogger(__name__)
 
@@ -148,3 +148,90 @@ def compute_shard(
             "model_classes": model_classes or [],
         },
     )
+
+
+# --- one map per image and set, at the input's size: what the sanity and deletion experiments compare ---
+
+#: the column of the seeded random map (the floor a method has to beat) and of the Guided Grad-CAM
+#: formed from a Grad-CAM and a Guided Backprop set, beside the sets' own columns
+RANDOM, GUIDED_GRADCAM = "random", "guided_gradcam"
+
+
+def input_maps(maps, size: tuple[int, int], reduce: str) -> np.ndarray:
+    """Maps ``[N, h, w]`` (CAM-type, at a layer's grid: upsampled bilinearly to ``size``, as every
+    table upsamples them) or ``[N, C, H, W]`` (pixel-type: reduced to one channel with ``reduce``,
+    :func:`cameval.metrics.reduce_channels`, as Table 3 reduces them), as float32 ``[N, H, W]``."""
+    m = np.asarray(maps.detach().cpu().numpy() if isinstance(maps, torch.Tensor) else maps, dtype=np.float64)
+    if m.ndim == 3:
+        out = [metrics.upsample_map(a, size) for a in m]
+    elif m.ndim == 4:
+        out = [metrics.reduce_channels(a, reduce) for a in m]
+    else:
+        raise ValueError(f"maps: shape {list(m.shape)}, expected [N, h, w] or [N, C, H, W]")
+    return np.stack(out).astype(np.float32) if out else np.zeros((0, *size), np.float32)
+
+
+def random_maps(rows, size: tuple[int, int], seed: int, step: int = 0) -> np.ndarray:
+    """The seeded random map of each image: uniform on [0, 1) at ``size``, drawn by a generator
+    seeded by ``(seed, the image's row in its image set, step)`` — the same map for an image in any
+    job, a new one for each ``step`` (the sanity experiment's randomization steps)."""
+    return np.stack([np.random.default_rng([int(seed), int(i), int(step)]).random(size) for i in rows], axis=0).astype(
+        np.float32
+    )
+
+
+def first_maps(shard_paths: dict[str, list[str]], n_images: int) -> dict:
+    """The first ``n_images`` rows of each heatmap set's shards (``{set: [paths in shard order]}``),
+    each image's first map (the top-1 class's where the set's targets start with topK):
+    ``{"ids", "targets" [N], "layers" {set: layer}, "maps" {set: [N, ...]}}``. Every set must hold
+    the same images in the same order and explain the same class for each, else a DataError names
+    the shard."""
+    ids, targets, layers, maps = None, None, {}, {}
+    for name, paths in shard_paths.items():
+        got_ids, got_t, got_m = [], [], []
+        for path in paths:
+            with Shard(path) as s:
+                k = min(len(s), n_images - len(got_ids))
+                if k <= 0:
+                    break
+                got_ids += s.ids[:k]
+                got_t.append(np.asarray(s.targets)[:k, 0])
+                got_m.append(np.asarray(s.maps[:k])[:, 0])
+                layers[name] = str(s.attrs.get("layer") or "") or None
+        if len(got_ids) < n_images:
+            raise DataError(f"{paths}: the shards of {name} hold {len(got_ids)} images, {n_images} were asked for")
+        t = np.concatenate(got_t).astype(np.int64)
+        if ids is None:
+            ids, targets = got_ids, t
+        elif got_ids != ids or not np.array_equal(t, targets):
+            raise DataError(
+                f"{paths[0]}: {name} explains other images or classes than {next(iter(shard_paths))} "
+                "(expected the same first images of the evaluation split, each for its top-1 class)"
+            )
+        maps[name] = np.concatenate(got_m)
+    return {"ids": ids or [], "targets": targets, "layers": layers, "maps": maps}
+
+
+def set_maps(model, x: torch.Tensor, targets: torch.Tensor, spec: dict, layer: str | None) -> torch.Tensor:
+    """One heatmap set's maps of ``targets`` ``[N]`` on ``model`` (any copy of the network: a
+    randomized one, the shuffled-label twin), as the heatmaps stage computes them: the set's method
+    and parameters, at ``layer`` (the layer its shards explain) where the method explains one.
+    Returns ``[N, h, w]`` or ``[N, C, H, W]`` (the first and only target of each image)."""
+    method = spec["method"]
+    m, _ = explain_targets(
+        model, x, targets[:, None], method, layer=layer if uses_layer(method) else None, **spec.get("params", {})
+    )
+    return m[:, 0].detach()
+
+
+def with_guided_gradcam(maps: dict, methods: dict[str, str]) -> dict:
+    """``maps`` (``{set: raw maps}``, ``methods``: ``{set: method}``) with Guided Grad-CAM formed as
+    Table 3 forms it (Guided Backprop ⊙ upsampled Grad-CAM, :func:`combine_guided_gradcam`) from the
+    first Grad-CAM and the first Guided Backprop set, where both are there and no set is Guided Grad-CAM."""
+    cam = next((s for s, m in methods.items() if m == "gradcam"), None)
+    gbp = next((s for s, m in methods.items() if m == "guided_backprop"), None)
+    if cam is None or gbp is None or GUIDED_GRADCAM in methods.values() or GUIDED_GRADCAM in maps:
+        return maps
+    out = dict(maps)
+    out[GUIDED_GRADCAM] = combine_guided_gradcam(torch.as_tensor(maps[gbp]), torch.as_tensor(maps[cam]))
+    return out

@@ -238,3 +238,17 @@ def label(name: str) -> str:
 def labels(*names: str) -> dict[str, str]:
     """``{name: label}`` for ``names``, in that order: a table's method columns."""
     return {n: label(n) for n in names}
+
+
+#: the column of a seeded random map (the sanity and deletion experiments' floor)
+RANDOM_MAP = "random"
+
+
+def set_label(heatmap: str, name: str) -> str:
+    """The printed label of heatmap set ``heatmap`` of method ``name``: the method's label, with the
+    set's name after it where a set of one of ours is named otherwise (``xr_gradcam_conv``); the
+    seeded random map (:data:`RANDOM_MAP`) prints as ``random map``."""
+    if name == RANDOM_MAP:
+        return "random map"
+    text = label(name)
+    return text if heatmap == name or split_name(name) else f"{text} ({heatmap})"

@@ -59,7 +59,7 @@ rule table_html:
     log:
         "logs/report/{table}.log",
     wildcard_constraints:
-        table=r"table\d+|table6_study|fgsm",
+        table=r"table\d+|table6_study|fgsm|sanity|deletion",
     conda:
         "../../envs/cameval.yaml"
     threads: 1

@@ -86,6 +86,13 @@ def split_accuracy(
     return out
 
 
+def shuffled_labels(labels: torch.Tensor, seed: int) -> torch.Tensor:
+    """``labels`` permuted among their images by a permutation seeded by ``seed`` (the class counts
+    stay those of the split)."""
+    gen = torch.Generator().manual_seed(int(seed))
+    return labels[torch.randperm(len(labels), generator=gen)]
+
+
 def train_on_dataset(
     arch: str,
     num_classes: int,
@@ -101,14 +108,26 @@ def train_on_dataset(
     weight_decay: float = 1e-4,
     seed: int = 0,
     build: dict | None = None,
+    shuffle_labels: bool = False,
 ) -> dict:
     """Train ``arch`` on the train split, keep the best val epoch, report test accuracy, save.
 
     A multi-label dataset (a manifest with a ``labels`` column) is trained with sigmoid outputs
     and binary cross-entropy instead, reporting mean AUROC
     (:func:`cameval.models.multilabel.train_multilabel_on_dataset`).
+
+    ``shuffle_labels``: the data randomization test's twin (Adebayo et al., NeurIPS 2018, sec. 4):
+    the train split's labels permuted among its images (:func:`shuffled_labels`, seeded by
+    ``seed``), the epoch that fits them best kept (the validation labels say nothing about such a
+    network), and its accuracy on those shuffled training labels reported as ``train_acc`` — a
+    network that did not fit them is no test.
     """
 
+    if shuffle_labels and is_multilabel(read_manifest(manifest)):
+        raise DataError(
+            f"{manifest}: shuffle_labels on a multi-label set (expected a single-label set: the data "
+            "randomization test permutes one label per image)"
+        )
     if is_multilabel(read_manifest(manifest)):
         return train_multilabel_on_dataset(
             arch,
@@ -129,6 +148,9 @@ def train_on_dataset(
     torch.manual_seed(seed)
     model = build_model(arch, num_classes=num_classes, **(build or {}))
     train, val, test = (split_tensors(images, manifest, s, num_classes) for s in ("train", "val", "test"))
+    if shuffle_labels:
+        train = (train[0], shuffled_labels(train[1], seed))
+        val = train  # the epoch that fits the shuffled labels best
     model, curve = train_classifier(
         model, train, val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, seed=seed
     )
@@ -143,6 +165,16 @@ def train_on_dataset(
         "n_val": len(val[0]),
         "n_test": len(test[0]),
     }
+    if shuffle_labels:
+        counts = torch.bincount(train[1], minlength=num_classes)
+        result.update(
+            shuffle_labels=True,
+            train_acc=evaluate(model, *train)["acc"],
+            chance=float(counts.max()) / len(train[1]),
+        )
+        log.info(
+            "%s on shuffled labels: training accuracy %.4f (chance %.4f)", arch, result["train_acc"], result["chance"]
+        )
     log.info("%s: test accuracy %.4f (best epoch %d)", arch, result["test_acc"], result["best_epoch"])
     write_csv(pd.DataFrame(curve), curve_out)
     write_json(result, metrics_out)
