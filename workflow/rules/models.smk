@@ -23,6 +23,7 @@ rule train_model:
         runtime=per_attempt(60),
     params:
         spec=lambda w: config["models"][w.model],
+        builder=lambda w: checkcache.source_digest(config["models"][w.model]["arch"], f"models.{w.model}.arch"),
         seed=config["seed"],
     script:
         "../scripts/train_model.py"
@@ -45,6 +46,7 @@ rule import_model:
         runtime=per_attempt(30),
     params:
         spec=lambda w: config["models"][w.model],
+        builder=lambda w: checkcache.source_digest(config["models"][w.model]["arch"], f"models.{w.model}.arch"),
         source=lambda w: weights_source(w.model),
     script:
         "../scripts/import_model.py"
