@@ -34,7 +34,7 @@ from cameval.figures import as_rgb, class_label, panel_grid, save, tidy_row
 from cameval.formatting import fmt, row_interval
 from cameval.methods import label as method_label
 from cameval.methods import labels
-from cameval.store import read_class_maps
+from cameval.store import provenance, read_class_maps, write_cache
 from cameval.tables import aligned, paired_columns, stat_columns
 
 log = logging.getLogger(__name__)
@@ -73,10 +73,8 @@ def class_maps(
 
     ``params``: ``{method: keyword arguments}`` for library and own methods."""
     # torch and what loads it here only: the table and figure jobs of this module start without it
-    import h5py  # noqa: PLC0415  # (the writer's side; the readers use cameval.store)
     import torch  # noqa: PLC0415
 
-    import cameval  # noqa: PLC0415  # its version, beside torch's
     from cameval import batches  # noqa: PLC0415
     from cameval.explain import (  # noqa: PLC0415
         default_layer,
@@ -87,8 +85,6 @@ def class_maps(
         upsample,
         uses_layer,
     )
-    from cameval.io import atomic_path  # noqa: PLC0415
-    from cameval.models import model_digest  # noqa: PLC0415
 
     unknown = [m for m in methods if m not in METHODS and not is_external(m)]
     if unknown:
@@ -144,27 +140,39 @@ def class_maps(
     for method in methods:
         attrs[f"seconds_{method}"] = seconds[method]
         log.info("%s: %d images x %d classes in %.1f s", method, len(rows), k, seconds[method])
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as fh:
-        fh.create_dataset("ids", data=np.asarray(rows["id"], dtype=object), dtype=h5py.string_dtype())
-        fh.create_dataset("labels", data=rows["label"].to_numpy(dtype=np.int64))
-        fh.create_dataset("images", data=clean, compression="gzip")
-        for method, arr in maps.items():
-            fh.create_dataset(f"maps/{method}", data=arr, compression="gzip")
-        fh.attrs.update(
-            {
-                "layer": layer,
-                "ig_steps": ig_steps,
-                "background": background,
-                "methods": list(methods),
-                "shap_samples": shap_samples,
-                "model_digest": model_digest(weights),
-                "split": split,
-                "seconds": time.perf_counter() - t0,
-                "cameval_version": cameval.__version__,
-                "torch_version": str(torch.__version__),
-                **attrs,
-            }
-        )
+    spec = {
+        "methods": list(methods),
+        "layer": layer,
+        "ig_steps": ig_steps,
+        "background": background,
+        "shap_explainer": shap_explainer,
+        "shap_samples": shap_samples,
+        "seed": seed,
+        "params": params or {},
+        "images": int(n_images),
+    }
+    ids = rows["id"].tolist()
+    write_cache(
+        out,
+        ids,
+        {
+            "labels": rows["label"].to_numpy(dtype=np.int64),
+            "images": clean,
+            **{f"maps/{method}": arr for method, arr in maps.items()},
+        },
+        {
+            "layer": layer,
+            "ig_steps": ig_steps,
+            "background": background,
+            "methods": list(methods),
+            "shap_samples": shap_samples,
+            **provenance(weights, manifest, ids, spec),
+            "split": split,
+            "seconds": time.perf_counter() - t0,
+            **attrs,
+        },
+        compressed=("images", *(f"maps/{method}" for method in methods)),
+    )
 
 
 def fidelity_rows(

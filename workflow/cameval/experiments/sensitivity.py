@@ -38,7 +38,7 @@ from cameval.formatting import fmt, interval
 from cameval.methods import label as method_label
 from cameval.methods import labels
 from cameval.metrics import mean_ci, wilcoxon_test
-from cameval.store import ATTACK_ARRAYS, read_attacks
+from cameval.store import ATTACK_ARRAYS, provenance, read_attacks, write_cache
 from cameval.tables import describe
 
 log = logging.getLogger(__name__)
@@ -78,15 +78,11 @@ def attack_shard(
 ) -> None:
     """One-pixel attacks on rows ``[start, stop)`` of ``split`` and the maps before and after."""
     # torch and what loads it here only: the table and figure jobs of this module start without it
-    import h5py  # noqa: PLC0415  # (the writer's side; the readers use cameval.store)
     import torch  # noqa: PLC0415
 
-    import cameval  # noqa: PLC0415  # its version, beside torch's
     from cameval import batches  # noqa: PLC0415
     from cameval.attacks import one_pixel  # noqa: PLC0415
     from cameval.explain import default_layer, explain, logits_of  # noqa: PLC0415
-    from cameval.io import atomic_path  # noqa: PLC0415
-    from cameval.models import model_digest  # noqa: PLC0415
 
     model, rows = batches.load(weights, manifest, split, start, stop, device=device, shard=shard, error=DataError)
     layer = layer or default_layer(model)
@@ -163,30 +159,32 @@ def attack_shard(
     data["random_pixel"] = random_pixels(seed, range(start, stop), *data["clean"].shape[1:3])
     data["clean"] = data.pop("clean")  # the file's order: the attack, the random pixel, the images, the maps
     data |= {k: v.astype(np.float32) for k, v in found.items()}
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as fh:
-        fh.create_dataset("ids", data=np.asarray(rows["id"], dtype=object), dtype=h5py.string_dtype())
-        for key, arr in data.items():
-            big = np.asarray(arr).ndim >= 3
-            fh.create_dataset(key, data=arr, compression="gzip" if big else None)
-        fh.attrs.update(
-            {
-                "population": population,
-                "generations": generations,
-                "f": f,
-                "seed": seed,
-                "layer": layer,
-                "ig_steps": ig_steps,
-                "model_digest": model_digest(weights),
-                "dataset": dataset,
-                "split": split,
-                "shard": shard,
-                "rows": [start, stop],
-                "attack_seconds": attack_seconds,
-                "seconds": seconds,
-                "cameval_version": cameval.__version__,
-                "torch_version": str(torch.__version__),
-            }
-        )
+    spec = {
+        "attack": "one_pixel",
+        "population": population,
+        "generations": generations,
+        "f": f,
+        "seed": seed,
+        "layer": layer,
+        "ig_steps": ig_steps,
+    }
+    ids = rows["id"].tolist()
+    write_cache(
+        out,
+        ids,
+        data,
+        {
+            **spec,
+            **provenance(weights, manifest, ids, spec),
+            "dataset": dataset,
+            "split": split,
+            "shard": shard,
+            "rows": [start, stop],
+            "attack_seconds": attack_seconds,
+            "seconds": seconds,
+        },
+        compressed=tuple(k for k, v in data.items() if np.asarray(v).ndim >= 3),
+    )
 
 
 def pixel_map(m: np.ndarray, size) -> np.ndarray:
