@@ -26,7 +26,8 @@ rule figure1:
         n_images=config["figure1"]["images"],
         extra=gallery.extra_labels(config),
         specs=lambda w: {
-            m: heatmap_specs(m, [*gallery.HEATMAPS, *config["figure1"]["methods"]]) for m in config["figure1"]["models"]
+            m: heatmap_specs(m, [*gallery.HEATMAPS, *config["figure1"]["methods"]])
+            for m in config["figure1"]["models"]
         },
     script:
         "../scripts/figure1.py"

@@ -34,7 +34,7 @@ from cameval.figures import as_rgb, class_label, panel_grid, save, tidy_row
 from cameval.formatting import fmt, row_interval
 from cameval.methods import label as method_label
 from cameval.methods import labels
-from cameval.store import provenance, read_class_maps, write_cache
+from cameval.store import Expect, provenance, read_class_maps, write_cache
 from cameval.tables import aligned, paired_columns, stat_columns
 
 log = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ def fidelity_rows(
         )
     model = load_model(weights).to(device)
     index = read_manifest(manifest).set_index("id")["index"]
-    cached = read_class_maps(maps_h5, expected)
+    cached = read_class_maps(maps_h5, expected, Expect(weights, None, manifest))
     ids, labels, maps, explainer = cached["ids"], cached["labels"], cached["maps"], cached["explainer"]
     with ImageSet(images) as imgs:
         x = imgs.tensor(index.loc[ids].to_numpy()).to(device)
@@ -316,16 +316,21 @@ def accuracy_note(accuracy: dict[str, dict], datasets: dict[str, str], reference
 
 
 def appendix_g(
-    maps: dict[str, str], path: str | os.PathLike, n_images: int = 3, class_names: dict | None = None
+    maps: dict[str, str],
+    path: str | os.PathLike,
+    n_images: int = 3,
+    class_names: dict | None = None,
+    expect: dict[str, Expect] | None = None,
 ) -> None:
     """Appendix G: image, SHAP, Grad-CAM and Integrated Gradients of the label, per model
     (``maps[model]``: the class-map file of :func:`cameval.experiments.faithfulness.class_maps`;
-    ``class_names[model]``: that model's class names, or None for numbers)."""
+    ``class_names[model]``: that model's class names, or None for numbers; ``expect[model]``: what its
+    file must have been made from, :class:`cameval.store.Expect`)."""
     names = class_names or {}
     order = [("shap", "SHAP"), ("gradcam", "Grad-CAM"), ("integrated_gradients", "Integrated Gradients")]
     rows = []
     for model, file in maps.items():
-        fh = read_class_maps(file)
+        fh = read_class_maps(file, expect=(expect or {}).get(model))
         have = [(k, t) for k, t in order if k in fh["maps"]]
         for i in range(min(n_images, len(fh["labels"]))):
             label = int(fh["labels"][i])

@@ -16,7 +16,7 @@ from cameval.claims import FAILS, HOLDS, UNDECIDED, Claim, Context, Verdict, com
 from cameval.experiments.record import Experiment, require_dataset_models, table_files
 from cameval.figures import colorbar, overlay, panel_grid, save, tidy_row
 from cameval.formatting import row_interval
-from cameval.store import provenance, read_fgsm, write_cache
+from cameval.store import Expect, provenance, read_fgsm, write_cache
 from cameval.tables import stat_columns
 
 
@@ -111,11 +111,14 @@ def fgsm_table(rows: dict[str, pd.DataFrame], eps: float, n_boot: int = 1000, se
     return pd.DataFrame(full), pd.DataFrame(display)
 
 
-def appendix_c(attacks: dict[str, str], path: str | os.PathLike, n_images: int = 3) -> None:
-    """Appendix C: image and Grad-CAM of the true class, clean and after FGSM, per model."""
+def appendix_c(
+    attacks: dict[str, str], path: str | os.PathLike, n_images: int = 3, expect: dict[str, Expect] | None = None
+) -> None:
+    """Appendix C: image and Grad-CAM of the true class, clean and after FGSM, per model; ``expect[model]``:
+    what its file must have been made from (:class:`cameval.store.Expect`)."""
     rows = []
     for model, file in attacks.items():
-        f = read_fgsm(file)
+        f = read_fgsm(file, (expect or {}).get(model))
         for i in range(min(n_images, len(f["ids"]))):
             rows.append(
                 {k: f[k][i] for k in ("clean", "adv", "cam_clean", "cam_adv", "label", "pred_clean", "pred_adv")}
