@@ -120,22 +120,21 @@ def _own_module(method: str) -> tuple[str, ...]:
 
 
 def source_digest(name: str, key: str = "") -> str:
-    """SHA-256 of the source file of your own method or builder ``package.module:function``; ``""``
-    for cameval's and the libraries' (their versions are not tracked here).
+    """SHA-256 of the source file of a method or builder named ``package.module:function`` (your own,
+    or one of cameval's named that way); ``""`` for the names of cameval's table and the libraries'
+    (``pytorch_grad_cam:…``, ``captum:…``: their versions are not tracked here).
 
     Jobs that run your function carry this as a ``params`` value, so Snakemake reruns exactly them
     after an edit of that file ("params have changed"). An edit in another module your function
     imports is not seen. A module that cannot be found is a :class:`ConfigError` naming ``key``.
     """
-    if library(name):
+    parts = split_name(name)
+    if parts is None or library(name):
         return ""
-    modules = _own_module(name)
-    if not modules:
-        return ""
-    path = module_file(modules[0])
+    path = module_file(parts[0])
     if path is None:
         raise ConfigError(
-            f"{key or name}: cannot find the source file of module {modules[0]} (expected a package importable "
+            f"{key or name}: cannot find the source file of module {parts[0]} (expected a package importable "
             "from the workflow, with a .py file per module: pip install -e your package, or put it on PYTHONPATH)"
         )
     return hashlib.sha256(path.read_bytes()).hexdigest()

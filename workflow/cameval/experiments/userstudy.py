@@ -109,7 +109,8 @@ def read_answers(path: str | os.PathLike, key: pd.DataFrame, key_path: str | os.
     Layout: a header ``rater, kit, <item ids>`` (``kit`` only where the key has one) and one
     row per rater. Read strictly (a row with a field more or less than the header is an error,
     not a shift); the kit id of every row must be the key's; every item of the key has its
-    column and no other column is there; rater ids are unique.
+    column and no other column is there; rater ids are unique (a rater given twice is an error
+    naming both lines).
     """
     path = Path(path)
     header, rows = read_csv_strict(
@@ -141,11 +142,14 @@ def read_answers(path: str | os.PathLike, key: pd.DataFrame, key_path: str | os.
     extra = [c for c in items if c not in set(key["item"])]
     if extra:
         raise DataError(f"{path}: columns {extra} are no items of {key_path}")
-    if answers[rater_col].duplicated().any():
-        raise DataError(
-            f"{path}: rater ids {sorted(set(answers.loc[answers[rater_col].duplicated(), rater_col]))} "
-            "appear more than once (expected one row per rater)"
-        )
+    first: dict[str, int] = {}
+    for (line, _), rater in zip(rows, answers[rater_col], strict=True):
+        if rater in first:
+            raise DataError(
+                f"{path}: lines {first[rater]} and {line} both hold rater {rater!r} (expected one row per rater: "
+                "a rater counted twice would weigh twice in every mean and interval; delete one of them)"
+            )
+        first[rater] = line
     return answers[[rater_col, *key["item"]]].rename(columns={rater_col: "rater"})
 
 
@@ -156,8 +160,8 @@ def read_survey_export(path: str | os.PathLike, key: pd.DataFrame, key_path: str
     Layout: a ``Timestamp`` column, then one column per question in the key's row order (the
     same header may stand twice, as the study's does for each image under both methods); each
     header is ``Both Predicted: {class}. ...``, checked against the key's class (ignoring case). Raters are
-    named ``r01``, ``r02``, ... in row order. Such an export carries no kit id: it is read with
-    its own key, explicitly.
+    named ``r01``, ``r02``, ... in row order; a row given twice (the same Timestamp and answers) is an
+    error naming both rows. Such an export carries no kit id: it is read with its own key, explicitly.
     """
     path = Path(path)
     what = "the survey tool's export: Timestamp, then one column per question of the key"
@@ -181,6 +185,15 @@ def read_survey_export(path: str | os.PathLike, key: pd.DataFrame, key_path: str
             )
     if not rows:
         raise DataError(f"{path}: a header but no rater (expected one row per rater)")
+    first: dict[tuple, int] = {}
+    for line, row in rows:
+        cells = tuple(c.strip() for c in row)
+        if cells in first:
+            raise DataError(
+                f"{path}: rows {first[cells]} and {line} are the same response (the same Timestamp and "
+                "answers: a rater counted twice would weigh twice in every mean and interval; delete one of them)"
+            )
+        first[cells] = line
     width = len(str(len(rows)))
     return pd.DataFrame(
         [[f"r{k:0{max(2, width)}d}", *r[1:]] for k, (_, r) in enumerate(rows, start=1)],
