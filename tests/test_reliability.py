@@ -930,6 +930,95 @@ def test_maps_of_the_wrong_shape_stop_the_heatmap_job_before_anything_is_written
     record(case, err.value, describe_left(data["root"], before), data["root"])
 
 
+# --- the study's raw results ---------------------------------------------------------------------
+
+STUDY = ROOT / "resources" / "study"
+
+
+@pytest.mark.parametrize(
+    "case, edit, match",
+    [
+        (
+            "values_twice",
+            lambda t: t + "table3:\n  gradcam: {study: {mean: 0.9}}\n",
+            r"values.yaml: key table3 is given twice, on lines {first} and {last}",
+        ),
+        (
+            "values_na",
+            lambda t: t.replace("guided_gradcam:  {study: {mean: 0.2714", "guided_gradcam:  {study: {mean: n/a"),
+            r"values.yaml: table4.guided_gradcam.study.mean on line {table4} is 'n/a' \(expected a finite number",
+        ),
+        (
+            "values_list",
+            lambda t: re.sub(r"^table4:.*$", "table4: [0.2714, 1.3731]\ntable4_was:", t, count=1, flags=re.M),
+            r"values.yaml: section table4 on line {table4} is a list \(expected a mapping",
+        ),
+    ],
+)
+def test_a_damaged_values_yaml_names_file_key_and_line(tmp_path, case, edit, match):
+    from cameval.data.study import read_published_values
+
+    text = (STUDY / "values.yaml").read_text()
+    lines = text.splitlines()
+    first = 1 + next(i for i, line in enumerate(lines) if line.startswith("table3:"))
+    table4 = 1 + next(i for i, line in enumerate(lines) if line.startswith("table4:"))
+    table4 += case == "values_na"  # the mean's own line, below `table4:`
+    path = tmp_path / "values.yaml"
+    path.write_text(edit(text))
+    assert path.read_text() != text
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=match.format(first=first, last=len(lines) + 1, table4=table4)) as err:
+        read_published_values(path)
+    assert str(err.value).startswith(str(path))
+    record(case, err.value, describe_left(tmp_path, before) + " (no table: the job stops)", tmp_path)
+
+
+def _export_rows() -> list[list[str]]:
+    from openpyxl import load_workbook
+
+    book = load_workbook(STUDY / "user_study" / "Truthfulness of Visualization.xlsx", read_only=True)
+    try:
+        return [["" if v is None else str(v) for v in r] for r in book.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+@pytest.mark.parametrize("case, suffix", [("export_rater_twice_xlsx", ".xlsx"), ("export_rater_twice_csv", ".csv")])
+def test_a_rater_counted_twice_in_the_survey_export_is_refused_naming_both_rows(tmp_path, case, suffix):
+    from openpyxl import Workbook
+
+    from cameval.experiments import userstudy
+
+    key = STUDY / "user_study" / "key.csv"
+    rows = _export_rows()
+    assert len({tuple(r) for r in rows[1:]}) == len(rows) - 1  # the study's own export: each response once
+    rows.append(rows[5])  # the 5th rater (row 6 of the sheet) again, at the end
+    path = tmp_path / f"export{suffix}"
+    if suffix == ".xlsx":
+        book = Workbook()
+        for r in rows:
+            book.active.append(r)
+        book.save(path)
+    else:
+        path.write_text("\n".join(",".join(f'"{c}"' for c in r) for r in rows) + "\n")
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=rf"export{suffix}: rows 6 and {len(rows)} are the same response") as err:
+        userstudy.score_survey_export(path, key, better="vgg")
+    record(case, err.value, describe_left(tmp_path, before) + " (no table: the job stops)", tmp_path)
+
+
+def test_a_rater_id_given_twice_in_the_kits_answers_is_refused_naming_both_lines(tmp_path, answer_files):
+    from cameval.experiments import userstudy
+
+    key, text = answer_files
+    path = tmp_path / "answers.csv"
+    path.write_text(text + text.splitlines()[1] + "\n")  # rater r1's row again, on line 4
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=r"answers.csv: lines 2 and 4 both hold rater 'r1'") as err:
+        userstudy.table4([path], key, better="vgg")
+    record("answers_rater_twice", err.value, describe_left(tmp_path, before), tmp_path)
+
+
 # --- checkpoints ----------------------------------------------------------------------------------
 
 
@@ -984,6 +1073,70 @@ def test_a_file_that_is_not_safetensors_names_its_path(tmp_path):
         load_model(path)
     assert str(path) in str(err.value)
     record("ckpt_not_safetensors", err.value, describe_left(tmp_path, {"model.safetensors"}), tmp_path)
+
+
+def _flip_storage_byte(path: Path) -> None:
+    """Flip one byte of the first tensor storage stored in a torch zip (its CRC no longer matches)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        info = next(i for i in zf.infolist() if "/data/" in i.filename)
+    with open(path, "r+b") as f:
+        f.seek(info.header_offset + 26)
+        skip = int.from_bytes(f.read(2), "little") + int.from_bytes(f.read(2), "little")
+        at = info.header_offset + 30 + skip
+        f.seek(at)
+        byte = f.read(1)[0]
+        f.seek(at)
+        f.write(bytes([byte ^ 0xFF]))
+
+
+def _module_list(path: Path) -> None:
+    m = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    m.__dict__["_modules"] = [torch.nn.Linear(2, 2)]
+    torch.save(m, path)
+
+
+def _module_cycle(path: Path) -> None:
+    m = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    m._modules["again"] = m
+    torch.save(m, path)
+
+
+@pytest.mark.parametrize(
+    "case, make, match",
+    [
+        ("ckpt_crc", lambda p: (torch.save({"w": torch.arange(6.0)}, p), _flip_storage_byte(p)), r"Bad CRC-32"),
+        ("ckpt_modules_list", _module_list, r"\(root\)\._modules is a list \(expected a mapping of names to modules\)"),
+        ("ckpt_cycle", _module_cycle, r"module again contains itself \(a cycle in the pickled module tree\)"),
+    ],
+)
+def test_a_damaged_or_odd_pickle_is_the_readers_error_naming_the_file(tmp_path, case, make, match):
+    from cameval.models.safe_pickle import read_pickled_module
+
+    path = tmp_path / "model.pt"
+    make(path)
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=match) as err:
+        read_pickled_module(path)
+    assert str(err.value).startswith(f"{path}: ")
+    record(case, err.value, describe_left(tmp_path, before), tmp_path)
+
+
+def test_a_stride_0_view_is_refused_without_allocating_its_copy(tmp_path):
+    import resource
+
+    from cameval.models.safe_pickle import read_pickled
+
+    path = tmp_path / "view.pt"
+    torch.save({"w": torch.zeros(1).expand(20000, 20000)}, path)
+    assert path.stat().st_size < 2000
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(DataError, match=r"view.pt: .*has 400000000 elements, its storage 1") as err:
+        read_pickled(path)
+    grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
+    assert grew_mb < 500  # the copy would be 1,600 MB
+    record("ckpt_stride0", err.value, f"nothing new (peak memory grew {grew_mb:.0f} MB)", tmp_path)
 
 
 # --- crashes and a full disk ----------------------------------------------------------------------
@@ -1322,6 +1475,50 @@ def test_kill9_mid_run_then_rerun_gives_identical_results_and_no_leftovers(tiny_
         ),
         f"after the kill: {_normalize(seen_text, root)}; after the rerun: no temporary; tables byte-identical "
         f"to an uninterrupted run's, images, weights and every shard's tensors equal",
+        root,
+    )
+
+
+def planned_jobs(dry_run: str) -> list[dict]:
+    """The jobs a dry-run plans: ``{rule, output, reason}`` per job block of Snakemake's output."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \S+:\n)", dry_run):
+        head = re.match(r"(?:local)?rule (\S+):\n", block)
+        if head:
+            fields = dict(re.findall(r"^\s+(output|reason): (.*)$", block, re.M))
+            jobs.append({"rule": head[1], "output": fields.get("output", ""), "reason": fields.get("reason", "")})
+    return jobs
+
+
+@pytest.mark.workflow
+@pytest.mark.e2e
+def test_an_edit_of_a_builders_source_reruns_exactly_its_models_jobs(tiny_copy):
+    root = tiny_copy  # the finished shared tiny run, copied: this test edits a source file
+    tables = {p: p.read_bytes() for p in (root / "results/tables").rglob("*.csv")}
+    source = root / "workflow/cameval/models/small.py"  # the tiny config's resnet: cameval.models.small:small_resnet
+    assert snakemake_at(root, "-n", *TINY).stdout.count("Nothing to be done") == 1  # nothing stale before
+    source.write_text(source.read_text() + "\n# an edit of the builder's module\n")
+    proc = snakemake_at(root, "-n", *TINY)
+    out = proc.stdout + proc.stderr
+    jobs = planned_jobs(out)
+    changed = [j for j in jobs if "params have changed" in j["reason"].lower()]
+    assert proc.returncode == 0 and [(j["rule"], j["output"]) for j in changed] == [
+        ("train_model", "resources/models/resnet.safetensors, resources/models/resnet.json")
+    ], [(j["rule"], j["output"], j["reason"]) for j in jobs]
+    others = ("vgg", "googlenet", "mnist_net", "/A.", "/B.", "/A/", "/B/")
+    assert not [
+        j
+        for j in jobs
+        if j["rule"] not in ("all", "claims", "table_html", "study_table_html")
+        and any(m in j["output"] for m in others)
+        and "resnet" not in j["output"]
+    ]
+    assert {p: p.read_bytes() for p in (root / "results/tables").rglob("*.csv")} == tables
+    record(
+        "own_source_edit",
+        f"`snakemake -n`: train_model ({changed[0]['output'].split(',')[0]}): reason: {changed[0]['reason']}; "
+        f"{len(jobs)} jobs planned, all downstream of resnet's model",
+        "nothing (a dry-run); the tables of the earlier run kept",
         root,
     )
 
