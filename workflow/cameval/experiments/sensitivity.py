@@ -235,6 +235,7 @@ def extra_attack_maps(
 
     from cameval.data.images import ImageSet  # noqa: PLC0415  # (as above)
     from cameval.explain import explain  # noqa: PLC0415  # loads torch (as above)
+    from cameval.heatmaps import check_map_shape  # noqa: PLC0415  # loads torch (as above)
     from cameval.models import load_model  # noqa: PLC0415  # loads torch (as above)
     from cameval.models.densenet import resolve_layer  # noqa: PLC0415  # loads torch (as above)
 
@@ -258,6 +259,8 @@ def extra_attack_maps(
             sl = slice(b0, b0 + batch_size)
             maps["before"].append(explain(model, x[sl], labels[sl], spec["method"], layer=at, **params))
             maps["after"].append(explain(model, xa[sl], after[sl], spec["method"], layer=at, **params))
+            for m in (maps["before"][-1], maps["after"][-1]):  # CAM-type: [N, h, w], checked as it is made
+                check_map_shape(m[:, None], "cam", x[sl].shape, f"heatmaps.{name}", spec["method"])
         out[name] = {k: torch.cat(v).detach().cpu().numpy().astype(np.float32) for k, v in maps.items()}
         log.info("%s (%s): maps of %d images before and after their attacks", name, spec["method"], len(x))
     return out
