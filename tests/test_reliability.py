@@ -80,7 +80,10 @@ CASES = {
     "shard_foreign": ("cache", "another model's Grad-CAM shard copied over this model's (Table 1's reader)"),
     "shard_other_set": ("cache", "the `gradcampp` shard copied over the same model's `gradcam` one (Table 1's reader)"),
     "shard_bitflip": ("cache", "one bit flipped in a shard's `labels` on disk"),
-    "shard_label": ("cache", "a shard's label rewritten (checksums intact): 9 where the manifest says another"),
+    "shard_label": (
+        "cache",
+        "a shard's label rewritten through HDF5 (its checksum with it) to another than the manifest's",
+    ),
     "attack_nan": ("cache", "NaN in an attack shard's `cam_before` (Table 6's reader)"),
     "attack_truncated": ("cache", "an attack shard cut to half its size"),
     "own_source_edit": ("cache", "the source of the tiny config's builder `cameval.models.small:small_resnet` edited"),
@@ -1516,8 +1519,8 @@ def test_an_edit_of_a_builders_source_reruns_exactly_its_models_jobs(tiny_copy):
     assert {p: p.read_bytes() for p in (root / "results/tables").rglob("*.csv")} == tables
     record(
         "own_source_edit",
-        f"`snakemake -n`: train_model ({changed[0]['output'].split(',')[0]}): reason: {changed[0]['reason']}; "
-        f"{len(jobs)} jobs planned, all downstream of resnet's model",
+        f"`snakemake -n`: train_model ({changed[0]['output'].split(',')[0]}): reason: "
+        f"{changed[0]['reason'].split(':')[0]}; every job planned is downstream of resnet's model",
         "nothing (a dry-run); the tables of the earlier run kept",
         root,
     )
