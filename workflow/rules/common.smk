@@ -207,6 +207,15 @@ def own_sources(methods):
     return {m: d for m in methods if (d := checkcache.source_digest(m, m))}
 
 
+def model_spec(model):
+    """A model's config entry, with the digest of its builder's source (`builder_source`) where `arch`
+    names one (`package.module:function`): the `spec` param of its model job, so an edit of that file
+    retrains (or re-imports) it; the entries of other models stay as they are in the config."""
+    spec = config["models"][model]
+    digest = checkcache.source_digest(spec["arch"], f"models.{model}.arch")
+    return {**spec, "builder_source": digest} if digest else spec
+
+
 def model_weights(model):
     return f"resources/models/{model}.safetensors"
 
