@@ -115,6 +115,29 @@ def test_own_functions_layer_use_is_read_from_their_signature(cache, tmp_path, m
     assert not checkcache.uses_layer("captum:Saliency")
 
 
+def test_the_source_digest_of_an_own_method_follows_its_file_and_only_its_file(tmp_path, monkeypatch):
+    import hashlib
+
+    pkg = tmp_path / "src" / "digested"  # a package name no other test imports (sys.modules keeps the first)
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helpers.py").write_text("SCALE = 1\n")
+    cams = pkg / "cams.py"
+    cams.write_text("from digested.helpers import SCALE\n\ndef my_cam(model, x, target):\n    return x\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    first = checkcache.source_digest("digested.cams:my_cam")
+    assert first == hashlib.sha256(cams.read_bytes()).hexdigest()  # the file's SHA-256, nothing imported
+    (pkg / "helpers.py").write_text("SCALE = 2\n")  # an imported module: not tracked (config/README.md says so)
+    assert checkcache.source_digest("digested.cams:my_cam") == first
+    cams.write_text(cams.read_text().replace("return x", "return 2 * x"))
+    assert checkcache.source_digest("digested.cams:my_cam") not in ("", first)
+    # cameval's table and the libraries' methods: no source tracked
+    assert checkcache.source_digest("gradcam") == checkcache.source_digest("pytorch_grad_cam:ScoreCAM") == ""
+    assert checkcache.source_digest("captum:Saliency") == ""
+    with pytest.raises(ConfigError, match=r"heatmaps.mine.method: cannot find the source file of module nowhere.cams"):
+        checkcache.source_digest("nowhere.cams:my_cam", "heatmaps.mine.method")
+
+
 @pytest.mark.workflow
 def test_a_second_parse_imports_neither_torch_nor_the_libraries(tmp_path):
     """The tiny config names pytorch-grad-cam and captum methods and an own ResNet builder: the first

@@ -30,7 +30,7 @@ import yaml
 
 import background
 from background import long_run
-from cameval.errors import DataError, WriteError
+from cameval.errors import ConfigError, DataError, WriteError
 from conftest import TINY, TINY_CONFIG, clone, edited_tiny_dry_runs, outputs, snakemake_at
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,10 +88,32 @@ CASES = {
     "shard_rows": ("shard", "a shard whose `rows` attribute disagrees with its contents"),
     "shard_chunk": ("shard", "one chunk of a shard's maps overwritten with junk"),
     "shard_stale": ("shard", "a stale 8-row `shard-0.h5` beside new shards of `shard_size: 4` (Table 1's reader)"),
+    "shard_foreign": ("cache", "another model's Grad-CAM shard copied over this model's (Table 1's reader)"),
+    "shard_other_set": ("cache", "the `gradcampp` shard copied over the same model's `gradcam` one (Table 1's reader)"),
+    "shard_bitflip": ("cache", "one bit flipped in a shard's `labels` on disk"),
+    "shard_label": (
+        "cache",
+        "a shard's label rewritten through HDF5 (its checksum with it) to another than the manifest's",
+    ),
+    "attack_nan": ("cache", "NaN in an attack shard's `cam_before` (Table 6's reader)"),
+    "attack_truncated": ("cache", "an attack shard cut to half its size"),
+    "own_source_edit": ("cache", "the source of the tiny config's builder `cameval.models.small:small_resnet` edited"),
+    "map_shape_cam": ("method", "an own `kind: cam` method returning `[N, 5]`"),
+    "map_shape_pixel": ("method", "an own `kind: pixel` method returning `[N, 3, 16, 16]` for 32×32 inputs"),
+    "values_twice": ("study", "a second `table3:` in the study's `values.yaml`"),
+    "values_na": ("study", "`mean: n/a` in the study's `values.yaml`"),
+    "values_list": ("study", "`table4:` given as a list in the study's `values.yaml`"),
+    "export_rater_twice_xlsx": ("study", "one rater's row duplicated in the survey export (`.xlsx`)"),
+    "export_rater_twice_csv": ("study", "one rater's row duplicated in the survey export's `.csv` form"),
+    "answers_rater_twice": ("answers", "a rater id given twice in the kit's `answers.csv`"),
     "ckpt_pickle": ("checkpoint", "a `.pt` whose payload runs code when unpickled"),
     "ckpt_layout": ("checkpoint", "small_alexnet's state dict loaded into small_vgg"),
     "ckpt_shapes": ("checkpoint", "a 5-class small_vgg loaded as a 10-class one"),
     "ckpt_not_safetensors": ("checkpoint", "a text file named `model.safetensors`"),
+    "ckpt_crc": ("checkpoint", "a `torch.save` zip with one byte of a tensor's storage flipped (a bad CRC)"),
+    "ckpt_modules_list": ("checkpoint", "a pickled module whose `_modules` is a list"),
+    "ckpt_cycle": ("checkpoint", "a pickled module that is its own child"),
+    "ckpt_stride0": ("checkpoint", "a 1 KB `.pt` holding a (20000, 20000) stride-0 view (1.6 GB as a copy)"),
     "kill_mid_write": ("crash", "`kill -9` of a writer half-way through `images.h5`, then the writer again"),
     "disk_full_csv": ("disk full", "`No space left on device` half-way through a CSV"),
     "disk_full_shard": ("disk full", "`No space left on device` half-way through a heatmap shard"),
@@ -179,7 +201,9 @@ def write_table(seen: dict[str, tuple[str, str]]) -> bool:
         "Conventions behind these rows (see `docs/architecture.md`): the config and every method's",
         "parameters are checked when the workflow is parsed; every reader checks what it reads",
         "(`cameval.data.images.read_manifest` / `check_manifest`, `ImageSet`, `cameval.store.Shard`,",
-        "`cameval.models.read_state_dict` / `load_model`); every output is written to a temporary beside",
+        "`cameval.models.read_state_dict` / `load_model`); every cached file records the digests of its",
+        "model file, manifest rows and spec, each dataset with a checksum, and its readers compare them with",
+        "what they combine it with (`cameval.store.Expect`); every output is written to a temporary beside",
         "it and renamed when complete (`cameval.io.atomic_path`), and a temporary left by a killed job is",
         "removed by the next job that writes the same output; `cameval.logs.setup_logging` writes an",
         "uncaught exception, with its traceback, to the job's log.",
@@ -210,10 +234,14 @@ def source(tmp_path_factory):
         clutter=1,
         seed=0,
     )
-    torch.manual_seed(0)
-    save_model(
-        build_model("small_vgg", num_classes=10), root / "model.safetensors", "small_vgg", build={"num_classes": 10}
-    )
+    for seed, name in ((0, "model"), (1, "other")):  # `other`: another model's weights, the same architecture
+        torch.manual_seed(seed)
+        save_model(
+            build_model("small_vgg", num_classes=10),
+            root / f"{name}.safetensors",
+            "small_vgg",
+            build={"num_classes": 10},
+        )
     return root
 
 
@@ -228,6 +256,7 @@ def data(source, tmp_path):
         "images": d / "images.h5",
         "manifest": d / "manifest.csv",
         "weights": d / "model.safetensors",
+        "other": d / "other.safetensors",
         "out": tmp_path / "out",
     }
 
@@ -736,6 +765,298 @@ def test_a_stale_shard_beside_new_ones_stops_the_reader_naming_both_files(tmp_pa
     record("shard_stale", err.value, describe_left(tmp_path, before), tmp_path)
 
 
+# --- cached files: what made them, checksums, shapes ----------------------------------------------
+
+
+def set_spec(name: str, method: str, targets: str = "top5", kind: str = "") -> dict:
+    """A heatmap set's resolved spec as workflow/rules/common.smk's heatmap_spec gives it."""
+    return {"set": name, "method": method, "params": {}, "layer": "", "targets": targets, "kind": kind, "source": ""}
+
+
+def table1_shard(data, weights: Path, method: str, out: Path, spec: dict | None = None) -> Path:
+    from cameval.heatmaps import compute_shard
+
+    compute_shard(
+        str(weights),
+        str(data["images"]),
+        str(data["manifest"]),
+        str(out),
+        split="test",
+        start=0,
+        stop=N_TEST,
+        method=method,
+        targets="top5",
+        batch_size=8,
+        progress=False,
+        expected=N_TEST,
+        spec=spec or set_spec(method, method),
+    )
+    return out
+
+
+@pytest.mark.parametrize(
+    "case, weights, method, match",
+    [
+        (
+            "shard_foreign",
+            "other",
+            "gradcam",
+            r"computed with another model file \(model_digest [0-9a-f]{12}…; .*model",
+        ),
+        (
+            "shard_other_set",
+            "weights",
+            "gradcampp",
+            r"made by another spec \(method: 'gradcampp' in the file, 'gradcam'",
+        ),
+    ],
+)
+def test_a_shard_of_another_model_or_set_stops_table1s_reader_naming_it(data, case, weights, method, match):
+    from cameval.experiments.localization import localization_rows
+    from cameval.store import Expect
+
+    path = data["out"] / "gradcam" / "shard-0.h5"  # where the config's gradcam set of this model lives
+    expect = Expect(data["weights"], set_spec("gradcam", "gradcam"), data["manifest"])
+    good = localization_rows(
+        [str(table1_shard(data, data["weights"], "gradcam", path))],
+        str(data["manifest"]),
+        expected=N_TEST,
+        expect=expect,
+    )
+    assert len(good) == N_TEST  # the shard the config asks for is read
+    table1_shard(data, data[weights], method, path, set_spec(method, method))  # the copied file
+    before = files_of(data["root"])
+    with pytest.raises(DataError, match=match) as err:
+        localization_rows([str(path)], str(data["manifest"]), expected=N_TEST, expect=expect)
+    assert str(err.value).startswith(f"{path}: ")
+    record(case, err.value, describe_left(data["root"], before) + " (no table: the job stops)", data["root"])
+
+
+def flip_bit(path: Path, dataset: str) -> None:
+    """Flip one bit of the stored bytes of ``dataset``'s first chunk."""
+    with h5py.File(path, "r") as f:
+        info = f[dataset].id.get_chunk_info(0)
+    with open(path, "r+b") as f:
+        f.seek(info.byte_offset)
+        byte = f.read(1)[0]
+        f.seek(info.byte_offset)
+        f.write(bytes([byte ^ 0x01]))
+
+
+def test_a_flipped_bit_in_a_shards_labels_names_the_shard(data):
+    from cameval.store import Shard
+
+    path = shard_of(data)
+    with Shard(path) as s:
+        labels = s.labels.copy()
+    flip_bit(path, "labels")
+    with h5py.File(path, "r") as f, pytest.raises(OSError):  # the oracle: HDF5's own checksum fails
+        f["labels"][()]
+    before = files_of(data["root"])
+    with pytest.raises(DataError, match=r"shard-0.h5: damaged heatmap shard .*delete it and rerun") as err:
+        Shard(path)
+    assert len(labels) == N_TEST
+    record("shard_bitflip", err.value, describe_left(data["root"], before), data["root"])
+
+
+def test_a_label_other_than_the_manifests_is_refused_naming_row_and_both_labels(data):
+    from cameval.data.images import read_manifest
+    from cameval.store import Expect, Shard
+
+    path = shard_of(data)
+    expect = Expect(manifest=data["manifest"])
+    with Shard(path, expect) as s:  # as written: the manifest's labels
+        ids = list(s.ids)
+    truth = read_manifest(data["manifest"]).set_index("id").loc[ids[0], "label"]
+    wrong = (int(truth) + 1) % 10
+    with h5py.File(path, "r+") as f:  # rewritten through HDF5: its checksum is rewritten too
+        f["labels"][0] = wrong
+    before = files_of(data["root"])
+    with pytest.raises(
+        DataError, match=rf"row 0 \(id '{re.escape(ids[0])}'\) holds label {wrong}, .*manifest.csv says label {truth}"
+    ) as err:
+        Shard(path, expect)
+    record("shard_label", err.value, describe_left(data["root"], before), data["root"])
+
+
+def attack_shard_file(path: Path, n: int = 2, h: int = 4, w: int = 4) -> Path:
+    """A one-pixel attack shard in the layout of cameval.experiments.sensitivity, with random maps."""
+    from cameval.store import write_cache
+
+    rng = np.random.default_rng(0)
+    arrays = {
+        "labels": np.array([1, 2]),
+        "success": np.array([True, False]),
+        "pixel": np.array([[0, 1], [3, 3]]),
+        "colour": np.array([[255, 0, 0], [0, 0, 0]], np.uint8),
+        "generations": np.array([3, 10]),
+        "evaluations": np.array([40, 110]),
+        "p_before": np.array([0.9, 0.8]),
+        "p_after": np.array([0.2, 0.5]),
+        "pred_before": np.array([1, 2]),
+        "pred_after": np.array([4, 2]),
+        "random_pixel": np.array([[2, 2], [0, 0]]),
+        "clean": np.zeros((n, h, w, 3), np.uint8),
+        "cam_before": rng.random((n, h, w)).astype(np.float32),
+        "cam_after": rng.random((n, h, w)).astype(np.float32),
+        "ig_before": rng.normal(size=(n, 3, h, w)).astype(np.float32),
+        "ig_after": rng.normal(size=(n, 3, h, w)).astype(np.float32),
+    }
+    write_cache(path, ["a", "b"], arrays, {"rows": [0, n]})
+    return path
+
+
+def test_nan_in_an_attack_shard_stops_table6s_reader_naming_file_array_and_image(tmp_path):
+    from cameval.experiments.sensitivity import sensitivity_rows
+
+    path = attack_shard_file(tmp_path / "shard-0.h5")
+    assert len(sensitivity_rows([path])) == 2
+    with h5py.File(path, "r+") as f:
+        f["cam_before"][1, 2, 2] = np.nan
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=r"shard-0.h5: cam_before of ids \['b'\] hold NaN or inf") as err:
+        sensitivity_rows([path])
+    record("attack_nan", err.value, describe_left(tmp_path, before), tmp_path)
+
+
+def test_a_truncated_attack_shard_names_its_path(tmp_path):
+    from cameval.store import read_attacks
+
+    path = attack_shard_file(tmp_path / "shard-0.h5")
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=r"shard-0.h5: not a readable HDF5 file") as err:
+        read_attacks([path])
+    record("attack_truncated", err.value, describe_left(tmp_path, before), tmp_path)
+
+
+def cam_of_five(model, x, target):
+    """An own `kind: cam` method of the wrong shape: ``[N, 5]``."""
+    return torch.zeros(len(x), 5)
+
+
+def pixel_at_half_size(model, x, target):
+    """An own `kind: pixel` method at half the input's size: ``[N, C, H/2, W/2]``."""
+    return torch.nn.functional.avg_pool2d(x.abs(), 2)
+
+
+@pytest.mark.parametrize(
+    "case, function, kind, match",
+    [
+        (
+            "map_shape_cam",
+            "cam_of_five",
+            "cam",
+            r"returned maps of shape \[8, 5\] for a batch of \[8, 3, 32, 32\], expected \[8, h, w\]",
+        ),
+        (
+            "map_shape_pixel",
+            "pixel_at_half_size",
+            "pixel",
+            r"returned maps of shape \[8, 3, 16, 16\] for a batch of \[8, 3, 32, 32\], expected \[8, 3, 32, 32\]",
+        ),
+    ],
+)
+def test_maps_of_the_wrong_shape_stop_the_heatmap_job_before_anything_is_written(data, case, function, kind, match):
+    method = f"{__name__}:{function}"
+    out = data["out"] / "mine" / "shard-0.h5"
+    before = files_of(data["root"])
+    with pytest.raises(ConfigError, match=rf"heatmaps.mine: method {method} \(kind {kind}\) {match}") as err:
+        table1_shard(data, data["weights"], method, out, set_spec("mine", method, kind=kind))
+    assert not out.exists() and not temporaries(data["root"])
+    record(case, err.value, describe_left(data["root"], before), data["root"])
+
+
+# --- the study's raw results ---------------------------------------------------------------------
+
+STUDY = ROOT / "resources" / "study"
+
+
+@pytest.mark.parametrize(
+    "case, edit, match",
+    [
+        (
+            "values_twice",
+            lambda t: t + "table3:\n  gradcam: {study: {mean: 0.9}}\n",
+            r"values.yaml: key table3 is given twice, on lines {first} and {last}",
+        ),
+        (
+            "values_na",
+            lambda t: t.replace("guided_gradcam:  {study: {mean: 0.2714", "guided_gradcam:  {study: {mean: n/a"),
+            r"values.yaml: table4.guided_gradcam.study.mean on line {table4} is 'n/a' \(expected a finite number",
+        ),
+        (
+            "values_list",
+            lambda t: re.sub(r"^table4:.*$", "table4: [0.2714, 1.3731]\ntable4_was:", t, count=1, flags=re.M),
+            r"values.yaml: section table4 on line {table4} is a list \(expected a mapping",
+        ),
+    ],
+)
+def test_a_damaged_values_yaml_names_file_key_and_line(tmp_path, case, edit, match):
+    from cameval.data.study import read_published_values
+
+    text = (STUDY / "values.yaml").read_text()
+    lines = text.splitlines()
+    first = 1 + next(i for i, line in enumerate(lines) if line.startswith("table3:"))
+    table4 = 1 + next(i for i, line in enumerate(lines) if line.startswith("table4:"))
+    table4 += case == "values_na"  # the mean's own line, below `table4:`
+    path = tmp_path / "values.yaml"
+    path.write_text(edit(text))
+    assert path.read_text() != text
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=match.format(first=first, last=len(lines) + 1, table4=table4)) as err:
+        read_published_values(path)
+    assert str(err.value).startswith(str(path))
+    record(case, err.value, describe_left(tmp_path, before) + " (no table: the job stops)", tmp_path)
+
+
+def _export_rows() -> list[list[str]]:
+    from openpyxl import load_workbook
+
+    book = load_workbook(STUDY / "user_study" / "Truthfulness of Visualization.xlsx", read_only=True)
+    try:
+        return [["" if v is None else str(v) for v in r] for r in book.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+@pytest.mark.parametrize("case, suffix", [("export_rater_twice_xlsx", ".xlsx"), ("export_rater_twice_csv", ".csv")])
+def test_a_rater_counted_twice_in_the_survey_export_is_refused_naming_both_rows(tmp_path, case, suffix):
+    from openpyxl import Workbook
+
+    from cameval.experiments import userstudy
+
+    key = STUDY / "user_study" / "key.csv"
+    rows = _export_rows()
+    assert len({tuple(r) for r in rows[1:]}) == len(rows) - 1  # the study's own export: each response once
+    rows.append(rows[5])  # the 5th rater (row 6 of the sheet) again, at the end
+    path = tmp_path / f"export{suffix}"
+    if suffix == ".xlsx":
+        book = Workbook()
+        for r in rows:
+            book.active.append(r)
+        book.save(path)
+    else:
+        path.write_text("\n".join(",".join(f'"{c}"' for c in r) for r in rows) + "\n")
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=rf"export{suffix}: rows 6 and {len(rows)} are the same response") as err:
+        userstudy.score_survey_export(path, key, better="vgg")
+    record(case, err.value, describe_left(tmp_path, before) + " (no table: the job stops)", tmp_path)
+
+
+def test_a_rater_id_given_twice_in_the_kits_answers_is_refused_naming_both_lines(tmp_path, answer_files):
+    from cameval.experiments import userstudy
+
+    key, text = answer_files
+    path = tmp_path / "answers.csv"
+    path.write_text(text + text.splitlines()[1] + "\n")  # rater r1's row again, on line 4
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=r"answers.csv: lines 2 and 4 both hold rater 'r1'") as err:
+        userstudy.table4([path], key, better="vgg")
+    record("answers_rater_twice", err.value, describe_left(tmp_path, before), tmp_path)
+
+
 # --- checkpoints ----------------------------------------------------------------------------------
 
 
@@ -790,6 +1111,70 @@ def test_a_file_that_is_not_safetensors_names_its_path(tmp_path):
         load_model(path)
     assert str(path) in str(err.value)
     record("ckpt_not_safetensors", err.value, describe_left(tmp_path, {"model.safetensors"}), tmp_path)
+
+
+def _flip_storage_byte(path: Path) -> None:
+    """Flip one byte of the first tensor storage stored in a torch zip (its CRC no longer matches)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        info = next(i for i in zf.infolist() if "/data/" in i.filename)
+    with open(path, "r+b") as f:
+        f.seek(info.header_offset + 26)
+        skip = int.from_bytes(f.read(2), "little") + int.from_bytes(f.read(2), "little")
+        at = info.header_offset + 30 + skip
+        f.seek(at)
+        byte = f.read(1)[0]
+        f.seek(at)
+        f.write(bytes([byte ^ 0xFF]))
+
+
+def _module_list(path: Path) -> None:
+    m = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    m.__dict__["_modules"] = [torch.nn.Linear(2, 2)]
+    torch.save(m, path)
+
+
+def _module_cycle(path: Path) -> None:
+    m = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    m._modules["again"] = m
+    torch.save(m, path)
+
+
+@pytest.mark.parametrize(
+    "case, make, match",
+    [
+        ("ckpt_crc", lambda p: (torch.save({"w": torch.arange(6.0)}, p), _flip_storage_byte(p)), r"Bad CRC-32"),
+        ("ckpt_modules_list", _module_list, r"\(root\)\._modules is a list \(expected a mapping of names to modules\)"),
+        ("ckpt_cycle", _module_cycle, r"module again contains itself \(a cycle in the pickled module tree\)"),
+    ],
+)
+def test_a_damaged_or_odd_pickle_is_the_readers_error_naming_the_file(tmp_path, case, make, match):
+    from cameval.models.safe_pickle import read_pickled_module
+
+    path = tmp_path / "model.pt"
+    make(path)
+    before = files_of(tmp_path)
+    with pytest.raises(DataError, match=match) as err:
+        read_pickled_module(path)
+    assert str(err.value).startswith(f"{path}: ")
+    record(case, err.value, describe_left(tmp_path, before), tmp_path)
+
+
+def test_a_stride_0_view_is_refused_without_allocating_its_copy(tmp_path):
+    import resource
+
+    from cameval.models.safe_pickle import read_pickled
+
+    path = tmp_path / "view.pt"
+    torch.save({"w": torch.zeros(1).expand(20000, 20000)}, path)
+    assert path.stat().st_size < 2000
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(DataError, match=r"view.pt: .*has 400000000 elements, its storage 1") as err:
+        read_pickled(path)
+    grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
+    assert grew_mb < 500  # the copy would be 1,600 MB
+    record("ckpt_stride0", err.value, f"nothing new (peak memory grew {grew_mb:.0f} MB)", tmp_path)
 
 
 # --- crashes and a full disk ----------------------------------------------------------------------
@@ -1128,6 +1513,50 @@ def test_kill9_mid_run_then_rerun_gives_identical_results_and_no_leftovers(tiny_
         ),
         f"after the kill: {_normalize(seen_text, root)}; after the rerun: no temporary; tables byte-identical "
         f"to an uninterrupted run's, images, weights and every shard's tensors equal",
+        root,
+    )
+
+
+def planned_jobs(dry_run: str) -> list[dict]:
+    """The jobs a dry-run plans: ``{rule, output, reason}`` per job block of Snakemake's output."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \S+:\n)", dry_run):
+        head = re.match(r"(?:local)?rule (\S+):\n", block)
+        if head:
+            fields = dict(re.findall(r"^\s+(output|reason): (.*)$", block, re.M))
+            jobs.append({"rule": head[1], "output": fields.get("output", ""), "reason": fields.get("reason", "")})
+    return jobs
+
+
+@pytest.mark.workflow
+@pytest.mark.e2e
+def test_an_edit_of_a_builders_source_reruns_exactly_its_models_jobs(tiny_copy):
+    root = tiny_copy  # the finished shared tiny run, copied: this test edits a source file
+    tables = {p: p.read_bytes() for p in (root / "results/tables").rglob("*.csv")}
+    source = root / "workflow/cameval/models/small.py"  # the tiny config's resnet: cameval.models.small:small_resnet
+    assert snakemake_at(root, "-n", *TINY).stdout.count("Nothing to be done") == 1  # nothing stale before
+    source.write_text(source.read_text() + "\n# an edit of the builder's module\n")
+    proc = snakemake_at(root, "-n", *TINY)
+    out = proc.stdout + proc.stderr
+    jobs = planned_jobs(out)
+    changed = [j for j in jobs if "params have changed" in j["reason"].lower()]
+    assert proc.returncode == 0 and [(j["rule"], j["output"].split(", ")[0]) for j in changed] == [
+        ("train_model", "resources/models/resnet.safetensors")
+    ], [(j["rule"], j["output"], j["reason"]) for j in jobs]
+    others = ("vgg", "googlenet", "mnist_net", "/A.", "/B.", "/A/", "/B/")
+    assert not [
+        j
+        for j in jobs
+        if j["rule"] not in ("all", "claims", "table_html", "study_table_html")
+        and any(m in j["output"] for m in others)
+        and "resnet" not in j["output"]
+    ]
+    assert {p: p.read_bytes() for p in (root / "results/tables").rglob("*.csv")} == tables
+    record(
+        "own_source_edit",
+        f"`snakemake -n`: train_model ({changed[0]['output'].split(',')[0]}): reason: "
+        f"{changed[0]['reason'].split(':')[0]}; every job planned is downstream of resnet's model",
+        "nothing (a dry-run); the tables of the earlier run kept",
         root,
     )
 

@@ -157,3 +157,89 @@ def test_a_saved_state_dict_reads_back_equal(tmp_path):
     state = read_pickled(tmp_path / "sd.pt")
     assert list(state) == list(model.state_dict())
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+
+# --- bounded: every path a DataError naming the file, nothing allocated before the checks ------------------
+
+
+def _flip_in_member(path: Path, member_suffix: str) -> None:
+    """Flip one byte of a zip member's stored data (its CRC no longer matches)."""
+    with zipfile.ZipFile(path) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith(member_suffix))
+    with open(path, "r+b") as f:
+        f.seek(info.header_offset + 26)
+        name_len, extra_len = int.from_bytes(f.read(2), "little"), int.from_bytes(f.read(2), "little")
+        at = info.header_offset + 30 + name_len + extra_len
+        f.seek(at)
+        byte = f.read(1)
+        f.seek(at)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
+@pytest.mark.parametrize("member", ["/data.pkl", "/data/0"])
+def test_a_zip_with_a_bad_crc_names_the_file(tmp_path, member):
+    path = tmp_path / "crc.pt"
+    torch.save({"w": torch.arange(6.0)}, path)
+    _flip_in_member(path, member)
+    with pytest.raises(zipfile.BadZipFile):  # the oracle: the zip module itself sees the damage
+        with zipfile.ZipFile(path) as zf:
+            zf.read(next(n for n in zf.namelist() if n.endswith(member)))
+    with pytest.raises(DataError, match=rf"{re.escape(str(path))}: .*Bad CRC-32"):
+        read_pickled(path)
+
+
+def _module_with(edit) -> nn.Module:
+    m = nn.Sequential(nn.Linear(2, 2))
+    edit(m)
+    return m
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda m: m.__dict__.update(_modules=[nn.Linear(2, 2)]), r"\(root\)\._modules is a list"),
+        (lambda m: m.__dict__.update(_parameters={"w": [1.0, 2.0]}), r"\(root\)\._parameters\['w'\] is a list"),
+        (lambda m: m._modules.update(again=m), r"module again contains itself"),
+        (lambda m: m[0]._modules.update(up=m), r"module 0\.up contains itself"),
+    ],
+)
+def test_a_module_tree_of_the_wrong_shape_names_the_file(tmp_path, capsys, edit, match):
+    path = tmp_path / "odd.pt"
+    torch.save(_module_with(edit), path)
+    with pytest.raises(DataError, match=rf"{re.escape(str(path))}: {match}"):
+        read_pickled_module(path)
+    stub = read_pickled(path)  # the raw record: the other entries check it too
+    with pytest.raises(DataError, match=match):
+        map_module_onto(stub, build_model("mnist_net"), name=str(path))
+    with pytest.raises(SystemExit) as refused:  # the CLI: its error line, status 2
+        convert_main(["convert", str(path), str(tmp_path / "odd.safetensors")])
+    assert refused.value.code == 2 and re.search(match, capsys.readouterr().err)
+    assert not (tmp_path / "odd.safetensors").exists()
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_a_stride_0_view_is_refused_before_anything_is_allocated(tmp_path):
+    path = tmp_path / "view.pt"
+    torch.save({"w": torch.zeros(1).expand(20000, 20000)}, path)  # 1.6 GB as a copy, 4 bytes on disk
+    assert path.stat().st_size < 10_000
+    before = _peak_rss_mb()
+    with pytest.raises(DataError, match=r"view.pt: .*size \(20000, 20000\) .* has 400000000 elements, its storage 1"):
+        read_pickled(path)
+    assert _peak_rss_mb() - before < 500  # the copy (1,600 MB) was never made
+
+
+def test_a_tensor_above_the_stated_limit_is_refused_before_it_is_copied(tmp_path, monkeypatch):
+    from cameval.models import safe_pickle
+
+    path = tmp_path / "big.pt"
+    torch.save({"w": torch.ones(64, 64)}, path)
+    monkeypatch.setattr(safe_pickle, "MAX_TENSOR_BYTES", 64 * 64 * 4 - 1)
+    with pytest.raises(DataError, match=r"big.pt: storage .* holds 16384 bytes, above the reader's limit of 16383"):
+        read_pickled(path)
+    monkeypatch.setattr(safe_pickle, "MAX_TENSOR_BYTES", 64 * 64 * 4)
+    assert torch.equal(read_pickled(path)["w"], torch.ones(64, 64))

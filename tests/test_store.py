@@ -115,3 +115,90 @@ def test_check_coverage_takes_any_keys_and_names_the_shard():
         check_coverage([("a.h5", ["x", "x"])], None)
     with pytest.raises(DataError, match=r"attack shards \['a.h5'\]: 2 rows .* implies 250"):
         check_coverage([("a.h5", ["x", "y"])], 250, "attack shards")
+
+
+# --- what made a cached file: Expect --------------------------------------------------------------
+
+
+def _manifest(path, rows):
+    """A manifest written by cameval's writer: ``rows`` of ``(id, label, boxes, labels or None)``."""
+    import pandas as pd
+
+    from cameval.data.images import write_manifest
+
+    df = pd.DataFrame(
+        [
+            {"id": i, "split": "test", "index": k, "label": label, "source": "", "boxes": boxes}
+            | ({"labels": labels} if labels is not None else {})
+            for k, (i, label, boxes, labels) in enumerate(rows)
+        ]
+    )
+    write_manifest(df, path)
+    return path
+
+
+def _provenance_shard(path, manifest, ids, labels, weights, spec):
+    from cameval.store import provenance
+
+    n = len(ids)
+    write_shard(
+        path,
+        ids,
+        labels,
+        np.zeros((n, 1)),
+        np.zeros((n, 3)),
+        np.ones((n, 1, 2, 2)),
+        {"rows": [0, n], **provenance(weights, manifest, ids, spec)},
+    )
+
+
+def test_expect_accepts_what_made_the_file_and_names_each_mismatch(tmp_path):
+    from cameval.store import Expect
+
+    weights, other = tmp_path / "w.bin", tmp_path / "o.bin"
+    weights.write_bytes(b"model a")
+    other.write_bytes(b"model b")
+    box = [[1, 0, 0, 2, 2]]
+    manifest = _manifest(tmp_path / "m.csv", [("a", 1, box, None), ("b", 2, [[2, 0, 0, 1, 1]], None)])
+    spec = {"set": "gradcam", "method": "gradcam", "params": {}, "layer": "", "targets": "top1"}
+    path = tmp_path / "shard-0.h5"
+    _provenance_shard(path, manifest, ["a", "b"], [1, 2], weights, spec)
+    with Shard(path, Expect(weights, spec, manifest)) as s:  # what made it: accepted
+        assert s.attrs["spec"] == spec
+    with pytest.raises(DataError, match=r"shard-0.h5: computed with another model file .*o.bin"):
+        Shard(path, Expect(other, spec, manifest))
+    with pytest.raises(DataError, match=r"made by another spec \(params: \{\} in the file, \{'a': 1\} in the config\)"):
+        Shard(path, Expect(weights, {**spec, "params": {"a": 1}}, manifest))
+    # the manifest's box of image b moved: ids and labels agree, the rows do not
+    moved = _manifest(tmp_path / "m2.csv", [("a", 1, box, None), ("b", 2, [[2, 0, 0, 1, 2]], None)])
+    with pytest.raises(DataError, match=r"covers rows of another manifest .*m2.csv give "):
+        Shard(path, Expect(manifest=moved))
+    gone = _manifest(tmp_path / "m3.csv", [("a", 1, box, None)])
+    with pytest.raises(DataError, match=r"ids \['b'\] are not in .*m3.csv"):
+        Shard(path, Expect(manifest=gone))
+    # an old shard, written before files recorded what made them: refused where it is checked
+    write_shard(tmp_path / "old.h5", ["a"], [1], np.zeros((1, 1)), np.zeros((1, 3)), np.ones((1, 1, 2, 2)), {})
+    with pytest.raises(DataError, match=r"old.h5: computed with another model file \(model_digest none recorded"):
+        Shard(tmp_path / "old.h5", Expect(weights))
+
+
+def test_expect_checks_a_multilabel_shards_findings_against_the_images_boxes(tmp_path):
+    from cameval.store import Expect
+
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(b"model")
+    manifest = _manifest(tmp_path / "m.csv", [("x", 0, [[3, 0, 0, 2, 2], [5, 1, 1, 3, 3]], "3|5")])
+    spec = {"set": "gradcam"}
+    _provenance_shard(tmp_path / "ok.h5", manifest, ["x", "x"], [3, 5], weights, spec)
+    Shard(tmp_path / "ok.h5", Expect(weights, spec, manifest)).close()  # one row per boxed finding
+    _provenance_shard(tmp_path / "bad.h5", manifest, ["x", "x"], [3, 4], weights, spec)
+    with pytest.raises(
+        DataError, match=r"bad.h5: row 1 \(id 'x'\) holds label 4, .*m.csv says boxed findings \[3, 5\]"
+    ):
+        Shard(tmp_path / "bad.h5", Expect(manifest=manifest))
+
+
+def test_every_dataset_of_a_cached_file_carries_a_checksum(tmp_path):
+    _shard(tmp_path / "s.h5")
+    with h5py.File(tmp_path / "s.h5") as f:
+        assert {k: f[k].fletcher32 for k in f} == dict.fromkeys(("ids", "labels", "targets", "scores", "maps"), True)

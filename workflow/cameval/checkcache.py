@@ -26,8 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cameval.config import check_model, layer_needs, model_classes
+from cameval.errors import ConfigError
 from cameval.io import atomic_path
-from cameval.methods import explains_layer, split_name
+from cameval.methods import explains_layer, library, split_name
 
 #: the distributions whose versions can change a remembered answer
 DISTRIBUTIONS = ("torch", "torchvision", "grad-cam", "captum")
@@ -116,6 +117,27 @@ def _own_module(method: str) -> tuple[str, ...]:
     """Your own method's or builder's module (``package.module``), whose file an answer depends on."""
     parts = split_name(method)
     return (parts[0],) if parts and not parts[0].startswith("cameval.") else ()
+
+
+def source_digest(name: str, key: str = "") -> str:
+    """SHA-256 of the source file of a method or builder named ``package.module:function`` (your own,
+    or one of cameval's named that way); ``""`` for the names of cameval's table and the libraries'
+    (``pytorch_grad_cam:…``, ``captum:…``: their versions are not tracked here).
+
+    Jobs that run your function carry this as a ``params`` value, so Snakemake reruns exactly them
+    after an edit of that file ("params have changed"). An edit in another module your function
+    imports is not seen. A module that cannot be found is a :class:`ConfigError` naming ``key``.
+    """
+    parts = split_name(name)
+    if parts is None or library(name):
+        return ""
+    path = module_file(parts[0])
+    if path is None:
+        raise ConfigError(
+            f"{key or name}: cannot find the source file of module {parts[0]} (expected a package importable "
+            "from the workflow, with a .py file per module: pip install -e your package, or put it on PYTHONPATH)"
+        )
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def check_params(method: str, params: dict, key: str) -> None:

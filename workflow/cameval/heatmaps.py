@@ -15,9 +15,9 @@ from cameval import batches, metrics
 from cameval.data.images import ImageSet, check_manifest
 from cameval.errors import ConfigError, DataError
 from cameval.explain import combine_guided_gradcam, default_layer, explain_targets, logits_of, uses_layer
-from cameval.models import model_digest
+from cameval.methods import kind as method_kind
 from cameval.models.densenet import class_map, map_labels, resolve_layer
-from cameval.store import Shard, write_shard
+from cameval.store import Shard, provenance, write_shard
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,27 @@ def select_targets(logits: torch.Tensor, labels: torch.Tensor, spec: str) -> tor
         else:
             raise ConfigError(f"targets: {spec!r}: expected 'topK', 'label' or both joined by '+'")
     return torch.cat(cols, dim=1)
+
+
+def check_map_shape(maps: torch.Tensor, kind: str, x_shape, where: str, method: str) -> None:
+    """Raise :class:`ConfigError` naming ``where`` (the heatmap set), ``method`` and the shape expected
+    unless ``maps`` ``[N, K, ...]`` (K targets per image) are of ``kind`` for inputs of ``x_shape``
+    ``[N, C, H, W]``: ``cam`` one map per target at a layer's grid, ``[N, h, w]`` with ``h <= H`` and
+    ``w <= W`` (occlusion too: its grid of patch centres, ``stride`` apart); ``pixel`` ``[N, C, H, W]``
+    at the input's size."""
+    n, c, h, w = (int(v) for v in x_shape)
+    got = (int(maps.shape[0]), *(int(v) for v in maps.shape[2:])) if maps.ndim >= 2 else tuple(maps.shape)
+    if kind == "pixel":
+        ok, want = got == (n, c, h, w), f"[{n}, {c}, {h}, {w}] (a value per input pixel and channel)"
+    else:
+        ok = len(got) == 3 and got[0] == n and 1 <= got[1] <= h and 1 <= got[2] <= w
+        grid = "the layer's grid" if kind == "cam" else "the grid of patch centres"
+        want = f"[{n}, h, w] with h <= {h} and w <= {w} (one map per image at {grid})"
+    if not ok:
+        raise ConfigError(
+            f"{where}: method {method} (kind {kind}) returned maps of shape {list(got)} for a batch of "
+            f"{list(x_shape)}, expected {want}; nothing was written"
+        )
 
 
 def fill_in_input_space(fill_pixel, mean, std) -> list[float]:
@@ -63,6 +84,7 @@ def compute_shard(
     expected: int | None = None,
     model_classes: list[str] | None = None,
     model_name: str = "model",
+    spec: dict | None = None,
 ) -> None:
     """Explain rows ``[start, stop)`` of ``split`` with ``method`` and write the shard ``out``.
 
@@ -73,8 +95,16 @@ def compute_shard(
     of :data:`cameval.models.densenet.LAYER_ALIASES`. ``model_classes``: the model's output
     names; when given, a ``label`` target is the unit *named* like the row's class in the
     dataset's ``classes`` (an absent finding is a ConfigError); the shard's ``labels`` stay
-    dataset classes, its ``targets`` are output units.
+    dataset classes, its ``targets`` are output units. ``spec``: what makes the maps as the config
+    resolves it (``heatmap_spec`` of workflow/rules/common.smk: set, method, params, layer, targets,
+    kind, your method's source digest), recorded with the model's and the manifest rows' digests
+    (:func:`cameval.store.provenance`); default: the arguments given here. The maps of each batch
+    are checked against the method's kind (:func:`check_map_shape`) before anything is written.
     """
+    if spec is None:
+        spec = {"method": method, "params": params or {}, "layer": layer or "", "targets": targets}
+    where = f"heatmaps.{spec['set']}" if spec.get("set") else str(out)
+    kind = method_kind(method, spec.get("kind") or None)
     params = dict(params or {})
     with ImageSet(images) as imgs:
         model, rows = batches.load(
@@ -111,6 +141,7 @@ def compute_shard(
             input_size.extend(batch.x.shape[-2:])
         t = select_targets(logits, units[batch.positions].to(device), targets)
         m, _ = explain_targets(model, batch.x, t, method, layer=layer, **params)
+        check_map_shape(m, kind, batch.x.shape, where, method)
         return {"maps": m, "targets": t, "scores": logits}
 
     t0 = time.perf_counter()
@@ -126,9 +157,10 @@ def compute_shard(
     )
     seconds = time.perf_counter() - t0
     log.info("%s: %d images in %.1f s (%.3f s/image)", out, len(rows), seconds, seconds / len(rows))
+    ids = rows["id"].tolist()
     write_shard(
         out,
-        ids=rows["id"].tolist(),
+        ids=ids,
         labels=labels.numpy(),
         targets=got["targets"],
         scores=got["scores"],
@@ -138,7 +170,7 @@ def compute_shard(
             "layer": layer or "",
             "params": params,
             "targets_spec": targets,
-            "model_digest": model_digest(weights),
+            **provenance(weights, manifest, ids, spec),
             "dataset": dataset,
             "split": split,
             "shard": shard,

@@ -183,12 +183,58 @@ def model_dataset(model):
     return config["models"][model]["dataset"]
 
 
+def heatmap_spec(model, heatmap):
+    """What makes a set's maps for `model`, as its shards record it and their readers expect it
+    (cameval.store.Expect): method, params, layer, targets, kind and your own method's source digest
+    (a params value of every job that uses it: an edit of that file reruns them)."""
+    spec = config["heatmaps"][heatmap]
+    return {
+        "set": heatmap,
+        "method": spec["method"],
+        "params": spec["params"],
+        "layer": spec.get("layer") or config["models"][model].get("layer") or "",
+        "targets": spec["targets"],
+        "kind": spec.get("kind", ""),
+        "source": checkcache.source_digest(spec["method"], f"heatmaps.{heatmap}.method"),
+    }
+
+
+def heatmap_specs(model, heatmaps):
+    """`heatmap_spec` of each set of `heatmaps`, by set: the `specs` param of a job that reads their shards."""
+    return {h: heatmap_spec(model, h) for h in heatmaps}
+
+
+def own_sources(methods):
+    """The source digests of your own methods among `methods` (names): a params value of a job that runs them."""
+    return {m: d for m in methods if (d := checkcache.source_digest(m, m))}
+
+
+def model_spec(model):
+    """A model's config entry, with the digest of its builder's source (`builder_source`) where `arch`
+    names one (`package.module:function`): the `spec` param of its model job, so an edit of that file
+    retrains (or re-imports) it; the entries of other models stay as they are in the config."""
+    spec = config["models"][model]
+    digest = checkcache.source_digest(spec["arch"], f"models.{model}.arch")
+    return {**spec, "builder_source": digest} if digest else spec
+
+
+def model_weights(model):
+    return f"resources/models/{model}.safetensors"
+
+
 def heatmap_job(dataset, model, heatmap, shard):
     """What the heatmaps script needs to compute one shard of a set for `model`: the set's spec, the
-    layer it explains, the shard's number and its rows of the evaluation split."""
+    layer it explains, the shard's number and its rows of the evaluation split, and what makes its maps
+    (`heatmap_spec`, recorded in the shard)."""
     spec = config["heatmaps"][heatmap]
     layer = spec.get("layer") or config["models"][model].get("layer")
-    return {"spec": spec, "layer": layer, "shard": shard, "rows": shard_rows(dataset, heatmap, shard)}
+    return {
+        "spec": spec,
+        "layer": layer,
+        "shard": shard,
+        "rows": shard_rows(dataset, heatmap, shard),
+        "made_by": heatmap_spec(model, heatmap),
+    }
 
 
 def heatmap_bundles():

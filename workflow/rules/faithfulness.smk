@@ -28,6 +28,7 @@ rule class_maps:
         layer=lambda w: config["models"][w.model].get("layer"),
         seed=config["seed"],
         device=config["device"],
+        sources=own_sources(config.get("table7", {}).get("methods", [])),
     script:
         "../scripts/class_maps.py"
 
@@ -84,6 +85,10 @@ rule table7:
 rule appendix_g:
     input:
         unpack(lambda w: {m: f"results/maps/table7/{model_dataset(m)}/{m}.h5" for m in config["table7"]["models"]}),
+        weights=[model_weights(m) for m in config.get("table7", {}).get("models", [])],
+        manifests=[
+            f"resources/data/{model_dataset(m)}/manifest.csv" for m in config.get("table7", {}).get("models", [])
+        ],
     output:
         report(
             "results/figures/appendix_g.png",
@@ -102,5 +107,6 @@ rule appendix_g:
     params:
         n_images=config.get("table7", {}).get("figure_images"),
         datasets=lambda w: {m: config["datasets"][model_dataset(m)] for m in config["table7"]["models"]},
+        models=config.get("table7", {}).get("models"),
     script:
         "../scripts/appendix_g.py"

@@ -62,6 +62,8 @@ rule appendix_c:
         unpack(
             lambda w: {m: f"results/attacks/fgsm/{config['fgsm']['dataset']}/{m}.h5" for m in config["fgsm"]["models"]}
         ),
+        weights=[model_weights(m) for m in config.get("fgsm", {}).get("models", [])],
+        manifest=f"resources/data/{config.get('fgsm', {}).get('dataset')}/manifest.csv",
     output:
         report(
             "results/figures/appendix_c.png",
@@ -79,5 +81,6 @@ rule appendix_c:
         runtime=per_attempt(10),
     params:
         n_images=config["fgsm"]["figure_images"],
+        models=config["fgsm"]["models"],
     script:
         "../scripts/appendix_c.py"

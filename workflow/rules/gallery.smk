@@ -6,6 +6,7 @@ rule figure1:
     input:
         unpack(lambda w: gallery.figure_inputs(config)),
         **dataset_files(config["figure1"]["dataset"]),
+        weights=[model_weights(m) for m in config["figure1"]["models"]],
     output:
         report(
             "results/figures/figure1.png",
@@ -24,5 +25,9 @@ rule figure1:
     params:
         n_images=config["figure1"]["images"],
         extra=gallery.extra_labels(config),
+        specs=lambda w: {
+            m: heatmap_specs(m, [*gallery.HEATMAPS, *config["figure1"]["methods"]])
+            for m in config["figure1"]["models"]
+        },
     script:
         "../scripts/figure1.py"

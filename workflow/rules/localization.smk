@@ -8,6 +8,7 @@ rule localization:
     input:
         unpack(lambda w: model_shards(w.dataset, w.model, config["table1"]["methods"])),
         manifest="resources/data/{dataset}/manifest.csv",
+        weights="resources/models/{model}.safetensors",
     output:
         expand(
             "results/metrics/localization/{{dataset}}/{{model}}/{heatmap}.csv",
@@ -26,6 +27,7 @@ rule localization:
         threshold=config["table1"]["threshold"],
         rule=config["table1"]["rule"],
         expected=lambda w: [shard_count(w.dataset, h) for h in config["table1"]["methods"]],
+        specs=lambda w: heatmap_specs(w.model, config["table1"]["methods"]),
     script:
         "../scripts/localization.py"
 

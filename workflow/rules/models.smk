@@ -22,7 +22,7 @@ rule train_model:
         mem_mb=per_attempt(6000),
         runtime=per_attempt(60),
     params:
-        spec=lambda w: config["models"][w.model],
+        spec=lambda w: model_spec(w.model),
         seed=config["seed"],
     script:
         "../scripts/train_model.py"
@@ -44,7 +44,7 @@ rule import_model:
         mem_mb=per_attempt(4000),
         runtime=per_attempt(30),
     params:
-        spec=lambda w: config["models"][w.model],
+        spec=lambda w: model_spec(w.model),
         source=lambda w: weights_source(w.model),
     script:
         "../scripts/import_model.py"

@@ -14,6 +14,8 @@ rule rank_correlation:
                 },
             }
         ),
+        manifest="resources/data/{dataset}/manifest.csv",
+        weights="resources/models/{model}.safetensors",
     output:
         "results/metrics/rankcorr/{dataset}/{model}/{occlusion}.csv",
     log:
@@ -34,6 +36,10 @@ rule rank_correlation:
                 column: shard_count(w.dataset, h, config["table3"]["images"])
                 for column, h in occlusion.map_sets(config).items()
             },
+        },
+        specs=lambda w: {
+            "occlusion": heatmap_spec(w.model, w.occlusion),
+            **{column: heatmap_spec(w.model, h) for column, h in occlusion.map_sets(config).items()},
         },
     script:
         "../scripts/rankcorr.py"
@@ -78,6 +84,7 @@ rule appendix_b:
             }
         ),
         **dataset_files(config["table3"]["dataset"]),
+        weights=model_weights(config["table3"]["models"][0]),
     output:
         report(
             "results/figures/appendix_b.png",
@@ -99,5 +106,9 @@ rule appendix_b:
             for k in config["table3"]["occlusion"]
         },
         n_images=config["table3"]["figure_images"],
+        specs=lambda w: {
+            "gradcam": heatmap_spec(config["table3"]["models"][0], config["table3"]["gradcam"]),
+            **heatmap_specs(config["table3"]["models"][0], config["table3"]["occlusion"]),
+        },
     script:
         "../scripts/appendix_b.py"

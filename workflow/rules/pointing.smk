@@ -8,6 +8,7 @@ rule pointing:
     input:
         unpack(lambda w: model_shards(w.dataset, w.model, config["table2"]["heatmaps"])),
         manifest="resources/data/{dataset}/manifest.csv",
+        weights="resources/models/{model}.safetensors",
     output:
         expand(
             "results/metrics/pointing/{{dataset}}/{{model}}/{heatmap}.csv",
@@ -27,6 +28,7 @@ rule pointing:
         threshold=config["table2"]["threshold"],
         scale=config["table2"]["scale"],
         expected=lambda w: [shard_count(w.dataset, h) for h in config["table2"]["heatmaps"]],
+        specs=lambda w: heatmap_specs(w.model, config["table2"]["heatmaps"]),
     script:
         "../scripts/pointing.py"
 

@@ -72,6 +72,8 @@ rule sensitivity:
     input:
         unpack(lambda w: sensitivity.extra_inputs(config, w.dataset, w.model)),
         shards=lambda w: sensitivity.attack_shards(config, w.dataset, w.model, n_eval(w.dataset)),
+        weights="resources/models/{model}.safetensors",
+        manifest="resources/data/{dataset}/manifest.csv",
     output:
         "results/metrics/one_pixel/{dataset}/{model}.csv",
     log:
@@ -85,6 +87,7 @@ rule sensitivity:
     params:
         expected=lambda w: sensitivity.n_attacked(config, n_eval(w.dataset)),
         methods={h: config["heatmaps"][h] for h in config.get("table6", {}).get("methods", [])},
+        sources=own_sources(config["heatmaps"][h]["method"] for h in config.get("table6", {}).get("methods", [])),
         layer=lambda w: config["models"][w.model].get("layer"),
         device=config["device"],
     script:
@@ -154,6 +157,8 @@ rule appendix_f:
                 for m in config["table6"]["models"]
             }
         ),
+        weights=[model_weights(m) for m in config.get("table6", {}).get("models", [])],
+        manifest=f"resources/data/{config.get('table6', {}).get('dataset')}/manifest.csv",
     output:
         report(
             "results/figures/appendix_f.png",
@@ -173,5 +178,6 @@ rule appendix_f:
         n_images=config.get("table6", {}).get("figure_images"),
         dataset=lambda w: config["datasets"][config["table6"]["dataset"]],
         expected=lambda w: sensitivity.n_attacked(config, n_eval(config["table6"]["dataset"])),
+        models=config.get("table6", {}).get("models"),
     script:
         "../scripts/appendix_f.py"

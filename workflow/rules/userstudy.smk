@@ -15,6 +15,7 @@ rule user_study_kit:
                     for model in config["table4"]["models"]
                     for kind, key in (("gbp", "guided_backprop"), ("cam", "gradcam"))
                 },
+                "weights": [model_weights(m) for m in config["table4"]["models"]],
             }
         ),
     output:
@@ -47,6 +48,13 @@ rule user_study_kit:
                 config["table4"]["dataset"], config["table4"]["guided_backprop"], config["table4"]["pool"]
             ),
             "cam": shard_count(config["table4"]["dataset"], config["table4"]["gradcam"], config["table4"]["pool"]),
+        },
+        specs=lambda w: {
+            m: {
+                "gbp": heatmap_spec(m, config["table4"]["guided_backprop"]),
+                "cam": heatmap_spec(m, config["table4"]["gradcam"]),
+            }
+            for m in config["table4"]["models"]
         },
     script:
         "../scripts/user_study_kit.py"

@@ -7,6 +7,7 @@ rule xray_localization:
     input:
         unpack(lambda w: {h: shards(w.dataset, w.model, h) for h in xray.sets(config)}),
         **{k: f"resources/data/{{dataset}}/{v}" for k, v in (("images", "images.h5"), ("manifest", "manifest.csv"))},
+        weights="resources/models/{model}.safetensors",
     output:
         "results/metrics/xray/{dataset}/{model}.csv",
     log:
@@ -23,6 +24,7 @@ rule xray_localization:
         inbox_threshold=config.get("table5", {}).get("inbox_threshold"),
         reduce=config.get("table5", {}).get("reduce"),
         expected=lambda w: n_eval(w.dataset),
+        specs=lambda w: heatmap_specs(w.model, xray.sets(config)),
     script:
         "../scripts/xray_rows.py"
 
@@ -82,6 +84,7 @@ rule appendix_e:
                     for m in config["table5"]["models"]
                     for h in xray.sets(config)
                 },
+                "weights": [model_weights(m) for m in config["table5"]["models"]],
             }
         ),
     output:
@@ -105,5 +108,6 @@ rule appendix_e:
         seed=config["seed"],
         reduce=config.get("table5", {}).get("reduce"),
         expected=lambda w: n_eval(config["table5"]["dataset"]),
+        specs=lambda w: {m: heatmap_specs(m, xray.sets(config)) for m in config["table5"]["models"]},
     script:
         "../scripts/appendix_e.py"

@@ -2,9 +2,12 @@
 
 from cameval.experiments.occlusion import appendix_b
 from cameval.logs import setup_logging
+from cameval.store import Expect
 
 setup_logging(snakemake.log[0])
-titles = snakemake.params.titles
+titles, specs = snakemake.params.titles, snakemake.params.specs
+inp = snakemake.input
+expect = {titles.get(k, k): Expect(inp.weights, spec, inp.manifest) for k, spec in specs.items()}
 appendix_b(
     snakemake.input.images,
     snakemake.input.manifest,
@@ -12,4 +15,5 @@ appendix_b(
     {titles[k]: snakemake.input[k] for k in titles},
     snakemake.output[0],
     n_images=snakemake.params.n_images,
+    expect=expect,
 )

@@ -2,10 +2,12 @@
 
 from cameval.experiments.xray import appendix_e
 from cameval.logs import setup_logging
+from cameval.store import Expect
 
 setup_logging(snakemake.log[0])
 p = snakemake.params
-models = dict.fromkeys(k.split("__")[0] for k in snakemake.input.keys() if "__" in k)
+models = list(p.specs)  # the models of table5, in order; their weights in the same order
+weights = dict(zip(models, snakemake.input.weights, strict=True))
 sets = {m: {h: list(snakemake.input[f"{m}__{h}"]) for h in p.titles} for m in models}
 appendix_e(
     snakemake.input.images,
@@ -17,4 +19,7 @@ appendix_e(
     seed=p.seed,
     reduce=p.reduce,
     expected=p.expected,
+    expect={
+        m: {h: Expect(weights[m], spec, snakemake.input.manifest) for h, spec in p.specs[m].items()} for m in models
+    },
 )

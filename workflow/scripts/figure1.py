@@ -4,6 +4,7 @@ from collections import defaultdict
 
 from cameval.experiments.gallery import figure1_from_shards
 from cameval.logs import setup_logging
+from cameval.store import Expect
 
 setup_logging(snakemake.log[0])
 models = defaultdict(dict)
@@ -11,6 +12,9 @@ for key, path in snakemake.input.items():
     if "__" in key:
         model, heatmap = key.split("__")
         models[model][heatmap] = path
+specs = snakemake.params.specs  # by model, in figure1.models' order: their weights' order
+weights = dict(zip(specs, snakemake.input.weights, strict=True))
+expect = {m: {h: Expect(weights[m], spec, snakemake.input.manifest) for h, spec in specs[m].items()} for m in specs}
 figure1_from_shards(
     models,
     snakemake.input.images,
@@ -18,4 +22,5 @@ figure1_from_shards(
     snakemake.output[0],
     n_images=snakemake.params.n_images,
     extra=snakemake.params.extra,
+    expect=expect,
 )

@@ -28,4 +28,5 @@ for job, out in zip(p.sets, snakemake.output, strict=True):
         expected=p.expected,
         model_classes=p.classes,
         model_name=p.model,
+        spec=job["made_by"],
     )

@@ -3,6 +3,7 @@
 from cameval.experiments.localization import localization_rows
 from cameval.io import write_csv
 from cameval.logs import setup_logging
+from cameval.store import Expect
 
 setup_logging(snakemake.log[0])
 for method, expected, out in zip(snakemake.params.methods, snakemake.params.expected, snakemake.output, strict=True):
@@ -12,5 +13,6 @@ for method, expected, out in zip(snakemake.params.methods, snakemake.params.expe
         threshold=snakemake.params.threshold,
         rule=snakemake.params.rule,
         expected=expected,
+        expect=Expect(snakemake.input.weights, snakemake.params.specs[method], snakemake.input.manifest),
     )
     write_csv(rows, out)

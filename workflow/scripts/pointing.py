@@ -3,6 +3,7 @@
 from cameval.experiments.pointing import pointing_rows
 from cameval.io import write_csv
 from cameval.logs import setup_logging
+from cameval.store import Expect
 
 setup_logging(snakemake.log[0])
 p = snakemake.params
@@ -14,5 +15,6 @@ for heatmap, expected, out in zip(p.heatmaps, p.expected, snakemake.output, stri
         threshold=p.threshold,
         scale=p.scale,
         expected=expected,
+        expect=Expect(snakemake.input.weights, p.specs[heatmap], snakemake.input.manifest),
     )
     write_csv(rows, out)

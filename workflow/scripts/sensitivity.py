@@ -4,9 +4,11 @@
 from cameval.experiments.sensitivity import extra_attack_maps, sensitivity_rows
 from cameval.io import write_csv
 from cameval.logs import set_threads, setup_logging
+from cameval.store import Expect
 
 setup_logging(snakemake.log[0])
 p, shards = snakemake.params, list(snakemake.input.shards)
+expect = Expect(snakemake.input.weights, None, snakemake.input.manifest)
 extra = None
 if p.methods:
     set_threads(snakemake.threads)
@@ -18,5 +20,6 @@ if p.methods:
         layer=p.layer,
         expected=p.expected,
         device=p.device,
+        expect=expect,
     )
-write_csv(sensitivity_rows(shards, p.expected, extra), snakemake.output[0])
+write_csv(sensitivity_rows(shards, p.expected, extra, expect), snakemake.output[0])

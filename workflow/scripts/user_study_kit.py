@@ -2,10 +2,13 @@
 
 from cameval.experiments.userstudy import build_kit, class_names
 from cameval.logs import setup_logging
+from cameval.store import Expect
 
 setup_logging(snakemake.log[0])
 p = snakemake.params
 inp = snakemake.input
+weights = dict(zip(p.cfg["models"], inp.weights, strict=True))
+expect = {m: {k: Expect(weights[m], spec, inp.manifest) for k, spec in p.specs[m].items()} for m in p.cfg["models"]}
 build_kit(
     gbp={m: list(inp[f"gbp__{m}"]) for m in p.cfg["models"]},
     gradcam={m: list(inp[f"cam__{m}"]) for m in p.cfg["models"]},
@@ -22,4 +25,5 @@ build_kit(
     question=p.cfg["question"],
     require_correct=p.cfg["require_correct"],
     expected=p.expected,
+    expect=expect,
 )

@@ -4,6 +4,7 @@ from cameval.data.images import ImageSet
 from cameval.experiments.xray import xray_rows
 from cameval.io import write_csv
 from cameval.logs import setup_logging
+from cameval.store import Expect
 
 setup_logging(snakemake.log[0])
 p = snakemake.params
@@ -17,5 +18,6 @@ rows = xray_rows(
     inbox_threshold=p.inbox_threshold,
     reduce=p.reduce,
     expected=p.expected,
+    expect={h: Expect(snakemake.input.weights, spec, snakemake.input.manifest) for h, spec in p.specs.items()},
 )
 write_csv(rows, snakemake.output[0])

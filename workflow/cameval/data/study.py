@@ -6,7 +6,9 @@ unexpected:
 
 - :func:`read_values`: one number per line (Table 3's Spearman ρ per image, Table 5's in-box
   share per box), with the count the file must hold;
-- :func:`read_published_values`: ``values.yaml``, every value the study printed;
+- :func:`read_published_values`: ``values.yaml``, every value the study printed (read strictly: a key
+  given twice, a value that is not a finite number or null, a section of the wrong type are errors
+  naming the file, the key and the line);
 - :func:`read_one_pixel_attacks`: Table 6's successful one-pixel attacks, one row per attack.
 
 The survey's raw export (Table 4) is read by :func:`cameval.experiments.userstudy.read_survey_export`.
@@ -23,7 +25,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from cameval.errors import DataError
+from cameval.config import StrictLoader
+from cameval.errors import ConfigError, DataError
 from cameval.io import read_text_strict
 
 #: Table 3's files: method -> file under ``occlusion_45x45/`` (120 images, the same order in each)
@@ -91,12 +94,67 @@ def read_table5(root: str | os.PathLike, boxes: int = 984, threshold: str = "0_8
     }
 
 
+#: the sections of ``values.yaml``, each a mapping
+VALUE_SECTIONS = tuple(f"table{k}" for k in range(1, 8))
+
+
 def read_published_values(path: str | os.PathLike) -> dict:
-    """``values.yaml``: every value the study printed, table by table (a mapping keyed ``table1`` …)."""
-    data = yaml.safe_load(read_text_strict(path, "the study's published values (YAML)"))
-    if not isinstance(data, dict) or not all(f"table{k}" in data for k in range(1, 8)):
-        raise DataError(f"{path}: expected a mapping with keys table1 ... table7")
+    """``values.yaml``: every value the study printed, table by table (a mapping keyed ``table1`` …
+    ``table7``, each a mapping of mappings whose leaves are numbers).
+
+    Read with the config's strict loader (:class:`cameval.config.StrictLoader`: a key given twice is
+    refused, where plain YAML keeps the last one); every leaf must be a finite number or null (not
+    ``n/a``, ``.nan``, a boolean or a list) and every section a mapping. Each error is a
+    :class:`DataError` naming the file, the key and its line.
+    """
+    text = read_text_strict(path, "the study's published values (YAML)")
+    loader = StrictLoader(text, str(path))
+    try:
+        node = loader.get_single_node()
+        if node is None or not isinstance(node, yaml.MappingNode):
+            raise DataError(f"{path}: expected a mapping with keys {', '.join(VALUE_SECTIONS)}")
+        _check_values(loader, node, "", path)
+        data = loader.construct_document(node)
+    except ConfigError as e:
+        raise DataError(str(e)) from None
+    except yaml.YAMLError as e:
+        raise DataError(f"{path}: not readable YAML ({e})") from None
+    finally:
+        loader.dispose()
+    missing = [k for k in VALUE_SECTIONS if k not in data]
+    if missing:
+        raise DataError(f"{path}: no section {missing} (expected a mapping with keys {', '.join(VALUE_SECTIONS)})")
     return data
+
+
+def _check_values(loader: yaml.SafeLoader, node: yaml.Node, key: str, path) -> None:
+    """Raise :class:`DataError` naming ``path``, the key and its line unless ``node`` is a mapping of
+    mappings whose leaves are finite numbers or null (the top level's values: mappings)."""
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            name = loader.construct_object(k)
+            sub = f"{key}.{name}" if key else str(name)
+            if not key and not isinstance(v, yaml.MappingNode):
+                raise DataError(
+                    f"{path}: section {sub} on line {v.start_mark.line + 1} is a "
+                    f"{_node_kind(v)} (expected a mapping of models or methods to values)"
+                )
+            _check_values(loader, v, sub, path)
+        return
+    if isinstance(node, yaml.SequenceNode):
+        raise DataError(f"{path}: {key} on line {line} is a list (expected a mapping or a number)")
+    value = loader.construct_object(node)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DataError(f"{path}: {key} on line {line} is {value!r} (expected a finite number, or null where none)")
+    if not math.isfinite(value):
+        raise DataError(f"{path}: {key} on line {line} is {value} (expected a finite number, or null where none)")
+
+
+def _node_kind(node: yaml.Node) -> str:
+    return {yaml.SequenceNode: "list", yaml.ScalarNode: "single value"}.get(type(node), "mapping")
 
 
 #: How the study's ``[x, y, r, g, b]`` name the pixel: ``row-col`` (x is the row, y the column)

@@ -35,7 +35,7 @@ from cameval.figures import as_rgb, class_label, colorbar, panel_grid, save, tid
 from cameval.formatting import fmt, row_interval
 from cameval.methods import label as method_label
 from cameval.methods import labels
-from cameval.store import read_class_maps
+from cameval.store import Expect, provenance, read_class_maps, write_cache
 from cameval.tables import aligned, paired_columns, stat_columns
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,8 @@ def class_maps(
 
     ``params``: ``{method: keyword arguments}`` for library and own methods."""
     # torch and what loads it here only: the table and figure jobs of this module start without it
-    import h5py  # noqa: PLC0415  # (the writer's side; the readers use cameval.store)
     import torch  # noqa: PLC0415
 
-    import cameval  # noqa: PLC0415  # its version, beside torch's
     from cameval import batches  # noqa: PLC0415
     from cameval.explain import (  # noqa: PLC0415
         default_layer,
@@ -88,8 +86,6 @@ def class_maps(
         upsample,
         uses_layer,
     )
-    from cameval.io import atomic_path  # noqa: PLC0415
-    from cameval.models import model_digest  # noqa: PLC0415
 
     unknown = [m for m in methods if m not in METHODS and not is_external(m)]
     if unknown:
@@ -145,27 +141,39 @@ def class_maps(
     for method in methods:
         attrs[f"seconds_{method}"] = seconds[method]
         log.info("%s: %d images x %d classes in %.1f s", method, len(rows), k, seconds[method])
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as fh:
-        fh.create_dataset("ids", data=np.asarray(rows["id"], dtype=object), dtype=h5py.string_dtype())
-        fh.create_dataset("labels", data=rows["label"].to_numpy(dtype=np.int64))
-        fh.create_dataset("images", data=clean, compression="gzip")
-        for method, arr in maps.items():
-            fh.create_dataset(f"maps/{method}", data=arr, compression="gzip")
-        fh.attrs.update(
-            {
-                "layer": layer,
-                "ig_steps": ig_steps,
-                "background": background,
-                "methods": list(methods),
-                "shap_samples": shap_samples,
-                "model_digest": model_digest(weights),
-                "split": split,
-                "seconds": time.perf_counter() - t0,
-                "cameval_version": cameval.__version__,
-                "torch_version": str(torch.__version__),
-                **attrs,
-            }
-        )
+    spec = {
+        "methods": list(methods),
+        "layer": layer,
+        "ig_steps": ig_steps,
+        "background": background,
+        "shap_explainer": shap_explainer,
+        "shap_samples": shap_samples,
+        "seed": seed,
+        "params": params or {},
+        "images": int(n_images),
+    }
+    ids = rows["id"].tolist()
+    write_cache(
+        out,
+        ids,
+        {
+            "labels": rows["label"].to_numpy(dtype=np.int64),
+            "images": clean,
+            **{f"maps/{method}": arr for method, arr in maps.items()},
+        },
+        {
+            "layer": layer,
+            "ig_steps": ig_steps,
+            "background": background,
+            "methods": list(methods),
+            "shap_samples": shap_samples,
+            **provenance(weights, manifest, ids, spec),
+            "split": split,
+            "seconds": time.perf_counter() - t0,
+            **attrs,
+        },
+        compressed=("images", *(f"maps/{method}" for method in methods)),
+    )
 
 
 def fidelity_rows(
@@ -192,7 +200,7 @@ def fidelity_rows(
         )
     model = load_model(weights).to(device)
     index = read_manifest(manifest).set_index("id")["index"]
-    cached = read_class_maps(maps_h5, expected)
+    cached = read_class_maps(maps_h5, expected, Expect(weights, None, manifest))
     ids, labels, maps, explainer = cached["ids"], cached["labels"], cached["maps"], cached["explainer"]
     with ImageSet(images) as imgs:
         x = imgs.tensor(index.loc[ids].to_numpy()).to(device)
@@ -309,16 +317,21 @@ def accuracy_note(accuracy: dict[str, dict], datasets: dict[str, str], reference
 
 
 def appendix_g(
-    maps: dict[str, str], path: str | os.PathLike, n_images: int = 3, class_names: dict | None = None
+    maps: dict[str, str],
+    path: str | os.PathLike,
+    n_images: int = 3,
+    class_names: dict | None = None,
+    expect: dict[str, Expect] | None = None,
 ) -> None:
     """Appendix G: image, SHAP, Grad-CAM and Integrated Gradients of the label, per model
     (``maps[model]``: the class-map file of :func:`cameval.experiments.faithfulness.class_maps`;
-    ``class_names[model]``: that model's class names, or None for numbers)."""
+    ``class_names[model]``: that model's class names, or None for numbers; ``expect[model]``: what its
+    file must have been made from, :class:`cameval.store.Expect`)."""
     names = class_names or {}
     order = [("shap", "SHAP"), ("gradcam", "Grad-CAM"), ("integrated_gradients", "Integrated Gradients")]
     rows = []
     for model, file in maps.items():
-        fh = read_class_maps(file)
+        fh = read_class_maps(file, expect=(expect or {}).get(model))
         have = [(k, t) for k, t in order if k in fh["maps"]]
         for i in range(min(n_images, len(fh["labels"]))):
             label = int(fh["labels"][i])

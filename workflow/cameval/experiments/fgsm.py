@@ -16,8 +16,7 @@ from cameval.claims import FAILS, HOLDS, UNDECIDED, Claim, Context, Verdict, com
 from cameval.experiments.record import Experiment, require_dataset_models, table_files
 from cameval.figures import colorbar, overlay, panel_grid, save, tidy_row
 from cameval.formatting import row_interval
-from cameval.io import atomic_path
-from cameval.store import read_fgsm
+from cameval.store import Expect, provenance, read_fgsm, write_cache
 from cameval.tables import stat_columns
 
 
@@ -44,7 +43,6 @@ def fgsm_rows(
     figure.
     """
     # torch and what loads it here only: the table and figure jobs of this module start without it
-    import h5py  # noqa: PLC0415  # (the writer's side; the readers use cameval.store)
     import torch  # noqa: PLC0415
 
     from cameval import batches  # noqa: PLC0415
@@ -85,14 +83,17 @@ def fgsm_rows(
     got = batches.run(model, images, rows, step, batch_size=batch_size, desc="fgsm")
     columns = ("label", "pred_clean", "pred_adv", "correct_clean", "correct_adv", "rank_corr", "box_iou")
     df = pd.DataFrame({"id": rows["id"].to_numpy(), **{k: got[k] for k in columns}})
-    store = {k: got[k] for k in ("clean", "adv", "cam_clean", "cam_adv")}
-    with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as f:
-        for key, arr in store.items():
-            f.create_dataset(key, data=arr, compression="gzip")
-        f.create_dataset("ids", data=np.asarray(df["id"], dtype=object), dtype=h5py.string_dtype())
-        for key in ("label", "pred_clean", "pred_adv"):
-            f.create_dataset(key, data=df[key].to_numpy())
-        f.attrs.update({"eps": eps, "layer": layer})
+    cached = {k: got[k] for k in ("clean", "adv", "cam_clean", "cam_adv")}
+    cached |= {k: df[k].to_numpy() for k in ("label", "pred_clean", "pred_adv")}
+    spec = {"attack": "fgsm", "eps": eps, "layer": layer, "images": int(n_images)}
+    ids = df["id"].tolist()
+    write_cache(
+        out_h5,
+        ids,
+        cached,
+        {"eps": eps, "layer": layer, **provenance(weights, manifest, ids, spec), "split": split},
+        compressed=("clean", "adv", "cam_clean", "cam_adv"),
+    )
     return df
 
 
@@ -110,11 +111,14 @@ def fgsm_table(rows: dict[str, pd.DataFrame], eps: float, n_boot: int = 1000, se
     return pd.DataFrame(full), pd.DataFrame(display)
 
 
-def appendix_c(attacks: dict[str, str], path: str | os.PathLike, n_images: int = 3) -> None:
-    """Appendix C: image and Grad-CAM of the true class, clean and after FGSM, per model."""
+def appendix_c(
+    attacks: dict[str, str], path: str | os.PathLike, n_images: int = 3, expect: dict[str, Expect] | None = None
+) -> None:
+    """Appendix C: image and Grad-CAM of the true class, clean and after FGSM, per model; ``expect[model]``:
+    what its file must have been made from (:class:`cameval.store.Expect`)."""
     rows = []
     for model, file in attacks.items():
-        f = read_fgsm(file)
+        f = read_fgsm(file, (expect or {}).get(model))
         for i in range(min(n_images, len(f["ids"]))):
             rows.append(
                 {k: f[k][i] for k in ("clean", "adv", "cam_clean", "cam_adv", "label", "pred_clean", "pred_adv")}

@@ -14,7 +14,7 @@ from cameval.experiments.record import Experiment, model_sets, require, require_
 from cameval.figures import class_label, colorbar, deprocess_gradient, overlay, panel_grid, save, tidy_row
 from cameval.methods import label as method_label
 from cameval.metrics import upsample_map
-from cameval.store import Shard
+from cameval.store import Expect, Shard
 
 
 def figure1(panels: list[dict], path: str | os.PathLike, class_names=None, extra: dict[str, str] | None = None) -> None:
@@ -79,25 +79,28 @@ def figure1_from_shards(
     path: str | os.PathLike,
     n_images: int = 3,
     extra: dict[str, str] | None = None,
+    expect: dict[str, dict[str, Expect]] | None = None,
 ) -> None:
     """Figure 1 for the first ``n_images`` of each model's first shards.
 
     ``models[model]`` maps ``gradcam``, ``gradcampp``, ``guided_backprop`` and each set of
     ``extra`` (``{set: label}``: ``figure1.methods``) to shard files; the explained class is each
     shard's first target (the top-1 prediction), the same in every shard of a row.
+    ``expect[model][set]``: what that shard must have been made from (:class:`cameval.store.Expect`).
     """
     extra = extra or {}
     index = read_manifest(manifest).set_index("id")["index"]
     panels = []
     with ImageSet(images) as imgs:
         for model, files in models.items():
+            want = (expect or {}).get(model, {})
             with (
                 contextlib.ExitStack() as stack,
-                Shard(files["gradcam"]) as cam,
-                Shard(files["gradcampp"]) as campp,
-                Shard(files["guided_backprop"]) as gbp,
+                Shard(files["gradcam"], want.get("gradcam")) as cam,
+                Shard(files["gradcampp"], want.get("gradcampp")) as campp,
+                Shard(files["guided_backprop"], want.get("guided_backprop")) as gbp,
             ):
-                others = {k: stack.enter_context(Shard(files[k])) for k in extra}
+                others = {k: stack.enter_context(Shard(files[k], want.get(k))) for k in extra}
                 for i in range(min(n_images, len(cam), len(gbp), *(len(o) for o in others.values()))):
                     if not (cam.ids[i] == campp.ids[i] == gbp.ids[i]) or any(
                         o.ids[i] != cam.ids[i] for o in others.values()

@@ -31,7 +31,7 @@ from cameval.errors import DataError
 from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models, table_files
 from cameval.formatting import fmt, interval, row_interval
 from cameval.metrics import mean_ci
-from cameval.store import Shard, check_shards
+from cameval.store import Expect, Shard, check_shards
 from cameval.tables import aligned, paired_columns
 
 
@@ -42,15 +42,17 @@ def localization_rows(
     rule: str = "ilsvrc",
     topk: int = 5,
     expected: int | None = None,
+    expect: Expect | None = None,
 ) -> pd.DataFrame:
     """Table 1's per-image outcome (ILSVRC CLS-LOC protocol) from top-k CAM shards.
 
     Each of the top-k maps is upsampled to the input (bilinear), binarized at ``threshold`` of
     its max, boxed around its largest connected component and compared with the GT boxes of
     its class (``rule``: ``ilsvrc`` IoU >= 0.5, or the study's eq. 3). ``expected``: the rows the
-    shards must cover, each once (:func:`cameval.store.check_shards`).
+    shards must cover, each once (:func:`cameval.store.check_shards`); ``expect``: what the shards
+    must have been made from (:class:`cameval.store.Expect`).
     """
-    check_shards(shards, expected)
+    check_shards(shards, expected, expect)
     man = read_manifest(manifest).set_index("id")
     rows = []
     for path in tqdm(shards, desc="localization", unit="shard"):

@@ -21,7 +21,7 @@ from cameval.figures import colorbar, overlay, panel_grid, save, tidy_row
 from cameval.formatting import fmt, row_interval
 from cameval.methods import kind, labels
 from cameval.methods import label as method_label
-from cameval.store import Shard, check_shards
+from cameval.store import Expect, Shard, check_shards
 from cameval.tables import paired_columns, paired_key, stat_columns
 
 
@@ -32,6 +32,7 @@ def rankcorr_rows(
     size: int = 14,
     reduce: str = "abs_max",
     expected: dict[str, int] | None = None,
+    expect: dict[str, Expect] | None = None,
 ) -> pd.DataFrame:
     """Table 3's per-image Spearman rho between an occlusion map and each other map.
 
@@ -42,15 +43,16 @@ def rankcorr_rows(
     both are given. Pixel maps are reduced to one channel with ``reduce``
     (see :func:`cameval.metrics.reduce_channels`); all maps are explained for the top-1 class.
     ``expected`` maps ``occlusion`` and each key of ``others`` to the rows its shards must cover,
-    each once (:func:`cameval.store.check_shards`; a missing key is not checked).
+    each once (:func:`cameval.store.check_shards`; a missing key is not checked), ``expect`` each to
+    what its shards must have been made from (:class:`cameval.store.Expect`; a missing key: not checked).
     """
     import torch  # noqa: PLC0415  # torch here only: the table and figure jobs of this module start without it
 
     from cameval.explain.guided import combine_guided_gradcam  # noqa: PLC0415  # loads torch (as above)
 
-    expected = expected or {}
+    expected, expect = expected or {}, expect or {}
     for name, paths in {"occlusion": occlusion, **others}.items():
-        check_shards(paths, expected.get(name))
+        check_shards(paths, expected.get(name), expect.get(name))
 
     occ = [Shard(p) for p in occlusion]
     other = {k: [Shard(p) for p in v] for k, v in others.items()}
@@ -178,6 +180,7 @@ def appendix_b(
     occlusions: dict[str, list[str]],
     path: str | os.PathLike,
     n_images: int = 4,
+    expect: dict[str, Expect] | None = None,
 ) -> None:
     """Appendix B: per image, Grad-CAM overlay and the occlusion maps of each patch size, all of the
     top-1 predicted class (the class Table 3's maps explain); each row names the image, its true class
@@ -185,10 +188,13 @@ def appendix_b(
 
     ``occlusions`` maps a column title (e.g. ``occlusion 25×25``) to its shards. Every occlusion map has
     its own colorbar of the score drop (logit of the class, unnormalized), Grad-CAM one shared 0–1 scale.
+    ``expect`` maps ``gradcam`` and each title to what its shards must have been made from
+    (:class:`cameval.store.Expect`).
     """
+    expect = expect or {}
     index = read_manifest(manifest).set_index("id")["index"]
-    occ = {k: Shard(v[0]) for k, v in occlusions.items()}
-    cam = Shard(gradcam[0])
+    occ = {k: Shard(v[0], expect.get(k)) for k, v in occlusions.items()}
+    cam = Shard(gradcam[0], expect.get("gradcam"))
     try:
         n = min(n_images, *(len(s) for s in occ.values()))
         cols = ["Grad-CAM (predicted class)", *(f"{k}: score drop" for k in occ)]

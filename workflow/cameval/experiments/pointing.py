@@ -18,7 +18,7 @@ from cameval.errors import ConfigError, DataError
 from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models, table_files
 from cameval.formatting import fmt, row_interval
 from cameval.methods import label as method_label
-from cameval.store import Shard, check_shards
+from cameval.store import Expect, Shard, check_shards
 from cameval.tables import aligned, paired_columns, stat_columns
 
 
@@ -30,6 +30,7 @@ def pointing_rows(
     scale: str = "image",
     topk: int = 5,
     expected: int | None = None,
+    expect: Expect | None = None,
 ) -> pd.DataFrame:
     """Table 2's per-image pointing-game outcome from ``top{k}+label`` shards of a CAM-type set.
 
@@ -41,11 +42,12 @@ def pointing_rows(
       and scores a hit when (class present and point in its box and kept) or (class absent and
       rejected). ``recall`` is the share of hits among the k maps of the image.
 
-    ``expected``: the rows the shards must cover, each once (:func:`cameval.store.check_shards`).
+    ``expected``: the rows the shards must cover, each once (:func:`cameval.store.check_shards`);
+    ``expect``: what the shards must have been made from (:class:`cameval.store.Expect`).
     """
     if scale not in ("image", "raw"):
         raise ValueError(f"scale: {scale!r} is not one of image, raw")
-    check_shards(shards, expected)
+    check_shards(shards, expected, expect)
     man = read_manifest(manifest).set_index("id")
     rows = []
     for path in tqdm(shards, desc="pointing", unit="shard"):

@@ -38,7 +38,7 @@ from cameval.formatting import fmt, interval
 from cameval.methods import label as method_label
 from cameval.methods import labels
 from cameval.metrics import mean_ci, wilcoxon_test
-from cameval.store import ATTACK_ARRAYS, read_attacks
+from cameval.store import ATTACK_ARRAYS, Expect, provenance, read_attacks, write_cache
 from cameval.tables import describe
 
 log = logging.getLogger(__name__)
@@ -78,15 +78,11 @@ def attack_shard(
 ) -> None:
     """One-pixel attacks on rows ``[start, stop)`` of ``split`` and the maps before and after."""
     # torch and what loads it here only: the table and figure jobs of this module start without it
-    import h5py  # noqa: PLC0415  # (the writer's side; the readers use cameval.store)
     import torch  # noqa: PLC0415
 
-    import cameval  # noqa: PLC0415  # its version, beside torch's
     from cameval import batches  # noqa: PLC0415
     from cameval.attacks import one_pixel  # noqa: PLC0415
     from cameval.explain import default_layer, explain, logits_of  # noqa: PLC0415
-    from cameval.io import atomic_path  # noqa: PLC0415
-    from cameval.models import model_digest  # noqa: PLC0415
 
     model, rows = batches.load(weights, manifest, split, start, stop, device=device, shard=shard, error=DataError)
     layer = layer or default_layer(model)
@@ -163,30 +159,32 @@ def attack_shard(
     data["random_pixel"] = random_pixels(seed, range(start, stop), *data["clean"].shape[1:3])
     data["clean"] = data.pop("clean")  # the file's order: the attack, the random pixel, the images, the maps
     data |= {k: v.astype(np.float32) for k, v in found.items()}
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as fh:
-        fh.create_dataset("ids", data=np.asarray(rows["id"], dtype=object), dtype=h5py.string_dtype())
-        for key, arr in data.items():
-            big = np.asarray(arr).ndim >= 3
-            fh.create_dataset(key, data=arr, compression="gzip" if big else None)
-        fh.attrs.update(
-            {
-                "population": population,
-                "generations": generations,
-                "f": f,
-                "seed": seed,
-                "layer": layer,
-                "ig_steps": ig_steps,
-                "model_digest": model_digest(weights),
-                "dataset": dataset,
-                "split": split,
-                "shard": shard,
-                "rows": [start, stop],
-                "attack_seconds": attack_seconds,
-                "seconds": seconds,
-                "cameval_version": cameval.__version__,
-                "torch_version": str(torch.__version__),
-            }
-        )
+    spec = {
+        "attack": "one_pixel",
+        "population": population,
+        "generations": generations,
+        "f": f,
+        "seed": seed,
+        "layer": layer,
+        "ig_steps": ig_steps,
+    }
+    ids = rows["id"].tolist()
+    write_cache(
+        out,
+        ids,
+        data,
+        {
+            **spec,
+            **provenance(weights, manifest, ids, spec),
+            "dataset": dataset,
+            "split": split,
+            "shard": shard,
+            "rows": [start, stop],
+            "attack_seconds": attack_seconds,
+            "seconds": seconds,
+        },
+        compressed=tuple(k for k, v in data.items() if np.asarray(v).ndim >= 3),
+    )
 
 
 def pixel_map(m: np.ndarray, size) -> np.ndarray:
@@ -223,6 +221,7 @@ def extra_attack_maps(
     expected: int | None = None,
     batch_size: int = 16,
     device: str = "cpu",
+    expect: Expect | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Maps of further CAM-type heatmap sets (``table6.methods``) on the images of attack shards
     ``paths``, nothing attacked again: per set ``{"before": [N, h, w], "after": [N, h, w]}``, before
@@ -230,15 +229,17 @@ def extra_attack_maps(
     (:func:`attacked_pixels`), normalized with ``images``' mean and std as the attack job did.
 
     ``methods[name]`` is the heatmap set's entry (``method``, ``params``, ``layer``); its ``layer``
-    wins over ``layer`` (the model's), else the model's default layer."""
+    wins over ``layer`` (the model's), else the model's default layer. ``expect``: what the attack
+    shards must have been made from (:class:`cameval.store.Expect`)."""
     import torch  # noqa: PLC0415  # torch here only: the table and figure jobs of this module start without it
 
     from cameval.data.images import ImageSet  # noqa: PLC0415  # (as above)
     from cameval.explain import explain  # noqa: PLC0415  # loads torch (as above)
+    from cameval.heatmaps import check_map_shape  # noqa: PLC0415  # loads torch (as above)
     from cameval.models import load_model  # noqa: PLC0415  # loads torch (as above)
     from cameval.models.densenet import resolve_layer  # noqa: PLC0415  # loads torch (as above)
 
-    a = read_attacks(paths, expected)
+    a = read_attacks(paths, expected, expect)
     model = load_model(weights).to(device)
     with ImageSet(images) as imgs:
         mean, std = imgs.mean, imgs.std
@@ -258,19 +259,24 @@ def extra_attack_maps(
             sl = slice(b0, b0 + batch_size)
             maps["before"].append(explain(model, x[sl], labels[sl], spec["method"], layer=at, **params))
             maps["after"].append(explain(model, xa[sl], after[sl], spec["method"], layer=at, **params))
+            for m in (maps["before"][-1], maps["after"][-1]):  # CAM-type: [N, h, w], checked as it is made
+                check_map_shape(m[:, None], "cam", x[sl].shape, f"heatmaps.{name}", spec["method"])
         out[name] = {k: torch.cat(v).detach().cpu().numpy().astype(np.float32) for k, v in maps.items()}
         log.info("%s (%s): maps of %d images before and after their attacks", name, spec["method"], len(x))
     return out
 
 
-def sensitivity_rows(paths, expected: int | None = None, extra: dict | None = None) -> pd.DataFrame:
+def sensitivity_rows(
+    paths, expected: int | None = None, extra: dict | None = None, expect: Expect | None = None
+) -> pd.DataFrame:
     """Per image: the attack's outcome (``flipped``: the prediction is not the label after the attack;
     ``success``: flipped on an image the model classified correctly before it) and, per method
     (``gradcam``, ``ig``, and each set of ``extra``: :func:`extra_attack_maps`), the normalized map
     at the attacked pixel and at the random pixel, before (label) and after (new prediction), and
     the attacked pixel's percentile rank in each map. ``expected``: the images the shards must
-    cover (:func:`cameval.store.read_attacks`)."""
-    a = read_attacks(paths, expected)
+    cover (:func:`cameval.store.read_attacks`); ``expect``: what they must have been made from
+    (:class:`cameval.store.Expect`)."""
+    a = read_attacks(paths, expected, expect)
     for name, maps in (extra or {}).items():
         for when in ("before", "after"):
             if len(maps[when]) != len(a["ids"]):
@@ -574,20 +580,22 @@ def appendix_f(
     n_images: int = 3,
     class_names=None,
     expected: int | None = None,
+    expect: dict[str, Expect] | None = None,
 ) -> None:
     """Appendix F: per model, the first ``n_images`` successful one-pixel attacks (in split order),
     each as Grad-CAM of the label on the clean image, the attacked image with the pixel circled and
     its new colour, and Grad-CAM of the new class on the attacked image, with both predictions and
     probabilities. Where a model has fewer successes, its first failed attacks fill the rows,
     marked "attack failed" (their third column explains the best candidate's prediction).
-    ``expected``: the images each model's shards must cover (:func:`cameval.store.read_attacks`)."""
+    ``expected``: the images each model's shards must cover (:func:`cameval.store.read_attacks`);
+    ``expect[model]``: what they must have been made from (:class:`cameval.store.Expect`)."""
 
     def name(c):
         return class_label(class_names, c)
 
     rows = []
     for model, paths in attacks.items():
-        a = read_attacks(paths, expected)
+        a = read_attacks(paths, expected, (expect or {}).get(model))
         ok = a["success"] & (a["pred_before"] == a["labels"])  # a clean misclassification is no success
         a["success"] = ok
         order = np.concatenate([np.flatnonzero(ok), np.flatnonzero(~ok)])
@@ -829,11 +837,12 @@ def extra_labels(config: dict) -> dict[str, str]:
 
 
 def extra_inputs(config: dict, dataset: str, model: str) -> dict[str, str]:
-    """What the sensitivity job reads beyond the attack shards: the model and the image set (their
-    mean and std) where ``table6.methods`` names further sets, else nothing."""
+    """What the sensitivity job reads beyond the attack shards, the model and the manifest (what the
+    shards are checked against): the image set (its mean and std) where ``table6.methods`` names
+    further sets, else nothing."""
     if not config.get("table6", {}).get("methods"):
         return {}
-    return {"weights": f"resources/models/{model}.safetensors", "images": f"resources/data/{dataset}/images.h5"}
+    return {"images": f"resources/data/{dataset}/images.h5"}
 
 
 def check(config: dict, shipped) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import math
 import os
@@ -58,7 +59,7 @@ from cameval.formatting import fmt
 from cameval.io import read_csv_strict, write_csv
 from cameval.methods import labels
 from cameval.metrics.stats import paired_compare, wilcoxon_test
-from cameval.store import Shard, check_shards
+from cameval.store import Expect, Shard, check_shards
 from cameval.survey import render_survey
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,8 @@ def read_answers(path: str | os.PathLike, key: pd.DataFrame, key_path: str | os.
     Layout: a header ``rater, kit, <item ids>`` (``kit`` only where the key has one) and one
     row per rater. Read strictly (a row with a field more or less than the header is an error,
     not a shift); the kit id of every row must be the key's; every item of the key has its
-    column and no other column is there; rater ids are unique.
+    column and no other column is there; rater ids are unique (a rater given twice is an error
+    naming both lines).
     """
     path = Path(path)
     header, rows = read_csv_strict(
@@ -140,11 +142,14 @@ def read_answers(path: str | os.PathLike, key: pd.DataFrame, key_path: str | os.
     extra = [c for c in items if c not in set(key["item"])]
     if extra:
         raise DataError(f"{path}: columns {extra} are no items of {key_path}")
-    if answers[rater_col].duplicated().any():
-        raise DataError(
-            f"{path}: rater ids {sorted(set(answers.loc[answers[rater_col].duplicated(), rater_col]))} "
-            "appear more than once (expected one row per rater)"
-        )
+    first: dict[str, int] = {}
+    for (line, _), rater in zip(rows, answers[rater_col], strict=True):
+        if rater in first:
+            raise DataError(
+                f"{path}: lines {first[rater]} and {line} both hold rater {rater!r} (expected one row per rater: "
+                "a rater counted twice would weigh twice in every mean and interval; delete one of them)"
+            )
+        first[rater] = line
     return answers[[rater_col, *key["item"]]].rename(columns={rater_col: "rater"})
 
 
@@ -155,8 +160,8 @@ def read_survey_export(path: str | os.PathLike, key: pd.DataFrame, key_path: str
     Layout: a ``Timestamp`` column, then one column per question in the key's row order (the
     same header may stand twice, as the study's does for each image under both methods); each
     header is ``Both Predicted: {class}. ...``, checked against the key's class (ignoring case). Raters are
-    named ``r01``, ``r02``, ... in row order. Such an export carries no kit id: it is read with
-    its own key, explicitly.
+    named ``r01``, ``r02``, ... in row order; a row given twice (the same Timestamp and answers) is an
+    error naming both rows. Such an export carries no kit id: it is read with its own key, explicitly.
     """
     path = Path(path)
     what = "the survey tool's export: Timestamp, then one column per question of the key"
@@ -180,6 +185,15 @@ def read_survey_export(path: str | os.PathLike, key: pd.DataFrame, key_path: str
             )
     if not rows:
         raise DataError(f"{path}: a header but no rater (expected one row per rater)")
+    first: dict[tuple, int] = {}
+    for line, row in rows:
+        cells = tuple(c.strip() for c in row)
+        if cells in first:
+            raise DataError(
+                f"{path}: rows {first[cells]} and {line} are the same response (the same Timestamp and "
+                "answers: a rater counted twice would weigh twice in every mean and interval; delete one of them)"
+            )
+        first[cells] = line
     width = len(str(len(rows)))
     return pd.DataFrame(
         [[f"r{k:0{max(2, width)}d}", *r[1:]] for k, (_, r) in enumerate(rows, start=1)],
@@ -457,13 +471,26 @@ def sample_images(correct: list[str], n_images: int, seed: int) -> list[str]:
     return [correct[i] for i in pick]
 
 
-def _load_maps(gbp_files: list[str], cam_files: list[str], pool: int, expected: dict | None = None) -> dict:
+def _load_maps(
+    gbp_files: list[str],
+    cam_files: list[str],
+    pool: int,
+    expected: dict | None = None,
+    expect: dict[str, Expect] | None = None,
+    made_by: list | None = None,
+) -> dict:
     """Per image id of the first ``pool`` images: label, top-1 class, Guided Backprop [C,H,W] and
     the top-1 Grad-CAM [h,w] read from the cached shards, after checking that each set of shards
-    covers its rows once (``expected["gbp"]``, ``expected["cam"]``: the rows the config implies)."""
-    expected = expected or {}
-    check_shards(gbp_files, expected.get("gbp"))
-    check_shards(cam_files, expected.get("cam"))
+    covers its rows once (``expected["gbp"]``, ``expected["cam"]``: the rows the config implies)
+    and was made from what ``expect["gbp"]``, ``expect["cam"]`` say (:class:`cameval.store.Expect`).
+    ``made_by``: where given, each shard's digests (model, manifest rows, spec) are appended to it."""
+    expected, expect = expected or {}, expect or {}
+    check_shards(gbp_files, expected.get("gbp"), expect.get("gbp"))
+    check_shards(cam_files, expected.get("cam"), expect.get("cam"))
+    if made_by is not None:
+        for f in (*gbp_files, *cam_files):
+            with Shard(f) as s:
+                made_by.append([s.attrs.get(k, "") for k in ("model_digest", "manifest_digest", "spec_digest")])
     out: dict = {}
     for f in gbp_files:
         with Shard(f) as s:
@@ -520,6 +547,7 @@ def build_kit(
     size: int = 224,
     require_correct: bool = True,
     expected: dict | None = None,
+    expect: dict[str, dict[str, Expect]] | None = None,
 ) -> pd.DataFrame:
     """Build the blinded kit from cached maps; write ``key_path`` and ``html_path``; return the key.
 
@@ -530,7 +558,10 @@ def build_kit(
     Grad-CAM, both shown as ``0.5 + 0.1 · (g − mean) / std``); agent A is each item's model drawn
     at random (seeded). ``require_correct=False`` (smoke tests only: barely trained models are right
     on almost no image) draws from every pool image and shows the label as the class.
-    ``expected``: rows each model's Guided Backprop (``gbp``) and Grad-CAM (``cam``) shards hold.
+    ``expected``: rows each model's Guided Backprop (``gbp``) and Grad-CAM (``cam``) shards hold;
+    ``expect[model]["gbp"]``, ``expect[model]["cam"]``: what they must have been made from
+    (:class:`cameval.store.Expect`). The kit's id covers the key, every picture and the digests
+    (model file, manifest rows, spec) of every shard it was made from.
     """
     # torch here only: the table job of this module starts without it
     import torch  # noqa: PLC0415
@@ -540,7 +571,8 @@ def build_kit(
     models = list(gbp)
     if len(models) != 2 or better not in models:
         raise DataError(f"user study: needs exactly two models with better={better!r} among them, got {models}")
-    maps = {m: _load_maps(gbp[m], gradcam[m], pool, expected) for m in models}
+    made_by: list = []
+    maps = {m: _load_maps(gbp[m], gradcam[m], pool, expected, (expect or {}).get(m), made_by) for m in models}
     ids = [i for i in maps[models[0]] if i in maps[models[1]]]
     correct = [i for i in ids if all(maps[m][i]["top1"] == maps[m][i]["label"] for m in models)]
     log.info("user study: %d of %d pool images classified correctly by both %s", len(correct), len(ids), models)
@@ -586,6 +618,7 @@ def build_kit(
         digest.update(it["a"] + it["b"])
     for name in sorted(pictures):
         digest.update(pictures[name])
+    digest.update(json.dumps(made_by).encode())
     key_df["kit"] = survey_id = digest.hexdigest()[:12]
     write_csv(key_df, key_path)
     render_survey(items, pictures, html_path, question=question, answers=ANSWERS, title=title, survey_id=survey_id)

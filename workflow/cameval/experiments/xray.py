@@ -36,7 +36,7 @@ from cameval.figures import colorbar, overlay, panel_grid, pyplot, save, tidy_ro
 from cameval.formatting import MISSING, row_interval
 from cameval.io import write_csv, write_text
 from cameval.methods import label as method_label
-from cameval.store import Shard, check_shards
+from cameval.store import Expect, Shard, check_shards
 from cameval.tables import to_markdown
 
 THRESHOLDS = (0.1, 0.25, 0.5, 0.75)
@@ -59,6 +59,7 @@ def xray_rows(
     inbox_threshold: float = 0.85,
     reduce: str = "abs_sum",
     expected: int | None = None,
+    expect: dict[str, Expect] | None = None,
 ) -> pd.DataFrame:
     """One row per (image, boxed finding) with the measures of the module docstring for every set.
 
@@ -66,10 +67,11 @@ def xray_rows(
     each explaining the row's finding, targets ``label``). Columns: ``id, label, finding,
     score`` (the finding's logit), then ``{set}_inbox`` for every set and ``{set}_iou``,
     ``{set}_iobb``, ``{set}_loc_study``, ``{set}_loc_iou50`` for CAM sets (2-D maps). ``expected``:
-    the rows every set's shards must cover, each once (:func:`cameval.store.check_shards`).
+    the rows every set's shards must cover, each once (:func:`cameval.store.check_shards`);
+    ``expect[set]``: what that set's shards must have been made from (:class:`cameval.store.Expect`).
     """
-    for paths in sets.values():
-        check_shards(paths, expected)
+    for name, paths in sets.items():
+        check_shards(paths, expected, (expect or {}).get(name))
     man = read_manifest(manifest).set_index("id")
     names = list(sets)
     iters = {k: _rows_of(v) for k, v in sets.items()}
@@ -385,19 +387,21 @@ def appendix_e(
     seed: int = 0,
     reduce: str = "abs_sum",
     expected: int | None = None,
+    expect: dict[str, dict[str, Expect]] | None = None,
 ) -> None:
     """Appendix E: for a seeded draw of evaluation rows, the image with its ground-truth box(es),
     then each set's map overlaid (pixel maps reduced with ``reduce``), per model.
 
     ``sets[model][name]`` are the shards of heatmap set ``name``; ``titles[name]`` its column title;
-    ``expected``: the rows every set's shards must cover, each once (:func:`cameval.store.check_shards`).
+    ``expected``: the rows every set's shards must cover, each once (:func:`cameval.store.check_shards`);
+    ``expect[model][name]``: what those shards must have been made from (:class:`cameval.store.Expect`).
     """
     man = read_manifest(manifest).set_index("id")
     models = list(sets)
     names = list(titles)
-    for by_name in sets.values():
-        for paths in by_name.values():
-            check_shards(paths, expected)
+    for model, by_name in sets.items():
+        for name, paths in by_name.items():
+            check_shards(paths, expected, (expect or {}).get(model, {}).get(name))
     first = sets[models[0]][names[0]]
     ids, labels = [], []
     for p in first:

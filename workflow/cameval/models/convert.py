@@ -37,7 +37,7 @@ from cameval.errors import CamevalError, DataError
 from cameval.io import atomic_path
 from cameval.models.densenet import remap_chexnet
 from cameval.models.registry import build_model, load_state, save_model
-from cameval.models.safe_pickle import StubModule, map_module_onto, read_pickled, stub_state_dict
+from cameval.models.safe_pickle import StubModule, check_module_tree, map_module_onto, read_pickled, stub_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,9 @@ def convert_checkpoint(
     if not src.is_file():
         raise DataError(f"{src}: no such file")
     obj = torch.load(src, map_location="cpu", weights_only=False) if trust_pickle else read_pickled(src)
+    stub = obj.get("model") if isinstance(obj, dict) else obj
+    if isinstance(stub, StubModule):
+        check_module_tree(stub, src)
     if arch is None:
         state = {k: v.detach().contiguous().cpu() for k, v in state_dict_of(obj).items()}
         with atomic_path(dst) as tmp:

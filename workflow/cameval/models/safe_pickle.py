@@ -8,12 +8,18 @@ network (``__main__.mnistModel``, Table 7) can only be loaded that way with its 
   here and each storage is read from the zip, as ``torch.load``'s ``persistent_load`` does; a plain
   pickle (no storages) is read the same way; torch's legacy (pre-1.6) format is refused;
 - tensors are rebuilt from their storage, offset, size and stride (``torch._utils._rebuild_tensor_v2``,
-  ``_rebuild_parameter``), ``collections.OrderedDict`` and ``set`` are built;
+  ``_rebuild_parameter``), ``collections.OrderedDict`` and ``set`` are built; before anything is
+  allocated, a storage's size in the zip and a tensor's bytes are checked against
+  :data:`MAX_TENSOR_BYTES`, and a tensor must not hold more elements than its storage (a view that
+  repeats elements, stride 0, would make the copy allocate more than the file holds);
 - every module class (``torch.nn.modules.*``, ``torchvision.models.*``, ``__main__.*``) becomes a
   :class:`StubModule` that only records what the pickle stores (``_modules``, ``_parameters``,
   ``_buffers``, plain attributes such as ``kernel_size``) — no class is imported, no method runs;
 - every other global (``os.system``, ``builtins.eval``, ``subprocess.Popen`` …) is refused with
   a :class:`~cameval.errors.DataError` naming the file and the global.
+
+Every failure, a damaged zip (a bad CRC) and a recorded module tree of the wrong shape (``_modules``
+that is no mapping, a module that is its own descendant) included, is a ``DataError`` naming the file.
 
 :func:`map_module_onto` then puts the recorded tensors into a cameval network by structure: the
 modules that compute (leaves of the module tree) are paired in order, and each pair must agree in
@@ -29,6 +35,7 @@ import io
 import os
 import pickle
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +87,11 @@ HYPERPARAMETERS = (
     "dim",
 )
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+#: the largest tensor (and storage) the restricted reader allocates, in bytes: 4 GiB, above any
+#: layer of the study's networks (VGG-16's largest, ``classifier.0.weight``, is 392 MiB)
+MAX_TENSOR_BYTES = 4 << 30
+#: the deepest module tree :func:`check_module_tree` accepts (torchvision's deepest is below 10)
+MAX_DEPTH = 100
 
 
 class StubModule:
@@ -112,11 +124,25 @@ class _Storage:
 def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
     if not isinstance(storage, torch.Tensor) or storage.ndim != 1:
         raise pickle.UnpicklingError("_rebuild_tensor: the storage is not a storage read from the file")
-    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
-    need = int(storage_offset) + sum((n - 1) * s for n, s in zip(size, stride, strict=True)) + 1 if all(size) else 0
+    size, stride, offset = tuple(int(s) for s in size), tuple(int(s) for s in stride), int(storage_offset)
+    if len(size) != len(stride) or min((*size, *stride, offset), default=0) < 0:
+        raise pickle.UnpicklingError(f"tensor of size {size}, stride {stride}, offset {offset}: not a tensor's layout")
+    numel = int(np.prod(size, dtype=object))
+    nbytes = numel * storage.element_size()
+    if nbytes > MAX_TENSOR_BYTES:
+        raise pickle.UnpicklingError(
+            f"tensor of size {size} would take {nbytes} bytes, above the reader's limit of {MAX_TENSOR_BYTES} "
+            "(MAX_TENSOR_BYTES)"
+        )
+    if numel > storage.numel():
+        raise pickle.UnpicklingError(
+            f"tensor of size {size} (stride {stride}) has {numel} elements, its storage {storage.numel()}: "
+            "a view that repeats elements, which no saved layer holds (refused before copying it)"
+        )
+    need = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True)) + 1 if numel else 0
     if need > storage.numel():
         raise pickle.UnpicklingError(f"tensor of size {size} needs {need} elements, its storage has {storage.numel()}")
-    return torch.as_strided(storage, size, stride, int(storage_offset)).clone()
+    return torch.as_strided(storage, size, stride, offset).clone()
 
 
 def _rebuild_tensor_v1(storage, storage_offset, size, stride):
@@ -179,7 +205,7 @@ def _unpickle(data: bytes, source: str, storages=None):
         return RestrictedUnpickler(io.BytesIO(data), source, storages).load()
     except DataError:
         raise
-    except Exception as err:  # UnpicklingError, EOFError, KeyError (zip), struct errors …
+    except Exception as err:  # UnpicklingError, EOFError, KeyError (zip), struct errors, RecursionError …
         raise DataError(f"{source}: not a readable pickle ({type(err).__name__}: {err})") from err
 
 
@@ -198,6 +224,18 @@ def read_pickled(path: str | os.PathLike):
                 "not read; convert it knowingly with python -m cameval.models convert --trust-pickle"
             )
         return obj
+    try:
+        return _read_zip(path)
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError) as err:
+        raise DataError(
+            f"{path}: a damaged zip ({type(err).__name__}: {err}; expected torch.save's zip format)"
+        ) from err
+
+
+def _read_zip(path: Path):
+    """The object of a torch zip archive (see :func:`read_pickled`); zip errors are the caller's."""
     with zipfile.ZipFile(path) as zf:
         pkl = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pkl) != 1:
@@ -212,6 +250,12 @@ def read_pickled(path: str | os.PathLike):
             if name not in names:
                 raise DataError(f"{path}: no storage {name} in the zip")
             if key not in cache:
+                declared = zf.getinfo(name).file_size
+                if declared > MAX_TENSOR_BYTES:
+                    raise DataError(
+                        f"{path}: storage {name} holds {declared} bytes, above the reader's limit of "
+                        f"{MAX_TENSOR_BYTES} (MAX_TENSOR_BYTES)"
+                    )
                 raw = bytearray(zf.read(name))
                 if big and dtype.itemsize > 1:
                     raise DataError(f"{path}: a big-endian checkpoint, which the restricted reader does not read")
@@ -230,7 +274,43 @@ def read_pickled_module(path: str | os.PathLike) -> StubModule:
         obj = obj["model"]
     if not isinstance(obj, StubModule):
         raise DataError(f"{path}: holds a {type(obj).__name__}, expected a whole pickled nn.Module (torch.save(model))")
+    check_module_tree(obj, path)
     return obj
+
+
+def check_module_tree(root: StubModule, source: str | os.PathLike) -> None:
+    """Raise :class:`DataError` naming ``source`` unless the recorded tree is one a module can be:
+    ``_modules`` maps names to modules (or None), ``_parameters`` and ``_buffers`` names to tensors
+    (or None), no module is its own descendant, at most :data:`MAX_DEPTH` levels. Walked without
+    recursion, so a hostile file cannot exhaust the stack; :func:`stub_state_dict` and
+    :func:`map_module_onto` rely on it."""
+    stack: list[tuple[StubModule, str, tuple[int, ...]]] = [(root, "(root)", ())]
+    while stack:
+        node, where, above = stack.pop()
+        if id(node) in above:
+            raise DataError(f"{source}: module {where} contains itself (a cycle in the pickled module tree)")
+        if len(above) > MAX_DEPTH:
+            raise DataError(f"{source}: module {where} lies deeper than {MAX_DEPTH} levels (expected a module tree)")
+        d = node.__dict__
+        for group, kinds, what in (
+            ("_modules", (StubModule,), "modules"),
+            ("_parameters", (torch.Tensor,), "tensors"),
+            ("_buffers", (torch.Tensor,), "tensors"),
+        ):
+            entries = d.get(group)
+            if entries is None:
+                continue
+            if not isinstance(entries, dict):
+                raise DataError(
+                    f"{source}: {where}.{group} is a {type(entries).__name__} (expected a mapping of names to {what})"
+                )
+            for k, v in entries.items():
+                if not isinstance(k, str) or not (v is None or isinstance(v, kinds)):
+                    raise DataError(
+                        f"{source}: {where}.{group}[{k!r}] is a {type(v).__name__} (expected names mapped to {what})"
+                    )
+        for name, child in node.children().items():
+            stack.append((child, name if where == "(root)" else f"{where}.{name}", (*above, id(node))))
 
 
 def stub_state_dict(stub: StubModule, prefix: str = "") -> dict[str, torch.Tensor]:
@@ -281,6 +361,8 @@ def map_module_onto(source, model: nn.Module, name: str = "checkpoint") -> dict[
     (:data:`HYPERPARAMETERS`) and the same tensor names and shapes. A mismatch raises a
     :class:`DataError` naming ``name``, the two modules and what differs.
     """
+    if isinstance(source, StubModule):
+        check_module_tree(source, name)
     src, dst = _leaves(source), _leaves(model)
     layout = lambda leaves: " → ".join(cls for _, cls, _, _ in leaves)  # noqa: E731
     if [c for _, c, _, _ in src] != [c for _, c, _, _ in dst]:
