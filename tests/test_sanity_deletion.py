@@ -17,6 +17,9 @@ from cameval.heatmaps import first_maps, input_maps, random_maps, with_guided_gr
 from cameval.models.train import shuffled_labels
 from cameval.store import write_shard
 
+#: what made test_wiring's gradcam shard, as its readers expect it (compute_shard's own spec without a config)
+GRADCAM_SPEC = {"method": "gradcam", "params": {}, "layer": "", "targets": "top1"}
+
 
 def _shard(path, ids, targets, maps, layer="features.5"):
     write_shard(
@@ -234,9 +237,10 @@ def test_sanity_maps_are_captums_gradcam_of_each_randomized_copy_and_the_twins(s
         "gradcam": shard(source, "gc1", "gradcam", "top1"),
         "guided_backprop": shard(source, "gb1", "guided_backprop", "top1"),
     }
+    # what made each set's shards, as a rule passes it (heatmap_spec): compute_shard's own without a config
     specs = {
-        "gradcam": {"method": "gradcam", "params": {}},
-        "guided_backprop": {"method": "guided_backprop", "params": {}},
+        "gradcam": GRADCAM_SPEC,
+        "guided_backprop": {"method": "guided_backprop", "params": {}, "layer": "", "targets": "top1"},
     }
     out = tmp_path / "sanity.h5"
     sanity_maps(
@@ -277,7 +281,7 @@ def test_deletion_rows_are_the_librarys_curves_of_the_shards_maps(source, tmp_pa
     sets = {"gradcam": shard(source, "gc1", "gradcam", "top1")}
     df = deletion_rows(
         source["weights"], source["images"], source["manifest"], {"gradcam": [sets["gradcam"]]},
-        {"gradcam": {"method": "gradcam"}}, tmp_path / "rows.csv", tmp_path / "curves.h5",
+        {"gradcam": GRADCAM_SPEC}, tmp_path / "rows.csv", tmp_path / "curves.h5",
         split="test", n_images=N, step=64, percentages=(25, 75), seed=0,
     )  # fmt: skip
     with Shard(sets["gradcam"]) as s:
@@ -317,3 +321,24 @@ def test_a_shuffled_label_twin_reports_its_accuracy_on_the_labels_it_was_trained
     assert result["shuffle_labels"] is True and result["n_val"] == len(y)  # selected on the shuffled labels
     assert result["train_acc"] == pytest.approx((predicted == shuffled).float().mean().item())
     assert result["chance"] == pytest.approx(torch.bincount(y).max().item() / len(y))
+
+
+def test_sanity_and_deletion_refuse_a_shard_made_by_another_spec(source, tmp_path):  # noqa: F811
+    """The shards they read are checked against what the config says made them (cameval.store.Expect):
+    a shard of another method under a set's name stops the job naming the file."""
+    from cameval.errors import DataError
+    from cameval.experiments.deletion.compute import deletion_rows
+    from cameval.experiments.sanity.compute import sanity_maps
+
+    foreign = {"gradcam": [shard(source, "gb1", "guided_backprop", "top1")]}
+    with pytest.raises(DataError, match=r"gb1\.h5: made by another spec \(method: 'guided_backprop'"):
+        deletion_rows(
+            source["weights"], source["images"], source["manifest"], foreign, {"gradcam": GRADCAM_SPEC},
+            tmp_path / "rows.csv", tmp_path / "curves.h5", split="test", n_images=N,
+        )  # fmt: skip
+    with pytest.raises(DataError, match=r"gb1\.h5: made by another spec"):
+        sanity_maps(
+            source["weights"], source["images"], source["manifest"], foreign, {"gradcam": GRADCAM_SPEC},
+            tmp_path / "sanity.h5", split="test", n_images=N, layers=1,
+        )  # fmt: skip
+    assert not list(tmp_path.iterdir())

@@ -212,17 +212,19 @@ def random_maps(rows, size: tuple[int, int], seed: int, step: int = 0) -> np.nda
     )
 
 
-def first_maps(shard_paths: dict[str, list[str]], n_images: int) -> dict:
+def first_maps(shard_paths: dict[str, list[str]], n_images: int, expect: dict | None = None) -> dict:
     """The first ``n_images`` rows of each heatmap set's shards (``{set: [paths in shard order]}``),
     each image's first map (the top-1 class's where the set's targets start with topK):
     ``{"ids", "targets" [N], "layers" {set: layer}, "maps" {set: [N, ...]}}``. Every set must hold
     the same images in the same order and explain the same class for each, else a DataError names
-    the shard."""
+    the shard; ``expect`` (``{set: cameval.store.Expect}``) is what each set's shards must have been
+    made from (the model file, the spec, the manifest), checked as each is opened."""
+    expect = expect or {}
     ids, targets, layers, maps = None, None, {}, {}
     for name, paths in shard_paths.items():
         got_ids, got_t, got_m = [], [], []
         for path in paths:
-            with Shard(path) as s:
+            with Shard(path, expect.get(name)) as s:
                 k = min(len(s), n_images - len(got_ids))
                 if k <= 0:
                     break

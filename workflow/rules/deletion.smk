@@ -30,7 +30,7 @@ rule deletion_rows:
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     params:
         cfg=config.get("deletion", {}),
-        specs=lambda w: {h: config["heatmaps"][h] for h in config["deletion"]["methods"]},
+        specs=lambda w: heatmap_specs(w.model, config["deletion"]["methods"]),
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         seed=config["seed"],
         device=config["device"],

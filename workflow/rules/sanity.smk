@@ -37,7 +37,7 @@ rule sanity_maps:
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     params:
         cfg=config.get("sanity", {}),
-        specs=lambda w: {h: config["heatmaps"][h] for h in config["sanity"]["methods"]},
+        specs=lambda w: heatmap_specs(w.model, config["sanity"]["methods"]),
         twin=lambda w: config["sanity"]["shuffled"].get(w.model),
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         seed=config["seed"],

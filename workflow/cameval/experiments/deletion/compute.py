@@ -26,6 +26,7 @@ from cameval.data.images import ImageSet
 from cameval.errors import DataError
 from cameval.heatmaps import GUIDED_GRADCAM, RANDOM, first_maps, input_maps, random_maps, with_guided_gradcam
 from cameval.io import atomic_path, write_csv
+from cameval.store import Expect
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,10 @@ def deletion_rows(
     device: str = "cpu",
 ) -> pd.DataFrame:
     """Deletion / insertion AUC and ROAD for the first ``n_images`` of ``split``, every set of
-    ``shards`` (``{set: paths}``; ``specs``: the config's ``heatmaps.<set>``), Guided Grad-CAM where
+    ``shards`` (``{set: paths}``; ``specs``: what made its shards, as they record it), Guided Grad-CAM where
     Grad-CAM and Guided Backprop are both given, and the seeded random map (module docstring)."""
     t0 = time.perf_counter()
-    found = first_maps(shards, n_images)
+    found = first_maps(shards, n_images, {s: Expect(weights, specs[s], manifest) for s in shards})
     model, rows = batches.load(weights, manifest, split, 0, n_images, device=device)
     model.eval()
     if list(rows["id"]) != found["ids"]:

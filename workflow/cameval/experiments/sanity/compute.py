@@ -32,6 +32,7 @@ from cameval.errors import DataError
 from cameval.heatmaps import GUIDED_GRADCAM, RANDOM, first_maps, input_maps, random_maps, set_maps, with_guided_gradcam
 from cameval.io import atomic_path
 from cameval.models import load_model, model_digest
+from cameval.store import Expect
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,12 @@ def sanity_maps(
     seed: int = 0,
     device: str = "cpu",
 ) -> None:
-    """Every set's maps (``shards``: ``{set: paths}``, ``specs``: ``{set: the config's heatmaps.<set>}``)
+    """Every set's maps (``shards``: ``{set: paths}``, ``specs``: ``{set: what made its shards, as they record it}``)
     of the first ``n_images`` of ``split`` on the unchanged model (from the shards), on the first
     ``layers`` (None: all) copies of each randomization mode, and on the ``twin`` (its weights), each
     for the class the shards explain; written to ``out`` (module docstring)."""
     t0 = time.perf_counter()
-    found = first_maps(shards, n_images)
+    found = first_maps(shards, n_images, {s: Expect(weights, specs[s], manifest) for s in shards})
     model, rows = batches.load(weights, manifest, split, 0, n_images, device=device)
     if list(rows["id"]) != found["ids"]:
         raise DataError(
