@@ -1,5 +1,6 @@
 # Appendix C: FGSM -> results/attacks/fgsm/... (images and maps, for the figure), results/metrics/fgsm/...
 # (one row per image), results/tables/fgsm.*, results/figures/appendix_c.png
+from cameval.experiments import fgsm as fgsm_experiment
 
 
 # Adversarial attacks -> results/attacks/{attack}/{dataset}/{model}.h5 (images and maps, for the
@@ -25,7 +26,7 @@ rule fgsm:
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         images=config["fgsm"]["images"],
         eps=config["fgsm"]["eps"],
-        threshold=config["table1"]["threshold"],
+        threshold=fgsm_experiment.box_threshold(config),
         layer=lambda w: config["models"][w.model].get("layer"),
     script:
         "../scripts/fgsm.py"

@@ -25,7 +25,7 @@ rule one_pixel:
         runtime=per_attempt(lambda w: config["table6"]["runtime"]),
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     params:
-        cfg=config.get("table6", {}),
+        cfg=config["table6"],
         rows=lambda w: sensitivity.attack_rows(config, int(w.shard), n_eval(w.dataset)),
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         layer=lambda w: config["models"][w.model].get("layer"),
@@ -84,7 +84,7 @@ rule sensitivity:
         runtime=per_attempt(30),
     params:
         expected=lambda w: sensitivity.n_attacked(config, n_eval(w.dataset)),
-        methods={h: config["heatmaps"][h] for h in config.get("table6", {}).get("methods", [])},
+        methods={h: config["heatmaps"][h] for h in config["table6"]["methods"]},
         layer=lambda w: config["models"][w.model].get("layer"),
         device=config["device"],
     script:
@@ -111,7 +111,7 @@ rule table6:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
     params:
-        cfg=config.get("table6", {}),
+        cfg=config["table6"],
         extra=sensitivity.extra_labels(config),
         n_boot=config["bootstrap"],
         seed=config["seed"],
@@ -139,7 +139,7 @@ rule table6_study:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
     params:
-        cfg=config.get("table6", {}),
+        cfg=config["table6"],
     script:
         "../scripts/table6_study.py"
 
@@ -170,7 +170,7 @@ rule appendix_f:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(10),
     params:
-        n_images=config.get("table6", {}).get("figure_images"),
+        n_images=config["table6"]["figure_images"],
         dataset=lambda w: config["datasets"][config["table6"]["dataset"]],
         expected=lambda w: sensitivity.n_attacked(config, n_eval(config["table6"]["dataset"])),
     script:

@@ -19,9 +19,9 @@ rule xray_localization:
         runtime=per_attempt(30),
     params:
         sets=xray.sets(config) if "table5" in config else [],
-        box_threshold=config.get("table5", {}).get("box_threshold"),
-        inbox_threshold=config.get("table5", {}).get("inbox_threshold"),
-        reduce=config.get("table5", {}).get("reduce"),
+        box_threshold=config["table5"]["box_threshold"],
+        inbox_threshold=config["table5"]["inbox_threshold"],
+        reduce=config["table5"]["reduce"],
         expected=lambda w: n_eval(w.dataset),
     script:
         "../scripts/xray_rows.py"
@@ -42,7 +42,7 @@ rule table5:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
     params:
-        cfg=config.get("table5"),
+        cfg=config["table5"],
         sets=xray.set_meta(config) if "table5" in config else {},
         n_boot=config["bootstrap"],
         seed=config["seed"],
@@ -101,9 +101,9 @@ rule appendix_e:
         runtime=per_attempt(10),
     params:
         titles=lambda w: {h: f"{v['method']}\n({v['layer']})" for h, v in xray.set_meta(config).items()},
-        n_images=config.get("table5", {}).get("figure_images"),
+        n_images=config["table5"]["figure_images"],
         seed=config["seed"],
-        reduce=config.get("table5", {}).get("reduce"),
+        reduce=config["table5"]["reduce"],
         expected=lambda w: n_eval(config["table5"]["dataset"]),
     script:
         "../scripts/appendix_e.py"
