@@ -25,7 +25,8 @@ def merged(files: list[str]) -> dict:
 
     def merge(base: dict, new: dict) -> dict:
         for key, value in new.items():
-            base[key] = merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+            nested = isinstance(value, dict) and isinstance(base.get(key), dict)
+            base[key] = merge(base[key], value) if nested else value
         return base
 
     config: dict = {}

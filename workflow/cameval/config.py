@@ -578,9 +578,10 @@ def file_problems(config: dict, shipped: Callable[[str], str] = lambda p: p) -> 
                     f"without running pickled code: python -m cameval.models convert CHECKPOINT.pth {path}"
                 )
             else:
+                converted = f"{Path(path).parent / Path(path).name.split('.')[0]}.safetensors"
                 todo = (
                     'a PyTorch state dict (CheXNet\'s layout: {"state_dict": ...}); a whole pickled nn.Module: '
-                    f"python -m cameval.models convert CHECKPOINT.pth {Path(path).parent / Path(path).name.split('.')[0]}.safetensors "
+                    f"python -m cameval.models convert CHECKPOINT.pth {converted} "
                     "and name that file here (config/README.md, the study's data)"
                 )
             out.append(f"models.{name}.weights: no {path} (expected {todo})")

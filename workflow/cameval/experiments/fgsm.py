@@ -177,6 +177,7 @@ CLAIMS = (
     ),
 )
 
+
 def box_threshold(config: dict) -> float:
     """The Grad-CAM box threshold of the FGSM localization: ``fgsm.threshold``, else Table 1's
     (``table1.threshold``) where the config has Table 1, else Table 1's default 0.15."""
