@@ -630,6 +630,11 @@ def model_problems(config: dict) -> list[str]:
             continue
         if ("train" in m) == ("weights" in m):
             out.append(f"models.{name}: give exactly one of 'train' (train it here) or 'weights' (load them)")
+        if "min_accuracy" in m and datasets[m["dataset"]]["kind"] in ("digits-multi", "chestxray"):
+            out.append(
+                f"models.{name}.min_accuracy: {m['min_accuracy']} on the multi-label set {m['dataset']} (expected no "
+                "floor: a multi-label model has no top-1 accuracy; its training reports mean AUROC)"
+            )
         n, labels = model_classes(m), dataset_labels(datasets[m["dataset"]])
         if n is not None and labels is not None and n < labels:
             key = "num_classes" if m.get("num_classes") else "classes"

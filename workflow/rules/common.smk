@@ -3,7 +3,7 @@ import math
 import os
 import re
 
-from cameval.config import check_all, check_device, shipped_from
+from cameval.config import check_all, check_device, model_classes, shipped_from
 from cameval.data.chestxray import count_eval_rows
 from cameval.data.multilabel import digits_multi_eval_rows
 from cameval.experiments.registry import CLAIMS_CATEGORY, built_tables, categories, category_of_table
@@ -12,6 +12,7 @@ from cameval.experiments.registry import heatmap_sets as experiment_heatmaps
 from cameval.experiments.registry import targets as experiment_targets
 from cameval.experiments.registry import table_setup as experiment_setup
 from cameval.experiments.study import STUDY_TABLES
+from cameval.tables import MULTILABEL_KINDS, accuracy_inputs
 
 REPO = os.path.dirname(os.path.abspath(workflow.main_snakefile))
 #: `shipped(path)`: `path` where it exists from the working directory, else the repository's file of that
@@ -124,6 +125,30 @@ check_device(
 
 def model_dataset(model):
     return config["models"][model]["dataset"]
+
+
+def model_spec(model):
+    """A model's config entry as its training or import job takes it: without `min_accuracy`, which is
+    the accuracy job's (a changed floor re-checks the model, it does not retrain it)."""
+    return {k: v for k, v in config["models"][model].items() if k != "min_accuracy"}
+
+
+def accuracy_floor(model):
+    """`{"value": models.<model>.min_accuracy (default twice chance, 2 / classes), "default": not given}`;
+    None for a multi-label model (no top-1 accuracy)."""
+    if config["datasets"][model_dataset(model)]["kind"] in MULTILABEL_KINDS:
+        return None
+    spec = config["models"][model]
+    if "min_accuracy" in spec:
+        return {"value": spec["min_accuracy"], "default": False}
+    return {"value": 2 / (model_classes(spec) or 10), "default": True}
+
+
+def accepted(model):
+    """`{"accuracy": its accuracy JSON}`: the input that makes a job reading `model`'s weights wait for the
+    accuracy job, which stops the run where the model did not learn (none for a multi-label model)."""
+    files = accuracy_inputs(config, [model])
+    return {"accuracy": files[f"accuracy__{model}"]} if files else {}
 
 
 def heatmap_job(dataset, model, heatmap, shard):

@@ -7,6 +7,7 @@ from cameval.experiments import faithfulness
 rule class_maps:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
+        unpack(lambda w: accepted(w.model)),
         weights="resources/models/{model}.safetensors",
     output:
         "results/maps/table7/{dataset}/{model}.h5",
@@ -35,6 +36,7 @@ rule class_maps:
 rule fidelity:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
+        unpack(lambda w: accepted(w.model)),
         maps="results/maps/table7/{dataset}/{model}.h5",
         weights="resources/models/{model}.safetensors",
     output:

@@ -8,6 +8,7 @@ from cameval.experiments import fgsm as fgsm_experiment
 rule fgsm:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
+        unpack(lambda w: accepted(w.model)),
         weights="resources/models/{model}.safetensors",
     output:
         rows="results/metrics/fgsm/{dataset}/{model}.csv",
@@ -39,6 +40,7 @@ rule fgsm_table:
                 m: f"results/metrics/fgsm/{config['fgsm']['dataset']}/{m}.csv" for m in config["fgsm"]["models"]
             }
         ),
+        unpack(lambda w: accuracy_inputs(config, config["fgsm"]["models"])),
     output:
         csv="results/tables/fgsm.csv",
         md="results/tables/fgsm.md",

@@ -8,6 +8,7 @@ from cameval.experiments import sensitivity
 rule one_pixel:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
+        unpack(lambda w: accepted(w.model)),
         weights="resources/models/{model}.safetensors",
     output:
         "results/attacks/one_pixel/{dataset}/{model}/shard-{shard}.h5",
@@ -40,6 +41,7 @@ rule one_pixel:
 rule one_pixel_study:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
+        unpack(lambda w: accepted(w.model)),
         weights="resources/models/{model}.safetensors",
         attacks=lambda w: shipped(config["table6"]["study_attacks"][w.model]),
     output:
@@ -99,6 +101,7 @@ rule table6:
                 for m in config["table6"]["models"]
             }
         ),
+        unpack(lambda w: accuracy_inputs(config, config["table6"]["models"])),
     output:
         csv="results/tables/table6.csv",
         md="results/tables/table6.md",
