@@ -90,7 +90,9 @@ def test_default_config_dry_run_plans_every_stage(plan):
         "dataset": 4,
         "train_model": 8,
         "import_model": 1,
-        "model_accuracy": 2,
+        # each single-label model's accuracy on its evaluation split: the floor every job reading its
+        # weights waits for (models.<name>.min_accuracy), and the tables' notes (not A and B: multi-label)
+        "model_accuracy": 7,
         # heatmap_bundles: one job per model computes the first (here: only) shard of each set it is
         # explained with: Table 1's 4 CAM sets (Grad-CAM, Grad-CAM++, Score-CAM, Layer-CAM), Guided
         # Backprop for 3 of the 4, Table 3's Saliency for VGG, Table 5's 6 sets for A and B
