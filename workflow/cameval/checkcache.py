@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cameval.config import check_model, layer_needs, model_classes
+from cameval.errors import ConfigError
 from cameval.io import atomic_path
 from cameval.methods import explains_layer, split_name
 
@@ -145,11 +146,19 @@ def uses_layer(method: str) -> bool:
     return bool(remembered("uses_layer", method, ask, _own_module(method)))
 
 
+def _uses_layer_or_not(method: str) -> bool:
+    """:func:`uses_layer`, False for a method that cannot be resolved (its own check names it)."""
+    try:
+        return uses_layer(method)
+    except ConfigError:
+        return False
+
+
 def check_models(config: dict, names=None, shapes: dict | None = None) -> None:
     """:func:`cameval.config.check_models` for the models ``names`` (default: all), each model's check
     remembered (by its arch, ``build``, classes, its dataset's image shape ``shapes[name]`` and whether
     it needs a default layer)."""
-    needs = layer_needs(config, uses_layer)
+    needs = layer_needs(config, _uses_layer_or_not)
     shapes = shapes or {}
     for name in config["models"] if names is None else names:
         spec = config["models"][name]

@@ -698,7 +698,10 @@ def check_all(
     if not in_schema:  # what follows reads a config of the schema's shape
         _check_references(config, shipped, problems, attempt, imports)
     if problems:
-        problems = list(dict.fromkeys(problems))
+        hint = " — put the folder holding your package on PYTHONPATH where the workflow and its jobs run"
+        problems = list(
+            dict.fromkeys(p + hint if "cannot import" in p and "PYTHONPATH" not in p else p for p in problems)
+        )
         where = ", ".join(map(str, dict.fromkeys(map(str, files)))) or "the config"
         raise ConfigError(
             f"{where}: {len(problems)} problem{'s' * (len(problems) > 1)} (each below; nothing was run):\n"
@@ -729,10 +732,25 @@ def _check_references(config: dict, shipped, problems: list[str], attempt, impor
     # meta device (torch, torchvision); a check that passed is remembered (cameval.checkcache)
     for name, h in config["heatmaps"].items():
         if split_name(h["method"]) is not None:
-            attempt(checkcache.check_params, h["method"], h["params"], f"heatmaps.{name}.params")
+            attempt(
+                _keyed, f"heatmaps.{name}", checkcache.check_params, h["method"], h["params"], f"heatmaps.{name}.params"
+            )
     for m, p in config.get("table7", {}).get("params", {}).items():
-        attempt(checkcache.check_params, m, p, f"table7.params.{m}")
+        attempt(_keyed, f"table7.params.{m}", checkcache.check_params, m, p, f"table7.params.{m}")
     _, models = used(config)
     shapes = {m: dataset_shape(config["datasets"][config["models"][m]["dataset"]]) for m in models}
     for name in models:
         attempt(checkcache.check_models, config, [name], shapes)
+
+
+def _keyed(key: str, fn, *args) -> None:
+    """``fn(*args)``, a ConfigError that does not name a key under ``key`` named by it (``method: …``, the
+    library's message for a module that cannot be imported, becomes ``heatmaps.<name>.method: …``)."""
+    try:
+        fn(*args)
+    except ConfigError as err:
+        text = str(err)
+        if text.startswith(key):
+            raise
+        head, _, rest = text.partition(": ")
+        raise ConfigError(f"{key}.{head}: {rest}" if head.isidentifier() else f"{key}: {text}") from None
