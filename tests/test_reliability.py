@@ -1123,8 +1123,8 @@ def test_every_documented_command_runs_from_the_repository_root(doc, cmd, imagen
 
 # --- the workflow end to end: the session's shared tiny run (tests/conftest.py) --------------------
 
-#: the kill -9 run's targets: Table 3, whose 9 jobs build the digits set, train VGG and compute its
-#: Grad-CAM, guided-backprop and occlusion shards (the tiny config's `all` has 90)
+#: the kill -9 run's targets: Table 3, whose jobs build the digits set, train VGG, check its accuracy and
+#: compute its Grad-CAM, guided-backprop and occlusion shards (a small part of the tiny config's `all`)
 KILL9 = ["--cores", "2", "results/tables/table3.csv", "--configfile", TINY_CONFIG]
 
 
