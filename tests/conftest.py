@@ -378,15 +378,24 @@ EXAMPLE = ["--cores", "2", "all", "--configfile", "examples/config.yaml", "tests
 def example(folder: Path) -> dict:
     """The shipped example in a fresh copy of the project: its dry-run, its run, then the same command
     with ``models.mine.min_accuracy: 0.9`` added (a floor the one-epoch network is far below), with the
-    modification times of the tables before that last run."""
+    modification times of the tables and the models' accuracies (JSON) before that last run."""
     root = clone(folder / "cameval")
     plan = snakemake_at(root, "-n", *EXAMPLE, path=("examples",))
     run = snakemake_at(root, *EXAMPLE, path=("examples",), timeout=1200)
     tables = {p.name: p.stat().st_mtime_ns for p in (root / "results/tables").glob("*")}
+    accuracy = {p.stem: yaml.safe_load(p.read_text()) for p in (root / "results/metrics/accuracy").rglob("*.json")}
     floor = folder / "floor.yaml"
     floor.write_text("models:\n  mine: {min_accuracy: 0.9}\n")
     stopped = snakemake_at(root, *EXAMPLE, str(floor), path=("examples",))
-    return {"root": root, "plan": plan, "run": run, "tables": tables, "stopped": stopped, "floor": floor}
+    return {
+        "root": root,
+        "plan": plan,
+        "run": run,
+        "tables": tables,
+        "accuracy": accuracy,
+        "stopped": stopped,
+        "floor": floor,
+    }
 
 
 @pytest.fixture(scope="session")
