@@ -163,6 +163,18 @@ def test_the_paper_config_lists_every_missing_file_and_checkpoint_with_its_key(t
     assert "python -m cameval.models convert CHECKPOINT.pth resources/raw/chexnet/A.safetensors" in found[-2]
 
 
+def test_an_offline_torchvision_set_without_its_folder_is_named(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    cfg["datasets"]["mnist"].update(download=False, root=str(tmp_path / "nowhere"))
+    schema_problems(cfg)
+    found = [p for p in file_problems(cfg, shipped_from(tmp_path)) if p.startswith("datasets.mnist")]
+    assert found == [
+        f"datasets.mnist.root: no folder {tmp_path / 'nowhere'} (expected "
+        "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte(.gz) in it; or set datasets.mnist.download: true "
+        "to download them)"
+    ]
+
+
 def test_files_of_an_experiment_left_out_are_not_asked_for(tmp_path):
     cfg = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
     del cfg["table5"]  # the only experiment of the ChestX-ray data and the CheXNet checkpoints

@@ -563,6 +563,15 @@ def file_problems(config: dict, shipped: Callable[[str], str] = lambda p: p) -> 
             path = d.get(key)
             if isinstance(path, str) and not os.path.exists(path):
                 out.append(f"datasets.{name}.{key}: no {path} (expected {expected}; put it there or set the key)")
+        if d.get("kind") == "torchvision" and d.get("download") is False and isinstance(d.get("root"), str):
+            if not os.path.isdir(d["root"]):
+                from cameval.data.tvsets import SETS  # noqa: PLC0415
+
+                files = SETS[d["name"]][2] if d.get("name") in SETS else "torchvision's files"
+                out.append(
+                    f"datasets.{name}.root: no folder {d['root']} (expected {files} in it; or set "
+                    f"datasets.{name}.download: true to download them)"
+                )
     for name in models:
         source = config["models"][name].get("weights")
         path = weights_path(source) if isinstance(source, str) else None

@@ -18,7 +18,7 @@ rule xray_localization:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(30),
     params:
-        sets=xray.sets(config) if "table5" in config else [],
+        sets=xray.sets(config),
         box_threshold=config["table5"]["box_threshold"],
         inbox_threshold=config["table5"]["inbox_threshold"],
         reduce=config["table5"]["reduce"],
@@ -43,7 +43,7 @@ rule table5:
         runtime=per_attempt(10),
     params:
         cfg=config["table5"],
-        sets=xray.set_meta(config) if "table5" in config else {},
+        sets=xray.set_meta(config),
         n_boot=config["bootstrap"],
         seed=config["seed"],
     script:
