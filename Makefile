@@ -14,7 +14,7 @@ PRECOMPILE_REST := numpy scipy.stats scipy.ndimage pandas h5py matplotlib.pyplot
 	tqdm.auto yaml jsonschema snakemake.cli snakemake.script shap
 IMPORT_ALL := import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]
 
-.PHONY: all test lint format venv venv-test dry-run report clean
+.PHONY: all test lint format venv venv-test dry-run check report clean
 
 all: $(VENV)/.runtime
 	$(BIN)/snakemake --cores $(CORES) all
@@ -51,6 +51,12 @@ $(VENV)/.test: $(VENV)/.runtime envs/requirements-test.txt
 
 dry-run: $(VENV)/.runtime
 	$(BIN)/snakemake -n --cores $(CORES) all
+
+# Every problem of a config at once (schema, names, the data and checkpoint files it needs, methods,
+# models against their data), without planning a job: `make check CONFIG=config/paper.yaml`.
+CONFIG ?= config/config.yaml
+check: $(VENV)/.runtime
+	PYTHONPATH=workflow$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python -m cameval check $(CONFIG)
 
 # The report of what the run has built so far, after any partial run (an interrupted one, one target,
 # failed jobs): the targets of `all` that exist (rule `existing`), nothing built. `make all report`

@@ -11,16 +11,17 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-# the shared stages, then one rule file per experiment of the registry (cameval.experiments)
+# the shared stages, then the rule file of each experiment the config has (cameval.experiments'
+# registry): an experiment whose section is absent is neither built nor parsed
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/heatmaps.smk"
 
 
-for _experiment in EXPERIMENTS:
+for _experiment in enabled_experiments(config):
 
-    include: f"workflow/rules/{_experiment}.smk"
+    include: f"workflow/rules/{_experiment.name}.smk"
 
 
 include: "workflow/rules/report.smk"

@@ -325,11 +325,11 @@ def clone(dest: Path) -> Path:
 
 
 def snakemake_at(
-    cwd: Path, *args: str, timeout: int = 900, env: dict[str, str] | None = None
+    cwd: Path, *args: str, timeout: int = 900, env: dict[str, str] | None = None, path: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess:
-    """``snakemake ARGS`` run from ``cwd`` (this interpreter's, ``cwd/workflow`` on the path; ``env``
-    added to the environment)."""
-    env = {**os.environ, **(env or {}), "PYTHONPATH": str(cwd / "workflow")}
+    """``snakemake ARGS`` run from ``cwd`` (this interpreter's, ``cwd/workflow`` and the folders ``path``
+    of ``cwd`` on the Python path; ``env`` added to the environment)."""
+    env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(str(cwd / p) for p in ("workflow", *path))}
     return background.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, timeout=timeout)
 
 
@@ -367,6 +367,35 @@ def tiny(folder: Path) -> Path:
     proc = snakemake_at(root, *TINY, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return root
+
+
+#: the shipped example (examples/: an own builder and CAM function in Tables 1 and 3, nothing else) at
+#: the tiny scale, as config/README.md runs it, with examples/ on the path
+EXAMPLE = ["--cores", "2", "all", "--configfile", "examples/config.yaml", "tests/configs/example_tiny.yaml"]
+
+
+@long_run
+def example(folder: Path) -> dict:
+    """The shipped example in a fresh copy of the project: its dry-run, its run, then the same command
+    with ``models.mine.min_accuracy: 0.9`` added (a floor the one-epoch network is far below), with the
+    modification times of the tables and the models' accuracies (JSON) before that last run."""
+    root = clone(folder / "cameval")
+    plan = snakemake_at(root, "-n", *EXAMPLE, path=("examples",))
+    run = snakemake_at(root, *EXAMPLE, path=("examples",), timeout=1200)
+    tables = {p.name: p.stat().st_mtime_ns for p in (root / "results/tables").glob("*")}
+    accuracy = {p.stem: yaml.safe_load(p.read_text()) for p in (root / "results/metrics/accuracy").rglob("*.json")}
+    floor = folder / "floor.yaml"
+    floor.write_text("models:\n  mine: {min_accuracy: 0.9}\n")
+    stopped = snakemake_at(root, *EXAMPLE, str(floor), path=("examples",))
+    return {
+        "root": root,
+        "plan": plan,
+        "run": run,
+        "tables": tables,
+        "accuracy": accuracy,
+        "stopped": stopped,
+        "floor": floor,
+    }
 
 
 @pytest.fixture(scope="session")

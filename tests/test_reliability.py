@@ -63,6 +63,29 @@ CASES = {
         "config",
         "`sanity.shuffled: {vgg: googlenet}` (not a shuffled-label model of vgg's architecture)",
     ),
+    "name_slash": ("config", "a model named `v/g` (a `/` in a name: a path and a wildcard)"),
+    "name_collision": ("config", "models `vgg-1` and `vgg_1` side by side (one rule name once normalized)"),
+    "set_twice": ("config", "`table1.methods` naming `gradcam` twice"),
+    "arch_too_small": ("config", "torchvision's `alexnet` on the 32 px digits, in `table1.models`"),
+    "arch_channels": ("config", "`mnist_net` (1 channel, 28 px) on the 3-channel digits, in `table1.models`"),
+    "weights_folder": ("config", "`models.mnist_net.weights` naming a folder"),
+    "num_classes_low": ("config", "`models.vgg.num_classes: 5` on the 10 digits"),
+    "fill_nan": ("config", "`heatmaps.occlusion3.params.fill: .nan`"),
+    "many_at_once": (
+        "config",
+        "`seed: -1`, a misspelled `table1.thresold`, `fill: .nan` and a missing `models.mnist_net.weights` file "
+        "in one config",
+    ),
+    "paper_one_pass": (
+        "config",
+        "`config/paper.yaml` on a machine without ILSVRC, ChestX-ray14 or the CheXNet checkpoints "
+        "(`python -m cameval check` and the dry-run)",
+    ),
+    "model_below_floor": (
+        "workflow",
+        "the shipped example (`examples/`) at the tiny scale with `models.mine.min_accuracy: 0.9` for its "
+        "one-epoch network",
+    ),
     "answers_trailing_comma": ("answers", "one rater's row of `answers.csv` with a trailing comma (`sed '2s/$/,/'`)"),
     "answers_extra_field": ("answers", "a row with one field more than the header, in the middle of the file"),
     "answers_empty": ("answers", "an empty `answers.csv`"),
@@ -343,7 +366,7 @@ BAD_CONFIGS = [
         lambda c: c["heatmaps"]["gradcam"].update(targets="top50+label"),
         "heatmaps.gradcam.targets: 'top50+label' asks for the top 50 classes, but model vgg (figure1) has 10",
     ),
-    ("seed_negative", lambda c: c.update(seed=-1), "schema['properties']['seed']"),
+    ("seed_negative", lambda c: c.update(seed=-1), "seed: -1 is less than the minimum of 0"),
     (
         "eval_split_unknown",
         lambda c: c["datasets"]["digits-loc"].update(eval_split="tset"),
@@ -388,13 +411,67 @@ BAD_CONFIGS = [
         lambda c: c["sanity"].update(shuffled={"vgg": "googlenet"}),
         "sanity.shuffled.vgg: googlenet: models.googlenet is not trained here with train.shuffle_labels: true",
     ),
+    ("name_slash", lambda c: c["models"].update({"v/g": c["models"]["vgg"]}), "models: the name 'v/g' cannot be used"),
+    (
+        "name_collision",
+        lambda c: c["models"].update({"vgg-1": c["models"]["vgg"], "vgg_1": c["models"]["vgg"]}),
+        "models: 'vgg-1' and 'vgg_1' are the same name",
+    ),
+    ("set_twice", lambda c: c["table1"]["methods"].append("gradcam"), "table1.methods: gradcam listed twice"),
+    (
+        "arch_too_small",
+        lambda c: (
+            c["models"].update(alexnet={"arch": "alexnet", "dataset": "digits-loc", "num_classes": 10, "train": {}}),
+            c["table1"]["models"].append("alexnet"),
+        ),
+        "models.alexnet.arch: alexnet cannot take the 3-channel 32x32 images of datasets.digits-loc",
+    ),
+    (
+        "arch_channels",
+        lambda c: (
+            c["models"].update(mnist3={"arch": "mnist_net", "dataset": "digits-loc", "num_classes": 10, "train": {}}),
+            c["table1"]["models"].append("mnist3"),
+        ),
+        "models.mnist3.arch: mnist_net cannot take the 3-channel 32x32 images of datasets.digits-loc",
+    ),
+    (
+        "weights_folder",
+        lambda c: c["models"]["mnist_net"].update(weights="pickled-module:resources/study/mnist"),
+        "models.mnist_net.weights: ",
+    ),
+    (
+        "num_classes_low",
+        lambda c: c["models"]["vgg"].update(num_classes=5),
+        "models.vgg.num_classes: 5 classes, below the 10 labels of datasets.digits-loc",
+    ),
+    (
+        "fill_nan",
+        lambda c: c["heatmaps"]["occlusion3"]["params"].update(fill=float("nan")),
+        "heatmaps.occlusion3.params.fill: nan (expected a finite number)",
+    ),
+    (
+        "many_at_once",
+        lambda c: (
+            c.update(seed=-1),
+            c["table1"].update(thresold=0.2),
+            c["heatmaps"]["occlusion3"]["params"].update(fill=float("nan")),
+            c["models"]["mnist_net"].update(weights="resources/nowhere/model.pt"),
+        ),
+        (
+            "bad.yaml: 4 problems (each below; nothing was run):",
+            "  - seed: -1 is less than the minimum of 0",
+            "  - table1: unknown key thresold (expected one of: dataset, methods, models, reference, rule, threshold)",
+            "  - heatmaps.occlusion3.params.fill: nan (expected a finite number)",
+            "  - models.mnist_net.weights: no resources/nowhere/model.pt (expected a PyTorch state dict",
+        ),
+    ),
 ]
 
 
 @long_run
 def bad_config_dry_runs(folder: Path) -> dict[str, tuple]:
     """Each of ``BAD_CONFIGS`` dry-run from the repository root (``conftest.edited_tiny_dry_runs``), in
-    the background: 11 parses of seconds each that need not hold up the other tests."""
+    the background: parses of seconds each that need not hold up the other tests."""
     return edited_tiny_dry_runs(folder, {case: edit for case, edit, _ in BAD_CONFIGS})
 
 
@@ -404,9 +481,79 @@ def bad_config_dry_runs(folder: Path) -> dict[str, tuple]:
 def test_bad_config_stops_the_dry_run_naming_the_key(case, edit, key):
     proc, folder = background.result("bad_config_dry_runs")[case]
     out = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and key in out
+    keys = key if isinstance(key, tuple) else (key,)
+    assert proc.returncode != 0 and all(k in out for k in keys), out[-3000:]
     assert "Job stats" not in out  # stopped before planning a single job
-    record(case, error_line(out, key), "nothing (stopped at parse time)", folder)
+    assert "Failed validating" not in out and "schema[" not in out  # one line per problem, no schema dump
+    record(case, error_line(out, keys[0]), "nothing (stopped at parse time)", folder)
+
+
+@long_run
+def paper_one_pass(folder: Path) -> dict:
+    """config/paper.yaml in a fresh copy of the project (no ILSVRC, ChestX-ray14 or CheXNet checkpoint
+    in it): its dry-run and ``python -m cameval check``, from the copy's root."""
+    root = clone(folder / "cameval")
+    env = {**os.environ, "PYTHONPATH": str(root / "workflow")}
+    check = background.run([sys.executable, "-m", "cameval", "check", "config/paper.yaml"], 600, cwd=root, env=env)
+    return {
+        "root": root,
+        "dry": snakemake_at(root, "-n", "--cores", "1", "all", "--configfile", "config/paper.yaml"),
+        "check": check,
+    }
+
+
+@pytest.mark.workflow
+@pytest.mark.long_run("paper_one_pass")
+def test_the_paper_config_names_every_missing_file_in_one_pass_before_any_job():
+    done = background.result("paper_one_pass")
+    dry, check = done["dry"], done["check"]
+    listed = [line.strip() for line in check.stderr.splitlines() if line.startswith("  - ")]
+    assert check.returncode == 1 and dry.returncode != 0
+    assert [line.split(":")[0] for line in listed] == [
+        "- datasets.imagenet.images",
+        "- datasets.imagenet.annotations",
+        "- datasets.imagenet.synsets",
+        "- datasets.chestxray.images",
+        "- datasets.chestxray.data_entry",
+        "- datasets.chestxray.bbox_list",
+        "- models.A.weights",
+        "- models.B.weights",
+    ]
+    assert "python -m cameval.models convert" in listed[-1]
+    out = dry.stdout + dry.stderr
+    assert [line.strip() for line in out.splitlines() if line.startswith("  - ")] == listed  # the same list
+    assert "Job stats" not in out and "MissingInputException" not in out
+    first = next(line for line in check.stderr.splitlines() if "problems" in line)
+    record(
+        "paper_one_pass",
+        first.replace("ConfigError: ", "") + " — " + "; ".join(line[2:].split(" (")[0] for line in listed),
+        "nothing (stopped at parse time; the same list from `make check` and the dry-run)",
+        done["root"],
+    )
+
+
+@pytest.mark.workflow
+@pytest.mark.long_run("example")
+def test_a_model_below_its_accuracy_floor_stops_the_run_naming_the_key():
+    done = background.result("example")
+    root, stopped = done["root"], done["stopped"]
+    assert done["run"].returncode == 0, done["run"].stdout[-3000:] + done["run"].stderr[-3000:]
+    out = stopped.stdout + stopped.stderr
+    key = "models.mine: top-1 accuracy"
+    assert stopped.returncode != 0 and key in out and "below models.mine.min_accuracy = 0.9 (as set)" in out
+    assert "set models.mine.min_accuracy lower" in out
+    assert not (root / "results/metrics/accuracy/digits-loc/mine.json").exists()
+    after = {p.name: p.stat().st_mtime_ns for p in (root / "results/tables").glob("*")}
+    assert after == done["tables"]  # no table written or changed
+    assert temporaries(root) == []
+    log = root / "logs/metrics/accuracy/digits-loc/mine.log"
+    assert key in log.read_text()
+    record(
+        "model_below_floor",
+        error_line(out, key),
+        "the accuracy job's output removed by Snakemake; the tables of the earlier run untouched; no temporary",
+        root,
+    )
 
 
 @pytest.mark.workflow
@@ -1396,8 +1543,8 @@ def test_every_documented_command_runs_from_the_repository_root(doc, cmd, imagen
 
 # --- the workflow end to end: the session's shared tiny run (tests/conftest.py) --------------------
 
-#: the kill -9 run's targets: Table 3, whose 9 jobs build the digits set, train VGG and compute its
-#: Grad-CAM, guided-backprop and occlusion shards (the tiny config's `all` has 90)
+#: the kill -9 run's targets: Table 3, whose jobs build the digits set, train VGG, check its accuracy and
+#: compute its Grad-CAM, guided-backprop and occlusion shards (a small part of the tiny config's `all`)
 KILL9 = ["--cores", "2", "results/tables/table3.csv", "--configfile", TINY_CONFIG]
 
 

@@ -90,7 +90,9 @@ def test_default_config_dry_run_plans_every_stage(plan):
         "dataset": 4,
         "train_model": 9,  # with vgg_shuffled, the sanity experiment's shuffled-label twin
         "import_model": 1,
-        "model_accuracy": 2,
+        # each single-label model's accuracy on its evaluation split: the floor every job reading its
+        # weights waits for (models.<name>.min_accuracy), and the tables' notes (not A and B: multi-label)
+        "model_accuracy": 7,
         # heatmap_bundles: one job per model computes the first (here: only) shard of each set it is
         # explained with: Table 1's 4 CAM sets (Grad-CAM, Grad-CAM++, Score-CAM, Layer-CAM), Guided
         # Backprop for 3 of the 4, Table 3's Saliency for VGG, Table 5's 6 sets for A and B
@@ -269,7 +271,15 @@ def test_tables_6_and_7_alone_build_only_what_they_need(plan):
     counts = job_counts(plan("default", "results/tables/table6.csv"))
     # the attacks of VGG and GoogLeNet on digits-32 (Table 6's 32×32 canvases), nothing else:
     # no heatmap shard, no AlexNet, no MNIST net
-    assert counts == {"dataset": 1, "train_model": 2, "one_pixel": 2 * 2, "sensitivity": 2, "table6": 1}
+    # and each model's accuracy, which its attacks wait for (models.<name>.min_accuracy)
+    assert counts == {
+        "dataset": 1,
+        "train_model": 2,
+        "model_accuracy": 2,
+        "one_pixel": 2 * 2,
+        "sensitivity": 2,
+        "table6": 1,
+    }
     out = plan("default", "results/tables/table7.csv")
     assert job_counts(out) == {
         "dataset": 2,
@@ -298,8 +308,14 @@ def test_paper_config_plans_tables_6_and_7(plan):
 def test_paper_config_replays_the_studys_attacks_in_table6_study(tmp_path, paper_config, plan):
     cfg = yaml.safe_load(paper_config.read_text())  # table6.study_attacks: the shipped files (paper_fixtures)
     out = plan("paper", "results/tables/table6_study.csv")
-    # one replay per model on the ImageNet fixture, no attack of our own
-    assert job_counts(out) == {"dataset": 1, "import_model": 2, "one_pixel_study": 2, "table6_study": 1}
+    # one replay per model on the ImageNet fixture (after its accuracy check), no attack of our own
+    assert job_counts(out) == {
+        "dataset": 1,
+        "import_model": 2,
+        "model_accuracy": 2,
+        "one_pixel_study": 2,
+        "table6_study": 1,
+    }
     assert "results/metrics/one_pixel_study/imagenet/googlenet.csv" in out
     assert "table6_study" in job_counts(plan("paper", "all"))
     cfg["table6"]["study_attacks"]["alexnet"] = cfg["table6"]["study_attacks"]["vgg16"]  # not one of table6.models

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from cameval.data.images import ImageSet, check_manifest, read_manifest
 from cameval.data.multilabel import explode_findings, is_multilabel
 from cameval.errors import ConfigError, DataError
+from cameval.logs import batch_images
 from cameval.models import load_model
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,9 @@ def run(
                 mean=dev_mean,
                 std=dev_std,
             )
-            for name, value in step(model, batch).items():
+            with batch_images(batch.rows["id"] if "id" in batch.rows else batch.rows.index, b0):
+                found = step(model, batch)
+            for name, value in found.items():
                 if isinstance(value, torch.Tensor):
                     value = value.detach().cpu().numpy()
                 parts.setdefault(name, []).append(np.asarray(value))

@@ -167,16 +167,28 @@ def uses_layer(method: str) -> bool:
     return bool(remembered("uses_layer", method, ask, _own_module(method)))
 
 
-def check_models(config: dict) -> None:
-    """:func:`cameval.config.check_models`, each model's check remembered (by its arch, ``build``,
-    classes and whether it needs a default layer)."""
-    needs = layer_needs(config, uses_layer)
-    for name, spec in config["models"].items():
-        default_layer = bool(needs.get(name) and not spec.get("layer"))
-        what = [spec["arch"], spec.get("build", {}), model_classes(spec), default_layer]
+def _uses_layer_or_not(method: str) -> bool:
+    """:func:`uses_layer`, False for a method that cannot be resolved (its own check names it)."""
+    try:
+        return uses_layer(method)
+    except ConfigError:
+        return False
 
-        def check(name=name, spec=spec) -> bool:
-            check_model(name, spec, needs.get(name))
+
+def check_models(config: dict, names=None, shapes: dict | None = None) -> None:
+    """:func:`cameval.config.check_models` for the models ``names`` (default: all), each model's check
+    remembered (by its arch, ``build``, classes, its dataset's image shape ``shapes[name]`` and whether
+    it needs a default layer)."""
+    needs = layer_needs(config, _uses_layer_or_not)
+    shapes = shapes or {}
+    for name in config["models"] if names is None else names:
+        spec = config["models"][name]
+        default_layer = bool(needs.get(name) and not spec.get("layer"))
+        shape = shapes.get(name)
+        what = [spec["arch"], spec.get("build", {}), model_classes(spec), default_layer, shape]
+
+        def check(name=name, spec=spec, shape=shape) -> bool:
+            check_model(name, spec, needs.get(name), shape)
             return True
 
         remembered("model", what, check, _own_module(spec["arch"]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import os
 import sys
@@ -44,3 +46,31 @@ def set_threads(n: int) -> None:
     import torch  # noqa: PLC0415  # every job sets up its logs here, the table jobs start without torch
 
     torch.set_num_threads(max(1, int(n)))
+
+
+#: the images of the batch being computed (their ids, and the position of the first among the rows of
+#: the job), set by :func:`cameval.batches.run` around each step: a per-image log line deep in a method
+#: (occlusion's) names the image, not its place in a batch of one
+_BATCH_IMAGES: contextvars.ContextVar[tuple[list[str], int] | None] = contextvars.ContextVar(
+    "cameval_batch_images", default=None
+)
+
+
+@contextlib.contextmanager
+def batch_images(ids, offset: int):
+    """Within the block, :func:`image_name` names image ``i`` of the batch by ``ids[i]`` and row ``offset + i``."""
+    token = _BATCH_IMAGES.set(([str(i) for i in ids], offset))
+    try:
+        yield
+    finally:
+        _BATCH_IMAGES.reset(token)
+
+
+def image_name(i: int, n: int) -> str:
+    """How a log line names image ``i`` of ``n`` in the tensor a method was given: its id and row in
+    the job (inside :func:`batch_images`), else its position in that tensor."""
+    current = _BATCH_IMAGES.get()
+    if current is not None and i < len(current[0]):
+        ids, offset = current
+        return f"image {ids[i]} (row {offset + i})"
+    return f"image {i + 1} of {n}"

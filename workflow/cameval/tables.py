@@ -88,3 +88,59 @@ def describe(values) -> dict:
         "min": float(v.min()),
         "max": float(v.max()),
     }
+
+
+# --- each model's accuracy, in every table's notes ----------------------------------------------
+
+#: a table job's input holding a model's accuracy on its evaluation split (the ``model_accuracy`` rule)
+ACCURACY_KEY = "accuracy__"
+
+
+def accuracy_inputs(config: dict, models) -> dict[str, str]:
+    """``{accuracy__<model>: results/metrics/accuracy/<dataset>/<model>.json}`` for the single-label models
+    of ``models`` (a multi-label model has no top-1 accuracy): the inputs that put each model's accuracy
+    in a table's notes."""
+    out = {}
+    for m in models:
+        dataset = config["models"][m]["dataset"]
+        if config["datasets"][dataset]["kind"] not in MULTILABEL_KINDS:
+            out[f"{ACCURACY_KEY}{m}"] = f"results/metrics/accuracy/{dataset}/{m}.json"
+    return out
+
+
+#: dataset kinds whose images have several labels (no top-1 accuracy, no accuracy floor)
+MULTILABEL_KINDS = ("digits-multi", "chestxray")
+
+
+def split_accuracy(inputs) -> tuple[dict[str, str], dict[str, dict]]:
+    """A table job's named inputs without the ``accuracy__<model>`` ones, and those read:
+    ``{model: {..., "dataset": <its folder>}}`` (:func:`cameval.models.train.split_accuracy`'s JSON)."""
+    import json  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    rest, accuracy = {}, {}
+    for key, path in inputs.items():
+        if key.startswith(ACCURACY_KEY):
+            with open(path, encoding="utf-8") as f:
+                accuracy[key.removeprefix(ACCURACY_KEY)] = {**json.load(f), "dataset": Path(path).parent.name}
+        else:
+            rest[key] = path
+    return rest, accuracy
+
+
+def accuracy_note(accuracy: dict[str, dict], reference: dict | None = None) -> str:
+    """The sentence of a table's notes giving each model's top-1 accuracy on its whole evaluation split
+    (``accuracy[model]``: :func:`split_accuracy`'s), and the study's where ``reference[model]["accuracy"]``
+    (in %) gives it. The run stops at a model below its floor (``models.<name>.min_accuracy``)."""
+    reference = reference or {}
+    parts = []
+    for model, a in accuracy.items():
+        text = (
+            f"{model}: {100 * a['acc']:.2f} % ({a['correct']} of the {a['n']} {a['split']} images of "
+            f"{a.get('dataset', '?')})"
+        )
+        study = (reference.get(model) or {}).get("accuracy")
+        if study is not None:
+            text += f"; the study: {study:.2f} % on its test set"
+        parts.append(text)
+    return "Top-1 accuracy of each model on its whole evaluation split: " + "; ".join(parts) + "."

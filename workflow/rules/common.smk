@@ -3,69 +3,31 @@ import math
 import os
 import re
 
-from snakemake.utils import validate
-
 from cameval import checkcache
-from cameval.config import check_config, check_device, load_strict, migrate
+from cameval.config import check_all, check_device, model_classes, shipped_from
 from cameval.data.chestxray import count_eval_rows
 from cameval.data.multilabel import digits_multi_eval_rows
-from cameval.errors import ConfigError
-from cameval.experiments.registry import EXPERIMENTS, CLAIMS_CATEGORY, built_tables, categories, category_of_table
-from cameval.experiments.registry import check as check_experiments
+from cameval.experiments.registry import CLAIMS_CATEGORY, built_tables, categories, category_of_table
 from cameval.experiments.registry import enabled as enabled_experiments
 from cameval.experiments.registry import heatmap_sets as experiment_heatmaps
 from cameval.experiments.registry import targets as experiment_targets
 from cameval.experiments.registry import table_setup as experiment_setup
-from cameval.experiments.record import require as _require
 from cameval.experiments.study import STUDY_TABLES
-from cameval.methods import split_name
-from cameval.paramcheck import check_params  # not cameval.explain: that imports torch (4 s a parse)
 from cameval.report import ranked_categories
+from cameval.tables import MULTILABEL_KINDS, accuracy_inputs
 
-# Each config file once more, strictly: a key given twice is refused (Snakemake's loader keeps the last).
-for _file in dict.fromkeys(workflow.configfiles):
-    load_strict(_file)
-migrate(config)  # old keys read as today's (table2.heatmap -> table2.heatmaps)
-validate(config, workflow.source_path("../schemas/config.schema.yaml"), set_default=True)
+REPO = os.path.dirname(os.path.abspath(workflow.main_snakefile))
+#: `shipped(path)`: `path` where it exists from the working directory, else the repository's file of that
+#: relative path: files that ship with the workflow (resources/study/) also serve a run in another --directory
+shipped = shipped_from(REPO)
 
-
-for _name, _m in config["models"].items():
-    _require(f"models.{_name}.dataset", _m["dataset"], config["datasets"])
-    if ("train" in _m) == ("weights" in _m):
-        raise ConfigError(f"models.{_name}: give exactly one of 'train' (train it here) or 'weights' (load them)")
-for _name, _d in config["datasets"].items():
-    if _d["kind"] == "imagenet":
-        for _key, _expected in (
-            ("images", "a folder of ILSVRC2012_val_*.JPEG"),
-            ("annotations", "a folder with one VOC XML per image, or LOC_val_solution.csv"),
-            ("synsets", "LOC_synset_mapping.txt, one 'wnid name' line per class"),
-        ):
-            if not os.path.exists(_d[_key]):
-                raise ConfigError(f"datasets.{_name}.{_key}: no {_d[_key]} (expected {_expected})")
-for _name, _h in config["heatmaps"].items():
-    if split_name(_h["method"]) is None:  # one of ours: its signature read from the source, no torch
-        check_params(_h["method"], _h["params"], key=f"heatmaps.{_name}.params")
-if workflow.is_main_process:
-    # a library's method or your own is imported to read its signature, and archs are built on the meta
-    # device (torch, torchvision): once, in the main process, not again in every cluster job; a check
-    # that passed is remembered between parses (cameval.checkcache), a failed one is raised every time
-    for _name, _h in config["heatmaps"].items():
-        if split_name(_h["method"]) is not None:
-            checkcache.check_params(_h["method"], _h["params"], key=f"heatmaps.{_name}.params")
-    checkcache.check_models(config)
-    for _m, _p in config.get("table7", {}).get("params", {}).items():
-        checkcache.check_params(_m, _p, key=f"table7.params.{_m}")
-for _name, _d in config["datasets"].items():
-    if _d["kind"] == "chestxray":
-        for _key, _expected in (
-            ("images", "the folder of ChestX-ray14 PNGs, e.g. 00000001_000.png"),
-            ("data_entry", "NIH's Data_Entry_2017.csv"),
-            ("bbox_list", "NIH's BBox_List_2017.csv"),
-        ):
-            if not os.path.exists(_d[_key]):
-                raise ConfigError(f"datasets.{_name}.{_key}: no {_d[_key]} (expected {_expected})")
-    if _d["kind"] in ("chestxray", "digits-multi") and _d["eval_split"] != "test":
-        raise ConfigError(f"datasets.{_name}.eval_split: {_d['eval_split']!r} (expected test for kind {_d['kind']})")
+# Every problem of the config in one pass, before any job (cameval.config.check_all; `python -m cameval
+# check` runs the same): each config file again strictly (a key given twice is refused: Snakemake's
+# loader keeps the last), the schema with its defaults set, the files the enabled experiments need,
+# each experiment's checks, the methods' parameters, and, in the main process only (torch and your
+# packages are imported there, not again in every cluster job; a passed check is remembered by
+# cameval.checkcache), library methods' parameters and each model built on the meta device.
+check_all(config, workflow.configfiles, shipped, imports=workflow.is_main_process)
 
 _XRAY_ROWS = {}
 
@@ -135,17 +97,6 @@ def per_attempt(base):
     return value
 
 
-REPO = os.path.dirname(os.path.abspath(workflow.main_snakefile))
-
-
-def shipped(path):
-    """`path` where it exists from the working directory, else the repository's file of that relative path:
-    files that ship with the workflow (resources/study/) also serve a run in another --directory."""
-    if os.path.isabs(path) or os.path.exists(path) or not os.path.exists(os.path.join(REPO, path)):
-        return path
-    return os.path.join(REPO, path)
-
-
 def dataset_files(dataset):
     return {
         "images": f"resources/data/{dataset}/images.h5",
@@ -164,11 +115,6 @@ def all_targets():
     return experiment_targets(config)
 
 
-# each experiment's checks of its config section (cameval.experiments: the registry)
-check_experiments(config, shipped)
-# what the schema cannot say: targets against the models' classes, splits, methods of each role, models
-# against each experiment's dataset, per-model numbers (cameval.config)
-check_config(config)
 # device: cuda needs a GPU where the jobs run: checked on local runs only. At parse time Snakemake
 # knows no executor yet; a cluster executor takes --jobs as nodes (profiles/slurm: jobs: 100), a local
 # run takes it as cores, so nodes is None exactly on local runs. Dry-runs and the jobs themselves
@@ -210,16 +156,38 @@ def own_sources(methods):
 
 
 def model_spec(model):
-    """A model's config entry, with the digest of its builder's source (`builder_source`) where `arch`
-    names one (`package.module:function`): the `spec` param of its model job, so an edit of that file
-    retrains (or re-imports) it; the entries of other models stay as they are in the config."""
-    spec = config["models"][model]
+    """A model's config entry as its training or import job takes it: without `min_accuracy`, which is
+    the accuracy job's (a changed floor re-checks the model, it does not retrain it), and with the digest
+    of its builder's source (`builder_source`) where `arch` names one (`package.module:function`), so an
+    edit of that file retrains (or re-imports) it."""
+    spec = {k: v for k, v in config["models"][model].items() if k != "min_accuracy"}
     digest = checkcache.source_digest(spec["arch"], f"models.{model}.arch")
     return {**spec, "builder_source": digest} if digest else spec
 
 
 def model_weights(model):
     return f"resources/models/{model}.safetensors"
+
+
+def accuracy_floor(model):
+    """`{"value": models.<model>.min_accuracy (default twice chance, 2 / classes), "default": not given}`;
+    None for a multi-label model (no top-1 accuracy) and for a model trained on shuffled labels (the sanity
+    experiment's twin: at chance on real labels by design; its fit to its shuffled labels is `sanity.min_fit`'s)."""
+    if config["datasets"][model_dataset(model)]["kind"] in MULTILABEL_KINDS:
+        return None
+    spec = config["models"][model]
+    if spec.get("train", {}).get("shuffle_labels"):
+        return None
+    if "min_accuracy" in spec:
+        return {"value": spec["min_accuracy"], "default": False}
+    return {"value": 2 / (model_classes(spec) or 10), "default": True}
+
+
+def accepted(model):
+    """`{"accuracy": its accuracy JSON}`: the input that makes a job reading `model`'s weights wait for the
+    accuracy job, which stops the run where the model did not learn (none for a multi-label model)."""
+    files = accuracy_inputs(config, [model])
+    return {"accuracy": files[f"accuracy__{model}"]} if files else {}
 
 
 def heatmap_job(dataset, model, heatmap, shard):

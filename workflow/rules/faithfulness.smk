@@ -7,6 +7,7 @@ from cameval.experiments import faithfulness
 rule class_maps:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
+        unpack(lambda w: accepted(w.model)),
         weights="resources/models/{model}.safetensors",
     output:
         "results/maps/table7/{dataset}/{model}.h5",
@@ -22,7 +23,7 @@ rule class_maps:
         runtime=per_attempt(lambda w: config["table7"]["runtime"]),
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     params:
-        cfg=config.get("table7", {}),
+        cfg=config["table7"],
         images=lambda w: faithfulness.images_of(config, w.model),
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         layer=lambda w: config["models"][w.model].get("layer"),
@@ -36,6 +37,7 @@ rule class_maps:
 rule fidelity:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
+        unpack(lambda w: accepted(w.model)),
         maps="results/maps/table7/{dataset}/{model}.h5",
         weights="resources/models/{model}.safetensors",
     output:
@@ -50,7 +52,7 @@ rule fidelity:
         runtime=per_attempt(30),
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,  # runs the model on config["device"]
     params:
-        percentiles=config.get("table7", {}).get("percentiles"),
+        percentiles=config["table7"]["percentiles"],
         device=config["device"],
         expected=lambda w: min(faithfulness.images_of(config, w.model), n_eval(w.dataset)),
     script:
@@ -72,7 +74,7 @@ rule table7:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
     params:
-        cfg=config.get("table7", {}),
+        cfg=config["table7"],
         datasets=lambda w: {m: model_dataset(m) for m in config["table7"]["models"]},
         kinds=lambda w: {m: config["datasets"][model_dataset(m)]["kind"] for m in config["table7"]["models"]},
         images=lambda w: {m: faithfulness.images_of(config, m) for m in config["table7"]["models"]},
@@ -105,7 +107,7 @@ rule appendix_g:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(10),
     params:
-        n_images=config.get("table7", {}).get("figure_images"),
+        n_images=config["table7"]["figure_images"],
         datasets=lambda w: {m: config["datasets"][model_dataset(m)] for m in config["table7"]["models"]},
         models=config.get("table7", {}).get("models"),
     script:

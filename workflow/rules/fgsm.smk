@@ -1,5 +1,6 @@
 # Appendix C: FGSM -> results/attacks/fgsm/... (images and maps, for the figure), results/metrics/fgsm/...
 # (one row per image), results/tables/fgsm.*, results/figures/appendix_c.png
+from cameval.experiments import fgsm as fgsm_experiment
 
 
 # Adversarial attacks -> results/attacks/{attack}/{dataset}/{model}.h5 (images and maps, for the
@@ -7,6 +8,7 @@
 rule fgsm:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
+        unpack(lambda w: accepted(w.model)),
         weights="resources/models/{model}.safetensors",
     output:
         rows="results/metrics/fgsm/{dataset}/{model}.csv",
@@ -25,7 +27,7 @@ rule fgsm:
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         images=config["fgsm"]["images"],
         eps=config["fgsm"]["eps"],
-        threshold=config["table1"]["threshold"],
+        threshold=fgsm_experiment.box_threshold(config),
         layer=lambda w: config["models"][w.model].get("layer"),
     script:
         "../scripts/fgsm.py"
@@ -38,6 +40,7 @@ rule fgsm_table:
                 m: f"results/metrics/fgsm/{config['fgsm']['dataset']}/{m}.csv" for m in config["fgsm"]["models"]
             }
         ),
+        unpack(lambda w: accuracy_inputs(config, config["fgsm"]["models"])),
     output:
         csv="results/tables/fgsm.csv",
         md="results/tables/fgsm.md",

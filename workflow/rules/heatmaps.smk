@@ -5,6 +5,7 @@
 rule heatmaps:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
+        unpack(lambda w: accepted(w.model)),
         weights="resources/models/{model}.safetensors",
     output:
         "results/heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}.h5",
@@ -43,6 +44,7 @@ for _rule, _dataset, _model, _sets in heatmap_bundles():
             _rule
         input:
             **dataset_files(_dataset),
+            **accepted(_model),
             weights=f"resources/models/{_model}.safetensors",
         output:
             [f"results/heatmaps/{_dataset}/{_model}/{h}/shard-0.h5" for h in _sets],

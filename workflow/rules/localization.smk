@@ -35,6 +35,7 @@ rule localization:
 rule table1:
     input:
         unpack(lambda w: localization.table_inputs(config)),
+        unpack(lambda w: accuracy_inputs(config, config["table1"]["models"])),
     output:
         csv="results/tables/table1.csv",
         md="results/tables/table1.md",

@@ -50,7 +50,9 @@ rule import_model:
         "../scripts/import_model.py"
 
 
-# Table 7: each model's top-1 accuracy on its whole evaluation split (stated in the table's notes)
+# Each model's top-1 accuracy on its whole evaluation split (in every table's notes); on the model's own
+# dataset the job stops the run where it is below models.<name>.min_accuracy (default: twice chance):
+# every job that reads the model's weights waits for it (`accepted`)
 rule model_accuracy:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
@@ -71,5 +73,6 @@ rule model_accuracy:
     params:
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         device=config["device"],
+        floor=lambda w: accuracy_floor(w.model) if w.dataset == model_dataset(w.model) else None,
     script:
         "../scripts/model_accuracy.py"

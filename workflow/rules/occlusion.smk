@@ -48,6 +48,7 @@ rule rank_correlation:
 rule table3:
     input:
         unpack(lambda w: occlusion.table_inputs(config)),
+        unpack(lambda w: accuracy_inputs(config, config["table3"]["models"])),
     output:
         csv="results/tables/table3.csv",
         md="results/tables/table3.md",

@@ -36,6 +36,7 @@ rule pointing:
 rule table2:
     input:
         unpack(lambda w: pointing.table_inputs(config)),
+        unpack(lambda w: accuracy_inputs(config, config["table2"]["models"])),
     output:
         csv="results/tables/table2.csv",
         md="results/tables/table2.md",

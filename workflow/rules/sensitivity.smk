@@ -8,6 +8,7 @@ from cameval.experiments import sensitivity
 rule one_pixel:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
+        unpack(lambda w: accepted(w.model)),
         weights="resources/models/{model}.safetensors",
     output:
         "results/attacks/one_pixel/{dataset}/{model}/shard-{shard}.h5",
@@ -25,7 +26,7 @@ rule one_pixel:
         runtime=per_attempt(lambda w: config["table6"]["runtime"]),
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     params:
-        cfg=config.get("table6", {}),
+        cfg=config["table6"],
         rows=lambda w: sensitivity.attack_rows(config, int(w.shard), n_eval(w.dataset)),
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         layer=lambda w: config["models"][w.model].get("layer"),
@@ -40,6 +41,7 @@ rule one_pixel:
 rule one_pixel_study:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
+        unpack(lambda w: accepted(w.model)),
         weights="resources/models/{model}.safetensors",
         attacks=lambda w: shipped(config["table6"]["study_attacks"][w.model]),
     output:
@@ -86,8 +88,8 @@ rule sensitivity:
         runtime=per_attempt(30),
     params:
         expected=lambda w: sensitivity.n_attacked(config, n_eval(w.dataset)),
-        methods={h: config["heatmaps"][h] for h in config.get("table6", {}).get("methods", [])},
-        sources=own_sources(config["heatmaps"][h]["method"] for h in config.get("table6", {}).get("methods", [])),
+        methods={h: config["heatmaps"][h] for h in config["table6"]["methods"]},
+        sources=own_sources(config["heatmaps"][h]["method"] for h in config["table6"]["methods"]),
         layer=lambda w: config["models"][w.model].get("layer"),
         device=config["device"],
     script:
@@ -102,6 +104,7 @@ rule table6:
                 for m in config["table6"]["models"]
             }
         ),
+        unpack(lambda w: accuracy_inputs(config, config["table6"]["models"])),
     output:
         csv="results/tables/table6.csv",
         md="results/tables/table6.md",
@@ -114,7 +117,7 @@ rule table6:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
     params:
-        cfg=config.get("table6", {}),
+        cfg=config["table6"],
         extra=sensitivity.extra_labels(config),
         n_boot=config["bootstrap"],
         seed=config["seed"],
@@ -142,7 +145,7 @@ rule table6_study:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
     params:
-        cfg=config.get("table6", {}),
+        cfg=config["table6"],
     script:
         "../scripts/table6_study.py"
 
@@ -175,7 +178,7 @@ rule appendix_f:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(10),
     params:
-        n_images=config.get("table6", {}).get("figure_images"),
+        n_images=config["table6"]["figure_images"],
         dataset=lambda w: config["datasets"][config["table6"]["dataset"]],
         expected=lambda w: sensitivity.n_attacked(config, n_eval(config["table6"]["dataset"])),
         models=config.get("table6", {}).get("models"),

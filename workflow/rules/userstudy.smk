@@ -62,6 +62,7 @@ rule user_study_kit:
 
 rule table4:
     input:
+        unpack(lambda w: accuracy_inputs(config, config["table4"]["models"])),
         key="results/user_study/key.csv",
         answers=lambda w: config["table4"]["answers"],
     output:

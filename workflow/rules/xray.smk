@@ -19,10 +19,10 @@ rule xray_localization:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(30),
     params:
-        sets=xray.sets(config) if "table5" in config else [],
-        box_threshold=config.get("table5", {}).get("box_threshold"),
-        inbox_threshold=config.get("table5", {}).get("inbox_threshold"),
-        reduce=config.get("table5", {}).get("reduce"),
+        sets=xray.sets(config),
+        box_threshold=config["table5"]["box_threshold"],
+        inbox_threshold=config["table5"]["inbox_threshold"],
+        reduce=config["table5"]["reduce"],
         expected=lambda w: n_eval(w.dataset),
         specs=lambda w: heatmap_specs(w.model, xray.sets(config)),
     script:
@@ -44,8 +44,8 @@ rule table5:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
     params:
-        cfg=config.get("table5"),
-        sets=xray.set_meta(config) if "table5" in config else {},
+        cfg=config["table5"],
+        sets=xray.set_meta(config),
         n_boot=config["bootstrap"],
         seed=config["seed"],
     script:
@@ -104,9 +104,9 @@ rule appendix_e:
         runtime=per_attempt(10),
     params:
         titles=lambda w: {h: f"{v['method']}\n({v['layer']})" for h, v in xray.set_meta(config).items()},
-        n_images=config.get("table5", {}).get("figure_images"),
+        n_images=config["table5"]["figure_images"],
         seed=config["seed"],
-        reduce=config.get("table5", {}).get("reduce"),
+        reduce=config["table5"]["reduce"],
         expected=lambda w: n_eval(config["table5"]["dataset"]),
         specs=lambda w: {m: heatmap_specs(m, xray.sets(config)) for m in config["table5"]["models"]},
     script:

@@ -4,10 +4,19 @@ import pandas as pd
 
 from cameval.experiments import fgsm
 from cameval.logs import setup_logging
-from cameval.tables import write_table
+from cameval.tables import accuracy_note, split_accuracy, write_table
 
 setup_logging(snakemake.log[0])
-rows = {model: pd.read_csv(path) for model, path in snakemake.input.items()}
+inputs, accuracy = split_accuracy(snakemake.input)
+rows = {model: pd.read_csv(path) for model, path in inputs.items()}
 eps = snakemake.params.eps
 full, display = fgsm.fgsm_table(rows, eps, n_boot=snakemake.params.n_boot, seed=snakemake.params.seed)
-write_table(full, snakemake.output.csv, snakemake.output.md, fgsm.TITLE, fgsm.notes(eps), display=display, digits=3)
+write_table(
+    full,
+    snakemake.output.csv,
+    snakemake.output.md,
+    fgsm.TITLE,
+    [*fgsm.notes(eps), accuracy_note(accuracy)],
+    display=display,
+    digits=3,
+)

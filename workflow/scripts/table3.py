@@ -4,11 +4,12 @@ import pandas as pd
 
 from cameval.experiments import occlusion
 from cameval.logs import setup_logging
-from cameval.tables import write_table
+from cameval.tables import accuracy_note, split_accuracy, write_table
 
 setup_logging(snakemake.log[0])
 cfg = snakemake.params.cfg
-rows = {tuple(k.split("__")): pd.read_csv(path) for k, path in snakemake.input.items()}
+inputs, accuracy = split_accuracy(snakemake.input)
+rows = {tuple(k.split("__")): pd.read_csv(path) for k, path in inputs.items()}
 full, display = occlusion.table3(
     rows,
     snakemake.params.patches,
@@ -18,5 +19,11 @@ full, display = occlusion.table3(
     extra=snakemake.params.extra,
 )
 write_table(
-    full, snakemake.output.csv, snakemake.output.md, occlusion.TITLE, snakemake.params.notes, display=display, digits=3
+    full,
+    snakemake.output.csv,
+    snakemake.output.md,
+    occlusion.TITLE,
+    [*snakemake.params.notes, accuracy_note(accuracy)],
+    display=display,
+    digits=3,
 )

@@ -2,10 +2,11 @@
 
 from cameval.experiments import userstudy
 from cameval.logs import setup_logging
-from cameval.tables import write_table
+from cameval.tables import accuracy_note, split_accuracy, write_table
 
 setup_logging(snakemake.log[0])
 p = snakemake.params
+_, accuracy = split_accuracy(snakemake.input)
 full, display, awaiting = userstudy.table4(
     list(snakemake.input.answers),
     snakemake.input.key,
@@ -19,6 +20,6 @@ write_table(
     snakemake.output.csv,
     snakemake.output.md,
     title=userstudy.title(awaiting),
-    notes=userstudy.notes(p.better, awaiting),
+    notes=[*userstudy.notes(p.better, awaiting), accuracy_note(accuracy)],
     display=display,
 )

@@ -4,11 +4,12 @@ import pandas as pd
 
 from cameval.experiments import sensitivity
 from cameval.logs import setup_logging
-from cameval.tables import write_table
+from cameval.tables import accuracy_note, split_accuracy, write_table
 
 setup_logging(snakemake.log[0])
 cfg = snakemake.params.cfg
-rows = {model: pd.read_csv(path) for model, path in snakemake.input.items()}
+inputs, accuracy = split_accuracy(snakemake.input)
+rows = {model: pd.read_csv(path) for model, path in inputs.items()}
 full, display = sensitivity.table6(
     rows, cfg["reference"], n_boot=snakemake.params.n_boot, seed=snakemake.params.seed, extra=snakemake.params.extra
 )
@@ -17,7 +18,7 @@ write_table(
     snakemake.output.csv,
     snakemake.output.md,
     title=sensitivity.TITLE,
-    notes=sensitivity.notes(cfg),
+    notes=[*sensitivity.notes(cfg), accuracy_note(accuracy)],
     display=display,
     digits=3,
 )

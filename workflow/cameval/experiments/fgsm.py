@@ -183,6 +183,15 @@ CLAIMS = (
     ),
 )
 
+
+def box_threshold(config: dict) -> float:
+    """The Grad-CAM box threshold of the FGSM localization: ``fgsm.threshold``, else Table 1's
+    (``table1.threshold``) where the config has Table 1, else Table 1's default 0.15."""
+    if "threshold" in config["fgsm"]:
+        return config["fgsm"]["threshold"]
+    return config["table1"]["threshold"] if "table1" in config else 0.15
+
+
 EXPERIMENT = Experiment(
     name="fgsm",
     order=3.5,

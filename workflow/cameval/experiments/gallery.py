@@ -151,6 +151,12 @@ def extra_labels(config: dict) -> dict[str, str]:
 
 def check(config: dict, shipped) -> None:
     require_dataset_models(config, "figure1")
+    missing = [h for h in HEATMAPS if h not in config["heatmaps"]]
+    if missing:
+        raise ConfigError(
+            f"heatmaps: no set {', '.join(missing)} (expected sets named {', '.join(HEATMAPS)}, each of the method "
+            "of its name: Figure 1 shows them; or leave figure1 out)"
+        )
     f = config["figure1"]
     for h in f["methods"]:
         require("figure1.methods", h, config["heatmaps"])

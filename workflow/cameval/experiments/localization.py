@@ -184,8 +184,15 @@ def claim_gradcampp_worse_on_imagenet(tables: dict[str, pd.DataFrame], ctx: Cont
 TITLE = "Table 1 — weakly supervised localization (error %, 95 % bootstrap interval)"
 
 
-def notes(threshold: float, rule: str) -> list[str]:
-    """What Table 1 computed (its Markdown's notes)."""
+#: the reference columns Table 1 may show beside ours (``table1.reference.<model>.<source>``), and whose
+SOURCES = {"study": "Nagy et al.", "original": "Selvaraju et al."}
+
+
+def notes(threshold: float, rule: str, reference: dict | None = None) -> list[str]:
+    """What Table 1 computed (its Markdown's notes); the reference columns are described where
+    ``reference`` (``table1.reference``) gives them."""
+    shown = [s for s in SOURCES if any(s in (r or {}) for r in (reference or {}).values())]
+    columns = "; ".join(f"'{s}' = {SOURCES[s]}" for s in shown)
     return [
         f"Box: largest 8-connected component of the map >= {threshold:g} x max "
         "(map upsampled bilinearly to the input).",
@@ -195,7 +202,7 @@ def notes(threshold: float, rule: str) -> list[str]:
             if rule == "ilsvrc"
             else "IoU >= min(0.5, wh/((w+10)(h+10))) (the study's eq. 3)."
         ),
-        "Maps for each of the top-5 predicted classes; 'study' = Nagy et al., 'original' = Selvaraju et al.",
+        "Maps for each of the top-5 predicted classes" + (f"; {columns}." if columns else "."),
     ]
 
 

@@ -30,6 +30,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cameval.inference import IncrementalRunner, logits_of, patch_tiles, plan_or_say
+from cameval.logs import image_name
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,10 @@ def occlusion(
             scores = occluded_logits(model, x[img], chunk, patch, fill_t, runner)[:, targets[img]]  # [B, K]
             out[img, :, b0 : b0 + len(chunk)] = base[img][:, None] - scores.T
         log.info(
-            "occlusion %dx%d: image %d, %d %s forward passes in %.2f s",
+            "occlusion %dx%d: %s, %d %s forward passes in %.2f s",
             patch,
             patch,
-            img,
+            image_name(img, n),
             len(centres),
             "incremental" if runner is not None else "full",
             time.perf_counter() - start,

@@ -10,7 +10,7 @@ from torch import nn
 
 from cameval.data.images import ImageSet, check_manifest, read_manifest
 from cameval.data.multilabel import is_multilabel
-from cameval.errors import DataError
+from cameval.errors import ConfigError, DataError
 from cameval.io import write_csv, write_json
 from cameval.models.loop import evaluate, fit
 from cameval.models.multilabel import train_multilabel_on_dataset
@@ -91,6 +91,22 @@ def shuffled_labels(labels: torch.Tensor, seed: int) -> torch.Tensor:
     stay those of the split)."""
     gen = torch.Generator().manual_seed(int(seed))
     return labels[torch.randperm(len(labels), generator=gen)]
+
+
+def check_accuracy(result: dict, model: str, floor: float, dataset: str = "its dataset", default: bool = True) -> None:
+    """Stop the run where model ``model`` did not learn: its top-1 accuracy ``result["acc"]`` on the
+    evaluation split (:func:`split_accuracy`) below ``floor``, the config's ``models.<model>.min_accuracy``
+    (``default``: not given, twice chance). A network at chance level gives maps and tables that look
+    like results; the message names the accuracy and the key that lowers the floor."""
+    if result["acc"] >= floor:
+        return
+    given = "(default: twice chance, 2 / classes)" if default else "(as set)"
+    raise ConfigError(
+        f"models.{model}: top-1 accuracy {100 * result['acc']:.1f} % ({result['correct']} of the {result['n']} "
+        f"{result['split']} images of {dataset}) is below models.{model}.min_accuracy = {floor:.3g} {given}: the model "
+        "did not learn, and maps of it would say nothing (expected a trained model: train it longer, e.g. "
+        f"models.{model}.train.epochs, check its weights, or set models.{model}.min_accuracy lower to go on anyway)"
+    )
 
 
 def train_on_dataset(

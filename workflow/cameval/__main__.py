@@ -1,0 +1,57 @@
+"""``python -m cameval check CONFIG.yaml [MORE.yaml ...]``: every problem of a config, listed at once.
+
+The files are merged in order, as ``snakemake --configfile A.yaml B.yaml`` merges them, and checked by
+:func:`cameval.config.check_all` — the schema, names, numbers, the data and checkpoint files every
+enabled experiment needs, each experiment's checks, the methods' parameters and each model against its
+dataset — without planning the workflow's jobs. Exit status 0 when there is nothing to fix, 1 (and the
+list on stderr) otherwise. Run it from the repository root, as the workflow is run: relative paths are
+read from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cameval.config import check_all, load_strict, shipped_from
+from cameval.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def merged(files: list[str]) -> dict:
+    """The configs of ``files`` merged key by key at every depth, a later file's values winning."""
+
+    def merge(base: dict, new: dict) -> dict:
+        for key, value in new.items():
+            nested = isinstance(value, dict) and isinstance(base.get(key), dict)
+            base[key] = merge(base[key], value) if nested else value
+        return base
+
+    config: dict = {}
+    for f in files:
+        loaded = load_strict(f)
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{f}: {type(loaded).__name__} at the top (expected a mapping of config keys)")
+        merge(config, loaded)
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cameval", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="list every problem of a config (files merged in order), run nothing")
+    check.add_argument("configs", nargs="+", help="config files, merged in order (as --configfile takes them)")
+    args = parser.parse_args(argv)
+    try:
+        check_all(merged(args.configs), args.configs, shipped_from(REPO))
+    except ConfigError as err:
+        print(f"ConfigError: {err}", file=sys.stderr)
+        return 1
+    print(f"{', '.join(args.configs)}: no problems found")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
