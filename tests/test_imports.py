@@ -3,6 +3,7 @@ torch, no private module is imported across packages, and the library's module-l
 no cycle."""
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ SCRIPTS = ROOT / "workflow" / "scripts"
 TABLE_JOBS = sorted(
     [p.name for p in SCRIPTS.glob("table*.py")]
     + ["fgsm_table.py", "claims.py", "study_tables.py", "table_html.py"]
-    + ["sanity_table.py", "sanity_figures.py", "deletion_table.py", "deletion_figures.py"]
+    + ["sanity_table.py", "sanity_figures.py", "deletion_table.py", "deletion_figures.py", "appendix_c.py"]
 )
 
 
@@ -57,7 +58,146 @@ def test_the_experiment_registry_loads_without_torch():
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-@pytest.mark.parametrize("package", ["sanity", "deletion"])
+#: the torch-free boundary: an experiment's torch work lives in modules named ``compute`` or ``compute_*``
+BLOCKED = ("torch", "torchvision")
+
+#: run in a fresh interpreter with the modules to import as arguments: ``torch`` and ``torchvision``
+#: blocked by a finder ahead of every other, which records the chain of modules being imported at each
+#: attempt (an attempt counts even where the module catches the ImportError); the library is imported
+#: afresh for each module; prints one JSON line ``{module: [chain, …] or traceback}``
+BOUNDARY_PROBE = r"""
+import importlib, importlib.abc, json, sys, traceback
+
+BLOCKED = set(sys.argv[1].split(","))
+attempts = []
+
+
+def chain(name):
+    frames, f = [], sys._getframe(2)
+    while f is not None:
+        mod = f.f_globals.get("__name__", "?")
+        if not mod.startswith(("importlib", "_frozen_importlib")) and mod != "__main__":
+            step = mod if f.f_code.co_name == "<module>" else f"{mod}.{f.f_code.co_name}()"
+            if not frames or frames[-1] != step:
+                frames.append(step)
+        f = f.f_back
+    return [*reversed(frames), name]
+
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            attempts.append(" -> ".join(chain(name)))
+            raise ModuleNotFoundError(f"{name} is blocked (the torch-free boundary)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Block())
+found = {}
+for module in sys.argv[2:]:
+    top = module.split(".")[0]
+    for loaded in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+        del sys.modules[loaded]
+    attempts.clear()
+    try:
+        importlib.import_module(module)
+        error = None
+    except Exception:
+        error = traceback.format_exc(limit=-8)
+    found[module] = list(attempts) or ([f"import failed without importing torch:\n{error}"] if error else [])
+print(json.dumps(found))
+"""
+
+
+def experiment_modules(root: Path, package: str) -> list[str]:
+    """Every module of ``package`` (under ``root``, by its files: plain modules, packages by their
+    ``__init__``, subpackages too) but the ``compute`` / ``compute_*`` ones and what lies under them."""
+    folder = root.joinpath(*package.split("."))
+    names = []
+    for path in sorted(folder.rglob("*.py")):
+        parts = path.relative_to(folder).with_suffix("").parts
+        if any(p == "compute" or p.startswith("compute_") for p in parts):
+            continue
+        names.append(".".join([package, *(parts[:-1] if parts[-1] == "__init__" else parts)]))
+    return names
+
+
+def torch_imports(root: Path, modules: list[str]) -> dict[str, list[str]]:
+    """What importing each of ``modules`` (from ``root``) with torch blocked tried: per module the import
+    chains that reached torch or torchvision, or the traceback of an import that failed otherwise; empty
+    where it imported without torch."""
+    proc = subprocess.run(
+        [sys.executable, "-c", BOUNDARY_PROBE, ",".join(BLOCKED), *modules],
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+EXPERIMENT_MODULES = experiment_modules(ROOT / "workflow", "cameval.experiments")
+
+
+@pytest.fixture(scope="module")
+def boundary() -> dict[str, list[str]]:
+    """Every non-compute module of ``cameval.experiments`` imported with torch blocked (one interpreter)."""
+    return torch_imports(ROOT / "workflow", EXPERIMENT_MODULES)
+
+
+@pytest.mark.parametrize("module", EXPERIMENT_MODULES)
+def test_the_non_compute_modules_of_every_experiment_import_without_torch(boundary, module):
+    """Issue 28: an experiment's torch work is in its ``compute`` module(s); its rows, table, figure,
+    claims and record — and the plain experiment modules — import with torch blocked."""
+    assert not boundary[module], f"{module} imports torch:\n" + "\n".join(boundary[module])
+
+
+def test_the_boundary_covers_every_experiment_and_no_compute_module():
+    """The discovery the test above is parametrized by: each experiment of the registry, the package
+    modules beside a compute module, and no compute module."""
+    from cameval.experiments.registry import EXPERIMENTS
+
+    assert {f"cameval.experiments.{name}" for name in EXPERIMENTS} <= set(EXPERIMENT_MODULES)
+    assert {"cameval.experiments", "cameval.experiments.registry", "cameval.experiments.sanity.table"} <= set(
+        EXPERIMENT_MODULES
+    )
+    assert not [m for m in EXPERIMENT_MODULES if "compute" in m.split(".")[-1]]
+
+
+def test_the_boundary_check_sees_torch_and_the_chain_to_it(tmp_path):
+    """The check on a package whose compute module imports torch (skipped), a module importing it
+    directly, one through another module, one catching the ImportError, one in a function run at
+    import, and one clean module."""
+    pkg = tmp_path / "lab" / "exp"
+    (pkg / "compute_more").mkdir(parents=True)
+    for name, code in {
+        "lab/__init__.py": "",
+        "lab/exp/__init__.py": "import json\n",
+        "lab/exp/compute.py": "import torch\n",
+        "lab/exp/compute_more/__init__.py": "import torchvision\n",
+        "lab/exp/heavy.py": "import os\nimport torch.nn\n",
+        "lab/exp/via.py": "from lab.exp import heavy\n",
+        "lab/exp/guarded.py": "try:\n    import torch\nexcept ImportError:\n    torch = None\n",
+        "lab/exp/late.py": "def load():\n    import torchvision\n\n\nload()\n",
+        "lab/exp/clean.py": "import json\n",
+        "lab/exp/broken.py": "import no_such_module_here\n",
+    }.items():
+        (tmp_path / name).write_text(code)
+    modules = experiment_modules(tmp_path, "lab.exp")
+    assert modules == [f"lab.exp{m}" for m in ("", ".broken", ".clean", ".guarded", ".heavy", ".late", ".via")]
+    found = torch_imports(tmp_path, modules)
+    assert found["lab.exp"] == [] and found["lab.exp.clean"] == []
+    assert found["lab.exp.heavy"] == ["lab.exp.heavy -> torch"]
+    assert found["lab.exp.via"] == ["lab.exp.via -> lab.exp.heavy -> torch"]
+    assert found["lab.exp.guarded"] == ["lab.exp.guarded -> torch"]
+    assert found["lab.exp.late"] == ["lab.exp.late -> lab.exp.late.load() -> torchvision"]
+    assert len(found["lab.exp.broken"]) == 1 and "no_such_module_here" in found["lab.exp.broken"][0]
+
+
+@pytest.mark.parametrize(
+    "package", sorted(p.parent.name for p in (ROOT / "workflow/cameval/experiments").glob("*/compute.py"))
+)
 def test_only_the_compute_module_of_an_experiment_package_imports_torch(package):
     """The target shape of an experiment package: its torch work in ``compute.py``; rows, table,
     figure, claims and the record read files and start without it (at module level or in a function)."""

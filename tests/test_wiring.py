@@ -290,7 +290,7 @@ def test_table6_layercam_at_the_attacked_pixel_is_the_librarys_map_there(source)
 
 
 def test_figure1_shows_layercam_the_librarys_top1_map_beside_gradcam(source, monkeypatch, tmp_path):
-    from cameval.experiments import gallery
+    from cameval.experiments.gallery import compute as gallery
 
     files = {
         "gradcam": shard(source, "gradcam", "gradcam", "top5+label"),

@@ -393,7 +393,7 @@ def _rows_checked(path, fh, names, n: int) -> None:
 
 
 def read_fgsm(path: str | os.PathLike, expect: Expect | None = None) -> dict:
-    """The FGSM attacks of one model (:func:`cameval.experiments.fgsm.fgsm_rows`): ``ids``, the arrays
+    """The FGSM attacks of one model (:func:`cameval.experiments.fgsm.compute.fgsm_rows`): ``ids``, the arrays
     of :data:`FGSM_ARRAYS` (one row per id, maps finite) and ``eps``, ``layer``; checked against
     ``expect`` where given (:class:`Expect`)."""
     with _open(path, "the FGSM attacks written by cameval.experiments.fgsm") as fh:

@@ -1,6 +1,6 @@
 """Appendix C: Grad-CAM of the true class before and after FGSM."""
 
-from cameval.experiments.fgsm import appendix_c
+from cameval.experiments.fgsm.figure import appendix_c
 from cameval.logs import setup_logging
 from cameval.store import Expect
 

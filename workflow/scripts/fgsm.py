@@ -1,6 +1,6 @@
 """Appendix C: FGSM, and Grad-CAM of the true class before and after."""
 
-from cameval.experiments.fgsm import fgsm_rows
+from cameval.experiments.fgsm.compute import fgsm_rows
 from cameval.io import write_csv
 from cameval.logs import set_threads, setup_logging
 

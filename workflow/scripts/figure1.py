@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 
-from cameval.experiments.gallery import figure1_from_shards
+from cameval.experiments.gallery.compute import figure1_from_shards
 from cameval.logs import setup_logging
 from cameval.store import Expect
 

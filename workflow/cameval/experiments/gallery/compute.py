@@ -1,5 +1,7 @@
-"""Figure 1 / Appendix A: the methods side by side (Grad-CAM, Grad-CAM++, any further CAM-type sets of
-``figure1.methods``, Guided Backprop, Guided Grad-CAM)."""
+"""Figure 1's job: the panels read from the first heatmap shards and drawn, Guided Grad-CAM formed
+with torch from the cached Guided Backprop and Grad-CAM. The only module of the package that imports
+torch.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +9,11 @@ import contextlib
 import os
 
 import numpy as np
+import torch
 
 from cameval.data.images import ImageSet, read_manifest
-from cameval.errors import ConfigError
-from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models
+from cameval.explain.guided import combine_guided_gradcam
 from cameval.figures import class_label, colorbar, deprocess_gradient, overlay, panel_grid, save, tidy_row
-from cameval.methods import label as method_label
 from cameval.metrics import upsample_map
 from cameval.store import Expect, Shard
 
@@ -40,10 +41,6 @@ def figure1(panels: list[dict], path: str | os.PathLike, class_names=None, extra
         h, w = p["image"].shape[:2]
         cam = upsample_map(p["gradcam"], (h, w))
         campp = upsample_map(p["gradcampp"], (h, w))
-        import torch  # noqa: PLC0415  # here, not at the top: the other jobs of the experiments never load torch
-
-        from cameval.explain.guided import combine_guided_gradcam  # noqa: PLC0415  # loads torch (as above)
-
         ggc = combine_guided_gradcam(torch.as_tensor(p["gbp"])[None], torch.as_tensor(p["gradcam"])[None])[0].numpy()
         axes[r, 0].imshow(p["image"])
         axes[r, 0].set_ylabel(
@@ -125,60 +122,3 @@ def figure1_from_shards(
                         }
                     )
     figure1(panels, path, extra=extra)
-
-
-HEATMAPS = ("gradcam", "gradcampp", "guided_backprop")
-
-
-def figure_sets(config: dict) -> list[tuple[str, str, str]]:
-    """``(dataset, model, set)`` of Figure 1's panels: each model's Grad-CAM, Grad-CAM++, Guided
-    Backprop and ``figure1.methods`` sets (the experiment's ``heatmaps``)."""
-    return model_sets(config, "figure1", [*HEATMAPS, *config["figure1"]["methods"]])
-
-
-def figure_inputs(config: dict) -> dict[str, str]:
-    """The first shard of each of :func:`figure_sets`: ``{model}__{heatmap}``."""
-    return {
-        f"{model}__{heatmap}": f"results/heatmaps/{dataset}/{model}/{heatmap}/shard-0.h5"
-        for dataset, model, heatmap in figure_sets(config)
-    }
-
-
-def extra_labels(config: dict) -> dict[str, str]:
-    """``{set: label}`` of the CAM-type sets of ``figure1.methods``, in order."""
-    return {h: method_label(config["heatmaps"][h]["method"]) for h in config["figure1"]["methods"]}
-
-
-def check(config: dict, shipped) -> None:
-    require_dataset_models(config, "figure1")
-    missing = [h for h in HEATMAPS if h not in config["heatmaps"]]
-    if missing:
-        raise ConfigError(
-            f"heatmaps: no set {', '.join(missing)} (expected sets named {', '.join(HEATMAPS)}, each of the method "
-            "of its name: Figure 1 shows them; or leave figure1 out)"
-        )
-    f = config["figure1"]
-    for h in f["methods"]:
-        require("figure1.methods", h, config["heatmaps"])
-        if h in HEATMAPS or f["methods"].count(h) > 1:
-            raise ConfigError(
-                f"figure1.methods: {h} (expected further CAM-type sets, each once; {', '.join(HEATMAPS)} are "
-                "Figure 1's own columns)"
-            )
-        spec = config["heatmaps"][h]
-        if min(spec.get("images") or f["images"], spec["shard_size"]) < f["images"]:
-            raise ConfigError(
-                f"figure1.methods: heatmaps.{h} holds fewer than figure1.images = {f['images']} images in its first "
-                "shard (expected images and shard_size of at least that)"
-            )
-
-
-EXPERIMENT = Experiment(
-    name="gallery",
-    order=0,
-    title="Figure 1 / App. A — the methods side by side",
-    section="figure1",
-    targets=lambda config: ["results/figures/figure1.png"],
-    heatmaps=figure_sets,
-    check=check,
-)
