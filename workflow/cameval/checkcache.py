@@ -25,7 +25,6 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from cameval.config import check_model, layer_needs, model_classes
 from cameval.errors import ConfigError
 from cameval.io import atomic_path
 from cameval.methods import explains_layer, library, split_name
@@ -113,7 +112,7 @@ def remembered(kind: str, what, compute: Callable[[], object], modules: tuple[st
     return value
 
 
-def _own_module(method: str) -> tuple[str, ...]:
+def own_module(method: str) -> tuple[str, ...]:
     """Your own method's or builder's module (``package.module``), whose file an answer depends on."""
     parts = split_name(method)
     return (parts[0],) if parts and not parts[0].startswith("cameval.") else ()
@@ -149,7 +148,7 @@ def check_params(method: str, params: dict, key: str) -> None:
         check_imported(method, params, key)
         return True
 
-    remembered("params", [method, params], check, _own_module(method))
+    remembered("params", [method, params], check, own_module(method))
 
 
 def uses_layer(method: str) -> bool:
@@ -164,31 +163,4 @@ def uses_layer(method: str) -> bool:
 
         return asked(method)
 
-    return bool(remembered("uses_layer", method, ask, _own_module(method)))
-
-
-def _uses_layer_or_not(method: str) -> bool:
-    """:func:`uses_layer`, False for a method that cannot be resolved (its own check names it)."""
-    try:
-        return uses_layer(method)
-    except ConfigError:
-        return False
-
-
-def check_models(config: dict, names=None, shapes: dict | None = None) -> None:
-    """:func:`cameval.config.check_models` for the models ``names`` (default: all), each model's check
-    remembered (by its arch, ``build``, classes, its dataset's image shape ``shapes[name]`` and whether
-    it needs a default layer)."""
-    needs = layer_needs(config, _uses_layer_or_not)
-    shapes = shapes or {}
-    for name in config["models"] if names is None else names:
-        spec = config["models"][name]
-        default_layer = bool(needs.get(name) and not spec.get("layer"))
-        shape = shapes.get(name)
-        what = [spec["arch"], spec.get("build", {}), model_classes(spec), default_layer, shape]
-
-        def check(name=name, spec=spec, shape=shape) -> bool:
-            check_model(name, spec, needs.get(name), shape)
-            return True
-
-        remembered("model", what, check, _own_module(spec["arch"]))
+    return bool(remembered("uses_layer", method, ask, own_module(method)))

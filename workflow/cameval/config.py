@@ -30,6 +30,7 @@ from pathlib import Path
 
 import yaml
 
+from cameval import checkcache
 from cameval.errors import ConfigError
 from cameval.methods import kind as method_kind
 from cameval.methods import split_name
@@ -403,6 +404,32 @@ def _check_forward(name: str, spec: dict, build: dict, shape: tuple[int, int, in
         ) from None
 
 
+def remembered_model_checks(config: dict, names=None, shapes: dict | None = None) -> None:
+    """:func:`check_model` for the models ``names`` (default: all), each model's check remembered
+    between parses (:func:`cameval.checkcache.remembered`, by its arch, ``build``, classes, its
+    dataset's image shape ``shapes[name]`` and whether it needs a default layer)."""
+
+    def uses_layer_or_not(method: str) -> bool:  # a method that cannot be resolved: its own check names it
+        try:
+            return checkcache.uses_layer(method)
+        except ConfigError:
+            return False
+
+    needs = layer_needs(config, uses_layer_or_not)
+    shapes = shapes or {}
+    for name in config["models"] if names is None else names:
+        spec = config["models"][name]
+        default_layer = bool(needs.get(name) and not spec.get("layer"))
+        shape = shapes.get(name)
+        what = [spec["arch"], spec.get("build", {}), model_classes(spec), default_layer, shape]
+
+        def check(name=name, spec=spec, shape=shape) -> bool:
+            check_model(name, spec, needs.get(name), shape)
+            return True
+
+        checkcache.remembered("model", what, check, checkcache.own_module(spec["arch"]))
+
+
 def check_models(config: dict) -> None:
     """:func:`check_model` for every model of the config (imports torch and the libraries)."""
     from cameval.explain import uses_layer  # noqa: PLC0415 - torch and the libraries: only the main process pays
@@ -732,7 +759,6 @@ def check_all(
 def _check_references(config: dict, shipped, problems: list[str], attempt, imports: bool) -> None:
     """The checks of a config of the schema's shape: models, each enabled experiment's section, the
     methods' parameters, values that cannot work together, and (``imports``) what needs torch."""
-    from cameval import checkcache  # noqa: PLC0415 - it imports this module
     from cameval.experiments.registry import enabled  # noqa: PLC0415
     from cameval.paramcheck import check_params  # noqa: PLC0415 - not cameval.explain: torch
 
@@ -760,7 +786,7 @@ def _check_references(config: dict, shipped, problems: list[str], attempt, impor
     _, models = used(config)
     shapes = {m: dataset_shape(config["datasets"][config["models"][m]["dataset"]]) for m in models}
     for name in models:
-        attempt(checkcache.check_models, config, [name], shapes)
+        attempt(remembered_model_checks, config, [name], shapes)
 
 
 def _keyed(key: str, fn, *args) -> None:
