@@ -7,7 +7,8 @@ import pytest
 from scipy import stats
 
 from cameval.experiments.faithfulness import table7
-from cameval.experiments.sensitivity import ARRAYS, sensitivity_rows, table6
+from cameval.experiments.sensitivity.rows import ARRAYS, sensitivity_rows
+from cameval.experiments.sensitivity.table import table6
 
 
 def write_attack_shard(path, n=2, h=4, w=4, c=3):
@@ -21,6 +22,7 @@ def write_attack_shard(path, n=2, h=4, w=4, c=3):
         "evaluations": np.array([40, 110]),
         "p_before": np.array([0.9, 0.8]),
         "p_after": np.array([0.2, 0.5]),
+        "p_new": np.array([0.7, 0.4]),
         "pred_before": np.array([1, 2]),
         "pred_after": np.array([4, 2]),
         "random_pixel": np.array([[2, 2], [0, 0]]),
