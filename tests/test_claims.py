@@ -8,8 +8,8 @@ import pytest
 
 from cameval import claims
 from cameval.claims import FAILS, HOLDS, NOT_BUILT, UNDECIDED, Context
-from cameval.experiments import sensitivity
 from cameval.experiments.registry import CLAIMS
+from cameval.experiments.sensitivity.claims import min_pairs, sensitivity_respected
 from cameval.report import markdown_to_html
 
 CTX = Context(
@@ -480,23 +480,19 @@ def test_one_pixel_sensitivity(goo, vgg, expected):
 def test_sensitivity_criterion_edges():
     row = lambda **kw: pd.Series(_t6_row("m", **kw))  # noqa: E731
     # significant before but the new class's map puts the pixel at chance after: mixed -> undecided
-    assert sensitivity.sensitivity_respected(row(**{**RESPECTS, "after": 0.30}), 0.05) == UNDECIDED
+    assert sensitivity_respected(row(**{**RESPECTS, "after": 0.30}), 0.05) == UNDECIDED
     # a map that is zero at every attacked and random pixel (no differences, no p-value): zero attribution
     assert (
-        sensitivity.sensitivity_respected(
-            row(before=(0.0, 0.0, 0.0), rand_before=0.0, after=0.0, rand_after=0.0, p=np.nan), 0.05
-        )
+        sensitivity_respected(row(before=(0.0, 0.0, 0.0), rand_before=0.0, after=0.0, rand_after=0.0, p=np.nan), 0.05)
         == FAILS
     )
     # 5 successful attacks cannot reach p < 0.05 with the exact test (2 / 2**5 = 0.0625): undecided
-    assert sensitivity.min_pairs(0.05) == 6 and sensitivity.min_pairs(0.01) == 8
-    assert sensitivity.sensitivity_respected(row(**RESPECTS, successful=5), 0.05) == UNDECIDED
-    assert sensitivity.sensitivity_respected(row(**RESPECTS, successful=6), 0.05) == HOLDS
+    assert min_pairs(0.05) == 6 and min_pairs(0.01) == 8
+    assert sensitivity_respected(row(**RESPECTS, successful=5), 0.05) == UNDECIDED
+    assert sensitivity_respected(row(**RESPECTS, successful=6), 0.05) == HOLDS
     # the 95 % interval of the attacked pixel's mean at or below chance decides without a significant test
     assert (
-        sensitivity.sensitivity_respected(
-            row(before=(0.2, 0.1, 0.3), rand_before=0.3, after=0.2, rand_after=0.3, p=0.2), 0.05
-        )
+        sensitivity_respected(row(before=(0.2, 0.1, 0.3), rand_before=0.3, after=0.2, rand_after=0.3, p=0.2), 0.05)
         == FAILS
     )
 
@@ -511,11 +507,10 @@ def test_one_pixel_claim_with_one_model_missing():
 
 
 def test_one_pixel_claim_on_a_table_built_by_table6():
-    """Through cameval.experiments.sensitivity.table6 (its real columns): GoogLeNet's map is above the random pixel
-    on all
-    10 attacks, VGG-16's is 0 at the attacked pixel and positive at the random one; the exact two-sided
-    Wilcoxon p-value of 10 same-sign pairs is 2 / 2**10 (scipy)."""
-    from cameval.experiments.sensitivity import table6
+    """Through cameval.experiments.sensitivity.table.table6 (its real columns): GoogLeNet's map is above the
+    random pixel on all 10 attacks, VGG-16's is 0 at the attacked pixel and positive at the random one; the
+    exact two-sided Wilcoxon p-value of 10 same-sign pairs is 2 / 2**10 (scipy)."""
+    from cameval.experiments.sensitivity.table import table6
 
     n, rng = 12, np.random.default_rng(0)
     success = np.array([True] * 10 + [False] * 2)

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from cameval import tables
-from cameval.experiments import faithfulness, localization, occlusion, pointing, sensitivity, userstudy, xray
+from cameval.experiments import faithfulness, localization, occlusion, pointing, userstudy, xray
+from cameval.experiments.sensitivity.table import table6
 
 ROOT = Path(__file__).resolve().parents[1]
 VALUES = yaml.safe_load((ROOT / "resources/study/values.yaml").read_text())
@@ -195,7 +196,7 @@ def test_table6_shows_the_studys_successful_count_and_statistics():
     for m in ("gradcam", "ig"):
         for k in ("before", "random_before", "after", "random_after", "pct_before", "pct_after"):
             df[f"{m}_{k}"] = [0.2, 0.4, 0.9]
-    full, display = sensitivity.table6({"vgg16": df, "googlenet": df}, PAPER["table6"]["reference"], n_boot=100)
+    full, display = table6({"vgg16": df, "googlenet": df}, PAPER["table6"]["reference"], n_boot=100)
     g = full[(full["model"] == "googlenet") & (full["method"] == "gradcam")].iloc[0]
     assert g["study_successful"] == 76 and g["study_before_max"] == 0.9397 and g["study_after_min"] == 0.0028
     assert full[(full["method"] == "ig")]["study_before_mean"].isna().all()  # the study's values are Grad-CAM's

@@ -1040,6 +1040,7 @@ def attack_shard_file(path: Path, n: int = 2, h: int = 4, w: int = 4) -> Path:
         "evaluations": np.array([40, 110]),
         "p_before": np.array([0.9, 0.8]),
         "p_after": np.array([0.2, 0.5]),
+        "p_new": np.array([0.7, 0.4]),
         "pred_before": np.array([1, 2]),
         "pred_after": np.array([4, 2]),
         "random_pixel": np.array([[2, 2], [0, 0]]),
@@ -1054,7 +1055,7 @@ def attack_shard_file(path: Path, n: int = 2, h: int = 4, w: int = 4) -> Path:
 
 
 def test_nan_in_an_attack_shard_stops_table6s_reader_naming_file_array_and_image(tmp_path):
-    from cameval.experiments.sensitivity import sensitivity_rows
+    from cameval.experiments.sensitivity.rows import sensitivity_rows
 
     path = attack_shard_file(tmp_path / "shard-0.h5")
     assert len(sensitivity_rows([path])) == 2

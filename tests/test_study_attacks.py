@@ -15,7 +15,8 @@ from scipy import stats
 from cameval.data.imagenet import build_imagenet
 from cameval.data.study import read_one_pixel_attacks
 from cameval.errors import DataError
-from cameval.experiments.sensitivity import study_attack_rows, table6_study
+from cameval.experiments.sensitivity.compute import study_attack_rows
+from cameval.experiments.sensitivity.table import table6_study
 from cameval.models import save_model
 from test_explain import loud, pgc_unnormalized
 

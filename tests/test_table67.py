@@ -6,8 +6,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from cameval.errors import DataError
 from cameval.experiments.faithfulness import table7
-from cameval.experiments.sensitivity import ARRAYS, sensitivity_rows, table6
+from cameval.experiments.sensitivity.rows import ARRAYS, sensitivity_rows
+from cameval.experiments.sensitivity.table import table6
 
 
 def write_attack_shard(path, n=2, h=4, w=4, c=3):
@@ -21,6 +23,7 @@ def write_attack_shard(path, n=2, h=4, w=4, c=3):
         "evaluations": np.array([40, 110]),
         "p_before": np.array([0.9, 0.8]),
         "p_after": np.array([0.2, 0.5]),
+        "p_new": np.array([0.7, 0.4]),
         "pred_before": np.array([1, 2]),
         "pred_after": np.array([4, 2]),
         "random_pixel": np.array([[2, 2], [0, 0]]),
@@ -50,6 +53,16 @@ def test_sensitivity_rows_read_the_maps_at_the_attacked_and_random_pixels(tmp_pa
     ig = np.abs(d["ig_after"][1].astype(float)).sum(0)  # |IG| summed over channels, divided by its max
     assert rows.at[1, "ig_after"] == pytest.approx(ig[3, 3] / ig.max())
     assert rows.at[1, "ig_random_after"] == pytest.approx(ig[0, 0] / ig.max())
+
+
+def test_a_shard_without_p_new_is_refused_naming_the_file_and_the_array(tmp_path):
+    """p_new (the new class's probability, Appendix F prints it) is an array every shard holds: a file
+    without it stops the reader rather than leaving it out."""
+    write_attack_shard(tmp_path / "shard-0.h5")
+    with h5py.File(tmp_path / "shard-0.h5", "a") as f:
+        del f["p_new"]
+    with pytest.raises(DataError, match=r"shard-0\.h5: missing datasets \['p_new'\]"):
+        sensitivity_rows([tmp_path / "shard-0.h5"])
 
 
 def test_an_image_misclassified_before_the_attack_is_flipped_but_no_success(tmp_path):

@@ -229,7 +229,9 @@ def test_table3_rows_of_layercam_and_saliency_are_spearman_of_the_librarys_maps_
 def test_table6_layercam_at_the_attacked_pixel_is_the_librarys_map_there(source):
     import h5py
 
-    from cameval.experiments.sensitivity import ARRAYS, extra_attack_maps, sensitivity_rows, table6
+    from cameval.experiments.sensitivity.compute import extra_attack_maps
+    from cameval.experiments.sensitivity.rows import ARRAYS, sensitivity_rows
+    from cameval.experiments.sensitivity.table import table6
 
     n, (h, w) = N, source["pixels"].shape[1:3]
     labels = source["test"]["label"].to_numpy()
@@ -245,6 +247,7 @@ def test_table6_layercam_at_the_attacked_pixel_is_the_librarys_map_there(source)
         "evaluations": np.ones(n, int),
         "p_before": np.full(n, 0.9),
         "p_after": np.full(n, 0.1),
+        "p_new": np.full(n, 0.8),
         "pred_before": labels,
         "pred_after": after,
         "random_pixel": np.array([[i, i] for i in range(n)]),

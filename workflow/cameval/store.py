@@ -279,6 +279,7 @@ ATTACK_ARRAYS = (
     "evaluations",
     "p_before",
     "p_after",
+    "p_new",
     "pred_before",
     "pred_after",
     "random_pixel",
@@ -290,17 +291,12 @@ ATTACK_ARRAYS = (
 )
 
 
-#: written by :func:`cameval.experiments.sensitivity.attack_shard` since Appendix F prints it; shards
-#: from before lack it
-ATTACK_OPTIONAL = ("p_new",)
-
-
 #: the float arrays of an attack shard, each checked finite on reading
 ATTACK_FLOATS = ("p_before", "p_after", "cam_before", "cam_after", "ig_before", "ig_after", "p_new")
 
 
 def read_attacks(paths, expected: int | None = None, expect: Expect | None = None) -> dict:
-    """The arrays of several one-pixel attack shards (layout: :mod:`cameval.experiments.sensitivity`),
+    """The arrays of several one-pixel attack shards (layout: :mod:`cameval.experiments.sensitivity.compute`),
     concatenated in order, after checking that they cover ``expected`` images (None: not checked),
     each once (:func:`check_coverage`), that every float is finite, and each file against
     ``expect`` where given (:class:`Expect`)."""
@@ -314,26 +310,17 @@ def read_attacks(paths, expected: int | None = None, expect: Expect | None = Non
             _rows_checked(p, fh, ATTACK_ARRAYS, len(ids))
             parts.append((p, ids))
             out["ids"] += ids
-            got = {k: _read(p, fh, k) for k in (*ATTACK_ARRAYS, *(k for k in ATTACK_OPTIONAL if k in fh))}
+            got = {k: _read(p, fh, k) for k in ATTACK_ARRAYS}
             for k in ATTACK_FLOATS:
-                if k in got:
-                    _finite(p, k, got[k], ids)
+                _finite(p, k, got[k], ids)
             for k in ATTACK_ARRAYS:
                 out[k].append(got[k])
-            for k in ATTACK_OPTIONAL:
-                if k in got:
-                    out.setdefault(k, []).append(got[k])
             attrs = _attrs(p, fh)
             if expect is not None:
                 expect.check(p, attrs, ids, got["labels"])
     check_coverage(parts, expected, "attack shards")
     for k in ATTACK_ARRAYS:
         out[k] = np.concatenate(out[k])
-    for k in ATTACK_OPTIONAL:  # kept only where every shard has it
-        if k in out and len(out[k]) == len(paths):
-            out[k] = np.concatenate(out[k])
-        else:
-            out.pop(k, None)
     out["attrs"] = attrs
     return out
 

@@ -1,6 +1,6 @@
 """One-pixel attacks on one shard of the evaluation split, and the maps before and after."""
 
-from cameval.experiments.sensitivity import attack_shard
+from cameval.experiments.sensitivity.compute import attack_shard
 from cameval.logs import set_threads, setup_logging
 
 setup_logging(snakemake.log[0])

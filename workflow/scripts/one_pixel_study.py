@@ -1,7 +1,7 @@
 """The study's one-pixel attacks replayed on this pipeline's images and model (Table 6 on its attacks)."""
 
 from cameval.data.study import read_one_pixel_attacks
-from cameval.experiments.sensitivity import study_attack_rows
+from cameval.experiments.sensitivity.compute import study_attack_rows
 from cameval.io import write_csv
 from cameval.logs import set_threads, setup_logging
 

@@ -1,7 +1,8 @@
 """Table 6 per image: the maps' values at the attacked and at a random pixel, read from the attack shards
 (and, for table6.methods, the maps of those sets computed here on the cached clean and attacked images)."""
 
-from cameval.experiments.sensitivity import extra_attack_maps, sensitivity_rows
+from cameval.experiments.sensitivity.compute import extra_attack_maps
+from cameval.experiments.sensitivity.rows import sensitivity_rows
 from cameval.io import write_csv
 from cameval.logs import set_threads, setup_logging
 from cameval.store import Expect

@@ -2,20 +2,20 @@
 
 import pandas as pd
 
-from cameval.experiments import sensitivity
+from cameval.experiments.sensitivity.table import STUDY_TITLE, study_notes, table6_study
 from cameval.logs import setup_logging
 from cameval.tables import write_table
 
 setup_logging(snakemake.log[0])
 cfg = snakemake.params.cfg
 rows = {model: pd.read_csv(path) for model, path in snakemake.input.items()}
-full, display = sensitivity.table6_study(rows, cfg["reference"])
+full, display = table6_study(rows, cfg["reference"])
 write_table(
     full,
     snakemake.output.csv,
     snakemake.output.md,
-    title=sensitivity.STUDY_TITLE,
-    notes=sensitivity.study_notes(cfg),
+    title=STUDY_TITLE,
+    notes=study_notes(cfg),
     display=display,
     digits=4,
 )
