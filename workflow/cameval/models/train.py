@@ -12,7 +12,7 @@ from cameval.data.images import ImageSet, check_manifest, read_manifest
 from cameval.data.multilabel import is_multilabel
 from cameval.errors import DataError
 from cameval.io import write_csv, write_json
-from cameval.models.loop import evaluate, fit
+from cameval.models.loop import evaluate, fit, train_subset
 from cameval.models.multilabel import train_multilabel_on_dataset
 from cameval.models.registry import build_model, load_model, model_digest, save_model
 
@@ -109,6 +109,7 @@ def train_on_dataset(
     seed: int = 0,
     build: dict | None = None,
     shuffle_labels: bool = False,
+    subset: int | None = None,
 ) -> dict:
     """Train ``arch`` on the train split, keep the best val epoch, report test accuracy, save.
 
@@ -121,6 +122,10 @@ def train_on_dataset(
     ``seed``), the epoch that fits them best kept (the validation labels say nothing about such a
     network), and its accuracy on those shuffled training labels reported as ``train_acc`` — a
     network that did not fit them is no test.
+
+    ``subset``: train on ``subset`` images of the train split only (:func:`cameval.models.loop.train_subset`,
+    seeded by ``seed``; None: all of them) — with ``shuffle_labels``, the labels are permuted among
+    those images, so that a small network can memorize them in a few seconds. ``n_train`` reports it.
     """
 
     if shuffle_labels and is_multilabel(read_manifest(manifest)):
@@ -143,11 +148,13 @@ def train_on_dataset(
             weight_decay=weight_decay,
             seed=seed,
             build=build,
+            subset=subset,
         )
 
     torch.manual_seed(seed)
     model = build_model(arch, num_classes=num_classes, **(build or {}))
     train, val, test = (split_tensors(images, manifest, s, num_classes) for s in ("train", "val", "test"))
+    train = train_subset(*train, subset, seed)
     if shuffle_labels:
         train = (train[0], shuffled_labels(train[1], seed))
         val = train  # the epoch that fits the shuffled labels best
