@@ -121,7 +121,8 @@ def train_on_dataset(
     the train split's labels permuted among its images (:func:`shuffled_labels`, seeded by
     ``seed``), the epoch that fits them best kept (the validation labels say nothing about such a
     network), and its accuracy on those shuffled training labels reported as ``train_acc`` — a
-    network that did not fit them is no test.
+    network that did not fit them is no test. Such a twin is at chance on test data by design: its
+    check is ``train_acc``, never its ``test_acc``.
 
     ``subset``: train on ``subset`` images of the train split only (:func:`cameval.models.loop.train_subset`,
     seeded by ``seed``; None: all of them) — with ``shuffle_labels``, the labels are permuted among
