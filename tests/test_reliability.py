@@ -63,6 +63,10 @@ CASES = {
         "config",
         "`sanity.shuffled: {vgg: googlenet}` (not a shuffled-label model of vgg's architecture)",
     ),
+    "twin_subset": (
+        "config",
+        "`models.vgg_shuffled.train.subset: 301` on tiny's 300 training images (a subset above the train split)",
+    ),
     "answers_trailing_comma": ("answers", "one rater's row of `answers.csv` with a trailing comma (`sed '2s/$/,/'`)"),
     "answers_extra_field": ("answers", "a row with one field more than the header, in the middle of the file"),
     "answers_empty": ("answers", "an empty `answers.csv`"),
@@ -358,6 +362,11 @@ BAD_CONFIGS = [
         "shuffled_twin",
         lambda c: c["sanity"].update(shuffled={"vgg": "googlenet"}),
         "sanity.shuffled.vgg: googlenet: models.googlenet is not trained here with train.shuffle_labels: true",
+    ),
+    (
+        "twin_subset",
+        lambda c: c["models"]["vgg_shuffled"]["train"].update(subset=301),
+        "models.vgg_shuffled.train.subset: 301 is above the 300 images of datasets.digits-loc.counts.train",
     ),
 ]
 
