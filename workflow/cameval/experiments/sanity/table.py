@@ -104,7 +104,10 @@ def sanity_table(
                 )
             full.append(rec)
             display.append(shown)
-    return pd.DataFrame(full), pd.DataFrame(display)
+    full = pd.DataFrame(full)
+    if "twin_n_train" in full:  # a count (blank on the randomization rows)
+        full["twin_n_train"] = full["twin_n_train"].astype("Int64")
+    return full, pd.DataFrame(display)
 
 
 def notes(cfg: dict, models: list[str], twins: dict[str, dict], dataset: str, seed: int) -> list[str]:
