@@ -86,6 +86,10 @@ CASES = {
         "the shipped example (`examples/`) at the tiny scale with `models.mine.min_accuracy: 0.9` for its "
         "one-epoch network",
     ),
+    "twin_subset": (
+        "config",
+        "`models.vgg_shuffled.train.subset: 301` on tiny's 300 training images (a subset above the train split)",
+    ),
     "answers_trailing_comma": ("answers", "one rater's row of `answers.csv` with a trailing comma (`sed '2s/$/,/'`)"),
     "answers_extra_field": ("answers", "a row with one field more than the header, in the middle of the file"),
     "answers_empty": ("answers", "an empty `answers.csv`"),
@@ -464,6 +468,11 @@ BAD_CONFIGS = [
             "  - heatmaps.occlusion3.params.fill: nan (expected a finite number)",
             "  - models.mnist_net.weights: no resources/nowhere/model.pt (expected a PyTorch state dict",
         ),
+    ),
+    (
+        "twin_subset",
+        lambda c: c["models"]["vgg_shuffled"]["train"].update(subset=301),
+        "models.vgg_shuffled.train.subset: 301 is above the 300 images of datasets.digits-loc.counts.train",
     ),
 ]
 

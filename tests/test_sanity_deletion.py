@@ -8,7 +8,7 @@ import torch
 from scipy import stats
 
 from cameval.claims import FAILS, HOLDS, UNDECIDED, Context
-from cameval.errors import DataError
+from cameval.errors import ConfigError, DataError
 from cameval.experiments.deletion.claims import claim_beats_random, claim_road_consistency, claim_table7_retested
 from cameval.experiments.deletion.table import deletion_table, road_summary
 from cameval.experiments.sanity.claims import claim_gradcam_data_randomization, claim_guided_fail_cascade
@@ -196,7 +196,7 @@ def _sanity_rows(n=10):
 def test_sanity_table_and_claims_on_a_hand_built_case():
     df = _sanity_rows()
     full, display = sanity_table(
-        {"vgg": df}, {"vgg": {"train_acc": 0.95, "chance": 0.1}}, min_fit=0.9, bound=0.5, n_boot=200
+        {"vgg": df}, {"vgg": {"train_acc": 0.95, "chance": 0.1, "n_train": 256}}, min_fit=0.9, bound=0.5, n_boot=200
     )
     row = full[(full["set"] == "guided_backprop") & (full["step"] == 2)].iloc[0]
     a = df[(df["set"] == "guided_backprop") & (df["step"] == 2)]["value"].to_numpy()
@@ -208,7 +208,9 @@ def test_sanity_table_and_claims_on_a_hand_built_case():
     tables = {"sanity": pd.read_csv(pd.io.common.StringIO(full.to_csv(index=False)))}
     assert claim_guided_fail_cascade(tables, ctx).verdict == HOLDS
     v = claim_gradcam_data_randomization(tables, ctx)
-    assert v.verdict == HOLDS and "training accuracy 0.950" in v.numbers
+    assert v.verdict == HOLDS and "training accuracy 0.950 on 256 shuffled labels" in v.numbers
+    data = display[full["mode"] == "data"]["layer randomized"]
+    assert data.str.contains("training accuracy 0.950 on 256 shuffled labels, fit").all() and len(data) == 3
     unfit, _ = sanity_table({"vgg": df}, {"vgg": {"train_acc": 0.2}}, min_fit=0.9, bound=0.5, n_boot=200)
     v = claim_gradcam_data_randomization({"sanity": unfit}, ctx)
     assert v.verdict.startswith("not evaluated (no twin fit its shuffled labels")
@@ -342,3 +344,51 @@ def test_sanity_and_deletion_refuse_a_shard_made_by_another_spec(source, tmp_pat
             tmp_path / "sanity.h5", split="test", n_images=N, layers=1,
         )  # fmt: skip
     assert not list(tmp_path.iterdir())
+
+
+def test_a_twin_on_a_subset_memorizes_its_shuffled_labels(tmp_path):
+    """train.subset: the twin of the data randomization test fits the labels shuffled among a seeded
+    subset of the train split (Adebayo et al. train it until it does); the subset is the contract's
+    seeded draw, and its accuracy is the saved model's on exactly those images and labels."""
+    from cameval.data.digits import make_digits_loc
+    from cameval.models import load_model
+    from cameval.models.train import split_tensors, train_on_dataset
+
+    torch.set_num_threads(1)
+    make_digits_loc(
+        tmp_path / "i.h5", tmp_path / "m.csv", size=32, counts={"train": 60, "val": 8, "test": 8}, clutter=1, seed=0
+    )
+    out = {k: str(tmp_path / f"twin.{k}") for k in ("safetensors", "json", "csv")}
+    result = train_on_dataset(
+        "small_vgg", 10, str(tmp_path / "i.h5"), str(tmp_path / "m.csv"), out["safetensors"], out["json"], out["csv"],
+        epochs=20, lr=0.005, batch_size=8, seed=5, shuffle_labels=True, subset=32,
+    )  # fmt: skip
+    x, y = split_tensors(str(tmp_path / "i.h5"), str(tmp_path / "m.csv"), "train")
+    idx = torch.randperm(60, generator=torch.Generator().manual_seed(5))[:32].sort().values
+    x, shuffled = x[idx], shuffled_labels(y[idx], 5)  # permuted among the subset's images only
+    with torch.no_grad():
+        predicted = load_model(out["safetensors"])(x).argmax(1)
+    accuracy = (predicted == shuffled).float().mean().item()
+    assert result["n_train"] == result["n_val"] == 32
+    assert result["train_acc"] == pytest.approx(accuracy) and accuracy >= 0.9
+    assert result["chance"] == pytest.approx(torch.bincount(shuffled).max().item() / 32)
+    for bad in (0, 61):
+        with pytest.raises(ConfigError, match=f"subset: {bad} images of a train split of 60"):
+            train_on_dataset(
+                "small_vgg", 10, str(tmp_path / "i.h5"), str(tmp_path / "m.csv"), *out.values(),
+                epochs=1, lr=0.01, batch_size=8, subset=bad,
+            )  # fmt: skip
+
+
+def test_a_subset_above_the_train_split_stops_the_parse_naming_the_key():
+    from cameval.config import check_config
+
+    config = {
+        "datasets": {"d": {"kind": "digits", "counts": {"train": 50, "val": 5, "test": 5}}},
+        "models": {"twin": {"arch": "small_vgg", "dataset": "d", "train": {"subset": 51}}},
+        "heatmaps": {},
+    }
+    with pytest.raises(ConfigError, match=r"models\.twin\.train\.subset: 51 is above the 50 images of datasets\.d"):
+        check_config(config)
+    config["models"]["twin"]["train"]["subset"] = 50
+    check_config(config)

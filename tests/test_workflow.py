@@ -426,6 +426,10 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tiny_run, tiny_r
         "hog",
     }
     assert sa.loc[sa["mode"] == "data", "twin"].eq("vgg_shuffled").all()
+    # the twin memorized the labels shuffled among its train.subset images, so the data randomization test is run
+    subset = yaml.safe_load((ROOT / TINY_CONFIG).read_text())["models"]["vgg_shuffled"]["train"]["subset"]
+    data = sa[sa["mode"] == "data"]
+    assert data["twin_fit"].all() and data["twin_n_train"].eq(subset).all() and data["twin_train_acc"].ge(0.9).all()
     de = pd.read_csv(tmp_path / "results/tables/deletion.csv")
     assert set(de["model"]) == {"vgg", "mnist_net"} and {"random", "guided_gradcam"} <= set(de["set"])
     for col in ("deletion_auc", "insertion_auc", "road_morf", "road_lerf", "morf_p20", "lerf_p80"):
@@ -439,6 +443,7 @@ def test_tiny_end_to_end_run_builds_every_artifact_then_nothing(tiny_run, tiny_r
         "beats-random-map",
     ):
         assert claims.loc[claim, "study_verdict"].startswith("not decided by the study's published results"), claim
+    assert not claims.loc["gradcam-data-randomization", "verdict"].startswith("not evaluated")
     for name in ("sanity_cascade", "sanity_curves", "deletion_curves", "road"):
         assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 10_000, name
     for name in ("figure1", "appendix_b", "appendix_c", "appendix_f", "appendix_g", "table5", "appendix_e"):

@@ -6,7 +6,8 @@
 - :func:`check_config` takes the validated config (schema defaults set) and raises
   :class:`ConfigError` naming the key path and what was expected when values that the schema
   accepts cannot work together: targets asking for more classes than a model has, an
-  evaluation split the dataset does not have, per-model numbers that miss a model, a heatmap
+  evaluation split the dataset does not have, a ``train.subset`` above the dataset's train
+  split, per-model numbers that miss a model, a heatmap
   set of the wrong method in a role, a model used on a dataset it was not trained on.
 - :func:`check_device` refuses ``device: cuda`` on a machine without a CUDA GPU (local runs).
 - :func:`check_all` is the one pass over a config before any job: the files read again strictly,
@@ -222,6 +223,14 @@ def check_config(config: dict) -> None:
             raise ConfigError(
                 f"datasets.{name}.eval_split: {d['eval_split']!r} is not a split of this "
                 f"{d['kind']} set (expected one of {list(splits)})"
+            )
+    for name, spec in models.items():
+        subset = spec.get("train", {}).get("subset")
+        counts = (datasets.get(spec["dataset"]) or {}).get("counts") or {}
+        if subset is not None and isinstance(counts.get("train"), int) and subset > counts["train"]:
+            raise ConfigError(
+                f"models.{name}.train.subset: {subset} is above the {counts['train']} images of "
+                f"datasets.{spec['dataset']}.counts.train (expected 1 to {counts['train']})"
             )
     for section in SAME_DATASET:
         if section not in config:

@@ -1,6 +1,7 @@
 """The sanity table: similarity to the unchanged model's maps, with intervals and paired differences."""
 
 import json
+import logging
 
 import pandas as pd
 
@@ -15,6 +16,13 @@ twins = {}
 for m in cfg["shuffled"]:
     with open(snakemake.input[f"twin__{m}"]) as f:
         twins[m] = json.load(f)
+    # a twin's check is its fit on its shuffled training labels (it is at chance on test data by design)
+    if not table.twin_fits(twins[m], cfg["min_fit"]):
+        logging.getLogger("cameval.sanity").warning(
+            "%s's twin %s: training accuracy %s on its %s shuffled labels, below sanity.min_fit %g: its rows are no "
+            "test (train it longer, or on a smaller train.subset)",
+            m, cfg["shuffled"][m], twins[m].get("train_acc"), twins[m].get("n_train"), cfg["min_fit"],
+        )  # fmt: skip
 full, display = table.sanity_table(
     rows, twins, min_fit=cfg["min_fit"], bound=cfg["data_bound"], n_boot=p.n_boot, seed=p.seed
 )

@@ -1,4 +1,5 @@
-"""The training loop every classifier here shares (single- and multi-label): :func:`fit`, :func:`evaluate`."""
+"""The training loop every classifier here shares (single- and multi-label): :func:`fit`, :func:`evaluate`,
+:func:`train_subset`."""
 
 from __future__ import annotations
 
@@ -11,9 +12,23 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from cameval.errors import ConfigError
 from cameval.explain import logits_of
 
 log = logging.getLogger("cameval.models.train")
+
+
+def train_subset(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` images of a training split drawn without replacement by a permutation seeded by
+    ``seed`` (kept in the split's order), with their targets; ``n`` None: the whole split. ``n``
+    must be between 1 and the split's size."""
+    if n is None:
+        return x, y
+    if not 1 <= n <= len(x):
+        raise ConfigError(f"subset: {n} images of a train split of {len(x)} (expected 1 to {len(x)})")
+    gen = torch.Generator().manual_seed(int(seed))
+    idx = torch.randperm(len(x), generator=gen)[:n].sort().values
+    return x[idx], y[idx]
 
 
 @torch.no_grad()

@@ -20,7 +20,7 @@ from cameval.errors import DataError
 from cameval.explain import logits_of
 from cameval.io import write_csv, write_json
 from cameval.metrics.classification import mean_auroc
-from cameval.models.loop import fit
+from cameval.models.loop import fit, train_subset
 from cameval.models.registry import build_model, save_model
 
 log = logging.getLogger(__name__)
@@ -62,14 +62,17 @@ def train_multilabel_on_dataset(
     weight_decay: float = 1e-4,
     seed: int = 0,
     build: dict | None = None,
+    subset: int | None = None,
 ) -> dict:
-    """Train ``arch`` on a multi-label set's train split, keep the best val epoch, report the test
-    mean AUROC (and per class), save weights, metrics JSON and the curve."""
+    """Train ``arch`` on a multi-label set's train split (``subset``: on that many of its images only,
+    :func:`cameval.models.loop.train_subset`), keep the best val epoch, report the test mean AUROC
+    (and per class), save weights, metrics JSON and the curve."""
 
     torch.manual_seed(seed)
     man = read_manifest(manifest)
     model = build_model(arch, num_classes=num_classes, **(build or {}))
     train, val, test = (multilabel_tensors(images, man, s, num_classes) for s in ("train", "val", "test"))
+    train = train_subset(*train, subset, seed)
     model, curve = fit(
         model,
         train,

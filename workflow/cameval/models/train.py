@@ -12,7 +12,7 @@ from cameval.data.images import ImageSet, check_manifest, read_manifest
 from cameval.data.multilabel import is_multilabel
 from cameval.errors import ConfigError, DataError
 from cameval.io import write_csv, write_json
-from cameval.models.loop import evaluate, fit
+from cameval.models.loop import evaluate, fit, train_subset
 from cameval.models.multilabel import train_multilabel_on_dataset
 from cameval.models.registry import build_model, load_model, model_digest, save_model
 
@@ -125,6 +125,7 @@ def train_on_dataset(
     seed: int = 0,
     build: dict | None = None,
     shuffle_labels: bool = False,
+    subset: int | None = None,
 ) -> dict:
     """Train ``arch`` on the train split, keep the best val epoch, report test accuracy, save.
 
@@ -136,7 +137,12 @@ def train_on_dataset(
     the train split's labels permuted among its images (:func:`shuffled_labels`, seeded by
     ``seed``), the epoch that fits them best kept (the validation labels say nothing about such a
     network), and its accuracy on those shuffled training labels reported as ``train_acc`` — a
-    network that did not fit them is no test.
+    network that did not fit them is no test. Such a twin is at chance on test data by design: its
+    check is ``train_acc``, never its ``test_acc``.
+
+    ``subset``: train on ``subset`` images of the train split only (:func:`cameval.models.loop.train_subset`,
+    seeded by ``seed``; None: all of them) — with ``shuffle_labels``, the labels are permuted among
+    those images, so that a small network can memorize them in a few seconds. ``n_train`` reports it.
     """
 
     if shuffle_labels and is_multilabel(read_manifest(manifest)):
@@ -159,11 +165,13 @@ def train_on_dataset(
             weight_decay=weight_decay,
             seed=seed,
             build=build,
+            subset=subset,
         )
 
     torch.manual_seed(seed)
     model = build_model(arch, num_classes=num_classes, **(build or {}))
     train, val, test = (split_tensors(images, manifest, s, num_classes) for s in ("train", "val", "test"))
+    train = train_subset(*train, subset, seed)
     if shuffle_labels:
         train = (train[0], shuffled_labels(train[1], seed))
         val = train  # the epoch that fits the shuffled labels best

@@ -55,6 +55,13 @@ def claim_guided_fail_cascade(tables: dict[str, pd.DataFrame], ctx: Context) -> 
     return Verdict(combine(parts), "; ".join(numbers), criterion)
 
 
+def _twin_fit_text(r: pd.Series) -> str:
+    """``training accuracy A on N shuffled labels`` of a data-mode row (N where the table has it)."""
+    n = r.get("twin_n_train")
+    on = f" on {int(n)} shuffled labels" if n is not None and not pd.isna(n) else ""
+    return f"training accuracy {float(r['twin_train_acc']):.3f}{on}"
+
+
 def claim_gradcam_data_randomization(tables: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
     t = tables["sanity"]
     rows = (
@@ -73,10 +80,7 @@ def claim_gradcam_data_randomization(tables: dict[str, pd.DataFrame], ctx: Conte
         return Verdict("not evaluated (no shuffled-label twin in this configuration: sanity.shuffled)", "", criterion)
     fit = rows[_true(rows["twin_fit"])]
     unfit = rows[~_true(rows["twin_fit"])]
-    skipped = [
-        f"{r['model']}'s twin {r['twin']} (training accuracy {float(r['twin_train_acc']):.3f})"
-        for _, r in unfit.iterrows()
-    ]
+    skipped = [f"{r['model']}'s twin {r['twin']} ({_twin_fit_text(r)})" for _, r in unfit.iterrows()]
     if fit.empty:
         return Verdict("not evaluated (no twin fit its shuffled labels: " + "; ".join(skipped) + ")", "", criterion)
     parts, numbers = [], []
@@ -84,7 +88,7 @@ def claim_gradcam_data_randomization(tables: dict[str, pd.DataFrame], ctx: Conte
         low, high = float(r["similarity_low"]), float(r["similarity_high"])
         parts.append(HOLDS if high < bound else FAILS if low > bound else UNDECIDED)
         numbers.append(
-            f"{r['model']} vs twin {r['twin']} (training accuracy {float(r['twin_train_acc']):.3f}, "
+            f"{r['model']} vs twin {r['twin']} ({_twin_fit_text(r)}, "
             f"n = {int(r['n'])}): "
             f"{row_interval(r, 'similarity', 3)}"
         )

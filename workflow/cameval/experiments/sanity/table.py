@@ -40,8 +40,9 @@ def sanity_table(
     ranks are undefined, is left out and ``n`` counts the rest), and where the model has a Grad-CAM
     column, the paired difference ``minus_gradcam`` (``_low``, ``_high``, ``_p``: this method's
     similarity minus Grad-CAM's on the same images, same mode, layer and measure). Rows of mode
-    ``data`` carry the twin (``twin``, ``twin_train_acc``, ``twin_chance``, ``twin_fit`` against
-    ``min_fit``) and the data randomization claim's ``bound``."""
+    ``data`` carry the twin (``twin``, ``twin_train_acc`` on its shuffled labels, ``twin_n_train`` the
+    training images they were shuffled among, ``twin_chance``, ``twin_fit`` against ``min_fit``) and the
+    data randomization claim's ``bound``."""
     twins = twins or {}
     full, display = [], []
     for model, df in rows.items():
@@ -91,6 +92,7 @@ def sanity_table(
                 rec.update(
                     twin=layer,
                     twin_train_acc=record.get("train_acc"),
+                    twin_n_train=record.get("n_train"),
                     twin_chance=record.get("chance"),
                     twin_fit=twin_fits(record, min_fit),
                     bound=bound,
@@ -98,17 +100,21 @@ def sanity_table(
                 fit = "fit" if rec["twin_fit"] else "did NOT fit: no test"
                 shown["layer randomized"] = (
                     f"labels (twin {layer}: training accuracy {fmt(rec['twin_train_acc'], 3)} "
-                    f"on shuffled labels, {fit})"
+                    f"on {fmt(rec['twin_n_train'], 0)} shuffled labels, {fit})"
                 )
             full.append(rec)
             display.append(shown)
-    return pd.DataFrame(full), pd.DataFrame(display)
+    full = pd.DataFrame(full)
+    if "twin_n_train" in full:  # a count (blank on the randomization rows)
+        full["twin_n_train"] = full["twin_n_train"].astype("Int64")
+    return full, pd.DataFrame(display)
 
 
 def notes(cfg: dict, models: list[str], twins: dict[str, dict], dataset: str, seed: int) -> list[str]:
     """What the sanity table computed (``cfg``: the config's ``sanity``; ``twins``: each twin's training record)."""
     twin_text = "; ".join(
         f"{m}: {cfg['shuffled'][m]}, training accuracy {fmt(r.get('train_acc'), 3)} on its shuffled labels "
+        f"({fmt(r.get('n_train'), 0)} training images) "
         f"(chance {fmt(r.get('chance'), 3)}, test accuracy {fmt(r.get('test_acc'), 3)})"
         + (
             ""
