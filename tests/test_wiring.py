@@ -93,6 +93,14 @@ def layercam(source, x, target) -> np.ndarray:
         return cam(input_tensor=x, targets=[ClassifierOutputTarget(int(t)) for t in target])
 
 
+def library_scaling(maps, size) -> np.ndarray:
+    """What pytorch-grad-cam does to its per-layer maps ``[N, h, w]`` before returning them:
+    ``scale_cam_image`` to the input's size, then once more over the one layer."""
+    from pytorch_grad_cam.utils.image import scale_cam_image
+
+    return scale_cam_image(scale_cam_image(np.asarray(maps, np.float32), (size[1], size[0])))
+
+
 def logits(source) -> torch.Tensor:
     with torch.no_grad():
         return source["model"](source["x"])
@@ -197,9 +205,12 @@ def test_table3_rows_of_layercam_and_saliency_are_spearman_of_the_librarys_maps_
     with Shard(occ) as o:
         occ_maps = [o.maps[i, 0] for i in range(N)]
         assert [int(t) for t in o.targets[:, 0]] == top1.tolist()
+    with Shard(others["layercam"][0]) as s:  # the library's maps before its min-max scaling (its own
+        raw = np.asarray(s.maps[:N, 0])  # scaling of them is what it returns), at the layer's grid
+    np.testing.assert_allclose(library_scaling(raw, tuple(source["x"].shape[-2:])), cams, atol=1e-5)
     expected = {
         "layercam": [
-            stats.spearmanr(resized(occ_maps[i]).ravel(), resized(cams[i]).ravel()).statistic for i in range(N)
+            stats.spearmanr(resized(occ_maps[i]).ravel(), resized(raw[i]).ravel()).statistic for i in range(N)
         ],
         "saliency": [
             stats.spearmanr(resized(occ_maps[i]).ravel(), resized(np.abs(sal[i]).max(0)).ravel()).statistic
@@ -230,7 +241,7 @@ def test_table6_layercam_at_the_attacked_pixel_is_the_librarys_map_there(source)
     import h5py
 
     from cameval.experiments.sensitivity.compute import extra_attack_maps
-    from cameval.experiments.sensitivity.rows import ARRAYS, sensitivity_rows
+    from cameval.experiments.sensitivity.rows import ARRAYS, pixel_map, sensitivity_rows
     from cameval.experiments.sensitivity.table import table6
 
     n, (h, w) = N, source["pixels"].shape[1:3]
@@ -271,14 +282,17 @@ def test_table6_layercam_at_the_attacked_pixel_is_the_librarys_map_there(source)
     for i, (r, c) in enumerate(pixel):
         attacked[i, r, c] = colour[i] / np.float32(255)
     xa = torch.as_tensor((attacked - source["mean"]) / source["std"]).permute(0, 3, 1, 2).contiguous()
+    # the maps are the library's before its min-max scaling: its own scaling of them is what it returns
     before, later = layercam(source, source["x"], labels), layercam(source, xa, after)
-    for i, (r, c) in enumerate(pixel):
-        assert rows.at[i, "layercam_before"] == pytest.approx(before[i, r, c] / before[i].max(), abs=1e-6)
-        assert rows.at[i, "layercam_after"] == pytest.approx(later[i, r, c] / later[i].max(), abs=1e-6)
+    np.testing.assert_allclose(library_scaling(extra["layercam"]["before"], (h, w)), before, atol=1e-5)
+    np.testing.assert_allclose(library_scaling(extra["layercam"]["after"], (h, w)), later, atol=1e-5)
+    for i, (r, c) in enumerate(pixel):  # read as Grad-CAM is: upsampled bilinearly, divided by its max
+        up_before = pixel_map(extra["layercam"]["before"][i], (h, w))
+        up_after = pixel_map(extra["layercam"]["after"][i], (h, w))
+        assert rows.at[i, "layercam_before"] == pytest.approx(up_before[r, c], abs=1e-6)
+        assert rows.at[i, "layercam_after"] == pytest.approx(up_after[r, c], abs=1e-6)
         rr = arrays["random_pixel"][i]
-        assert rows.at[i, "layercam_random_before"] == pytest.approx(
-            before[i, rr[0], rr[1]] / before[i].max(), abs=1e-6
-        )
+        assert rows.at[i, "layercam_random_before"] == pytest.approx(up_before[rr[0], rr[1]], abs=1e-6)
     assert not np.allclose(rows["layercam_before"], rows["layercam_after"]), "identical columns would prove little"
     full, display = table6({"vgg": rows}, n_boot=50, extra={"layercam": "Layer-CAM"})
     r = full[full["method"] == "layercam"].iloc[0]
@@ -315,9 +329,10 @@ def test_figure1_shows_layercam_the_librarys_top1_map_beside_gradcam(source, mon
     top1 = logits(source).argmax(1)
     expected = layercam(source, source["x"][:3], top1[:3])
     assert drawn["extra"] == {"layercam": "Layer-CAM"} and len(drawn["panels"]) == 3
-    for i, p in enumerate(drawn["panels"]):
+    size = tuple(source["x"].shape[-2:])
+    for i, p in enumerate(drawn["panels"]):  # the library's map before its scaling, as the shard holds it
         assert p["target"] == int(top1[i])
-        np.testing.assert_allclose(p["layercam"], expected[i], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(library_scaling(p["layercam"][None], size)[0], expected[i], rtol=0, atol=1e-5)
     real(drawn["panels"], tmp_path / "f.png", extra=drawn["extra"])
     from PIL import Image
 
