@@ -394,11 +394,11 @@ BAD_CONFIGS = [
     (
         "road_percentage",
         lambda c: c["deletion"].update(percentages=[20, 100]),
-        "['deletion']['properties']['percentages']",
+        "deletion.percentages[1]: 100 is greater than or equal to the maximum of 100",
     ),
-    ("deletion_step", lambda c: c["deletion"].update(step=0), "['deletion']['properties']['step']"),
-    ("sanity_mode", lambda c: c["sanity"].update(modes=["cascade"]), "['sanity']['properties']['modes']"),
-    ("sanity_measure", lambda c: c["sanity"].update(measures=["pearson"]), "['sanity']['properties']['measures']"),
+    ("deletion_step", lambda c: c["deletion"].update(step=0), "deletion.step: 0 is less than the minimum of 1"),
+    ("sanity_mode", lambda c: c["sanity"].update(modes=["cascade"]), "sanity.modes[0]: 'cascade' (expected one of cascading, independent)"),
+    ("sanity_measure", lambda c: c["sanity"].update(measures=["pearson"]), "sanity.measures[0]: 'pearson' (expected one of spearman_abs, spearman, ssim, hog)"),
     ("hog_cell", lambda c: c["sanity"].update(hog_cell=24), "sanity.hog_cell: 24 px is larger than the maps allow"),
     (
         "sanity_set",

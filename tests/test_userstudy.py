@@ -9,6 +9,7 @@ from scipy.stats import wilcoxon
 
 from cameval.errors import DataError
 from cameval.experiments import userstudy
+from cameval.experiments.userstudy import compute, kit, table
 from conftest import HAND_PREFERENCE_A  # preference for agent A of each answer, by hand
 
 KEY = pd.DataFrame(
@@ -124,11 +125,11 @@ def test_clustered_bootstrap_resamples_raters_not_answers():
     # {+2,+2}, {+2,-2} or {-2,-2} -> mean 2, 0, -2 with probability 1/4, 1/2, 1/4, so the 95 %
     # percentile interval is [-2, 2]; resampling single answers would give a much narrower one
     s = _scores({"m": {"a": [2, 2, 2], "b": [-2, -2, -2]}})
-    low, high = userstudy.clustered_bootstrap_ci(s, n_boot=2000, seed=1)
+    low, high = table.clustered_bootstrap_ci(s, n_boot=2000, seed=1)
     assert (low, high) == (-2.0, 2.0)
     # raters that agree perfectly: no spread at all
     s = _scores({"m": {"a": [1, 1], "b": [1, 1], "c": [1]}})
-    assert userstudy.clustered_bootstrap_ci(s, n_boot=500) == (1.0, 1.0)
+    assert table.clustered_bootstrap_ci(s, n_boot=500) == (1.0, 1.0)
 
 
 def test_table4_without_answers_awaits_and_invents_nothing(key_csv):
@@ -158,12 +159,12 @@ def test_table4_from_two_answer_files(tmp_path, key_csv):
 
 def test_sample_is_seeded_and_never_larger_than_the_pool():
     pool = [f"id{i}" for i in range(50)]
-    a = userstudy.sample_images(pool, 13, seed=3)
-    assert a == userstudy.sample_images(pool, 13, seed=3) and len(set(a)) == 13
-    assert a != userstudy.sample_images(pool, 13, seed=4)
-    assert userstudy.sample_images(pool[:5], 13, seed=0) == pool[:5]
+    a = kit.sample_images(pool, 13, seed=3)
+    assert a == kit.sample_images(pool, 13, seed=3) and len(set(a)) == 13
+    assert a != kit.sample_images(pool, 13, seed=4)
+    assert kit.sample_images(pool[:5], 13, seed=0) == pool[:5]
     with pytest.raises(DataError, match="table4.pool"):
-        userstudy.sample_images([], 13, seed=0)
+        kit.sample_images([], 13, seed=0)
 
 
 # --- the kit, built from shards made here ---------------------------------------------------------
@@ -249,7 +250,7 @@ def test_kit_samples_only_images_both_models_get_right_and_shows_each_agents_own
         question="Which agent seems more reasonable?",
         size=16,
     )
-    key = userstudy.build_kit(key_path=tmp_path / "key.csv", html_path=tmp_path / "survey.html", **kw)
+    key = compute.build_kit(key_path=tmp_path / "key.csv", html_path=tmp_path / "survey.html", **kw)
     # pool = first 8 images; vgg wrong on 1, 4; alexnet wrong on 2 -> sample out of 0, 3, 5, 6, 7
     assert len(key) == 6 and set(key["image_id"]) <= {"im0", "im3", "im5", "im6", "im7"}
     assert key["image_id"].nunique() == 3
@@ -268,15 +269,13 @@ def test_kit_samples_only_images_both_models_get_right_and_shows_each_agents_own
                 )[0, 0].numpy()
                 g = g * up
             assert np.abs(picture.astype(float) - _shown(g)).max() <= 1, (row.item, agent)
-    again = userstudy.build_kit(key_path=tmp_path / "key2.csv", html_path=tmp_path / "survey2.html", **kw)
+    again = compute.build_kit(key_path=tmp_path / "key2.csv", html_path=tmp_path / "survey2.html", **kw)
     assert again.equals(key)  # seeded: the same sample and agent order
     # the kit's id: one for the whole key, in the page (the export writes it into every row)
-    kit = pd.read_csv(tmp_path / "key.csv", dtype=str)["kit"]
-    assert kit.nunique() == 1 and len(kit.iloc[0]) == 12 and f'const SURVEY = "{kit.iloc[0]}";' in page
-    other = userstudy.build_kit(
-        key_path=tmp_path / "key3.csv", html_path=tmp_path / "survey3.html", **{**kw, "seed": 2}
-    )
-    assert other["kit"].iloc[0] != kit.iloc[0]  # another draw is another kit
+    kit_id = pd.read_csv(tmp_path / "key.csv", dtype=str)["kit"]
+    assert kit_id.nunique() == 1 and len(kit_id.iloc[0]) == 12 and f'const SURVEY = "{kit_id.iloc[0]}";' in page
+    other = compute.build_kit(key_path=tmp_path / "key3.csv", html_path=tmp_path / "survey3.html", **{**kw, "seed": 2})
+    assert other["kit"].iloc[0] != kit_id.iloc[0]  # another draw is another kit
 
 
 # --- strict reading (a wrong table must never come out of a malformed file) -----------------------
@@ -342,5 +341,5 @@ def test_paired_test_with_identical_per_rater_means_has_no_p_value():
     scores = pd.DataFrame(
         {"rater": ["r1", "r1", "r2", "r2"], "method": ["gb", "ggc", "gb", "ggc"], "score": [1.0, 1.0, -2.0, -2.0]}
     )
-    out = userstudy.paired_test(scores, ("gb", "ggc"))
+    out = table.paired_test(scores, ("gb", "ggc"))
     assert out["pairs"] == 2 and np.isnan(out["statistic"]) and np.isnan(out["p_value"])

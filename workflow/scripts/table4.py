@@ -1,13 +1,13 @@
 """Table 4: the user study's scores per explanation method, from the answer files in the config."""
 
-from cameval.experiments import userstudy
+from cameval.experiments.userstudy.table import notes, table4, title
 from cameval.logs import setup_logging
 from cameval.tables import accuracy_note, split_accuracy, write_table
 
 setup_logging(snakemake.log[0])
 p = snakemake.params
 _, accuracy = split_accuracy(snakemake.input)
-full, display, awaiting = userstudy.table4(
+full, display, awaiting = table4(
     list(snakemake.input.answers),
     snakemake.input.key,
     better=p.better,
@@ -19,7 +19,7 @@ write_table(
     full,
     snakemake.output.csv,
     snakemake.output.md,
-    title=userstudy.title(awaiting),
-    notes=[*userstudy.notes(p.better, awaiting), accuracy_note(accuracy)],
+    title=title(awaiting),
+    notes=[*notes(p.better, awaiting), accuracy_note(accuracy)],
     display=display,
 )

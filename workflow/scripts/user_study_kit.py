@@ -1,6 +1,7 @@
 """Table 4's kit: blinded stimuli, the key and the survey page, from cached maps."""
 
-from cameval.experiments.userstudy import build_kit, class_names
+from cameval.experiments.userstudy.compute import build_kit
+from cameval.experiments.userstudy.kit import class_names
 from cameval.logs import setup_logging
 from cameval.store import Expect
 

@@ -39,7 +39,8 @@ from cameval.data.study import TABLE3_FILES, TABLE5_METHODS, TABLE5_MODELS, read
 from cameval.errors import ConfigError
 from cameval.experiments.occlusion import TABLE3_PAIRS
 from cameval.experiments.record import Experiment
-from cameval.experiments.userstudy import clustered_bootstrap_ci, score_survey_export
+from cameval.experiments.userstudy.answers import score_survey_export
+from cameval.experiments.userstudy.table import clustered_bootstrap_ci
 from cameval.figures import pyplot
 from cameval.formatting import fmt
 from cameval.io import atomic_path
