@@ -397,8 +397,16 @@ BAD_CONFIGS = [
         "deletion.percentages[1]: 100 is greater than or equal to the maximum of 100",
     ),
     ("deletion_step", lambda c: c["deletion"].update(step=0), "deletion.step: 0 is less than the minimum of 1"),
-    ("sanity_mode", lambda c: c["sanity"].update(modes=["cascade"]), "sanity.modes[0]: 'cascade' (expected one of cascading, independent)"),
-    ("sanity_measure", lambda c: c["sanity"].update(measures=["pearson"]), "sanity.measures[0]: 'pearson' (expected one of spearman_abs, spearman, ssim, hog)"),
+    (
+        "sanity_mode",
+        lambda c: c["sanity"].update(modes=["cascade"]),
+        "sanity.modes[0]: 'cascade' (expected one of cascading, independent)",
+    ),
+    (
+        "sanity_measure",
+        lambda c: c["sanity"].update(measures=["pearson"]),
+        "sanity.measures[0]: 'pearson' (expected one of spearman_abs, spearman, ssim, hog)",
+    ),
     ("hog_cell", lambda c: c["sanity"].update(hog_cell=24), "sanity.hog_cell: 24 px is larger than the maps allow"),
     (
         "sanity_set",
