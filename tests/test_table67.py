@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cameval.experiments.faithfulness import table7
+from cameval.experiments.faithfulness.table import table7
 from cameval.experiments.sensitivity import ARRAYS, sensitivity_rows, table6
 
 
@@ -114,7 +114,7 @@ def test_table7_means_per_method_and_percentile():
 
 
 def test_table7_states_each_models_accuracy_on_its_evaluation_split():
-    from cameval.experiments.faithfulness import accuracy_note
+    from cameval.experiments.faithfulness.table import accuracy_note
 
     df = pd.DataFrame(
         {
