@@ -650,11 +650,11 @@ def test_table7_claims_need_their_models():
 
 
 def test_table7_claims_on_a_table_built_by_table7():
-    """Through cameval.experiments.faithfulness.table7 (its real columns), per-image rows by hand: on the MNIST net
+    """Through faithfulness.table.table7 (its real columns), per-image rows by hand: on the MNIST net
     Grad-CAM's
     drop is 0.1 on every image, SHAP's 0.5 and IG's 0.6 (constant values: each interval is the point); on
     GoogLeNet Grad-CAM's contrastivity 0.9 against 0.2 and 0.3."""
-    from cameval.experiments.faithfulness import table7
+    from cameval.experiments.faithfulness.table import table7
 
     def rows(drops, contrasts, n=8):
         return pd.DataFrame(

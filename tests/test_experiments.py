@@ -8,7 +8,8 @@ from cameval.data.images import write_manifest
 from cameval.errors import DataError
 from cameval.experiments.fgsm import fgsm_table
 from cameval.experiments.localization import localization_rows, table1
-from cameval.experiments.occlusion import rankcorr_rows, table3
+from cameval.experiments.occlusion.compute import rankcorr_rows
+from cameval.experiments.occlusion.table import table3
 from cameval.experiments.pointing import pointing_rows, table2
 from cameval.metrics import rank_correlation
 from cameval.store import write_shard

@@ -475,7 +475,7 @@ def test_paired_compare_by_hand_and_as_scipy():
 def test_table3_paired_columns_are_scipys_on_the_same_images():
     from scipy.stats import wilcoxon
 
-    from cameval.experiments.occlusion import table3
+    from cameval.experiments.occlusion.table import table3
 
     rng = np.random.default_rng(0)
     df = pd.DataFrame(

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from cameval.errors import DataError
-from cameval.experiments.faithfulness import table7
+from cameval.experiments.faithfulness.table import table7
 from cameval.experiments.sensitivity.rows import ARRAYS, sensitivity_rows
 from cameval.experiments.sensitivity.table import table6
 
@@ -127,7 +127,7 @@ def test_table7_means_per_method_and_percentile():
 
 
 def test_table7_states_each_models_accuracy_on_its_evaluation_split():
-    from cameval.experiments.faithfulness import accuracy_note
+    from cameval.experiments.faithfulness.table import accuracy_note
 
     df = pd.DataFrame(
         {

@@ -188,7 +188,8 @@ def resized(m: np.ndarray, size: int = 14) -> np.ndarray:
 
 
 def test_table3_rows_of_layercam_and_saliency_are_spearman_of_the_librarys_maps_with_occlusion(source):
-    from cameval.experiments.occlusion import rankcorr_rows, table3
+    from cameval.experiments.occlusion.compute import rankcorr_rows
+    from cameval.experiments.occlusion.table import table3
     from cameval.store import Shard
 
     occ = shard(source, "occlusion", "occlusion", "top1", patch=7, stride=4, fill=0.5, batch_size=64)

@@ -399,7 +399,7 @@ def read_fgsm(path: str | os.PathLike, expect: Expect | None = None) -> dict:
 
 
 def read_class_maps(path: str | os.PathLike, expected: int | None = None, expect: Expect | None = None) -> dict:
-    """Every class's maps of one model (:func:`cameval.experiments.faithfulness.class_maps`): ``ids``,
+    """Every class's maps of one model (:func:`cameval.experiments.faithfulness.compute.class_maps`): ``ids``,
     ``labels``, ``images``, ``maps`` (method -> [N, K, H, W], finite) and ``explainer`` (the SHAP
     explainer used), after checking that they cover ``expected`` images (None: not checked), each
     once, and the file against ``expect`` where given (:class:`Expect`)."""

@@ -1,6 +1,7 @@
 # Table 3 and Appendix B: rank correlation with occlusion -> results/metrics/rankcorr/..., results/tables/table3.*,
 # results/figures/appendix_b.png
 from cameval.experiments import occlusion
+from cameval.experiments.occlusion import table as occlusion_table
 
 
 rule rank_correlation:
@@ -64,7 +65,7 @@ rule table3:
         cfg=config["table3"],
         patches=occlusion.patches(config),
         extra=occlusion.extra_labels(config),
-        notes=occlusion.notes(config["table3"], config["heatmaps"]),
+        notes=occlusion_table.notes(config["table3"], config["heatmaps"]),
         n_boot=config["bootstrap"],
         seed=config["seed"],
     script:

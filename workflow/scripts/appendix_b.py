@@ -1,6 +1,6 @@
 """Appendix B: Grad-CAM beside the occlusion maps of each patch size."""
 
-from cameval.experiments.occlusion import appendix_b
+from cameval.experiments.occlusion.figure import appendix_b
 from cameval.logs import setup_logging
 from cameval.store import Expect
 

@@ -1,6 +1,6 @@
 """Table 7: every class's Grad-CAM, SHAP and IG map for the first images of the evaluation split."""
 
-from cameval.experiments.faithfulness import class_maps
+from cameval.experiments.faithfulness.compute import class_maps
 from cameval.logs import set_threads, setup_logging
 
 setup_logging(snakemake.log[0])

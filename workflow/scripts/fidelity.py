@@ -1,6 +1,6 @@
 """Table 7 per image: contrastivity and fidelity of the binarized maps, read from the class maps."""
 
-from cameval.experiments.faithfulness import fidelity_rows
+from cameval.experiments.faithfulness.compute import fidelity_rows
 from cameval.io import write_csv
 from cameval.logs import set_threads, setup_logging
 

@@ -1,6 +1,6 @@
 """Table 3's per-image rank correlation between occlusion and the other maps, for one patch size."""
 
-from cameval.experiments.occlusion import rankcorr_rows
+from cameval.experiments.occlusion.compute import rankcorr_rows
 from cameval.io import write_csv
 from cameval.logs import setup_logging
 from cameval.store import Expect

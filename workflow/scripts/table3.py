@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from cameval.experiments import occlusion
+from cameval.experiments.occlusion import table
 from cameval.logs import setup_logging
 from cameval.tables import accuracy_note, split_accuracy, write_table
 
@@ -10,7 +10,7 @@ setup_logging(snakemake.log[0])
 cfg = snakemake.params.cfg
 inputs, accuracy = split_accuracy(snakemake.input)
 rows = {tuple(k.split("__")): pd.read_csv(path) for k, path in inputs.items()}
-full, display = occlusion.table3(
+full, display = table.table3(
     rows,
     snakemake.params.patches,
     cfg["reference"],
@@ -22,7 +22,7 @@ write_table(
     full,
     snakemake.output.csv,
     snakemake.output.md,
-    occlusion.TITLE,
+    table.TITLE,
     [*snakemake.params.notes, accuracy_note(accuracy)],
     display=display,
     digits=3,

@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from cameval.experiments import faithfulness
+from cameval.experiments.faithfulness import table
 from cameval.logs import setup_logging
 from cameval.tables import write_table
 
@@ -17,14 +17,14 @@ accuracy = {}
 for m in models:
     with open(snakemake.input[f"accuracy__{m}"]) as f:
         accuracy[m] = json.load(f)
-full, display = faithfulness.table7(rows, cfg["reference"], n_boot=p.n_boot, seed=p.seed, accuracy=accuracy)
+full, display = table.table7(rows, cfg["reference"], n_boot=p.n_boot, seed=p.seed, accuracy=accuracy)
 used = {m: sorted(set(df.loc[df["method"] == "shap", "explainer"].dropna())) for m, df in rows.items()}
 write_table(
     full,
     snakemake.output.csv,
     snakemake.output.md,
-    title=faithfulness.TITLE,
-    notes=faithfulness.notes(cfg, p.images, p.datasets, p.kinds, accuracy, used),
+    title=table.TITLE,
+    notes=table.notes(cfg, p.images, p.datasets, p.kinds, accuracy, used),
     display=display,
     digits=3,
 )

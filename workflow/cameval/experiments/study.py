@@ -37,7 +37,7 @@ import pandas as pd
 
 from cameval.data.study import TABLE3_FILES, TABLE5_METHODS, TABLE5_MODELS, read_table3, read_table5, table5_file
 from cameval.errors import ConfigError
-from cameval.experiments.occlusion import TABLE3_PAIRS
+from cameval.experiments.occlusion.table import TABLE3_PAIRS
 from cameval.experiments.record import Experiment
 from cameval.experiments.userstudy.answers import score_survey_export
 from cameval.experiments.userstudy.table import clustered_bootstrap_ci
