@@ -26,7 +26,9 @@ sys.path.insert(0, str(ROOT / "workflow"))
 from cameval.data.build import build_dataset  # noqa: E402
 from cameval.data.images import ImageSet  # noqa: E402
 from cameval.data.multilabel import digits_multi_eval_rows  # noqa: E402
-from cameval.experiments.xray import appendix_e, table5, table5_figure, write_table5, xray_rows  # noqa: E402
+from cameval.experiments.xray.figure import appendix_e, table5_figure  # noqa: E402
+from cameval.experiments.xray.rows import xray_rows  # noqa: E402
+from cameval.experiments.xray.table import table5, write_table5  # noqa: E402
 from cameval.heatmaps import compute_shard  # noqa: E402
 from cameval.models.train import train_on_dataset  # noqa: E402
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cameval.experiments import xray
+from cameval.experiments.xray import figure as xray_figure
 from cameval.figures import pyplot
 
 # --- every figure of the tiny run -------------------------------------------------------------------
@@ -85,8 +85,8 @@ def table5_drawn(tmp_path, monkeypatch):
         fig.savefig(path)
         kept["fig"] = fig
 
-    monkeypatch.setattr(xray, "save", keep)
-    xray.table5_figure(_table5_rows(), tmp_path / "table5.png")
+    monkeypatch.setattr(xray_figure, "save", keep)
+    xray_figure.table5_figure(_table5_rows(), tmp_path / "table5.png")
     fig = kept["fig"]
     fig.canvas.draw()
     yield fig

@@ -14,10 +14,11 @@ import pytest
 import yaml
 
 from cameval import tables
-from cameval.experiments import localization, pointing, userstudy, xray
+from cameval.experiments import localization, pointing, userstudy
 from cameval.experiments.faithfulness.table import table7
 from cameval.experiments.occlusion.table import TABLE3_METHODS, table3
 from cameval.experiments.sensitivity.table import table6
+from cameval.experiments.xray import table as xray_table
 
 ROOT = Path(__file__).resolve().parents[1]
 VALUES = yaml.safe_load((ROOT / "resources/study/values.yaml").read_text())
@@ -177,7 +178,7 @@ def test_table5_shows_the_study_per_model_and_set_and_wang_overall():
         "xr_ig": {"method": "IG", "layer": "input"},
         "xr_gradient_shap": {"method": "Gradient SHAP", "layer": "input"},
     }
-    full = xray.table5(rows, sets, PAPER["table5"]["reference"], n_boot=100)
+    full = xray_table.table5(rows, sets, PAPER["table5"]["reference"], n_boot=100)
     overall = full[full["finding"] == "all"].set_index(["model", "set", "measure"])
     assert overall.loc[("A", "xr_gradcam_conv", "loc_study"), "study"] == 0.072
     assert overall.loc[("B", "xr_gradcampp_conv", "inbox"), "study"] == 0.2791
@@ -187,7 +188,7 @@ def test_table5_shows_the_study_per_model_and_set_and_wang_overall():
     assert pd.isna(overall.loc[("A", "xr_gradcam_conv", "inbox"), "wang"])
     per = full[full["finding"] != "all"]
     assert per["study"].isna().all()  # the study's values are over all boxes
-    md = xray.table5_markdown(full, [], "Table 5")
+    md = xray_table.table5_markdown(full, [], "Table 5")
     overall_md = md.split("## Overall")[1].split("## Per finding")[0]
     line = next(ln for ln in overall_md.splitlines() if ln.startswith("| B | Grad-CAM | conv"))
     assert "(study 0.156)" in line and "(wang 0.228)" in line and "(study 0.2068)" in line

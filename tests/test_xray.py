@@ -362,7 +362,8 @@ def test_multilabel_rows_and_targets_by_hand():
 
 def test_xray_rows_score_boxes_and_inbox_by_hand(tmp_path):
     from cameval.data.images import write_manifest
-    from cameval.experiments.xray import table5, xray_rows
+    from cameval.experiments.xray.rows import xray_rows
+    from cameval.experiments.xray.table import table5
     from cameval.store import write_shard
 
     write_manifest(
@@ -445,7 +446,7 @@ def test_digits_multi_canvases_hold_distinct_boxed_digits(tmp_path):
 def test_table5_pairs_every_set_with_the_others_on_the_same_rows_as_scipy():
     from scipy.stats import wilcoxon
 
-    from cameval.experiments.xray import table5
+    from cameval.experiments.xray.table import table5
 
     rng = np.random.default_rng(1)
     rows = pd.DataFrame(

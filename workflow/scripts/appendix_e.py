@@ -1,6 +1,6 @@
 """Appendix E: X-ray images with their box and each method's map overlaid."""
 
-from cameval.experiments.xray import appendix_e
+from cameval.experiments.xray.figure import appendix_e
 from cameval.logs import setup_logging
 from cameval.store import Expect
 

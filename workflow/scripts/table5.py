@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from cameval.experiments import xray
+from cameval.experiments.xray import table
 from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])
@@ -17,7 +17,7 @@ auroc = {
     else None
     for m in cfg["models"]
 }
-full = xray.table5(
+full = table.table5(
     rows, p.sets, cfg["reference"], auroc=auroc, thresholds=cfg["thresholds"], n_boot=p.n_boot, seed=p.seed
 )
-xray.write_table5(full, snakemake.output.csv, snakemake.output.md, notes=xray.notes(cfg))
+table.write_table5(full, snakemake.output.csv, snakemake.output.md, notes=table.notes(cfg))

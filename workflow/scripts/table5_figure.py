@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from cameval.experiments.xray import table5_figure
+from cameval.experiments.xray.figure import table5_figure
 from cameval.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,7 +1,7 @@
 """Table 5's per-(image, finding) localization measures for one model."""
 
 from cameval.data.images import ImageSet
-from cameval.experiments.xray import xray_rows
+from cameval.experiments.xray.rows import xray_rows
 from cameval.io import write_csv
 from cameval.logs import setup_logging
 from cameval.store import Expect
