@@ -242,7 +242,7 @@ def test_paper_config_plans_every_table5_job_against_chestxray_fixture(plan):
     }
     assert set(re.findall(r"results/heatmaps/(\w+)/", out)) == {"chestxray"}
     out = plan("paper", "all")  # the dry-run of test_paper_config_dry_run_against_imagenet_fixture
-    assert job_counts(out)["import_model"] == 5 and job_counts(out)["table5_figure"] == 1
+    assert job_counts(out)["import_model"] == 6 and job_counts(out)["table5_figure"] == 1  # resnet50: sanity, deletion
 
 
 @pytest.mark.parametrize(

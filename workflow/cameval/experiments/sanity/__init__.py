@@ -92,7 +92,10 @@ def check(config: dict, shipped) -> None:
         if spec["dataset"] != real["dataset"]:
             problems.append(f"it is trained on {spec['dataset']}, {model} on {real['dataset']}")
         if (spec["arch"], spec.get("build") or {}) != (real["arch"], real.get("build") or {}):
-            problems.append(f"its arch {spec['arch']} {spec.get('build') or {}} is not {model}'s")
+            problems.append(
+                f"its arch {spec['arch']} {spec.get('build') or {}} is not {model}'s ({real['arch']} "
+                f"{real.get('build') or {}})"
+            )
         if problems:
             raise ConfigError(
                 f"{key}: {twin}: " + "; ".join(problems) + f" (expected a model of {model}'s architecture trained "
