@@ -152,24 +152,14 @@ def test_table2_row_of_layercam_is_the_pointing_game_of_the_librarys_maps(source
 
 
 def test_table2_refuses_a_set_without_the_label_map_at_parse_time():
-    import copy
 
     import yaml
     from snakemake.utils import validate
 
-    from cameval.config import check_config, migrate
+    from cameval.config import check_config
     from cameval.errors import ConfigError
 
     cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
-    old = copy.deepcopy(cfg)
-    old["table2"].pop("heatmaps")
-    old["table2"]["heatmap"] = "gradcam"  # the old key is read as heatmaps: [gradcam]
-    migrate(old)
-    assert old["table2"]["heatmaps"] == ["gradcam"] and "heatmap" not in old["table2"]
-    both = copy.deepcopy(cfg)
-    both["table2"]["heatmap"] = "gradcam"
-    with pytest.raises(ConfigError, match=r"table2: both heatmap \('gradcam'\) and heatmaps"):
-        migrate(both)
     cfg["heatmaps"]["layercam"]["targets"] = "top5"
     validate(cfg, str(ROOT / "workflow/schemas/config.schema.yaml"), set_default=True)
     with pytest.raises(

@@ -173,11 +173,9 @@ def test_experiments_declare_the_heatmaps_their_rules_read(plan, config):
     read: a set it forgot would be computed in a job of its own, one it names in vain in a bundle."""
     from snakemake.utils import validate  # noqa: PLC0415  # snakemake's import is seconds: this test only
 
-    from cameval.config import migrate  # noqa: PLC0415
     from cameval.experiments.registry import heatmap_sets  # noqa: PLC0415
 
     cfg = yaml.safe_load(plan.configs[config].read_text())
-    migrate(cfg)
     validate(cfg, str(ROOT / "workflow/schemas/config.schema.yaml"), set_default=True)
     declared = {(d, m, h) for (d, m), sets in heatmap_sets(cfg).items() for h in sets}
     assert declared and planned_sets(plan(config, "all")) == declared

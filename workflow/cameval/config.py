@@ -163,19 +163,6 @@ def model_classes(spec: dict) -> int | None:
     return None
 
 
-def migrate(config: dict) -> None:
-    """Old keys read as today's, in place, before the schema sees the config: ``table2.heatmap: h``
-    is ``table2.heatmaps: [h]``; both given is a ConfigError."""
-    t2 = config.get("table2")
-    if isinstance(t2, dict) and "heatmap" in t2:
-        if "heatmaps" in t2:
-            raise ConfigError(
-                f"table2: both heatmap ({t2['heatmap']!r}) and heatmaps ({t2['heatmaps']!r}) are given "
-                "(expected heatmaps only: a list of the sets whose pointing game Table 2 reports)"
-            )
-        t2["heatmaps"] = [t2.pop("heatmap")]
-
-
 def heatmap_uses(config: dict) -> dict[str, dict[str, list[str]]]:
     """``{heatmap set: {model: [the config keys that use the set with it]}}`` over every experiment."""
     uses: dict[str, dict[str, list[str]]] = {}
@@ -725,7 +712,7 @@ def check_all(
 ) -> None:
     """Every problem of ``config`` (read from ``files``, merged) in one pass, before any job: raise one
     :class:`ConfigError` listing them all, one line each naming the key, or return with the schema's
-    defaults set and old keys migrated (:func:`migrate`). ``imports``: also the checks that import
+    defaults set. ``imports``: also the checks that import
     torch, the libraries and your own packages (the methods' parameters, each model built on the meta
     device against its dataset) — the workflow's main process and ``python -m cameval check``."""
     problems: list[str] = []
@@ -741,7 +728,6 @@ def check_all(
 
     for f in dict.fromkeys(map(str, files)):
         attempt(load_strict, f)
-    attempt(migrate, config)
     in_schema = schema_problems(config, schema)
     problems += in_schema
     problems += name_problems(config)
