@@ -1,4 +1,4 @@
-"""The experiments of the study, one module each, and the one registry of them.
+"""The experiments of the study and beyond, one package (or, small and torch-free, one module) each, and the one registry of them.
 
 Each module (``cameval/experiments/{name}.py``) owns its per-image rows, its table with intervals,
 its figure, the notes that say what was computed and its claims, and declares an
