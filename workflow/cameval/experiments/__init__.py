@@ -2,7 +2,8 @@
 and the one registry of them.
 
 Each package (``cameval/experiments/{name}/``, its torch work in ``compute.py``) or module owns its
-per-image rows, its table with intervals, its figure, the notes that say what was computed and its claims, and declares an
+per-image rows, its table with intervals, its figure, the notes that say what was computed and its
+claims, and declares an
 :class:`~cameval.experiments.record.Experiment` (``EXPERIMENT``). The registry,
 :data:`cameval.experiments.registry.EXPERIMENTS`, lists them in the order of the study's tables;
 ``rule all`` (:func:`targets`), the report's categories (:func:`categories`), the tables the
