@@ -147,6 +147,11 @@ CASES = {
     "disk_full_weights": ("disk full", "`No space left on device` half-way through a safetensors file"),
     "script_exception": ("logs", "a script that raises after `setup_logging(log)`"),
     "e2e_failed_job": ("workflow", "tiny run, then 3 rows deleted from `manifest.csv` and the run repeated"),
+    "e2e_foreign_then_fixed": (
+        "workflow",
+        "tiny run, resnet's Grad-CAM++ shard copied over googlenet's, Table 1 asked for; then the shard deleted "
+        "and the same command again",
+    ),
     "e2e_kill9": (
         "workflow",
         "`kill -9` of Snakemake and its job mid-run (Table 3's jobs), `--unlock`, then the same command",
@@ -1724,6 +1729,36 @@ def test_an_edit_of_a_builders_source_reruns_exactly_its_models_jobs(tiny_copy):
         "nothing (a dry-run); the tables of the earlier run kept",
         root,
     )
+
+
+@pytest.mark.workflow
+@pytest.mark.e2e
+def test_a_foreign_shard_stops_the_run_and_once_removed_the_rerun_gives_the_same_tables(tiny_copy):
+    """A cached file of another model is refused by its reader (nothing written), and once the cause is
+    fixed (the file deleted) the rerun recomputes it and gives the uninterrupted run's tables byte for byte."""
+    root = tiny_copy  # the finished shared run, copied: this test damages a shard
+    tables = {p: p.read_bytes() for p in (root / "results/tables").rglob("*.csv")}
+    shards = sorted((root / "results/heatmaps/digits-loc/googlenet/gradcampp").glob("shard-*.h5"))
+    target = shards[-1]  # the last shard (the tiny config has one: googlenet's bundle computes it again)
+    shutil.copyfile(root / "results/heatmaps/digits-loc/resnet/gradcampp" / target.name, target)
+    proc = snakemake_at(root, "--cores", "2", "results/tables/table1.csv", "--configfile", TINY[-1])
+    out = proc.stdout + proc.stderr
+    logs = [p for p in (root / "logs").rglob("*.log") if "another model file" in p.read_text()]
+    assert proc.returncode != 0 and logs, out[-3000:]
+    message = next(line for line in logs[0].read_text().splitlines() if "another model file" in line)
+    assert str(target.relative_to(root)) in message
+    assert {p: p.read_bytes() for p in (root / "results/tables").rglob("*.csv")} == tables  # nothing rewritten
+    record(
+        "e2e_foreign_then_fixed",
+        message.split(" ", 3)[3] if message.count(" ") >= 3 else message,
+        "no table written; after deleting the shard the same command recomputes it: every table byte-identical",
+        root,
+    )
+    target.unlink()
+    proc = snakemake_at(root, *TINY)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert {p: p.read_bytes() for p in (root / "results/tables").rglob("*.csv")} == tables
+    assert temporaries(root) == []
 
 
 @pytest.mark.workflow
