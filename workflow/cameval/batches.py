@@ -33,6 +33,7 @@ from cameval.data.multilabel import explode_findings, is_multilabel
 from cameval.errors import ConfigError, DataError
 from cameval.logs import batch_images
 from cameval.models import load_model
+from cameval.pixels import normalize
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,8 @@ class Batch:
 
     def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
         """Pixel-space images ``[B, C, H, W]`` (an attacked copy, say) as the model sees them:
-        ``(pixels − mean) / std``, in the layout ``pixels`` has."""
-        return (pixels - self.mean) / self.std
+        ``(pixels − mean) / std`` (:func:`cameval.pixels.normalize`), in the layout ``pixels`` has."""
+        return normalize(pixels, self.mean, self.std)
 
 
 def eval_rows(
@@ -157,7 +158,7 @@ def run(
         for b0 in range(0, len(rows), batch_size):
             clean = imgs.uint8(index[b0 : b0 + batch_size])
             pixels = torch.as_tensor(clean, dtype=torch.float32).permute(0, 3, 1, 2) / 255
-            x = ((pixels - mean) / std).contiguous()
+            x = normalize(pixels, mean, std).contiguous()
             batch = Batch(
                 rows=rows.iloc[b0 : b0 + batch_size],
                 offset=b0,

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from cameval.explain import logits_of
+from cameval.pixels import normalize
 
 
 def fgsm(
@@ -23,9 +24,7 @@ def fgsm(
     """
     if eps < 0:
         raise ValueError(f"eps: expected >= 0 (a fraction of the [0, 1] pixel range); got {eps}")
-    m = torch.as_tensor(mean, dtype=pixels.dtype, device=pixels.device).reshape(1, -1, 1, 1)
-    s = torch.as_tensor(std, dtype=pixels.dtype, device=pixels.device).reshape(1, -1, 1, 1)
     x = pixels.detach().clone().requires_grad_(True)
-    loss = nn.functional.cross_entropy(logits_of(model((x - m) / s)), labels, reduction="sum")
+    loss = nn.functional.cross_entropy(logits_of(model(normalize(x, mean, std))), labels, reduction="sum")
     (g,) = torch.autograd.grad(loss, x)
     return (pixels + eps * g.sign()).clamp(0, 1).detach()

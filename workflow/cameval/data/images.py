@@ -46,6 +46,7 @@ import pandas as pd
 
 from cameval.errors import DataError
 from cameval.io import atomic_path, write_csv
+from cameval.pixels import normalize
 
 if TYPE_CHECKING:  # torch is imported where images become tensors: table and metric jobs never pay for it
     import torch
@@ -262,9 +263,7 @@ class ImageSet:
         import torch  # noqa: PLC0415  # the table jobs import cameval.data and start without torch
 
         x = torch.from_numpy(self.uint8(index)).permute(0, 3, 1, 2).to(torch.float32).div_(255)
-        mean = torch.as_tensor(self.mean, dtype=torch.float32).view(1, -1, 1, 1)
-        std = torch.as_tensor(self.std, dtype=torch.float32).view(1, -1, 1, 1)
-        return x.sub_(mean).div_(std).contiguous()
+        return normalize(x, self.mean, self.std).contiguous()
 
     def close(self) -> None:
         if self._file is not None:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from cameval import metrics
 from cameval.errors import DataError
+from cameval.pixels import set_pixels
 from cameval.store import ATTACK_ARRAYS, Expect, read_attacks
 
 ARRAYS = ATTACK_ARRAYS  # the layout of .compute's shards, read by cameval.store.read_attacks
@@ -42,11 +43,11 @@ def percentile_rank(m: np.ndarray, value: float) -> float:
 def attacked_pixels(a: dict) -> np.ndarray:
     """The attacked images of attack arrays ``a`` (:func:`cameval.store.read_attacks`) in pixel space
     [0, 1], float32 ``[N, C, H, W]``: the clean image with its best candidate's pixel set to its
-    colour / 255, as :func:`cameval.attacks.one_pixel` left it (failed attacks too)."""
+    colour / 255 (:func:`cameval.pixels.set_pixels`), as :func:`cameval.attacks.one_pixel` left it (failed
+    attacks too)."""
     pixels = np.transpose(a["clean"], (0, 3, 1, 2)).astype(np.float32) / np.float32(255)
-    for i, (r, c) in enumerate(a["pixel"]):
-        pixels[i, :, int(r), int(c)] = a["colour"][i].astype(np.float32) / np.float32(255)
-    return pixels
+    pixel = np.asarray(a["pixel"], dtype=np.int64).reshape(-1, 2)
+    return set_pixels(pixels, pixel[:, 0], pixel[:, 1], a["colour"])
 
 
 def sensitivity_rows(
