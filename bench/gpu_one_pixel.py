@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from cameval.attacks import one_pixel, population_logits
+from cameval.attacks import OnePixelAttack, one_pixel, population_logits
 from cameval.models import build_model
 
 
@@ -36,7 +36,7 @@ def main() -> None:
     pixels = torch.rand(4, 3, 64, 64)
     with torch.no_grad():
         labels = model.cpu()((pixels - 0.5) / 0.5).argmax(1)
-    kw = dict(mean=(0.5,) * 3, std=(0.5,) * 3, population=40, generations=5, seed=0)
+    kw = dict(mean=(0.5,) * 3, std=(0.5,) * 3, attack=OnePixelAttack(population=40, generations=5, seed=0))
     a = one_pixel(model.cpu(), pixels, labels, **kw)
     t = time.perf_counter()
     b = one_pixel(model.cuda(), pixels.cuda(), labels.cuda(), **kw)

@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from cameval.attacks import one_pixel
+from cameval.attacks import OnePixelAttack, one_pixel
 from cameval.explain import explain, explain_targets, shap_all_classes
 from cameval.models import build_model
 
@@ -33,7 +33,12 @@ def main() -> None:
             labels = model((pixels - 0.5) / 0.5).argmax(1)
         t = time.perf_counter()
         res = one_pixel(
-            model, pixels, labels, mean=(0.5,) * 3, std=(0.5,) * 3, population=a.population, generations=a.generations
+            model,
+            pixels,
+            labels,
+            mean=(0.5,) * 3,
+            std=(0.5,) * 3,
+            attack=OnePixelAttack(population=a.population, generations=a.generations),
         )
         dt = time.perf_counter() - t
         print(

@@ -12,7 +12,7 @@ import torch
 import torchvision
 from torch import nn
 
-from cameval.attacks import one_pixel
+from cameval.attacks import OnePixelAttack, one_pixel
 from cameval.explain import explain
 from cameval.inference import IncrementalRunner, patch_tiles, pixel_logits, plan_of
 from cameval.models.small import SmallAlexNet, SmallGoogLeNet, SmallVGG
@@ -353,8 +353,10 @@ def test_one_pixel_attack_on_a_resnet_equals_the_full_path():
     pixels = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(27))
     with torch.no_grad():
         labels = model(pixels).argmax(1)
-    fast = one_pixel(model, pixels, labels, population=16, generations=3, seed=1)
-    full = one_pixel(model, pixels, labels, population=16, generations=3, seed=1, incremental=False)
+    fast = one_pixel(model, pixels, labels, attack=OnePixelAttack(population=16, generations=3, seed=1))
+    full = one_pixel(
+        model, pixels, labels, attack=OnePixelAttack(population=16, generations=3, seed=1), incremental=False
+    )
     for key in ("success", "pixel", "colour", "generations", "pred_after", "evaluations"):
         np.testing.assert_array_equal(getattr(fast, key), getattr(full, key), err_msg=key)
     np.testing.assert_allclose(fast.p_after, full.p_after, rtol=1e-5, atol=1e-7)

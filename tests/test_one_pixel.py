@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from cameval.attacks import one_pixel, population_logits
+from cameval.attacks import OnePixelAttack, one_pixel, population_logits
 
 H = W = 8
 WEAK = (5, 2)  # (row, col)
@@ -35,7 +35,9 @@ def robust_net(channels=3):
 
 def test_finds_the_only_weak_pixel_at_its_coordinates():
     pixels = torch.zeros(2, 3, H, W)
-    res = one_pixel(weak_pixel_net(), pixels, torch.tensor([0, 0]), population=40, generations=30, seed=0)
+    res = one_pixel(
+        weak_pixel_net(), pixels, torch.tensor([0, 0]), attack=OnePixelAttack(population=40, generations=30, seed=0)
+    )
     assert res.success.tolist() == [True, True]
     assert [tuple(p) for p in res.pixel] == [WEAK, WEAK]
     assert res.pred_after.tolist() == [1, 1] and res.pred_before.tolist() == [0, 0]
@@ -55,7 +57,12 @@ def test_finds_the_only_weak_pixel_at_its_coordinates():
 
 
 def test_stops_as_soon_as_the_best_candidate_is_misclassified():
-    res = one_pixel(weak_pixel_net(), torch.zeros(1, 3, H, W), torch.tensor([0]), population=40, generations=30, seed=0)
+    res = one_pixel(
+        weak_pixel_net(),
+        torch.zeros(1, 3, H, W),
+        torch.tensor([0]),
+        attack=OnePixelAttack(population=40, generations=30, seed=0),
+    )
     # generation g scores the initial population plus g populations of children, nothing more
     assert res.evaluations[0] == 40 * (1 + res.generations[0])
     assert res.generations[0] < 30
@@ -63,7 +70,9 @@ def test_stops_as_soon_as_the_best_candidate_is_misclassified():
 
 def test_no_weakness_reports_failure_and_invents_nothing():
     pixels = torch.rand(2, 3, H, W, generator=torch.Generator().manual_seed(1))
-    res = one_pixel(robust_net(), pixels, torch.tensor([0, 0]), population=20, generations=5, seed=0)
+    res = one_pixel(
+        robust_net(), pixels, torch.tensor([0, 0]), attack=OnePixelAttack(population=20, generations=5, seed=0)
+    )
     assert res.success.tolist() == [False, False]
     assert res.pred_after.tolist() == [0, 0]
     assert res.generations.tolist() == [5, 5] and res.evaluations.tolist() == [20 * 6, 20 * 6]
@@ -78,9 +87,7 @@ def test_grayscale_images_and_the_normalization():
         torch.tensor([0]),
         mean=(0.5,),
         std=(0.25,),
-        population=40,
-        generations=40,
-        seed=3,
+        attack=OnePixelAttack(population=40, generations=40, seed=3),
     )
     assert res.success[0] and tuple(res.pixel[0]) == WEAK and res.colour.shape == (1, 1)
     assert res.colour[0, 0] / 255 > 0.8125
@@ -89,13 +96,15 @@ def test_grayscale_images_and_the_normalization():
 def test_same_seed_same_result_and_shards_agree_with_one_call():
     net, pixels = weak_pixel_net(), torch.rand(3, 3, H, W, generator=torch.Generator().manual_seed(2)) * 0.2
     labels = torch.zeros(3, dtype=torch.long)
-    a = one_pixel(net, pixels, labels, population=12, generations=4, seed=7)
-    b = one_pixel(net, pixels, labels, population=12, generations=4, seed=7)
+    a = one_pixel(net, pixels, labels, attack=OnePixelAttack(population=12, generations=4, seed=7))
+    b = one_pixel(net, pixels, labels, attack=OnePixelAttack(population=12, generations=4, seed=7))
     for key in ("success", "pixel", "colour", "generations", "p_after", "pred_after"):
         np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
     torch.testing.assert_close(a.adversarial, b.adversarial)
     # images 1..2 as their own call (a second shard) give the same attacks as in the whole call
-    c = one_pixel(net, pixels[1:], labels[1:], population=12, generations=4, seed=7, first_index=1)
+    c = one_pixel(
+        net, pixels[1:], labels[1:], attack=OnePixelAttack(population=12, generations=4, seed=7), first_index=1
+    )
     np.testing.assert_array_equal(c.pixel, a.pixel[1:])
     np.testing.assert_array_equal(c.colour, a.colour[1:])
 
@@ -125,8 +134,10 @@ def test_incremental_scoring_gives_the_attack_of_full_forward_passes_on_a_small_
     assert plan_of(model)[0] is not None  # really incremental, not a silent fall-back
     pixels = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     labels = model(pixels).argmax(1)
-    fast = one_pixel(model, pixels, labels, population=16, generations=3, seed=1)
-    full = one_pixel(model, pixels, labels, population=16, generations=3, seed=1, incremental=False)
+    fast = one_pixel(model, pixels, labels, attack=OnePixelAttack(population=16, generations=3, seed=1))
+    full = one_pixel(
+        model, pixels, labels, attack=OnePixelAttack(population=16, generations=3, seed=1), incremental=False
+    )
     for key in ("success", "pixel", "colour", "generations", "pred_after", "evaluations"):
         np.testing.assert_array_equal(getattr(fast, key), getattr(full, key), err_msg=key)
     np.testing.assert_allclose(fast.p_after, full.p_after, rtol=1e-5, atol=1e-7)

@@ -36,11 +36,31 @@ from tqdm.auto import tqdm
 
 from cameval.explain import logits_of
 from cameval.inference import pixel_logits
+from cameval.pixels import normalize, set_pixels
 
 log = logging.getLogger(__name__)
 
 #: candidates per forward pass in :func:`population_logits`
 BATCH_SIZE = 512
+
+
+@dataclass(frozen=True)
+class OnePixelAttack:
+    """The attack's parameters (Su et al.'s differential evolution; the study's Table 6 values are the
+    defaults): ``population`` candidates per generation (rand/1 needs at least 4), at most
+    ``generations`` generations (0: the initial population only), mutation factor ``f`` (> 0), and
+    ``seed``, which with an image's index seeds its random stream (module docstring)."""
+
+    population: int = 400
+    generations: int = 100
+    f: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.population < 4:
+            raise ValueError(f"population: rand/1 mutation needs at least 4 candidates; got {self.population}")
+        if self.generations < 0 or self.f <= 0:
+            raise ValueError(f"generations must be >= 0 and f > 0; got {self.generations}, {self.f}")
 
 
 @dataclass
@@ -113,27 +133,23 @@ def one_pixel(
     labels: torch.Tensor,
     mean=(0.0, 0.0, 0.0),
     std=(1.0, 1.0, 1.0),
-    population: int = 400,
-    generations: int = 100,
-    f: float = 0.5,
-    seed: int = 0,
+    attack: OnePixelAttack = OnePixelAttack(),
+    *,
     first_index: int = 0,
     progress: bool = False,
     incremental: bool | None = None,
 ) -> OnePixelResult:
-    """Untargeted one-pixel attack on pixel-space images ``[N, C, H, W]`` in [0, 1].
+    """Untargeted one-pixel attack on pixel-space images ``[N, C, H, W]`` in [0, 1], with the
+    parameters of ``attack``; the model sees ``(pixels − mean) / std``.
 
     See the module docstring for the algorithm. ``first_index`` offsets the per-image seeds
-    (image ``i`` uses ``np.random.SeedSequence([seed, first_index + i])``). Where no candidate
+    (image ``i`` uses ``np.random.SeedSequence([attack.seed, first_index + i])``). Where no candidate
     flips the prediction, ``success`` is False and the best candidate found (the lowest label
     probability) is reported. The model is run in its current mode; no gradient is taken.
     ``incremental``: score populations incrementally where the model allows (the same numbers
     to float32 rounding as full forward passes, :func:`population_logits`).
     """
-    if population < 4:
-        raise ValueError(f"population: rand/1 mutation needs at least 4 candidates; got {population}")
-    if generations < 0 or f <= 0:
-        raise ValueError(f"generations must be >= 0 and f > 0; got {generations}, {f}")
+    population, generations, f, seed = attack.population, attack.generations, attack.f, attack.seed
     if pixels.ndim != 4 or len(pixels) != len(labels):
         raise ValueError(
             f"pixels: expected [N, C, H, W] with one label per image; got {tuple(pixels.shape)} "
@@ -142,7 +158,7 @@ def one_pixel(
     n, c, h, w = pixels.shape
     m = torch.as_tensor(mean, dtype=pixels.dtype, device=pixels.device).reshape(-1)[:c]
     s = torch.as_tensor(std, dtype=pixels.dtype, device=pixels.device).reshape(-1)[:c]
-    x = (pixels - m.reshape(1, c, 1, 1)) / s.reshape(1, c, 1, 1)
+    x = normalize(pixels, m, s)
     labels = torch.as_tensor(labels, dtype=torch.long).cpu()
     with torch.no_grad():
         clean = torch.softmax(logits_of(model(x)).float(), dim=1).cpu()
@@ -160,7 +176,7 @@ def one_pixel(
     def score(img: int, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(label probability, prediction) of each candidate of image ``img``."""
         q = np.rint(cand).astype(np.int64)
-        values = (torch.as_tensor(q[:, 2:], dtype=x.dtype, device=x.device) / 255 - m) / s
+        values = normalize(torch.as_tensor(q[:, 2:], dtype=x.dtype, device=x.device) / 255, m, s, channel_axis=-1)
         logits = population_logits(
             model, x[img], torch.as_tensor(q[:, 0]), torch.as_tensor(q[:, 1]), values, incremental=incremental
         )
@@ -190,7 +206,7 @@ def one_pixel(
         out["generations"][img] = gen
         out["p_after"][img] = fit[best]
         out["pred_after"][img] = pred[best]
-        adversarial[img, :, q[0], q[1]] = torch.as_tensor(q[2:], dtype=pixels.dtype, device=pixels.device) / 255
+        set_pixels(adversarial[img : img + 1], q[None, 0], q[None, 1], q[None, 2:])
         log.info(
             "one-pixel: image %d, label %d, %s after %d generations (%d candidates, %.2f s): "
             "pixel %s -> %s, p(label) %.4f -> %.4f",

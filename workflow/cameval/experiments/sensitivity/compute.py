@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from cameval import batches
-from cameval.attacks import one_pixel
+from cameval.attacks import OnePixelAttack, one_pixel
 from cameval.batches import eval_rows
 from cameval.data.images import ImageSet
 from cameval.errors import DataError
@@ -38,39 +39,43 @@ from cameval.explain import default_layer, explain, logits_of
 from cameval.heatmaps import check_map_shape
 from cameval.models import load_model
 from cameval.models.densenet import resolve_layer
+from cameval.pixels import normalize, set_pixels
 from cameval.store import Expect, provenance, read_attacks, write_cache
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class AttackShard:
+    """One attack shard: rows ``[start, stop)`` of the evaluation split ``split`` (shard number ``shard``
+    of ``dataset``, both recorded in the file), attacked with ``attack``; the maps before and after:
+    Grad-CAM at ``layer`` (None: the model's default) and Integrated Gradients with ``ig_steps``,
+    ``batch_size`` images at a time. ``attack.seed`` also draws each image's random pixel."""
+
+    split: str
+    start: int
+    stop: int
+    attack: OnePixelAttack = OnePixelAttack()
+    layer: str | None = None
+    ig_steps: int = 50
+    batch_size: int = 16
+    dataset: str = ""
+    shard: int = 0
+
+
 def attack_shard(
-    weights: str,
-    images: str,
-    manifest: str,
-    out: str | os.PathLike,
-    *,
-    split: str,
-    start: int,
-    stop: int,
-    population: int = 400,
-    generations: int = 100,
-    f: float = 0.5,
-    seed: int = 0,
-    layer: str | None = None,
-    ig_steps: int = 50,
-    batch_size: int = 16,
-    device: str = "cpu",
-    dataset: str = "",
-    shard: int = 0,
+    weights: str, images: str, manifest: str, out: str | os.PathLike, job: AttackShard, *, device: str = "cpu"
 ) -> None:
-    """One-pixel attacks on rows ``[start, stop)`` of ``split`` and the maps before and after."""
+    """One-pixel attacks on rows ``[job.start, job.stop)`` of ``job.split`` and the maps before and after
+    (the module docstring gives the file's layout)."""
+    start, stop, split, shard, attack = job.start, job.stop, job.split, job.shard, job.attack
     model, rows = batches.load(weights, manifest, split, start, stop, device=device, shard=shard, error=DataError)
-    layer = layer or default_layer(model)
+    layer = job.layer or default_layer(model)
 
     def labels_of(batch: batches.Batch) -> torch.Tensor:
         return torch.as_tensor(batch.rows["label"].to_numpy(copy=True), dtype=torch.long, device=device)
 
-    def attack(model, batch: batches.Batch) -> dict:
+    def attack_step(model, batch: batches.Batch) -> dict:
         """The shard's attacks, image by image inside :func:`one_pixel` (early stopping, its own bar and
         a log line per image); the clean and the attacked images each scored in one forward pass."""
         res = one_pixel(
@@ -79,10 +84,7 @@ def attack_shard(
             labels_of(batch),
             mean=batch.mean,
             std=batch.std,
-            population=population,
-            generations=generations,
-            f=f,
-            seed=seed,
+            attack=attack,
             first_index=start + batch.offset,
             progress=True,
         )
@@ -107,7 +109,7 @@ def attack_shard(
         }
 
     t0 = time.perf_counter()
-    data = batches.run(model, images, rows, attack, batch_size=len(rows), device=device, desc="one-pixel attacks")
+    data = batches.run(model, images, rows, attack_step, batch_size=len(rows), device=device, desc="one-pixel attacks")
     attack_seconds = time.perf_counter() - t0
     # the attacked images in the clean pixels' layout (channels last, a view of the stored images)
     adversarial = torch.as_tensor(data.pop("adversarial")).to(device, memory_format=torch.channels_last)
@@ -119,11 +121,11 @@ def attack_shard(
         return {
             "cam_before": explain(model, x, labels, "gradcam", layer=layer),
             "cam_after": explain(model, xa, after, "gradcam", layer=layer),
-            "ig_before": explain(model, x, labels, "integrated_gradients", steps=ig_steps),
-            "ig_after": explain(model, xa, after, "integrated_gradients", steps=ig_steps),
+            "ig_before": explain(model, x, labels, "integrated_gradients", steps=job.ig_steps),
+            "ig_after": explain(model, xa, after, "integrated_gradients", steps=job.ig_steps),
         }
 
-    found = batches.run(model, images, rows, maps, batch_size=batch_size, device=device, desc="maps before/after")
+    found = batches.run(model, images, rows, maps, batch_size=job.batch_size, device=device, desc="maps before/after")
     seconds = time.perf_counter() - t0
     n = len(rows)
     log.info(
@@ -136,17 +138,17 @@ def attack_shard(
         data["evaluations"].mean(),
         seconds,
     )
-    data["random_pixel"] = random_pixels(seed, range(start, stop), *data["clean"].shape[1:3])
+    data["random_pixel"] = random_pixels(attack.seed, range(start, stop), *data["clean"].shape[1:3])
     data["clean"] = data.pop("clean")  # the file's order: the attack, the random pixel, the images, the maps
     data |= {k: v.astype(np.float32) for k, v in found.items()}
     spec = {
         "attack": "one_pixel",
-        "population": population,
-        "generations": generations,
-        "f": f,
-        "seed": seed,
+        "population": attack.population,
+        "generations": attack.generations,
+        "f": attack.f,
+        "seed": attack.seed,
         "layer": layer,
-        "ig_steps": ig_steps,
+        "ig_steps": job.ig_steps,
     }
     ids = rows["id"].tolist()
     write_cache(
@@ -156,7 +158,7 @@ def attack_shard(
         {
             **spec,
             **provenance(weights, manifest, ids, spec),
-            "dataset": dataset,
+            "dataset": job.dataset,
             "split": split,
             "shard": shard,
             "rows": [start, stop],
@@ -191,11 +193,9 @@ def extra_attack_maps(
     model = load_model(weights).to(device)
     with ImageSet(images) as imgs:
         mean, std = imgs.mean, imgs.std
-    m = torch.as_tensor(mean, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
-    s = torch.as_tensor(std, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
     clean = torch.as_tensor(a["clean"], dtype=torch.float32, device=device).permute(0, 3, 1, 2) / 255
-    x = (clean - m) / s
-    xa = (torch.as_tensor(attacked_pixels(a), device=device) - m) / s
+    x = normalize(clean, mean, std)
+    xa = normalize(torch.as_tensor(attacked_pixels(a), device=device), mean, std)
     labels = torch.as_tensor(a["labels"], dtype=torch.long, device=device)
     after = torch.as_tensor(a["pred_after"], dtype=torch.long, device=device)
     out = {}
@@ -265,15 +265,9 @@ def study_attack_rows(
     if (attacks["row"] >= h).any() or (attacks["col"] >= w).any():
         raise DataError(f"{source}: an attacked pixel lies outside the {h}×{w} images of {images}")
     pixels = torch.as_tensor(clean, dtype=torch.float32, device=device).permute(0, 3, 1, 2) / 255
-    attacked = pixels.clone()
-    k = torch.arange(len(sel), device=device)
-    colour = torch.tensor(attacks[["r", "g", "b"]].to_numpy(dtype=np.float32)[:, : pixels.shape[1]], device=device)
-    attacked[k, :, torch.as_tensor(attacks["row"].to_numpy()), torch.as_tensor(attacks["col"].to_numpy())] = (
-        colour / 255
-    )
-    m = torch.as_tensor(mean, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
-    s = torch.as_tensor(std, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
-    x, xa = (pixels - m) / s, (attacked - m) / s
+    colour = attacks[["r", "g", "b"]].to_numpy(dtype=np.float32)[:, : pixels.shape[1]]
+    attacked = set_pixels(pixels.clone(), attacks["row"].to_numpy(), attacks["col"].to_numpy(), colour)
+    x, xa = normalize(pixels, mean, std), normalize(attacked, mean, std)
     labels = torch.as_tensor(sel["label"].to_numpy(copy=True), dtype=torch.long, device=device)
     maps = {"before": [], "before_label": [], "after": []}
     probs = {"before": [], "after": []}
