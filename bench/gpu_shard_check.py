@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from cameval.data.digits import make_digits_loc
-from cameval.heatmaps import compute_shard
+from cameval.heatmaps import ShardJob, compute_shard
 from cameval.models import build_model, save_model
 from cameval.store import Shard
 
@@ -49,13 +49,7 @@ def main() -> None:
                     str(d / "images.h5"),
                     str(d / "manifest.csv"),
                     str(out[device]),
-                    split="test",
-                    start=0,
-                    stop=stop,
-                    method=method,
-                    targets=targets,
-                    params=params,
-                    batch_size=16,
+                    ShardJob(method, targets, "test", 0, stop, params=params, batch_size=16),
                     progress=False,
                     device=device,
                 )

@@ -29,7 +29,7 @@ from cameval.data.multilabel import digits_multi_eval_rows  # noqa: E402
 from cameval.experiments.xray.figure import appendix_e, table5_figure  # noqa: E402
 from cameval.experiments.xray.rows import xray_rows  # noqa: E402
 from cameval.experiments.xray.table import table5, write_table5  # noqa: E402
-from cameval.heatmaps import compute_shard  # noqa: E402
+from cameval.heatmaps import ShardJob, compute_shard  # noqa: E402
 from cameval.models.train import train_on_dataset  # noqa: E402
 
 
@@ -90,14 +90,16 @@ def main() -> None:
                 str(images),
                 str(manifest),
                 str(out / f"{m}_{h}.h5"),
-                split="test",
-                start=0,
-                stop=n,
-                method=spec["method"],
-                targets=spec["targets"],
-                params=spec.get("params", {}),
-                layer=spec.get("layer"),
-                batch_size=spec.get("batch_size", 32),
+                ShardJob(
+                    spec["method"],
+                    spec["targets"],
+                    "test",
+                    0,
+                    n,
+                    params=spec.get("params", {}),
+                    layer=spec.get("layer"),
+                    batch_size=spec.get("batch_size", 32),
+                ),
                 progress=False,
             )
     with ImageSet(images) as imgs:

@@ -294,7 +294,7 @@ def data(source, tmp_path):
 
 
 def shard_of(data, expected=N_TEST):
-    from cameval.heatmaps import compute_shard
+    from cameval.heatmaps import ShardJob, compute_shard
 
     out = data["out"] / "shard-0.h5"
     compute_shard(
@@ -302,14 +302,8 @@ def shard_of(data, expected=N_TEST):
         str(data["images"]),
         str(data["manifest"]),
         str(out),
-        split="test",
-        start=0,
-        stop=N_TEST,
-        method="gradcam",
-        targets="top1",
-        batch_size=8,
+        ShardJob("gradcam", "top1", "test", 0, N_TEST, batch_size=8, expected=expected),
         progress=False,
-        expected=expected,
     )
     return out
 
@@ -943,23 +937,12 @@ def set_spec(name: str, method: str, targets: str = "top5", kind: str = "") -> d
 
 
 def table1_shard(data, weights: Path, method: str, out: Path, spec: dict | None = None) -> Path:
-    from cameval.heatmaps import compute_shard
+    from cameval.heatmaps import ShardJob, compute_shard
 
-    compute_shard(
-        str(weights),
-        str(data["images"]),
-        str(data["manifest"]),
-        str(out),
-        split="test",
-        start=0,
-        stop=N_TEST,
-        method=method,
-        targets="top5",
-        batch_size=8,
-        progress=False,
-        expected=N_TEST,
-        spec=spec or set_spec(method, method),
+    job = ShardJob(
+        method, "top5", "test", 0, N_TEST, batch_size=8, expected=N_TEST, made_by=spec or set_spec(method, method)
     )
+    compute_shard(str(weights), str(data["images"]), str(data["manifest"]), str(out), job, progress=False)
     return out
 
 

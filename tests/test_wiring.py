@@ -64,7 +64,7 @@ def source(tmp_path_factory):
 
 
 def shard(source, name, method, targets, **params):
-    from cameval.heatmaps import compute_shard
+    from cameval.heatmaps import ShardJob, compute_shard
 
     out = source["root"] / f"{name}.h5"
     if not out.exists():
@@ -73,13 +73,7 @@ def shard(source, name, method, targets, **params):
             source["images"],
             source["manifest"],
             str(out),
-            split="test",
-            start=0,
-            stop=N,
-            method=method,
-            targets=targets,
-            params=params,
-            batch_size=N,
+            ShardJob(method, targets, "test", 0, N, params=params, batch_size=N),
             progress=False,
         )
     return str(out)

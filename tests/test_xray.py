@@ -22,7 +22,7 @@ from cameval.data.images import ImageSet, read_manifest
 from cameval.data.multilabel import digits_multi_eval_rows, explode_findings, multi_hot
 from cameval.errors import ConfigError, DataError
 from cameval.explain import explain
-from cameval.heatmaps import compute_shard
+from cameval.heatmaps import ShardJob, compute_shard
 from cameval.models import build_model, import_weights, load_model, read_state_dict, save_model
 from cameval.models.convert import main as convert_main
 from cameval.models.densenet import class_map, map_labels, resolve_layer
@@ -175,12 +175,7 @@ def test_a_permuted_model_order_is_mapped_in_the_heatmap_shard(tmp_path, chest_s
         str(out / "images.h5"),
         str(out / "manifest.csv"),
         str(tmp_path / "s.h5"),
-        split="test",
-        start=0,
-        stop=6,
-        method="gradcam",
-        targets="label",
-        layer="block_relu",
+        ShardJob("gradcam", "label", "test", 0, 6, layer="block_relu"),
         model_classes=reversed_order,
         progress=False,
     )
@@ -204,11 +199,7 @@ def test_a_permuted_model_order_is_mapped_in_the_heatmap_shard(tmp_path, chest_s
             str(out / "images.h5"),
             str(out / "manifest.csv"),
             str(tmp_path / "t.h5"),
-            split="test",
-            start=0,
-            stop=5,
-            method="gradcam",
-            targets="label",
+            ShardJob("gradcam", "label", "test", 0, 5),
             model_classes=[c for c in CHEXNET_CLASSES if c != "Cardiomegaly"],
             progress=False,
         )

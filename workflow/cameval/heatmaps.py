@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from cameval.errors import ConfigError, DataError
 from cameval.explain import combine_guided_gradcam, default_layer, explain_targets, logits_of, uses_layer
 from cameval.methods import kind as method_kind
 from cameval.models.densenet import class_map, map_labels, resolve_layer
+from cameval.pixels import normalize
 from cameval.store import Shard, provenance, write_shard
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,38 @@ def check_map_shape(maps: torch.Tensor, kind: str, x_shape, where: str, method: 
 
 
 def fill_in_input_space(fill_pixel, mean, std) -> list[float]:
-    """A gray given in the image's pixel space [0, 1] as the model sees it: (v - mean) / std."""
+    """A gray given in the image's pixel space [0, 1] as the model sees it: (v - mean) / std
+    (:func:`cameval.pixels.normalize`), one value per channel."""
     fill = np.broadcast_to(np.asarray(fill_pixel, dtype=float), (len(mean),))
-    return list((fill - np.asarray(mean)) / np.asarray(std))
+    return list(normalize(fill, mean, std, channel_axis=-1))
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """One heatmap shard to compute: rows ``[start, stop)`` of the evaluation split ``split``, shard number
+    ``shard`` of ``dataset``, explained with ``method`` and its keyword arguments ``params`` (for occlusion
+    ``fill`` is given in pixel space, 0–1) for the classes ``targets`` (:func:`select_targets`) at ``layer``
+    (None: the model's default; an alias of :data:`cameval.models.densenet.LAYER_ALIASES` is resolved),
+    ``batch_size`` images at a time.
+
+    ``expected``: the rows of ``split`` the config promises (the manifest is checked against it).
+    ``made_by``: what makes the maps as the config resolves it (``heatmap_spec`` of
+    workflow/rules/common.smk: set, method, params, layer, targets, kind, your method's source digest),
+    recorded with the model's and the manifest rows' digests (:func:`cameval.store.provenance`);
+    default: method, params, layer and targets as given here."""
+
+    method: str
+    targets: str
+    split: str
+    start: int
+    stop: int
+    params: dict = field(default_factory=dict)
+    layer: str | None = None
+    batch_size: int = 32
+    dataset: str = ""
+    shard: int = 0
+    expected: int | None = None
+    made_by: dict | None = None
 
 
 def compute_shard(
@@ -68,39 +99,24 @@ def compute_shard(
     images: str,
     manifest: str,
     out: str,
+    job: ShardJob,
     *,
-    split: str,
-    start: int,
-    stop: int,
-    method: str,
-    targets: str,
-    params: dict | None = None,
-    layer: str | None = None,
-    batch_size: int = 32,
-    dataset: str = "",
-    shard: int = 0,
-    progress: bool = True,
     device: str = "cpu",
-    expected: int | None = None,
+    progress: bool = True,
     model_classes: list[str] | None = None,
     model_name: str = "model",
-    spec: dict | None = None,
 ) -> None:
-    """Explain rows ``[start, stop)`` of ``split`` with ``method`` and write the shard ``out``.
+    """Explain the rows of ``job`` (:class:`ShardJob`) and write the shard ``out``.
 
-    ``params`` are the method's keyword arguments; for occlusion ``fill`` is given in pixel
-    space (0–1) and converted here with the dataset's normalization. ``expected``: the rows of
-    ``split`` the config promises; the manifest is checked against it, against ``images`` and
-    against the model's class count before anything is computed. ``layer`` may be an alias
-    of :data:`cameval.models.densenet.LAYER_ALIASES`. ``model_classes``: the model's output
-    names; when given, a ``label`` target is the unit *named* like the row's class in the
-    dataset's ``classes`` (an absent finding is a ConfigError); the shard's ``labels`` stay
-    dataset classes, its ``targets`` are output units. ``spec``: what makes the maps as the config
-    resolves it (``heatmap_spec`` of workflow/rules/common.smk: set, method, params, layer, targets,
-    kind, your method's source digest), recorded with the model's and the manifest rows' digests
-    (:func:`cameval.store.provenance`); default: the arguments given here. The maps of each batch
-    are checked against the method's kind (:func:`check_map_shape`) before anything is written.
+    The manifest is checked against ``job.expected``, against ``images`` and against the model's
+    class count before anything is computed. ``model_classes``: the model's output names (its config
+    entry ``models.<model_name>.classes``); when given, a ``label`` target is the unit *named* like the
+    row's class in the dataset's ``classes`` (an absent finding is a ConfigError); the shard's
+    ``labels`` stay dataset classes, its ``targets`` are output units. The maps of each batch are
+    checked against the method's kind (:func:`check_map_shape`) before anything is written.
     """
+    method, targets, split, start, stop, shard = job.method, job.targets, job.split, job.start, job.stop, job.shard
+    params, layer, spec = job.params, job.layer, job.made_by
     if spec is None:
         spec = {"method": method, "params": params or {}, "layer": layer or "", "targets": targets}
     where = f"heatmaps.{spec['set']}" if spec.get("set") else str(out)
@@ -108,7 +124,7 @@ def compute_shard(
     params = dict(params or {})
     with ImageSet(images) as imgs:
         model, rows = batches.load(
-            weights, manifest, split, start, stop, device=device, images=imgs, expected=expected, shard=shard
+            weights, manifest, split, start, stop, device=device, images=imgs, expected=job.expected, shard=shard
         )
         if method == "occlusion":
             params["fill"] = fill_in_input_space(params.get("fill", 0.5), imgs.mean, imgs.std)
@@ -150,7 +166,7 @@ def compute_shard(
         images,
         rows,
         step,
-        batch_size=batch_size,
+        batch_size=job.batch_size,
         device=device,
         desc=f"{method} shard {shard}",
         progress=progress,
@@ -171,7 +187,7 @@ def compute_shard(
             "params": params,
             "targets_spec": targets,
             **provenance(weights, manifest, ids, spec),
-            "dataset": dataset,
+            "dataset": job.dataset,
             "split": split,
             "shard": shard,
             "rows": [start, start + len(rows)],

@@ -1,6 +1,6 @@
 """Compute the heatmap shards the job names: one shard of one set, or a model's first shards of several."""
 
-from cameval.heatmaps import compute_shard
+from cameval.heatmaps import ShardJob, compute_shard
 from cameval.logs import set_threads, setup_logging
 
 setup_logging(snakemake.log[0])
@@ -9,24 +9,27 @@ p = snakemake.params
 for job, out in zip(p.sets, snakemake.output, strict=True):
     spec = job["spec"]
     start, stop = job["rows"]
-    compute_shard(
-        snakemake.input.weights,
-        snakemake.input.images,
-        snakemake.input.manifest,
-        out,
+    shard = ShardJob(
+        method=spec["method"],
+        targets=spec["targets"],
         split=p.split,
         start=start,
         stop=stop,
-        method=spec["method"],
-        targets=spec["targets"],
         params=spec["params"],
         layer=job["layer"],
         batch_size=spec["batch_size"],
         dataset=p.dataset,
         shard=job["shard"],
-        device=p.device,
         expected=p.expected,
+        made_by=job["made_by"],
+    )
+    compute_shard(
+        snakemake.input.weights,
+        snakemake.input.images,
+        snakemake.input.manifest,
+        out,
+        shard,
+        device=p.device,
         model_classes=p.classes,
         model_name=p.model,
-        spec=job["made_by"],
     )
