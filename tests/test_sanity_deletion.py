@@ -277,14 +277,14 @@ def test_sanity_maps_are_captums_gradcam_of_each_randomized_copy_and_the_twins(s
 
 def test_deletion_rows_are_the_librarys_curves_of_the_shards_maps(source, tmp_path):  # noqa: F811
     from cameval import metrics
-    from cameval.experiments.deletion.compute import deletion_rows
+    from cameval.experiments.deletion.compute import DeletionJob, deletion_rows
     from cameval.store import Shard
 
     sets = {"gradcam": shard(source, "gc1", "gradcam", "top1")}
     df = deletion_rows(
         source["weights"], source["images"], source["manifest"], {"gradcam": [sets["gradcam"]]},
         {"gradcam": GRADCAM_SPEC}, tmp_path / "rows.csv", tmp_path / "curves.h5",
-        split="test", n_images=N, step=64, percentages=(25, 75), seed=0,
+        DeletionJob("test", N, step=64, percentages=(25, 75), seed=0),
     )  # fmt: skip
     with Shard(sets["gradcam"]) as s:
         cam, targets = np.asarray(s.maps[:N])[:, 0], torch.as_tensor(np.asarray(s.targets)[:N, 0])
@@ -329,14 +329,14 @@ def test_sanity_and_deletion_refuse_a_shard_made_by_another_spec(source, tmp_pat
     """The shards they read are checked against what the config says made them (cameval.store.Expect):
     a shard of another method under a set's name stops the job naming the file."""
     from cameval.errors import DataError
-    from cameval.experiments.deletion.compute import deletion_rows
+    from cameval.experiments.deletion.compute import DeletionJob, deletion_rows
     from cameval.experiments.sanity.compute import sanity_maps
 
     foreign = {"gradcam": [shard(source, "gb1", "guided_backprop", "top1")]}
     with pytest.raises(DataError, match=r"gb1\.h5: made by another spec \(method: 'guided_backprop'"):
         deletion_rows(
             source["weights"], source["images"], source["manifest"], foreign, {"gradcam": GRADCAM_SPEC},
-            tmp_path / "rows.csv", tmp_path / "curves.h5", split="test", n_images=N,
+            tmp_path / "rows.csv", tmp_path / "curves.h5", DeletionJob("test", N),
         )  # fmt: skip
     with pytest.raises(DataError, match=r"gb1\.h5: made by another spec"):
         sanity_maps(

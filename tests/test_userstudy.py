@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -239,9 +241,7 @@ def test_kit_samples_only_images_both_models_get_right_and_shows_each_agents_own
     import torch
 
     inputs, maps = kit_inputs
-    kw = dict(
-        **inputs,
-        names=["zero", "one", "two"],
+    spec = compute.KitSpec(
         better="vgg",
         n_images=3,
         pool=8,
@@ -250,7 +250,13 @@ def test_kit_samples_only_images_both_models_get_right_and_shows_each_agents_own
         question="Which agent seems more reasonable?",
         size=16,
     )
-    key = compute.build_kit(key_path=tmp_path / "key.csv", html_path=tmp_path / "survey.html", **kw)
+    kw = dict(
+        shards=compute.KitShards(inputs["gbp"], inputs["gradcam"]),
+        images=inputs["images"],
+        manifest=inputs["manifest"],
+        names=["zero", "one", "two"],
+    )
+    key = compute.build_kit(spec, key_path=tmp_path / "key.csv", html_path=tmp_path / "survey.html", **kw)
     # pool = first 8 images; vgg wrong on 1, 4; alexnet wrong on 2 -> sample out of 0, 3, 5, 6, 7
     assert len(key) == 6 and set(key["image_id"]) <= {"im0", "im3", "im5", "im6", "im7"}
     assert key["image_id"].nunique() == 3
@@ -269,12 +275,14 @@ def test_kit_samples_only_images_both_models_get_right_and_shows_each_agents_own
                 )[0, 0].numpy()
                 g = g * up
             assert np.abs(picture.astype(float) - _shown(g)).max() <= 1, (row.item, agent)
-    again = compute.build_kit(key_path=tmp_path / "key2.csv", html_path=tmp_path / "survey2.html", **kw)
+    again = compute.build_kit(spec, key_path=tmp_path / "key2.csv", html_path=tmp_path / "survey2.html", **kw)
     assert again.equals(key)  # seeded: the same sample and agent order
     # the kit's id: one for the whole key, in the page (the export writes it into every row)
     kit_id = pd.read_csv(tmp_path / "key.csv", dtype=str)["kit"]
     assert kit_id.nunique() == 1 and len(kit_id.iloc[0]) == 12 and f'const SURVEY = "{kit_id.iloc[0]}";' in page
-    other = compute.build_kit(key_path=tmp_path / "key3.csv", html_path=tmp_path / "survey3.html", **{**kw, "seed": 2})
+    other = compute.build_kit(
+        dataclasses.replace(spec, seed=2), key_path=tmp_path / "key3.csv", html_path=tmp_path / "survey3.html", **kw
+    )
     assert other["kit"].iloc[0] != kit_id.iloc[0]  # another draw is another kit
 
 

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import dataclass
 
 import h5py
 import numpy as np
@@ -31,6 +32,22 @@ from cameval.store import Expect
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class DeletionJob:
+    """What :func:`deletion_rows` measures: the first ``n_images`` rows of the evaluation split ``split``;
+    deletion and insertion curves ``step`` pixels a step (None: the image's width); ROAD at
+    ``percentages`` with imputation ``noise``; pixel maps reduced to one channel by ``reduce``
+    (:func:`cameval.metrics.reduce_channels`); ``seed`` draws the random maps and ROAD's noise."""
+
+    split: str
+    n_images: int
+    step: int | None = None
+    percentages: tuple = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+    noise: float = 0.01
+    reduce: str = "abs_max"
+    seed: int = 0
+
+
 def deletion_rows(
     weights: str,
     images: str,
@@ -39,19 +56,14 @@ def deletion_rows(
     specs: dict[str, dict],
     out_rows: str | os.PathLike,
     out_curves: str | os.PathLike,
+    job: DeletionJob,
     *,
-    split: str,
-    n_images: int,
-    step: int | None = None,
-    percentages=(10, 20, 30, 40, 50, 60, 70, 80, 90),
-    noise: float = 0.01,
-    reduce: str = "abs_max",
-    seed: int = 0,
     device: str = "cpu",
 ) -> pd.DataFrame:
-    """Deletion / insertion AUC and ROAD for the first ``n_images`` of ``split``, every set of
-    ``shards`` (``{set: paths}``; ``specs``: what made its shards, as they record it), Guided Grad-CAM where
+    """Deletion / insertion AUC and ROAD for the first images of ``job``, every set of ``shards``
+    (``{set: paths}``; ``specs``: what made its shards, as they record it), Guided Grad-CAM where
     Grad-CAM and Guided Backprop are both given, and the seeded random map (module docstring)."""
+    split, n_images, step, percentages, seed = job.split, job.n_images, job.step, job.percentages, job.seed
     t0 = time.perf_counter()
     found = first_maps(shards, n_images, {s: Expect(weights, specs[s], manifest) for s in shards})
     model, rows = batches.load(weights, manifest, split, 0, n_images, device=device)
@@ -71,7 +83,7 @@ def deletion_rows(
     labels = torch.as_tensor(rows["label"].to_numpy(copy=True), dtype=torch.long, device=device)
     methods = {s: specs[s]["method"] for s in shards}
     raw = with_guided_gradcam({s: torch.as_tensor(m) for s, m in found["maps"].items()}, methods)
-    maps = {c: input_maps(m, size, reduce) for c, m in raw.items()}
+    maps = {c: input_maps(m, size, job.reduce) for c, m in raw.items()}
     maps[RANDOM] = random_maps(index, size, seed)
     column_methods = {**methods, GUIDED_GRADCAM: GUIDED_GRADCAM, RANDOM: RANDOM}
     out, curves = [], {}
@@ -91,7 +103,7 @@ def deletion_rows(
                     std,
                     percentages=tuple(percentages),
                     order=order,
-                    noise=noise,
+                    noise=job.noise,
                     seed=seed,
                 )
             )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -52,33 +53,42 @@ def background_rows(manifest: str, n: int, seed: int = 0) -> np.ndarray:
     return train[np.random.default_rng([seed, 7]).permutation(len(train))[: min(n, len(train))]]
 
 
-def class_maps(
-    weights: str,
-    images: str,
-    manifest: str,
-    out: str | os.PathLike,
-    *,
-    split: str,
-    n_images,
-    methods=tuple(METHODS),
-    background: int = 100,
-    ig_steps: int = 50,
-    shap_explainer: str = "auto",
-    shap_samples: int = 200,
-    layer: str | None = None,
-    seed: int = 0,
-    batch_size: int = 16,
-    device: str = "cpu",
-    params: dict | None = None,
-) -> None:
-    """Every class's map by each method for the first ``n_images`` of ``split``; see the module docstring.
+@dataclass(frozen=True)
+class ClassMapsJob:
+    """What :func:`class_maps` computes: the first ``n_images`` rows of the evaluation split ``split``,
+    every class's map by each of ``methods`` (the built-in :data:`~.table.METHODS`, a library's or your
+    own, ``module:name``, with its keyword arguments in ``params[method]``). Grad-CAM and CAM-type
+    methods at ``layer`` (None: the model's default); Integrated Gradients with ``ig_steps``; SHAP with
+    ``background`` training images (drawn by ``seed``), ``shap_samples`` samples and ``shap_explainer``
+    (``auto``: Deep where it is additive, else Gradient); ``batch_size`` images at a time."""
 
-    ``params``: ``{method: keyword arguments}`` for library and own methods."""
-    unknown = [m for m in methods if m not in METHODS and not is_external(m)]
-    if unknown:
-        raise ValueError(f"methods: {unknown} not among {list(METHODS)}, a library's or your own (module:name)")
+    split: str
+    n_images: int
+    methods: tuple[str, ...] = tuple(METHODS)
+    params: dict | None = None
+    layer: str | None = None
+    background: int = 100
+    ig_steps: int = 50
+    shap_explainer: str = "auto"
+    shap_samples: int = 200
+    seed: int = 0
+    batch_size: int = 16
+
+    def __post_init__(self):
+        unknown = [m for m in self.methods if m not in METHODS and not is_external(m)]
+        if unknown:
+            raise ValueError(f"methods: {unknown} not among {list(METHODS)}, a library's or your own (module:name)")
+
+
+def class_maps(
+    weights: str, images: str, manifest: str, out: str | os.PathLike, job: ClassMapsJob, *, device: str = "cpu"
+) -> None:
+    """Every class's map by each method of ``job`` for its first images; see the module docstring."""
+    split, n_images, methods, params, seed = job.split, job.n_images, job.methods, job.params, job.seed
+    ig_steps, background, shap_samples = job.ig_steps, job.background, job.shap_samples
+    shap_explainer = job.shap_explainer  # "auto" becomes the explainer that works, probed below
     model, rows = batches.load(weights, manifest, split, 0, int(n_images), device=device)
-    layer = layer or default_layer(model)
+    layer = job.layer or default_layer(model)
     with ImageSet(images) as imgs:
         first = imgs.tensor(rows["index"].to_numpy()[:1]).to(device)
         bg = imgs.tensor(background_rows(manifest, background, seed)).to(device) if "shap" in methods else None
@@ -121,7 +131,7 @@ def class_maps(
         return found
 
     got = batches.run(
-        model, images, rows, step, batch_size=batch_size, device=device, desc=f"class maps, all {k} classes"
+        model, images, rows, step, batch_size=job.batch_size, device=device, desc=f"class maps, all {k} classes"
     )
     clean = got.pop("images")
     maps = {method: got[f"maps/{method}"] for method in methods}

@@ -4,6 +4,8 @@ and how far the map moved. The only module of the package that imports torch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import torch
@@ -14,30 +16,34 @@ from cameval.explain import default_layer, explain, logits_of
 from cameval.store import provenance, write_cache
 
 
-def fgsm_rows(
-    weights: str,
-    images: str,
-    manifest: str,
-    out_h5: str,
-    *,
-    split: str,
-    n_images: int,
-    eps: float,
-    layer: str | None = None,
-    threshold: float = 0.15,
-    size: int = 14,
-    batch_size: int = 32,
-) -> pd.DataFrame:
-    """Appendix C, measured: FGSM on the first ``n_images`` of ``split``, Grad-CAM of the true class
-    before and after, and how far the map moved.
+@dataclass(frozen=True)
+class FgsmJob:
+    """What :func:`fgsm_rows` measures: FGSM with ``eps`` (a fraction of the [0, 1] pixel range) on the
+    first ``n_images`` rows of the evaluation split ``split``; Grad-CAM at ``layer`` (None: the model's
+    default); the maps compared by Spearman at ``size``×``size`` and by the IoU of their boxes at
+    ``threshold`` of the max; ``batch_size`` images at a time."""
+
+    split: str
+    n_images: int
+    eps: float
+    layer: str | None = None
+    threshold: float = 0.15
+    size: int = 14
+    batch_size: int = 32
+
+
+def fgsm_rows(weights: str, images: str, manifest: str, out_h5: str, job: FgsmJob) -> pd.DataFrame:
+    """Appendix C, measured: FGSM on the first images of ``job``, Grad-CAM of the true class before and
+    after, and how far the map moved.
 
     Per image: prediction before/after, ``rank_corr`` (Spearman of the two maps at
-    ``size``×``size``) and ``box_iou`` (IoU of their ``threshold`` boxes, bilinear upsampling to
-    the input). The attacked images and both maps are written to ``out_h5`` (atomically) for the
-    figure.
+    ``job.size``×``job.size``) and ``box_iou`` (IoU of their ``job.threshold`` boxes, bilinear
+    upsampling to the input). The attacked images and both maps are written to ``out_h5`` (atomically)
+    for the figure.
     """
+    split, n_images, eps, threshold, size = job.split, job.n_images, job.eps, job.threshold, job.size
     model, rows = batches.load(weights, manifest, split, 0, n_images)
-    layer = layer or default_layer(model)
+    layer = job.layer or default_layer(model)
 
     def step(model, batch: batches.Batch) -> dict:
         labels = torch.as_tensor(batch.rows["label"].to_numpy(copy=True), dtype=torch.long)
@@ -67,7 +73,7 @@ def fgsm_rows(
             "cam_adv": cam_adv,
         }
 
-    got = batches.run(model, images, rows, step, batch_size=batch_size, desc="fgsm")
+    got = batches.run(model, images, rows, step, batch_size=job.batch_size, desc="fgsm")
     columns = ("label", "pred_clean", "pred_adv", "correct_clean", "correct_adv", "rank_corr", "box_iou")
     df = pd.DataFrame({"id": rows["id"].to_numpy(), **{k: got[k] for k in columns}})
     cached = {k: got[k] for k in ("clean", "adv", "cam_clean", "cam_adv")}
