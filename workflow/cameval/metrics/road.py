@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from cameval.errors import ConfigError
+from cameval.pixels import normalize
 
 ORDERS = ("morf", "lerf")
 #: (row offset, column offset, weight) of the 8 neighbours (ROAD's ``neighbors_weights``)
@@ -38,6 +39,9 @@ NEIGHBOURS = tuple(
     (dy, dx, 1 / 6 if dy == 0 or dx == 0 else 1 / 12) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)
 )
 DEFAULT_PERCENTAGES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+#: images per forward pass in :func:`road` (the outputs do not depend on it; lower it where a model's
+#: batch of this many images does not fit the device's memory)
+BATCH_SIZE = 256
 
 
 def check_percentages(percentages, where: str = "percentages") -> tuple[float, ...]:
@@ -180,15 +184,15 @@ def road(
     order: str = "morf",
     noise: float = 0.01,
     seed: int = 0,
-    batch_size: int = 256,
 ) -> np.ndarray:
     """ROAD accuracy: ``[len(percentages), N]`` of 0/1, whether the model classifies image ``n``
     as ``labels[n]`` after the ``⌊p/100·H·W⌋`` most (``morf``) or least (``lerf``) relevant pixels
     of ``maps`` ``[N, H, W]`` were filled by :func:`noisy_linear_impute` in pixel space
-    (``pixels`` ``[N, C, H, W]`` in [0, 1]), then normalized ``(x − mean) / std`` per channel.
+    (``pixels`` ``[N, C, H, W]`` in [0, 1]), then normalized ``(x − mean) / std`` per channel
+    (:func:`cameval.pixels.normalize`).
     The noise of (percentage ``i``, image ``n``) comes from ``numpy.random.default_rng([seed, i, n])``
     (``n`` counts within this call: give each call over a part of a data set its own ``seed``).
-    The model is called as it is (eval mode is the caller's), ``batch_size`` images at a time,
+    The model is called as it is (eval mode is the caller's), :data:`BATCH_SIZE` images at a time,
     on the device of ``pixels``. See the module's notes for the differences from the ROAD
     repository's parameterization."""
     import torch  # noqa: PLC0415
@@ -219,10 +223,10 @@ def road(
     with torch.no_grad():
         for i, p in enumerate(ps):
             removed = _removed(ranks, int(np.floor(p * h * w / 100)), order).reshape(n, h, w)
-            for lo in range(0, n, batch_size):
-                idx = range(lo, min(lo + batch_size, n))
+            for lo in range(0, n, BATCH_SIZE):
+                idx = range(lo, min(lo + BATCH_SIZE, n))
                 filled = np.stack([noisy_linear_impute(img[j], removed[j], noise, [seed, i, j]) for j in idx])
-                batch = ((torch.as_tensor(filled, dtype=x.dtype, device=x.device) - mu) / sd).contiguous(
+                batch = normalize(torch.as_tensor(filled, dtype=x.dtype, device=x.device), mu, sd).contiguous(
                     memory_format=torch.channels_last  # as in deletion_curves: faster convolutions
                 )
                 pred = logits_of(model(batch)).argmax(1).cpu()
