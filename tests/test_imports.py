@@ -353,8 +353,12 @@ def test_no_library_function_takes_more_than_ten_parameters():
 
 
 def test_the_parameter_count_sees_every_kind_of_parameter():
-    source = (
-        "def f(a, /, b, c=1, *args, d, e=2, **kw):\n    def inner(x, y): ...\n"
-        "class K:\n    def m(self, a, *, b): ...\n"
+    source = "\n".join(
+        [
+            "def f(a, /, b, c=1, *args, d, e=2, **kw):",
+            "    def inner(x, y): ...",
+            "class K:",
+            "    def m(self, a, *, b): ...",
+        ]
     )
     assert parameter_counts(source) == {"f (line 1)": 5, "inner (line 2)": 2, "m (line 4)": 3}

@@ -141,3 +141,13 @@ def test_incremental_scoring_gives_the_attack_of_full_forward_passes_on_a_small_
     for key in ("success", "pixel", "colour", "generations", "pred_after", "evaluations"):
         np.testing.assert_array_equal(getattr(fast, key), getattr(full, key), err_msg=key)
     np.testing.assert_allclose(fast.p_after, full.p_after, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [({"population": 3}, "at least 4 candidates"), ({"generations": -1}, "generations"), ({"f": 0.0}, "f > 0")],
+)
+def test_an_attack_that_cannot_run_is_refused_when_it_is_made(kw, match):
+    with pytest.raises(ValueError, match=match):
+        OnePixelAttack(**kw)
+    assert OnePixelAttack() == OnePixelAttack(population=400, generations=100, f=0.5, seed=0)  # the study's

@@ -286,6 +286,11 @@ def test_kit_samples_only_images_both_models_get_right_and_shows_each_agents_own
     assert other["kit"].iloc[0] != kit_id.iloc[0]  # another draw is another kit
 
 
+def test_a_kit_of_a_method_it_cannot_show_is_refused_when_it_is_specified():
+    with pytest.raises(DataError, match=r"table4.methods: 'gradcam' \(expected guided_backprop or guided_gradcam\)"):
+        compute.KitSpec(better="vgg", n_images=1, pool=2, methods=["guided_backprop", "gradcam"], seed=0, question="?")
+
+
 # --- strict reading (a wrong table must never come out of a malformed file) -----------------------
 
 OK = "Both agents seem equally reasonable"
