@@ -75,7 +75,8 @@ class Objective:
     correct: Callable[[torch.Tensor, torch.Tensor], int] | None = None
 
 
-#: the keys of a model's ``train`` config entry that are the training job's, not the run's
+#: the keys of a model's ``train`` config entry: the job's (its threads, set before the run), the
+#: loop's (:class:`FitOptions`) and the run's own (:class:`TrainRun`)
 _JOB_KEYS = ("threads",)
 _FIT_KEYS = ("epochs", "lr", "batch_size", "weight_decay", "seed")
 _RUN_KEYS = ("subset", "shuffle_labels")
