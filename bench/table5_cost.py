@@ -30,7 +30,7 @@ from cameval.experiments.xray.figure import appendix_e, table5_figure  # noqa: E
 from cameval.experiments.xray.rows import xray_rows  # noqa: E402
 from cameval.experiments.xray.table import table5, write_table5  # noqa: E402
 from cameval.heatmaps import ShardJob, compute_shard  # noqa: E402
-from cameval.models.train import train_on_dataset  # noqa: E402
+from cameval.models.train import TrainRun, train  # noqa: E402
 
 
 def main() -> None:
@@ -62,21 +62,18 @@ def main() -> None:
     auroc = {}
     for m in t5["models"]:
         spec = cfg["models"][m]
-        train = dict(lr=0.003, batch_size=64, weight_decay=1e-4) | dict(spec["train"])
-        seed = train.pop("seed", cfg["seed"])
-        res = step(
-            f"train {m}",
-            train_on_dataset,
-            spec["arch"],
-            spec["num_classes"],
-            str(images),
-            str(manifest),
-            str(out / f"{m}.safetensors"),
-            str(out / f"{m}.json"),
-            str(out / f"{m}.csv"),
-            seed=seed,
-            **train,
+        spec = {**spec, "train": dict(lr=0.003, batch_size=64, weight_decay=1e-4) | dict(spec["train"])}
+        run = TrainRun.from_config(
+            spec,
+            images=str(images),
+            manifest=str(manifest),
+            weights=str(out / f"{m}.safetensors"),
+            metrics=str(out / f"{m}.json"),
+            curve=str(out / f"{m}.csv"),
+            seed=cfg["seed"],
+            name=m,
         )
+        res = step(f"train {m}", train, run)
         auroc[m] = res["test_auroc"]
     n = digits_multi_eval_rows(ds["counts"]["test"], ds["max_digits"])
     sets = t5["cams"] + t5["pixels"]

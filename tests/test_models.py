@@ -187,6 +187,43 @@ def test_training_keeps_the_best_validation_epoch():
     assert evaluate(model, x, y)["acc"] == pytest.approx(max(r["val_acc"] for r in curve))
 
 
+def test_a_train_run_is_built_from_a_models_config_entry_and_names_what_is_wrong():
+    from cameval.models.train import FitOptions, TrainRun
+
+    files = dict(images="i.h5", manifest="m.csv", weights="w.safetensors", metrics="w.json", curve="w.csv")
+    spec = {"arch": "small_vgg", "num_classes": 10, "dataset": "d", "layer": None, "build": {"width": 8}}
+    spec["train"] = {"epochs": 2, "lr": 0.01, "batch_size": 8, "threads": 3, "subset": 32}
+    run = TrainRun.from_config(spec, **files, seed=7, name="twin")
+    assert run.fit == FitOptions(epochs=2, lr=0.01, batch_size=8, weight_decay=1e-4, seed=7)  # the config's seed
+    assert (run.subset, run.shuffle_labels, run.build, run.weights) == (32, False, {"width": 8}, "w.safetensors")
+    spec["train"]["seed"] = 3
+    assert TrainRun.from_config(spec, **files, seed=7).fit.seed == 3  # the model's own seed first
+    with pytest.raises(ConfigError, match=r"models\.twin: train keys \['momentum'\] unknown, keys \['lr'\] missing"):
+        TrainRun.from_config({**spec, "train": {"epochs": 1, "batch_size": 8, "momentum": 0.9}}, **files, name="twin")
+
+
+def test_train_dispatches_on_the_manifest_multi_label_sets_on_bce_and_auroc(tmp_path):
+    """One entry point: a manifest with a ``labels`` column trains sigmoid outputs on binary
+    cross-entropy and reports the test mean AUROC; a shuffled-label twin of such a set is refused."""
+    import json
+
+    from cameval.data.digits_multi import make_digits_multi
+    from cameval.models.train import TrainRun, train
+
+    torch.set_num_threads(1)
+    make_digits_multi(tmp_path / "i.h5", tmp_path / "m.csv", size=32, counts={"train": 12, "val": 6, "test": 6})
+    names = {"images": "i.h5", "manifest": "m.csv", "weights": "w.safetensors", "metrics": "w.json", "curve": "w.csv"}
+    files = {k: str(tmp_path / n) for k, n in names.items()}
+    spec = {"arch": "small_densenet", "num_classes": 10, "train": {"epochs": 1, "lr": 0.003, "batch_size": 8}}
+    result = train(TrainRun.from_config(spec, **files))
+    assert result["loss"] == "bce" and 0 <= result["test_auroc"] <= 1 and "test_acc" not in result
+    assert json.loads((tmp_path / "w.json").read_text()) == result
+    assert load_model(files["weights"])(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
+    spec["train"]["shuffle_labels"] = True
+    with pytest.raises(DataError, match=r"m\.csv: shuffle_labels on a multi-label set"):
+        train(TrainRun.from_config(spec, **files))
+
+
 def test_small_googlenet_blocks_compute_torchvisions_inception():
     """The inception block and its functional-ReLU conv are written here (torchvision's import costs
     every job ~3 s); on torchvision's parameters they give torchvision's outputs."""

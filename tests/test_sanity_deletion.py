@@ -302,20 +302,32 @@ def test_deletion_rows_are_the_librarys_curves_of_the_shards_maps(source, tmp_pa
     assert set(df["set"]) == {"gradcam", "random"} and len(df) == 2 * N
 
 
+def twin_run(folder, out: dict, **train):
+    """The run of a ``small_vgg`` of 10 classes on the set ``folder/i.h5`` + ``m.csv``, as a model's config
+    entry with ``train`` gives it (:meth:`cameval.models.train.TrainRun.from_config`)."""
+    from cameval.models.train import TrainRun
+
+    return TrainRun.from_config(
+        {"arch": "small_vgg", "num_classes": 10, "train": train},
+        images=str(folder / "i.h5"),
+        manifest=str(folder / "m.csv"),
+        weights=out["safetensors"],
+        metrics=out["json"],
+        curve=out["csv"],
+    )
+
+
 def test_a_shuffled_label_twin_reports_its_accuracy_on_the_labels_it_was_trained_on(tmp_path):
     from cameval.data.digits import make_digits_loc
     from cameval.models import load_model
-    from cameval.models.train import split_tensors, train_on_dataset
+    from cameval.models.train import split_tensors, train
 
     torch.set_num_threads(1)
     make_digits_loc(
         tmp_path / "i.h5", tmp_path / "m.csv", size=32, counts={"train": 40, "val": 8, "test": 8}, clutter=1, seed=0
     )
     out = {k: str(tmp_path / f"twin.{k}") for k in ("safetensors", "json", "csv")}
-    result = train_on_dataset(
-        "small_vgg", 10, str(tmp_path / "i.h5"), str(tmp_path / "m.csv"), out["safetensors"], out["json"], out["csv"],
-        epochs=2, lr=0.01, batch_size=8, seed=5, shuffle_labels=True,
-    )  # fmt: skip
+    result = train(twin_run(tmp_path, out, epochs=2, lr=0.01, batch_size=8, seed=5, shuffle_labels=True))
     x, y = split_tensors(str(tmp_path / "i.h5"), str(tmp_path / "m.csv"), "train")
     shuffled = shuffled_labels(y, 5)
     with torch.no_grad():
@@ -352,17 +364,14 @@ def test_a_twin_on_a_subset_memorizes_its_shuffled_labels(tmp_path):
     seeded draw, and its accuracy is the saved model's on exactly those images and labels."""
     from cameval.data.digits import make_digits_loc
     from cameval.models import load_model
-    from cameval.models.train import split_tensors, train_on_dataset
+    from cameval.models.train import split_tensors, train
 
     torch.set_num_threads(1)
     make_digits_loc(
         tmp_path / "i.h5", tmp_path / "m.csv", size=32, counts={"train": 60, "val": 8, "test": 8}, clutter=1, seed=0
     )
     out = {k: str(tmp_path / f"twin.{k}") for k in ("safetensors", "json", "csv")}
-    result = train_on_dataset(
-        "small_vgg", 10, str(tmp_path / "i.h5"), str(tmp_path / "m.csv"), out["safetensors"], out["json"], out["csv"],
-        epochs=20, lr=0.005, batch_size=8, seed=5, shuffle_labels=True, subset=32,
-    )  # fmt: skip
+    result = train(twin_run(tmp_path, out, epochs=20, lr=0.005, batch_size=8, seed=5, shuffle_labels=True, subset=32))
     x, y = split_tensors(str(tmp_path / "i.h5"), str(tmp_path / "m.csv"), "train")
     idx = torch.randperm(60, generator=torch.Generator().manual_seed(5))[:32].sort().values
     x, shuffled = x[idx], shuffled_labels(y[idx], 5)  # permuted among the subset's images only
@@ -374,10 +383,7 @@ def test_a_twin_on_a_subset_memorizes_its_shuffled_labels(tmp_path):
     assert result["chance"] == pytest.approx(torch.bincount(shuffled).max().item() / 32)
     for bad in (0, 61):
         with pytest.raises(ConfigError, match=f"subset: {bad} images of a train split of 60"):
-            train_on_dataset(
-                "small_vgg", 10, str(tmp_path / "i.h5"), str(tmp_path / "m.csv"), *out.values(),
-                epochs=1, lr=0.01, batch_size=8, subset=bad,
-            )  # fmt: skip
+            train(twin_run(tmp_path, out, epochs=1, lr=0.01, batch_size=8, subset=bad))
 
 
 def test_a_subset_above_the_train_split_stops_the_parse_naming_the_key():

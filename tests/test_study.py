@@ -13,7 +13,9 @@ import yaml
 from scipy.stats import wilcoxon
 
 from cameval.errors import DataError
-from cameval.experiments import study, userstudy
+from cameval.experiments import userstudy
+from cameval.experiments.study import table as study
+from cameval.experiments.study.figure import study_figure
 
 ROOT = Path(__file__).resolve().parents[1] / "resources" / "study"
 EXPORT = ROOT / "user_study" / "Truthfulness of Visualization.xlsx"
@@ -179,6 +181,6 @@ def test_figure_is_written(tables, tmp_path):
     from PIL import Image
 
     out = tmp_path / "study.png"
-    study.figure(tables, out)
+    study_figure(tables, out)
     im = np.asarray(Image.open(out).convert("L"), dtype=float)
     assert im.shape[0] > 500 and im.std() > 10  # a drawn figure, not a blank page

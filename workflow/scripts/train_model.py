@@ -1,23 +1,18 @@
-"""Train one of the embedded default's models on its dataset."""
+"""Train one model of the config on its dataset (single- or multi-label: its manifest says which)."""
 
 from cameval.logs import set_threads, setup_logging
-from cameval.models.train import train_on_dataset
+from cameval.models.train import TrainRun, train
 
 setup_logging(snakemake.log[0])
-set_threads(snakemake.threads)
-spec = snakemake.params.spec
-train = dict(spec["train"])
-seed = train.pop("seed", snakemake.params.seed)  # a model's own seed, else the config's
-train.pop("threads")  # the job's threads, already applied by set_threads
-train_on_dataset(
-    spec["arch"],
-    spec["num_classes"],
-    snakemake.input.images,
-    snakemake.input.manifest,
-    snakemake.output.weights,
-    snakemake.output.metrics,
-    snakemake.output.curve,
-    seed=seed,
-    build=spec.get("build"),
-    **train,
+set_threads(snakemake.threads)  # the job's threads (train.threads): TrainRun ignores them
+run = TrainRun.from_config(
+    snakemake.params.spec,
+    images=snakemake.input.images,
+    manifest=snakemake.input.manifest,
+    weights=snakemake.output.weights,
+    metrics=snakemake.output.metrics,
+    curve=snakemake.output.curve,
+    seed=snakemake.params.seed,  # the config's seed, where the model's train.seed is not given
+    name=snakemake.wildcards.model,
 )
+train(run)

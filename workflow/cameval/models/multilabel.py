@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
@@ -18,10 +17,9 @@ from cameval.data.images import ImageSet, read_manifest
 from cameval.data.multilabel import multi_hot
 from cameval.errors import DataError
 from cameval.explain import logits_of
-from cameval.io import write_csv, write_json
 from cameval.metrics.classification import mean_auroc
-from cameval.models.loop import fit, train_subset
-from cameval.models.registry import build_model, save_model
+from cameval.models.loop import Objective, TrainRun, fit, save_run, train_subset
+from cameval.models.registry import build_model
 
 log = logging.getLogger(__name__)
 
@@ -47,62 +45,37 @@ def multilabel_tensors(images: str, manifest, split: str, n_classes: int) -> tup
     return x, torch.from_numpy(multi_hot(rows, n_classes))
 
 
-def train_multilabel_on_dataset(
-    arch: str,
-    num_classes: int,
-    images: str,
-    manifest: str,
-    weights_out: str,
-    metrics_out: str,
-    curve_out: str,
-    *,
-    epochs: int,
-    lr: float,
-    batch_size: int,
-    weight_decay: float = 1e-4,
-    seed: int = 0,
-    build: dict | None = None,
-    subset: int | None = None,
-) -> dict:
-    """Train ``arch`` on a multi-label set's train split (``subset``: on that many of its images only,
-    :func:`cameval.models.loop.train_subset`), keep the best val epoch, report the test mean AUROC
-    (and per class), save weights, metrics JSON and the curve."""
+#: sigmoid outputs on binary cross-entropy, the epoch of the best validation mean AUROC kept
+BCE = Objective(loss=nn.functional.binary_cross_entropy_with_logits, evaluate=evaluate_multilabel, score="auroc")
 
+
+def train_multilabel(run: TrainRun) -> dict:
+    """Train ``run.arch`` on a multi-label set's train split (``run.subset``: on that many of its images
+    only, :func:`cameval.models.loop.train_subset`), keep the best val epoch, report the test mean AUROC
+    (and per class), save weights, metrics JSON and the curve (:func:`cameval.models.loop.save_run`)."""
+
+    seed = run.fit.seed
     torch.manual_seed(seed)
-    man = read_manifest(manifest)
-    model = build_model(arch, num_classes=num_classes, **(build or {}))
-    train, val, test = (multilabel_tensors(images, man, s, num_classes) for s in ("train", "val", "test"))
-    train = train_subset(*train, subset, seed)
-    model, curve = fit(
-        model,
-        train,
-        val,
-        loss=nn.functional.binary_cross_entropy_with_logits,
-        evaluate=evaluate_multilabel,
-        score="auroc",
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        weight_decay=weight_decay,
-        seed=seed,
-    )
+    man = read_manifest(run.manifest)
+    model = build_model(run.arch, num_classes=run.num_classes, **run.build)
+    train, val, test = (multilabel_tensors(run.images, man, s, run.num_classes) for s in ("train", "val", "test"))
+    train = train_subset(*train, run.subset, seed)
+    model, curve = fit(model, train, val, BCE, run.fit)
     t = evaluate_multilabel(model, *test)
     result = {
-        "arch": arch,
+        "arch": run.arch,
         "loss": "bce",
         "test_auroc": t["auroc"],
         "test_auroc_per_class": [None if np.isnan(a) else a for a in t["auroc_per_class"]],
         "val_auroc": max(r["val_auroc"] for r in curve),
         "best_epoch": max(curve, key=lambda r: r["val_auroc"])["epoch"],
-        "epochs": epochs,
+        "epochs": run.fit.epochs,
         "seed": seed,
         "seconds": sum(r["seconds"] for r in curve),
         "n_train": len(train[0]),
         "n_val": len(val[0]),
         "n_test": len(test[0]),
     }
-    log.info("%s: test mean AUROC %.4f (best epoch %d)", arch, result["test_auroc"], result["best_epoch"])
-    write_csv(pd.DataFrame(curve), curve_out)
-    write_json(result, metrics_out)
-    save_model(model, weights_out, arch, build={**(build or {}), "num_classes": num_classes}, info=result)
+    log.info("%s: test mean AUROC %.4f (best epoch %d)", run.arch, result["test_auroc"], result["best_epoch"])
+    save_run(run, model, curve, result)
     return result

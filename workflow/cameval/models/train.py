@@ -1,22 +1,30 @@
-"""Seeded CPU training of the networks trained here (one loop, :func:`fit`); the best validation epoch is kept."""
+"""Seeded CPU training of the networks trained here: the one entry point :func:`train` runs a
+:class:`TrainRun` (single-label here, multi-label in :mod:`cameval.models.multilabel`, as its manifest
+says) with the one loop (:func:`cameval.models.loop.fit`); the best validation epoch is kept."""
 
 from __future__ import annotations
 
 import logging
 
-import pandas as pd
 import torch
 from torch import nn
 
 from cameval.data.images import ImageSet, check_manifest, read_manifest
 from cameval.data.multilabel import is_multilabel
 from cameval.errors import ConfigError, DataError
-from cameval.io import write_csv, write_json
-from cameval.models.loop import evaluate, fit, train_subset
-from cameval.models.multilabel import train_multilabel_on_dataset
-from cameval.models.registry import build_model, load_model, model_digest, save_model
+from cameval.models.loop import FitOptions, Objective, TrainRun, evaluate, fit, save_run, train_subset
+from cameval.models.multilabel import train_multilabel
+from cameval.models.registry import build_model, load_model, model_digest
 
 log = logging.getLogger(__name__)
+
+#: softmax outputs on cross-entropy, the epoch of the best validation accuracy kept
+CROSS_ENTROPY = Objective(
+    loss=nn.functional.cross_entropy,
+    evaluate=evaluate,
+    score="acc",
+    correct=lambda out, y: (out.argmax(1) == y).sum().item(),
+)
 
 
 def train_classifier(
@@ -32,21 +40,10 @@ def train_classifier(
 ) -> tuple[nn.Module, list[dict]]:
     """Train on cross-entropy (:func:`fit`); return the best-validation-accuracy model and the curve
     (``epoch, train_loss, train_acc, val_loss, val_acc, seconds``)."""
-    return fit(
-        model,
-        train,
-        val,
-        loss=nn.functional.cross_entropy,
-        evaluate=evaluate,
-        score="acc",
-        correct=lambda out, y: (out.argmax(1) == y).sum().item(),
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        weight_decay=weight_decay,
-        seed=seed,
-        progress=progress,
+    options = FitOptions(
+        epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, seed=seed, progress=progress
     )
+    return fit(model, train, val, CROSS_ENTROPY, options)
 
 
 def split_tensors(
@@ -109,98 +106,75 @@ def check_accuracy(result: dict, model: str, floor: float, dataset: str = "its d
     )
 
 
-def train_on_dataset(
-    arch: str,
-    num_classes: int,
-    images: str,
-    manifest: str,
-    weights_out: str,
-    metrics_out: str,
-    curve_out: str,
-    *,
-    epochs: int,
-    lr: float,
-    batch_size: int,
-    weight_decay: float = 1e-4,
-    seed: int = 0,
-    build: dict | None = None,
-    shuffle_labels: bool = False,
-    subset: int | None = None,
-) -> dict:
-    """Train ``arch`` on the train split, keep the best val epoch, report test accuracy, save.
+def train(run: TrainRun) -> dict:
+    """Train, evaluate and save one :class:`TrainRun`; its manifest decides how. Returns the metrics
+    written to ``run.metrics``.
 
-    A multi-label dataset (a manifest with a ``labels`` column) is trained with sigmoid outputs
-    and binary cross-entropy instead, reporting mean AUROC
-    (:func:`cameval.models.multilabel.train_multilabel_on_dataset`).
+    A single-label set: softmax outputs on cross-entropy, the best validation accuracy's epoch kept,
+    the test accuracy reported (:func:`train_single_label`). A multi-label set (a manifest with a
+    ``labels`` column): sigmoid outputs on binary cross-entropy, the best validation mean AUROC's
+    epoch kept, the test mean AUROC reported (:func:`cameval.models.multilabel.train_multilabel`).
+    """
 
-    ``shuffle_labels``: the data randomization test's twin (Adebayo et al., NeurIPS 2018, sec. 4):
-    the train split's labels permuted among its images (:func:`shuffled_labels`, seeded by
-    ``seed``), the epoch that fits them best kept (the validation labels say nothing about such a
+    if is_multilabel(read_manifest(run.manifest)):
+        if run.shuffle_labels:
+            raise DataError(
+                f"{run.manifest}: shuffle_labels on a multi-label set (expected a single-label set: the data "
+                "randomization test permutes one label per image)"
+            )
+        return train_multilabel(run)
+    return train_single_label(run)
+
+
+def train_single_label(run: TrainRun) -> dict:
+    """Train ``run.arch`` on a single-label set's train split, keep the best val epoch, report test
+    accuracy, save (:func:`cameval.models.loop.save_run`).
+
+    ``run.shuffle_labels``: the data randomization test's twin (Adebayo et al., NeurIPS 2018, sec. 4):
+    the train split's labels permuted among its images (:func:`shuffled_labels`, seeded by the run's
+    seed), the epoch that fits them best kept (the validation labels say nothing about such a
     network), and its accuracy on those shuffled training labels reported as ``train_acc`` — a
     network that did not fit them is no test. Such a twin is at chance on test data by design: its
     check is ``train_acc``, never its ``test_acc``.
 
-    ``subset``: train on ``subset`` images of the train split only (:func:`cameval.models.loop.train_subset`,
-    seeded by ``seed``; None: all of them) — with ``shuffle_labels``, the labels are permuted among
+    ``run.subset``: train on that many images of the train split only (:func:`cameval.models.loop.train_subset`,
+    seeded by the run's seed; None: all of them) — with ``shuffle_labels``, the labels are permuted among
     those images, so that a small network can memorize them in a few seconds. ``n_train`` reports it.
     """
 
-    if shuffle_labels and is_multilabel(read_manifest(manifest)):
-        raise DataError(
-            f"{manifest}: shuffle_labels on a multi-label set (expected a single-label set: the data "
-            "randomization test permutes one label per image)"
-        )
-    if is_multilabel(read_manifest(manifest)):
-        return train_multilabel_on_dataset(
-            arch,
-            num_classes,
-            images,
-            manifest,
-            weights_out,
-            metrics_out,
-            curve_out,
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            weight_decay=weight_decay,
-            seed=seed,
-            build=build,
-            subset=subset,
-        )
-
+    seed, classes = run.fit.seed, run.num_classes
     torch.manual_seed(seed)
-    model = build_model(arch, num_classes=num_classes, **(build or {}))
-    train, val, test = (split_tensors(images, manifest, s, num_classes) for s in ("train", "val", "test"))
-    train = train_subset(*train, subset, seed)
-    if shuffle_labels:
+    model = build_model(run.arch, num_classes=classes, **run.build)
+    train, val, test = (split_tensors(run.images, run.manifest, s, classes) for s in ("train", "val", "test"))
+    train = train_subset(*train, run.subset, seed)
+    if run.shuffle_labels:
         train = (train[0], shuffled_labels(train[1], seed))
         val = train  # the epoch that fits the shuffled labels best
-    model, curve = train_classifier(
-        model, train, val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, seed=seed
-    )
+    model, curve = fit(model, train, val, CROSS_ENTROPY, run.fit)
     result = {
-        "arch": arch,
+        "arch": run.arch,
         "test_acc": evaluate(model, *test)["acc"],
         "val_acc": max(r["val_acc"] for r in curve),
         "best_epoch": max(curve, key=lambda r: r["val_acc"])["epoch"],
-        "epochs": epochs,
+        "epochs": run.fit.epochs,
         "seconds": sum(r["seconds"] for r in curve),
         "n_train": len(train[0]),
         "n_val": len(val[0]),
         "n_test": len(test[0]),
     }
-    if shuffle_labels:
-        counts = torch.bincount(train[1], minlength=num_classes)
+    if run.shuffle_labels:
+        counts = torch.bincount(train[1], minlength=classes)
         result.update(
             shuffle_labels=True,
             train_acc=evaluate(model, *train)["acc"],
             chance=float(counts.max()) / len(train[1]),
         )
         log.info(
-            "%s on shuffled labels: training accuracy %.4f (chance %.4f)", arch, result["train_acc"], result["chance"]
+            "%s on shuffled labels: training accuracy %.4f (chance %.4f)",
+            run.arch,
+            result["train_acc"],
+            result["chance"],
         )
-    log.info("%s: test accuracy %.4f (best epoch %d)", arch, result["test_acc"], result["best_epoch"])
-    write_csv(pd.DataFrame(curve), curve_out)
-    write_json(result, metrics_out)
-    save_model(model, weights_out, arch, build={**(build or {}), "num_classes": num_classes}, info=result)
+    log.info("%s: test accuracy %.4f (best epoch %d)", run.arch, result["test_acc"], result["best_epoch"])
+    save_run(run, model, curve, result)
     return result

@@ -1,10 +1,6 @@
-"""The study's own results, reanalysed (``results/tables/study/``): Tables 3, 4 and 5 recomputed
-from the per-unit values the study published, with the intervals and paired tests it lacked.
-
-One experiment, one module: its rows (:func:`table3_values`, :func:`table4_scores`,
-:func:`table5_values`), its tables (:func:`reanalysis`), its figure (:func:`figure`) and the
-notes that say what was computed. The claims read these tables for their verdict *on the
-study's own results* (:mod:`cameval.claims`).
+"""The study's Tables 3, 4 and 5 from its raw results: the rows (:func:`table3_values`,
+:func:`table4_scores`, :func:`table5_values`), the tables (:func:`reanalysis`), their Markdown form
+and the notes that say what was computed (:func:`write`).
 
 Every table is long-form, one row per method and one per comparison:
 
@@ -35,15 +31,11 @@ import os
 import numpy as np
 import pandas as pd
 
-from cameval.data.study import TABLE3_FILES, TABLE5_METHODS, TABLE5_MODELS, read_table3, read_table5, table5_file
-from cameval.errors import ConfigError
+from cameval.data.study import read_table3, read_table5
 from cameval.experiments.occlusion.table import TABLE3_PAIRS
-from cameval.experiments.record import Experiment
 from cameval.experiments.userstudy.answers import score_survey_export
 from cameval.experiments.userstudy.table import clustered_bootstrap_ci
-from cameval.figures import pyplot
 from cameval.formatting import fmt
-from cameval.io import atomic_path
 from cameval.methods import labels
 from cameval.metrics.stats import mean_ci, paired_compare
 from cameval.tables import write_table
@@ -315,108 +307,3 @@ def reanalysis(
         m = df[df["kind"] == "method"]
         log.info("%s: %d of %d printed values reproduced", name, int((m["matches_study"] == True).sum()), len(m))  # noqa: E712
     return tables
-
-
-# --- figure ----------------------------------------------------------------------------------------
-
-
-def figure(tables: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
-    """One panel per table: each method's mean with its 95 % interval, the study's printed value
-    as a cross; and the paired differences with theirs, 0 marked."""
-    fig, axes = pyplot().subplots(2, 3, figsize=(15, 7.5))
-    ylabels = {
-        "table3": "Spearman ρ with occlusion",
-        "table4": "score (+: VGG-16 judged better)",
-        "table5": "in-box share (> 0.85)",
-    }
-    for col, (name, df) in enumerate(tables.items()):
-        for row, kinds in enumerate((("method",), ("paired", "against 0"))):
-            ax = axes[row, col]
-            d = df[df["kind"].isin(kinds)].reset_index(drop=True)
-            labels = [
-                (f"{r['model']}: " if name == "table5" else "")
-                + (
-                    LABELS.get(r["a"], r["a"])
-                    if r["kind"] == "method"
-                    else f"{LABELS.get(r['a'], r['a'])} − {LABELS.get(r['b'], r['b'])}"
-                    if r["kind"] == "paired"
-                    else f"{LABELS.get(r['a'], r['a'])} vs 0"
-                )
-                for _, r in d.iterrows()
-            ]
-            y = np.arange(len(d))
-            ax.errorbar(
-                d["mean"],
-                y,
-                xerr=[d["mean"] - d["ci_low"], d["ci_high"] - d["mean"]],
-                fmt="o",
-                color="tab:blue",
-                capsize=3,
-                label="ours, 95 % CI",
-            )
-            if row == 0:
-                ax.scatter(
-                    d["study_mean"].astype(float), y, marker="x", color="tab:red", zorder=3, label="study (printed)"
-                )
-            else:
-                ax.axvline(0, color="0.5", lw=0.8)
-            ax.set_yticks(y, labels, fontsize=8)
-            ax.invert_yaxis()
-            ax.set_xlabel(("mean " + ylabels[name]) if row == 0 else "paired difference (units as above)")
-            ax.set_title(
-                f"{name.replace('table', 'Table ')}: " + ("methods" if row == 0 else "paired comparisons"), fontsize=10
-            )
-            ax.grid(axis="x", alpha=0.3)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", fontsize=9)
-    fig.suptitle("The study's own raw results, reanalysed")
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    pyplot().close(fig)
-
-
-# --- the stage: its inputs, targets and checks -----------------------------------------------------
-
-#: the study's tables reanalysed (``results/tables/study/{table}.csv``), read by the claims
-STUDY_TABLES = ("table3", "table4", "table5")
-
-
-def study_files(root: str) -> dict:
-    """The raw files of the study's results the reanalysis reads (config ``study.root``, resolved)."""
-    return {
-        "values": f"{root}/values.yaml",
-        "export": f"{root}/user_study/Truthfulness of Visualization.xlsx",
-        "key": f"{root}/user_study/key.csv",
-        "table3": [f"{root}/occlusion_45x45/{f}" for f in TABLE3_FILES.values()],
-        "table5": [
-            str(table5_file(f"{root}/chest_xray", model, method))
-            for model in TABLE5_MODELS
-            for method in TABLE5_METHODS
-        ],
-    }
-
-
-def check(config: dict, shipped) -> None:
-    for files in study_files(shipped(config["study"]["root"])).values():
-        for path in [files] if isinstance(files, str) else files:
-            if not os.path.isfile(path):
-                raise ConfigError(
-                    f"study.root: no file {path} (expected the study's published results as shipped "
-                    "in resources/study/, see its README)"
-                )
-
-
-def targets(config: dict) -> list[str]:
-    files = [f"results/tables/study/{t}.{ext}" for t in STUDY_TABLES for ext in ("csv", "md")]
-    return files + ["results/figures/study.png"] + [f"results/report/study/{t}.html" for t in STUDY_TABLES]
-
-
-EXPERIMENT = Experiment(
-    name="study",
-    order=8,
-    title="The study's own results — Tables 3–5 recomputed from its raw data",
-    section="study",
-    targets=targets,
-    check=check,
-)
