@@ -73,6 +73,19 @@ def long_runs(request, tmp_path_factory):
         torch.set_num_threads(threads)
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one thread for a module of small tensors (``pytest.mark.usefixtures("one_thread")``):
+    as fast as two on a free machine, and no OpenMP oversubscription (5x slower) when other jobs
+    share the cores."""
+    import torch  # noqa: PLC0415  (only the modules that ask for it import torch)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # The study's five answers (App. D) and the score each means for agent A, written out by hand once for
 # the user-study tests (tests/test_userstudy.py) and the browser test (tests/test_survey_browser.py).
 HAND_PREFERENCE_A = {
