@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -71,6 +72,19 @@ def long_runs(request, tmp_path_factory):
         import torch  # noqa: PLC0415
 
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one thread for a module of small tensors (``pytest.mark.usefixtures("one_thread")``):
+    as fast as two on a free machine, and no OpenMP oversubscription (5x slower) when other jobs
+    share the cores."""
+    import torch  # noqa: PLC0415  (only the modules that ask for it import torch)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 # The study's five answers (App. D) and the score each means for agent A, written out by hand once for
@@ -337,15 +351,31 @@ def edited_tiny_dry_runs(folder: Path, edits: dict[str, Callable[[dict], object]
     """For each ``name: edit``, the tiny config edited in place by ``edit(cfg)`` and written to
     ``folder/name/bad.yaml``, and ``snakemake -n --cores 2 all --configfile`` it run from the
     repository root as a user runs it, one after the other: ``{name: (CompletedProcess, folder/name)}``.
-    The body of a long run: the bad-config tests' dry-runs, seconds each, run beside the other tests."""
-    out = {}
+    The body of a long run: the bad-config tests' dry-runs, seconds each, run beside the other tests.
+    Each run is a fork of one process that imported Snakemake once (tests/forked_snakemake.py): the
+    import is most of a run that stops at parse time."""
+    runs = {}
     for name, edit in edits.items():
         cfg = yaml.safe_load((ROOT / TINY_CONFIG).read_text())
         edit(cfg)
         (folder / name).mkdir()
         path = folder / name / "bad.yaml"
         path.write_text(yaml.safe_dump(cfg))
-        out[name] = (snakemake_at(ROOT, "-n", "--cores", "2", "all", "--configfile", str(path)), folder / name)
+        runs[name] = {
+            "args": ["-n", "--cores", "2", "all", "--configfile", str(path)],
+            "out": str(folder / name / "stdout"),
+            "err": str(folder / name / "stderr"),
+        }
+    (folder / "runs.json").write_text(json.dumps(list(runs.values())))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow")}
+    cmd = [sys.executable, str(ROOT / "tests/forked_snakemake.py"), str(folder / "runs.json")]
+    proc = background.run(cmd, 300 + 60 * len(runs), cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = {}
+    for (name, run), code in zip(runs.items(), json.loads(proc.stdout), strict=True):
+        text = {k: Path(run[k]).read_text() for k in ("out", "err")}
+        done = subprocess.CompletedProcess([sys.executable, "-m", "snakemake", *run["args"]], code, *text.values())
+        out[name] = (done, folder / name)
     return out
 
 

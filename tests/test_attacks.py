@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from cameval.attacks import fgsm
+from helpers import tiny_classifier
 
 
 def test_fgsm_by_hand_on_a_linear_model():
@@ -23,10 +24,7 @@ def test_fgsm_by_hand_on_a_linear_model():
 def test_fgsm_equals_captum_in_pixel_space_through_the_normalization():
     from captum.robust import FGSM
 
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 5)
-    ).eval()
+    model = tiny_classifier(seed=0)
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
     m, s = torch.tensor(mean).reshape(1, 3, 1, 1), torch.tensor(std).reshape(1, 3, 1, 1)
     pixels, labels = torch.rand(6, 3, 8, 8), torch.tensor([0, 1, 2, 3, 4, 0])

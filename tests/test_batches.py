@@ -7,23 +7,13 @@ import torch
 from cameval import batches
 from cameval.data.images import ImageSet
 from cameval.errors import ConfigError, DataError
+from helpers import digits_with_small_vgg
 
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
     """A tiny digits image set (32 px; 4/2/7 images) and a random 10-class small_vgg."""
-    from cameval.data.digits import make_digits_loc
-    from cameval.models import build_model
-    from cameval.models.registry import save_model
-
-    root = tmp_path_factory.mktemp("digits")
-    make_digits_loc(
-        root / "images.h5", root / "manifest.csv", size=32, counts={"train": 4, "val": 2, "test": 7}, clutter=1, seed=0
-    )
-    torch.manual_seed(0)
-    save_model(
-        build_model("small_vgg", num_classes=10), root / "model.safetensors", "small_vgg", build={"num_classes": 10}
-    )
+    root = digits_with_small_vgg(tmp_path_factory.mktemp("digits"), train=4, val=2, test=7)
     return {k: str(root / f) for k, f in [("images", "images.h5"), ("manifest", "manifest.csv")]} | {
         "weights": str(root / "model.safetensors")
     }

@@ -33,17 +33,10 @@ from torchvision.models.googlenet import BasicConv2d
 from cameval.errors import ConfigError
 from cameval.explain import METHODS, default_layer, explain, get_layer, guided_relus
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # captum: "Setting backward hooks on ReLU ..."
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The tensors here are small: one thread is as fast as two on a free machine and avoids
-    OpenMP oversubscription (5x slower) when other jobs share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::UserWarning"),  # captum: "Setting backward hooks on ReLU ..."
+    pytest.mark.usefixtures("one_thread"),  # tests/conftest.py: small tensors
+]
 
 
 # ----------------------------------------------------------------------------------------------

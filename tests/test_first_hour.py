@@ -30,6 +30,7 @@ from cameval.config import (
     shipped_from,
 )
 from cameval.errors import ConfigError
+from helpers import job_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -262,12 +263,6 @@ def test_python_m_cameval_check_lists_the_problems_and_exits_1(tmp_path):
         "imagenet, digits-multi, chestxray)",
         "  - seed: -1 is less than the minimum of 0",
     ]
-
-
-def job_counts(dry_run: str) -> dict[str, int]:
-    """``{rule: jobs}`` of a dry-run's job stats."""
-    block = dry_run.split("Job stats:", 1)[1].split("total", 1)[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M)}
 
 
 @pytest.mark.workflow

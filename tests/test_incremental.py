@@ -17,13 +17,7 @@ from cameval.explain import explain
 from cameval.inference import IncrementalRunner, patch_tiles, pixel_logits, plan_of
 from cameval.models.small import SmallAlexNet, SmallGoogLeNet, SmallVGG
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: small tensors
 
 
 def seeded(build, seed: int) -> nn.Module:

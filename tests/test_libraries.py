@@ -25,7 +25,10 @@ from cameval.errors import ConfigError
 from cameval.explain import check_params, explain, explain_targets, get_layer
 from cameval.explain.libraries import captum_methods, pytorch_grad_cam_methods
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # captum: "Input Tensor 0 did not already require ..."
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::UserWarning"),  # captum: "Input Tensor 0 did not already require ..."
+    pytest.mark.usefixtures("one_thread"),  # tests/conftest.py: small tensors
+]
 
 CAMS = ["ScoreCAM", "LayerCAM", "XGradCAM", "HiResCAM", "EigenCAM"]
 PIXELS = ["Saliency", "DeepLift"]
@@ -34,14 +37,6 @@ SCORE_CAM_LAYER = {"vgg16": "features.8", "resnet18": "layer2"}
 #: the layers' grids on 64 x 64 inputs
 GRID = {("vgg16", "features.29"): (4, 4), ("vgg16", "features.8"): (32, 32), ("resnet18", "layer4"): (2, 2)}
 GRID[("resnet18", "layer2")] = (8, 8)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from cameval.attacks import OnePixelAttack, one_pixel, population_logits
+from helpers import tiny_classifier
 
 H = W = 8
 WEAK = (5, 2)  # (row, col)
@@ -110,10 +111,7 @@ def test_same_seed_same_result_and_shards_agree_with_one_call():
 
 
 def test_population_logits_equals_a_loop_of_single_forward_passes():
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 5)
-    ).eval()
+    model = tiny_classifier(seed=0)
     x = torch.randn(3, H, W)
     rows, cols = torch.tensor([0, 7, 3, 3, 5]), torch.tensor([0, 7, 1, 1, 6])
     values = torch.randn(5, 3)

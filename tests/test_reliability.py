@@ -32,6 +32,7 @@ import background
 from background import long_run
 from cameval.errors import ConfigError, DataError, WriteError
 from conftest import TINY, TINY_CONFIG, clone, edited_tiny_dry_runs, outputs, snakemake_at
+from helpers import digits_with_small_vgg
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
@@ -253,28 +254,8 @@ N_TEST = 8
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     """A tiny digits image set (32 px; 12/6/8 images) and a random 10-class small_vgg."""
-    from cameval.data.digits import make_digits_loc
-    from cameval.models import build_model
-    from cameval.models.registry import save_model
-
-    root = tmp_path_factory.mktemp("source")
-    make_digits_loc(
-        root / "images.h5",
-        root / "manifest.csv",
-        size=32,
-        counts={"train": 12, "val": 6, "test": N_TEST},
-        clutter=1,
-        seed=0,
-    )
-    for seed, name in ((0, "model"), (1, "other")):  # `other`: another model's weights, the same architecture
-        torch.manual_seed(seed)
-        save_model(
-            build_model("small_vgg", num_classes=10),
-            root / f"{name}.safetensors",
-            "small_vgg",
-            build={"num_classes": 10},
-        )
-    return root
+    # `other`: another model's weights, the same architecture
+    return digits_with_small_vgg(tmp_path_factory.mktemp("source"), test=N_TEST, models={"model": 0, "other": 1})
 
 
 @pytest.fixture

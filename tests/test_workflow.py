@@ -13,6 +13,7 @@ import yaml
 import background
 from background import long_run
 from conftest import TINY, TINY_CONFIG, edited_tiny_dry_runs, merge_config, snakemake_at
+from helpers import job_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
@@ -35,12 +36,6 @@ def snakemake(*args, workdir, check=True):
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry-run as {rule: count}."""
-    block = output.split("Job stats:")[1].split("\n\n")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M) if m[1] != "total"}
 
 
 @pytest.fixture
