@@ -18,7 +18,8 @@ from cameval.data.chestxray import (
     read_bbox_list,
     resize_box,
 )
-from cameval.data.images import ImageSet, read_manifest
+from cameval.data.images import ImageSet
+from cameval.data.manifest import read_manifest
 from cameval.data.multilabel import digits_multi_eval_rows, explode_findings, multi_hot
 from cameval.errors import ConfigError, DataError
 from cameval.explain import explain
@@ -361,7 +362,7 @@ def test_multilabel_rows_and_targets_by_hand():
 
 
 def test_xray_rows_score_boxes_and_inbox_by_hand(tmp_path):
-    from cameval.data.images import write_manifest
+    from cameval.data.manifest import write_manifest
     from cameval.experiments.xray.rows import xray_rows
     from cameval.experiments.xray.table import table5
     from cameval.store import write_shard

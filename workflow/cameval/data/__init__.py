@@ -1,7 +1,7 @@
 """Datasets → ``images.h5`` (uint8 images, normalization attributes) and ``manifest.csv`` (boxes).
 
 Box convention everywhere: ``(x0, y0, x1, y1)`` inclusive pixels of the stored image; images and
-maps are indexed ``[y, x]``. See :mod:`cameval.data.images`.
+maps are indexed ``[y, x]``. See :mod:`cameval.data.images` and :mod:`cameval.data.manifest`.
 """
 
 from cameval.data.digits import make_digits_loc
@@ -14,7 +14,8 @@ from cameval.data.imagenet import (
     read_voc_xml,
     transform_box,
 )
-from cameval.data.images import ImageSet, ImageSetWriter, read_manifest, write_manifest
+from cameval.data.images import ImageSet, ImageSetWriter
+from cameval.data.manifest import read_manifest, write_manifest
 
 __all__ = [
     "IMAGENET_MEAN",

@@ -34,7 +34,8 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
-from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
+from cameval.data.images import ImageSetWriter
+from cameval.data.manifest import MANIFEST_COLUMNS, write_manifest
 from cameval.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from cameval.data.digits import DEFAULT_COUNTS, SPLITS, ink_box, split_sources, upscale_digits
-from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
+from cameval.data.images import ImageSetWriter
+from cameval.data.manifest import MANIFEST_COLUMNS, write_manifest
 from cameval.errors import ConfigError
 
 log = logging.getLogger(__name__)

