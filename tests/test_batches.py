@@ -12,13 +12,15 @@ from cameval.errors import ConfigError, DataError
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
     """A tiny digits image set (32 px; 4/2/7 images) and a random 10-class small_vgg."""
-    from cameval.data.digits import make_digits_loc
+    from cameval.data.digits import DigitsLocSpec, make_digits_loc
     from cameval.models import build_model
     from cameval.models.registry import save_model
 
     root = tmp_path_factory.mktemp("digits")
     make_digits_loc(
-        root / "images.h5", root / "manifest.csv", size=32, counts={"train": 4, "val": 2, "test": 7}, clutter=1, seed=0
+        root / "images.h5",
+        root / "manifest.csv",
+        DigitsLocSpec(size=32, counts={"train": 4, "val": 2, "test": 7}, clutter=1, seed=0),
     )
     torch.manual_seed(0)
     save_model(

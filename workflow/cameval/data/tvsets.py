@@ -57,6 +57,23 @@ def load_torchvision_split(name: str, root: str, train: bool, download: bool):
     return data.astype(np.uint8), labels
 
 
+def build_from_entry(entry: dict, path_h5, path_manifest, *, seed: int, name: str) -> dict:
+    """The ``torchvision`` kind's builder (:mod:`cameval.data.kinds`): the set of config entry ``entry``
+    (its ``name`` is torchvision's set, ``mnist`` or ``cifar10``; the dataset's key ``name`` is not used)."""
+    return build_torchvision(
+        path_h5,
+        path_manifest,
+        name=entry["name"],
+        root=entry["root"],
+        download=entry["download"],
+        limit=entry["limit"],
+        val=entry["val"],
+        seed=seed,
+        mean=entry.get("mean"),
+        std=entry.get("std"),
+    )
+
+
 def build_torchvision(
     path_h5,
     path_manifest,
