@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cameval.data.digits import make_digits_loc
+from cameval.data.digits import DigitsLocSpec, make_digits_loc
 from cameval.heatmaps import ShardJob, compute_shard
 from cameval.models import build_model, save_model
 from cameval.store import Shard
@@ -35,7 +35,7 @@ def main() -> None:
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        make_digits_loc(d / "images.h5", d / "manifest.csv", counts={"train": 50, "val": 20, "test": 40})
+        make_digits_loc(d / "images.h5", d / "manifest.csv", DigitsLocSpec(counts={"train": 50, "val": 20, "test": 40}))
         torch.manual_seed(0)
         save_model(build_model("small_vgg", num_classes=10), d / "vgg.safetensors", "small_vgg", {"num_classes": 10})
         worst = 0.0

@@ -31,12 +31,12 @@ def digits_with_small_vgg(root: Path, test: int, train: int = 12, val: int = 6, 
     saved as ``name.safetensors``: the inputs of a heatmap, metric or batch job. Returns ``root``."""
     import torch  # noqa: PLC0415
 
-    from cameval.data.digits import make_digits_loc  # noqa: PLC0415
+    from cameval.data.digits import DigitsLocSpec, make_digits_loc  # noqa: PLC0415
     from cameval.models import build_model  # noqa: PLC0415
     from cameval.models.registry import save_model  # noqa: PLC0415
 
     counts = {"train": train, "val": val, "test": test}
-    make_digits_loc(root / "images.h5", root / "manifest.csv", size=32, counts=counts, clutter=1, seed=0)
+    make_digits_loc(root / "images.h5", root / "manifest.csv", DigitsLocSpec(size=32, counts=counts, clutter=1, seed=0))
     for name, seed in (models or {"model": 0}).items():
         torch.manual_seed(seed)
         model = build_model("small_vgg", num_classes=10)

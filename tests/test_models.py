@@ -207,11 +207,13 @@ def test_train_dispatches_on_the_manifest_multi_label_sets_on_bce_and_auroc(tmp_
     cross-entropy and reports the test mean AUROC; a shuffled-label twin of such a set is refused."""
     import json
 
-    from cameval.data.digits_multi import make_digits_multi
+    from cameval.data.digits_multi import DigitsMultiSpec, make_digits_multi
     from cameval.models.train import TrainRun, train
 
     torch.set_num_threads(1)
-    make_digits_multi(tmp_path / "i.h5", tmp_path / "m.csv", size=32, counts={"train": 12, "val": 6, "test": 6})
+    make_digits_multi(
+        tmp_path / "i.h5", tmp_path / "m.csv", DigitsMultiSpec(size=32, counts={"train": 12, "val": 6, "test": 6})
+    )
     names = {"images": "i.h5", "manifest": "m.csv", "weights": "w.safetensors", "metrics": "w.json", "curve": "w.csv"}
     files = {k: str(tmp_path / n) for k, n in names.items()}
     spec = {"arch": "small_densenet", "num_classes": 10, "train": {"epochs": 1, "lr": 0.003, "batch_size": 8}}

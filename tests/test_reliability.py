@@ -233,7 +233,7 @@ def write_table(seen: dict[str, tuple[str, str]]) -> bool:
         "",
         "Conventions behind these rows (see `docs/architecture.md`): the config and every method's",
         "parameters are checked when the workflow is parsed; every reader checks what it reads",
-        "(`cameval.data.images.read_manifest` / `check_manifest`, `ImageSet`, `cameval.store.Shard`,",
+        "(`cameval.data.manifest.read_manifest` / `check_manifest`, `ImageSet`, `cameval.store.Shard`,",
         "`cameval.models.read_state_dict` / `load_model`); every cached file records the digests of its",
         "model file, manifest rows and spec, each dataset with a checksum, and its readers compare them with",
         "what they combine it with (`cameval.store.Expect`); every output is written to a temporary beside",
@@ -740,7 +740,7 @@ def test_boxes_outside_the_image_or_reversed_are_refused(data, case, box, match)
 
 
 def test_duplicate_ids_and_unknown_splits_are_refused(data):
-    from cameval.data.images import read_manifest
+    from cameval.data.manifest import read_manifest
 
     original = data["manifest"].read_text()
 
@@ -784,7 +784,7 @@ def junk_chunk(path: Path, dataset: str, coord: tuple) -> None:
 
 
 def test_a_damaged_chunk_of_images_names_the_file(data):
-    from cameval.data.images import read_manifest
+    from cameval.data.manifest import read_manifest
 
     row = int(read_manifest(data["manifest"]).query("split == 'test'")["index"].iloc[0])
     junk_chunk(data["images"], "images", (row, 0, 0, 0))
@@ -799,7 +799,7 @@ def test_a_truncated_image_set_names_the_file(data):
 
 
 def test_a_reversed_box_in_an_ilsvrc_xml_stops_the_build_naming_the_xml(tiny_imagenet, tmp_path):
-    from cameval.data.imagenet import build_imagenet
+    from cameval.data.imagenet import ImagenetSpec, build_imagenet
 
     xml = tmp_path / "bbox_val"
     shutil.copytree(tiny_imagenet["xml"], xml)
@@ -814,9 +814,7 @@ def test_a_reversed_box_in_an_ilsvrc_xml_stops_the_build_naming_the_xml(tiny_ima
         build_imagenet(
             tmp_path / "out/images.h5",
             tmp_path / "out/manifest.csv",
-            tiny_imagenet["images"],
-            xml,
-            tiny_imagenet["synsets"],
+            ImagenetSpec(tiny_imagenet["images"], xml, tiny_imagenet["synsets"]),
             progress=False,
         )
     record("xml_box_reversed", err.value, describe_left(tmp_path, before), tmp_path)
@@ -993,7 +991,7 @@ def test_a_flipped_bit_in_a_shards_labels_names_the_shard(data):
 
 
 def test_a_label_other_than_the_manifests_is_refused_naming_row_and_both_labels(data):
-    from cameval.data.images import read_manifest
+    from cameval.data.manifest import read_manifest
     from cameval.store import Expect, Shard
 
     path = shard_of(data)
@@ -1416,7 +1414,7 @@ def test_an_exception_in_a_script_is_logged_with_its_traceback(tmp_path):
     script.write_text(
         textwrap.dedent("""
         import sys
-        from cameval.data.images import read_manifest
+        from cameval.data.manifest import read_manifest
         from cameval.logs import setup_logging
         setup_logging(sys.argv[1])
         read_manifest(sys.argv[2])

@@ -318,13 +318,15 @@ def twin_run(folder, out: dict, **train):
 
 
 def test_a_shuffled_label_twin_reports_its_accuracy_on_the_labels_it_was_trained_on(tmp_path):
-    from cameval.data.digits import make_digits_loc
+    from cameval.data.digits import DigitsLocSpec, make_digits_loc
     from cameval.models import load_model
     from cameval.models.train import split_tensors, train
 
     torch.set_num_threads(1)
     make_digits_loc(
-        tmp_path / "i.h5", tmp_path / "m.csv", size=32, counts={"train": 40, "val": 8, "test": 8}, clutter=1, seed=0
+        tmp_path / "i.h5",
+        tmp_path / "m.csv",
+        DigitsLocSpec(size=32, counts={"train": 40, "val": 8, "test": 8}, clutter=1, seed=0),
     )
     out = {k: str(tmp_path / f"twin.{k}") for k in ("safetensors", "json", "csv")}
     result = train(twin_run(tmp_path, out, epochs=2, lr=0.01, batch_size=8, seed=5, shuffle_labels=True))
@@ -362,13 +364,15 @@ def test_a_twin_on_a_subset_memorizes_its_shuffled_labels(tmp_path):
     """train.subset: the twin of the data randomization test fits the labels shuffled among a seeded
     subset of the train split (Adebayo et al. train it until it does); the subset is the contract's
     seeded draw, and its accuracy is the saved model's on exactly those images and labels."""
-    from cameval.data.digits import make_digits_loc
+    from cameval.data.digits import DigitsLocSpec, make_digits_loc
     from cameval.models import load_model
     from cameval.models.train import split_tensors, train
 
     torch.set_num_threads(1)
     make_digits_loc(
-        tmp_path / "i.h5", tmp_path / "m.csv", size=32, counts={"train": 60, "val": 8, "test": 8}, clutter=1, seed=0
+        tmp_path / "i.h5",
+        tmp_path / "m.csv",
+        DigitsLocSpec(size=32, counts={"train": 60, "val": 8, "test": 8}, clutter=1, seed=0),
     )
     out = {k: str(tmp_path / f"twin.{k}") for k in ("safetensors", "json", "csv")}
     result = train(twin_run(tmp_path, out, epochs=20, lr=0.005, batch_size=8, seed=5, shuffle_labels=True, subset=32))

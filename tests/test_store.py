@@ -124,7 +124,7 @@ def _manifest(path, rows):
     """A manifest written by cameval's writer: ``rows`` of ``(id, label, boxes, labels or None)``."""
     import pandas as pd
 
-    from cameval.data.images import write_manifest
+    from cameval.data.manifest import write_manifest
 
     df = pd.DataFrame(
         [

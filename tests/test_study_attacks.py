@@ -12,7 +12,7 @@ import torchvision
 from pytorch_grad_cam import GradCAM
 from scipy import stats
 
-from cameval.data.imagenet import build_imagenet
+from cameval.data.imagenet import ImagenetSpec, build_imagenet
 from cameval.data.study import read_one_pixel_attacks
 from cameval.errors import DataError
 from cameval.experiments.sensitivity.compute import study_attack_rows
@@ -82,11 +82,7 @@ def replay(tiny_imagenet, tmp_path_factory):
     build_imagenet(
         root / "images.h5",
         root / "manifest.csv",
-        tiny_imagenet["images"],
-        tiny_imagenet["xml"],
-        tiny_imagenet["synsets"],
-        resize=73,
-        crop=SIDE,
+        ImagenetSpec(tiny_imagenet["images"], tiny_imagenet["xml"], tiny_imagenet["synsets"], resize=73, crop=SIDE),
         progress=False,
     )
     torch.manual_seed(0)

@@ -175,7 +175,8 @@ def test_sample_is_seeded_and_never_larger_than_the_pool():
 @pytest.fixture
 def kit_inputs(tmp_path):
     """10 images of 16x16; labels i % 3; vgg wrong on images 1 and 4, alexnet wrong on image 2."""
-    from cameval.data.images import ImageSetWriter, write_manifest
+    from cameval.data.images import ImageSetWriter
+    from cameval.data.manifest import write_manifest
     from cameval.store import write_shard
 
     rng = np.random.default_rng(0)

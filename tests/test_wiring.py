@@ -16,7 +16,8 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from scipy import stats
 
 from cameval import metrics
-from cameval.data.images import ImageSet, gt_boxes_of, read_manifest
+from cameval.data.images import ImageSet
+from cameval.data.manifest import gt_boxes_of, read_manifest
 from helpers import digits_with_small_vgg
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # captum: "Input Tensor 0 did not already require ..."

@@ -12,13 +12,15 @@ from cameval import metrics
 from cameval.batches import eval_rows
 from cameval.data.chestxray import (
     CHEXNET_CLASSES,
+    ChestXraySpec,
     build_chestxray,
     count_eval_rows,
     load_xray,
     read_bbox_list,
     resize_box,
 )
-from cameval.data.images import ImageSet, read_manifest
+from cameval.data.images import ImageSet
+from cameval.data.manifest import read_manifest
 from cameval.data.multilabel import digits_multi_eval_rows, explode_findings, multi_hot
 from cameval.errors import ConfigError, DataError
 from cameval.explain import explain
@@ -155,10 +157,7 @@ def chest_set(tmp_path_factory, tiny_chestxray):
     summary = build_chestxray(
         out / "images.h5",
         out / "manifest.csv",
-        tiny_chestxray["images"],
-        tiny_chestxray["data_entry"],
-        tiny_chestxray["bbox_list"],
-        size=56,
+        ChestXraySpec(tiny_chestxray["images"], tiny_chestxray["data_entry"], tiny_chestxray["bbox_list"], size=56),
         progress=False,
     )
     return out, summary
@@ -287,16 +286,20 @@ def test_unknown_finding_and_missing_png_stop_the_build_naming_the_file(tmp_path
         build_chestxray(
             tmp_path / "i.h5",
             tmp_path / "m.csv",
-            tiny_chestxray["images"],
-            tiny_chestxray["data_entry"],
-            tiny_chestxray["bbox_list"],
-            classes=[c for c in CHEXNET_CLASSES if c != "Cardiomegaly"],
+            ChestXraySpec(
+                tiny_chestxray["images"],
+                tiny_chestxray["data_entry"],
+                tiny_chestxray["bbox_list"],
+                classes=[c for c in CHEXNET_CLASSES if c != "Cardiomegaly"],
+            ),
         )
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataError, match=r"no PNG for \['00000001_000.png'"):
         build_chestxray(
-            tmp_path / "i.h5", tmp_path / "m.csv", empty, tiny_chestxray["data_entry"], tiny_chestxray["bbox_list"]
+            tmp_path / "i.h5",
+            tmp_path / "m.csv",
+            ChestXraySpec(empty, tiny_chestxray["data_entry"], tiny_chestxray["bbox_list"]),
         )
     assert not (tmp_path / "i.h5").exists()
 
@@ -352,7 +355,7 @@ def test_multilabel_rows_and_targets_by_hand():
 
 
 def test_xray_rows_score_boxes_and_inbox_by_hand(tmp_path):
-    from cameval.data.images import write_manifest
+    from cameval.data.manifest import write_manifest
     from cameval.experiments.xray.rows import xray_rows
     from cameval.experiments.xray.table import table5
     from cameval.store import write_shard
@@ -412,9 +415,11 @@ def test_xray_rows_score_boxes_and_inbox_by_hand(tmp_path):
 
 
 def test_digits_multi_canvases_hold_distinct_boxed_digits(tmp_path):
-    from cameval.data.digits_multi import make_digits_multi
+    from cameval.data.digits_multi import DigitsMultiSpec, make_digits_multi
 
-    make_digits_multi(tmp_path / "i.h5", tmp_path / "m.csv", size=40, counts={"train": 12, "val": 6, "test": 7})
+    make_digits_multi(
+        tmp_path / "i.h5", tmp_path / "m.csv", DigitsMultiSpec(size=40, counts={"train": 12, "val": 6, "test": 7})
+    )
     man = read_manifest(tmp_path / "m.csv")
     test = man[man["split"] == "test"].reset_index(drop=True)
     for i, row in test.iterrows():

@@ -28,7 +28,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from cameval.data.images import ImageSet, check_manifest, read_manifest
+from cameval.data.images import ImageSet
+from cameval.data.manifest import check_manifest, read_manifest
 from cameval.data.multilabel import explode_findings, is_multilabel
 from cameval.errors import ConfigError, DataError
 from cameval.logs import batch_images
@@ -76,7 +77,7 @@ def eval_rows(
 
     ``expected``: the rows of ``split`` the config promises (the shard count was fixed from it at
     parse time); ``images``: the image set the manifest describes. Both are checked with
-    :func:`cameval.data.images.check_manifest`. Multi-label manifests (ChestX-ray14, digits-multi)
+    :func:`cameval.data.manifest.check_manifest`. Multi-label manifests (ChestX-ray14, digits-multi)
     give one row per (image, boxed finding), ``label`` set to the finding
     (:func:`cameval.data.multilabel.explode_findings`); ``expected`` then counts those rows.
     """

@@ -83,5 +83,5 @@ def colorbar(fig, mappable, ax, label: str, label_size: float | None = None, **k
 
 
 def class_label(names, c: int, fallback: str = "class {}") -> str:
-    """Class ``c`` by its name in ``names`` (:func:`cameval.data.classes.class_names`), else ``fallback``."""
+    """Class ``c`` by its name in ``names`` (:func:`cameval.data.kinds.class_names`), else ``fallback``."""
     return names[c] if names is not None else fallback.format(c)

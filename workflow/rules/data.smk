@@ -16,7 +16,7 @@ rule dataset:
     threads: 1
     resources:
         mem_mb=per_attempt(4000),
-        runtime=per_attempt(lambda w: 20 if config["datasets"][w.dataset]["kind"] == "digits" else 600),
+        runtime=per_attempt(build_minutes),
     params:
         spec=lambda w: config["datasets"][w.dataset],
         seed=config["seed"],

@@ -1,6 +1,6 @@
 """Appendix F: Grad-CAM before, the attacked pixel, Grad-CAM after, for successful one-pixel attacks."""
 
-from cameval.data.classes import class_names
+from cameval.data.kinds import class_names
 from cameval.experiments.sensitivity.figure import appendix_f
 from cameval.logs import setup_logging
 from cameval.store import Expect

@@ -1,6 +1,6 @@
 """Appendix G: image, SHAP, Grad-CAM and Integrated Gradients of the label."""
 
-from cameval.data.classes import class_names
+from cameval.data.kinds import class_names
 from cameval.experiments.faithfulness.figure import appendix_g
 from cameval.logs import setup_logging
 from cameval.store import Expect

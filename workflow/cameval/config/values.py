@@ -20,6 +20,7 @@ import re
 
 import yaml
 
+from cameval.data.kinds import dataset_kind
 from cameval.errors import ConfigError
 from cameval.methods import kind as method_kind
 from cameval.methods import split_name
@@ -86,9 +87,6 @@ def load_strict(path: str | os.PathLike):
 CAM_METHODS = ("gradcam", "gradcampp")
 #: pixel attribution methods of Table 5's in-box share
 PIXEL_METHODS = ("integrated_gradients", "gradient_shap")
-
-#: the splits a dataset's manifest has, for kinds whose splits do not follow from ``counts``
-_FIXED_SPLITS = {"imagenet": ("val",), "chestxray": ("test",), "torchvision": ("train", "val", "test")}
 
 #: CAM- and pixel-type methods of ours that Table 3 compares with occlusion beside its own three
 MAP_METHODS = (*CAM_METHODS, "guided_backprop", "guided_gradcam", "integrated_gradients", "gradient_shap")
@@ -182,8 +180,9 @@ def _kind_of(name: str, spec: dict) -> str | None:
 
 def eval_splits(dataset: dict) -> tuple[str, ...]:
     """The splits a dataset of the config has: its ``counts`` keys, or those its kind always has."""
-    if dataset["kind"] in _FIXED_SPLITS:
-        return _FIXED_SPLITS[dataset["kind"]]
+    fixed = dataset_kind(dataset).fixed_splits
+    if fixed is not None:
+        return fixed
     return tuple(dataset.get("counts") or ("train", "val", "test"))
 
 

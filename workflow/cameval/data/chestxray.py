@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,8 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
-from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
+from cameval.data.images import ImageSetWriter
+from cameval.data.manifest import MANIFEST_COLUMNS, write_manifest
 from cameval.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -179,28 +181,65 @@ def load_xray(path: str | os.PathLike, size: int = 224) -> tuple[np.ndarray, int
     return np.repeat(small[:, :, None], 3, axis=2), width, height
 
 
+@dataclass(frozen=True)
+class ChestXraySpec:
+    """What a ChestX-ray14 set is built from and how (:func:`build_chestxray`): a ``datasets.<name>``
+    entry of kind ``chestxray``; ``size``: the side images are resized to (the entry's ``resize``);
+    ``limit``: the first boxed images by name (all when None)."""
+
+    images_dir: str | os.PathLike
+    data_entry: str | os.PathLike
+    bbox_list: str | os.PathLike
+    classes: Sequence[str] = CHEXNET_CLASSES
+    size: int = 224
+    limit: int | None = None
+    mean: Sequence[float] = (0.485, 0.456, 0.406)
+    std: Sequence[float] = (0.229, 0.224, 0.225)
+
+    @classmethod
+    def from_entry(cls, entry: dict) -> ChestXraySpec:
+        """The spec of config entry ``entry`` (schema defaults set; no ``classes``: CheXNet's)."""
+        return cls(
+            images_dir=entry["images"],
+            data_entry=entry["data_entry"],
+            bbox_list=entry["bbox_list"],
+            classes=entry.get("classes") or CHEXNET_CLASSES,
+            size=entry["resize"],
+            limit=entry.get("limit"),
+            mean=tuple(entry["mean"]),
+            std=tuple(entry["std"]),
+        )
+
+
+def build_from_entry(entry: dict, path_h5, path_manifest, *, seed: int, name: str) -> dict:
+    """The ``chestxray`` kind's builder (:mod:`cameval.data.kinds`): the set of config entry ``entry``
+    (no randomness: ``seed`` is not used; its ``dataset`` attribute says ``chestxray`` whatever ``name``)."""
+    return build_chestxray(path_h5, path_manifest, ChestXraySpec.from_entry(entry))
+
+
 def build_chestxray(
     path_h5: str | os.PathLike,
     path_manifest: str | os.PathLike,
-    images_dir: str | os.PathLike,
-    data_entry: str | os.PathLike,
-    bbox_list: str | os.PathLike,
-    classes: Sequence[str] = CHEXNET_CLASSES,
-    size: int = 224,
-    limit: int | None = None,
-    mean: Sequence[float] = (0.485, 0.456, 0.406),
-    std: Sequence[float] = (0.229, 0.224, 0.225),
+    spec: ChestXraySpec,
     *,
     progress: bool = True,
 ) -> dict:
-    """Build the ChestX-ray14 localization set (see the module docstring).
+    """Build the ChestX-ray14 localization set of ``spec`` (see the module docstring).
 
     Every boxed finding must be one of ``classes`` and every boxed image must have a row in
     ``data_entry`` and a PNG in ``images_dir``; all of that is checked before any PNG is
     decoded. Findings of the label file outside ``classes`` are left out of ``labels``.
     Returns a summary (images, boxes, evaluation rows, findings).
     """
-    classes = [str(c) for c in classes]
+    images_dir, data_entry, bbox_list, size, limit = (
+        spec.images_dir,
+        spec.data_entry,
+        spec.bbox_list,
+        spec.size,
+        spec.limit,
+    )
+    mean, std = spec.mean, spec.std
+    classes = [str(c) for c in spec.classes]
     if len(set(classes)) != len(classes):
         raise ConfigError(f"classes: repeated names in {classes}")
     index_of = {c: i for i, c in enumerate(classes)}

@@ -13,11 +13,13 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
+from cameval.data.images import ImageSetWriter
+from cameval.data.manifest import MANIFEST_COLUMNS, write_manifest
 from cameval.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -201,22 +203,51 @@ def _render(
     return np.clip(np.rint(canvas * 255), 0, 255).astype(np.uint8), boxes
 
 
+@dataclass(frozen=True)
+class DigitsLocSpec:
+    """How a digits localization set is drawn (:func:`make_digits_loc`): a ``datasets.<name>`` entry of
+    kind ``digits`` and the run's seed; the defaults are the schema's."""
+
+    size: int = 64
+    counts: Mapping[str, int] | None = None
+    scale: tuple[float, float] = (0.375, 0.875)
+    clutter: int = 4
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    seed: int = 0
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    noise: float = 0.03
+
+    @classmethod
+    def from_entry(cls, entry: dict, seed: int) -> DigitsLocSpec:
+        """The spec of config entry ``entry`` (schema defaults set), drawn with ``seed``."""
+        return cls(
+            size=entry["size"],
+            counts=entry["counts"],
+            scale=tuple(entry["scale"]),
+            clutter=entry["clutter"],
+            fractions=tuple(entry["fractions"]),
+            seed=seed,
+            mean=tuple(entry["mean"]),
+            std=tuple(entry["std"]),
+        )
+
+
+def build_from_entry(entry: dict, path_h5, path_manifest, *, seed: int, name: str) -> dict:
+    """The ``digits`` kind's builder (:mod:`cameval.data.kinds`): the set of config entry ``entry``,
+    its image ids named for the dataset's key ``name``."""
+    return make_digits_loc(path_h5, path_manifest, DigitsLocSpec.from_entry(entry, seed), name=name)
+
+
 def make_digits_loc(
     path_h5: str | os.PathLike,
     path_manifest: str | os.PathLike,
-    size: int = 64,
-    counts: Mapping[str, int] | None = None,
-    scale: tuple[float, float] = (0.375, 0.875),
-    clutter: int = 4,
-    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
-    seed: int = 0,
-    mean: tuple[float, float, float] = (0.5, 0.5, 0.5),
-    std: tuple[float, float, float] = (0.5, 0.5, 0.5),
+    spec: DigitsLocSpec | None = None,
     *,
-    noise: float = 0.03,
     name: str = "digits-loc",
 ) -> dict:
-    """Build the digits localization set: ``images.h5`` (``size``×``size``×3 uint8) and its manifest.
+    """Build the digits localization set: ``images.h5`` (``size``×``size``×3 uint8) and its manifest;
+    ``size``, ``clutter``, ``scale`` … below are the fields of ``spec`` (default: :class:`DigitsLocSpec`'s).
 
     Each canvas: a uniform dark background (each channel uniform in [0, 0.3]); ``clutter``
     fragments of *other* digits of the same split (a square crop of 25–45 % of that digit's
@@ -241,7 +272,10 @@ def make_digits_loc(
     Returns a summary: counts and source digits per split, mean box width and height, seconds.
     """
     start = time.perf_counter()
-    counts = dict(DEFAULT_COUNTS if counts is None else counts)
+    spec = spec or DigitsLocSpec()
+    size, scale, clutter, fractions, seed = spec.size, spec.scale, spec.clutter, spec.fractions, spec.seed
+    mean, std, noise = spec.mean, spec.std, spec.noise
+    counts = dict(DEFAULT_COUNTS if spec.counts is None else spec.counts)
     unknown = set(counts) - set(SPLITS)
     if unknown:
         raise ConfigError(f"counts: unknown split(s) {sorted(unknown)} (expected {list(SPLITS)})")

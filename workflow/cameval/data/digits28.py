@@ -19,12 +19,28 @@ import numpy as np
 import pandas as pd
 
 from cameval.data.digits import SPLITS, ink_box, split_sources, upscale_digits
-from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
+from cameval.data.images import ImageSetWriter
+from cameval.data.manifest import MANIFEST_COLUMNS, write_manifest
 from cameval.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 SIZE, DIGIT = 28, 20
+
+
+def build_from_entry(entry: dict, path_h5, path_manifest, *, seed: int, name: str) -> dict:
+    """The ``digits28`` kind's builder (:mod:`cameval.data.kinds`): the set of config entry ``entry``.
+    Its ``dataset`` attribute and image ids say ``digits-28`` whatever the dataset's key ``name``
+    (as the pinned outputs were built)."""
+    return make_digits_28(
+        path_h5,
+        path_manifest,
+        counts=entry["counts"],
+        fractions=tuple(entry["fractions"]),
+        seed=seed,
+        mean=entry["mean"][0],
+        std=entry["std"][0],
+    )
 
 
 def make_digits_28(

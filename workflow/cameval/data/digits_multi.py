@@ -14,12 +14,14 @@ import logging
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from cameval.data.digits import DEFAULT_COUNTS, SPLITS, ink_box, split_sources, upscale_digits
-from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
+from cameval.data.images import ImageSetWriter
+from cameval.data.manifest import MANIFEST_COLUMNS, write_manifest
 from cameval.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -37,22 +39,52 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return (rng.uniform(0.05, 0.12) + rng.uniform(0.12, 0.25) * body).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class DigitsMultiSpec:
+    """How a digits-multi set is drawn (:func:`make_digits_multi`): a ``datasets.<name>`` entry of kind
+    ``digits-multi`` and the run's seed; the defaults are the schema's, but for ``scale``."""
+
+    size: int = 64
+    counts: Mapping[str, int] | None = None
+    scale: tuple[float, float] = (0.3, 0.5)
+    max_digits: int = 3
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    seed: int = 0
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    noise: float = 0.03
+
+    @classmethod
+    def from_entry(cls, entry: dict, seed: int) -> DigitsMultiSpec:
+        """The spec of config entry ``entry`` (schema defaults set), drawn with ``seed``."""
+        return cls(
+            size=entry["size"],
+            counts=entry["counts"],
+            scale=tuple(entry["scale"]),
+            max_digits=entry["max_digits"],
+            fractions=tuple(entry["fractions"]),
+            seed=seed,
+            mean=tuple(entry["mean"]),
+            std=tuple(entry["std"]),
+        )
+
+
+def build_from_entry(entry: dict, path_h5, path_manifest, *, seed: int, name: str) -> dict:
+    """The ``digits-multi`` kind's builder (:mod:`cameval.data.kinds`): the set of config entry ``entry``.
+    Its image ids and ``dataset`` attribute say ``digits-multi`` whatever the dataset's key ``name``
+    (as the pinned outputs were built)."""
+    return make_digits_multi(path_h5, path_manifest, DigitsMultiSpec.from_entry(entry, seed))
+
+
 def make_digits_multi(
     path_h5: str | os.PathLike,
     path_manifest: str | os.PathLike,
-    size: int = 64,
-    counts: Mapping[str, int] | None = None,
-    scale: tuple[float, float] = (0.3, 0.5),
-    max_digits: int = 3,
-    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
-    seed: int = 0,
-    mean: tuple[float, float, float] = (0.5, 0.5, 0.5),
-    std: tuple[float, float, float] = (0.5, 0.5, 0.5),
+    spec: DigitsMultiSpec | None = None,
     *,
-    noise: float = 0.03,
     name: str = "digits-multi",
 ) -> dict:
-    """Build the digits-multi set: ``images.h5`` (``size``² gray as RGB, uint8) and its manifest.
+    """Build the digits-multi set: ``images.h5`` (``size``² gray as RGB, uint8) and its manifest;
+    ``size``, ``max_digits``, ``scale`` … below are the fields of ``spec`` (default: :class:`DigitsMultiSpec`'s).
 
     Canvas ``i`` of a split: :func:`_background`, then ``k = 1 + i mod max_digits`` digits of
     ``k`` different classes drawn uniformly, each upscaled bicubically to a side uniform in
@@ -67,7 +99,10 @@ def make_digits_multi(
     ``|``-joined indices of the digits in ``load_digits()``. Same arguments, same bytes.
     """
     start = time.perf_counter()
-    counts = dict(DEFAULT_COUNTS if counts is None else counts)
+    spec = spec or DigitsMultiSpec()
+    size, scale, max_digits, fractions, seed = spec.size, spec.scale, spec.max_digits, spec.fractions, spec.seed
+    mean, std, noise = spec.mean, spec.std, spec.noise
+    counts = dict(DEFAULT_COUNTS if spec.counts is None else spec.counts)
     counts = {s: int(counts.get(s, 0)) for s in SPLITS}
     size, max_digits = int(size), int(max_digits)
     lo, hi = int(round(scale[0] * size)), int(round(scale[1] * size))

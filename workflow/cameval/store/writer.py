@@ -101,7 +101,7 @@ def manifest_digest(manifest: pd.DataFrame, ids) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _manifest(path: str, size: int, mtime_ns: int) -> pd.DataFrame:
-    from cameval.data.images import read_manifest  # noqa: PLC0415  # cameval.data imports the writers' modules
+    from cameval.data.manifest import read_manifest  # noqa: PLC0415  # cameval.data imports the writers' modules
 
     return read_manifest(path)
 

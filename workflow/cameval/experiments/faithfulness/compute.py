@@ -29,7 +29,8 @@ import torch
 
 from cameval import batches, metrics
 from cameval.batches import eval_rows
-from cameval.data.images import ImageSet, read_manifest
+from cameval.data.images import ImageSet
+from cameval.data.manifest import read_manifest
 from cameval.errors import DataError
 from cameval.experiments.faithfulness.table import METHODS
 from cameval.explain import (

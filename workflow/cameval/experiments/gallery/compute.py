@@ -11,7 +11,8 @@ import os
 import numpy as np
 import torch
 
-from cameval.data.images import ImageSet, read_manifest
+from cameval.data.images import ImageSet
+from cameval.data.manifest import read_manifest
 from cameval.explain.guided import combine_guided_gradcam
 from cameval.figures import class_label, colorbar, deprocess_gradient, overlay, panel_grid, save, tidy_row
 from cameval.metrics import upsample_map

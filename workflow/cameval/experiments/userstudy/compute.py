@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cameval.data.images import ImageSet, read_manifest
+from cameval.data.images import ImageSet
+from cameval.data.manifest import read_manifest
 from cameval.errors import DataError
 from cameval.experiments.userstudy.answers import ANSWERS, KEY_COLUMNS
 from cameval.experiments.userstudy.kit import load_maps, sample_images, to_png

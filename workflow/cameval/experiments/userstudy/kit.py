@@ -10,7 +10,7 @@ import logging
 import numpy as np
 from PIL import Image
 
-from cameval.data.classes import class_names as dataset_class_names
+from cameval.data.kinds import class_names as dataset_class_names
 from cameval.errors import DataError
 from cameval.store import Expect, Shard, check_shards
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def class_names(dataset: dict, num_classes: int) -> list[str]:
-    """Names raters see: the dataset's (:func:`cameval.data.classes.class_names`), else ``digit k``."""
+    """Names raters see: the dataset's (:func:`cameval.data.kinds.class_names`), else ``digit k``."""
     return dataset_class_names(dataset) or [f"digit {k}" for k in range(num_classes)]
 
 

@@ -8,6 +8,7 @@ needs torch: every map is read from the shards.
 
 from __future__ import annotations
 
+from cameval.data.kinds import MULTILABEL_KINDS, dataset_kind
 from cameval.errors import ConfigError
 from cameval.experiments.record import Experiment, model_sets, require, table_files
 from cameval.experiments.xray.claims import CLAIMS
@@ -48,10 +49,11 @@ def table_inputs(config: dict) -> dict[str, str]:
 def check(config: dict, shipped) -> None:
     t5 = config["table5"]
     require("table5.dataset", t5["dataset"], config["datasets"])
-    if config["datasets"][t5["dataset"]]["kind"] not in ("chestxray", "digits-multi"):
+    dataset = config["datasets"][t5["dataset"]]
+    if not dataset_kind(dataset, t5["dataset"]).multilabel:
         raise ConfigError(
-            f"table5.dataset: {t5['dataset']!r} is of kind "
-            f"{config['datasets'][t5['dataset']]['kind']} (expected chestxray or digits-multi)"
+            f"table5.dataset: {t5['dataset']!r} is of kind {dataset['kind']} "
+            f"(expected a multi-label kind: {' or '.join(MULTILABEL_KINDS)})"
         )
     for model in t5["models"]:
         require("table5.models", model, config["models"])

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from cameval import metrics
-from cameval.data.images import ImageSet, gt_boxes_of, read_manifest
+from cameval.data.images import ImageSet
+from cameval.data.manifest import gt_boxes_of, read_manifest
 from cameval.errors import DataError
 from cameval.figures import colorbar, overlay, panel_grid, pyplot, save, tidy_row
 from cameval.store import Expect, Shard, check_shards

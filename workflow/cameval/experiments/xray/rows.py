@@ -26,7 +26,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from cameval import metrics
-from cameval.data.images import gt_boxes_of, read_manifest
+from cameval.data.manifest import gt_boxes_of, read_manifest
 from cameval.errors import DataError
 from cameval.store import Expect, Shard, check_shards
 
