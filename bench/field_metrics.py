@@ -121,9 +121,8 @@ def main() -> None:
 
     def ours_mprt():
         out = {}
-        for layer, randomized in metrics.randomized_models(model, "cascading", seed=0):
-            m = explain(randomized, x, y, "gradcam", size=s).detach().cpu().numpy()
-            out[layer] = metrics.map_similarities(a_np[:, 0], m, "spearman_abs")
+        for layer, m in metrics.cascading_maps(model, x, y, "gradcam", size=s):
+            out[layer] = metrics.map_similarities(a_np[:, 0], m.cpu().numpy(), "spearman_abs")
         return out
 
     t, out = interleaved({"quantus": quantus_mprt, "ours": ours_mprt}, opts.repeat, dev)

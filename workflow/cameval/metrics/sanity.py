@@ -70,13 +70,34 @@ def scale_abs(m) -> np.ndarray:
     return np.zeros_like(a) if hi == lo else (a - lo) / (hi - lo)
 
 
+def average_ranks(a: np.ndarray) -> np.ndarray:
+    """The ranks (1 … L) of the values of each row of ``a`` ``[N, L]``, ties given the mean of their
+    ranks: ``scipy.stats.rankdata(a, method="average", axis=1)`` to the bit (the same halves), for a
+    third of its time on 64 x 64 maps: one unstable argsort of all rows (ties are averaged, so their
+    order does not matter; numpy's SIMD sort) and one pass over the sorted runs of equal values."""
+    n, length = a.shape
+    if a.size == 0:
+        return np.zeros(a.shape)
+    order = np.argsort(a, axis=1)
+    order += np.arange(0, n * length, length)[:, None]
+    order = order.ravel()
+    s = a.ravel()[order]
+    starts_run = np.empty(s.shape, dtype=bool)
+    starts_run[:1] = True
+    np.not_equal(s[1:], s[:-1], out=starts_run[1:])
+    starts_run[::length] = True  # a row's first value starts a run of its own
+    starts = np.flatnonzero(starts_run)
+    counts = np.diff(starts, append=n * length)
+    out = np.empty(n * length)
+    out[order] = np.repeat(starts % length + (counts + 1) / 2, counts)
+    return out.reshape(n, length)
+
+
 def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Spearman's rho of each row of ``a`` ``[N, L]`` with the same row of ``b``: the Pearson
-    correlation of their ranks (ties averaged: ``scipy.stats.rankdata``), as ``scipy.stats.spearmanr``
+    correlation of their ranks (ties averaged: :func:`average_ranks`), as ``scipy.stats.spearmanr``
     computes it, without its per-call overhead (~3 ms on 64 x 64 maps); NaN for a constant row."""
-    from scipy.stats import rankdata  # noqa: PLC0415  # scipy.stats costs ~1 s on import
-
-    ra, rb = rankdata(a, axis=1), rankdata(b, axis=1)
+    ra, rb = average_ranks(a), average_ranks(b)
     ra -= ra.mean(axis=1, keepdims=True)
     rb -= rb.mean(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -180,7 +201,10 @@ def _reset(model, name: str, seed: int) -> None:
     module = model.get_submodule(name)
     devices = sorted({p.device.index for p in module.parameters(recurse=False) if p.device.type == "cuda"})
     with torch.random.fork_rng(devices=devices), torch.no_grad():  # the caller's random state untouched
-        torch.manual_seed(seed)
+        if devices:
+            torch.manual_seed(seed)
+        else:  # the CPU's generator alone: torch.manual_seed would also queue (or do) a reseed of every GPU's
+            torch.default_generator.manual_seed(seed)
         module.reset_parameters()
 
 
