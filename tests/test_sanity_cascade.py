@@ -113,3 +113,17 @@ def test_average_ranks_equal_scipys_with_ties_zeros_and_signs():
     a[3, ::2], a[3, 1::2] = -0.0, 0.0
     np.testing.assert_array_equal(average_ranks(a), stats.rankdata(a, axis=1))
     assert average_ranks(np.zeros((2, 0))).shape == (2, 0)
+
+
+def test_similarities_of_k_stacks_against_one_reference_equal_each_stack_alone():
+    rng = np.random.default_rng(1)
+    a = np.maximum(rng.normal(size=(4, 16, 16)), 0)
+    b = np.maximum(rng.normal(size=(3, 4, 16, 16)), 0)
+    b[1, 2] = 0  # a constant map: NaN, as alone
+    for measure in ("spearman_abs", "spearman", "ssim", "hog"):
+        got = metrics.map_similarities(a, b, measure, hog_cell=4)
+        expected = np.stack([metrics.map_similarities(a, bk, measure, hog_cell=4) for bk in b])
+        np.testing.assert_array_equal(got, expected)
+    assert np.isnan(got[1, 2])
+    with pytest.raises(ValueError, match=r"expected a stack \[N, H, W\]"):
+        metrics.map_similarities(a, b[:, :3])
