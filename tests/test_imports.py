@@ -318,7 +318,7 @@ def test_the_cycle_check_sees_a_cycle(tmp_path):
 #: the most parameters (positional and keyword, ``self`` included) a library function takes (issue 28)
 MAX_PARAMETERS = 10
 #: functions other engineers are bringing under the limit right now; the lead removes this after merging
-OVER_THE_LIMIT_FOR_NOW = {"sanity_maps"}
+OVER_THE_LIMIT_FOR_NOW: set[str] = set()
 
 
 def parameter_counts(source: str) -> dict[str, int]:

@@ -231,7 +231,7 @@ def test_sanity_maps_are_captums_gradcam_of_each_randomized_copy_and_the_twins(s
     from captum.attr import LayerGradCam
 
     from cameval import metrics
-    from cameval.experiments.sanity.compute import sanity_maps
+    from cameval.experiments.sanity.compute import SanitySpec, sanity_maps
     from cameval.experiments.sanity.rows import read_maps, similarity_rows
     from cameval.store import Shard
 
@@ -247,7 +247,7 @@ def test_sanity_maps_are_captums_gradcam_of_each_randomized_copy_and_the_twins(s
     out = tmp_path / "sanity.h5"
     sanity_maps(
         source["weights"], source["images"], source["manifest"], {k: [v] for k, v in sets.items()}, specs, out,
-        split="test", n_images=4, twin=source["weights"], twin_name="same", modes=("cascading",), layers=2, seed=0,
+        SanitySpec("test", 4, modes=("cascading",), layers=2, seed=0), twin=source["weights"], twin_name="same",
     )  # fmt: skip
     got = read_maps(out)
     assert got["columns"] == ["gradcam", "guided_backprop", "guided_gradcam", "random"]
@@ -344,7 +344,7 @@ def test_sanity_and_deletion_refuse_a_shard_made_by_another_spec(source, tmp_pat
     a shard of another method under a set's name stops the job naming the file."""
     from cameval.errors import DataError
     from cameval.experiments.deletion.compute import DeletionJob, deletion_rows
-    from cameval.experiments.sanity.compute import sanity_maps
+    from cameval.experiments.sanity.compute import SanitySpec, sanity_maps
 
     foreign = {"gradcam": [shard(source, "gb1", "guided_backprop", "top1")]}
     with pytest.raises(DataError, match=r"gb1\.h5: made by another spec \(method: 'guided_backprop'"):
@@ -355,7 +355,7 @@ def test_sanity_and_deletion_refuse_a_shard_made_by_another_spec(source, tmp_pat
     with pytest.raises(DataError, match=r"gb1\.h5: made by another spec"):
         sanity_maps(
             source["weights"], source["images"], source["manifest"], foreign, {"gradcam": GRADCAM_SPEC},
-            tmp_path / "sanity.h5", split="test", n_images=N, layers=1,
+            tmp_path / "sanity.h5", SanitySpec("test", N, layers=1),
         )  # fmt: skip
     assert not list(tmp_path.iterdir())
 

@@ -263,13 +263,17 @@ def first_maps(shard_paths: dict[str, list[str]], n_images: int, expect: dict | 
     return {"ids": ids or [], "targets": targets, "layers": layers, "maps": maps}
 
 
-def set_maps(model, x: torch.Tensor, targets: torch.Tensor, spec: dict, layer: str | None) -> torch.Tensor:
+def set_maps(
+    model, x: torch.Tensor, targets: torch.Tensor, spec: dict, layer: str | None, explainer=explain_targets
+) -> torch.Tensor:
     """One heatmap set's maps of ``targets`` ``[N]`` on ``model`` (any copy of the network: a
     randomized one, the shuffled-label twin), as the heatmaps stage computes them: the set's method
     and parameters, at ``layer`` (the layer its shards explain) where the method explains one.
+    ``explainer``: :func:`cameval.explain.explain_targets` or a function that gives the same maps
+    (a randomization step's, :meth:`cameval.metrics.cascade.RandomizedStep.explain_targets`).
     Returns ``[N, h, w]`` or ``[N, C, H, W]`` (the first and only target of each image)."""
     method = spec["method"]
-    m, _ = explain_targets(
+    m, _ = explainer(
         model, x, targets[:, None], method, layer=layer if uses_layer(method) else None, **spec.get("params", {})
     )
     return m[:, 0].detach()

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from cameval.explain._core import DEFAULT_LAYERS, as_targets, check_input, default_layer, get_layer, upsample
-from cameval.explain.gradcam import cam_maps
+from cameval.explain.gradcam import cam_maps, cams_of
 from cameval.explain.guided import combine_guided_gradcam, guided_backprop, guided_gradcam, guided_relus
 from cameval.explain.libraries import accepted_params, library_maps, needs_layer
 from cameval.explain.occlusion import occlusion
@@ -118,6 +118,7 @@ def explain(
 __all__ = [
     "explain",
     "explain_targets",
+    "as_targets",
     "check_params",
     "is_external",
     "uses_layer",
@@ -129,6 +130,7 @@ __all__ = [
     "logits_of",
     "upsample",
     "cam_maps",
+    "cams_of",
     "guided_backprop",
     "guided_gradcam",
     "combine_guided_gradcam",

@@ -44,14 +44,21 @@ def cam_maps(
 
     Returns ``(maps [N, K, h, w], logits [N, classes])``.
     """
-    weights_of = _WEIGHTS[method]
     x = x.detach().requires_grad_(True)
     with capture(model, layer) as store:
         logits = logits_of(model(x))
-    a = store["a"]
+    return cams_of(store["a"], logits, targets, method), logits.detach()
+
+
+def cams_of(a: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor, method: str = "gradcam") -> torch.Tensor:
+    """CAMs ``[N, K, h, w]`` of the activation ``a`` ``[N, C, h, w]`` for every column of ``targets``
+    ``[N, K]``, from ``logits`` computed from ``a`` with autograd on (one backward pass per column,
+    down to ``a`` only): what :func:`cam_maps` does after its forward pass, and what a caller that
+    runs only the part of the network above ``a`` (:mod:`cameval.metrics.cascade`) calls."""
+    weights_of = _WEIGHTS[method]
     maps = []
     for k in range(targets.shape[1]):
         (g,) = torch.autograd.grad(target_scores(logits, targets, k), a, retain_graph=k + 1 < targets.shape[1])
         w = weights_of(a.detach(), g)
         maps.append(torch.relu((w[:, :, None, None] * a.detach()).sum(dim=1)))
-    return torch.stack(maps, dim=1), logits.detach()
+    return torch.stack(maps, dim=1)

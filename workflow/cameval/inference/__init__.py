@@ -8,11 +8,13 @@ layers, each importing only the ones before it:
 - :mod:`~cameval.inference.geometry`: how far a changed rectangle reaches through a layer;
 - :mod:`~cameval.inference.plans`: which models the engine can tile, and where their tail starts;
 - :mod:`~cameval.inference.tiles`: crops and pastes of channels-last tiles;
+- :mod:`~cameval.inference.pooling`: exact max pooling by shifted views, without autograd;
 - :mod:`~cameval.inference.runner`: :class:`IncrementalRunner` and :func:`pixel_logits`.
 """
 
 from cameval.inference.outputs import logits_of
 from cameval.inference.plans import Plan, plan_of, plan_or_say, tiles_like_features
+from cameval.inference.pooling import shifted_max_pool
 from cameval.inference.runner import IncrementalRunner, pixel_logits
 from cameval.inference.tiles import patch_tiles
 
@@ -24,5 +26,6 @@ __all__ = [
     "pixel_logits",
     "plan_of",
     "plan_or_say",
+    "shifted_max_pool",
     "tiles_like_features",
 ]

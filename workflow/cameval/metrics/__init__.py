@@ -20,6 +20,7 @@ The field's later tests (torch models and tensors in, numpy out)::
     filled = metrics.noisy_linear_impute(pixels, removed, noise=0.01)   # ROAD's imputer, [C, H, W]
     correct = metrics.road(model, pixels, maps, labels, mean, std, order="morf")   # [P, N] of 0/1
     for layer, randomized in metrics.randomized_models(model, mode="cascading", seed=0): ...
+    for layer, maps in metrics.cascading_maps(model, x, target, "gradcam", size=64): ...  # the same maps, faster
     metrics.map_similarity(a, b, "spearman_abs")       # spearman_abs | spearman | ssim | hog
 """
 
@@ -68,6 +69,7 @@ _SUBMODULE = {
         ),
         "sanity",
     ),
+    **dict.fromkeys(("cascading_maps", "randomized_steps"), "cascade"),
     **dict.fromkeys(("bootstrap_ci", "mean_ci", "paired_compare", "wilcoxon_test"), "stats"),
 }
 
@@ -131,6 +133,8 @@ __all__ = [
     "check_percentages",
     "check_order",
     "randomized_models",
+    "randomized_steps",
+    "cascading_maps",
     "randomizable_layers",
     "map_similarity",
     "map_similarities",

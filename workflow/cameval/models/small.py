@@ -16,9 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules.utils import _pair
 
-from cameval.inference import tiles_like_features
+from cameval.inference import shifted_max_pool, tiles_like_features
 from cameval.models.densenet import CamDenseNet
 
 
@@ -92,34 +91,17 @@ class SmallAlexNet(nn.Module):
 
 
 class ShiftMaxPool2d(nn.MaxPool2d):
-    """``nn.MaxPool2d``, whose values without autograd come from a maximum of shifted views.
-
-    PyTorch's CPU kernel for the 2×2 stride-2 and 3×3 stride-1 pools takes ~60 % of the small
-    GoogLeNet's forward pass at 32×32 (the one-pixel attack scores ~2,000 candidates an image that
-    way); ``torch.maximum`` over the window's shifted views is ×5–7 faster. A maximum is exact in any
-    order, so the values are PyTorch's to the bit (a NaN stays a NaN; only its sign bit may differ). Where the input
-    needs a gradient (training, gradient maps), PyTorch's own kernel runs, and so does its backward,
-    which routes each gradient to the window's first maximum; other geometries run it too.
+    """``nn.MaxPool2d``, whose values without autograd come from a maximum of shifted views
+    (:func:`cameval.inference.shifted_max_pool`: PyTorch's values to the bit, ×5–7 faster on the
+    CPU for the 2×2 stride-2 and 3×3 stride-1 pools, which took ~60 % of the small GoogLeNet's
+    forward pass at 32×32 — the one-pixel attack scores ~2,000 candidates an image that way). Where
+    the input needs a gradient (training, gradient maps), PyTorch's own kernel runs, and so does its
+    backward, which routes each gradient to the window's first maximum; other geometries run it too.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.requires_grad or self.return_indices or self.dilation not in (1, (1, 1)):
-            return super().forward(x)
-        geometry = (_pair(self.kernel_size), _pair(self.stride or self.kernel_size), _pair(self.padding))
-        if geometry == ((2, 2), (2, 2), (0, 0)):
-            h, w = x.shape[-2] // 2, x.shape[-1] // 2  # floor, as ceil_mode=False (even sizes: either)
-            if self.ceil_mode and (x.shape[-2] % 2 or x.shape[-1] % 2):
-                return super().forward(x)
-            x = x[..., : 2 * h, : 2 * w]
-            return torch.maximum(
-                torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2]),
-                torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]),
-            )
-        if geometry == ((3, 3), (1, 1), (1, 1)):  # same size out; ceil_mode adds no window at stride 1
-            p = F.pad(x, (1, 1, 1, 1), value=float("-inf"))  # never the maximum: each window holds its centre
-            rows = torch.maximum(torch.maximum(p[..., :, :-2], p[..., :, 1:-1]), p[..., :, 2:])
-            return torch.maximum(torch.maximum(rows[..., :-2, :], rows[..., 1:-1, :]), rows[..., 2:, :])
-        return super().forward(x)
+        out = shifted_max_pool(self, x)
+        return super().forward(x) if out is None else out
 
 
 class BasicConv2d(nn.Module):

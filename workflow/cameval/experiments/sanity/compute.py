@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import dataclass
 
 import h5py
 import numpy as np
@@ -29,6 +30,7 @@ import torch
 from cameval import batches, metrics
 from cameval.data.images import ImageSet
 from cameval.errors import DataError
+from cameval.explain import explain_targets
 from cameval.heatmaps import GUIDED_GRADCAM, RANDOM, first_maps, input_maps, random_maps, set_maps, with_guided_gradcam
 from cameval.io import atomic_path
 from cameval.models import load_model, model_digest
@@ -44,6 +46,20 @@ def _is_conv(module: torch.nn.Module) -> bool:
     return isinstance(module, torch.nn.modules.conv._ConvNd)
 
 
+@dataclass(frozen=True)
+class SanitySpec:
+    """What a sanity job computes, as its config section says (``sanity:``): the first ``n_images``
+    of ``split``, the randomization ``modes``, the first ``layers`` steps of each (None: all),
+    pixel maps reduced to one channel by ``reduce``, every draw seeded by ``seed``."""
+
+    split: str
+    n_images: int
+    modes: tuple[str, ...] = ("cascading", "independent")
+    layers: int | None = None
+    reduce: str = "abs_max"
+    seed: int = 0
+
+
 def sanity_maps(
     weights: str,
     images: str,
@@ -51,28 +67,25 @@ def sanity_maps(
     shards: dict[str, list[str]],
     specs: dict[str, dict],
     out: str | os.PathLike,
-    *,
-    split: str,
-    n_images: int,
+    spec: SanitySpec,
     twin: str | None = None,
     twin_name: str = "",
-    modes=("cascading", "independent"),
-    layers: int | None = None,
-    reduce: str = "abs_max",
-    seed: int = 0,
     device: str = "cpu",
 ) -> None:
     """Every set's maps (``shards``: ``{set: paths}``, ``specs``: ``{set: what made its shards, as they record it}``)
-    of the first ``n_images`` of ``split`` on the unchanged model (from the shards), on the first
-    ``layers`` (None: all) copies of each randomization mode, and on the ``twin`` (its weights), each
-    for the class the shards explain; written to ``out`` (module docstring)."""
+    of the first ``spec.n_images`` of ``spec.split`` on the unchanged model (from the shards), on the
+    first ``spec.layers`` (None: all) copies of each randomization mode, and on the ``twin`` (its
+    weights), each for the class the shards explain; written to ``out`` (module docstring).
+
+    The randomized copies are the steps of :func:`cameval.metrics.randomized_steps`, whose CAM maps
+    re-run only the part of the network a step changed: the same maps as on a fresh copy."""
     t0 = time.perf_counter()
-    found = first_maps(shards, n_images, {s: Expect(weights, specs[s], manifest) for s in shards})
-    model, rows = batches.load(weights, manifest, split, 0, n_images, device=device)
+    found = first_maps(shards, spec.n_images, {s: Expect(weights, specs[s], manifest) for s in shards})
+    model, rows = batches.load(weights, manifest, spec.split, 0, spec.n_images, device=device)
     if list(rows["id"]) != found["ids"]:
         raise DataError(
             f"{next(iter(shards.values()))[0]}: the shards' first images {found['ids'][:3]}… are not the first "
-            f"rows of split {split!r} of {manifest} ({list(rows['id'])[:3]}…)"
+            f"rows of split {spec.split!r} of {manifest} ({list(rows['id'])[:3]}…)"
         )
     index = rows["index"].to_numpy()
     with ImageSet(images) as imgs:
@@ -83,13 +96,13 @@ def sanity_maps(
     methods = {s: specs[s]["method"] for s in shards}
 
     def one_channel(raw: dict, step: int) -> dict[str, np.ndarray]:
-        maps = {k: input_maps(v, size, reduce) for k, v in with_guided_gradcam(raw, methods).items()}
-        maps[RANDOM] = random_maps(index, size, seed, step)
+        maps = {k: input_maps(v, size, spec.reduce) for k, v in with_guided_gradcam(raw, methods).items()}
+        maps[RANDOM] = random_maps(index, size, spec.seed, step)
         return maps
 
-    def maps_on(net: torch.nn.Module, step: int) -> dict[str, np.ndarray]:
+    def maps_on(net: torch.nn.Module, step: int, explainer=explain_targets) -> dict[str, np.ndarray]:
         net.eval()
-        raw = {s: set_maps(net, x, targets, specs[s], found["layers"].get(s)) for s in shards}
+        raw = {s: set_maps(net, x, targets, specs[s], found["layers"].get(s), explainer) for s in shards}
         return one_channel(raw, step)
 
     raw = with_guided_gradcam({s: torch.as_tensor(m) for s, m in found["maps"].items()}, methods)
@@ -99,20 +112,21 @@ def sanity_maps(
     column_methods = {**methods, GUIDED_GRADCAM: GUIDED_GRADCAM, RANDOM: RANDOM}
     modules = dict(model.named_modules())
     per_mode, names, convs = {}, {}, {}
-    for mode in modes:
+    model.eval()  # each step's model is a copy of it (the plain path put each copy in eval mode)
+    for mode in spec.modes:
         stack, names[mode], convs[mode] = [], [], []
-        for k, (layer, net) in enumerate(metrics.randomized_models(model, mode=mode, seed=seed)):
-            if layers is not None and k >= layers:
+        for k, randomized in enumerate(metrics.randomized_steps(model, x, mode=mode, seed=spec.seed)):
+            if spec.layers is not None and k >= spec.layers:
                 break
-            maps = maps_on(net, k + 1)
+            maps = maps_on(randomized.model, k + 1, randomized.explain_targets)
             stack.append(np.stack([maps[c] for c in columns]))
-            names[mode].append(layer)
-            convs[mode].append(_is_conv(modules[layer]))
+            names[mode].append(randomized.layer)
+            convs[mode].append(_is_conv(modules[randomized.layer]))
             log.info(
                 "%s step %d (%s randomized): %d maps, %.1f s",
                 mode,
                 k + 1,
-                layer,
+                randomized.layer,
                 len(columns),
                 time.perf_counter() - t0,
             )
@@ -142,8 +156,8 @@ def sanity_maps(
                 **{f"layers_{m}": json.dumps(v) for m, v in names.items()},
                 **{f"conv_{m}": json.dumps(v) for m, v in convs.items()},
                 "twin": twin_name,
-                "seed": seed,
-                "reduce": reduce,
+                "seed": spec.seed,
+                "reduce": spec.reduce,
                 "model_digest": model_digest(weights),
                 "seconds": time.perf_counter() - t0,
             }
