@@ -317,8 +317,6 @@ def test_the_cycle_check_sees_a_cycle(tmp_path):
 
 #: the most parameters (positional and keyword, ``self`` included) a library function takes (issue 28)
 MAX_PARAMETERS = 10
-#: functions other engineers are bringing under the limit right now; the lead removes this after merging
-OVER_THE_LIMIT_FOR_NOW: set[str] = set()
 
 
 def parameter_counts(source: str) -> dict[str, int]:
@@ -338,7 +336,7 @@ def test_no_library_function_takes_more_than_ten_parameters():
         f"{path.relative_to(ROOT)}: {name} takes {n}"
         for path in sorted((ROOT / "workflow/cameval").rglob("*.py"))
         for name, n in parameter_counts(path.read_text()).items()
-        if n > MAX_PARAMETERS and name.split(" ")[0] not in OVER_THE_LIMIT_FOR_NOW
+        if n > MAX_PARAMETERS
     ]
     assert not over, f"more than {MAX_PARAMETERS} parameters: {over}"
 
