@@ -37,7 +37,8 @@ class Experiment:
       raising :class:`cameval.errors.ConfigError`;
     - ``heatmaps(config)``: the ``(dataset, model, set)`` whose heatmap shards its rules read, from
       the shared heatmaps stage (which computes each model's first shards in one job where the
-      config says ``heatmap_bundles: true``).
+      config says ``heatmap_bundles: true``); its rules take their shard inputs from these same
+      triples (``read_shards`` in ``workflow/rules/common.smk``).
     """
 
     name: str
