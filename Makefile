@@ -60,9 +60,11 @@ check: $(VENV)/.runtime
 
 # The report of what the run has built so far, after any partial run (an interrupted one, one target,
 # failed jobs): the targets of `all` that exist (rule `existing`), nothing built. `make all report`
-# builds the rest first. CONFIG=my.yaml: the report of a run of that config.
+# builds the rest first. CONFIG=my.yaml: the report of a run of that config, in its results root
+# (config key `results`, default results: results/report.html).
+RESULTS_ROOT = $(or $(shell PYTHONPATH=workflow$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python -m cameval results $(CONFIG)),results)
 report: $(VENV)/.runtime
-	$(BIN)/snakemake --cores 1 existing --report results/report.html $(if $(CONFIG),--configfile $(CONFIG))
+	$(BIN)/snakemake --cores 1 existing --report $(RESULTS_ROOT)/report.html $(if $(CONFIG),--configfile $(CONFIG))
 
 clean:
 	rm -rf results logs benchmarks resources/data resources/models .snakemake

@@ -8,6 +8,7 @@ import yaml
 
 from cameval.config import check_config, check_device, check_models, load_strict, model_classes, target_parts
 from cameval.errors import ConfigError
+from cameval.paths import check_root
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ["config/config.yaml", "config/paper.yaml", "tests/configs/tiny.yaml"]
@@ -261,3 +262,25 @@ def test_a_model_without_a_default_layer_stops_at_parse_time_asking_for_layer(ti
     cfg["models"]["vit"]["arch"] = "resnet9"
     with pytest.raises(ConfigError, match=r"models.vit.arch: 'resnet9' is not one of"):
         check_models(cfg)
+
+
+@pytest.mark.parametrize("root", ["resources", "resources/b", "./resources", ".", "results-{model}", "logs"])
+def test_a_results_root_of_no_folder_of_its_own_is_refused_naming_the_key(root):
+    with pytest.raises(ConfigError, match=r"^results: "):
+        check_root({"results": root})
+
+
+def test_the_experiments_ask_for_their_files_under_the_results_root(tiny):
+    """What `all` asks of every experiment and every table's accuracy inputs lie under ``results``
+    (trailing slash normalized); a trained model's record stays with the shared models."""
+    from cameval.experiments import sanity  # noqa: PLC0415
+    from cameval.experiments.registry import targets  # noqa: PLC0415
+    from cameval.tables import accuracy_inputs  # noqa: PLC0415
+
+    cfg = {**tiny, "results": "runs/b/"}
+    files = [*targets(cfg), *accuracy_inputs(cfg, cfg["table1"]["models"]).values()]
+    assert files and all(f.startswith("runs/b/") for f in files)
+    assert "runs/b/claims.md" in files and "runs/b/report/table1.html" in files
+    inputs = sanity.table_inputs(cfg)
+    assert all(f.startswith("runs/b/metrics/sanity/") for m, f in inputs.items() if not m.startswith("twin__"))
+    assert all(f.startswith("resources/models/") for m, f in inputs.items() if m.startswith("twin__"))

@@ -157,23 +157,18 @@ def test_table3_alone_computes_only_the_maps_it_needs(plan):
     assert "localization" not in counts and "figure1" not in counts
 
 
-def planned_sets(out: str) -> set[tuple[str, str, str]]:
-    """The ``(dataset, model, set)`` of every heatmap shard a dry-run's jobs read or write."""
-    return set(re.findall(r"results/heatmaps/([^/\s]+)/([^/\s]+)/([^/\s]+)/shard-\d+\.h5", out))
-
-
-@pytest.mark.parametrize("config", ["default", "paper", "tiny"])
-def test_experiments_declare_the_heatmaps_their_rules_read(plan, config):
-    """Each experiment's ``heatmaps`` (what the bundles are made of) names exactly the sets its rules
-    read: a set it forgot would be computed in a job of its own, one it names in vain in a bundle."""
-    from snakemake.utils import validate  # noqa: PLC0415  # snakemake's import is seconds: this test only
-
-    from cameval.experiments.registry import heatmap_sets  # noqa: PLC0415
-
-    cfg = yaml.safe_load(plan.configs[config].read_text())
-    validate(cfg, str(ROOT / "workflow/schemas/config.schema.yaml"), set_default=True)
-    declared = {(d, m, h) for (d, m), sets in heatmap_sets(cfg).items() for h in sets}
-    assert declared and planned_sets(plan(config, "all")) == declared
+def test_another_results_root_takes_every_file_of_the_run(plan):
+    """``--config results=results-b``: every file the run writes (tables, figures, claims, report pages,
+    the user-study kit, every cache, its logs and benchmarks) lies under results-b/, the shared datasets
+    and models under resources/; nothing under results/, so the default run's tables stay as they are."""
+    out = plan("default", "all", "--config", "results=results-b")
+    written = [f for line in re.findall(r"^\s+(?:output|log|benchmark): (.+)$", out, re.M) for f in line.split(", ")]
+    assert all(f.startswith(("results-b/", "resources/")) for f in written), sorted(written)
+    for f in ("results-b/tables/table3.csv", "results-b/claims.md", "results-b/report/landing.html"):
+        assert f in written
+    assert "results-b/user_study/key.csv" in written and "results-b/logs/tables/table3.log" in written
+    assert any(f.startswith("resources/models/") for f in written)
+    assert not re.search(r"(?<![\w-])results/", out)
 
 
 def test_table2_after_table1_reuses_the_gradcam_shards(plan):

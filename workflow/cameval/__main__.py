@@ -6,6 +6,9 @@ enabled experiment needs, each experiment's checks, the methods' parameters and 
 dataset — without planning the workflow's jobs. Exit status 0 when there is nothing to fix, 1 (and the
 list on stderr) otherwise. Run it from the repository root, as the workflow is run: relative paths are
 read from there.
+
+``python -m cameval results CONFIG.yaml [MORE.yaml ...]`` prints the folder a run of those configs writes
+its files under (config key ``results``; ``make report`` writes the report there).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from cameval.config import check_all, load_strict, shipped_from
 from cameval.errors import ConfigError
+from cameval.paths import results_root
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="list every problem of a config (files merged in order), run nothing")
     check.add_argument("configs", nargs="+", help="config files, merged in order (as --configfile takes them)")
+    root = sub.add_parser("results", help="print the results root of a config (files merged in order)")
+    root.add_argument("configs", nargs="+", help="config files, merged in order (as --configfile takes them)")
     args = parser.parse_args(argv)
+    if args.command == "results":
+        print(results_root(merged(args.configs)))
+        return 0
     try:
         check_all(merged(args.configs), args.configs, shipped_from(REPO))
     except ConfigError as err:

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cameval.paths import RESULTS, Layout
+
 HOLDS, FAILS, UNDECIDED = "holds", "does not hold", "undecided at this sample size"
 
 
@@ -255,13 +257,16 @@ def claims_markdown(
     df: pd.DataFrame,
     title: str = "The study's claims, checked on two kinds of evidence",
     setup: list[str] | None = None,
+    results: str = RESULTS,
 ) -> str:
-    """``results/claims.md``: the summary table with both verdicts first, then what each verdict is
+    """``<results>/claims.md``: the summary table with both verdicts first, then what each verdict is
     computed on, then per claim its numbers and criteria.
 
     ``setup``: lines saying on which data and models each table was computed in this run (the
-    statements name the study's data; the verdicts *on this run* are about this run's).
+    statements name the study's data; the verdicts *on this run* are about this run's). ``results``:
+    the run's results root (config key ``results``), where the text says the files are.
     """
+    paths = Layout(results=results)
     lines = [
         f"# {title}",
         "",
@@ -274,12 +279,12 @@ def claims_markdown(
     ]
     lines += [
         "",
-        "Each claim gets two verdicts (numbers in `results/claims.csv`):",
+        f"Each claim gets two verdicts (numbers in `{paths.claims('csv')}`):",
         "",
-        "- **on this run**: from the tables in `results/tables/`, computed on this run's data and models:",
+        f"- **on this run**: from the tables in `{paths.results}/tables/`, computed on this run's data and models:",
         *[f"  - {s}" for s in setup or []],
         "- **on the study's own results**: from the per-image, per-box and per-rater results the study "
-        "published (`resources/study/`), reanalysed in `results/tables/study/`; a claim those data cannot "
+        f"published (`resources/study/`), reanalysed in `{paths.results}/tables/study/`; a claim those data cannot "
         "decide says why.",
     ]
     lines.append("")

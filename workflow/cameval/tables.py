@@ -18,6 +18,7 @@ from cameval.data.kinds import dataset_kind
 from cameval.formatting import fmt, interval
 from cameval.io import write_csv, write_text
 from cameval.metrics import mean_ci, paired_compare
+from cameval.paths import layout
 
 
 def to_markdown(df: pd.DataFrame, digits: int = 2) -> str:
@@ -98,14 +99,14 @@ ACCURACY_KEY = "accuracy__"
 
 
 def accuracy_inputs(config: dict, models) -> dict[str, str]:
-    """``{accuracy__<model>: results/metrics/accuracy/<dataset>/<model>.json}`` for the single-label models
+    """``{accuracy__<model>: <results>/metrics/accuracy/<dataset>/<model>.json}`` for the single-label models
     of ``models`` (a multi-label model has no top-1 accuracy): the inputs that put each model's accuracy
     in a table's notes."""
-    out = {}
+    out, paths = {}, layout(config)
     for m in models:
         dataset = config["models"][m]["dataset"]
         if not dataset_kind(config["datasets"][dataset], dataset).multilabel:
-            out[f"{ACCURACY_KEY}{m}"] = f"results/metrics/accuracy/{dataset}/{m}.json"
+            out[f"{ACCURACY_KEY}{m}"] = paths.accuracy(dataset, m)
     return out
 
 

@@ -6,12 +6,13 @@ import re
 from cameval import checkcache
 from cameval.config import check_all, check_device, model_classes, shipped_from
 from cameval.data.kinds import dataset_kind
-from cameval.experiments.registry import CLAIMS_CATEGORY, built_tables, categories, category_of_table
+from cameval.experiments.registry import CLAIMS_CATEGORY, EXPERIMENTS, built_tables, categories, category_of_table
 from cameval.experiments.registry import enabled as enabled_experiments
 from cameval.experiments.registry import heatmap_sets as experiment_heatmaps
 from cameval.experiments.registry import targets as experiment_targets
 from cameval.experiments.registry import table_setup as experiment_setup
 from cameval.experiments.study import STUDY_TABLES
+from cameval.paths import RESULTS_ENV, layout
 from cameval.report import ranked_categories
 from cameval.tables import accuracy_inputs
 
@@ -27,6 +28,12 @@ shipped = shipped_from(REPO)
 # packages are imported there, not again in every cluster job; a passed check is remembered by
 # cameval.checkcache), library methods' parameters and each model built on the meta device.
 check_all(config, workflow.configfiles, shipped, imports=workflow.is_main_process)
+
+#: where this run's files lie (cameval.paths, the one place each path is written): what it computes under
+#: config["results"], datasets and models under resources/ (shared by every run)
+PATHS = layout(config)
+# the report's metadata template (workflow/report/metadata.yaml) is evaluated without the config
+os.environ[RESULTS_ENV] = PATHS.results
 
 
 def n_eval(dataset):
@@ -55,18 +62,19 @@ def shard_count(dataset, heatmap, n_images=None):
 
 def shards(dataset, model, heatmap, n_images=None):
     """The shard files that cover the first `n_images` (default: all) evaluation images."""
-    return expand(
-        "results/heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}.h5",
-        dataset=dataset,
-        model=model,
-        heatmap=heatmap,
-        shard=range(n_shards(dataset, heatmap, n_images)),
-    )
+    return [PATHS.shard(dataset, model, heatmap, i) for i in range(n_shards(dataset, heatmap, n_images))]
 
 
-def model_shards(dataset, model, heatmaps):
-    """One model's shards of each heatmap set, by set: the input of a job that reads them all."""
-    return {heatmap: shards(dataset, model, heatmap) for heatmap in heatmaps}
+def sets_read(experiment, dataset, model):
+    """The heatmap sets `experiment` reads of `model` on `dataset`: its record's `heatmaps(config)`, the
+    triples the bundles are made of too, so a rule's shard inputs and the bundles cannot disagree."""
+    return [h for d, m, h in EXPERIMENTS[experiment].heatmaps(config) if (d, m) == (dataset, model)]
+
+
+def read_shards(experiment, dataset, model, n_images=None, key="{set}"):
+    """The shards of every set `experiment` reads of `model` on `dataset` (`sets_read`), each covering the
+    first `n_images` (default: all), by input name `key` ({set}: the set's name; e.g. "set__{set}")."""
+    return {key.format(set=h): shards(dataset, model, h, n_images) for h in sets_read(experiment, dataset, model)}
 
 
 def per_attempt(base):
@@ -84,10 +92,7 @@ def per_attempt(base):
 
 
 def dataset_files(dataset):
-    return {
-        "images": f"resources/data/{dataset}/images.h5",
-        "manifest": f"resources/data/{dataset}/manifest.csv",
-    }
+    return PATHS.dataset_files(dataset)
 
 
 def names(section, keep=lambda entry: True):
@@ -152,7 +157,7 @@ def model_spec(model):
 
 
 def model_weights(model):
-    return f"resources/models/{model}.safetensors"
+    return PATHS.weights(model)
 
 
 def accuracy_floor(model):

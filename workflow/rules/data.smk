@@ -1,16 +1,16 @@
-# Datasets -> resources/data/{dataset}/images.h5 + manifest.csv
+# Datasets -> resources/data/{dataset}/images.h5 + manifest.csv (shared by every run; cameval.paths)
 
 
 rule dataset:
     input:
         raw_inputs,
     output:
-        images="resources/data/{dataset}/images.h5",
-        manifest="resources/data/{dataset}/manifest.csv",
+        images=PATHS.images(),
+        manifest=PATHS.manifest(),
     log:
-        "logs/data/{dataset}.log",
+        PATHS.log("data/{dataset}"),
     benchmark:
-        "benchmarks/data/{dataset}.tsv"
+        PATHS.benchmark("data/{dataset}")
     conda:
         "../../envs/cameval.yaml"
     threads: 1

@@ -7,20 +7,15 @@ from cameval.experiments import deletion
 rule deletion_rows:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
-        unpack(
-            lambda w: {
-                f"set__{h}": shards(w.dataset, w.model, h, config["deletion"]["images"])
-                for h in config["deletion"]["methods"]
-            }
-        ),
-        weights="resources/models/{model}.safetensors",
+        unpack(lambda w: read_shards("deletion", w.dataset, w.model, config["deletion"]["images"], "set__{set}")),
+        weights=PATHS.weights(),
     output:
-        rows="results/metrics/deletion/{dataset}/{model}.csv",
-        curves="results/metrics/deletion/{dataset}/{model}.h5",
+        rows=PATHS.metrics("deletion"),
+        curves=PATHS.metrics("deletion", ext="h5"),
     log:
-        "logs/metrics/deletion/{dataset}/{model}.log",
+        PATHS.log("metrics/deletion/{dataset}/{model}"),
     benchmark:
-        "benchmarks/metrics/deletion/{dataset}/{model}.tsv"
+        PATHS.benchmark("metrics/deletion/{dataset}/{model}")
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -29,7 +24,7 @@ rule deletion_rows:
         runtime=per_attempt(lambda w: config["deletion"]["runtime"]),
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     params:
-        cfg=config.get("deletion", {}),
+        cfg=config["deletion"],
         specs=lambda w: heatmap_specs(w.model, config["deletion"]["methods"]),
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
         seed=config["seed"],
@@ -42,10 +37,10 @@ rule deletion_table:
     input:
         unpack(lambda w: deletion.table_inputs(config)),
     output:
-        csv="results/tables/deletion.csv",
-        md="results/tables/deletion.md",
+        csv=PATHS.table("deletion"),
+        md=PATHS.table("deletion", "md"),
     log:
-        "logs/tables/deletion.log",
+        PATHS.log("tables/deletion"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -53,7 +48,7 @@ rule deletion_table:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
     params:
-        cfg=config.get("deletion", {}),
+        cfg=config["deletion"],
         datasets=lambda w: {m: model_dataset(m) for m in config["deletion"]["models"]},
         sizes=lambda w: {
             m: deletion.map_side(config["datasets"][model_dataset(m)]) for m in config["deletion"]["models"]
@@ -67,22 +62,22 @@ rule deletion_table:
 rule deletion_figures:
     input:
         unpack(lambda w: {f"curves__{m}": f for m, f in deletion.curve_inputs(config).items()}),
-        table="results/tables/deletion.csv",
+        table=PATHS.table("deletion"),
     output:
         curves=report(
-            "results/figures/deletion_curves.png",
+            PATHS.figure("deletion_curves"),
             caption="../report/deletion_curves.rst",
             category=REPORT_CATEGORIES["deletion"],
             subcategory="figures",
         ),
         road=report(
-            "results/figures/road.png",
+            PATHS.figure("road"),
             caption="../report/road.rst",
             category=REPORT_CATEGORIES["deletion"],
             subcategory="figures",
         ),
     log:
-        "logs/figures/deletion.log",
+        PATHS.log("figures/deletion"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -90,7 +85,7 @@ rule deletion_figures:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(10),
     params:
-        models=config.get("deletion", {}).get("models", []),
+        models=config["deletion"]["models"],
         n_boot=config["bootstrap"],
         seed=config["seed"],
     script:

@@ -8,13 +8,13 @@ rule class_maps:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
         unpack(lambda w: accepted(w.model)),
-        weights="resources/models/{model}.safetensors",
+        weights=PATHS.weights(),
     output:
-        "results/maps/table7/{dataset}/{model}.h5",
+        PATHS.maps("table7"),
     log:
-        "logs/maps/table7/{dataset}/{model}.log",
+        PATHS.log("maps/table7/{dataset}/{model}"),
     benchmark:
-        "benchmarks/maps/table7/{dataset}/{model}.tsv"
+        PATHS.benchmark("maps/table7/{dataset}/{model}")
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -29,7 +29,7 @@ rule class_maps:
         layer=lambda w: config["models"][w.model].get("layer"),
         seed=config["seed"],
         device=config["device"],
-        sources=own_sources(config.get("table7", {}).get("methods", [])),
+        sources=own_sources(config["table7"]["methods"]),
     script:
         "../scripts/class_maps.py"
 
@@ -38,12 +38,12 @@ rule fidelity:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
         unpack(lambda w: accepted(w.model)),
-        maps="results/maps/table7/{dataset}/{model}.h5",
-        weights="resources/models/{model}.safetensors",
+        maps=PATHS.maps("table7"),
+        weights=PATHS.weights(),
     output:
-        "results/metrics/fidelity/{dataset}/{model}.csv",
+        PATHS.metrics("fidelity"),
     log:
-        "logs/metrics/fidelity/{dataset}/{model}.log",
+        PATHS.log("metrics/fidelity/{dataset}/{model}"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -63,10 +63,10 @@ rule table7:
     input:
         unpack(lambda w: faithfulness.table_inputs(config)),
     output:
-        csv="results/tables/table7.csv",
-        md="results/tables/table7.md",
+        csv=PATHS.table("table7"),
+        md=PATHS.table("table7", "md"),
     log:
-        "logs/tables/table7.log",
+        PATHS.log("tables/table7"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -86,20 +86,18 @@ rule table7:
 
 rule appendix_g:
     input:
-        unpack(lambda w: {m: f"results/maps/table7/{model_dataset(m)}/{m}.h5" for m in config["table7"]["models"]}),
-        weights=[model_weights(m) for m in config.get("table7", {}).get("models", [])],
-        manifests=[
-            f"resources/data/{model_dataset(m)}/manifest.csv" for m in config.get("table7", {}).get("models", [])
-        ],
+        unpack(lambda w: {m: PATHS.maps("table7", model_dataset(m), m) for m in config["table7"]["models"]}),
+        weights=[model_weights(m) for m in config["table7"]["models"]],
+        manifests=[PATHS.manifest(model_dataset(m)) for m in config["table7"]["models"]],
     output:
         report(
-            "results/figures/appendix_g.png",
+            PATHS.figure("appendix_g"),
             caption="../report/appendix_g.rst",
             category=REPORT_CATEGORIES["faithfulness"],
             subcategory="figures",
         ),
     log:
-        "logs/figures/appendix_g.log",
+        PATHS.log("figures/appendix_g"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -109,6 +107,6 @@ rule appendix_g:
     params:
         n_images=config["table7"]["figure_images"],
         datasets=lambda w: {m: config["datasets"][model_dataset(m)] for m in config["table7"]["models"]},
-        models=config.get("table7", {}).get("models"),
+        models=config["table7"]["models"],
     script:
         "../scripts/appendix_g.py"

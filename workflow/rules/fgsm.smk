@@ -9,14 +9,14 @@ rule fgsm:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
         unpack(lambda w: accepted(w.model)),
-        weights="resources/models/{model}.safetensors",
+        weights=PATHS.weights(),
     output:
-        rows="results/metrics/fgsm/{dataset}/{model}.csv",
-        maps="results/attacks/fgsm/{dataset}/{model}.h5",
+        rows=PATHS.metrics("fgsm"),
+        maps=PATHS.attack("fgsm"),
     log:
-        "logs/attacks/fgsm/{dataset}/{model}.log",
+        PATHS.log("attacks/fgsm/{dataset}/{model}"),
     benchmark:
-        "benchmarks/attacks/fgsm/{dataset}/{model}.tsv"
+        PATHS.benchmark("attacks/fgsm/{dataset}/{model}")
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -35,17 +35,13 @@ rule fgsm:
 
 rule fgsm_table:
     input:
-        unpack(
-            lambda w: {
-                m: f"results/metrics/fgsm/{config['fgsm']['dataset']}/{m}.csv" for m in config["fgsm"]["models"]
-            }
-        ),
+        unpack(lambda w: {m: PATHS.metrics("fgsm", config["fgsm"]["dataset"], m) for m in config["fgsm"]["models"]}),
         unpack(lambda w: accuracy_inputs(config, config["fgsm"]["models"])),
     output:
-        csv="results/tables/fgsm.csv",
-        md="results/tables/fgsm.md",
+        csv=PATHS.table("fgsm"),
+        md=PATHS.table("fgsm", "md"),
     log:
-        "logs/tables/fgsm.log",
+        PATHS.log("tables/fgsm"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -62,20 +58,18 @@ rule fgsm_table:
 
 rule appendix_c:
     input:
-        unpack(
-            lambda w: {m: f"results/attacks/fgsm/{config['fgsm']['dataset']}/{m}.h5" for m in config["fgsm"]["models"]}
-        ),
-        weights=[model_weights(m) for m in config.get("fgsm", {}).get("models", [])],
-        manifest=f"resources/data/{config.get('fgsm', {}).get('dataset')}/manifest.csv",
+        unpack(lambda w: {m: PATHS.attack("fgsm", config["fgsm"]["dataset"], m) for m in config["fgsm"]["models"]}),
+        weights=[model_weights(m) for m in config["fgsm"]["models"]],
+        manifest=PATHS.manifest(config["fgsm"]["dataset"]),
     output:
         report(
-            "results/figures/appendix_c.png",
+            PATHS.figure("appendix_c"),
             caption="../report/appendix_c.rst",
             category=REPORT_CATEGORIES["fgsm"],
             subcategory="figures",
         ),
     log:
-        "logs/figures/appendix_c.log",
+        PATHS.log("figures/appendix_c"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1

@@ -9,13 +9,13 @@ rule figure1:
         weights=[model_weights(m) for m in config["figure1"]["models"]],
     output:
         report(
-            "results/figures/figure1.png",
+            PATHS.figure("figure1"),
             caption="../report/figure1.rst",
             category=REPORT_CATEGORIES["gallery"],
             subcategory="figures",
         ),
     log:
-        "logs/figures/figure1.log",
+        PATHS.log("figures/figure1"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1

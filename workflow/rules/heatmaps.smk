@@ -6,13 +6,13 @@ rule heatmaps:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
         unpack(lambda w: accepted(w.model)),
-        weights="resources/models/{model}.safetensors",
+        weights=PATHS.weights(),
     output:
-        "results/heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}.h5",
+        PATHS.shard(),
     log:
-        "logs/heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}.log",
+        PATHS.log("heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}"),
     benchmark:
-        "benchmarks/heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}.tsv"
+        PATHS.benchmark("heatmaps/{dataset}/{model}/{heatmap}/shard-{shard}")
     wildcard_constraints:
         shard=r"\d+",
     conda:
@@ -45,13 +45,13 @@ for _rule, _dataset, _model, _sets in heatmap_bundles():
         input:
             **dataset_files(_dataset),
             **accepted(_model),
-            weights=f"resources/models/{_model}.safetensors",
+            weights=PATHS.weights(_model),
         output:
-            [f"results/heatmaps/{_dataset}/{_model}/{h}/shard-0.h5" for h in _sets],
+            [PATHS.shard(_dataset, _model, h, 0) for h in _sets],
         log:
-            f"logs/heatmaps/{_dataset}/{_model}/first-shards.log",
+            PATHS.log(f"heatmaps/{_dataset}/{_model}/first-shards"),
         benchmark:
-            f"benchmarks/heatmaps/{_dataset}/{_model}/first-shards.tsv"
+            PATHS.benchmark(f"heatmaps/{_dataset}/{_model}/first-shards")
         conda:
             "../../envs/cameval.yaml"
         threads: 1

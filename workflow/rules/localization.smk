@@ -6,16 +6,13 @@ from cameval.experiments import localization
 # Table 1 in one job per model: the metrics take a second, a job's start-up (torch) three
 rule localization:
     input:
-        unpack(lambda w: model_shards(w.dataset, w.model, config["table1"]["methods"])),
-        manifest="resources/data/{dataset}/manifest.csv",
-        weights="resources/models/{model}.safetensors",
+        unpack(lambda w: read_shards("localization", w.dataset, w.model)),
+        manifest=PATHS.manifest(),
+        weights=PATHS.weights(),
     output:
-        expand(
-            "results/metrics/localization/{{dataset}}/{{model}}/{heatmap}.csv",
-            heatmap=config["table1"]["methods"],
-        ),
+        [PATHS.metrics("localization", name=h) for h in config["table1"]["methods"]],
     log:
-        "logs/metrics/localization/{dataset}/{model}.log",
+        PATHS.log("metrics/localization/{dataset}/{model}"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -37,10 +34,10 @@ rule table1:
         unpack(lambda w: localization.table_inputs(config)),
         unpack(lambda w: accuracy_inputs(config, config["table1"]["models"])),
     output:
-        csv="results/tables/table1.csv",
-        md="results/tables/table1.md",
+        csv=PATHS.table("table1"),
+        md=PATHS.table("table1", "md"),
     log:
-        "logs/tables/table1.log",
+        PATHS.log("tables/table1"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1

@@ -6,13 +6,13 @@ rule train_model:
     input:
         unpack(lambda w: dataset_files(config["models"][w.model]["dataset"])),
     output:
-        weights="resources/models/{model}.safetensors",
-        metrics="resources/models/{model}.json",
-        curve="resources/models/{model}.curve.csv",
+        weights=PATHS.weights(),
+        metrics=PATHS.model_json(),
+        curve=PATHS.model_curve(),
     log:
-        "logs/models/{model}.log",
+        PATHS.log("models/{model}"),
     benchmark:
-        "benchmarks/models/{model}.tsv"
+        PATHS.benchmark("models/{model}")
     wildcard_constraints:
         model=names("models", lambda m: "train" in m),
     conda:
@@ -32,9 +32,9 @@ rule import_model:
     input:
         local_weights,
     output:
-        weights="resources/models/{model}.safetensors",
+        weights=PATHS.weights(),
     log:
-        "logs/models/{model}.log",
+        PATHS.log("models/{model}"),
     wildcard_constraints:
         model=names("models", lambda m: "weights" in m),
     conda:
@@ -56,13 +56,13 @@ rule import_model:
 rule model_accuracy:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
-        weights="resources/models/{model}.safetensors",
+        weights=PATHS.weights(),
     output:
-        "results/metrics/accuracy/{dataset}/{model}.json",
+        PATHS.accuracy(),
     log:
-        "logs/metrics/accuracy/{dataset}/{model}.log",
+        PATHS.log("metrics/accuracy/{dataset}/{model}"),
     benchmark:
-        "benchmarks/metrics/accuracy/{dataset}/{model}.tsv"
+        PATHS.benchmark("metrics/accuracy/{dataset}/{model}")
     conda:
         "../../envs/cameval.yaml"
     threads: 1

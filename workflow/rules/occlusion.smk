@@ -15,12 +15,12 @@ rule rank_correlation:
                 },
             }
         ),
-        manifest="resources/data/{dataset}/manifest.csv",
-        weights="resources/models/{model}.safetensors",
+        manifest=PATHS.manifest(),
+        weights=PATHS.weights(),
     output:
-        "results/metrics/rankcorr/{dataset}/{model}/{occlusion}.csv",
+        PATHS.metrics("rankcorr", name="{occlusion}"),
     log:
-        "logs/metrics/rankcorr/{dataset}/{model}/{occlusion}.log",
+        PATHS.log("metrics/rankcorr/{dataset}/{model}/{occlusion}"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -51,10 +51,10 @@ rule table3:
         unpack(lambda w: occlusion.table_inputs(config)),
         unpack(lambda w: accuracy_inputs(config, config["table3"]["models"])),
     output:
-        csv="results/tables/table3.csv",
-        md="results/tables/table3.md",
+        csv=PATHS.table("table3"),
+        md=PATHS.table("table3", "md"),
     log:
-        "logs/tables/table3.log",
+        PATHS.log("tables/table3"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -89,13 +89,13 @@ rule appendix_b:
         weights=model_weights(config["table3"]["models"][0]),
     output:
         report(
-            "results/figures/appendix_b.png",
+            PATHS.figure("appendix_b"),
             caption="../report/appendix_b.rst",
             category=REPORT_CATEGORIES["occlusion"],
             subcategory="figures",
         ),
     log:
-        "logs/figures/appendix_b.log",
+        PATHS.log("figures/appendix_b"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1

@@ -6,16 +6,13 @@ from cameval.experiments import pointing
 # Table 2 in one job per model (a job's start-up costs more than its metrics)
 rule pointing:
     input:
-        unpack(lambda w: model_shards(w.dataset, w.model, config["table2"]["heatmaps"])),
-        manifest="resources/data/{dataset}/manifest.csv",
-        weights="resources/models/{model}.safetensors",
+        unpack(lambda w: read_shards("pointing", w.dataset, w.model)),
+        manifest=PATHS.manifest(),
+        weights=PATHS.weights(),
     output:
-        expand(
-            "results/metrics/pointing/{{dataset}}/{{model}}/{heatmap}.csv",
-            heatmap=config["table2"]["heatmaps"],
-        ),
+        [PATHS.metrics("pointing", name=h) for h in config["table2"]["heatmaps"]],
     log:
-        "logs/metrics/pointing/{dataset}/{model}.log",
+        PATHS.log("metrics/pointing/{dataset}/{model}"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -38,10 +35,10 @@ rule table2:
         unpack(lambda w: pointing.table_inputs(config)),
         unpack(lambda w: accuracy_inputs(config, config["table2"]["models"])),
     output:
-        csv="results/tables/table2.csv",
-        md="results/tables/table2.md",
+        csv=PATHS.table("table2"),
+        md=PATHS.table("table2", "md"),
     log:
-        "logs/tables/table2.log",
+        PATHS.log("tables/table2"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1

@@ -5,24 +5,20 @@
 
 rule claims:
     input:
-        unpack(lambda w: {t: f"results/tables/{t}.csv" for t in built_tables(config)}),
-        unpack(
-            lambda w: (
-                {f"study__{t}": f"results/tables/study/{t}.csv" for t in STUDY_TABLES} if "study" in config else {}
-            )
-        ),
+        unpack(lambda w: {t: PATHS.table(t) for t in built_tables(config)}),
+        unpack(lambda w: {f"study__{t}": PATHS.table(f"study/{t}") for t in STUDY_TABLES} if "study" in config else {}),
     output:
-        md="results/claims.md",
-        csv="results/claims.csv",
+        md=PATHS.claims("md"),
+        csv=PATHS.claims("csv"),
         html=report(
-            "results/report/claims.html",
+            PATHS.page("claims"),
             caption="../report/claims.rst",
             category=REPORT_CATEGORIES["claims"],
             subcategory="claims",
         ),
-        landing="results/report/landing.html",
+        landing=PATHS.page("landing"),
     log:
-        "logs/claims.log",
+        PATHS.log("claims"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -33,31 +29,31 @@ rule claims:
         models=config["models"],
         configfiles=[os.path.relpath(f) for f in workflow.configfiles],
         setup={t: table_setup(t) for t in built_tables(config) if t in config},
-        alpha=config.get("claims", {}).get("alpha", 0.05),
-        tolerance=config.get("claims", {}).get("tolerance", 5.0),
-        fgsm_min_rho=config.get("claims", {}).get("fgsm_min_rho", 0.5),
+        alpha=config["claims"]["alpha"],
+        tolerance=config["claims"]["tolerance"],
+        fgsm_min_rho=config["claims"]["fgsm_min_rho"],
     script:
         "../scripts/claims.py"
 
 
 rule table_html:
     input:
-        md="results/tables/{table}.md",
+        md=PATHS.table("{table}", "md"),
         csv=report(
-            "results/tables/{table}.csv",
+            PATHS.table("{table}"),
             caption="../report/table_csv.rst",
             category=lambda w: REPORT_CATEGORY_OF.get(category_of_table(w.table), w.table),
             subcategory="tables (CSV, every column)",
         ),
     output:
         html=report(
-            "results/report/{table}.html",
+            PATHS.page("{table}"),
             caption="../report/table.rst",
             category=lambda w: REPORT_CATEGORY_OF.get(category_of_table(w.table), w.table),
             subcategory="tables",
         ),
     log:
-        "logs/report/{table}.log",
+        PATHS.log("report/{table}"),
     wildcard_constraints:
         table=r"table\d+|table6_study|fgsm|sanity|deletion",
     conda:

@@ -7,27 +7,22 @@ from cameval.experiments import sanity
 rule sanity_maps:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
-        unpack(
-            lambda w: {
-                f"set__{h}": shards(w.dataset, w.model, h, config["sanity"]["images"])
-                for h in config["sanity"]["methods"]
-            }
-        ),
+        unpack(lambda w: read_shards("sanity", w.dataset, w.model, config["sanity"]["images"], "set__{set}")),
         unpack(
             lambda w: (
-                {"twin": f"resources/models/{config['sanity']['shuffled'][w.model]}.safetensors"}
+                {"twin": model_weights(config["sanity"]["shuffled"][w.model])}
                 if w.model in config["sanity"]["shuffled"]
                 else {}
             )
         ),
-        weights="resources/models/{model}.safetensors",
+        weights=PATHS.weights(),
     output:
-        maps="results/maps/sanity/{dataset}/{model}.h5",
-        rows="results/metrics/sanity/{dataset}/{model}.csv",
+        maps=PATHS.maps("sanity"),
+        rows=PATHS.metrics("sanity"),
     log:
-        "logs/maps/sanity/{dataset}/{model}.log",
+        PATHS.log("maps/sanity/{dataset}/{model}"),
     benchmark:
-        "benchmarks/maps/sanity/{dataset}/{model}.tsv"
+        PATHS.benchmark("maps/sanity/{dataset}/{model}")
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -36,7 +31,7 @@ rule sanity_maps:
         runtime=per_attempt(lambda w: config["sanity"]["runtime"]),
         gpu=lambda w: 1 if config["device"] == "cuda" else 0,
     params:
-        cfg=config.get("sanity", {}),
+        cfg=config["sanity"],
         specs=lambda w: heatmap_specs(w.model, config["sanity"]["methods"]),
         twin=lambda w: config["sanity"]["shuffled"].get(w.model),
         split=lambda w: config["datasets"][w.dataset]["eval_split"],
@@ -50,10 +45,10 @@ rule sanity_table:
     input:
         unpack(lambda w: sanity.table_inputs(config)),
     output:
-        csv="results/tables/sanity.csv",
-        md="results/tables/sanity.md",
+        csv=PATHS.table("sanity"),
+        md=PATHS.table("sanity", "md"),
     log:
-        "logs/tables/sanity.log",
+        PATHS.log("tables/sanity"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -61,7 +56,7 @@ rule sanity_table:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(10),
     params:
-        cfg=config.get("sanity", {}),
+        cfg=config["sanity"],
         n_boot=config["bootstrap"],
         seed=config["seed"],
     script:
@@ -70,23 +65,23 @@ rule sanity_table:
 
 rule sanity_figures:
     input:
-        table="results/tables/sanity.csv",
-        maps=lambda w: f"results/maps/sanity/{config['sanity']['dataset']}/{config['sanity']['models'][0]}.h5",
+        table=PATHS.table("sanity"),
+        maps=PATHS.maps("sanity", config["sanity"]["dataset"], config["sanity"]["models"][0]),
     output:
         cascade=report(
-            "results/figures/sanity_cascade.png",
+            PATHS.figure("sanity_cascade"),
             caption="../report/sanity_cascade.rst",
             category=REPORT_CATEGORIES["sanity"],
             subcategory="figures",
         ),
         curves=report(
-            "results/figures/sanity_curves.png",
+            PATHS.figure("sanity_curves"),
             caption="../report/sanity_curves.rst",
             category=REPORT_CATEGORIES["sanity"],
             subcategory="figures",
         ),
     log:
-        "logs/figures/sanity.log",
+        PATHS.log("figures/sanity"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -94,7 +89,7 @@ rule sanity_figures:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(10),
     params:
-        n_images=config.get("sanity", {}).get("figure_images"),
-        model=config.get("sanity", {}).get("models", [""])[0],
+        n_images=config["sanity"]["figure_images"],
+        model=config["sanity"]["models"][0],
     script:
         "../scripts/sanity_figures.py"

@@ -9,13 +9,13 @@ rule one_pixel:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
         unpack(lambda w: accepted(w.model)),
-        weights="resources/models/{model}.safetensors",
+        weights=PATHS.weights(),
     output:
-        "results/attacks/one_pixel/{dataset}/{model}/shard-{shard}.h5",
+        PATHS.attack("one_pixel", shard="{shard}"),
     log:
-        "logs/attacks/one_pixel/{dataset}/{model}/shard-{shard}.log",
+        PATHS.log("attacks/one_pixel/{dataset}/{model}/shard-{shard}"),
     benchmark:
-        "benchmarks/attacks/one_pixel/{dataset}/{model}/shard-{shard}.tsv"
+        PATHS.benchmark("attacks/one_pixel/{dataset}/{model}/shard-{shard}")
     wildcard_constraints:
         shard=r"\d+",
     conda:
@@ -42,14 +42,14 @@ rule one_pixel_study:
     input:
         unpack(lambda w: dataset_files(w.dataset)),
         unpack(lambda w: accepted(w.model)),
-        weights="resources/models/{model}.safetensors",
+        weights=PATHS.weights(),
         attacks=lambda w: shipped(config["table6"]["study_attacks"][w.model]),
     output:
-        "results/metrics/one_pixel_study/{dataset}/{model}.csv",
+        PATHS.metrics("one_pixel_study"),
     log:
-        "logs/attacks/one_pixel_study/{dataset}/{model}.log",
+        PATHS.log("attacks/one_pixel_study/{dataset}/{model}"),
     benchmark:
-        "benchmarks/attacks/one_pixel_study/{dataset}/{model}.tsv"
+        PATHS.benchmark("attacks/one_pixel_study/{dataset}/{model}")
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -74,12 +74,12 @@ rule sensitivity:
     input:
         unpack(lambda w: sensitivity.extra_inputs(config, w.dataset, w.model)),
         shards=lambda w: sensitivity.attack_shards(config, w.dataset, w.model, n_eval(w.dataset)),
-        weights="resources/models/{model}.safetensors",
-        manifest="resources/data/{dataset}/manifest.csv",
+        weights=PATHS.weights(),
+        manifest=PATHS.manifest(),
     output:
-        "results/metrics/one_pixel/{dataset}/{model}.csv",
+        PATHS.metrics("one_pixel"),
     log:
-        "logs/metrics/one_pixel/{dataset}/{model}.log",
+        PATHS.log("metrics/one_pixel/{dataset}/{model}"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -100,16 +100,15 @@ rule table6:
     input:
         unpack(
             lambda w: {
-                m: f"results/metrics/one_pixel/{config['table6']['dataset']}/{m}.csv"
-                for m in config["table6"]["models"]
+                m: PATHS.metrics("one_pixel", config["table6"]["dataset"], m) for m in config["table6"]["models"]
             }
         ),
         unpack(lambda w: accuracy_inputs(config, config["table6"]["models"])),
     output:
-        csv="results/tables/table6.csv",
-        md="results/tables/table6.md",
+        csv=PATHS.table("table6"),
+        md=PATHS.table("table6", "md"),
     log:
-        "logs/tables/table6.log",
+        PATHS.log("tables/table6"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -129,15 +128,15 @@ rule table6_study:
     input:
         unpack(
             lambda w: {
-                m: f"results/metrics/one_pixel_study/{config['table6']['dataset']}/{m}.csv"
+                m: PATHS.metrics("one_pixel_study", config["table6"]["dataset"], m)
                 for m in config["table6"]["study_attacks"]
             }
         ),
     output:
-        csv="results/tables/table6_study.csv",
-        md="results/tables/table6_study.md",
+        csv=PATHS.table("table6_study"),
+        md=PATHS.table("table6_study", "md"),
     log:
-        "logs/tables/table6_study.log",
+        PATHS.log("tables/table6_study"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -160,17 +159,17 @@ rule appendix_f:
                 for m in config["table6"]["models"]
             }
         ),
-        weights=[model_weights(m) for m in config.get("table6", {}).get("models", [])],
-        manifest=f"resources/data/{config.get('table6', {}).get('dataset')}/manifest.csv",
+        weights=[model_weights(m) for m in config["table6"]["models"]],
+        manifest=PATHS.manifest(config["table6"]["dataset"]),
     output:
         report(
-            "results/figures/appendix_f.png",
+            PATHS.figure("appendix_f"),
             caption="../report/appendix_f.rst",
             category=REPORT_CATEGORIES["sensitivity"],
             subcategory="figures",
         ),
     log:
-        "logs/figures/appendix_f.log",
+        PATHS.log("figures/appendix_f"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -181,6 +180,6 @@ rule appendix_f:
         n_images=config["table6"]["figure_images"],
         dataset=lambda w: config["datasets"][config["table6"]["dataset"]],
         expected=lambda w: sensitivity.n_attacked(config, n_eval(config["table6"]["dataset"])),
-        models=config.get("table6", {}).get("models"),
+        models=config["table6"]["models"],
     script:
         "../scripts/appendix_f.py"

@@ -11,15 +11,15 @@ rule study_tables:
     input:
         **study.study_files(shipped(config["study"]["root"])),
     output:
-        **{f"{t}_{ext}": f"results/tables/study/{t}.{ext}" for t in STUDY_TABLES for ext in ("csv", "md")},
+        **{f"{t}_{ext}": PATHS.table(f"study/{t}", ext) for t in STUDY_TABLES for ext in ("csv", "md")},
         figure=report(
-            "results/figures/study.png",
+            PATHS.figure("study"),
             caption="../report/study.rst",
             category=REPORT_CATEGORIES["study"],
             subcategory="figure",
         ),
     log:
-        "logs/tables/study.log",
+        PATHS.log("tables/study"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -37,22 +37,22 @@ rule study_tables:
 
 rule study_table_html:
     input:
-        md="results/tables/study/{table}.md",
+        md=PATHS.table("study/{table}", "md"),
         csv=report(
-            "results/tables/study/{table}.csv",
+            PATHS.table("study/{table}"),
             caption="../report/table_csv.rst",
             category=REPORT_CATEGORIES["study"],
             subcategory="tables (CSV, every column)",
         ),
     output:
         html=report(
-            "results/report/study/{table}.html",
+            PATHS.page("study/{table}"),
             caption="../report/table.rst",
             category=REPORT_CATEGORIES["study"],
             subcategory="tables",
         ),
     log:
-        "logs/report/study/{table}.log",
+        PATHS.log("report/study/{table}"),
     wildcard_constraints:
         table=r"table\d+",
     conda:

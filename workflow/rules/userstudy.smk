@@ -20,14 +20,14 @@ rule user_study_kit:
         ),
     output:
         html=report(
-            "results/user_study/survey.html",
+            PATHS.user_study("survey.html"),
             caption="../report/survey.rst",
             category=REPORT_CATEGORIES["userstudy"],
             subcategory="survey (what raters see)",
         ),
-        key="results/user_study/key.csv",
+        key=PATHS.user_study("key.csv"),
     log:
-        "logs/user_study/kit.log",
+        PATHS.log("user_study/kit"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -63,13 +63,13 @@ rule user_study_kit:
 rule table4:
     input:
         unpack(lambda w: accuracy_inputs(config, config["table4"]["models"])),
-        key="results/user_study/key.csv",
+        key=PATHS.user_study("key.csv"),
         answers=lambda w: config["table4"]["answers"],
     output:
-        csv="results/tables/table4.csv",
-        md="results/tables/table4.md",
+        csv=PATHS.table("table4"),
+        md=PATHS.table("table4", "md"),
     log:
-        "logs/tables/table4.log",
+        PATHS.log("tables/table4"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1

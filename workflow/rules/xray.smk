@@ -5,13 +5,13 @@ from cameval.experiments import xray
 
 rule xray_localization:
     input:
-        unpack(lambda w: {h: shards(w.dataset, w.model, h) for h in xray.sets(config)}),
-        **{k: f"resources/data/{{dataset}}/{v}" for k, v in (("images", "images.h5"), ("manifest", "manifest.csv"))},
-        weights="resources/models/{model}.safetensors",
+        unpack(lambda w: read_shards("xray", w.dataset, w.model)),
+        **PATHS.dataset_files(),
+        weights=PATHS.weights(),
     output:
-        "results/metrics/xray/{dataset}/{model}.csv",
+        PATHS.metrics("xray"),
     log:
-        "logs/metrics/xray/{dataset}/{model}.log",
+        PATHS.log("metrics/xray/{dataset}/{model}"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -33,10 +33,10 @@ rule table5:
     input:
         unpack(lambda w: xray.table_inputs(config)),
     output:
-        csv="results/tables/table5.csv",
-        md="results/tables/table5.md",
+        csv=PATHS.table("table5"),
+        md=PATHS.table("table5", "md"),
     log:
-        "logs/tables/table5.log",
+        PATHS.log("tables/table5"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -54,16 +54,16 @@ rule table5:
 
 rule table5_figure:
     input:
-        "results/tables/table5.csv",
+        PATHS.table("table5"),
     output:
         report(
-            "results/figures/table5.png",
+            PATHS.figure("table5"),
             caption="../report/table5.rst",
             category=REPORT_CATEGORIES["xray"],
             subcategory="figures",
         ),
     log:
-        "logs/figures/table5.log",
+        PATHS.log("figures/table5"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1
@@ -79,23 +79,19 @@ rule appendix_e:
         unpack(
             lambda w: {
                 **dataset_files(config["table5"]["dataset"]),
-                **{
-                    f"{m}__{h}": shards(config["table5"]["dataset"], m, h)
-                    for m in config["table5"]["models"]
-                    for h in xray.sets(config)
-                },
+                **{f"{m}__{h}": shards(d, m, h) for d, m, h in EXPERIMENTS["xray"].heatmaps(config)},
                 "weights": [model_weights(m) for m in config["table5"]["models"]],
             }
         ),
     output:
         report(
-            "results/figures/appendix_e.png",
+            PATHS.figure("appendix_e"),
             caption="../report/appendix_e.rst",
             category=REPORT_CATEGORIES["xray"],
             subcategory="figures",
         ),
     log:
-        "logs/figures/appendix_e.log",
+        PATHS.log("figures/appendix_e"),
     conda:
         "../../envs/cameval.yaml"
     threads: 1

@@ -1,6 +1,7 @@
 """results/claims.md: the study's conclusions checked on this run's tables and on the study's own results."""
 
 import logging
+import os
 
 import pandas as pd
 
@@ -30,7 +31,11 @@ logging.getLogger("cameval.claims").info(
     df["verdict"].value_counts().to_dict(),
     df["study_verdict"].value_counts().to_dict(),
 )
-md = claims_markdown(df, setup=[f"{t}: {s['dataset']}, models {', '.join(s['models'])}" for t, s in p.setup.items()])
+md = claims_markdown(
+    df,
+    setup=[f"{t}: {s['dataset']}, models {', '.join(s['models'])}" for t, s in p.setup.items()],
+    results=os.path.dirname(snakemake.output.md),  # the run's results root: claims.md lies at its top
+)
 write_csv(df, snakemake.output.csv)
 write_text(md, snakemake.output.md)
 write_text(markdown_to_html(md, "Claims"), snakemake.output.html)

@@ -1,5 +1,7 @@
 """Table 4: the user study's scores per explanation method, from the answer files in the config."""
 
+import os
+
 from cameval.experiments.userstudy.table import notes, table4, title
 from cameval.logs import setup_logging
 from cameval.tables import accuracy_note, split_accuracy, write_table
@@ -20,6 +22,6 @@ write_table(
     snakemake.output.csv,
     snakemake.output.md,
     title=title(awaiting),
-    notes=[*notes(p.better, awaiting), accuracy_note(accuracy)],
+    notes=[*notes(p.better, awaiting, kit=os.path.dirname(snakemake.input.key)), accuracy_note(accuracy)],
     display=display,
 )

@@ -25,6 +25,7 @@ from cameval.config.values import check_config, load_strict, model_classes
 from cameval.data.kinds import KINDS, dataset_kind
 from cameval.errors import ConfigError
 from cameval.methods import split_name
+from cameval.paths import check_root
 
 # --- the one pass: every problem of a config, before any job ----------------------------------
 
@@ -305,6 +306,7 @@ def _check_references(config: dict, shipped, problems: list[str], attempt, impor
 
     before = len(problems)
     problems += model_problems(config)
+    attempt(check_root, config)
     for e in enabled(config):
         attempt(e.check, config, shipped)
     for name, h in config["heatmaps"].items():

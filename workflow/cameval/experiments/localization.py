@@ -31,6 +31,7 @@ from cameval.errors import DataError
 from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models, table_files
 from cameval.formatting import fmt, interval, row_interval
 from cameval.metrics import mean_ci
+from cameval.paths import layout
 from cameval.store import Expect, Shard, check_shards
 from cameval.tables import aligned, paired_columns
 
@@ -208,9 +209,9 @@ def notes(threshold: float, rule: str, reference: dict | None = None) -> list[st
 
 def table_inputs(config: dict) -> dict[str, str]:
     """The per-image rows Table 1 aggregates: ``{model}__{method}`` -> its CSV."""
-    t = config["table1"]
+    t, paths = config["table1"], layout(config)
     return {
-        f"{model}__{method}": f"results/metrics/localization/{t['dataset']}/{model}/{method}.csv"
+        f"{model}__{method}": paths.metrics("localization", t["dataset"], model, method)
         for model in t["models"]
         for method in t["methods"]
     }
@@ -246,7 +247,7 @@ EXPERIMENT = Experiment(
     order=1,
     title="Table 1 — weakly supervised localization",
     section="table1",
-    targets=lambda config: table_files("table1"),
+    targets=lambda config: table_files(config, "table1"),
     heatmaps=lambda config: model_sets(config, "table1", config["table1"]["methods"]),
     tables=("table1",),
     claims=CLAIMS,

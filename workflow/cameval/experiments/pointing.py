@@ -18,6 +18,7 @@ from cameval.errors import ConfigError, DataError
 from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models, table_files
 from cameval.formatting import fmt, row_interval
 from cameval.methods import label as method_label
+from cameval.paths import layout
 from cameval.store import Expect, Shard, check_shards
 from cameval.tables import aligned, paired_columns, stat_columns
 
@@ -246,9 +247,9 @@ def notes(cfg: dict, heatmaps: dict | None = None, n_eval: int | None = None) ->
 
 def table_inputs(config: dict) -> dict[str, str]:
     """The per-image rows Table 2 aggregates: ``{model}__{heatmap}`` -> its CSV, set by set."""
-    t = config["table2"]
+    t, paths = config["table2"], layout(config)
     return {
-        f"{model}__{h}": f"results/metrics/pointing/{t['dataset']}/{model}/{h}.csv"
+        f"{model}__{h}": paths.metrics("pointing", t["dataset"], model, h)
         for h in t["heatmaps"]
         for model in t["models"]
     }
@@ -279,7 +280,7 @@ EXPERIMENT = Experiment(
     order=2,
     title="Table 2 — pointing game",
     section="table2",
-    targets=lambda config: table_files("table2"),
+    targets=lambda config: table_files(config, "table2"),
     heatmaps=lambda config: model_sets(config, "table2", config["table2"]["heatmaps"]),
     tables=("table2",),
     claims=CLAIMS,

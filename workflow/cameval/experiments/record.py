@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from cameval.claims import Claim
 from cameval.errors import ConfigError
+from cameval.paths import layout
 
 
 def _no_check(config: dict, shipped: Callable[[str], str]) -> None:
@@ -28,7 +29,7 @@ class Experiment:
     - ``title``: the study's artifacts it reproduces, the report's category for its tables and figures;
     - ``section``: its config section; the experiment is built where the config has it;
     - ``targets(config)``: the files ``rule all`` asks of it (tables, figures, report pages);
-    - ``tables``: the tables it writes to ``results/tables/{table}.csv``; the first is the one its
+    - ``tables``: the tables it writes to ``<results>/tables/{table}.csv``; the first is the one its
       claims read (and the claims job's input);
     - ``claims``: the study's conclusions it checks (:class:`cameval.claims.Claim`);
     - ``check(config, shipped)``: what the schema cannot say about its section (names that must
@@ -36,7 +37,8 @@ class Experiment:
       raising :class:`cameval.errors.ConfigError`;
     - ``heatmaps(config)``: the ``(dataset, model, set)`` whose heatmap shards its rules read, from
       the shared heatmaps stage (which computes each model's first shards in one job where the
-      config says ``heatmap_bundles: true``).
+      config says ``heatmap_bundles: true``); its rules take their shard inputs from these same
+      triples (``read_shards`` in ``workflow/rules/common.smk``).
     """
 
     name: str
@@ -77,6 +79,6 @@ def model_sets(config: dict, section: str, sets) -> list[tuple[str, str, str]]:
     return [(s["dataset"], model, h) for model in s["models"] for h in sets]
 
 
-def table_files(table: str) -> list[str]:
-    """A table's CSV, its Markdown and its page in the report."""
-    return [f"results/tables/{table}.csv", f"results/tables/{table}.md", f"results/report/{table}.html"]
+def table_files(config: dict, table: str) -> list[str]:
+    """A table's CSV, its Markdown and its page in the report, under ``config``'s results root."""
+    return layout(config).table_files(table)

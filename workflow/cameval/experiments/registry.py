@@ -13,6 +13,7 @@ import pkgutil
 import cameval.experiments
 from cameval.claims import Claim
 from cameval.experiments.record import Experiment
+from cameval.paths import layout
 
 #: modules of the package that are not experiments
 _NOT_EXPERIMENTS = {"record", "registry"}
@@ -57,7 +58,8 @@ def built_tables(config: dict) -> list[str]:
 
 def targets(config: dict) -> list[str]:
     """What ``rule all`` builds: every enabled experiment's targets, then the claims."""
-    return [t for e in enabled(config) for t in e.targets(config)] + ["results/claims.md", "results/claims.csv"]
+    paths = layout(config)
+    return [t for e in enabled(config) for t in e.targets(config)] + [paths.claims("md"), paths.claims("csv")]
 
 
 def heatmap_sets(config: dict) -> dict[tuple[str, str], list[str]]:

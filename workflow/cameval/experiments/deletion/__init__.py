@@ -18,8 +18,10 @@ from cameval.errors import ConfigError
 from cameval.experiments.deletion.claims import CLAIMS
 from cameval.experiments.record import Experiment, require, table_files
 from cameval.experiments.sanity import check_sets, map_side
+from cameval.paths import layout
 
-FIGURES = ("results/figures/deletion_curves.png", "results/figures/road.png")
+#: its figures (``<results>/figures/{name}.png``)
+FIGURES = ("deletion_curves", "road")
 
 
 def check(config: dict, shipped) -> None:
@@ -45,15 +47,15 @@ def heatmap_sets(config: dict) -> list[tuple[str, str, str]]:
 
 def table_inputs(config: dict) -> dict[str, str]:
     """Each model's per-image rows."""
-    return {
-        m: f"results/metrics/deletion/{config['models'][m]['dataset']}/{m}.csv" for m in config["deletion"]["models"]
-    }
+    paths = layout(config)
+    return {m: paths.metrics("deletion", config["models"][m]["dataset"], m) for m in config["deletion"]["models"]}
 
 
 def curve_inputs(config: dict) -> dict[str, str]:
     """Each model's curves."""
+    paths = layout(config)
     return {
-        m: f"results/metrics/deletion/{config['models'][m]['dataset']}/{m}.h5" for m in config["deletion"]["models"]
+        m: paths.metrics("deletion", config["models"][m]["dataset"], m, ext="h5") for m in config["deletion"]["models"]
     }
 
 
@@ -62,7 +64,7 @@ EXPERIMENT = Experiment(
     order=10,
     title="Deletion, insertion and ROAD (Petsiuk et al. 2018, Rong et al. 2022)",
     section="deletion",
-    targets=lambda config: [*table_files("deletion"), *FIGURES],
+    targets=lambda config: [*table_files(config, "deletion"), *map(layout(config).figure, FIGURES)],
     tables=("deletion",),
     claims=CLAIMS,
     check=check,

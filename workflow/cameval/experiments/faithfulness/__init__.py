@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from cameval.experiments.faithfulness.claims import CLAIMS
 from cameval.experiments.record import Experiment, require, table_files
+from cameval.paths import layout
 
 
 def images_of(config: dict, model: str) -> int:
@@ -24,11 +25,11 @@ def images_of(config: dict, model: str) -> int:
 
 def table_inputs(config: dict) -> dict[str, str]:
     """Per model: the fidelity rows, and the accuracy on the whole evaluation split (``accuracy__<model>``)."""
-    files = {}
+    files, paths = {}, layout(config)
     for m in config["table7"]["models"]:
         dataset = config["models"][m]["dataset"]
-        files[m] = f"results/metrics/fidelity/{dataset}/{m}.csv"
-        files[f"accuracy__{m}"] = f"results/metrics/accuracy/{dataset}/{m}.json"
+        files[m] = paths.metrics("fidelity", dataset, m)
+        files[f"accuracy__{m}"] = paths.accuracy(dataset, m)
     return files
 
 
@@ -42,7 +43,7 @@ EXPERIMENT = Experiment(
     order=7,
     title="Table 7 / App. G — fidelity and contrastivity",
     section="table7",
-    targets=lambda config: [*table_files("table7"), "results/figures/appendix_g.png"],
+    targets=lambda config: [*table_files(config, "table7"), layout(config).figure("appendix_g")],
     tables=("table7",),
     claims=CLAIMS,
     check=check,

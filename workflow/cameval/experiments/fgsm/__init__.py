@@ -15,6 +15,7 @@ import pandas as pd
 from cameval.claims import FAILS, HOLDS, UNDECIDED, Claim, Context, Verdict, combine, iv
 from cameval.experiments.record import Experiment, require_dataset_models, table_files
 from cameval.formatting import row_interval
+from cameval.paths import layout
 from cameval.tables import stat_columns
 
 
@@ -86,7 +87,7 @@ EXPERIMENT = Experiment(
     order=3.5,
     title="App. C — FGSM robustness",
     section="fgsm",
-    targets=lambda config: [*table_files("fgsm"), "results/figures/appendix_c.png"],
+    targets=lambda config: [*table_files(config, "fgsm"), layout(config).figure("appendix_c")],
     tables=("fgsm",),
     claims=CLAIMS,
     check=lambda config, shipped: require_dataset_models(config, "fgsm"),

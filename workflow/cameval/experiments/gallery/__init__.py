@@ -10,6 +10,7 @@ from __future__ import annotations
 from cameval.errors import ConfigError
 from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models
 from cameval.methods import label as method_label
+from cameval.paths import layout
 
 HEATMAPS = ("gradcam", "gradcampp", "guided_backprop")
 
@@ -22,8 +23,9 @@ def figure_sets(config: dict) -> list[tuple[str, str, str]]:
 
 def figure_inputs(config: dict) -> dict[str, str]:
     """The first shard of each of :func:`figure_sets`: ``{model}__{heatmap}``."""
+    paths = layout(config)
     return {
-        f"{model}__{heatmap}": f"results/heatmaps/{dataset}/{model}/{heatmap}/shard-0.h5"
+        f"{model}__{heatmap}": paths.shard(dataset, model, heatmap, 0)
         for dataset, model, heatmap in figure_sets(config)
     }
 
@@ -62,7 +64,7 @@ EXPERIMENT = Experiment(
     order=0,
     title="Figure 1 / App. A — the methods side by side",
     section="figure1",
-    targets=lambda config: ["results/figures/figure1.png"],
+    targets=lambda config: [layout(config).figure("figure1")],
     heatmaps=figure_sets,
     check=check,
 )

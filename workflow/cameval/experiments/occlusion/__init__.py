@@ -13,6 +13,7 @@ from cameval.experiments.occlusion.claims import CLAIMS
 from cameval.experiments.occlusion.table import TABLE3_METHODS
 from cameval.experiments.record import Experiment, model_sets, require, require_dataset_models, table_files
 from cameval.methods import label as method_label
+from cameval.paths import layout
 
 #: the columns of Table 3's rows that a set of ``table3.methods`` may not be named
 RESERVED = ("id", "class", "occlusion", *TABLE3_METHODS)
@@ -32,9 +33,9 @@ def map_sets(config: dict) -> dict[str, str]:
 
 def table_inputs(config: dict) -> dict[str, str]:
     """The per-image rows Table 3 aggregates: ``{model}__{occlusion}`` -> its CSV."""
-    t = config["table3"]
+    t, paths = config["table3"], layout(config)
     return {
-        f"{model}__{occ}": f"results/metrics/rankcorr/{t['dataset']}/{model}/{occ}.csv"
+        f"{model}__{occ}": paths.metrics("rankcorr", t["dataset"], model, occ)
         for model in t["models"]
         for occ in t["occlusion"]
     }
@@ -74,7 +75,7 @@ EXPERIMENT = Experiment(
     order=3,
     title="Table 3 / App. B — rank correlation with occlusion",
     section="table3",
-    targets=lambda config: [*table_files("table3"), "results/figures/appendix_b.png"],
+    targets=lambda config: [*table_files(config, "table3"), layout(config).figure("appendix_b")],
     heatmaps=lambda config: model_sets(config, "table3", [*config["table3"]["occlusion"], *map_sets(config).values()]),
     tables=("table3",),
     claims=CLAIMS,

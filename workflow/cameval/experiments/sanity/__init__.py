@@ -20,13 +20,15 @@ from cameval.data.kinds import dataset_kind
 from cameval.errors import ConfigError
 from cameval.experiments.record import Experiment, require, require_dataset_models, table_files
 from cameval.experiments.sanity.claims import CLAIMS
+from cameval.paths import layout
 
 #: randomization modes and similarity measures (:func:`cameval.metrics.randomized_models`, ``map_similarity``)
 MODES = ("cascading", "independent")
 MEASURES = ("spearman_abs", "spearman", "ssim", "hog")
 #: set names the experiment's own columns take
 RESERVED = ("random", "guided_gradcam")
-FIGURES = ("results/figures/sanity_cascade.png", "results/figures/sanity_curves.png")
+#: its figures (``<results>/figures/{name}.png``)
+FIGURES = ("sanity_cascade", "sanity_curves")
 
 
 def map_side(dataset: dict) -> int | None:
@@ -106,9 +108,9 @@ def layers_of(config: dict, model: str, heatmap: str) -> str | None:
 
 def table_inputs(config: dict) -> dict[str, str]:
     """Each model's similarity rows, and each twin's training record (``twin__<model>``)."""
-    s = config["sanity"]
-    files = {m: f"results/metrics/sanity/{s['dataset']}/{m}.csv" for m in s["models"]}
-    files.update({f"twin__{m}": f"resources/models/{t}.json" for m, t in s["shuffled"].items()})
+    s, paths = config["sanity"], layout(config)
+    files = {m: paths.metrics("sanity", s["dataset"], m) for m in s["models"]}
+    files.update({f"twin__{m}": paths.model_json(t) for m, t in s["shuffled"].items()})
     return files
 
 
@@ -117,7 +119,7 @@ EXPERIMENT = Experiment(
     order=9,
     title="Sanity checks — model and data randomization (Adebayo et al. 2018)",
     section="sanity",
-    targets=lambda config: [*table_files("sanity"), *FIGURES],
+    targets=lambda config: [*table_files(config, "sanity"), *map(layout(config).figure, FIGURES)],
     tables=("sanity",),
     claims=CLAIMS,
     check=check,

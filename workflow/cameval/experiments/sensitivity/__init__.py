@@ -16,6 +16,7 @@ from cameval.experiments.record import Experiment, require, require_dataset_mode
 from cameval.experiments.sensitivity.claims import CLAIMS
 from cameval.experiments.sensitivity.table import TABLE6_METHODS
 from cameval.methods import label as method_label
+from cameval.paths import layout
 
 
 def n_attacked(config: dict, n_eval: int) -> int:
@@ -32,7 +33,7 @@ def attack_rows(config: dict, shard: int, n_eval: int) -> tuple[int, int]:
 def attack_shards(config: dict, dataset: str, model: str, n_eval: int) -> list[str]:
     """The one-pixel attack shards of ``model`` on the first ``table6.images`` of ``dataset``."""
     n = math.ceil(n_attacked(config, n_eval) / config["table6"]["shard_size"])
-    return [f"results/attacks/one_pixel/{dataset}/{model}/shard-{shard}.h5" for shard in range(n)]
+    return [layout(config).attack("one_pixel", dataset, model, shard) for shard in range(n)]
 
 
 def extra_labels(config: dict) -> dict[str, str]:
@@ -46,7 +47,7 @@ def extra_inputs(config: dict, dataset: str, model: str) -> dict[str, str]:
     further sets, else nothing."""
     if not config.get("table6", {}).get("methods"):
         return {}
-    return {"images": f"resources/data/{dataset}/images.h5"}
+    return {"images": layout(config).images(dataset)}
 
 
 def check(config: dict, shipped) -> None:
@@ -69,9 +70,9 @@ def check(config: dict, shipped) -> None:
 
 
 def targets(config: dict) -> list[str]:
-    files = [*table_files("table6"), "results/figures/appendix_f.png"]
+    files = [*table_files(config, "table6"), layout(config).figure("appendix_f")]
     if config["table6"].get("study_attacks"):
-        files += table_files("table6_study")
+        files += table_files(config, "table6_study")
     return files
 
 

@@ -14,6 +14,7 @@ import os
 from cameval.data.study import TABLE3_FILES, TABLE5_METHODS, TABLE5_MODELS, table5_file
 from cameval.errors import ConfigError
 from cameval.experiments.record import Experiment
+from cameval.paths import layout
 
 #: the study's tables reanalysed (``results/tables/study/{table}.csv``), read by the claims
 STUDY_TABLES = ("table3", "table4", "table5")
@@ -45,8 +46,9 @@ def check(config: dict, shipped) -> None:
 
 
 def targets(config: dict) -> list[str]:
-    files = [f"results/tables/study/{t}.{ext}" for t in STUDY_TABLES for ext in ("csv", "md")]
-    return files + ["results/figures/study.png"] + [f"results/report/study/{t}.html" for t in STUDY_TABLES]
+    paths = layout(config)
+    files = [paths.table(f"study/{t}", ext) for t in STUDY_TABLES for ext in ("csv", "md")]
+    return files + [paths.figure("study")] + [paths.page(f"study/{t}") for t in STUDY_TABLES]
 
 
 EXPERIMENT = Experiment(

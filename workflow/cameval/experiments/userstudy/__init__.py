@@ -45,6 +45,7 @@ from cameval.experiments.userstudy.answers import (
 )
 from cameval.experiments.userstudy.claims import CLAIMS
 from cameval.experiments.userstudy.table import summarize, table4
+from cameval.paths import layout
 
 __all__ = [
     "ANSWERS",
@@ -75,8 +76,14 @@ def check(config: dict, shipped) -> None:
     for f in t4["answers"]:
         if not os.path.isfile(f):
             raise ConfigError(
-                f"table4.answers: no file {f} (expected a CSV exported by results/user_study/survey.html)"
+                f"table4.answers: no file {f} (expected a CSV exported by {layout(config).user_study('survey.html')})"
             )
+
+
+def targets(config: dict) -> list[str]:
+    """The kit (the survey page raters see, the key kept from them), then Table 4."""
+    paths = layout(config)
+    return [paths.user_study("survey.html"), paths.user_study("key.csv"), *table_files(config, "table4")]
 
 
 EXPERIMENT = Experiment(
@@ -84,7 +91,7 @@ EXPERIMENT = Experiment(
     order=4,
     title="Table 4 / App. D — user study",
     section="table4",
-    targets=lambda config: ["results/user_study/survey.html", "results/user_study/key.csv", *table_files("table4")],
+    targets=targets,
     heatmaps=lambda config: model_sets(
         config, "table4", [config["table4"]["guided_backprop"], config["table4"]["gradcam"]]
     ),

@@ -15,6 +15,7 @@ from cameval.experiments.userstudy.answers import read_key, score_answers
 from cameval.formatting import fmt
 from cameval.methods import labels
 from cameval.metrics.stats import paired_compare, wilcoxon_test
+from cameval.paths import Layout
 
 METHOD_NAMES = labels("guided_backprop", "guided_gradcam")
 
@@ -178,8 +179,10 @@ def title(awaiting: bool) -> str:
     return "Table 4 — user study (blinded, randomized)" + (" — awaiting answers" if awaiting else "")
 
 
-def notes(better: str, awaiting: bool) -> list[str]:
-    """What Table 4 computed (``better``: the more accurate model)."""
+def notes(better: str, awaiting: bool, kit: str | None = None) -> list[str]:
+    """What Table 4 computed (``better``: the more accurate model; ``kit``: the kit's folder, under the
+    run's results root; default: the default root's)."""
+    kit = kit or os.path.dirname(Layout().user_study("key.csv"))
     notes = [
         f"Score in -2..2 per answer, positive when the rater judged {better} (the more accurate model) more "
         "reasonable.",
@@ -187,7 +190,5 @@ def notes(better: str, awaiting: bool) -> list[str]:
         "Wilcoxon signed-rank test (two-sided) between the methods on per-rater mean scores.",
     ]
     if awaiting:
-        notes.insert(
-            0, "Awaiting answers: no answers file is listed in table4.answers; the kit is in results/user_study/."
-        )
+        notes.insert(0, f"Awaiting answers: no answers file is listed in table4.answers; the kit is in {kit}/.")
     return notes

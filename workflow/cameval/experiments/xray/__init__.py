@@ -13,6 +13,7 @@ from cameval.errors import ConfigError
 from cameval.experiments.record import Experiment, model_sets, require, table_files
 from cameval.experiments.xray.claims import CLAIMS
 from cameval.methods import label as method_label
+from cameval.paths import layout
 
 
 def sets(config: dict) -> list[str]:
@@ -38,11 +39,11 @@ def set_meta(config: dict) -> dict[str, dict[str, str]]:
 
 def table_inputs(config: dict) -> dict[str, str]:
     """Per model its rows, and a trained model's test AUROC (``auroc__<model>``)."""
-    t = config["table5"]
-    files = {m: f"results/metrics/xray/{t['dataset']}/{m}.csv" for m in t["models"]}
+    t, paths = config["table5"], layout(config)
+    files = {m: paths.metrics("xray", t["dataset"], m) for m in t["models"]}
     for m in t["models"]:
         if "train" in config["models"][m]:
-            files[f"auroc__{m}"] = f"resources/models/{m}.json"
+            files[f"auroc__{m}"] = paths.model_json(m)
     return files
 
 
@@ -77,7 +78,7 @@ EXPERIMENT = Experiment(
     order=5,
     title="Table 5 / App. E — medical localization",
     section="table5",
-    targets=lambda config: [*table_files("table5"), "results/figures/table5.png", "results/figures/appendix_e.png"],
+    targets=lambda config: [*table_files(config, "table5"), *map(layout(config).figure, ("table5", "appendix_e"))],
     heatmaps=lambda config: model_sets(config, "table5", sets(config)),
     tables=("table5",),
     claims=CLAIMS,
