@@ -456,3 +456,15 @@ def test_table5_pairs_every_set_with_the_others_on_the_same_rows_as_scipy():
     assert ig["minus__cam_low"] < ig["minus__cam"] < ig["minus__cam_high"]
     per_finding = full[full["finding"] != "all"]
     assert per_finding["minus__cam"].isna().all()  # paired over all findings only
+
+
+def test_the_library_default_thresholds_are_the_schemas():
+    """Table 5's thresholds are stated twice (the library's default for a caller without a config, the
+    schema's for a run): the two may not drift."""
+    import yaml
+
+    from cameval.config import SCHEMA
+    from cameval.experiments.xray.table import THRESHOLDS
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert list(THRESHOLDS) == schema["properties"]["table5"]["properties"]["thresholds"]["default"]
