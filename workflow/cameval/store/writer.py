@@ -93,7 +93,7 @@ def spec_digest(spec: dict) -> str:
 
 def manifest_digest(manifest: pd.DataFrame, ids) -> str:
     """SHA-256 of the rows of ``ids`` (each image once, in the order of its first appearance) of a
-    manifest as :func:`cameval.data.images.read_manifest` reads it, every column."""
+    manifest as :func:`cameval.data.manifest.read_manifest` reads it, every column."""
     unique = list(dict.fromkeys(ids))
     rows = manifest.set_index("id").loc[unique]
     return hashlib.sha256(rows.to_csv().encode()).hexdigest()
