@@ -49,8 +49,10 @@ def set_pixels(pixels, rows, cols, colours):
         import torch  # noqa: PLC0415  # a tensor was given: torch is loaded
 
         at = {"dtype": torch.long, "device": pixels.device}
-        k, r, c = torch.arange(len(pixels), **at), torch.as_tensor(rows, **at), torch.as_tensor(cols, **at)
-        values = torch.as_tensor(colours, device=pixels.device).to(pixels.dtype) / 255
+        # copies (np.array): indices read from a file come as read-only arrays, which torch would share
+        r, c = (torch.as_tensor(np.array(v, dtype=np.int64), **at) for v in (rows, cols))
+        k = torch.arange(len(pixels), **at)
+        values = torch.as_tensor(np.array(colours), device=pixels.device).to(pixels.dtype) / 255
     else:
         k, r, c = np.arange(len(pixels)), np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
         values = np.asarray(colours).astype(pixels.dtype) / pixels.dtype.type(255)
