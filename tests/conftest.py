@@ -17,6 +17,7 @@ import yaml
 
 import background
 from background import long_run
+from helpers import WIRING_N, digits_with_small_vgg
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "resources/study"
@@ -455,3 +456,39 @@ def tiny_copy(tiny_run, tmp_path) -> Path:
     dest = tmp_path / "cameval"
     shutil.copytree(tiny_run, dest, symlinks=True)
     return dest
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    """A tiny digits set (32 px; 12/6/6 images), a random 10-class small_vgg, the model and its inputs
+    (tests/test_wiring.py, tests/test_sanity_deletion.py; their shards: ``helpers.wiring_shard``)."""
+    import torch  # noqa: PLC0415  (a session of tests that never use it need not import torch)
+
+    from cameval.data.images import ImageSet  # noqa: PLC0415
+    from cameval.data.manifest import read_manifest  # noqa: PLC0415
+    from cameval.explain import default_layer  # noqa: PLC0415
+    from cameval.models import load_model  # noqa: PLC0415
+
+    torch.set_num_threads(1)
+    root = digits_with_small_vgg(tmp_path_factory.mktemp("wiring"), test=WIRING_N, models={"m": 0})
+    model = load_model(root / "m.safetensors")
+    man = read_manifest(root / "manifest.csv")
+    test = man[man["split"] == "test"]
+    with ImageSet(root / "images.h5") as imgs:
+        pixels = imgs.uint8(test["index"].to_numpy())
+        mean, std = np.asarray(imgs.mean, np.float32), np.asarray(imgs.std, np.float32)
+    # as the model sees them, in float32 (near-equal cells of a map would rank differently in float64)
+    x = torch.as_tensor((pixels.astype(np.float32) / np.float32(255) - mean) / std).permute(0, 3, 1, 2).contiguous()
+    return {
+        "root": root,
+        "weights": str(root / "m.safetensors"),
+        "images": str(root / "images.h5"),
+        "manifest": str(root / "manifest.csv"),
+        "model": model,
+        "layer": default_layer(model),
+        "test": test,
+        "pixels": pixels,
+        "mean": mean,
+        "std": std,
+        "x": x,
+    }

@@ -42,3 +42,61 @@ def digits_with_small_vgg(root: Path, test: int, train: int = 12, val: int = 6, 
         model = build_model("small_vgg", num_classes=10)
         save_model(model, root / f"{name}.safetensors", "small_vgg", build={"num_classes": 10})
     return root
+
+
+#: evaluation images of the ``wiring_source`` fixture (tests/conftest.py)
+WIRING_N = 6
+
+
+def wiring_shard(source, name, method, targets, **params):
+    """A heatmap shard of the ``wiring_source`` set's test images (written once per name)."""
+    from cameval.heatmaps import ShardJob, compute_shard  # noqa: PLC0415  (loads torch)
+
+    out = source["root"] / f"{name}.h5"
+    if not out.exists():
+        compute_shard(
+            source["weights"],
+            source["images"],
+            source["manifest"],
+            str(out),
+            ShardJob(method, targets, "test", 0, WIRING_N, params=params, batch_size=WIRING_N),
+            progress=False,
+        )
+    return str(out)
+
+
+def loud(linear, factor: float) -> None:
+    """Scale a classifier head so that gradients at the CAM layer are O(1).
+
+    pytorch-grad-cam's Grad-CAM++ adds eps=1e-6 to its denominator 2g² + ΣA·g³; with seeded random
+    weights g is ~1e-3 and eps would dominate. Every method here is linear in the score, so this
+    changes no comparison but that one.
+    """
+    import torch  # noqa: PLC0415
+
+    with torch.no_grad():
+        linear.weight.mul_(factor)
+        linear.bias.mul_(factor)
+
+
+def pgc_unnormalized(cam_cls, model, layer, x, target: int):
+    """pytorch-grad-cam's CAM at the layer grid before its min-max scaling and resize.
+
+    Replays ``BaseCAM.forward`` / ``compute_cam_per_layer`` up to ``np.maximum(cam, 0)``: its
+    ``ActivationsAndGradients`` records A and dS/dA, its ``get_cam_image`` weights and sums them.
+    """
+    import numpy as np  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    cam = cam_cls(model, [layer])
+    try:
+        out = cam.activations_and_grads(x)
+        model.zero_grad(set_to_none=True)
+        out[:, target].sum().backward()
+        acts = cam.activations_and_grads.activations[0].numpy()
+        grads = cam.activations_and_grads.gradients[0].numpy()
+        img = cam.get_cam_image(x, layer, None, acts, grads, eigen_smooth=False)
+    finally:
+        cam.activations_and_grads.release()
+        model.zero_grad(set_to_none=True)
+    return torch.from_numpy(np.maximum(img, 0))

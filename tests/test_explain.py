@@ -32,6 +32,7 @@ from torchvision.models.googlenet import BasicConv2d
 
 from cameval.errors import ConfigError
 from cameval.explain import METHODS, default_layer, explain, get_layer, guided_relus
+from helpers import loud, pgc_unnormalized
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::UserWarning"),  # captum: "Setting backward hooks on ReLU ..."
@@ -52,42 +53,10 @@ def assert_maps_close(actual: torch.Tensor, expected: torch.Tensor, rtol: float 
     torch.testing.assert_close(actual, expected, rtol=rtol, atol=rtol * scale)
 
 
-def loud(linear: nn.Linear, factor: float) -> None:
-    """Scale a classifier head so that gradients at the CAM layer are O(1).
-
-    pytorch-grad-cam's Grad-CAM++ adds eps=1e-6 to its denominator 2g² + ΣA·g³; with seeded random
-    weights g is ~1e-3 and eps would dominate. Every method here is linear in the score, so this
-    changes no comparison but that one.
-    """
-    with torch.no_grad():
-        linear.weight.mul_(factor)
-        linear.bias.mul_(factor)
-
-
 def top2(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The two highest-scoring classes per image, ``[N, 2]`` (positive CAMs are likely there)."""
     with torch.no_grad():
         return model(x).topk(2, dim=1).indices
-
-
-def pgc_unnormalized(cam_cls, model: nn.Module, layer: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
-    """pytorch-grad-cam's CAM at the layer grid before its min-max scaling and resize.
-
-    Replays ``BaseCAM.forward`` / ``compute_cam_per_layer`` up to ``np.maximum(cam, 0)``: its
-    ``ActivationsAndGradients`` records A and dS/dA, its ``get_cam_image`` weights and sums them.
-    """
-    cam = cam_cls(model, [layer])
-    try:
-        out = cam.activations_and_grads(x)
-        model.zero_grad(set_to_none=True)
-        out[:, target].sum().backward()
-        acts = cam.activations_and_grads.activations[0].numpy()
-        grads = cam.activations_and_grads.gradients[0].numpy()
-        img = cam.get_cam_image(x, layer, None, acts, grads, eigen_smooth=False)
-    finally:
-        cam.activations_and_grads.release()
-        model.zero_grad(set_to_none=True)
-    return torch.from_numpy(np.maximum(img, 0))
 
 
 def plain_input_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

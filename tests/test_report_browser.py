@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from cameval.experiments.registry import CLAIMS_CATEGORY, enabled
+from chromium import CHROMIUM, Chromium
 from conftest import TINY_CONFIG
-from test_survey_browser import CHROMIUM, Chromium
 
 pytestmark = [
     pytest.mark.workflow,

@@ -218,7 +218,8 @@ def test_sanity_table_and_claims_on_a_hand_built_case():
 
 # --- the jobs' torch work, on a random small VGG and real digit canvases (tests/test_wiring.py's source) ---
 
-from test_wiring import N, shard, source  # noqa: E402, F401  # the fixture and its shard helper
+from helpers import WIRING_N as N  # noqa: E402  # the `source` fixture's images (tests/conftest.py)
+from helpers import wiring_shard as shard  # noqa: E402
 
 
 def _up(maps, size):

@@ -18,7 +18,7 @@ from cameval.errors import DataError
 from cameval.experiments.sensitivity.compute import study_attack_rows
 from cameval.experiments.sensitivity.table import table6_study
 from cameval.models import save_model
-from test_explain import loud, pgc_unnormalized
+from helpers import loud, pgc_unnormalized
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE_PIXEL = ROOT / "resources/study/one_pixel"

@@ -16,62 +16,14 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from scipy import stats
 
 from cameval import metrics
-from cameval.data.images import ImageSet
-from cameval.data.manifest import gt_boxes_of, read_manifest
-from helpers import digits_with_small_vgg
+from cameval.data.manifest import gt_boxes_of
+from helpers import WIRING_N as N
+from helpers import wiring_shard as shard
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # captum: "Input Tensor 0 did not already require ..."
 
 ROOT = Path(__file__).resolve().parents[1]
-N = 6  # evaluation images
 LAYERCAM = "pytorch_grad_cam:LayerCAM"
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory):
-    """A tiny digits set (32 px; 12/6/6 images), a random 10-class small_vgg, the model and its inputs."""
-    from cameval.explain import default_layer
-    from cameval.models import load_model
-
-    torch.set_num_threads(1)
-    root = digits_with_small_vgg(tmp_path_factory.mktemp("wiring"), test=N, models={"m": 0})
-    model = load_model(root / "m.safetensors")
-    man = read_manifest(root / "manifest.csv")
-    test = man[man["split"] == "test"]
-    with ImageSet(root / "images.h5") as imgs:
-        pixels = imgs.uint8(test["index"].to_numpy())
-        mean, std = np.asarray(imgs.mean, np.float32), np.asarray(imgs.std, np.float32)
-    # as the model sees them, in float32 (near-equal cells of a map would rank differently in float64)
-    x = torch.as_tensor((pixels.astype(np.float32) / np.float32(255) - mean) / std).permute(0, 3, 1, 2).contiguous()
-    return {
-        "root": root,
-        "weights": str(root / "m.safetensors"),
-        "images": str(root / "images.h5"),
-        "manifest": str(root / "manifest.csv"),
-        "model": model,
-        "layer": default_layer(model),
-        "test": test,
-        "pixels": pixels,
-        "mean": mean,
-        "std": std,
-        "x": x,
-    }
-
-
-def shard(source, name, method, targets, **params):
-    from cameval.heatmaps import ShardJob, compute_shard
-
-    out = source["root"] / f"{name}.h5"
-    if not out.exists():
-        compute_shard(
-            source["weights"],
-            source["images"],
-            source["manifest"],
-            str(out),
-            ShardJob(method, targets, "test", 0, N, params=params, batch_size=N),
-            progress=False,
-        )
-    return str(out)
 
 
 def layercam(source, x, target) -> np.ndarray:
