@@ -3,19 +3,8 @@
 The study (Nagy et al., Table 4 and Appendix D, after Selvaraju et al.'s "trust" experiment)
 showed raters an image that two models ("agents") both classified correctly, each agent's
 explanation by one method (Guided Backprop, or Guided Grad-CAM), and asked which agent seemed
-more reasonable on a five-point scale. An answer is scored
-
-    s = +p   if the better model is agent A,   s = -p   if it is agent B,
-
-where p ∈ {2, 1, 0, -1, -2} is the preference for agent A of :data:`ANSWERS` (in that order).
-So s > 0 means the rater judged the more accurate model (``better``) more reasonable.
-
-Files:
-
-- key CSV (``key.csv``): ``item, method, class, agent_a, agent_b``, one row per item; kept
-  apart from what raters see.
-- answers CSV: one row per rater, a rater id column first (``rater``), then one column per item
-  in the key's row order holding the answer text (an empty cell: not answered).
+more reasonable on a five-point scale. How an answer is scored and the files of the study
+(the key, the answers): :mod:`.answers`.
 
 :func:`summarize` gives per method the mean and the standard deviation (ddof = 1, as the study's
 numbers are) of the scores, a 95 % percentile-bootstrap interval clustered by rater (raters are
