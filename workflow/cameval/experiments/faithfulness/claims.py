@@ -40,6 +40,20 @@ def _gradcam_extreme(
     return parts, numbers
 
 
+def _gradcam_extreme_verdict(
+    t: pd.DataFrame, ctx: Context, role: tuple[str, str], key: str, highest: bool, criterion: str
+) -> Verdict:
+    """The verdict of a Table 7 claim that Grad-CAM's ``key`` is the highest (or lowest) on the model of
+    ``role`` (its role name, and how a missing one is named)."""
+    model = role_model(t["model"], role[0], ctx)
+    if model is None:
+        return Verdict(f"not evaluated (Table 7 lacks {role[1]} model)", "", criterion)
+    parts, numbers = _gradcam_extreme(t, model, key, highest=highest, alpha=ctx.alpha)
+    if not parts:
+        return Verdict("not evaluated (Table 7 lacks Grad-CAM or another method on that model)", "", criterion)
+    return Verdict(combine(parts), "; ".join(numbers), criterion)
+
+
 def claim_contrastivity_deeper_net(tables: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
     t = tables["table7"]
     criterion = (
@@ -48,13 +62,7 @@ def claim_contrastivity_deeper_net(tables: dict[str, pd.DataFrame], ctx: Context
         "at every percentile: paired on the same images (Wilcoxon p < α, interval of the difference on the "
         "claimed side of 0) where the table carries the difference, else 95 % intervals separated"
     )
-    model = role_model(t["model"], "googlenet", ctx)
-    if model is None:
-        return Verdict("not evaluated (Table 7 lacks a GoogLeNet-type model)", "", criterion)
-    parts, numbers = _gradcam_extreme(t, model, "contrastivity", highest=True, alpha=ctx.alpha)
-    if not parts:
-        return Verdict("not evaluated (Table 7 lacks Grad-CAM or another method on that model)", "", criterion)
-    return Verdict(combine(parts), "; ".join(numbers), criterion)
+    return _gradcam_extreme_verdict(t, ctx, ("googlenet", "a GoogLeNet-type"), "contrastivity", True, criterion)
 
 
 def claim_fidelity_mnist(tables: dict[str, pd.DataFrame], ctx: Context) -> Verdict:
@@ -65,13 +73,7 @@ def claim_fidelity_mnist(tables: dict[str, pd.DataFrame], ctx: Context) -> Verdi
         "paired on the same images (Wilcoxon p < α, interval of the difference below 0) where the table carries "
         "the difference, else 95 % intervals separated"
     )
-    model = role_model(t["model"], "mnist", ctx)
-    if model is None:
-        return Verdict("not evaluated (Table 7 lacks an MNIST-type model)", "", criterion)
-    parts, numbers = _gradcam_extreme(t, model, "fidelity", highest=False, alpha=ctx.alpha)
-    if not parts:
-        return Verdict("not evaluated (Table 7 lacks Grad-CAM or another method on that model)", "", criterion)
-    return Verdict(combine(parts), "; ".join(numbers), criterion)
+    return _gradcam_extreme_verdict(t, ctx, ("mnist", "an MNIST-type"), "fidelity", False, criterion)
 
 
 CLAIMS = (
