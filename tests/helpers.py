@@ -100,3 +100,31 @@ def pgc_unnormalized(cam_cls, model, layer, x, target: int):
         cam.activations_and_grads.release()
         model.zero_grad(set_to_none=True)
     return torch.from_numpy(np.maximum(img, 0))
+
+
+def attack_shard_arrays(n: int = 2, h: int = 4, w: int = 4, c: int = 3, colour=None) -> dict:
+    """The arrays of a one-pixel attack shard of two images (ids ``a``, ``b``) in the layout of
+    cameval.experiments.sensitivity: the first attack succeeds, the second does not; seeded random
+    maps. ``colour``: the attacked pixels' colours (default black)."""
+    import numpy as np  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    return {
+        "labels": np.array([1, 2]),
+        "success": np.array([True, False]),
+        "pixel": np.array([[0, 1], [3, 3]]),
+        "colour": np.zeros((n, c), np.uint8) if colour is None else np.asarray(colour, np.uint8),
+        "generations": np.array([3, 10]),
+        "evaluations": np.array([40, 110]),
+        "p_before": np.array([0.9, 0.8]),
+        "p_after": np.array([0.2, 0.5]),
+        "p_new": np.array([0.7, 0.4]),
+        "pred_before": np.array([1, 2]),
+        "pred_after": np.array([4, 2]),
+        "random_pixel": np.array([[2, 2], [0, 0]]),
+        "clean": np.zeros((n, h, w, c), np.uint8),
+        "cam_before": rng.random((n, h, w)).astype(np.float32),
+        "cam_after": rng.random((n, h, w)).astype(np.float32),
+        "ig_before": rng.normal(size=(n, c, h, w)).astype(np.float32),
+        "ig_after": rng.normal(size=(n, c, h, w)).astype(np.float32),
+    }

@@ -32,7 +32,7 @@ import background
 from background import long_run
 from cameval.errors import ConfigError, DataError, WriteError
 from conftest import TINY, TINY_CONFIG, clone, edited_tiny_dry_runs, outputs, snakemake_at
-from helpers import digits_with_small_vgg
+from helpers import attack_shard_arrays, digits_with_small_vgg
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
@@ -1014,26 +1014,7 @@ def attack_shard_file(path: Path, n: int = 2, h: int = 4, w: int = 4) -> Path:
     """A one-pixel attack shard in the layout of cameval.experiments.sensitivity, with random maps."""
     from cameval.store import write_cache
 
-    rng = np.random.default_rng(0)
-    arrays = {
-        "labels": np.array([1, 2]),
-        "success": np.array([True, False]),
-        "pixel": np.array([[0, 1], [3, 3]]),
-        "colour": np.array([[255, 0, 0], [0, 0, 0]], np.uint8),
-        "generations": np.array([3, 10]),
-        "evaluations": np.array([40, 110]),
-        "p_before": np.array([0.9, 0.8]),
-        "p_after": np.array([0.2, 0.5]),
-        "p_new": np.array([0.7, 0.4]),
-        "pred_before": np.array([1, 2]),
-        "pred_after": np.array([4, 2]),
-        "random_pixel": np.array([[2, 2], [0, 0]]),
-        "clean": np.zeros((n, h, w, 3), np.uint8),
-        "cam_before": rng.random((n, h, w)).astype(np.float32),
-        "cam_after": rng.random((n, h, w)).astype(np.float32),
-        "ig_before": rng.normal(size=(n, 3, h, w)).astype(np.float32),
-        "ig_after": rng.normal(size=(n, 3, h, w)).astype(np.float32),
-    }
+    arrays = attack_shard_arrays(n, h, w, colour=[[255, 0, 0], [0, 0, 0]])
     write_cache(path, ["a", "b"], arrays, {"rows": [0, n]})
     return path
 

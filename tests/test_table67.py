@@ -10,29 +10,11 @@ from cameval.errors import DataError
 from cameval.experiments.faithfulness.table import table7
 from cameval.experiments.sensitivity.rows import ARRAYS, sensitivity_rows
 from cameval.experiments.sensitivity.table import table6
+from helpers import attack_shard_arrays
 
 
 def write_attack_shard(path, n=2, h=4, w=4, c=3):
-    rng = np.random.default_rng(0)
-    data = {
-        "labels": np.array([1, 2]),
-        "success": np.array([True, False]),
-        "pixel": np.array([[0, 1], [3, 3]]),
-        "colour": np.zeros((n, c), np.uint8),
-        "generations": np.array([3, 10]),
-        "evaluations": np.array([40, 110]),
-        "p_before": np.array([0.9, 0.8]),
-        "p_after": np.array([0.2, 0.5]),
-        "p_new": np.array([0.7, 0.4]),
-        "pred_before": np.array([1, 2]),
-        "pred_after": np.array([4, 2]),
-        "random_pixel": np.array([[2, 2], [0, 0]]),
-        "clean": np.zeros((n, h, w, c), np.uint8),
-        "cam_before": rng.random((n, h, w)).astype(np.float32),
-        "cam_after": rng.random((n, h, w)).astype(np.float32),
-        "ig_before": rng.normal(size=(n, c, h, w)).astype(np.float32),
-        "ig_after": rng.normal(size=(n, c, h, w)).astype(np.float32),
-    }
+    data = attack_shard_arrays(n, h, w, c)
     assert set(data) == set(ARRAYS)
     with h5py.File(path, "w") as f:
         f.create_dataset("ids", data=np.array(["a", "b"], dtype=object), dtype=h5py.string_dtype())
