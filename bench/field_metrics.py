@@ -6,6 +6,10 @@ and the cost per image of each of cameval's tests.
   :func:`cameval.metrics.deletion_curves` (``step=W``: every (image, step) image stacked,
   ``--batch-size`` at a time). The two curves are checked equal (Quantus' without the clean
   score, which ours holds first) before anything is timed.
+- **PixelFlipping's bounds**: the same 784 forward passes alone (built beforehand), their FLOPs at
+  the rate of a dense 2048 x 2048 matmul measured here, and the share of the MACs a step-by-step
+  recomputation of only what each step's pixels reach would still need (Grad-CAM and random maps):
+  what any exact implementation of the same curves could reach against Quantus on this machine.
 - **MPRT** (cascading model randomization): ``quantus.MPRT(layer_order="top_down")`` against
   :func:`cameval.metrics.cascading_maps` (Grad-CAM) + :func:`cameval.metrics.map_similarities`
   (``spearman_abs``, the 14 steps' maps against the original's in one call: its ranks once). The
@@ -42,6 +46,8 @@ import torch
 from _timing import header, interleaved, sync
 from cameval import metrics
 from cameval.explain import explain
+from cameval.inference.geometry import pointwise, spatial_of
+from cameval.metrics.deletion import pixel_ranks
 from cameval.metrics.sanity import MEASURES
 from cameval.models.registry import build_model
 
@@ -106,6 +112,22 @@ def main() -> None:
         f"ours {t['ours']:.3f} s, x{t['quantus'] / t['ours']:.1f} (curves equal to 1e-5)"
     )
 
+    # --- what any exact implementation of the same curves could reach -----------------------
+    floor = passes_alone(model, xf, mf, opts.batch_size, opts.repeat, dev)
+    macs = conv_linear_macs(model, xf[:1])
+    rate = matmul_rate(dev)
+    passes = n * (f + 1)
+    at_peak = 2 * macs * passes / rate
+    random_maps = torch.rand(n, f, f, generator=g)
+    incr = {k: changed_macs(model, xf[:1], m, f) / macs for k, m in (("Grad-CAM", mf), ("random", random_maps))}
+    print(
+        f"PixelFlipping bounds: the {passes} forward passes alone {floor:.3f} s (Quantus / that: "
+        f"x{t['quantus'] / floor:.1f}); their {2 * macs * passes / 1e9:.1f} GFLOP at this machine's dense matmul "
+        f"rate ({rate / 1e9:.0f} GFLOP/s, 2048^2 float32) {at_peak:.3f} s (x{t['quantus'] / at_peak:.1f}); "
+        "recomputing only what each step changes (the previous step's activations kept) needs "
+        + ", ".join(f"{v:.0%} of the MACs on {k} maps" for k, v in incr.items())
+    )
+
     # --- MPRT ---------------------------------------------------------------------------------
     def cam(model, inputs, targets, **kwargs):
         xi, ti = torch.as_tensor(inputs, device=dev), torch.as_tensor(targets, device=dev)
@@ -154,6 +176,75 @@ def main() -> None:
     }
     for name, c in costs.items():
         print(f"cost per image, {name}: {c * 1000:.1f} ms")
+
+
+def passes_alone(model, x, maps, batch_size, repeat, dev) -> float:
+    """Best time of the model alone on every (image, step) image of the deletion curves, built
+    beforehand and stacked ``batch_size`` at a time in channels-last layout: what any implementation
+    that runs the same forward passes pays at least, with this torch on this machine."""
+    n, _, h, w = x.shape
+    ranks = torch.as_tensor(pixel_ranks(maps.cpu().numpy()).reshape(n, 1, h, w), device=x.device)
+    taken = torch.arange(h + 1, device=x.device) * w
+    batch = torch.where(ranks[:, None] < taken.view(1, -1, 1, 1, 1), 0.0, x[:, None]).flatten(0, 1)
+    batch = batch.contiguous(memory_format=torch.channels_last)
+
+    def run():
+        with torch.no_grad():
+            for lo in range(0, len(batch), batch_size):
+                model(batch[lo : lo + batch_size])
+
+    return interleaved({"passes": run}, repeat, dev)[0]["passes"]
+
+
+def matmul_rate(dev: str) -> float:
+    """FLOP/s of a 2048 x 2048 float32 matrix product here: the dense rate no convolution beats."""
+    a = torch.randn(2048, 2048, device=dev)
+    t, _ = interleaved({"mm": lambda: a @ a}, 5, dev)
+    return 2 * 2048**3 / t["mm"]
+
+
+def conv_linear_macs(model, x) -> float:
+    """Multiply-accumulates of one forward pass of ``x`` (one image) in the convolutions and linear layers."""
+    total = [0.0]
+
+    def hook(m, inp, out):
+        per = m.in_features if isinstance(m, torch.nn.Linear) else m.weight[0].numel()
+        total[0] += per * out[0].numel()
+
+    handles = [
+        m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))
+    ]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total[0]
+
+
+def changed_macs(model, x, maps, step: int) -> float:
+    """Mean MACs per curve point if each step recomputed only the convolution outputs its new pixels
+    can reach (their windows, layer by layer through ``features``: a max pool of the changed mask
+    with each layer's geometry), the rest of the network whole; the clean pass whole."""
+    n, h, w = maps.shape
+    ranks = torch.as_tensor(pixel_ranks(maps.cpu().numpy()).reshape(n, 1, h, w))
+    clean = conv_linear_macs(model, x)
+    total, points = n * clean, n
+    for j in range(0, h * w, step):
+        mask = ((ranks >= j) & (ranks < j + step)).float()
+        macs = clean
+        for m in model.features:
+            g = spatial_of(m)
+            if g is None:
+                assert pointwise(m), m
+                continue
+            out = torch.nn.functional.max_pool2d(mask, g.kernel, g.stride, g.padding, g.dilation, g.ceil_mode)
+            if isinstance(m, torch.nn.Conv2d):  # whole map in the clean count; only the changed part here
+                macs -= m.weight[0].numel() * m.out_channels * (out.shape[-2] * out.shape[-1] - out.sum() / n)
+            mask = out
+        total, points = total + n * float(macs), points + n
+    return total / points
 
 
 def sanity(model, x, y, original, size):

@@ -13,6 +13,7 @@ from torchvision.models.resnet import BasicBlock
 
 from cameval import metrics
 from cameval.explain import explain
+from cameval.metrics import sanity
 from cameval.metrics.cascade import RandomizedStep
 from cameval.metrics.sanity import average_ranks
 from cameval.models.registry import build_model
@@ -113,6 +114,17 @@ def test_average_ranks_equal_scipys_with_ties_zeros_and_signs():
     a[3, ::2], a[3, 1::2] = -0.0, 0.0
     np.testing.assert_array_equal(average_ranks(a), stats.rankdata(a, axis=1))
     assert average_ranks(np.zeros((2, 0))).shape == (2, 0)
+
+
+def test_average_ranks_split_over_threads_equal_scipys(monkeypatch):
+    rng = np.random.default_rng(2)
+    a = np.maximum(rng.normal(size=(7, 300)), 0)  # 7 rows over 3 threads: parts of 3, 2 and 2 rows
+    a[4] = 0
+    monkeypatch.setattr(sanity, "PARALLEL_RANKS", 1)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    np.testing.assert_array_equal(average_ranks(a), stats.rankdata(a, axis=1))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 16)  # more threads than rows: one row each
+    np.testing.assert_array_equal(average_ranks(a), stats.rankdata(a, axis=1))
 
 
 def test_similarities_of_k_stacks_against_one_reference_equal_each_stack_alone():

@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -24,6 +26,8 @@ MEASURES = ("spearman_abs", "spearman", "ssim", "hog")
 SSIM_SIGMA = 1.5
 SSIM_WINDOW = 2 * int(3.5 * SSIM_SIGMA + 0.5) + 1
 HOG_CELL = 16
+#: rows x length from which :func:`average_ranks` splits the rows over threads (numpy's sort releases the GIL)
+PARALLEL_RANKS = 1 << 17
 
 
 def check_mode(mode, where: str = "mode") -> None:
@@ -70,11 +74,28 @@ def scale_abs(m) -> np.ndarray:
     return np.zeros_like(a) if hi == lo else (a - lo) / (hi - lo)
 
 
+def _threads() -> int:
+    """torch's thread count where torch is loaded (a job's ``threads``, as its convolutions use), else 1."""
+    torch = sys.modules.get("torch")
+    return max(1, int(torch.get_num_threads())) if torch is not None else 1
+
+
 def average_ranks(a: np.ndarray) -> np.ndarray:
     """The ranks (1 … L) of the values of each row of ``a`` ``[N, L]``, ties given the mean of their
     ranks: ``scipy.stats.rankdata(a, method="average", axis=1)`` to the bit (the same halves), for a
     third of its time on 64 x 64 maps: one unstable argsort of all rows (ties are averaged, so their
-    order does not matter; numpy's SIMD sort) and one pass over the sorted runs of equal values."""
+    order does not matter; numpy's SIMD sort) and one pass over the sorted runs of equal values.
+    From :data:`PARALLEL_RANKS` values on, the rows are split over torch's thread count (rows are
+    independent: the same ranks; ×2.2 on two cores for 240 maps of 64 x 64)."""
+    threads = min(_threads(), len(a))
+    if threads > 1 and a.size >= PARALLEL_RANKS:
+        parts = np.array_split(a, threads)
+        with ThreadPoolExecutor(threads) as pool:
+            return np.concatenate(list(pool.map(_average_ranks, parts)))
+    return _average_ranks(a)
+
+
+def _average_ranks(a: np.ndarray) -> np.ndarray:
     n, length = a.shape
     if a.size == 0:
         return np.zeros(a.shape)
