@@ -6,7 +6,6 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,6 +26,7 @@ from cameval.data import (
 from cameval.data.digits import DigitsLocSpec, split_sources, upscale_digits
 from cameval.data.imagenet import ImagenetSpec, preprocess
 from cameval.errors import ConfigError, DataError
+from cameval.hdf5 import open_h5
 
 # --- image sets and manifests ----------------------------------------------------------------
 
@@ -83,7 +83,7 @@ def test_image_set_errors_name_the_file_and_what_was_expected(tmp_path):
     with pytest.raises(DataError, match=r"nothere\.h5.*'images'"):
         ImageSet(tmp_path / "nothere.h5")
     path = tmp_path / "noids.h5"
-    with h5py.File(path, "w") as f:
+    with open_h5(path, "w") as f:
         f["images"] = np.zeros((1, 2, 2, 3), np.uint8)
     with pytest.raises(DataError, match=r"noids\.h5: no dataset 'ids'"):
         ImageSet(path)

@@ -351,3 +351,40 @@ def test_the_parameter_count_sees_every_kind_of_parameter():
         ]
     )
     assert parameter_counts(source) == {"f (line 1)": 5, "inner (line 2)": 2, "m (line 4)": 3}
+
+
+def hdf5_opens(source: str) -> list[int]:
+    """Lines of ``source`` that call ``h5py.File(...)`` or a bare ``File(...)`` imported from h5py."""
+    tree = ast.parse(source)
+    bare = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "h5py"
+        for alias in node.names
+        if alias.name == "File"
+    }
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and (
+            (isinstance(node.func, ast.Attribute) and node.func.attr == "File")
+            or (isinstance(node.func, ast.Name) and node.func.id in bare)
+        )
+    ]
+
+
+def test_every_hdf5_file_is_opened_by_open_h5():
+    """No HDF5 file locks (cameval/hdf5.py says why): the library opens files only through ``open_h5``."""
+    calls = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((ROOT / "workflow").rglob("*.py"))
+        if path != ROOT / "workflow/cameval/hdf5.py"
+        for line in hdf5_opens(path.read_text())
+    ]
+    assert not calls, f"h5py.File outside cameval.hdf5.open_h5: {calls}"
+
+
+def test_the_hdf5_check_sees_both_spellings():
+    source = "import h5py\nfrom h5py import File as F\nh5py.File('a')\nF('b', 'w')\nopen_h5('c')\n"
+    assert hdf5_opens(source) == [3, 4]

@@ -31,6 +31,7 @@ import yaml
 import background
 from background import long_run
 from cameval.errors import ConfigError, DataError, WriteError
+from cameval.hdf5 import open_h5
 from conftest import TINY, TINY_CONFIG, clone, edited_tiny_dry_runs, outputs, snakemake_at
 from helpers import attack_shard_arrays, digits_with_small_vgg
 
@@ -776,7 +777,7 @@ def test_labels_beyond_the_models_classes_are_refused(data):
 
 def junk_chunk(path: Path, dataset: str, coord: tuple) -> None:
     """Overwrite the stored bytes of the chunk at ``coord`` with junk (the file stays a valid HDF5)."""
-    with h5py.File(path, "r") as f:
+    with open_h5(path, "r") as f:
         info = f[dataset].id.get_chunk_info_by_coord(coord)
     with open(path, "r+b") as f:
         f.seek(info.byte_offset)
@@ -851,7 +852,7 @@ def test_non_finite_maps_are_refused_on_writing_and_on_reading(tmp_path):
     record("shard_nan_write", err.value, describe_left(tmp_path, set()), tmp_path)
 
     path = small_shard(tmp_path / "shard-0.h5")
-    with h5py.File(path, "r+") as f:
+    with open_h5(path, "r+") as f:
         f["maps"][1, 0, 0, 0] = np.inf
     before = files_of(tmp_path)
     with Shard(path) as s:
@@ -965,7 +966,7 @@ def test_a_shard_of_another_model_or_set_stops_table1s_reader_naming_it(data, ca
 
 def flip_bit(path: Path, dataset: str) -> None:
     """Flip one bit of the stored bytes of ``dataset``'s first chunk."""
-    with h5py.File(path, "r") as f:
+    with open_h5(path, "r") as f:
         info = f[dataset].id.get_chunk_info(0)
     with open(path, "r+b") as f:
         f.seek(info.byte_offset)
@@ -981,7 +982,7 @@ def test_a_flipped_bit_in_a_shards_labels_names_the_shard(data):
     with Shard(path) as s:
         labels = s.labels.copy()
     flip_bit(path, "labels")
-    with h5py.File(path, "r") as f, pytest.raises(OSError):  # the oracle: HDF5's own checksum fails
+    with open_h5(path, "r") as f, pytest.raises(OSError):  # the oracle: HDF5's own checksum fails
         f["labels"][()]
     before = files_of(data["root"])
     with pytest.raises(DataError, match=r"shard-0.h5: damaged heatmap shard .*delete it and rerun") as err:
@@ -1000,7 +1001,7 @@ def test_a_label_other_than_the_manifests_is_refused_naming_row_and_both_labels(
         ids = list(s.ids)
     truth = read_manifest(data["manifest"]).set_index("id").loc[ids[0], "label"]
     wrong = (int(truth) + 1) % 10
-    with h5py.File(path, "r+") as f:  # rewritten through HDF5: its checksum is rewritten too
+    with open_h5(path, "r+") as f:  # rewritten through HDF5: its checksum is rewritten too
         f["labels"][0] = wrong
     before = files_of(data["root"])
     with pytest.raises(
@@ -1024,7 +1025,7 @@ def test_nan_in_an_attack_shard_stops_table6s_reader_naming_file_array_and_image
 
     path = attack_shard_file(tmp_path / "shard-0.h5")
     assert len(sensitivity_rows([path])) == 2
-    with h5py.File(path, "r+") as f:
+    with open_h5(path, "r+") as f:
         f["cam_before"][1, 2, 2] = np.nan
     before = files_of(tmp_path)
     with pytest.raises(DataError, match=r"shard-0.h5: cam_before of ids \['b'\] hold NaN or inf") as err:
@@ -1604,7 +1605,7 @@ def test_kill9_mid_run_then_rerun_gives_identical_results_and_no_leftovers(tiny_
         if name.startswith("results/tables/"):
             assert a[name].read_bytes() == b[name].read_bytes(), name
         elif name.endswith(".h5"):
-            with h5py.File(a[name]) as fa, h5py.File(b[name]) as fb:
+            with open_h5(a[name]) as fa, open_h5(b[name]) as fb:
                 keys = []  # every dataset, in groups too (Table 7's class maps are grouped by method)
                 fa.visititems(lambda key, obj, keys=keys: keys.append(key) if isinstance(obj, h5py.Dataset) else None)
                 assert keys, name

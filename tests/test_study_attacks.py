@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +16,7 @@ from cameval.data.study import read_one_pixel_attacks
 from cameval.errors import DataError
 from cameval.experiments.sensitivity.compute import study_attack_rows
 from cameval.experiments.sensitivity.table import table6_study
+from cameval.hdf5 import open_h5
 from cameval.models import save_model
 from helpers import loud, pgc_unnormalized
 
@@ -115,7 +115,7 @@ def oracle_value(model, x: torch.Tensor, target: int, row: int, col: int) -> flo
 
 def test_replay_matches_pytorch_grad_cam_at_the_attacked_pixel(replay):
     model, rows = replay["model"], replay["rows"]
-    with h5py.File(replay["root"] / "images.h5", "r") as f:
+    with open_h5(replay["root"] / "images.h5", "r") as f:
         clean = f["images"][()]  # uint8 [N, H, W, 3], the dataset's preprocessing
     labels = pd.read_csv(replay["root"] / "manifest.csv")["label"].to_numpy()
     mean = torch.tensor([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1)

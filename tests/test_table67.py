@@ -10,13 +10,14 @@ from cameval.errors import DataError
 from cameval.experiments.faithfulness.table import table7
 from cameval.experiments.sensitivity.rows import ARRAYS, sensitivity_rows
 from cameval.experiments.sensitivity.table import table6
+from cameval.hdf5 import open_h5
 from helpers import attack_shard_arrays
 
 
 def write_attack_shard(path, n=2, h=4, w=4, c=3):
     data = attack_shard_arrays(n, h, w, c)
     assert set(data) == set(ARRAYS)
-    with h5py.File(path, "w") as f:
+    with open_h5(path, "w") as f:
         f.create_dataset("ids", data=np.array(["a", "b"], dtype=object), dtype=h5py.string_dtype())
         for k, v in data.items():
             f.create_dataset(k, data=v)
@@ -41,7 +42,7 @@ def test_a_shard_without_p_new_is_refused_naming_the_file_and_the_array(tmp_path
     """p_new (the new class's probability, Appendix F prints it) is an array every shard holds: a file
     without it stops the reader rather than leaving it out."""
     write_attack_shard(tmp_path / "shard-0.h5")
-    with h5py.File(tmp_path / "shard-0.h5", "a") as f:
+    with open_h5(tmp_path / "shard-0.h5", "a") as f:
         del f["p_new"]
     with pytest.raises(DataError, match=r"shard-0\.h5: missing datasets \['p_new'\]"):
         sensitivity_rows([tmp_path / "shard-0.h5"])
@@ -49,7 +50,7 @@ def test_a_shard_without_p_new_is_refused_naming_the_file_and_the_array(tmp_path
 
 def test_an_image_misclassified_before_the_attack_is_flipped_but_no_success(tmp_path):
     d = write_attack_shard(tmp_path / "shard-0.h5")
-    with h5py.File(tmp_path / "shard-0.h5", "a") as f:  # image b: label 2, predicted 3 already, still 3 after
+    with open_h5(tmp_path / "shard-0.h5", "a") as f:  # image b: label 2, predicted 3 already, still 3 after
         f["pred_before"][1], f["pred_after"][1], f["success"][1] = 3, 3, True
     rows = sensitivity_rows([tmp_path / "shard-0.h5"])
     assert rows["flipped"].tolist() == [True, True]  # the attack's own outcome: not the label after

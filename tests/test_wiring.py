@@ -17,6 +17,7 @@ from scipy import stats
 
 from cameval import metrics
 from cameval.data.manifest import gt_boxes_of
+from cameval.hdf5 import open_h5
 from helpers import WIRING_N as N
 from helpers import wiring_shard as shard
 
@@ -202,7 +203,7 @@ def test_table6_layercam_at_the_attacked_pixel_is_the_librarys_map_there(source)
     }
     assert set(arrays) == set(ARRAYS)
     path = source["root"] / "attacks.h5"
-    with h5py.File(path, "w") as f:
+    with open_h5(path, "w") as f:
         f.create_dataset("ids", data=np.array(source["test"]["id"], dtype=object), dtype=h5py.string_dtype())
         for k, v in arrays.items():
             f.create_dataset(k, data=v)

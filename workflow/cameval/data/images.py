@@ -24,6 +24,7 @@ import h5py
 import numpy as np
 
 from cameval.errors import DataError
+from cameval.hdf5 import open_h5
 from cameval.io import atomic_path
 from cameval.pixels import normalize
 
@@ -73,7 +74,7 @@ class ImageSetWriter:
     def __enter__(self) -> ImageSetWriter:
         with contextlib.ExitStack() as stack:  # undone if anything below fails
             tmp = stack.enter_context(atomic_path(self.path))
-            f = h5py.File(tmp, "w")
+            f = open_h5(tmp, "w")
             stack.callback(f.close)
             kw = {}
             if self.n and self.compression == "gzip":
@@ -144,7 +145,7 @@ class ImageSet:
                 "'images' uint8 [n,H,W,3] and 'ids', written by the dataset rule)"
             )
         try:
-            with h5py.File(self.path, "r") as f:
+            with open_h5(self.path, "r") as f:
                 for name in ("images", "ids"):
                     if name not in f:
                         raise DataError(
@@ -179,7 +180,7 @@ class ImageSet:
 
     def _images(self) -> h5py.Dataset:
         if self._file is None or self._pid != os.getpid():
-            self._file = h5py.File(self.path, "r")
+            self._file = open_h5(self.path, "r")
             self._pid = os.getpid()
         return self._file["images"]
 

@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 
 from cameval.errors import DataError
+from cameval.hdf5 import open_h5
 from cameval.store.checks import Expect, check_coverage
 from cameval.store.writer import decode_attr
 
@@ -108,7 +109,7 @@ def _open(path, what: str) -> h5py.File:
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file (expected {what})")
     try:
-        return h5py.File(path, "r")
+        return open_h5(path, "r")
     except OSError as e:
         raise DataError(f"{path}: not a readable HDF5 file ({e}; expected {what})") from e
 

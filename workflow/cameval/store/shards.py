@@ -29,6 +29,7 @@ import h5py
 import numpy as np
 
 from cameval.errors import DataError
+from cameval.hdf5 import open_h5
 from cameval.store.checks import Expect, check_coverage
 from cameval.store.writer import decode_attr, write_cache
 
@@ -76,7 +77,7 @@ class Shard:
         if not self.path.is_file():
             raise DataError(f"{self.path}: no such heatmap shard (expected an HDF5 file written by cameval.store)")
         try:
-            self._f = h5py.File(self.path, "r")
+            self._f = open_h5(self.path, "r")
         except OSError as e:
             raise DataError(f"{self.path}: not a readable HDF5 heatmap shard ({e})") from e
         try:

@@ -10,11 +10,11 @@ import importlib.metadata
 import json
 import os
 
-import h5py
 import numpy as np
 import pandas as pd
 
 import cameval
+from cameval.hdf5 import open_h5
 from cameval.io import atomic_path
 
 
@@ -32,7 +32,7 @@ def write_cache(
     torch's versions, values that are not scalars or strings as JSON."""
     encoded = [str(i).encode("utf-8") for i in ids]
     meta = {"cameval_version": cameval.__version__, "torch_version": _torch_version(), **attrs}
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, open_h5(tmp, "w") as f:
         for name, arr in {"ids": np.asarray(encoded, dtype=bytes if encoded else "S1"), **arrays}.items():
             arr = np.asarray(arr)
             f.create_dataset(

@@ -25,6 +25,7 @@ import torch
 from cameval import batches, metrics
 from cameval.data.images import ImageSet
 from cameval.errors import DataError
+from cameval.hdf5 import open_h5
 from cameval.heatmaps import GUIDED_GRADCAM, RANDOM, first_maps, input_maps, random_maps, with_guided_gradcam
 from cameval.io import atomic_path, write_csv
 from cameval.store import Expect
@@ -128,7 +129,7 @@ def deletion_rows(
             "%s: deletion, insertion and ROAD of %d images in %.1f s", column, len(index), time.perf_counter() - start
         )
     df = pd.DataFrame(out)
-    with atomic_path(out_curves) as tmp, h5py.File(tmp, "w") as fh:
+    with atomic_path(out_curves) as tmp, open_h5(tmp, "w") as fh:
         fh.create_dataset("ids", data=np.asarray(found["ids"], dtype=object), dtype=h5py.string_dtype())
         for name, arr in curves.items():
             fh.create_dataset(name, data=arr.astype(np.float32))

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 
-import h5py
 import numpy as np
 import pandas as pd
 
 from cameval.errors import DataError
 from cameval.figures import panel_grid, pyplot, save
+from cameval.hdf5 import open_h5
 from cameval.methods import set_label
 from cameval.metrics import bootstrap_ci
 
@@ -22,7 +22,7 @@ def read_curves(path: str | os.PathLike) -> dict:
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file (expected the curves written by cameval.experiments.deletion.compute)")
     try:
-        with h5py.File(path, "r") as fh:
+        with open_h5(path, "r") as fh:
             columns = json.loads(fh.attrs["columns"])
             out = {"columns": columns, "methods": json.loads(fh.attrs["methods"]), "step": int(fh.attrs["step"])}
             for kind in ("deletion", "insertion"):

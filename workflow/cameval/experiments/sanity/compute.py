@@ -31,6 +31,7 @@ from cameval import batches, metrics
 from cameval.data.images import ImageSet
 from cameval.errors import DataError
 from cameval.explain import explain_targets
+from cameval.hdf5 import open_h5
 from cameval.heatmaps import GUIDED_GRADCAM, RANDOM, first_maps, input_maps, random_maps, set_maps, with_guided_gradcam
 from cameval.io import atomic_path
 from cameval.models import load_model, model_digest
@@ -137,7 +138,7 @@ def sanity_maps(
         maps = maps_on(shuffled, DATA_STEP)
         data = np.stack([maps[c] for c in columns])
         log.info("shuffled-label twin %s: %d maps", twin_name, len(columns))
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as fh:
+    with atomic_path(out) as tmp, open_h5(tmp, "w") as fh:
         fh.create_dataset("ids", data=np.asarray(found["ids"], dtype=object), dtype=h5py.string_dtype())
         fh.create_dataset("rows", data=index.astype(np.int64))
         fh.create_dataset("targets", data=found["targets"])

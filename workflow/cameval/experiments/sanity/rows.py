@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 
-import h5py
 import numpy as np
 import pandas as pd
 
 from cameval import metrics
 from cameval.errors import DataError
+from cameval.hdf5 import open_h5
 
 #: the mode of the data randomization test's rows (the twin trained on shuffled labels)
 DATA = "data"
@@ -23,7 +23,7 @@ def read_maps(path: str | os.PathLike) -> dict:
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file (expected the maps written by cameval.experiments.sanity.compute)")
     try:
-        with h5py.File(path, "r") as fh:
+        with open_h5(path, "r") as fh:
             missing = [k for k in ("ids", "rows", "targets", "images", "original") if k not in fh]
             if missing:
                 raise DataError(f"{path}: not a sanity maps file, missing datasets {missing}")
