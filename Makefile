@@ -66,5 +66,11 @@ RESULTS_ROOT = $(or $(shell PYTHONPATH=workflow$${PYTHONPATH:+:$$PYTHONPATH} $(B
 report: $(VENV)/.runtime
 	$(BIN)/snakemake --cores 1 existing --report $(RESULTS_ROOT)/report.html $(if $(CONFIG),--configfile $(CONFIG))
 
+# Everything the default run built, the shared datasets and models included. CONFIG=my.yaml: only that
+# config's results root (checked first: never resources/, the workflow's folders or one holding them).
 clean:
+ifeq ($(origin CONFIG),command line)
+	PYTHONPATH=workflow$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python -m cameval clean $(CONFIG)
+else
 	rm -rf results logs benchmarks resources/data resources/models .snakemake
+endif

@@ -264,9 +264,16 @@ def test_a_model_without_a_default_layer_stops_at_parse_time_asking_for_layer(ti
         check_models(cfg)
 
 
-@pytest.mark.parametrize("root", ["resources", "resources/b", "./resources", ".", "results-{model}", "logs"])
+@pytest.mark.parametrize(
+    "root", ["resources", "resources/b", "./resources", ".", "results-{model}", "logs", "../..", "/", "results/.."]
+)
 def test_a_results_root_of_no_folder_of_its_own_is_refused_naming_the_key(root):
     with pytest.raises(ConfigError, match=r"^results: "):
+        check_root({"results": root})
+
+
+def test_a_results_root_beside_or_far_from_the_workflow_is_accepted(tmp_path):
+    for root in ("results-b", "runs/b/", str(tmp_path / "results"), "../results-b"):
         check_root({"results": root})
 
 

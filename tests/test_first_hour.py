@@ -265,6 +265,33 @@ def test_python_m_cameval_check_lists_the_problems_and_exits_1(tmp_path):
     ]
 
 
+def test_make_clean_with_a_config_deletes_its_results_root_only_after_checking_it(tmp_path):
+    """``make clean CONFIG=…`` from the repository root, as config/README.md gives it: the config's root
+    goes, the shared data stays; a root that holds the workflow or resources/ is refused, nothing deleted."""
+    root = tmp_path / "runs" / "b"
+    (root / "tables").mkdir(parents=True)
+    (root / "tables" / "table1.csv").write_text("model\n")
+    (root / "logs").mkdir()
+    cfg = tmp_path / "b.yaml"
+    cfg.write_text(yaml.safe_dump({**tiny(), "results": str(root)}))
+    make = ["make", "-s", "clean", f"CONFIG={cfg}", f"VENV={sys.prefix}"]
+    proc = subprocess.run(make, cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines() == [f"deleted {root}"]
+    assert not root.exists() and (tmp_path / "runs").is_dir() and (ROOT / "workflow").is_dir()
+
+    for bad in ("resources", "..", str(tmp_path.anchor)):
+        cfg.write_text(yaml.safe_dump({**tiny(), "results": bad}))
+        proc = subprocess.run(make, cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode != 0, bad
+        assert f"ConfigError: results: {bad!r}" in proc.stderr and "nothing was deleted" in proc.stderr, proc.stderr
+    assert (ROOT / "resources").is_dir() and (ROOT / "workflow").is_dir()
+    proc = subprocess.run(
+        [*make[:3], f"CONFIG={tmp_path / 'c.yaml'}", make[4]], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode != 0 and f"ConfigError: {tmp_path / 'c.yaml'}: no such config file" in proc.stderr
+
+
 @pytest.mark.workflow
 @pytest.mark.e2e
 @pytest.mark.long_run("example")

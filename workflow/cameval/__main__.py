@@ -9,17 +9,24 @@ read from there.
 
 ``python -m cameval results CONFIG.yaml [MORE.yaml ...]`` prints the folder a run of those configs writes
 its files under (config key ``results``; ``make report`` writes the report there).
+
+``python -m cameval clean CONFIG.yaml [MORE.yaml ...]`` deletes what a run of those configs wrote: its
+results root (with its own logs and benchmarks; for the default root ``results``, also ``logs/`` and
+``benchmarks/``), after checking that the root is a folder of its own (``cameval.paths.check_root``:
+never the shared ``resources/``, the workflow's folders or a folder that holds the workflow). The
+shared datasets and models stay (``make clean`` removes those). ``make clean CONFIG=…`` runs it.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
 from cameval.config import check_all, load_strict, shipped_from
 from cameval.errors import ConfigError
-from cameval.paths import results_root
+from cameval.paths import RESULTS, check_root, results_root
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,16 +56,45 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("configs", nargs="+", help="config files, merged in order (as --configfile takes them)")
     root = sub.add_parser("results", help="print the results root of a config (files merged in order)")
     root.add_argument("configs", nargs="+", help="config files, merged in order (as --configfile takes them)")
+    clean = sub.add_parser("clean", help="delete the results root of a config (files merged in order)")
+    clean.add_argument("configs", nargs="+", help="config files, merged in order (as --configfile takes them)")
     args = parser.parse_args(argv)
-    if args.command == "results":
-        print(results_root(merged(args.configs)))
-        return 0
     try:
-        check_all(merged(args.configs), args.configs, shipped_from(REPO))
+        config = merged(args.configs)
+    except FileNotFoundError as err:
+        print(f"ConfigError: {err.filename}: no such config file", file=sys.stderr)
+        return 1
+    except ConfigError as err:
+        print(f"ConfigError: {err}", file=sys.stderr)
+        return 1
+    if args.command == "results":
+        print(results_root(config))
+        return 0
+    if args.command == "clean":
+        return remove_run(config)
+    try:
+        check_all(config, args.configs, shipped_from(REPO))
     except ConfigError as err:
         print(f"ConfigError: {err}", file=sys.stderr)
         return 1
     print(f"{', '.join(args.configs)}: no problems found")
+    return 0
+
+
+def remove_run(config: dict) -> int:
+    """Delete the results root of ``config`` (and, for the default root, ``logs/`` and ``benchmarks/``)
+    once :func:`cameval.paths.check_root` has accepted it; 1 and the reason on stderr if it does not."""
+    try:
+        check_root(config)
+    except ConfigError as err:
+        print(f"ConfigError: {err}; nothing was deleted", file=sys.stderr)
+        return 1
+    root = results_root(config)
+    folders = [root, "logs", "benchmarks"] if root == RESULTS else [root]
+    for folder in folders:
+        if Path(folder).exists():
+            shutil.rmtree(folder)
+            print(f"deleted {folder}")
     return 0
 
 

@@ -157,6 +157,12 @@ def check_root(config: dict) -> None:
     root = results_root(config)
     if any(c in root for c in "{}") or root in (".", ".."):
         raise ConfigError(f"results: {config['results']!r} (expected a folder name such as results or results-b)")
+    here, where = os.path.abspath(os.curdir), os.path.abspath(root)
+    if here == where or here.startswith(where.rstrip(os.sep) + os.sep):
+        raise ConfigError(
+            f"results: {config['results']!r} is {where}, which holds the workflow itself (expected a folder "
+            "of its own, such as results-b or /scratch/me/results-b)"
+        )
     shared = os.path.normpath(RESOURCES)
     if root == shared or root.startswith(shared + os.sep) or shared.startswith(root + os.sep):
         raise ConfigError(
