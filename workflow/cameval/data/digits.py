@@ -221,16 +221,20 @@ class DigitsLocSpec:
     @classmethod
     def from_entry(cls, entry: dict, seed: int) -> DigitsLocSpec:
         """The spec of config entry ``entry`` (schema defaults set), drawn with ``seed``."""
-        return cls(
-            size=entry["size"],
-            counts=entry["counts"],
-            scale=tuple(entry["scale"]),
-            clutter=entry["clutter"],
-            fractions=tuple(entry["fractions"]),
-            seed=seed,
-            mean=tuple(entry["mean"]),
-            std=tuple(entry["std"]),
-        )
+        return cls(**canvas_fields(entry), clutter=entry["clutter"], seed=seed)
+
+
+def canvas_fields(entry: dict) -> dict:
+    """What every drawn digits set takes from its config entry (schema defaults set): ``size``,
+    ``counts``, ``scale``, ``fractions``, ``mean`` and ``std``, the sequences as tuples."""
+    return {
+        "size": entry["size"],
+        "counts": entry["counts"],
+        "scale": tuple(entry["scale"]),
+        "fractions": tuple(entry["fractions"]),
+        "mean": tuple(entry["mean"]),
+        "std": tuple(entry["std"]),
+    }
 
 
 def build_from_entry(entry: dict, path_h5, path_manifest, *, seed: int, name: str) -> dict:

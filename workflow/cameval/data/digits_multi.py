@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cameval.data.digits import DEFAULT_COUNTS, SPLITS, ink_box, split_sources, upscale_digits
+from cameval.data.digits import DEFAULT_COUNTS, SPLITS, canvas_fields, ink_box, split_sources, upscale_digits
 from cameval.data.images import ImageSetWriter
 from cameval.data.manifest import MANIFEST_COLUMNS, write_manifest
 from cameval.errors import ConfigError
@@ -57,16 +57,7 @@ class DigitsMultiSpec:
     @classmethod
     def from_entry(cls, entry: dict, seed: int) -> DigitsMultiSpec:
         """The spec of config entry ``entry`` (schema defaults set), drawn with ``seed``."""
-        return cls(
-            size=entry["size"],
-            counts=entry["counts"],
-            scale=tuple(entry["scale"]),
-            max_digits=entry["max_digits"],
-            fractions=tuple(entry["fractions"]),
-            seed=seed,
-            mean=tuple(entry["mean"]),
-            std=tuple(entry["std"]),
-        )
+        return cls(**canvas_fields(entry), max_digits=entry["max_digits"], seed=seed)
 
 
 def build_from_entry(entry: dict, path_h5, path_manifest, *, seed: int, name: str) -> dict:
