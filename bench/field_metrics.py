@@ -119,7 +119,7 @@ def main() -> None:
     passes = n * (f + 1)
     at_peak = 2 * macs * passes / rate
     random_maps = torch.rand(n, f, f, generator=g)
-    incr = {k: changed_macs(model, xf[:1], m, f) / macs for k, m in (("Grad-CAM", mf), ("random", random_maps))}
+    incr = {k: changed_macs(model, macs, m, f) / macs for k, m in (("Grad-CAM", mf), ("random", random_maps))}
     print(
         f"PixelFlipping bounds: the {passes} forward passes alone {floor:.3f} s (Quantus / that: "
         f"x{t['quantus'] / floor:.1f}); their {2 * macs * passes / 1e9:.1f} GFLOP at this machine's dense matmul "
@@ -223,13 +223,13 @@ def conv_linear_macs(model, x) -> float:
     return total[0]
 
 
-def changed_macs(model, x, maps, step: int) -> float:
+def changed_macs(model, clean: float, maps, step: int) -> float:
     """Mean MACs per curve point if each step recomputed only the convolution outputs its new pixels
     can reach (their windows, layer by layer through ``features``: a max pool of the changed mask
-    with each layer's geometry), the rest of the network whole; the clean pass whole."""
+    with each layer's geometry), the rest of the network whole; the clean pass whole (``clean`` MACs, one
+    image's full forward pass)."""
     n, h, w = maps.shape
     ranks = torch.as_tensor(pixel_ranks(maps.cpu().numpy()).reshape(n, 1, h, w))
-    clean = conv_linear_macs(model, x)
     total, points = n * clean, n
     for j in range(0, h * w, step):
         mask = ((ranks >= j) & (ranks < j + step)).float()
